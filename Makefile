@@ -1,0 +1,232 @@
+# SPDX-License-Identifier: MIT
+# midshim: one Makefile for the shim, the control plane, the tools and tests.
+# `make V=1` shows the commands; `make help` lists the targets.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR = $(PREFIX)/bin
+LIBDIR = $(PREFIX)/lib/midshim
+MANDIR = $(PREFIX)/share/man
+SHAREDIR = $(PREFIX)/share/midshim
+
+B ?= build
+CC ?= cc
+SANITIZER ?=
+WERROR ?=
+
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
+
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
+       -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wvla
+OPT ?= -O2 -g
+CPPFLAGS += -Icommon -Ipolicy -Iclient -Ishim -Iserver -MMD -MP
+CFLAGS += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden \
+	-fno-strict-aliasing -pthread
+ifneq ($(SANITIZER),)
+CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZER)
+endif
+
+LIBS_CJSON = -lcjson
+LIBS_CURL = -lcurl
+LIBS_MHD = -lmicrohttpd
+LIBS_SQLITE = -lsqlite3
+LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
+
+# Sources by part (see DESIGN.md). Hook files go only into the preload.
+COMMON_SRC = $(wildcard common/*.c)
+POLICY_SRC = $(wildcard policy/*.c)
+CLIENT_SRC = $(wildcard client/*.c)
+SHIM_HOOK_SRC = $(wildcard shim/hook_*.c)
+SHIM_CORE_SRC = $(filter-out $(SHIM_HOOK_SRC),$(wildcard shim/*.c))
+SERVER_MAIN = server/main.c
+SERVER_SRC = $(filter-out $(SERVER_MAIN),$(wildcard server/*.c))
+MIDCTL_SRC = $(wildcard cli/midctl*.c)
+MIDSHIM_SRC = $(wildcard cli/midshim*.c)
+UNIT_SRC = $(wildcard tests/unit/check_*.c)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+BENCH_SRC = $(wildcard bench/*.c)
+HELPER_SRC = $(wildcard tests/helpers/*.c)
+
+obj = $(patsubst %.c,$(B)/%.o,$(1))
+
+LIBCOMMON = $(B)/libmidcommon.a
+LIBPOLICY = $(B)/libmidpolicy.a
+LIBCLIENT = $(B)/libmidclient.a
+LIBSHIMCORE = $(B)/libmidshimcore.a
+LIBSERVER = $(B)/libmidserver.a
+SHIM = $(B)/libmidshim.so
+MIDD = $(B)/midd
+MIDCTL = $(B)/midctl
+MIDSHIM = $(B)/midshim
+UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+BENCH_BIN = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
+
+PROGRAMS = $(SHIM) $(MIDD) $(MIDCTL) $(MIDSHIM)
+
+.PHONY: all build-all tests-build deps check test unit asan ubsan tsan valgrind fuzz bench demo \
+	format lint install uninstall clean help
+.DEFAULT_GOAL := all
+
+all: deps
+	$(Q)$(MAKE) --no-print-directory build-all
+
+build-all: $(PROGRAMS)
+
+# Install missing Debian packages on first use (scripts/install-deps.sh).
+deps:
+	$(Q)if ! pkg-config --exists libcjson libcurl libmicrohttpd sqlite3 check 2>/dev/null; then \
+		scripts/install-deps.sh; fi
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# Unit-test builds of the libraries expose MID_STATIC helpers.
+$(B)/ut/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC(ut)  $<")
+	$(Q)$(CC) $(CPPFLAGS) -DMID_UNIT_TEST $(CFLAGS) -c -o $@ $<
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRC))
+$(LIBPOLICY): $(call obj,$(POLICY_SRC))
+$(LIBCLIENT): $(call obj,$(CLIENT_SRC))
+$(LIBSHIMCORE): $(call obj,$(SHIM_CORE_SRC))
+$(LIBSERVER): $(call obj,$(SERVER_SRC))
+$(B)/%.a:
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+# The preload: its only load-time dependencies are libc and libcjson.
+$(SHIM): $(call obj,$(SHIM_HOOK_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-z,now -Wl,--as-needed -o $@ \
+		$(call obj,$(SHIM_HOOK_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
+		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) $(LIBS_CJSON) -ldl -pthread
+
+$(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -pthread
+
+$(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CJSON) -pthread
+
+$(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CJSON) -ldl -pthread
+
+# Unit tests and fuzz replays link unit-test builds (-DMID_UNIT_TEST) of
+# the modules they name in UT_MODS_<name> (default: all), so a test of one
+# module does not wait on another module's build.
+UT_MODS_DEFAULT = shimcore server client policy common
+UT_MODS_check_policy = policy common
+UT_MODS_check_client = client common
+UT_MODS_fuzz_policy = policy common
+UT_MODS_fuzz_reply = client common
+$(B)/ut/libmidcommon.a: $(call obj,$(addprefix ut/,$(COMMON_SRC)))
+$(B)/ut/libmidpolicy.a: $(call obj,$(addprefix ut/,$(POLICY_SRC)))
+$(B)/ut/libmidclient.a: $(call obj,$(addprefix ut/,$(CLIENT_SRC)))
+$(B)/ut/libmidshimcore.a: $(call obj,$(addprefix ut/,$(SHIM_CORE_SRC)))
+$(B)/ut/libmidserver.a: $(call obj,$(addprefix ut/,$(SERVER_SRC)))
+ut_libs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(B)/ut/libmid$(m).a)
+UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -ldl -pthread
+
+.SECONDEXPANSION:
+$(B)/tests/%: tests/unit/%.c $$(call ut_libs,$$*)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) -DMID_UNIT_TEST $(CFLAGS) $(LDFLAGS) -o $@ $< \
+		-Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(UT_LINK)
+
+# Small programs the tests run (a C program doing each side effect, a
+# fault-injecting server, a static binary).
+$(B)/helpers/%: tests/helpers/%.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBS_HELPER_$*) -pthread
+
+# Fuzz targets: a replay main() under gcc; `make fuzz` uses clang libFuzzer.
+$(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call ut_libs,$$*)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) -DMID_UNIT_TEST $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
+		-Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(UT_LINK)
+
+$(B)/bench/%: bench/%.c $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS_CJSON) -pthread
+
+tests-build: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_BIN)
+
+# The whole test suite, warnings as errors. Prints "N passed, N failed".
+check: deps
+	$(Q)$(MAKE) --no-print-directory WERROR=-Werror build-all tests-build
+	$(Q)B=$(B) tests/run.sh
+
+unit: deps
+	$(Q)$(MAKE) --no-print-directory WERROR=-Werror $(UNIT_BIN)
+	$(Q)B=$(B) tests/run.sh unit
+
+asan: deps
+	$(Q)$(MAKE) --no-print-directory B=build-asan SANITIZER=address,undefined OPT="-O1 -g" build-all tests-build
+	$(Q)B=build-asan MIDSHIM_TEST_SANITIZER=address tests/run.sh
+
+ubsan: deps
+	$(Q)$(MAKE) --no-print-directory B=build-ubsan SANITIZER=undefined OPT="-O1 -g" build-all tests-build
+	$(Q)B=build-ubsan tests/run.sh
+
+tsan: deps
+	$(Q)$(MAKE) --no-print-directory B=build-tsan SANITIZER=thread OPT="-O1 -g" build-all tests-build
+	$(Q)B=build-tsan tests/run.sh unit
+
+valgrind: all
+	$(Q)B=$(B) MIDSHIM_TEST_VALGRIND=1 tests/run.sh integration
+
+bench: all
+	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)
+	$(Q)B=$(B) bench/run.sh
+
+demo: all
+	$(Q)B=$(B) scripts/demo.sh
+
+format:
+	$(Q)clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
+
+lint:
+	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
+		--suppress=missingIncludeSystem -Icommon -Ipolicy -Iclient -Ishim \
+		common policy client shim server cli
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)/examples
+	install -m 0755 $(MIDD) $(MIDCTL) $(MIDSHIM) $(DESTDIR)$(BINDIR)/
+	install -m 0644 $(SHIM) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 $(wildcard policy/examples/*.json) $(DESTDIR)$(SHAREDIR)/examples/
+	for m in $(wildcard man/*.[158]); do \
+		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/midd $(DESTDIR)$(BINDIR)/midctl $(DESTDIR)$(BINDIR)/midshim
+	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)
+	for m in $(notdir $(wildcard man/*.[158])); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
+
+clean:
+	rm -rf build build-asan build-ubsan build-tsan var/demo
+
+help:
+	@echo "targets: all check unit asan ubsan tsan valgrind fuzz bench demo"
+	@echo "         format lint install uninstall clean   (V=1 for loud output)"
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

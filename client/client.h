@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shim's control-plane client: a small HTTP/1.1 client over TCP or a
+ * unix socket with keep-alive, one hard deadline per call, a capped reply
+ * and strict parsing. Every fault maps to a deny with its own code, so the
+ * caller never has to guess: a decision is allowed only when the server
+ * said "allowed": true in a well-formed 2xx reply.
+ *
+ * The client is not thread-safe; the shim serialises calls (one flight at
+ * a time). It allocates only in mid_client_new().
+ */
+#ifndef MID_CLIENT_H
+#define MID_CLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "mid.h"
+
+/* Local codes, used when the server's decision could not be had. */
+#define MID_CODE_UNREACHABLE "MIDSHIM_UNREACHABLE" /* connect refused/failed */
+#define MID_CODE_TIMEOUT "MIDSHIM_TIMEOUT"         /* deadline passed */
+#define MID_CODE_HTTP_PREFIX "MIDSHIM_HTTP_"       /* + status, e.g. _500 */
+#define MID_CODE_BAD_REPLY "MIDSHIM_BAD_REPLY"     /* JSON without a boolean "allowed" */
+#define MID_CODE_NOT_JSON "MIDSHIM_NOT_JSON"       /* body is not JSON */
+#define MID_CODE_TRUNCATED "MIDSHIM_TRUNCATED"     /* connection closed mid-reply */
+#define MID_CODE_TOO_LARGE "MIDSHIM_TOO_LARGE"     /* reply over MID_REPLY_MAX */
+#define MID_CODE_BAD_HTTP "MIDSHIM_BAD_HTTP"       /* malformed status line/headers/chunks */
+#define MID_CODE_IO "MIDSHIM_IO"                   /* local socket error */
+
+#define MID_REPLY_MAX 65536 /* whole reply, headers and body */
+
+/* The answer to one call. 'code' is the server's code (ALLOW,
+ * DEVICE_REVOKED, ...) or one of the MID_CODE_* local codes. For
+ * register, 'status' holds "ok", "exists" or "limit_reached". */
+struct mid_decision {
+	bool allowed;
+	int http_status;        /* 0 when no status line was read */
+	enum mid_rc local;      /* MID_OK when the server answered well */
+	char code[MID_CODE_MAX];
+	char request_id[MID_REQUEST_ID_MAX];
+	char status[32];
+};
+
+struct mid_client; /* opaque */
+
+/*
+ * Create a client for 'url': "http://HOST:PORT" (HOST a name, IPv4 or
+ * [IPv6]), "unix:/PATH", or "https://..." (served by libcurl, loaded with
+ * dlopen on first use). 'org_key' is sent as x-org-key; 'timeout_ms'
+ * bounds each call from start to last byte. No connection is made yet.
+ * On error, 'err' says what is wrong with the URL. Caller frees '*out'.
+ */
+MID_WUR enum mid_rc mid_client_new(const char *url, const char *org_key,
+				   long timeout_ms, struct mid_client **out,
+				   char *err, size_t errlen);
+
+/* Close the connection and free. Accepts NULL. */
+void mid_client_free(struct mid_client *c);
+
+/* After fork() in the child: forget the parent's connection without
+ * touching it (the parent still uses it). */
+void mid_client_forget(struct mid_client *c);
+
+/* Close the connection (if any). The next call reconnects. */
+void mid_client_disconnect(struct mid_client *c);
+
+/* The file descriptor of the open connection, or -1. The shim uses this to
+ * let its own I/O pass its hooks. */
+int mid_client_fd(const struct mid_client *c);
+
+/*
+ * POST /api/v1/devices/validate for 'device'. Always fills '*d'; returns
+ * MID_OK when the server answered well (allowed or not), else the local
+ * error (and d->code names it). The caller allows only when d->allowed.
+ * One retry on a fresh connection is made when a kept-alive connection
+ * turns out to be closed before any reply byte arrived.
+ */
+MID_WUR enum mid_rc mid_client_validate(struct mid_client *c, const char *device,
+					struct mid_decision *d);
+
+/* POST /api/v1/devices/register for 'device'. d->status holds the
+ * server's status; d->allowed is true for "ok" and "exists". */
+MID_WUR enum mid_rc mid_client_register(struct mid_client *c, const char *device,
+					struct mid_decision *d);
+
+/*
+ * Parse one complete HTTP/1.1 reply in 'buf' ('len' bytes) and map it to a
+ * decision, as the calls above do with what they read. Exposed for unit
+ * tests and the fuzzer. 'eof' says the peer closed after 'len' bytes.
+ * Returns MID_OK with d filled when a whole reply is there, MID_ERR_PARSE
+ * when more bytes are needed (and !eof), or the error.
+ */
+MID_WUR enum mid_rc mid_client_parse_reply(const char *buf, size_t len, bool eof,
+					   struct mid_decision *d, size_t *consumed);
+
+#endif

@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Definitions every midshim module shares: the return-code idiom, the
+ * attributes that enforce it, the test-visibility macro, and a handful of
+ * small helpers (monotonic clock, UUID v4, constant-time comparison) that
+ * the shim, the server and the tools all need in exactly one version.
+ */
+#ifndef MID_H
+#define MID_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MID_WUR __attribute__((warn_unused_result))
+
+/* A static helper that a unit test may call: static in the product,
+ * external in the test build (curl's UNITTEST). */
+#ifdef MID_UNIT_TEST
+#define MID_STATIC
+#else
+#define MID_STATIC static
+#endif
+
+#define MID_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Hard limits shared by the client and the server. */
+#define MID_DEVICE_MAX 256       /* bytes in a deviceId */
+#define MID_CODE_MAX 64          /* bytes in a decision code */
+#define MID_REQUEST_ID_MAX 64    /* bytes in a request_id */
+#define MID_REQUEST_BODY_MAX 4096 /* largest request body midd accepts */
+
+enum mid_rc {
+	MID_OK = 0,
+	MID_ERR_NOMEM,       /* allocation failed */
+	MID_ERR_INVAL,       /* bad argument or configuration */
+	MID_ERR_IO,          /* local I/O error */
+	MID_ERR_PARSE,       /* input does not parse */
+	MID_ERR_TOO_BIG,     /* input over its hard cap */
+	MID_ERR_UNREACHABLE, /* peer cannot be reached */
+	MID_ERR_TIMEOUT,     /* deadline passed */
+	MID_ERR_PROTOCOL,    /* peer broke HTTP */
+	MID_ERR_HTTP,        /* peer answered a non-2xx status */
+	MID_ERR_BAD_REPLY,   /* reply body is not what the API promises */
+	MID_ERR_NOT_FOUND,   /* no such thing */
+	MID_ERR_DENIED,      /* refused */
+};
+
+/* A short English name for 'rc', for log lines. Never NULL. */
+const char *mid_rc_str(enum mid_rc rc);
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+uint64_t mid_now_ms(void);
+
+/* Nanoseconds on CLOCK_MONOTONIC. */
+uint64_t mid_now_ns(void);
+
+/* Fill 'out' with a random RFC 4122 version 4 UUID, NUL-terminated. */
+void mid_uuid4(char out[37]);
+
+/* Compare 'n' bytes in time independent of where they differ.
+ * Returns 1 when equal, 0 otherwise. */
+int mid_ct_equal(const void *a, const void *b, size_t n);
+
+/* Copy at most 'dstlen' - 1 bytes of 'src' into 'dst' and terminate it.
+ * Returns the length of 'src', so truncation shows as a result >= dstlen. */
+size_t mid_strlcpy(char *dst, const char *src, size_t dstlen);
+
+#endif

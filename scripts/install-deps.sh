@@ -1,0 +1,40 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Install the Debian 12 packages midshim needs to build, test and demo.
+# Idempotent: installs only what is missing and says what it installs.
+# Run as root or with sudo available.
+set -eu
+
+PKGS="build-essential pkg-config libcjson-dev libcurl4-openssl-dev
+libmicrohttpd-dev libsqlite3-dev sqlite3 check uuid-dev
+curl python3 perl bash coreutils procps iproute2 man-db groff-base
+psmisc file binutils"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	echo "install-deps: all packages present"
+	exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO="sudo"
+	else
+		echo "install-deps: missing packages:$missing; run this script as root" >&2
+		exit 1
+	fi
+fi
+
+echo "install-deps: installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing
+echo "install-deps: done"
