@@ -120,7 +120,7 @@ $(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CJSON) -pthread
 
-$(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+$(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CJSON) -ldl -pthread
 

@@ -164,8 +164,13 @@ const struct mid_policy_settings *mid_policy_settings(const struct mid_policy *p
 enum mid_action mid_policy_match(const struct mid_policy *pol,
 				 const struct mid_event *ev, int *rule);
 
+/* True when some rule for kind 'k' looks at an event's target (path,
+ * path2, argv, addr, port, host); when false, a decision for 'k' depends
+ * only on the fd kind and op, and a hook may skip finding the target. */
+bool mid_policy_needs_target(const struct mid_policy *pol, enum mid_kind k);
+
 /* Number of rules, and a one-line description of rule 'i' for
- * `midshim explain` (e.g. "rule 3 (line 14): write path /tmp/** -> allow"). */
+ * `midshim explain` (e.g. "rule 3 (line 14): write path /srv/out/x -> allow"). */
 size_t mid_policy_rule_count(const struct mid_policy *pol);
 void mid_policy_rule_describe(const struct mid_policy *pol, size_t i,
 			      char *buf, size_t buflen);

@@ -1,0 +1,381 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * midshim: run a program under the gate, check a policy, or explain which
+ * rule decides an event. The launcher only sets the environment and execs:
+ * all gating happens in libmidshim.so inside the program.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "policy.h"
+#include "shim.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CANNOT 126
+#define EXIT_NOTFOUND 127
+
+#ifndef MIDSHIM_VERSION
+#define MIDSHIM_VERSION "0.1.0"
+#endif
+
+static const char usage_text[] =
+	"usage: midshim run [OPTIONS] -- COMMAND [ARGS...]\n"
+	"       midshim policy check FILE...\n"
+	"       midshim explain [--policy FILE] EVENT...\n"
+	"       midshim --help | --version\n"
+	"\n"
+	"Run an unmodified, dynamically linked program with libmidshim.so\n"
+	"preloaded: before it execs, connects, sends, writes or changes a file,\n"
+	"the local policy and the control plane decide; on a deny the program\n"
+	"is stopped at once.\n"
+	"\n"
+	"run options (each sets the MIDSHIM_* variable of the same meaning):\n"
+	"  --device ID          device identity, service:env:role:instance\n"
+	"  --url URL            control plane: http://HOST:PORT, unix:/PATH, https://...\n"
+	"  --org-key-file FILE  file holding the org key (keys are never taken from argv)\n"
+	"  --policy FILE        JSON policy (see midshim-policy(5))\n"
+	"  --ttl-ms N           allow cache lifetime, 0..30000 (default 1000)\n"
+	"  --timeout-ms N       validate deadline (default 2000)\n"
+	"  --on-deny ACTION     kill (default), abort, exit:N, errno\n"
+	"  --audit              log would-be denials, never stop anything\n"
+	"  --audit-log FILE     append JSON lines for every denial to FILE\n"
+	"  --allow-static       run a program the shim cannot follow (static or\n"
+	"                       setuid) anyway, ungated, with a warning\n"
+	"  --lib PATH           libmidshim.so to preload (default: found beside\n"
+	"                       this program or in ../lib/midshim/)\n"
+	"\n"
+	"explain events:\n"
+	"  exec PATH [ARGS...]              connect ADDR PORT [HOST]\n"
+	"  send ADDR PORT [HOST]            write PATH [FDKIND]\n"
+	"  fs OP PATH [PATH2]               (OP: open create truncate delete rename\n"
+	"                                    link mkdir mknod chmod chown utime xattr)\n"
+	"\n"
+	"Exit status: run exits with the program's status; 126 when the program\n"
+	"cannot be gated or the configuration is bad, 127 when it is not found,\n"
+	"2 for usage errors. policy check: 0 valid, 1 invalid. explain: 0.\n";
+
+static void usage(FILE *f)
+{
+	fputs(usage_text, f);
+}
+
+static int die_usage(const char *msg, const char *arg)
+{
+	fprintf(stderr, "midshim: %s%s%s%s\n(see midshim --help)\n", msg, arg ? " \"" : "",
+		arg ? arg : "", arg ? "\"" : "");
+	return EXIT_USAGE;
+}
+
+/* libmidshim.so next to this executable (build tree) or in
+ * PREFIX/lib/midshim/ (installed tree). */
+static int find_lib(char *out, size_t outlen)
+{
+	char exe[PATH_MAX], *slash;
+	const char *try[] = {"/libmidshim.so", "/../lib/midshim/libmidshim.so"};
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	size_t i;
+
+	if(n <= 0)
+		return -1;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if(!slash)
+		return -1;
+	*slash = '\0';
+	for(i = 0; i < MID_ARRAY_LEN(try); i++) {
+		char cand[PATH_MAX + 40];
+		snprintf(cand, sizeof(cand), "%s%s", exe, try[i]);
+		if(access(cand, R_OK) == 0 && realpath(cand, out) && strlen(out) < outlen)
+			return 0;
+	}
+	return -1;
+}
+
+static int set(const char *name, const char *value)
+{
+	if(setenv(name, value, 1)) {
+		fprintf(stderr, "midshim: cannot set %s: %s\n", name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"device", required_argument, NULL, 'd'},
+		{"url", required_argument, NULL, 'u'},
+		{"org-key-file", required_argument, NULL, 'k'},
+		{"policy", required_argument, NULL, 'p'},
+		{"ttl-ms", required_argument, NULL, 't'},
+		{"timeout-ms", required_argument, NULL, 'T'},
+		{"on-deny", required_argument, NULL, 'o'},
+		{"audit", no_argument, NULL, 'a'},
+		{"audit-log", required_argument, NULL, 'l'},
+		{"allow-static", no_argument, NULL, 's'},
+		{"lib", required_argument, NULL, 'L'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char lib[PATH_MAX] = "", prog[PATH_MAX], preload[2 * PATH_MAX + 2];
+	const char *why, *old;
+	int c, allow_static = 0;
+
+	optind = 1;
+	while((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		int rc = 0;
+		switch(c) {
+		case 'd': rc = set("MIDSHIM_DEVICE_ID", optarg); break;
+		case 'u': rc = set("MIDSHIM_URL", optarg); break;
+		case 'k': rc = set("MIDSHIM_ORG_KEY_FILE", optarg); unsetenv("MIDSHIM_ORG_KEY"); break;
+		case 'p': rc = set("MIDSHIM_POLICY", optarg); break;
+		case 't': rc = set("MIDSHIM_TTL_MS", optarg); break;
+		case 'T': rc = set("MIDSHIM_TIMEOUT_MS", optarg); break;
+		case 'o': rc = set("MIDSHIM_ON_DENY", optarg); break;
+		case 'a': rc = set("MIDSHIM_MODE", "audit"); break;
+		case 'l': {
+			char abs[PATH_MAX];
+			/* The shim wants an absolute path: children may chdir. */
+			if(optarg[0] != '/' && getcwd(abs, sizeof(abs) - strlen(optarg) - 2)) {
+				strcat(abs, "/");
+				strcat(abs, optarg);
+				rc = set("MIDSHIM_AUDIT_LOG", abs);
+			} else {
+				rc = set("MIDSHIM_AUDIT_LOG", optarg);
+			}
+			break;
+		}
+		case 's': allow_static = 1; break;
+		case 'L':
+			if(!realpath(optarg, lib)) {
+				fprintf(stderr, "midshim: --lib %s: %s\n", optarg, strerror(errno));
+				return EXIT_CANNOT;
+			}
+			break;
+		case 'h': usage(stdout); return 0;
+		default: return die_usage("bad option for run", NULL);
+		}
+		if(rc)
+			return EXIT_CANNOT;
+	}
+	if(optind >= argc)
+		return die_usage("run needs a command after --", NULL);
+	if(!lib[0] && find_lib(lib, sizeof(lib))) {
+		fprintf(stderr, "midshim: cannot find libmidshim.so beside this program or in "
+			"../lib/midshim/; pass --lib PATH\n");
+		return EXIT_CANNOT;
+	}
+	if(!mid_exec_resolve(argv[optind], getenv("PATH"), prog, sizeof(prog))) {
+		fprintf(stderr, "midshim: %s: command not found\n", argv[optind]);
+		return EXIT_NOTFOUND;
+	}
+	if(!mid_exec_followable(prog, &why)) {
+		if(!allow_static) {
+			fprintf(stderr, "midshim: %s is %s: a preloaded library cannot see what it "
+				"does, so it cannot be gated; refusing to run it (--allow-static runs "
+				"it ungated)\n", prog, why);
+			return EXIT_CANNOT;
+		}
+		fprintf(stderr, "midshim: warning: %s is %s and runs ungated\n", prog, why);
+	}
+	old = getenv("LD_PRELOAD");
+	if(old && *old && !strstr(old, lib))
+		snprintf(preload, sizeof(preload), "%s:%s", old, lib);
+	else if(old && *old)
+		snprintf(preload, sizeof(preload), "%s", old);
+	else
+		snprintf(preload, sizeof(preload), "%s", lib);
+	if(set("LD_PRELOAD", preload))
+		return EXIT_CANNOT;
+	unsetenv("MIDSHIM_ALLOW_UNTIL");
+	unsetenv("MIDSHIM_REGISTERED");
+	execv(prog, argv + optind);
+	fprintf(stderr, "midshim: cannot run %s: %s\n", prog, strerror(errno));
+	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_CANNOT;
+}
+
+static int cmd_policy(int argc, char **argv)
+{
+	int i, bad = 0;
+
+	if(argc < 3 || strcmp(argv[1], "check"))
+		return die_usage("usage: midshim policy check FILE...", NULL);
+	for(i = 2; i < argc; i++) {
+		struct mid_policy *pol = NULL;
+		char err[1024];
+
+		if(mid_policy_load(argv[i], &pol, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			bad = 1;
+			continue;
+		}
+		printf("%s: ok (%zu rules)\n", argv[i], mid_policy_rule_count(pol));
+		mid_policy_free(pol);
+	}
+	return bad;
+}
+
+static int parse_fsop(const char *s, enum mid_fsop *op)
+{
+	int i;
+
+	for(i = 1; i < MID_FS_OP_COUNT; i++) {
+		if(!strcmp(s, mid_fsop_name((enum mid_fsop)i))) {
+			*op = (enum mid_fsop)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_fdkind(const char *s, enum mid_fdkind *k)
+{
+	int i;
+
+	for(i = 0; i < MID_FD_KIND_COUNT; i++) {
+		if(!strcmp(s, mid_fdkind_name((enum mid_fdkind)i))) {
+			*k = (enum mid_fdkind)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int parse_peer(struct mid_event *ev, int argc, char **argv, int i)
+{
+	char *end;
+	long port;
+
+	if(i + 1 >= argc)
+		return -1;
+	if(inet_pton(AF_INET, argv[i], ev->addr) == 1) {
+		ev->family = AF_INET;
+	} else if(inet_pton(AF_INET6, argv[i], ev->addr) == 1) {
+		ev->family = AF_INET6;
+	} else if(!strncmp(argv[i], "unix:", 5)) {
+		ev->family = AF_UNIX;
+		ev->path = argv[i] + 5;
+		return 0;
+	} else {
+		return -1;
+	}
+	port = strtol(argv[i + 1], &end, 10);
+	if(*end || port < 0 || port > 65535)
+		return -1;
+	ev->port = (uint16_t)port;
+	if(i + 2 < argc)
+		ev->host = argv[i + 2];
+	return 0;
+}
+
+static int cmd_explain(int argc, char **argv)
+{
+	static const char *kinds[] = {"exec", "connect", "send", "write", "fs"};
+	const char *file = getenv("MIDSHIM_POLICY");
+	struct mid_policy *pol = NULL;
+	struct mid_event ev;
+	enum mid_action a;
+	char err[1024], desc[1024];
+	int i = 1, k, rule, rc = EXIT_USAGE;
+
+	if(argc > 2 && !strcmp(argv[1], "--policy")) {
+		file = argv[2];
+		i = 3;
+	}
+	if(i >= argc)
+		return die_usage("explain needs an event: exec, connect, send, write or fs", NULL);
+	memset(&ev, 0, sizeof(ev));
+	for(k = 0; k < (int)MID_ARRAY_LEN(kinds); k++)
+		if(!strcmp(argv[i], kinds[k]))
+			break;
+	if(k == (int)MID_ARRAY_LEN(kinds))
+		return die_usage("unknown event kind (exec, connect, send, write, fs):", argv[i]);
+	ev.kind = (enum mid_kind)k;
+	i++;
+	switch(ev.kind) {
+	case MID_EV_EXEC:
+		if(i >= argc)
+			return die_usage("explain exec needs a PATH", NULL);
+		ev.path = argv[i];
+		ev.argv = argv + i;
+		break;
+	case MID_EV_CONNECT:
+	case MID_EV_SEND:
+		if(parse_peer(&ev, argc, argv, i))
+			return die_usage("expected ADDR PORT [HOST] or unix:PATH", NULL);
+		if(ev.kind == MID_EV_SEND)
+			ev.fdkind = MID_FD_SOCKET;
+		break;
+	case MID_EV_WRITE:
+		if(i >= argc)
+			return die_usage("explain write needs a PATH", NULL);
+		ev.path = argv[i];
+		ev.fdkind = MID_FD_FILE;
+		if(i + 1 < argc && parse_fdkind(argv[i + 1], &ev.fdkind))
+			return die_usage("unknown fd kind:", argv[i + 1]);
+		break;
+	case MID_EV_FS:
+		if(i + 1 >= argc || parse_fsop(argv[i], &ev.op))
+			return die_usage("explain fs needs OP PATH [PATH2]", NULL);
+		ev.path = argv[i + 1];
+		if(i + 2 < argc)
+			ev.path2 = argv[i + 2];
+		break;
+	default:
+		break;
+	}
+	if(file && *file) {
+		if(mid_policy_load(file, &pol, err, sizeof(err))) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+	} else if(mid_policy_builtin(&pol)) {
+		fprintf(stderr, "midshim: cannot build the built-in policy\n");
+		return 1;
+	}
+	a = mid_policy_match(pol, &ev, &rule);
+	if(rule >= 0) {
+		mid_policy_rule_describe(pol, (size_t)rule, desc, sizeof(desc));
+		printf("%s\n  decided by %s\n", mid_action_name(a), desc);
+	} else {
+		printf("%s\n  decided by the default for %s in %s\n", mid_action_name(a),
+		       mid_kind_name(ev.kind), file && *file ? file : "the built-in policy");
+	}
+	if(a == MID_ACT_VALIDATE)
+		printf("  the control plane is asked (an allow is cached for the TTL)\n");
+	rc = 0;
+	mid_policy_free(pol);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if(argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if(!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if(!strcmp(argv[1], "--version")) {
+		printf("midshim %s\n", MIDSHIM_VERSION);
+		return 0;
+	}
+	if(!strcmp(argv[1], "run"))
+		return cmd_run(argc - 1, argv + 1);
+	if(!strcmp(argv[1], "policy"))
+		return cmd_policy(argc - 1, argv + 1);
+	if(!strcmp(argv[1], "explain"))
+		return cmd_explain(argc - 1, argv + 1);
+	return die_usage("unknown command (run, policy, explain):", argv[1]);
+}

@@ -1,0 +1,266 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shim's configuration: MIDSHIM_* environment variables over the
+ * policy file's settings over built-in defaults. Every bad value is a
+ * one-line error naming the variable (or file:line) and what to do, so a
+ * gated program with a bad configuration never starts.
+ */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Every variable the shim reads; any other MIDSHIM_* name is a typo. */
+static const char *const known_vars[] = {
+	"MIDSHIM_URL", "MIDSHIM_ORG_KEY", "MIDSHIM_ORG_KEY_FILE",
+	"MIDSHIM_DEVICE_ID", "MIDSHIM_POLICY", "MIDSHIM_TTL_MS",
+	"MIDSHIM_TIMEOUT_MS", "MIDSHIM_ON_DENY", "MIDSHIM_MODE",
+	"MIDSHIM_AUDIT_LOG",
+	/* set by the shim for its children */
+	"MIDSHIM_ALLOW_UNTIL", "MIDSHIM_REGISTERED",
+	/* read by midctl, harmless here */
+	"MIDSHIM_ADMIN_KEY", "MIDSHIM_ADMIN_KEY_FILE",
+};
+
+static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
+{
+	size_t i, k;
+
+	for(i = 0; envp && envp[i]; i++) {
+		const char *e = envp[i];
+		size_t n;
+		int known = 0;
+
+		if(strncmp(e, "MIDSHIM_", 8) != 0)
+			continue;
+		n = strcspn(e, "=");
+		for(k = 0; k < MID_ARRAY_LEN(known_vars); k++)
+			if(strlen(known_vars[k]) == n && !strncmp(e, known_vars[k], n))
+				known = 1;
+		if(!known && strncmp(e, "MIDSHIM_TEST_", 13) != 0) {
+			snprintf(err, errlen,
+				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "
+				 "MIDSHIM_DEVICE_ID, MIDSHIM_POLICY, MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, "
+				 "MIDSHIM_ON_DENY, MIDSHIM_MODE, MIDSHIM_AUDIT_LOG",
+				 (int)(n > 64 ? 64 : n), e);
+			return MID_ERR_INVAL;
+		}
+	}
+	return MID_OK;
+}
+
+static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
+			      long *out, char *err, size_t errlen)
+{
+	char *end;
+	long x;
+
+	errno = 0;
+	x = strtol(v, &end, 10);
+	if(!*v || *end || errno) {
+		snprintf(err, errlen, "%s=%.64s is not a whole number; set %ld..%ld (milliseconds)",
+			 name, v, lo, hi);
+		return MID_ERR_INVAL;
+	}
+	if(x < lo || x > hi) {
+		snprintf(err, errlen, "%s=%ld is out of range; set %ld..%ld (milliseconds)",
+			 name, x, lo, hi);
+		return MID_ERR_INVAL;
+	}
+	*out = x;
+	return MID_OK;
+}
+
+/* Read the first line of 'file' into 'out', trailing whitespace removed. */
+static enum mid_rc read_key_file(const char *file, char *out, size_t outlen,
+				 char *err, size_t errlen)
+{
+	char buf[512];
+	ssize_t n;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if(fd < 0) {
+		snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s: %s; point it at the file "
+			 "holding the org key (see `midd init --write-keys`)", file, strerror(errno));
+		return MID_ERR_INVAL;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if(n < 0)
+		n = 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	while(n > 0 && (buf[strlen(buf) - 1] == ' ' || buf[strlen(buf) - 1] == '\t'))
+		buf[strlen(buf) - 1] = '\0', n--;
+	if(!buf[0] || strlen(buf) >= outlen) {
+		snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s holds no usable key "
+			 "(expected one line with the org key)", file);
+		return MID_ERR_INVAL;
+	}
+	mid_strlcpy(out, buf, outlen);
+	return MID_OK;
+}
+
+static enum mid_rc check_device(const char *name, const char *v, char *err, size_t errlen)
+{
+	size_t i, n = strlen(v);
+
+	if(n == 0 || n > MID_DEVICE_MAX) {
+		snprintf(err, errlen, "%s must be 1..%d bytes, like service:env:role:instance",
+			 name, MID_DEVICE_MAX);
+		return MID_ERR_INVAL;
+	}
+	for(i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)v[i];
+		if(c <= ' ' || c >= 0x7f) {
+			snprintf(err, errlen, "%s holds a space or control character; use "
+				 "printable ASCII like service:env:role:instance", name);
+			return MID_ERR_INVAL;
+		}
+	}
+	return MID_OK;
+}
+
+enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(const char *),
+			    char *const *envp, char *err, size_t errlen)
+{
+	const struct mid_policy_settings *ps;
+	const char *v;
+	enum mid_rc rc;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ttl_ms = MID_TTL_DEFAULT_MS;
+	cfg->timeout_ms = MID_TIMEOUT_DEFAULT_MS;
+	mid_strlcpy(cfg->url, "http://127.0.0.1:7070", sizeof(cfg->url));
+
+	rc = check_names(envp, err, errlen);
+	if(rc)
+		goto out;
+
+	v = getenv_fn("MIDSHIM_POLICY");
+	if(v && *v) {
+		rc = mid_policy_load(v, &cfg->policy, err, errlen);
+		if(rc)
+			goto out;
+		mid_strlcpy(cfg->policy_file, v, sizeof(cfg->policy_file));
+	} else {
+		rc = mid_policy_builtin(&cfg->policy);
+		if(rc) {
+			snprintf(err, errlen, "cannot build the built-in policy: %s", mid_rc_str(rc));
+			goto out;
+		}
+	}
+
+	/* Settings the policy file named come first; the environment wins. */
+	ps = mid_policy_settings(cfg->policy);
+	if(ps->set & MID_SET_DEVICE)
+		mid_strlcpy(cfg->device, ps->device, sizeof(cfg->device));
+	if(ps->set & MID_SET_URL)
+		mid_strlcpy(cfg->url, ps->url, sizeof(cfg->url));
+	if(ps->set & MID_SET_TTL)
+		cfg->ttl_ms = ps->ttl_ms;
+	if(ps->set & MID_SET_TIMEOUT)
+		cfg->timeout_ms = ps->timeout_ms;
+	if(ps->set & MID_SET_ON_DENY) {
+		cfg->on_deny = ps->on_deny;
+		cfg->exit_code = ps->exit_code;
+	}
+	if(ps->set & MID_SET_MODE)
+		cfg->mode = ps->mode;
+	if(ps->set & MID_SET_UNFOLLOWABLE)
+		cfg->unfollowable = ps->unfollowable;
+
+	rc = MID_ERR_INVAL;
+	if((v = getenv_fn("MIDSHIM_DEVICE_ID")) && *v) {
+		if(check_device("MIDSHIM_DEVICE_ID", v, err, errlen))
+			goto out;
+		mid_strlcpy(cfg->device, v, sizeof(cfg->device));
+	}
+	if(!cfg->device[0]) {
+		snprintf(err, errlen, "no device: set MIDSHIM_DEVICE_ID (e.g. tool:prod:report:01) "
+			 "or \"device\" in the policy file");
+		goto out;
+	}
+	if((v = getenv_fn("MIDSHIM_URL")) && *v) {
+		if(strlen(v) >= sizeof(cfg->url)) {
+			snprintf(err, errlen, "MIDSHIM_URL is longer than %zu bytes", sizeof(cfg->url) - 1);
+			goto out;
+		}
+		mid_strlcpy(cfg->url, v, sizeof(cfg->url));
+	}
+	if(strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8) &&
+	   strncmp(cfg->url, "unix:/", 6)) {
+		snprintf(err, errlen, "MIDSHIM_URL=%.128s: use http://HOST:PORT, https://HOST[:PORT] "
+			 "or unix:/PATH", cfg->url);
+		goto out;
+	}
+	if((v = getenv_fn("MIDSHIM_TTL_MS")) && *v) {
+		if(parse_long("MIDSHIM_TTL_MS", v, 0, MID_TTL_MAX_MS, &cfg->ttl_ms, err, errlen))
+			goto out;
+	}
+	if((v = getenv_fn("MIDSHIM_TIMEOUT_MS")) && *v) {
+		if(parse_long("MIDSHIM_TIMEOUT_MS", v, 1, 60000, &cfg->timeout_ms, err, errlen))
+			goto out;
+	}
+	if((v = getenv_fn("MIDSHIM_ON_DENY")) && *v) {
+		if(mid_on_deny_parse(v, &cfg->on_deny, &cfg->exit_code)) {
+			snprintf(err, errlen, "MIDSHIM_ON_DENY=%.64s: use kill, abort, exit:N (0..255) "
+				 "or errno", v);
+			goto out;
+		}
+	}
+	if((v = getenv_fn("MIDSHIM_MODE")) && *v) {
+		if(!strcmp(v, "enforce")) {
+			cfg->mode = MID_MODE_ENFORCE;
+		} else if(!strcmp(v, "audit")) {
+			cfg->mode = MID_MODE_AUDIT;
+		} else {
+			snprintf(err, errlen, "MIDSHIM_MODE=%.64s: use enforce or audit", v);
+			goto out;
+		}
+	}
+	if((v = getenv_fn("MIDSHIM_AUDIT_LOG")) && *v) {
+		if(v[0] != '/' || strlen(v) >= sizeof(cfg->audit_log)) {
+			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG=%.128s: use an absolute file path", v);
+			goto out;
+		}
+		mid_strlcpy(cfg->audit_log, v, sizeof(cfg->audit_log));
+	}
+	if((v = getenv_fn("MIDSHIM_ORG_KEY")) && *v) {
+		if(strlen(v) >= sizeof(cfg->org_key)) {
+			snprintf(err, errlen, "MIDSHIM_ORG_KEY is longer than %zu bytes",
+				 sizeof(cfg->org_key) - 1);
+			goto out;
+		}
+		mid_strlcpy(cfg->org_key, v, sizeof(cfg->org_key));
+	} else if((v = getenv_fn("MIDSHIM_ORG_KEY_FILE")) && *v) {
+		if(read_key_file(v, cfg->org_key, sizeof(cfg->org_key), err, errlen))
+			goto out;
+	} else {
+		snprintf(err, errlen, "no org key: set MIDSHIM_ORG_KEY_FILE to the file holding it "
+			 "(or MIDSHIM_ORG_KEY)");
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	if(rc) {
+		mid_policy_free(cfg->policy);
+		cfg->policy = NULL;
+	}
+	return rc;
+}
+
+void mid_config_cleanup(struct mid_config *cfg)
+{
+	if(!cfg)
+		return;
+	mid_policy_free(cfg->policy);
+	cfg->policy = NULL;
+	memset(cfg->org_key, 0, sizeof(cfg->org_key));
+}

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Enforcement: a denial is one line on stderr and one JSON line in the
+ * audit log, then the configured action. Everything here runs with the
+ * re-entrancy guard up, so its own writes pass the hooks, and uses only
+ * stack buffers: it may run in a vfork child or a signal handler.
+ */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The configuration the gate was set up with. */
+static const struct mid_config *enforce_cfg;
+
+void mid_enforce_setup(const struct mid_config *cfg)
+{
+	enforce_cfg = cfg;
+}
+
+static void put(int fd, const char *s, size_t n)
+{
+	while(n > 0) {
+		ssize_t w = write(fd, s, n);
+		if(w < 0 && errno == EINTR)
+			continue;
+		if(w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+void mid_shim_say(const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n, e = errno;
+
+	memcpy(line, "midshim: ", 9);
+	va_start(ap, fmt);
+	n = vsnprintf(line + 9, sizeof(line) - 10, fmt, ap);
+	va_end(ap);
+	if(n < 0)
+		n = 0;
+	n += 9;
+	if(n > (int)sizeof(line) - 2)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	mid_in_shim++;
+	put(2, line, (size_t)n);
+	mid_in_shim--;
+	errno = e;
+}
+
+/* Copy 's' into 'out' for a log line: control characters, quotes and
+ * backslashes become '?' so a file name cannot forge a line. */
+static void clean(char *out, size_t outlen, const char *s)
+{
+	size_t i = 0;
+
+	if(!s)
+		s = "?";
+	while(*s && i + 1 < outlen) {
+		unsigned char c = (unsigned char)*s++;
+		out[i++] = (c < ' ' || c == 0x7f || c == '"' || c == '\\') ? '?' : (char)c;
+	}
+	out[i] = '\0';
+}
+
+static void describe_addr(const struct mid_event *ev, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if(ev->family == AF_UNIX) {
+		snprintf(buf, len, "unix:%s", ev->path ? ev->path : "?");
+	} else if(ev->family == AF_INET) {
+		inet_ntop(AF_INET, ev->addr, a, sizeof(a));
+		snprintf(buf, len, "%s%s%s:%u", ev->host ? ev->host : "", ev->host ? "/" : "",
+			 a, ev->port);
+	} else if(ev->family == AF_INET6) {
+		inet_ntop(AF_INET6, ev->addr, a, sizeof(a));
+		snprintf(buf, len, "%s%s[%s]:%u", ev->host ? ev->host : "", ev->host ? "/" : "",
+			 a, ev->port);
+	} else {
+		snprintf(buf, len, "?");
+	}
+}
+
+/* "exec /usr/bin/rm", "connect 127.0.0.1:80", "fs delete /etc/x", ... */
+MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
+			 char *target, size_t tlen);
+MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
+			 char *target, size_t tlen)
+{
+	char raw[1024];
+
+	snprintf(kind, kindlen, "%s", mid_kind_name(ev->kind));
+	switch(ev->kind) {
+	case MID_EV_EXEC:
+		if(ev->path && !strcmp(ev->path, "(start)")) {
+			snprintf(kind, kindlen, "start");
+			snprintf(raw, sizeof(raw), "%s", program_invocation_name);
+		} else {
+			snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");
+		}
+		break;
+	case MID_EV_CONNECT:
+	case MID_EV_SEND:
+		describe_addr(ev, raw, sizeof(raw));
+		break;
+	case MID_EV_WRITE:
+		snprintf(raw, sizeof(raw), "%s (%s)", ev->path ? ev->path : "?",
+			 mid_fdkind_name(ev->fdkind));
+		break;
+	case MID_EV_FS:
+		snprintf(kind, kindlen, "fs %s", mid_fsop_name(ev->op));
+		if(ev->path2)
+			snprintf(raw, sizeof(raw), "%s -> %s", ev->path ? ev->path : "?", ev->path2);
+		else
+			snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");
+		break;
+	default:
+		snprintf(raw, sizeof(raw), "?");
+		break;
+	}
+	clean(target, tlen, raw);
+}
+
+static const char *action_text(const struct mid_config *cfg, char *buf, size_t len)
+{
+	if(cfg->mode == MID_MODE_AUDIT)
+		return "audit mode, allowed";
+	switch(cfg->on_deny) {
+	case MID_DENY_KILL: return "killed";
+	case MID_DENY_ABORT: return "aborted";
+	case MID_DENY_EXIT:
+		snprintf(buf, len, "exit %d", cfg->exit_code);
+		return buf;
+	case MID_DENY_ERRNO: return "EPERM";
+	}
+	return "killed";
+}
+
+static void audit_line(const struct mid_config *cfg, const char *kind, const char *target,
+		       const char *code, const char *request_id, int rule, const char *action)
+{
+	char line[2048], ts[40];
+	struct timespec now;
+	struct tm tm;
+	int fd, n;
+
+	if(!cfg->audit_log[0])
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+	n = snprintf(line, sizeof(line),
+		     "{\"time\":\"%s.%03ldZ\",\"pid\":%d,\"device\":\"%s\",\"event\":\"%s\","
+		     "\"target\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\",\"rule\":%d,"
+		     "\"action\":\"%s\",\"mode\":\"%s\"}\n",
+		     ts, now.tv_nsec / 1000000, (int)getpid(), cfg->device, kind, target, code,
+		     request_id, rule, action, cfg->mode == MID_MODE_AUDIT ? "audit" : "enforce");
+	if(n < 0)
+		return;
+	if(n >= (int)sizeof(line))
+		n = (int)sizeof(line) - 1;
+	mid_in_shim++;
+	fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if(fd >= 0) {
+		put(fd, line, (size_t)n);
+		close(fd);
+	}
+	mid_in_shim--;
+}
+
+static void log_denial(const struct mid_event *ev, const char *code, const char *request_id,
+		       int rule, const char *action, const char *verb)
+{
+	const struct mid_config *cfg = enforce_cfg;
+	char kind[32], target[1100], c[MID_CODE_MAX], r[MID_REQUEST_ID_MAX];
+	char ruletxt[32] = "";
+
+	describe(ev, kind, sizeof(kind), target, sizeof(target));
+	clean(c, sizeof(c), code ? code : "-");
+	clean(r, sizeof(r), request_id ? request_id : "-");
+	if(rule >= 0)
+		snprintf(ruletxt, sizeof(ruletxt), ", rule %d", rule + 1);
+	mid_shim_say("%s %s %s (device %s, code %s, request_id %s%s): %s", verb, kind, target,
+		     cfg ? cfg->device : "?", c, r, ruletxt, action);
+	if(cfg)
+		audit_line(cfg, kind, target, c, r, rule >= 0 ? rule + 1 : 0, action);
+}
+
+void mid_enforce_log(const struct mid_event *ev, const char *code, const char *request_id,
+		     const char *action)
+{
+	log_denial(ev, code, request_id, -1, action, "warning:");
+}
+
+int mid_enforce(const struct mid_event *ev, const char *code, const char *request_id, int rule)
+{
+	const struct mid_config *cfg = enforce_cfg;
+	struct sigaction dfl;
+	char buf[32];
+	int e = errno;
+
+	if(!cfg) {
+		/* No configuration means the constructor never ran to the
+		 * end: fail closed. */
+		mid_shim_say("denied: not configured: killed");
+		kill(getpid(), SIGKILL);
+		_exit(126);
+	}
+	log_denial(ev, code, request_id, rule, action_text(cfg, buf, sizeof(buf)),
+		   cfg->mode == MID_MODE_AUDIT ? "would deny" : "denied");
+	if(cfg->mode == MID_MODE_AUDIT) {
+		errno = e;
+		return 0;
+	}
+	switch(cfg->on_deny) {
+	case MID_DENY_ERRNO:
+		errno = EPERM;
+		return -1;
+	case MID_DENY_EXIT:
+		_exit(cfg->exit_code);
+	case MID_DENY_ABORT:
+		/* The program may not catch or ignore this: reset, unblock,
+		 * raise; SIGKILL if it still runs. */
+		memset(&dfl, 0, sizeof(dfl));
+		dfl.sa_handler = SIG_DFL;
+		sigaction(SIGABRT, &dfl, NULL);
+		{
+			sigset_t s;
+			sigemptyset(&s);
+			sigaddset(&s, SIGABRT);
+			pthread_sigmask(SIG_UNBLOCK, &s, NULL);
+		}
+		raise(SIGABRT);
+		kill(getpid(), SIGKILL);
+		_exit(134);
+	case MID_DENY_KILL:
+		break;
+	}
+	kill(getpid(), SIGKILL);
+	_exit(137); /* not reached */
+}

@@ -1,0 +1,185 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The gate: one decision path for every hook. Policy first; for
+ * "validate", a process-wide cached allow read without a lock; on a miss,
+ * exactly one thread asks the control plane while the others wait for its
+ * answer (a mutex is the whole single-flight: whoever gets it second finds
+ * the cache fresh). Anything but a well-formed allow is a deny.
+ */
+#define _GNU_SOURCE
+#include "shim.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+
+__thread int mid_in_shim __attribute__((tls_model("initial-exec")));
+
+static const struct mid_config *cfg;
+const struct mid_config *mid_shim_config;
+/* Per kind: does the policy look at targets? If not, hooks skip the
+ * system call that would find one. */
+static bool need_target[MID_EV_KIND_COUNT];
+static mid_validate_fn validate_fn;
+static void *validate_ctx;
+
+/* Expiry of the cached allow, CLOCK_MONOTONIC ms; 0 means none. */
+static _Atomic uint64_t allow_until;
+static pthread_mutex_t flight = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic uint64_t n_validates, n_denies;
+
+void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
+{
+	cfg = c;
+	mid_shim_config = c;
+	validate_fn = fn;
+	validate_ctx = ctx;
+	mid_enforce_setup(c);
+	for(int k = 0; k < MID_EV_KIND_COUNT; k++)
+		need_target[k] = mid_policy_needs_target(c->policy, (enum mid_kind)k);
+}
+
+uint64_t mid_gate_allow_until(void)
+{
+	return atomic_load_explicit(&allow_until, memory_order_acquire);
+}
+
+void mid_gate_inherit(uint64_t until_ms)
+{
+	uint64_t now = mid_now_ms();
+
+	/* A parent's allow may be reused, never lengthened: accept it only
+	 * when it lies within one TTL from now. */
+	if(cfg && until_ms > now && until_ms - now <= (uint64_t)cfg->ttl_ms)
+		atomic_store_explicit(&allow_until, until_ms, memory_order_release);
+}
+
+void mid_gate_atfork_child(void)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	memcpy(&flight, &fresh, sizeof(flight));
+}
+
+void mid_gate_stats(struct mid_gate_stats *out)
+{
+	out->validates = atomic_load(&n_validates);
+	out->cache_hits = 0;
+	out->denies = atomic_load(&n_denies);
+}
+
+/*
+ * Ask the control plane unless another thread just did. Signals are
+ * blocked meanwhile: a handler that writes must not run on a thread that
+ * holds the flight lock (it would wait for itself) nor slip through the
+ * re-entrancy guard.
+ */
+/* Enforce a denial; a write/send event gets its target now, for the log. */
+static int deny(const struct mid_event *ev, int fd, const char *code, const char *rid, int rule)
+{
+	struct mid_event full;
+	char buf[1024];
+
+	atomic_fetch_add_explicit(&n_denies, 1, memory_order_relaxed);
+	if(fd >= 0 && !ev->path && !ev->family) {
+		mid_fd_event(fd, ev->fdkind, &full, buf, sizeof(buf), true);
+		ev = &full;
+	}
+	return mid_enforce(ev, code, rid, rule);
+}
+
+static int ask(const struct mid_event *ev, int fd, int force)
+{
+	struct mid_decision d;
+	sigset_t all, old;
+	uint64_t t0;
+	int allowed;
+
+	memset(&d, 0, sizeof(d));
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, &old);
+	mid_in_shim++;
+	pthread_mutex_lock(&flight);
+	t0 = mid_now_ms();
+	if(!force && t0 < atomic_load_explicit(&allow_until, memory_order_acquire)) {
+		allowed = 1;
+	} else {
+		enum mid_rc rc = validate_fn(validate_ctx, &d);
+
+		atomic_fetch_add_explicit(&n_validates, 1, memory_order_relaxed);
+		allowed = rc == MID_OK && d.allowed;
+		/* The allow is timed from before the request went out, so
+		 * the cache never outlives the answer by more than TTL. */
+		atomic_store_explicit(&allow_until,
+				      allowed && cfg->ttl_ms > 0 ? t0 + (uint64_t)cfg->ttl_ms : 0,
+				      memory_order_release);
+	}
+	pthread_mutex_unlock(&flight);
+	mid_in_shim--;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if(allowed)
+		return 0;
+	return deny(ev, fd, d.code[0] ? d.code : "MIDSHIM_BAD_REPLY",
+		    d.request_id[0] ? d.request_id : "-", -1);
+}
+
+static int decide(const struct mid_event *ev, int fd)
+{
+	enum mid_action a;
+	int rule;
+
+	a = mid_policy_match(cfg->policy, ev, &rule);
+	if(a == MID_ACT_ALLOW)
+		return 0;
+	if(a == MID_ACT_DENY)
+		return deny(ev, fd, "POLICY_DENY", "-", rule);
+	if(mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+		return 0;
+	return ask(ev, fd, 0);
+}
+
+int mid_gate_check(const struct mid_event *ev)
+{
+	if(mid_in_shim || !cfg)
+		return 0;
+	return decide(ev, -1);
+}
+
+int mid_gate_fd(int fd)
+{
+	struct mid_event ev;
+	enum mid_fdkind k;
+	char buf[1024];
+
+	if(mid_in_shim || !cfg)
+		return 0;
+	k = mid_fd_kind(fd);
+	mid_fd_event(fd, k, &ev, buf, sizeof(buf),
+		     need_target[k == MID_FD_SOCKET ? MID_EV_SEND : MID_EV_WRITE]);
+	return decide(&ev, fd);
+}
+
+int mid_gate_startup(void)
+{
+	struct mid_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_EXEC;
+	ev.path = "(start)";
+	if(!cfg)
+		return 0;
+	if(mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+		return 0;
+	return ask(&ev, -1, 1);
+}
+
+void mid_gate_lock(void)
+{
+	pthread_mutex_lock(&flight);
+}
+
+void mid_gate_unlock(void)
+{
+	pthread_mutex_unlock(&flight);
+}

@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec hooks. glibc's exec wrappers, posix_spawn, system and popen reach
+ * the kernel through internal calls that never pass a preloaded execve, so
+ * each entry point is hooked by its own name. Each gates the resolved
+ * program and passes an environment that keeps the child gated.
+ */
+#define _GNU_SOURCE
+#include "hooks.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+REAL_DECL(execve);
+REAL_DECL(execvpe);
+REAL_DECL(fexecve);
+REAL_DECL(execveat);
+REAL_DECL(posix_spawn);
+REAL_DECL(posix_spawnp);
+REAL_DECL(system);
+REAL_DECL(popen);
+
+/* Gate 'path' and build the child's environment. Returns NULL with errno
+ * set when the exec must not happen. */
+static char **prepare(const char *path, char *const argv[], char *const envp[])
+{
+	char **env;
+	int e = errno;
+
+	if(!READY() || mid_exec_gate(path, argv)) {
+		errno = EPERM;
+		return NULL;
+	}
+	env = mid_exec_env(envp);
+	if(!env) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	errno = e;
+	return env;
+}
+
+MID_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	char **env;
+	int rc;
+
+	if(mid_in_shim)
+		return REAL(execve)(path, argv, envp);
+	env = prepare(path, argv, envp);
+	if(!env)
+		return -1;
+	rc = REAL(execve)(path, argv, env);
+	mid_exec_env_free(env);
+	return rc;
+}
+
+/* execvp and friends: gate the program PATH search finds, then let the
+ * real execvpe search again (it also handles ENOEXEC scripts). */
+MID_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+	char path[PATH_MAX], **env;
+	int rc;
+
+	if(mid_in_shim)
+		return REAL(execvpe)(file, argv, envp);
+	mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
+	env = prepare(path, argv, envp);
+	if(!env)
+		return -1;
+	rc = REAL(execvpe)(file, argv, env);
+	mid_exec_env_free(env);
+	return rc;
+}
+
+MID_EXPORT int execvp(const char *file, char *const argv[])
+{
+	return execvpe(file, argv, environ);
+}
+
+MID_EXPORT int execv(const char *path, char *const argv[])
+{
+	return execve(path, argv, environ);
+}
+
+MID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+	char link[64], path[PATH_MAX], **env;
+	ssize_t n;
+	int rc;
+
+	if(mid_in_shim)
+		return REAL(fexecve)(fd, argv, envp);
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	path[n > 0 ? n : 0] = '\0';
+	env = prepare(n > 0 ? path : link, argv, envp);
+	if(!env)
+		return -1;
+	rc = REAL(fexecve)(fd, argv, env);
+	mid_exec_env_free(env);
+	return rc;
+}
+
+MID_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
+			int flags)
+{
+	char full[PATH_MAX], **env;
+	int rc;
+
+	if(mid_in_shim)
+		return REAL(execveat)(dirfd, path, argv, envp, flags);
+	if(path[0] == '/' || dirfd == AT_FDCWD) {
+		mid_strlcpy(full, path, sizeof(full));
+	} else {
+		char link[64], dir[PATH_MAX];
+		ssize_t n;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
+		n = readlink(link, dir, sizeof(dir) - 1);
+		dir[n > 0 ? n : 0] = '\0';
+		/* An empty path is AT_EMPTY_PATH: the directory fd is
+		 * the program. */
+		if(snprintf(full, sizeof(full), "%s%s%s", dir, path[0] ? "/" : "", path) >=
+		   (int)sizeof(full)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+	}
+	env = prepare(full, argv, envp);
+	if(!env)
+		return -1;
+	rc = REAL(execveat)(dirfd, path, argv, env, flags);
+	mid_exec_env_free(env);
+	return rc;
+}
+
+/* Collect execl-style arguments into a mmap'd argv (no malloc: these may
+ * run in a vfork child). */
+static char **collect(const char *arg0, va_list ap, char ***envp_out, size_t *bytes)
+{
+	va_list cp;
+	size_t n = 1, i;
+	char **argv;
+
+	va_copy(cp, ap);
+	while(va_arg(cp, char *))
+		n++;
+	va_end(cp);
+	*bytes = (n + 1) * sizeof(char *);
+	argv = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if(argv == MAP_FAILED) {
+		errno = E2BIG;
+		return NULL;
+	}
+	argv[0] = (char *)(uintptr_t)arg0;
+	for(i = 1; i < n; i++)
+		argv[i] = va_arg(ap, char *);
+	argv[n] = va_arg(ap, char *); /* the terminating NULL */
+	if(envp_out)
+		*envp_out = va_arg(ap, char **);
+	argv[n] = NULL;
+	return argv;
+}
+
+MID_EXPORT int execl(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t bytes;
+	char **argv;
+	int rc;
+
+	va_start(ap, arg);
+	argv = collect(arg, ap, NULL, &bytes);
+	va_end(ap);
+	if(!argv)
+		return -1;
+	rc = execve(path, argv, environ);
+	munmap(argv, bytes);
+	return rc;
+}
+
+MID_EXPORT int execle(const char *path, const char *arg, ...)
+{
+	va_list ap;
+	size_t bytes;
+	char **argv, **envp = NULL;
+	int rc;
+
+	va_start(ap, arg);
+	argv = collect(arg, ap, &envp, &bytes);
+	va_end(ap);
+	if(!argv)
+		return -1;
+	rc = execve(path, argv, envp);
+	munmap(argv, bytes);
+	return rc;
+}
+
+MID_EXPORT int execlp(const char *file, const char *arg, ...)
+{
+	va_list ap;
+	size_t bytes;
+	char **argv;
+	int rc;
+
+	va_start(ap, arg);
+	argv = collect(arg, ap, NULL, &bytes);
+	va_end(ap);
+	if(!argv)
+		return -1;
+	rc = execvpe(file, argv, environ);
+	munmap(argv, bytes);
+	return rc;
+}
+
+MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	char **env;
+	int rc;
+
+	if(mid_in_shim)
+		return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+	env = prepare(path, argv, envp);
+	if(!env)
+		return errno;
+	rc = REAL(posix_spawn)(pid, path, fa, attr, argv, env);
+	mid_exec_env_free(env);
+	return rc;
+}
+
+MID_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	char path[PATH_MAX], **env;
+	int rc;
+
+	if(mid_in_shim)
+		return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
+	mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
+	env = prepare(path, argv, envp);
+	if(!env)
+		return errno;
+	rc = REAL(posix_spawnp)(pid, file, fa, attr, argv, env);
+	mid_exec_env_free(env);
+	return rc;
+}
+
+/* system and popen run "/bin/sh -c CMD" with this process's environ, so
+ * the settings go back into environ first. */
+static int gate_shell(const char *cmd)
+{
+	const char *argv[] = {"sh", "-c", cmd, NULL};
+	char *const *av = (char *const *)(uintptr_t)argv;
+	int e = errno;
+
+	if(!READY() || mid_exec_gate("/bin/sh", av)) {
+		errno = EPERM;
+		return -1;
+	}
+	mid_in_shim++;
+	mid_exec_fix_environ();
+	mid_in_shim--;
+	errno = e;
+	return 0;
+}
+
+MID_EXPORT int system(const char *cmd)
+{
+	if(!mid_in_shim && cmd && gate_shell(cmd))
+		return -1;
+	return REAL(system)(cmd);
+}
+
+MID_EXPORT FILE *popen(const char *cmd, const char *type)
+{
+	if(!mid_in_shim && cmd && gate_shell(cmd))
+		return NULL;
+	return REAL(popen)(cmd, type);
+}

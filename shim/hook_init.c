@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shim's lifecycle: the constructor reads and checks the configuration
+ * (a bad one stops the program before main with exit 126 and one line
+ * saying why), registers the device once per process tree, and passes the
+ * startup gate. After fork the child drops the parent's connection and
+ * locks.
+ */
+#define _GNU_SOURCE
+#include "hooks.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int mid_shim_ready;
+
+static struct mid_config config;
+static struct mid_client *client;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+void *mid_real(const char *name)
+{
+	void *p = dlsym(RTLD_NEXT, name);
+
+	if(!p) {
+		mid_shim_say("libc has no %s; this libmidshim.so was built for another libc", name);
+		_exit(127);
+	}
+	return p;
+}
+
+static enum mid_rc validate(void *ctx, struct mid_decision *d)
+{
+	return mid_client_validate(ctx, config.device, d);
+}
+
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
+static void atfork_child(void)
+{
+	/* The parent keeps its connection; the child opens its own. */
+	mid_client_forget(client);
+	mid_gate_atfork_child();
+	mid_names_atfork_child();
+}
+
+int mid_shim_release_fd(int fd)
+{
+	int ours;
+
+	if(!client || fd < 0)
+		return 0;
+	mid_gate_lock();
+	ours = mid_client_fd(client) == fd;
+	if(ours) {
+		mid_in_shim++;
+		mid_client_disconnect(client);
+		mid_in_shim--;
+	}
+	mid_gate_unlock();
+	return ours;
+}
+
+void mid_shim_release_range(unsigned lo, unsigned hi)
+{
+	int fd;
+
+	if(!client)
+		return;
+	fd = mid_client_fd(client);
+	if(fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
+		mid_shim_release_fd(fd);
+}
+
+static void die(const char *what, const char *err)
+{
+	mid_shim_say("%s: %s", what, err);
+	_exit(126);
+}
+
+static void setup(void)
+{
+	char err[1024];
+	const char *v;
+	Dl_info info;
+	enum mid_rc rc;
+
+	mid_in_shim++;
+	if(mid_config_load(&config, env, environ, err, sizeof(err)))
+		die("configuration error", err);
+	rc = mid_client_new(config.url, config.org_key, config.timeout_ms, &client, err,
+			    sizeof(err));
+	if(rc)
+		die("MIDSHIM_URL", err);
+	if(dladdr(&mid_shim_ready, &info) && info.dli_fname)
+		mid_exec_init(info.dli_fname);
+	else
+		mid_exec_init(NULL);
+	mid_gate_setup(&config, validate, client);
+	pthread_atfork(NULL, NULL, atfork_child);
+
+	v = getenv("MIDSHIM_ALLOW_UNTIL");
+	if(v)
+		mid_gate_inherit(strtoull(v, NULL, 10));
+	if(!getenv("MIDSHIM_REGISTERED") && !mid_gate_allow_until()) {
+		struct mid_decision d;
+		/* Registration is idempotent and never restores a revoked
+		 * device; its outcome is judged by the validate below. */
+		if(mid_client_register(client, config.device, &d) == MID_OK && !d.allowed &&
+		   strcmp(d.status, "removed"))
+			mid_shim_say("register %s: %s", config.device, d.status);
+	}
+	mid_in_shim--;
+	mid_shim_ready = 1;
+	/* The startup gate: validate before main, unless a parent's allow
+	 * is still fresh. */
+	mid_gate_startup();
+}
+
+int mid_shim_init_now(void)
+{
+	pthread_once(&once, setup);
+	return 1;
+}
+
+__attribute__((constructor)) static void midshim_init(void)
+{
+	mid_shim_init_now();
+}

@@ -1,0 +1,223 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Data hooks: every way to write bytes to a descriptor (a file write, or a
+ * send when the descriptor is a socket), and the calls that end or copy a
+ * descriptor, which keep the fd-kind table true. A descriptor the shim
+ * uses for its own connection is released before the program reuses it.
+ */
+#define _GNU_SOURCE
+#include "hooks.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/sendfile.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+REAL_DECL(write);
+REAL_DECL(writev);
+REAL_DECL(pwrite);
+REAL_DECL(pwrite64);
+REAL_DECL(pwritev);
+REAL_DECL(pwritev64);
+REAL_DECL(pwritev2);
+REAL_DECL(pwritev64v2);
+REAL_DECL(copy_file_range);
+REAL_DECL(sendfile);
+REAL_DECL(sendfile64);
+REAL_DECL(splice);
+REAL_DECL(close);
+REAL_DECL(dup);
+REAL_DECL(dup2);
+REAL_DECL(dup3);
+REAL_DECL(close_range);
+REAL_DECL(closefrom);
+REAL_DECL(pipe);
+REAL_DECL(pipe2);
+REAL_DECL(fcntl);
+REAL_DECL(fcntl64);
+
+MID_EXPORT ssize_t write(int fd, const void *buf, size_t n)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(write)(fd, buf, n);
+}
+
+MID_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(writev)(fd, iov, cnt);
+}
+
+MID_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(pwrite)(fd, buf, n, off);
+}
+
+MID_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(pwrite64)(fd, buf, n, off);
+}
+
+MID_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(pwritev)(fd, iov, cnt, off);
+}
+
+MID_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(pwritev64)(fd, iov, cnt, off);
+}
+
+MID_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(pwritev2)(fd, iov, cnt, off, flags);
+}
+
+MID_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
+{
+	GATE_FD_OR_FAIL(fd, -1);
+	return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
+}
+
+/* cp uses copy_file_range: the bytes land in 'out'. */
+MID_EXPORT ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t n,
+				   unsigned int flags)
+{
+	GATE_FD_OR_FAIL(out, -1);
+	return REAL(copy_file_range)(in, inoff, out, outoff, n, flags);
+}
+
+MID_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
+{
+	GATE_FD_OR_FAIL(out, -1);
+	return REAL(sendfile)(out, in, off, n);
+}
+
+MID_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
+{
+	GATE_FD_OR_FAIL(out, -1);
+	return REAL(sendfile64)(out, in, off, n);
+}
+
+MID_EXPORT ssize_t splice(int in, off64_t *inoff, int out, off64_t *outoff, size_t n,
+			  unsigned int flags)
+{
+	GATE_FD_OR_FAIL(out, -1);
+	return REAL(splice)(in, inoff, out, outoff, n, flags);
+}
+
+/* ---- descriptor lifetime ---------------------------------------------- */
+
+MID_EXPORT int close(int fd)
+{
+	mid_fd_forget(fd);
+	if(!mid_in_shim) {
+		/* The program closing the shim's connection (a daemon
+		 * closing every fd): the shim lets go of it. */
+		if(mid_shim_release_fd(fd))
+			return 0;
+	}
+	return REAL(close)(fd);
+}
+
+MID_EXPORT int dup(int fd)
+{
+	int nfd = REAL(dup)(fd);
+
+	mid_fd_forget(nfd);
+	return nfd;
+}
+
+MID_EXPORT int dup2(int fd, int nfd)
+{
+	if(!mid_in_shim && fd != nfd)
+		mid_shim_release_fd(nfd);
+	mid_fd_forget(nfd);
+	return REAL(dup2)(fd, nfd);
+}
+
+MID_EXPORT int dup3(int fd, int nfd, int flags)
+{
+	if(!mid_in_shim && fd != nfd)
+		mid_shim_release_fd(nfd);
+	mid_fd_forget(nfd);
+	return REAL(dup3)(fd, nfd, flags);
+}
+
+MID_EXPORT int close_range(unsigned int lo, unsigned int hi, int flags)
+{
+	if(!mid_in_shim && !(flags & CLOSE_RANGE_CLOEXEC))
+		mid_shim_release_range(lo, hi);
+	mid_fd_forget_range(lo, hi);
+	return REAL(close_range)(lo, hi, flags);
+}
+
+MID_EXPORT void closefrom(int lo)
+{
+	if(!mid_in_shim && lo >= 0)
+		mid_shim_release_range((unsigned)lo, ~0u);
+	if(lo >= 0)
+		mid_fd_forget_range((unsigned)lo, ~0u);
+	REAL(closefrom)(lo);
+}
+
+MID_EXPORT int pipe(int fds[2])
+{
+	int rc = REAL(pipe)(fds);
+
+	if(rc == 0) {
+		mid_fd_forget(fds[0]);
+		mid_fd_forget(fds[1]);
+	}
+	return rc;
+}
+
+MID_EXPORT int pipe2(int fds[2], int flags)
+{
+	int rc = REAL(pipe2)(fds, flags);
+
+	if(rc == 0) {
+		mid_fd_forget(fds[0]);
+		mid_fd_forget(fds[1]);
+	}
+	return rc;
+}
+
+/* fcntl's third argument is an int or a pointer; reading it as a long
+ * is what glibc's own wrapper does on every ABI it supports. */
+MID_EXPORT int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+	int rc;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	rc = REAL(fcntl)(fd, cmd, arg);
+	if(rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		mid_fd_forget(rc);
+	return rc;
+}
+
+MID_EXPORT int fcntl64(int fd, int cmd, ...)
+{
+	va_list ap;
+	long arg;
+	int rc;
+
+	va_start(ap, cmd);
+	arg = va_arg(ap, long);
+	va_end(ap);
+	rc = REAL(fcntl64)(fd, cmd, arg);
+	if(rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
+		mid_fd_forget(rc);
+	return rc;
+}

@@ -1,0 +1,176 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the shim's hook files share: the gate every hook asks, the per-fd
+ * kind table, the resolver memory, the exec environment fix-up and the
+ * re-entrancy guard. Hooks live in shim/hook_*.c (linked only into the
+ * preload); everything declared here is in the shim's core library, which
+ * the unit tests link too.
+ */
+#ifndef MID_SHIM_H
+#define MID_SHIM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "client.h"
+#include "mid.h"
+#include "policy.h"
+
+#define MID_EXPORT __attribute__((visibility("default")))
+
+/* Set while this thread runs the shim's own code (the client's socket I/O,
+ * log writes): hooks then call the real function at once. Initial-exec TLS
+ * so reading it is one instruction, with no lazy TLS allocation. */
+extern __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
+
+/* The shim's configuration, read once from the environment and the
+ * policy file. Strings are owned by the configuration. */
+struct mid_config {
+	char device[MID_DEVICE_MAX + 1];
+	char url[512];
+	char org_key[256];
+	char audit_log[4096];
+	long ttl_ms;
+	long timeout_ms;
+	enum mid_on_deny on_deny;
+	int exit_code;
+	enum mid_mode mode;
+	enum mid_unfollowable unfollowable;
+	struct mid_policy *policy;
+	char policy_file[4096]; /* "" for the built-in policy */
+};
+
+/*
+ * Fill 'cfg' from the environment (MIDSHIM_*; see DESIGN.md) and the
+ * policy file it names. 'getenv_fn' reads a variable (getenv in the shim,
+ * a table in tests); 'envp', when not NULL, is checked for misspelt
+ * MIDSHIM_* names. Environment wins over the policy file, which wins
+ * over built-in defaults. On error 'err' names the variable or file:line
+ * and what to do. The caller frees cfg->policy with mid_config_cleanup().
+ */
+MID_WUR enum mid_rc mid_config_load(struct mid_config *cfg,
+				    const char *(*getenv_fn)(const char *),
+				    char *const *envp, char *err, size_t errlen);
+void mid_config_cleanup(struct mid_config *cfg);
+
+/* ---- the gate ---------------------------------------------------------- */
+
+/* Asks the control plane; the shim uses the client, tests a stub. Fills
+ * 'd' and returns what mid_client_validate returns. */
+typedef enum mid_rc (*mid_validate_fn)(void *ctx, struct mid_decision *d);
+
+/* Install the configuration and validator. Called by the constructor. */
+void mid_gate_setup(const struct mid_config *cfg, mid_validate_fn fn, void *ctx);
+
+/*
+ * Decide 'ev'. Returns 0 when the call may proceed; -1 when it must fail
+ * with EPERM (on_deny=errno); does not return for kill, abort and exit.
+ * Thread-safe; with a fresh cached allow it takes no lock, allocates
+ * nothing and makes no system call beyond reading the clock.
+ */
+int mid_gate_check(const struct mid_event *ev);
+
+/* Ask the control plane now, ignoring the cache (startup gate). Same
+ * return as mid_gate_check for an event of kind 'what' ("start"). */
+int mid_gate_startup(void);
+
+/* Cached allow: its expiry on CLOCK_MONOTONIC in ms (0 = none). A child
+ * may inherit it across exec; it is never extended. */
+uint64_t mid_gate_allow_until(void);
+void mid_gate_inherit(uint64_t until_ms);
+
+/* The configuration in force (NULL before the constructor ran). */
+extern const struct mid_config *mid_shim_config;
+
+/* Hold off validation while the shim's own connection is replaced. */
+void mid_gate_lock(void);
+void mid_gate_unlock(void);
+
+/* After fork in the child: reset the flight lock. */
+void mid_gate_atfork_child(void);
+
+/* Counters for tests and `midshim` diagnostics. */
+struct mid_gate_stats {
+	uint64_t validates;  /* calls to the control plane */
+	uint64_t cache_hits;
+	uint64_t denies;
+};
+void mid_gate_stats(struct mid_gate_stats *out);
+
+/* Give the logger the configuration (the gate does this too). */
+void mid_enforce_setup(const struct mid_config *cfg);
+
+/* Log one denial (stderr + audit log) and carry out the configured action.
+ * 'code' and 'request_id' may be NULL. Returns like mid_gate_check. */
+int mid_enforce(const struct mid_event *ev, const char *code,
+		const char *request_id, int rule);
+
+/* Log a would-be denial in audit mode, or a warning, without acting. */
+void mid_enforce_log(const struct mid_event *ev, const char *code,
+		     const char *request_id, const char *action);
+
+/* Write one line to stderr, prefixed "midshim: ", with the real write. */
+void mid_shim_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- fd kinds ---------------------------------------------------------- */
+
+/* Kind of 'fd', from the table or one fstat on a miss. */
+enum mid_fdkind mid_fd_kind(int fd);
+/* Forget what is known of 'fd' (close, dup2 target, new fd). */
+void mid_fd_forget(int fd);
+void mid_fd_forget_range(unsigned lo, unsigned hi);
+
+/* Fill 'ev' for a write or send on 'fd' of kind 'k'. With 'target', also
+ * the file path (into 'buf') or the socket's peer: one system call, made
+ * only when the policy looks at targets or a denial is logged. */
+void mid_fd_event(int fd, enum mid_fdkind k, struct mid_event *ev,
+		  char *buf, size_t buflen, bool target);
+
+/* Gate a write or send on 'fd' (write, writev, pwrite*, sendfile,
+ * splice, stdio). Returns like mid_gate_check. */
+int mid_gate_fd(int fd);
+
+/* ---- connect targets --------------------------------------------------- */
+
+/* Describe a socket address as a connect/send event ('kind'). Returns
+ * false for families the gate does not cover (netlink, packet...). */
+bool mid_sockaddr_event(const struct sockaddr *sa, socklen_t len,
+			enum mid_kind kind, struct mid_event *ev);
+
+/* Remember that 'host' resolved to 'sa'; look a name up for an event. */
+void mid_names_atfork_child(void);
+void mid_names_remember(const char *host, const struct sockaddr *sa);
+const char *mid_names_lookup(const struct mid_event *ev, char *buf, size_t buflen);
+
+/* ---- exec -------------------------------------------------------------- */
+
+/* Capture LD_PRELOAD, MIDSHIM_* and the library's own path at start. */
+void mid_exec_init(const char *self_path);
+
+/*
+ * Build the environment for a child: 'envp' without any LD_PRELOAD or
+ * MIDSHIM_* entries, plus the captured ones and the inherited allow. The
+ * result lives in one mmap'd block (no malloc: safe in a vfork child);
+ * release it with mid_exec_env_free() if the exec returns.
+ */
+MID_WUR char **mid_exec_env(char *const envp[]);
+void mid_exec_env_free(char **env);
+
+/* Put the captured settings back into this process's environ (for system
+ * and popen, which pass environ to the child themselves). */
+void mid_exec_fix_environ(void);
+
+/* Resolve 'file' the way execvp does (PATH search when it has no '/').
+ * Returns false when not found. */
+bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t outlen);
+
+/* Can the shim follow an exec of 'path'? Sets '*why' to a reason when not
+ * ("statically linked", "setuid"). Reads the ELF header. */
+bool mid_exec_followable(const char *path, const char **why);
+
+/* Gate an exec of 'path' with 'argv'; handles unfollowable binaries. */
+int mid_exec_gate(const char *path, char *const argv[]);
+
+#endif
