@@ -120,3 +120,152 @@ shim_env() { # device
 	export MIDSHIM_ORG_KEY_FILE=$T/keys/org.key
 	unset MIDSHIM_ORG_KEY
 }
+
+# ---- gated programs (e2e) ---------------------------------------------------
+# A test device is registered by the shim itself at its first start.
+# TTL is short so a revoke is seen quickly; tests wait out TTL explicitly.
+export MIDSHIM_TTL_MS=${MIDSHIM_TTL_MS:-100}
+UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+# The sanitizer runtime must come first in LD_PRELOAD for ASan builds.
+PRELOAD=$SHIM
+if [ -n "${MIDSHIM_TEST_SANITIZER:-}" ]; then
+	PRELOAD="$(gcc -print-file-name=libasan.so):$SHIM"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
+fi
+
+device_revoke() { # [device]
+	local r
+	r=$(api POST /api/v1/devices/revoke "$ADMIN_KEY" "{\"deviceId\":\"${1:-$MIDSHIM_DEVICE_ID}\"}")
+	assert_contains "$r" '"revoked"' "revoke ${1:-$MIDSHIM_DEVICE_ID}"
+}
+
+device_restore() { # [device]
+	local r
+	r=$(api POST /api/v1/devices/unrevoke "$ADMIN_KEY" "{\"deviceId\":\"${1:-$MIDSHIM_DEVICE_ID}\"}")
+	assert_contains "$r" '"active"' "restore ${1:-$MIDSHIM_DEVICE_ID}"
+}
+
+# gated CMD...: run CMD under the shim; output in $T/out and $T/err,
+# status in RC. Never fails by itself.
+gated() {
+	set +e
+	LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" </dev/null
+	RC=$?
+	set -e
+}
+
+# expect_allowed WHAT CMD...: CMD runs under the shim and exits 0.
+expect_allowed() {
+	local what=$1
+	shift
+	unset GO
+	gated "$@"
+	[ "$RC" -eq 0 ] || fail "$what: allowed run exited $RC; stderr: $(head -c 2000 "$T/err")"
+	if grep -q 'midshim: denied' "$T/err"; then
+		fail "$what: allowed run logged a denial: $(cat "$T/err")"
+	fi
+}
+
+# expect_revoked WHAT KIND CMD...: CMD starts under the shim (passing its
+# startup gate), prints "ready", then blocks reading the FIFO $GO before
+# its side effect. The device is revoked, TTL runs out, CMD is released:
+# it must die by SIGKILL at that side effect with a DEVICE_REVOKED line
+# naming KIND ("exec", "connect", "send", "write", "fs delete", ...).
+# The device is restored afterwards.
+expect_revoked() {
+	local what=$1 kind=$2 pid i
+	shift 2
+	GO=$T/go
+	rm -f "$GO" "$T/out" "$T/err"
+	mkfifo "$GO"
+	export GO
+	if [ -n "${STDIN_GO:-}" ]; then
+		# The program reads its answer (e.g. to rm -i) from stdin:
+		# a read-write open of the FIFO does not block here.
+		exec 7<>"$GO"
+		LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" <&7 &
+	else
+		LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" </dev/null &
+	fi
+	pid=$!
+	# Ready: it said so, or it sits in open() of the FIFO.
+	local ready=
+	for i in $(seq 1 200); do
+		case $(cat "/proc/$pid/wchan" 2>/dev/null) in
+		wait_for_partner | pipe_read | pipe_wait) ready=1 ;;
+		esac
+		if [ -n "$ready" ] || grep -q ready "$T/out" 2>/dev/null; then
+			ready=1
+			break
+		fi
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	[ -n "$ready" ] || fail "$what: program never got ready; stderr: $(head -c 2000 "$T/err")"
+	device_revoke
+	sleep $(((MIDSHIM_TTL_MS + 150) / 1000)).$(printf '%03d' $(((MIDSHIM_TTL_MS + 150) % 1000)))
+	# Release it; a timeout keeps a program that died early from
+	# blocking the writer forever.
+	if [ -n "${STDIN_GO:-}" ]; then
+		printf '%s\n' "${GO_LINE:-y}" >&7
+	else
+		timeout 5 sh -c 'printf "%s\n" "$2" > "$1"' _ "$GO" "${GO_LINE:-go}" || true
+	fi
+	set +e
+	wait "$pid"
+	RC=$?
+	set -e
+	[ -z "${STDIN_GO:-}" ] || exec 7>&-
+	device_restore
+	[ "$RC" -eq 137 ] || fail "$what: expected death by SIGKILL (137), got $RC; stderr: $(cat "$T/err")"
+	grep -Eq "midshim: denied $kind .*\(device $MIDSHIM_DEVICE_ID, code DEVICE_REVOKED, request_id $UUID_RE\): killed" "$T/err" ||
+		fail "$what: no '$kind ... DEVICE_REVOKED' denial line; stderr: $(cat "$T/err")"
+}
+
+# A loopback TCP listener, not gated, that appends each connection's
+# bytes (or "connected") to $1. Sets LISTEN_PORT and LISTEN_PID.
+listener_start() {
+	local log=$1
+	LISTEN_PORT=$(free_port)
+	python3 - "$LISTEN_PORT" "$log" <<'PY' &
+import socket, sys
+port, log = int(sys.argv[1]), sys.argv[2]
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", port))
+s.listen(16)
+s.settimeout(120)
+while True:
+    try:
+        c, _ = s.accept()
+    except socket.timeout:
+        break
+    c.settimeout(10)
+    with open(log, "a") as f:
+        f.write("connected\n")
+        f.flush()
+        try:
+            while True:
+                d = c.recv(4096)
+                if not d:
+                    break
+                f.write("data:" + d.decode(errors="replace").strip() + "\n")
+                f.flush()
+                if d.startswith(b"GET "):
+                    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n")
+                    break
+        except Exception:
+            pass
+    c.close()
+PY
+	LISTEN_PID=$!
+	on_exit "kill $LISTEN_PID 2>/dev/null"
+	local i
+	for i in $(seq 1 100); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $LISTEN_PORT), 1).close()" 2>/dev/null && break
+		sleep 0.05
+	done
+	# The probe connection above is logged; start from a clean log.
+	sleep 0.1
+	: >"$log"
+}

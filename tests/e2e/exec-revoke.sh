@@ -1,0 +1,40 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# exec under the shim: C (execve, execvp, posix_spawn, system, popen),
+# bash, python3 and perl start a program while the device is allowed and
+# die at the exec once it is revoked; the program never runs.
+. "$(dirname "$0")/../lib.sh"
+midd_start
+shim_env "test:e2e:exec:01"
+SFX=$BIN/helpers/sidefx
+M=$T/marker
+export M
+
+check() { # name kind cmd... (the side effect is running `touch $M`)
+	local name=$1 kind=$2
+	shift 2
+	rm -f "$M"
+	expect_allowed "$name" "$@"
+	assert_exists "$M" "$name: allowed exec ran"
+	rm -f "$M"
+	expect_revoked "$name" "$kind" "$@"
+	assert_absent "$M" "$name: exec after revoke must not run"
+	note "ok: $name"
+}
+
+# The C helper prints "ready" and waits on $GO when GO is set.
+check "C execve" exec "$SFX" execve /usr/bin/touch "$M"
+check "C execvp" exec "$SFX" execvp touch "$M"
+check "C posix_spawn" exec "$SFX" posix_spawn /usr/bin/touch "$M"
+check "C system" exec "$SFX" system "touch $M"
+check "C popen" exec "$SFX" popen "touch $M"
+check "bash" exec bash -c 'echo ready; [ -z "${GO:-}" ] || read -r _ < "$GO"; touch "$M"'
+check "python3 subprocess" exec python3 -c '
+import os, subprocess
+print("ready", flush=True)
+if os.environ.get("GO"): open(os.environ["GO"]).read()
+subprocess.run(["touch", os.environ["M"]], check=True)'
+check "perl system" exec perl -e '
+$| = 1; print "ready\n";
+if ($ENV{GO}) { open(my $g, "<", $ENV{GO}) or die; <$g>; }
+system("touch", $ENV{M}) == 0 or exit 1;'

@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of the shim's core: the gate's decision logic (policy, TTL
+ * cache, single flight, fault codes, audit mode, inherited allows), the
+ * configuration reader and the exec environment builder. The control
+ * plane is a stub validator here; the e2e tests use a real midd.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+/* ---- a programmable validator ----------------------------------------- */
+
+static _Atomic int calls;
+static int stub_delay_ms;
+static enum mid_rc stub_rc;
+static bool stub_allowed;
+static const char *stub_code;
+
+static enum mid_rc stub(void *ctx, struct mid_decision *d)
+{
+	(void)ctx;
+	atomic_fetch_add(&calls, 1);
+	if(stub_delay_ms)
+		usleep((useconds_t)stub_delay_ms * 1000);
+	memset(d, 0, sizeof(*d));
+	d->allowed = stub_allowed;
+	d->local = stub_rc;
+	mid_strlcpy(d->code, stub_code, sizeof(d->code));
+	mid_strlcpy(d->request_id, "6f1c1f5e-0a47-4f55-9d2e-1b2b8d3f2c10", sizeof(d->request_id));
+	return stub_rc;
+}
+
+static struct mid_config cfg;
+static char errpath[] = "/tmp/check_shim_stderr.XXXXXX";
+static int saved_stderr = -1;
+
+static void setup_gate(long ttl, enum mid_on_deny on_deny, enum mid_mode mode)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	mid_strlcpy(cfg.device, "test:unit:gate:01", sizeof(cfg.device));
+	cfg.ttl_ms = ttl;
+	cfg.on_deny = on_deny;
+	cfg.mode = mode;
+	ck_assert_int_eq(mid_policy_builtin(&cfg.policy), MID_OK);
+	atomic_store(&calls, 0);
+	stub_delay_ms = 0;
+	stub_rc = MID_OK;
+	stub_allowed = true;
+	stub_code = "ALLOW";
+	mid_gate_setup(&cfg, stub, NULL);
+	mid_gate_inherit(0);
+}
+
+static void capture_stderr(void)
+{
+	int fd;
+
+	strcpy(errpath, "/tmp/check_shim_stderr.XXXXXX");
+	fd = mkstemp(errpath);
+	ck_assert_int_ge(fd, 0);
+	fflush(stderr);
+	saved_stderr = dup(2);
+	dup2(fd, 2);
+	close(fd);
+}
+
+/* Stop capturing; returns what was written (static buffer). */
+static const char *captured(void)
+{
+	static char buf[8192];
+	ssize_t n;
+	int fd;
+
+	dup2(saved_stderr, 2);
+	close(saved_stderr);
+	fd = open(errpath, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+	unlink(errpath);
+	return buf;
+}
+
+static struct mid_event file_write_event(void)
+{
+	struct mid_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_WRITE;
+	ev.fdkind = MID_FD_FILE;
+	ev.path = "/srv/out/report.csv";
+	return ev;
+}
+
+/* ---- core ---------------------------------------------------------------- */
+
+START_TEST(test_shim_policy_allow_skips_control_plane)
+{
+	struct mid_event ev;
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_WRITE;
+	ev.fdkind = MID_FD_PIPE;
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+}
+END_TEST
+
+START_TEST(test_shim_validate_is_cached_for_ttl)
+{
+	struct mid_event ev = file_write_event();
+	int i;
+
+	setup_gate(200, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	for(i = 0; i < 100; i++)
+		ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert_uint_gt(mid_gate_allow_until(), mid_now_ms());
+	usleep(260 * 1000);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 2);
+}
+END_TEST
+
+START_TEST(test_shim_ttl_zero_asks_every_time)
+{
+	struct mid_event ev = file_write_event();
+	int i;
+
+	setup_gate(0, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	for(i = 0; i < 5; i++)
+		ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 5);
+	ck_assert_uint_eq(mid_gate_allow_until(), 0);
+}
+END_TEST
+
+START_TEST(test_shim_deny_after_revoke_clears_cache)
+{
+	struct mid_event ev = file_write_event();
+	const char *out;
+
+	setup_gate(50, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	stub_allowed = false;
+	stub_code = "DEVICE_REVOKED";
+	/* Still cached: the revoke is seen at the first boundary after TTL. */
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	usleep(80 * 1000);
+	capture_stderr();
+	errno = 0;
+	ck_assert_int_eq(mid_gate_check(&ev), -1);
+	ck_assert_int_eq(errno, EPERM);
+	out = captured();
+	ck_assert_msg(strstr(out, "midshim: denied write /srv/out/report.csv (file) (device "
+				  "test:unit:gate:01, code DEVICE_REVOKED, request_id "
+				  "6f1c1f5e-0a47-4f55-9d2e-1b2b8d3f2c10): EPERM"),
+		      "log line: %s", out);
+	ck_assert_uint_eq(mid_gate_allow_until(), 0);
+	/* A deny is never cached: the next call asks again. */
+	stub_allowed = true;
+	stub_code = "ALLOW";
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+}
+END_TEST
+
+START_TEST(test_shim_policy_deny_names_rule)
+{
+	static const char text[] =
+		"{\"version\":1,\"rules\":[{\"on\":\"fs\",\"op\":\"delete\",\"path\":\"/etc/**\","
+		"\"action\":\"deny\"}]}";
+	struct mid_event ev;
+	const char *out;
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	mid_policy_free(cfg.policy);
+	cfg.policy = NULL;
+	{
+		char err[256];
+		ck_assert_int_eq(mid_policy_parse(text, sizeof(text) - 1, "t.json", &cfg.policy,
+						  err, sizeof(err)), MID_OK);
+	}
+	mid_gate_setup(&cfg, stub, NULL);
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_FS;
+	ev.op = MID_FS_DELETE;
+	ev.path = "/etc/passwd";
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_check(&ev), -1);
+	out = captured();
+	ck_assert_msg(strstr(out, "denied fs delete /etc/passwd (device test:unit:gate:01, "
+				  "code POLICY_DENY, request_id -, rule 1): EPERM"), "log: %s", out);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+}
+END_TEST
+
+START_TEST(test_shim_audit_mode_never_stops)
+{
+	struct mid_event ev = file_write_event();
+	const char *out;
+
+	setup_gate(0, MID_DENY_KILL, MID_MODE_AUDIT);
+	stub_allowed = false;
+	stub_code = "DEVICE_REVOKED";
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	out = captured();
+	ck_assert_msg(strstr(out, "would deny write") && strstr(out, "DEVICE_REVOKED") &&
+			      strstr(out, "audit mode, allowed"), "log: %s", out);
+}
+END_TEST
+
+START_TEST(test_shim_inherit_never_extends)
+{
+	uint64_t now;
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	now = mid_now_ms();
+	mid_gate_inherit(now + 5000); /* more than one TTL ahead: forged */
+	ck_assert_uint_eq(mid_gate_allow_until(), 0);
+	mid_gate_inherit(now - 1); /* already expired */
+	ck_assert_uint_eq(mid_gate_allow_until(), 0);
+	mid_gate_inherit(now + 500);
+	ck_assert_uint_eq(mid_gate_allow_until(), now + 500);
+}
+END_TEST
+
+struct racer {
+	pthread_barrier_t *bar;
+	int rc;
+};
+
+static void *race(void *arg)
+{
+	struct racer *r = arg;
+	struct mid_event ev = file_write_event();
+
+	pthread_barrier_wait(r->bar);
+	r->rc = mid_gate_check(&ev);
+	return NULL;
+}
+
+START_TEST(test_shim_single_flight)
+{
+	enum { N = 16 };
+	pthread_t t[N];
+	struct racer r[N];
+	pthread_barrier_t bar;
+	int i;
+
+	setup_gate(5000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	stub_delay_ms = 100;
+	pthread_barrier_init(&bar, NULL, N);
+	for(i = 0; i < N; i++) {
+		r[i].bar = &bar;
+		r[i].rc = 99;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, race, &r[i]), 0);
+	}
+	for(i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(r[i].rc, 0);
+	}
+	/* One thread asked; the others waited for its answer. */
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	pthread_barrier_destroy(&bar);
+}
+END_TEST
+
+/* ---- errors: every fault is a deny with its own code --------------------- */
+
+static const struct {
+	enum mid_rc rc;
+	const char *code;
+} faults[] = {
+	{MID_ERR_UNREACHABLE, "MIDSHIM_UNREACHABLE"},
+	{MID_ERR_TIMEOUT, "MIDSHIM_TIMEOUT"},
+	{MID_ERR_HTTP, "MIDSHIM_HTTP_500"},
+	{MID_ERR_BAD_REPLY, "MIDSHIM_BAD_REPLY"},
+	{MID_ERR_PARSE, "MIDSHIM_NOT_JSON"},
+	{MID_ERR_TOO_BIG, "MIDSHIM_TOO_LARGE"},
+	{MID_ERR_PROTOCOL, "MIDSHIM_TRUNCATED"},
+};
+
+START_TEST(test_shim_fault_is_deny_with_code)
+{
+	struct mid_event ev = file_write_event();
+	char want[128];
+	const char *out;
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	stub_rc = faults[_i].rc;
+	/* A fault never allows, even if the struct says so. */
+	stub_allowed = true;
+	stub_code = faults[_i].code;
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_check(&ev), -1);
+	out = captured();
+	snprintf(want, sizeof(want), "code %s,", faults[_i].code);
+	ck_assert_msg(strstr(out, want), "want %s in: %s", want, out);
+	ck_assert_uint_eq(mid_gate_allow_until(), 0);
+}
+END_TEST
+
+START_TEST(test_shim_missing_code_is_bad_reply)
+{
+	struct mid_event ev = file_write_event();
+	const char *out;
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	stub_allowed = false;
+	stub_code = "";
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_check(&ev), -1);
+	out = captured();
+	ck_assert_msg(strstr(out, "code MIDSHIM_BAD_REPLY"), "log: %s", out);
+}
+END_TEST
+
+START_TEST(test_shim_exit_action)
+{
+	struct mid_event ev = file_write_event();
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if(pid == 0) {
+		setup_gate(0, MID_DENY_EXIT, MID_MODE_ENFORCE);
+		cfg.exit_code = 42;
+		stub_allowed = false;
+		stub_code = "DEVICE_REVOKED";
+		close(2);
+		mid_gate_check(&ev);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 42);
+}
+END_TEST
+
+START_TEST(test_shim_kill_action)
+{
+	struct mid_event ev = file_write_event();
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if(pid == 0) {
+		setup_gate(0, MID_DENY_KILL, MID_MODE_ENFORCE);
+		stub_allowed = false;
+		stub_code = "DEVICE_REVOKED";
+		close(2);
+		mid_gate_check(&ev);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFSIGNALED(st));
+	ck_assert_int_eq(WTERMSIG(st), SIGKILL);
+}
+END_TEST
+
+/* ---- configuration ------------------------------------------------------- */
+
+static const char *const *envtab;
+
+static const char *tab_getenv(const char *name)
+{
+	size_t n = strlen(name);
+	int i;
+
+	for(i = 0; envtab[i]; i++)
+		if(!strncmp(envtab[i], name, n) && envtab[i][n] == '=')
+			return envtab[i] + n + 1;
+	return NULL;
+}
+
+static enum mid_rc load_env(const char *const *tab, struct mid_config *c, char *err, size_t n)
+{
+	envtab = tab;
+	return mid_config_load(c, tab_getenv, (char *const *)(uintptr_t)tab, err, n);
+}
+
+START_TEST(test_shim_config_defaults)
+{
+	static const char *const tab[] = {"MIDSHIM_DEVICE_ID=svc:dev:r:01", "MIDSHIM_ORG_KEY=k",
+					  NULL};
+	struct mid_config c;
+	char err[512];
+
+	ck_assert_int_eq(load_env(tab, &c, err, sizeof(err)), MID_OK);
+	ck_assert_str_eq(c.url, "http://127.0.0.1:7070");
+	ck_assert_int_eq(c.ttl_ms, 1000);
+	ck_assert_int_eq(c.timeout_ms, 2000);
+	ck_assert_int_eq(c.on_deny, MID_DENY_KILL);
+	ck_assert_int_eq(c.mode, MID_MODE_ENFORCE);
+	mid_config_cleanup(&c);
+}
+END_TEST
+
+static const struct {
+	const char *var;
+	const char *want;
+} bad_env[] = {
+	{"MIDSHIM_TTL_MS=30001", "MIDSHIM_TTL_MS=30001 is out of range"},
+	{"MIDSHIM_TTL_MS=1s", "MIDSHIM_TTL_MS=1s is not a whole number"},
+	{"MIDSHIM_TIMEOUT_MS=0", "MIDSHIM_TIMEOUT_MS=0 is out of range"},
+	{"MIDSHIM_ON_DENY=explode", "MIDSHIM_ON_DENY=explode: use kill, abort, exit:N"},
+	{"MIDSHIM_MODE=loud", "MIDSHIM_MODE=loud: use enforce or audit"},
+	{"MIDSHIM_URL=ftp://x", "MIDSHIM_URL=ftp://x: use http://"},
+	{"MIDSHIM_AUDIT_LOG=rel.log", "MIDSHIM_AUDIT_LOG=rel.log: use an absolute file path"},
+	{"MIDSHIM_TTL=5", "unknown variable MIDSHIM_TTL"},
+	{"MIDSHIM_POLICY=/nonexistent/p.json", "/nonexistent/p.json"},
+};
+
+START_TEST(test_shim_config_bad_value_named)
+{
+	const char *tab[] = {"MIDSHIM_DEVICE_ID=svc:dev:r:01", "MIDSHIM_ORG_KEY=k", bad_env[_i].var,
+			     NULL};
+	struct mid_config c;
+	char err[512] = "";
+
+	ck_assert_int_ne(load_env(tab, &c, err, sizeof(err)), MID_OK);
+	ck_assert_msg(strstr(err, bad_env[_i].want), "err: %s (want %s)", err, bad_env[_i].want);
+}
+END_TEST
+
+START_TEST(test_shim_config_requires_device_and_key)
+{
+	static const char *const nodev[] = {"MIDSHIM_ORG_KEY=k", NULL};
+	static const char *const nokey[] = {"MIDSHIM_DEVICE_ID=a:b:c:d", NULL};
+	static const char *const badfile[] = {"MIDSHIM_DEVICE_ID=a:b:c:d",
+					      "MIDSHIM_ORG_KEY_FILE=/nonexistent/org.key", NULL};
+	struct mid_config c;
+	char err[512];
+
+	ck_assert_int_ne(load_env(nodev, &c, err, sizeof(err)), MID_OK);
+	ck_assert_msg(strstr(err, "MIDSHIM_DEVICE_ID"), "err: %s", err);
+	ck_assert_int_ne(load_env(nokey, &c, err, sizeof(err)), MID_OK);
+	ck_assert_msg(strstr(err, "MIDSHIM_ORG_KEY_FILE"), "err: %s", err);
+	ck_assert_int_ne(load_env(badfile, &c, err, sizeof(err)), MID_OK);
+	ck_assert_msg(strstr(err, "/nonexistent/org.key"), "err: %s", err);
+}
+END_TEST
+
+START_TEST(test_shim_config_env_over_policy)
+{
+	static const char text[] = "{\"version\":1,\"device\":\"from:policy:x:01\",\"ttl_ms\":300,"
+				   "\"on_deny\":\"errno\",\"mode\":\"audit\"}\n";
+	char path[] = "/tmp/check_shim_policy.XXXXXX";
+	const char *tab[5];
+	struct mid_config c;
+	char err[512], pv[64];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, sizeof(text) - 1), (ssize_t)sizeof(text) - 1);
+	close(fd);
+	snprintf(pv, sizeof(pv), "MIDSHIM_POLICY=%s", path);
+	tab[0] = pv;
+	tab[1] = "MIDSHIM_ORG_KEY=k";
+	tab[2] = "MIDSHIM_TTL_MS=700";
+	tab[3] = NULL;
+	ck_assert_int_eq(load_env(tab, &c, err, sizeof(err)), MID_OK);
+	ck_assert_str_eq(c.device, "from:policy:x:01");
+	ck_assert_int_eq(c.ttl_ms, 700);
+	ck_assert_int_eq(c.on_deny, MID_DENY_ERRNO);
+	ck_assert_int_eq(c.mode, MID_MODE_AUDIT);
+	mid_config_cleanup(&c);
+	unlink(path);
+}
+END_TEST
+
+/* ---- exec environment ---------------------------------------------------- */
+
+START_TEST(test_shim_exec_env_reinjects)
+{
+	char *clean[] = {"PATH=/usr/bin:/bin", "LD_PRELOAD=", "MIDSHIM_DEVICE_ID=forged", NULL};
+	char **env;
+	int i, preload = 0, device = 0, registered = 0;
+
+	setenv("LD_PRELOAD", "/opt/midshim/libmidshim.so", 1);
+	setenv("MIDSHIM_DEVICE_ID", "real:dev:x:01", 1);
+	mid_exec_init("/opt/midshim/libmidshim.so");
+	env = mid_exec_env(clean);
+	ck_assert_ptr_nonnull(env);
+	for(i = 0; env[i]; i++) {
+		if(!strncmp(env[i], "LD_PRELOAD=", 11)) {
+			preload++;
+			ck_assert_str_eq(env[i], "LD_PRELOAD=/opt/midshim/libmidshim.so");
+		}
+		if(!strncmp(env[i], "MIDSHIM_DEVICE_ID=", 18)) {
+			device++;
+			ck_assert_str_eq(env[i], "MIDSHIM_DEVICE_ID=real:dev:x:01");
+		}
+		if(!strcmp(env[i], "MIDSHIM_REGISTERED=1"))
+			registered++;
+	}
+	ck_assert_int_eq(preload, 1);
+	ck_assert_int_eq(device, 1);
+	ck_assert_int_eq(registered, 1);
+	ck_assert_str_eq(env[0], "PATH=/usr/bin:/bin");
+	mid_exec_env_free(env);
+}
+END_TEST
+
+START_TEST(test_shim_exec_followable)
+{
+	const char *why = NULL;
+	char path[4096];
+	const char *b = getenv("B");
+
+	ck_assert(mid_exec_followable("/bin/sh", &why));
+	ck_assert_ptr_null(why);
+	snprintf(path, sizeof(path), "%s/helpers/static_true", b ? b : "build");
+	if(access(path, X_OK) == 0) {
+		ck_assert(!mid_exec_followable(path, &why));
+		ck_assert_str_eq(why, "statically linked");
+	} else {
+		ck_abort_msg("%s missing: build the test helpers first", path);
+	}
+}
+END_TEST
+
+START_TEST(test_shim_exec_resolve)
+{
+	char out[4096];
+
+	ck_assert(mid_exec_resolve("sh", "/nonexistent:/usr/bin:/bin", out, sizeof(out)));
+	ck_assert(!strcmp(out, "/usr/bin/sh") || !strcmp(out, "/bin/sh"));
+	ck_assert(!mid_exec_resolve("no-such-program-x", "/usr/bin", out, sizeof(out)));
+	ck_assert(mid_exec_resolve("./rel/x", "/usr/bin", out, sizeof(out)));
+	ck_assert_str_eq(out, "./rel/x");
+}
+END_TEST
+
+static Suite *shim_suite(void)
+{
+	Suite *s = suite_create("shim");
+	TCase *core = tcase_create("core");
+	TCase *limits = tcase_create("limits");
+	TCase *errors = tcase_create("errors");
+
+	tcase_set_timeout(core, 20);
+	tcase_add_test(core, test_shim_policy_allow_skips_control_plane);
+	tcase_add_test(core, test_shim_validate_is_cached_for_ttl);
+	tcase_add_test(core, test_shim_ttl_zero_asks_every_time);
+	tcase_add_test(core, test_shim_deny_after_revoke_clears_cache);
+	tcase_add_test(core, test_shim_policy_deny_names_rule);
+	tcase_add_test(core, test_shim_audit_mode_never_stops);
+	tcase_add_test(core, test_shim_single_flight);
+	tcase_add_test(core, test_shim_config_defaults);
+	tcase_add_test(core, test_shim_config_env_over_policy);
+	tcase_add_test(core, test_shim_exec_env_reinjects);
+	tcase_add_test(core, test_shim_exec_followable);
+	tcase_add_test(core, test_shim_exec_resolve);
+	suite_add_tcase(s, core);
+
+	tcase_add_test(limits, test_shim_inherit_never_extends);
+	suite_add_tcase(s, limits);
+
+	tcase_add_loop_test(errors, test_shim_fault_is_deny_with_code, 0, (int)MID_ARRAY_LEN(faults));
+	tcase_add_test(errors, test_shim_missing_code_is_bad_reply);
+	tcase_add_loop_test(errors, test_shim_config_bad_value_named, 0, (int)MID_ARRAY_LEN(bad_env));
+	tcase_add_test(errors, test_shim_config_requires_device_and_key);
+	tcase_add_test(errors, test_shim_exit_action);
+	tcase_add_test(errors, test_shim_kill_action);
+	suite_add_tcase(s, errors);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(shim_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
