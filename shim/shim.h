@@ -144,6 +144,31 @@ void mid_names_atfork_child(void);
 void mid_names_remember(const char *host, const struct sockaddr *sa);
 const char *mid_names_lookup(const struct mid_event *ev, char *buf, size_t buflen);
 
+/* ---- paths of fs events ------------------------------------------------ */
+
+/*
+ * Join 'path' to the absolute 'base' (when 'path' is relative) and remove
+ * '.', '..' and repeated '/' by text alone: no symlink is followed and
+ * the file need not exist. '..' stops at the root. Writes "/" for the
+ * root. MID_ERR_TOO_BIG when the result does not fit 'outlen',
+ * MID_ERR_INVAL when a relative path meets a base that is not absolute.
+ */
+MID_WUR enum mid_rc mid_path_join(const char *base, const char *path, char *out,
+				  size_t outlen);
+
+/*
+ * The absolute, normal form of 'path' as seen from 'dirfd' (AT_FDCWD: the
+ * working directory; else the directory open as 'dirfd', found through
+ * /proc/self/fd). A NULL or empty 'path' names 'dirfd' itself. Keeps
+ * errno on success; on failure errno says why (ENAMETOOLONG, EBADF,
+ * ENOTDIR, or getcwd's reason) and 'out' is "".
+ */
+MID_WUR enum mid_rc mid_path_abs(int dirfd, const char *path, char *out, size_t outlen);
+
+/* The path open as 'fd', from /proc/self/fd, or the link's own name
+ * when it cannot be read. Keeps errno. */
+void mid_path_fd(int fd, char *out, size_t outlen);
+
 /* ---- exec -------------------------------------------------------------- */
 
 /* Capture LD_PRELOAD, MIDSHIM_* and the library's own path at start. */
