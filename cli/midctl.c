@@ -1,0 +1,508 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * midctl: the operator's console for midd. It registers, revokes, restores
+ * and removes devices, shows their state and the audit trail, flips the
+ * org-wide switch and rotates keys. This file reads the command line and
+ * the keys, then hands over to the commands in midctl_cmd.c. Keys are
+ * taken only from files or the environment, never from argv, where every
+ * user of the machine could read them.
+ */
+#define _GNU_SOURCE
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "midctl.h"
+
+#ifndef MIDSHIM_VERSION
+#define MIDSHIM_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_URL "http://127.0.0.1:7070"
+#define TIMEOUT_MAX 600000L
+
+struct command {
+	const char *name;
+	const char *args;    /* synopsis after the name */
+	const char *summary; /* one line for --help */
+	const char *detail;  /* for `midctl help NAME` */
+	int min, max;        /* positional arguments */
+};
+
+static const struct command commands[] = {
+	{"register", "DEVICE", "add a device (idempotent)",
+	 "Registers DEVICE with the org, as a gated program does at its first start.\n"
+	 "Registering a device that exists changes nothing and succeeds; it never\n"
+	 "restores a revoked device. Fails (exit 1) when the org's device limit is\n"
+	 "reached or the device was removed (use restore). Works with the org key.\n",
+	 1, 1},
+	{"revoke", "DEVICE", "stop a device at its next boundary",
+	 "Revokes DEVICE: from now on validate answers DEVICE_REVOKED, and a gated\n"
+	 "program is stopped at its next side effect (at most one allow-cache TTL\n"
+	 "later). Needs the admin key. Exit 1 with DEVICE_NOT_FOUND for an unknown\n"
+	 "device.\n",
+	 1, 1},
+	{"restore", "DEVICE", "allow a revoked/removed device again (alias: unrevoke)",
+	 "Makes DEVICE active again after revoke or remove. Programs that were\n"
+	 "stopped stay stopped; start them again. Needs the admin key.\n",
+	 1, 1},
+	{"unrevoke", "DEVICE", NULL, "Same as restore.\n", 1, 1},
+	{"remove", "DEVICE", "remove a device (frees a slot)",
+	 "Removes DEVICE: validate answers DEVICE_REMOVED, register does not bring it\n"
+	 "back, and its slot counts against the org's limit no more. restore undoes\n"
+	 "it. Needs the admin key.\n",
+	 1, 1},
+	{"status", "DEVICE", "state of one device and what validate would answer",
+	 "Shows DEVICE's state, when it was created and last seen, how many\n"
+	 "validates it made, whether the org is disabled, and what validate would\n"
+	 "answer now (allowed, DEVICE_REVOKED, DEVICE_REMOVED, ORG_DISABLED). The\n"
+	 "answer is worked out from the device list: asking validate itself would\n"
+	 "count as the device's own traffic. Exit 1 when the device is unknown.\n"
+	 "With --json, prints the device object with \"registered\", \"org_disabled\"\n"
+	 "and \"validate\": {\"allowed\", \"code\"} added.\n",
+	 1, 1},
+	{"list", "", "all devices",
+	 "Lists every device of the org with its state, creation time, last\n"
+	 "validate and validate count.\n",
+	 0, 0},
+	{"usage", "", "counts",
+	 "Shows how many devices the org has in each state, its device limit, the\n"
+	 "number of validates, and whether the org is disabled.\n",
+	 0, 0},
+	{"org", "disable|enable", "stop / allow every device of the org",
+	 "org disable makes every validate answer ORG_DISABLED, so every gated\n"
+	 "program of the org stops at its next boundary; device states are kept.\n"
+	 "org enable undoes it. Needs the admin key.\n",
+	 1, 1},
+	{"audit", "[--device D] [--limit N]", "recent decisions, newest first",
+	 "Shows recent decisions of midd, newest first: time, device, route,\n"
+	 "decision, code, request_id and peer. --device D shows only D's, --limit N\n"
+	 "at most N entries. Needs the admin key.\n",
+	 0, 0},
+	{"rotate-key", "org|admin", "new key, printed once; the old one stops working",
+	 "Issues a new org or admin key and prints it alone on one line of stdout,\n"
+	 "once; store it right away. The old key stops working at once: gated\n"
+	 "programs need the new org key, and after rotating the admin key midctl\n"
+	 "itself needs the new one. Needs the admin key.\n",
+	 1, 1},
+	{"console", "[--device D]", "interactive prompt: revoke, restore, status, list, ...",
+	 "Reads commands from stdin, one per line: revoke [DEVICE], restore\n"
+	 "[DEVICE], status [DEVICE], list, disable, enable, help, quit (or exit, or\n"
+	 "end of input). With --device D, DEVICE may be left out. Shows the prompt\n"
+	 "'midctl> ' when stdin is a terminal. An error is printed and the console\n"
+	 "goes on; it exits 0, or 3 when midd was unreachable for the last command.\n",
+	 0, 0},
+	{"help", "[COMMAND]", "this text, or more about one command",
+	 "Prints the overview, or the details of COMMAND.\n", 0, 1},
+};
+
+static const char usage_head[] =
+	"usage: midctl [--url URL] [--admin-key-file FILE] [--org-key-file FILE]\n"
+	"              [--json] [--timeout-ms N] COMMAND [ARGS]\n"
+	"\n"
+	"Operate midd, the control plane that decides whether gated programs may\n"
+	"act: register, revoke and restore devices, see their state and the audit\n"
+	"trail, stop the whole org, rotate keys.\n"
+	"\n"
+	"commands:\n";
+
+static const char usage_tail[] =
+	"\n"
+	"options (before or after the command):\n"
+	"  --url URL              where midd listens: http://HOST:PORT, https://...,\n"
+	"                         unix:/PATH (default: MIDSHIM_URL, else\n"
+	"                         " DEFAULT_URL ")\n"
+	"  --admin-key-file FILE  file whose first line is the admin key\n"
+	"  --org-key-file FILE    file whose first line is the org key\n"
+	"  --json                 print midd's JSON answer instead of text\n"
+	"  --timeout-ms N         give up on midd after N ms (default 5000)\n"
+	"  -h, --help             this text; COMMAND --help for one command\n"
+	"  --version              print the version\n"
+	"\n"
+	"keys: the admin key, from --admin-key-file, MIDSHIM_ADMIN_KEY or\n"
+	"MIDSHIM_ADMIN_KEY_FILE, is sent as x-admin-key and works for every command.\n"
+	"Without it the org key (--org-key-file, MIDSHIM_ORG_KEY, MIDSHIM_ORG_KEY_FILE)\n"
+	"is sent as x-org-key: enough for register, list, status and usage. Keys are\n"
+	"never taken from the command line.\n"
+	"\n"
+	"exit status: 0 done; 1 midd refused or failed (its message on stderr);\n"
+	"2 usage error or no key; 3 midd unreachable or no answer in time.\n"
+	"\n"
+	"See midctl(1), midd(8), midshim(1).\n";
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs(usage_head, f);
+	for(i = 0; i < MID_ARRAY_LEN(commands); i++) {
+		char left[64];
+
+		if(!commands[i].summary)
+			continue;
+		snprintf(left, sizeof(left), "%s %s", commands[i].name, commands[i].args);
+		if(strlen(left) > 22)
+			fprintf(f, "  %s\n  %-22s %s\n", left, "", commands[i].summary);
+		else
+			fprintf(f, "  %-22s %s\n", left, commands[i].summary);
+	}
+	fputs(usage_tail, f);
+}
+
+static const struct command *find_command(const char *name)
+{
+	size_t i;
+
+	for(i = 0; i < MID_ARRAY_LEN(commands); i++)
+		if(!strcmp(name, commands[i].name))
+			return &commands[i];
+	return NULL;
+}
+
+static void command_help(const struct command *cmd)
+{
+	printf("usage: midctl [OPTIONS] %s%s%s\n\n%s", cmd->name, cmd->args[0] ? " " : "",
+	       cmd->args, cmd->detail);
+}
+
+static int die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int die_usage(const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mid_ctl_err("%s (see midctl --help)", msg);
+	return MID_CTL_EXIT_USAGE;
+}
+
+/* ---- keys ----------------------------------------------------------- */
+
+/* A key is one line: trailing whitespace goes, and what is left must be
+ * printable, since it ends up in an HTTP header. */
+static int check_key(char *key, const char *from)
+{
+	size_t n = strlen(key);
+	const char *p;
+
+	while(n > 0 && (key[n - 1] == ' ' || key[n - 1] == '\t' || key[n - 1] == '\r' ||
+			key[n - 1] == '\n'))
+		key[--n] = '\0';
+	if(!n) {
+		mid_ctl_err("the key in %s is empty", from);
+		return MID_CTL_EXIT_USAGE;
+	}
+	for(p = key; *p; p++) {
+		if((unsigned char)*p < 0x20 || *p == 0x7f) {
+			mid_ctl_err("the key in %s holds a control character", from);
+			return MID_CTL_EXIT_USAGE;
+		}
+	}
+	return MID_CTL_EXIT_OK;
+}
+
+static int read_key_file(const char *path, char *key, size_t keylen)
+{
+	struct stat st;
+	size_t got = 0;
+	char *nl;
+	int fd, ex = MID_CTL_EXIT_USAGE;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if(fd < 0 || fstat(fd, &st)) {
+		mid_ctl_err("cannot read key file %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if(!S_ISREG(st.st_mode)) {
+		mid_ctl_err("key file %s is not a regular file", path);
+		goto out;
+	}
+	if(st.st_mode & (S_IRGRP | S_IROTH))
+		mid_ctl_err("warning: key file %s is readable by other users (chmod 600 %s)",
+			    path, path);
+	/* The first line only: read until a newline, EOF or the cap. */
+	while(got < keylen - 1) {
+		ssize_t n = read(fd, key + got, keylen - 1 - got);
+
+		if(n < 0 && errno == EINTR)
+			continue;
+		if(n < 0) {
+			mid_ctl_err("cannot read key file %s: %s", path, strerror(errno));
+			goto out;
+		}
+		if(n == 0)
+			break;
+		got += (size_t)n;
+		key[got] = '\0';
+		if(strchr(key, '\n'))
+			break;
+	}
+	key[got] = '\0';
+	nl = strchr(key, '\n');
+	if(nl)
+		*nl = '\0';
+	else if(got == keylen - 1) {
+		mid_ctl_err("the key in %s is longer than %zu bytes", path, keylen - 2);
+		goto out;
+	}
+	ex = check_key(key, path);
+out:
+	if(fd >= 0)
+		close(fd);
+	return ex;
+}
+
+/*
+ * Find one key: the file named by the option, else the variable holding
+ * the key, else the variable naming a file. '*found' says whether any was
+ * configured; the return is an exit status.
+ */
+static int load_key(const char *file_opt, const char *env_key, const char *env_file,
+		    char *key, size_t keylen, bool *found)
+{
+	const char *v;
+
+	*found = false;
+	if(file_opt) {
+		*found = true;
+		return read_key_file(file_opt, key, keylen);
+	}
+	v = getenv(env_key);
+	if(v && *v) {
+		*found = true;
+		if(mid_strlcpy(key, v, keylen) >= keylen) {
+			mid_ctl_err("the key in %s is longer than %zu bytes", env_key, keylen - 1);
+			return MID_CTL_EXIT_USAGE;
+		}
+		return check_key(key, env_key);
+	}
+	v = getenv(env_file);
+	if(v && *v) {
+		*found = true;
+		return read_key_file(v, key, keylen);
+	}
+	return MID_CTL_EXIT_OK;
+}
+
+/* ---- command line --------------------------------------------------- */
+
+struct opts {
+	const char *url, *admin_file, *org_file, *device;
+	long timeout_ms, limit;
+	bool json, help;
+};
+
+static int parse_long(const char *s, long lo, long hi, const char *what, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if(errno || end == s || *end || v < lo || v > hi)
+		return die_usage("%s must be a number from %ld to %ld, not '%.64s'", what, lo,
+				 hi, s);
+	*out = v;
+	return MID_CTL_EXIT_OK;
+}
+
+static int parse_opts(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"url", required_argument, NULL, 'u'},
+		{"admin-key-file", required_argument, NULL, 'A'},
+		{"org-key-file", required_argument, NULL, 'O'},
+		{"json", no_argument, NULL, 'j'},
+		{"timeout-ms", required_argument, NULL, 't'},
+		{"device", required_argument, NULL, 'd'},
+		{"limit", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int ch, ex;
+
+	opterr = 0;
+	while((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		switch(ch) {
+		case 'u': o->url = optarg; break;
+		case 'A': o->admin_file = optarg; break;
+		case 'O': o->org_file = optarg; break;
+		case 'j': o->json = true; break;
+		case 'd': o->device = optarg; break;
+		case 't':
+			ex = parse_long(optarg, 1, TIMEOUT_MAX, "--timeout-ms", &o->timeout_ms);
+			if(ex)
+				return ex;
+			break;
+		case 'l':
+			ex = parse_long(optarg, 1, 1000000, "--limit", &o->limit);
+			if(ex)
+				return ex;
+			break;
+		case 'h': o->help = true; break;
+		case 'V':
+			printf("midctl %s\n", MIDSHIM_VERSION);
+			return -1;
+		case ':':
+			return die_usage("option %.64s needs a value", argv[optind - 1]);
+		default:
+			return die_usage("unknown option '%.64s'", argv[optind - 1]);
+		}
+	}
+	return MID_CTL_EXIT_OK;
+}
+
+/* Check the command's words before any key or network is touched, so a
+ * typo is a usage error (2) whatever else is configured. */
+static int check_args(const struct command *cmd, const struct opts *o, int nargs,
+		      char **args)
+{
+	const char *n = cmd->name;
+
+	if(nargs < cmd->min)
+		return die_usage("%s needs %s", n, cmd->args);
+	if(nargs > cmd->max)
+		return die_usage("too many arguments for %s", n);
+	if(o->device && strcmp(n, "audit") && strcmp(n, "console"))
+		return die_usage("--device is for audit and console, not %s", n);
+	if(o->limit && strcmp(n, "audit"))
+		return die_usage("--limit is for audit, not %s", n);
+	if(!strcmp(n, "org") && strcmp(args[0], "disable") && strcmp(args[0], "enable"))
+		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
+	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
+		return die_usage("rotate-key takes org or admin, not '%.64s'", args[0]);
+	if(!strcmp(cmd->args, "DEVICE"))
+		return mid_ctl_check_device(args[0]);
+	if(o->device)
+		return mid_ctl_check_device(o->device);
+	return MID_CTL_EXIT_OK;
+}
+
+static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *o,
+	       char **args)
+{
+	const char *n = cmd->name;
+
+	if(!strcmp(n, "register") || !strcmp(n, "revoke") || !strcmp(n, "remove"))
+		return mid_ctl_device(c, n, args[0]);
+	if(!strcmp(n, "restore") || !strcmp(n, "unrevoke"))
+		return mid_ctl_device(c, "restore", args[0]);
+	if(!strcmp(n, "status"))
+		return mid_ctl_status(c, args[0]);
+	if(!strcmp(n, "list"))
+		return mid_ctl_list(c);
+	if(!strcmp(n, "usage"))
+		return mid_ctl_usage(c);
+	if(!strcmp(n, "org"))
+		return mid_ctl_org(c, !strcmp(args[0], "disable"));
+	if(!strcmp(n, "audit"))
+		return mid_ctl_audit(c, o->device, o->limit);
+	if(!strcmp(n, "rotate-key"))
+		return mid_ctl_rotate_key(c, args[0]);
+	return mid_ctl_console(c, o->device, stdin);
+}
+
+/* Connect the pieces: URL, timeout, the one key to send. */
+static int setup(struct mid_ctl *c, const struct opts *o, char *key, size_t keylen)
+{
+	char err[MID_CTL_URL_MAX + 256];
+	const char *hdr = "x-admin-key";
+	bool found;
+	int ex;
+
+	c->url = o->url ? o->url : getenv("MIDSHIM_URL");
+	if(!c->url || !*c->url)
+		c->url = DEFAULT_URL;
+	c->timeout_ms = o->timeout_ms ? o->timeout_ms : MID_CTL_TIMEOUT_DEFAULT;
+	c->json = o->json;
+	ex = load_key(o->admin_file, "MIDSHIM_ADMIN_KEY", "MIDSHIM_ADMIN_KEY_FILE", key,
+		      keylen, &found);
+	if(ex)
+		return ex;
+	c->admin = found;
+	if(!found) {
+		hdr = "x-org-key";
+		ex = load_key(o->org_file, "MIDSHIM_ORG_KEY", "MIDSHIM_ORG_KEY_FILE", key,
+			      keylen, &found);
+		if(ex)
+			return ex;
+	}
+	if(!found) {
+		mid_ctl_err("no key configured: give --admin-key-file FILE or set "
+			    "MIDSHIM_ADMIN_KEY_FILE (or the org key: --org-key-file, "
+			    "MIDSHIM_ORG_KEY_FILE)");
+		return MID_CTL_EXIT_USAGE;
+	}
+	if(mid_ctl_http_new(c->url, hdr, key, c->timeout_ms, &c->http, err, sizeof(err))) {
+		mid_ctl_err("%s", err);
+		return MID_CTL_EXIT_USAGE;
+	}
+	return MID_CTL_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct mid_ctl c = {0};
+	const struct command *cmd;
+	char key[MID_CTL_KEY_MAX + 2];
+	int ex;
+
+	ex = parse_opts(argc, argv, &o);
+	if(ex)
+		return ex < 0 ? MID_CTL_EXIT_OK : ex;
+	if(optind >= argc) {
+		if(o.help) {
+			usage(stdout);
+			return MID_CTL_EXIT_OK;
+		}
+		usage(stderr);
+		return MID_CTL_EXIT_USAGE;
+	}
+	cmd = find_command(argv[optind]);
+	if(!cmd)
+		return die_usage("unknown command '%.64s'", argv[optind]);
+	if(o.help && strcmp(cmd->name, "help")) {
+		command_help(cmd);
+		return MID_CTL_EXIT_OK;
+	}
+	if(!strcmp(cmd->name, "help")) {
+		const struct command *about;
+
+		if(optind + 1 >= argc) {
+			usage(stdout);
+			return MID_CTL_EXIT_OK;
+		}
+		about = find_command(argv[optind + 1]);
+		if(!about || optind + 2 < argc)
+			return die_usage("help takes one command name, not '%.64s'",
+					 argv[optind + 1]);
+		command_help(about);
+		return MID_CTL_EXIT_OK;
+	}
+	ex = check_args(cmd, &o, argc - optind - 1, argv + optind + 1);
+	if(ex)
+		return ex;
+	if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		mid_ctl_err("cannot initialise libcurl");
+		return MID_CTL_EXIT_REFUSED;
+	}
+	ex = setup(&c, &o, key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
+	if(!ex)
+		ex = run(&c, cmd, &o, argv + optind + 1);
+	mid_ctl_http_free(c.http);
+	curl_global_cleanup();
+	return ex;
+}

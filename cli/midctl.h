@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * midctl's internal interface: the HTTP helper that talks to midd
+ * (midctl_http.c), the commands that turn midd's answers into exit codes
+ * and readable output (midctl_cmd.c), and the interactive console
+ * (midctl_console.c). main() in midctl.c parses the command line and
+ * builds one struct mid_ctl for all of them.
+ */
+#ifndef MIDCTL_H
+#define MIDCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cjson/cJSON.h>
+
+#include "mid.h"
+
+/* Exit statuses, documented in midctl(1). */
+#define MID_CTL_EXIT_OK 0
+#define MID_CTL_EXIT_REFUSED 1     /* midd said no, or answered badly */
+#define MID_CTL_EXIT_USAGE 2       /* bad command line or configuration */
+#define MID_CTL_EXIT_UNREACHABLE 3 /* midd could not be reached in time */
+
+#define MID_CTL_REPLY_MAX (1024 * 1024) /* largest reply body read */
+#define MID_CTL_URL_MAX 2048
+#define MID_CTL_KEY_MAX 512
+#define MID_CTL_TIMEOUT_DEFAULT 5000
+
+struct mid_ctl_http; /* opaque: one libcurl handle and where it points */
+
+/* One HTTP answer. 'body' (NUL-terminated) and 'json' (NULL when the
+ * body is not JSON) belong to the reply until mid_ctl_reply_cleanup(). */
+struct mid_ctl_reply {
+	long status;
+	char *body;
+	size_t len;
+	cJSON *json;
+};
+
+/*
+ * Prepare calls to midd at 'url' ("http://HOST[:PORT]", "https://...", or
+ * "unix:/PATH" for HTTP over a unix socket), sending 'key' in the header
+ * 'key_hdr'. Each call is bounded by 'timeout_ms' from start to last
+ * byte. No connection is made yet. On MID_ERR_INVAL 'err' says what is
+ * wrong with the URL. The caller frees '*out' with mid_ctl_http_free().
+ */
+MID_WUR enum mid_rc mid_ctl_http_new(const char *url, const char *key_hdr, const char *key,
+				     long timeout_ms, struct mid_ctl_http **out, char *err,
+				     size_t errlen);
+
+/* Close connections, wipe the key and free. Accepts NULL. */
+void mid_ctl_http_free(struct mid_ctl_http *h);
+
+/*
+ * 'method' ("GET" or "POST") 'path' (starting with '/', query already
+ * escaped) with the JSON 'body' (POST only; NULL sends none). MID_OK means
+ * an HTTP answer arrived, whatever its status, and fills 'r'. Otherwise
+ * 'err' holds one line naming the URL: MID_ERR_UNREACHABLE or
+ * MID_ERR_TIMEOUT when midd could not be reached or did not answer in
+ * time, MID_ERR_TOO_BIG for a reply over MID_CTL_REPLY_MAX, MID_ERR_NOMEM,
+ * MID_ERR_PROTOCOL for anything else libcurl reports.
+ */
+MID_WUR enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method,
+				      const char *path, const char *body,
+				      struct mid_ctl_reply *r, char *err, size_t errlen);
+
+/* Escape 's' for a query string. Caller frees the result with free(). */
+char *mid_ctl_http_escape(struct mid_ctl_http *h, const char *s);
+
+/* Free what a reply holds and zero it. Accepts a zeroed reply. */
+void mid_ctl_reply_cleanup(struct mid_ctl_reply *r);
+
+/* What every command needs: the connection and how to print. */
+struct mid_ctl {
+	struct mid_ctl_http *http;
+	const char *url;  /* as configured, for messages */
+	bool admin;       /* the key sent is the admin key */
+	bool json;        /* print midd's JSON instead of text */
+	long timeout_ms;
+};
+
+/*
+ * The commands. Each prints its result on stdout, a failure as one line
+ * "midctl: ..." on stderr, and returns a MID_CTL_EXIT_* status.
+ * 'action' is "register", "revoke", "restore" or "remove".
+ */
+int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device);
+int mid_ctl_status(struct mid_ctl *c, const char *device);
+int mid_ctl_list(struct mid_ctl *c);
+int mid_ctl_usage(struct mid_ctl *c);
+int mid_ctl_org(struct mid_ctl *c, bool disable);
+/* 'device' may be NULL (all devices); 'limit' 0 leaves the server's default. */
+int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit);
+/* 'which' is "org" or "admin". */
+int mid_ctl_rotate_key(struct mid_ctl *c, const char *which);
+
+/*
+ * Read commands from 'in' until EOF or quit; 'device' (may be NULL) is the
+ * default device for revoke, restore and status. Prints a prompt when
+ * 'in' is a terminal. Returns 0, or MID_CTL_EXIT_UNREACHABLE when the last
+ * command could not reach midd.
+ */
+int mid_ctl_console(struct mid_ctl *c, const char *device, FILE *in);
+
+/* Print "midctl: " and the formatted message on stderr, after flushing
+ * stdout so that the two streams stay in order on a terminal. */
+void mid_ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Check a device ID given on the command line; 0 when usable, else
+ * prints why and returns MID_CTL_EXIT_USAGE. */
+int mid_ctl_check_device(const char *device);
+
+#endif

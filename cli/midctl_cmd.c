@@ -1,0 +1,739 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * midctl's commands: each makes one call to midd and turns the answer into
+ * an exit status and either aligned text for a person or midd's own JSON
+ * for a script. Everything midd sends is printed with control characters
+ * replaced, so a hostile device ID cannot drive the operator's terminal.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "midctl.h"
+
+#define TABLE_COLS 8
+#define CELL_MAX 512
+#define ERR_MAX (MID_CTL_URL_MAX + 1024)
+
+void mid_ctl_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fputs("midctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static bool has_control(const char *s)
+{
+	for(; *s; s++)
+		if((unsigned char)*s < 0x20 || *s == 0x7f)
+			return true;
+	return false;
+}
+
+int mid_ctl_check_device(const char *device)
+{
+	if(!device[0]) {
+		mid_ctl_err("the device ID is empty");
+		return MID_CTL_EXIT_USAGE;
+	}
+	if(strlen(device) >= MID_DEVICE_MAX) {
+		mid_ctl_err("the device ID is longer than %d bytes", MID_DEVICE_MAX - 1);
+		return MID_CTL_EXIT_USAGE;
+	}
+	if(has_control(device)) {
+		mid_ctl_err("the device ID must not contain control characters");
+		return MID_CTL_EXIT_USAGE;
+	}
+	return MID_CTL_EXIT_OK;
+}
+
+/* Copy 's' for printing: control characters become '?', and a string
+ * longer than the buffer ends in "...". Returns 'buf'. */
+static const char *clean(const char *s, char *buf, size_t len)
+{
+	size_t i;
+
+	for(i = 0; s[i] && i + 1 < len; i++)
+		buf[i] = ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) ? '?' : s[i];
+	buf[i] = '\0';
+	if(s[i] && len > 4)
+		memcpy(buf + len - 4, "...", 4);
+	return buf;
+}
+
+static const char *jstr(const cJSON *o, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Any JSON scalar as text: strings cleaned, integers without a fraction,
+ * null and absent fields as 'none'. */
+static const char *fmt_val(const cJSON *v, const char *none, char *buf, size_t len)
+{
+	if(cJSON_IsString(v))
+		return clean(v->valuestring, buf, len);
+	if(cJSON_IsNumber(v)) {
+		if(v->valuedouble == (double)(long long)v->valuedouble)
+			snprintf(buf, len, "%lld", (long long)v->valuedouble);
+		else
+			snprintf(buf, len, "%g", v->valuedouble);
+		return buf;
+	}
+	if(cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? "true" : "false";
+	return none;
+}
+
+/* A time stamp as midd sends it: a string is shown as is; a number is
+ * seconds or, when it is too large for that, milliseconds since the
+ * epoch, shown in UTC. */
+static const char *fmt_time(const cJSON *v, char *buf, size_t len)
+{
+	double t;
+	time_t secs;
+	struct tm tm;
+
+	if(!cJSON_IsNumber(v))
+		return fmt_val(v, "never", buf, len);
+	t = v->valuedouble;
+	if(t <= 0)
+		return "never";
+	if(t >= 1e11)
+		t /= 1000;
+	secs = (time_t)t;
+	if(!gmtime_r(&secs, &tm) || !strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		return fmt_val(v, "never", buf, len);
+	return buf;
+}
+
+/* ---- aligned tables ------------------------------------------------ */
+
+struct table {
+	size_t ncol, nrow, cap;
+	char **cell; /* nrow * ncol owned strings */
+	size_t width[TABLE_COLS];
+	bool nomem;
+};
+
+/* Terminal columns of a UTF-8 string, close enough for alignment. */
+static size_t text_width(const char *s)
+{
+	size_t w = 0;
+
+	for(; *s; s++)
+		if(((unsigned char)*s & 0xc0) != 0x80)
+			w++;
+	return w;
+}
+
+static void table_add(struct table *t, const char *const *row)
+{
+	size_t i;
+
+	if(t->nomem)
+		return;
+	if(t->nrow == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 32;
+		char **n = realloc(t->cell, cap * t->ncol * sizeof(*n));
+
+		if(!n) {
+			t->nomem = true;
+			return;
+		}
+		t->cell = n;
+		t->cap = cap;
+	}
+	for(i = 0; i < t->ncol; i++) {
+		char *s = strdup(row[i]);
+		size_t w;
+
+		if(!s) {
+			while(i-- > 0)
+				free(t->cell[t->nrow * t->ncol + i]);
+			t->nomem = true;
+			return;
+		}
+		t->cell[t->nrow * t->ncol + i] = s;
+		w = text_width(s);
+		if(w > t->width[i])
+			t->width[i] = w;
+	}
+	t->nrow++;
+}
+
+static void table_print(const struct table *t)
+{
+	size_t r, i;
+
+	for(r = 0; r < t->nrow; r++) {
+		for(i = 0; i < t->ncol; i++) {
+			const char *s = t->cell[r * t->ncol + i];
+
+			fputs(s, stdout);
+			if(i + 1 < t->ncol) {
+				size_t pad = t->width[i] - text_width(s) + 2;
+				while(pad--)
+					putchar(' ');
+			}
+		}
+		putchar('\n');
+	}
+}
+
+static void table_free(struct table *t)
+{
+	size_t i;
+
+	for(i = 0; i < t->nrow * t->ncol; i++)
+		free(t->cell[i]);
+	free(t->cell);
+	t->cell = NULL;
+	t->nrow = t->cap = 0;
+}
+
+/* ---- calls ---------------------------------------------------------- */
+
+static void print_raw(const struct mid_ctl_reply *r)
+{
+	fwrite(r->body, 1, r->len, stdout);
+	if(!r->len || r->body[r->len - 1] != '\n')
+		putchar('\n');
+}
+
+/* midd refused: show its code and message, and what to do about the
+ * usual causes. */
+static void refused(const struct mid_ctl *c, const char *what,
+		    const struct mid_ctl_reply *r)
+{
+	char code[MID_CODE_MAX], msg[512];
+	const char *e = r->json ? jstr(r->json, "error") : NULL;
+	const char *m = r->json ? jstr(r->json, "message") : NULL;
+	const char *hint = "";
+
+	if(r->status == 403 && !c->admin)
+		hint = "; this needs the admin key (--admin-key-file, MIDSHIM_ADMIN_KEY "
+		       "or MIDSHIM_ADMIN_KEY_FILE)";
+	else if(r->status == 401)
+		hint = "; check the key file or MIDSHIM_*_KEY variables";
+	if(e) {
+		mid_ctl_err("%s: %s: %s (HTTP %ld)%s", what, clean(e, code, sizeof(code)),
+			    m ? clean(m, msg, sizeof(msg)) : "no message", r->status, hint);
+		return;
+	}
+	mid_ctl_err("%s: midd answered HTTP %ld: %s%s", what, r->status,
+		    r->len ? clean(r->body, msg, 200) : "(empty body)", hint);
+}
+
+/*
+ * One call to midd. Returns MID_CTL_EXIT_OK when the answer is a 2xx JSON
+ * object, left in 'r' for the caller (who cleans it up in every case).
+ * Otherwise prints why, prefixed by 'what', and returns the exit status.
+ */
+static int call(struct mid_ctl *c, const char *what, const char *method, const char *path,
+		const char *body, struct mid_ctl_reply *r)
+{
+	char err[ERR_MAX];
+	enum mid_rc rc;
+
+	rc = mid_ctl_http_call(c->http, method, path, body, r, err, sizeof(err));
+	if(rc) {
+		mid_ctl_err("%s: %s", what, err);
+		return (rc == MID_ERR_UNREACHABLE || rc == MID_ERR_TIMEOUT) ?
+			       MID_CTL_EXIT_UNREACHABLE : MID_CTL_EXIT_REFUSED;
+	}
+	if(r->status < 200 || r->status > 299) {
+		if(c->json && r->json)
+			print_raw(r);
+		refused(c, what, r);
+		return MID_CTL_EXIT_REFUSED;
+	}
+	if(!cJSON_IsObject(r->json)) {
+		mid_ctl_err("%s: midd at %s answered HTTP %ld with a body that is not a JSON "
+			    "object", what, c->url, r->status);
+		return MID_CTL_EXIT_REFUSED;
+	}
+	return MID_CTL_EXIT_OK;
+}
+
+/* A JSON body {"NAME": "VALUE"}. Caller frees the result. */
+static char *body_with(const char *name, const char *value)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if(o && cJSON_AddStringToObject(o, name, value))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if(!s)
+		mid_ctl_err("out of memory");
+	return s;
+}
+
+static const char *request_id(const struct mid_ctl_reply *r, char *buf, size_t len)
+{
+	const char *id = jstr(r->json, "request_id");
+
+	return id ? clean(id, buf, len) : "-";
+}
+
+/* ---- device actions ------------------------------------------------- */
+
+static const struct {
+	const char *action, *path, *done;
+} actions[] = {
+	{"register", "/api/v1/devices/register", "registered"},
+	{"revoke", "/api/v1/devices/revoke", "revoked"},
+	{"restore", "/api/v1/devices/unrevoke", "restored"},
+	{"remove", "/api/v1/devices/remove", "removed"},
+};
+
+/* register answers 200 even when it did not register: its status says. */
+static int register_status(const char *what, const char *device, const char *status,
+			   const char *rid, bool quiet)
+{
+	char dev[MID_DEVICE_MAX], st[64];
+
+	clean(device, dev, sizeof(dev));
+	if(!strcmp(status, "ok")) {
+		if(!quiet)
+			printf("registered %s (request_id %s)\n", dev, rid);
+		return MID_CTL_EXIT_OK;
+	}
+	if(!strcmp(status, "exists")) {
+		if(!quiet)
+			printf("%s is already registered (request_id %s)\n", dev, rid);
+		return MID_CTL_EXIT_OK;
+	}
+	if(!strcmp(status, "limit_reached")) {
+		mid_ctl_err("%s: limit_reached: the org has no free device slot; remove a "
+			    "device to free one (request_id %s)", what, rid);
+		return MID_CTL_EXIT_REFUSED;
+	}
+	if(!strcmp(status, "removed")) {
+		mid_ctl_err("%s: removed: the device was removed; 'midctl restore %s' allows "
+			    "it again (request_id %s)", what, dev, rid);
+		return MID_CTL_EXIT_REFUSED;
+	}
+	mid_ctl_err("%s: midd answered an unknown status '%s' (request_id %s)", what,
+		    clean(status, st, sizeof(st)), rid);
+	return MID_CTL_EXIT_REFUSED;
+}
+
+int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device)
+{
+	char what[MID_DEVICE_MAX + 32], rid[MID_REQUEST_ID_MAX], dev[MID_DEVICE_MAX];
+	struct mid_ctl_reply r = {0};
+	const char *status;
+	char *body = NULL;
+	size_t i;
+	int ex;
+
+	for(i = 0; i < MID_ARRAY_LEN(actions); i++)
+		if(!strcmp(action, actions[i].action))
+			break;
+	if(i == MID_ARRAY_LEN(actions)) {
+		mid_ctl_err("unknown device action '%s'", action);
+		return MID_CTL_EXIT_USAGE;
+	}
+	ex = mid_ctl_check_device(device);
+	if(ex)
+		return ex;
+	snprintf(what, sizeof(what), "%s %s", action, clean(device, dev, sizeof(dev)));
+	body = body_with("deviceId", device);
+	if(!body) {
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	ex = call(c, what, "POST", actions[i].path, body, &r);
+	if(ex)
+		goto out;
+	if(c->json)
+		print_raw(&r);
+	request_id(&r, rid, sizeof(rid));
+	status = jstr(r.json, "status");
+	if(!status) {
+		mid_ctl_err("%s: midd's answer has no status (request_id %s)", what, rid);
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(i == 0) {
+		ex = register_status(what, device, status, rid, c->json);
+		goto out;
+	}
+	if(strcmp(status, "ok")) {
+		char st[64];
+		mid_ctl_err("%s: midd answered status '%s' (request_id %s)", what,
+			    clean(status, st, sizeof(st)), rid);
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(!c->json)
+		printf("%s %s (request_id %s)\n", actions[i].done, dev, rid);
+out:
+	free(body);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+/* ---- status --------------------------------------------------------- */
+
+static const cJSON *find_device(const cJSON *list, const char *device)
+{
+	const cJSON *d;
+
+	cJSON_ArrayForEach(d, cJSON_GetObjectItemCaseSensitive(list, "devices")) {
+		const char *id = jstr(d, "deviceId");
+		if(id && !strcmp(id, device))
+			return d;
+	}
+	return NULL;
+}
+
+/* What validate would answer for a device in 'state', the way midd
+ * decides: the device's own state first, then the org switch. */
+static const char *would_answer(const char *state, bool org_disabled)
+{
+	if(!state)
+		return "DEVICE_NOT_FOUND";
+	if(!strcmp(state, "revoked"))
+		return "DEVICE_REVOKED";
+	if(!strcmp(state, "removed"))
+		return "DEVICE_REMOVED";
+	if(org_disabled)
+		return "ORG_DISABLED";
+	if(!strcmp(state, "active"))
+		return "ALLOW";
+	return NULL;
+}
+
+static int status_json(const cJSON *dev, const char *device, bool org_disabled,
+		       const char *code, const struct mid_ctl_reply *r)
+{
+	cJSON *o = dev ? cJSON_Duplicate(dev, 1) : cJSON_CreateObject();
+	cJSON *v = cJSON_CreateObject();
+	const char *rid = jstr(r->json, "request_id");
+	char *s = NULL;
+
+	if(!o || !v)
+		goto out;
+	if(!dev && !cJSON_AddStringToObject(o, "deviceId", device))
+		goto out;
+	if(!cJSON_AddBoolToObject(v, "allowed", code && !strcmp(code, "ALLOW")) ||
+	   !(code ? cJSON_AddStringToObject(v, "code", code) : cJSON_AddNullToObject(v, "code")))
+		goto out;
+	if(!cJSON_AddBoolToObject(o, "registered", dev != NULL) ||
+	   !cJSON_AddBoolToObject(o, "org_disabled", org_disabled))
+		goto out;
+	cJSON_AddItemToObject(o, "validate", v);
+	v = NULL;
+	if(rid && !cJSON_AddStringToObject(o, "request_id", rid))
+		goto out;
+	s = cJSON_PrintUnformatted(o);
+	if(s)
+		puts(s);
+out:
+	cJSON_Delete(o);
+	cJSON_Delete(v);
+	if(!s)
+		mid_ctl_err("out of memory");
+	free(s);
+	return s ? MID_CTL_EXIT_OK : MID_CTL_EXIT_REFUSED;
+}
+
+int mid_ctl_status(struct mid_ctl *c, const char *device)
+{
+	char what[MID_DEVICE_MAX + 32], path[3 * MID_DEVICE_MAX + 64], dev[MID_DEVICE_MAX];
+	char b1[CELL_MAX], rid[MID_REQUEST_ID_MAX];
+	struct mid_ctl_reply r = {0};
+	const char *state = NULL, *code;
+	const cJSON *d;
+	char *esc = NULL;
+	bool off;
+	int ex;
+
+	ex = mid_ctl_check_device(device);
+	if(ex)
+		return ex;
+	clean(device, dev, sizeof(dev));
+	snprintf(what, sizeof(what), "status %s", dev);
+	esc = mid_ctl_http_escape(c->http, device);
+	if(!esc) {
+		mid_ctl_err("out of memory");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	snprintf(path, sizeof(path), "/api/v1/devices/list?deviceId=%s", esc);
+	/* The list, not validate: a validate would count as the device's
+	 * own traffic (last seen, validates, audit). */
+	ex = call(c, what, "GET", path, NULL, &r);
+	if(ex)
+		goto out;
+	d = find_device(r.json, device);
+	off = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "org_disabled"));
+	if(d)
+		state = jstr(d, "state");
+	code = would_answer(d ? (state ? state : "") : NULL, off);
+	if(c->json)
+		ex = status_json(d, device, off, code, &r);
+	request_id(&r, rid, sizeof(rid));
+	if(!d) {
+		mid_ctl_err("%s: DEVICE_NOT_FOUND: no such device; validate would deny it "
+			    "(request_id %s)", what, rid);
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(c->json)
+		goto out;
+	printf("device      %s\n", dev);
+	printf("state       %s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(d, "state"),
+					   "unknown", b1, sizeof(b1)));
+	printf("created     %s\n",
+	       fmt_time(cJSON_GetObjectItemCaseSensitive(d, "created"), b1, sizeof(b1)));
+	printf("last seen   %s\n",
+	       fmt_time(cJSON_GetObjectItemCaseSensitive(d, "last_seen"), b1, sizeof(b1)));
+	printf("validates   %s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(d, "validates"),
+					   "0", b1, sizeof(b1)));
+	printf("org         %s\n", off ? "disabled" : "enabled");
+	printf("validate    %s\n", !code ? "unknown (unexpected device state)" :
+				       !strcmp(code, "ALLOW") ? "allowed" : code);
+	printf("request_id  %s\n", rid);
+out:
+	free(esc);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+/* ---- list, usage, audit --------------------------------------------- */
+
+int mid_ctl_list(struct mid_ctl *c)
+{
+	static const char *const head[] = {"DEVICE", "STATE", "CREATED", "LAST SEEN",
+					   "VALIDATES"};
+	struct mid_ctl_reply r = {0};
+	struct table t = {.ncol = MID_ARRAY_LEN(head)};
+	const cJSON *d, *devices;
+	int ex;
+
+	ex = call(c, "list", "GET", "/api/v1/devices/list", NULL, &r);
+	if(ex)
+		goto out;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	devices = cJSON_GetObjectItemCaseSensitive(r.json, "devices");
+	if(!cJSON_IsArray(devices)) {
+		mid_ctl_err("list: midd's answer has no device list");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	table_add(&t, head);
+	cJSON_ArrayForEach(d, devices) {
+		char b[5][CELL_MAX];
+		const char *row[5];
+
+		row[0] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "deviceId"), "?", b[0],
+				 CELL_MAX);
+		row[1] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "state"), "?", b[1],
+				 CELL_MAX);
+		row[2] = fmt_time(cJSON_GetObjectItemCaseSensitive(d, "created"), b[2],
+				  CELL_MAX);
+		row[3] = fmt_time(cJSON_GetObjectItemCaseSensitive(d, "last_seen"), b[3],
+				  CELL_MAX);
+		row[4] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "validates"), "0", b[4],
+				 CELL_MAX);
+		table_add(&t, row);
+	}
+	if(t.nomem) {
+		mid_ctl_err("list: out of memory");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(t.nrow > 1)
+		table_print(&t);
+	else
+		puts("no devices");
+	if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "org_disabled")))
+		puts("org disabled: every validate answers ORG_DISABLED");
+out:
+	table_free(&t);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_usage(struct mid_ctl *c)
+{
+	static const char *const fields[] = {"devices", "active", "revoked", "removed",
+					     "limit", "validates"};
+	struct mid_ctl_reply r = {0};
+	size_t i;
+	int ex;
+
+	ex = call(c, "usage", "GET", "/api/v1/usage", NULL, &r);
+	if(ex)
+		goto out;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	for(i = 0; i < MID_ARRAY_LEN(fields); i++) {
+		char b[CELL_MAX];
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(r.json, fields[i]);
+
+		printf("%-10s  %s\n", fields[i],
+		       fmt_val(v, i == 4 ? "none" : "-", b, sizeof(b)));
+	}
+	printf("%-10s  %s\n", "org",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "org_disabled")) ?
+		       "disabled" : "enabled");
+out:
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit)
+{
+	static const char *const head[] = {"TIME", "DEVICE", "ROUTE", "DECISION",
+					   "CODE", "REQUEST_ID", "PEER"};
+	static const char *const keys[] = {"time", "deviceId", "route", "decision",
+					   "code", "request_id", "peer"};
+	char path[3 * MID_DEVICE_MAX + 96];
+	struct mid_ctl_reply r = {0};
+	struct table t = {.ncol = MID_ARRAY_LEN(head)};
+	const cJSON *e, *entries;
+	char *esc = NULL;
+	size_t n;
+	int ex;
+
+	n = (size_t)snprintf(path, sizeof(path), "/api/v1/audit");
+	if(device) {
+		ex = mid_ctl_check_device(device);
+		if(ex)
+			return ex;
+		esc = mid_ctl_http_escape(c->http, device);
+		if(!esc) {
+			mid_ctl_err("out of memory");
+			return MID_CTL_EXIT_REFUSED;
+		}
+		n += (size_t)snprintf(path + n, sizeof(path) - n, "?deviceId=%s", esc);
+	}
+	if(limit > 0)
+		snprintf(path + n, sizeof(path) - n, "%climit=%ld", device ? '&' : '?', limit);
+	ex = call(c, "audit", "GET", path, NULL, &r);
+	if(ex)
+		goto out;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	entries = cJSON_GetObjectItemCaseSensitive(r.json, "entries");
+	if(!cJSON_IsArray(entries)) {
+		mid_ctl_err("audit: midd's answer has no entries");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	table_add(&t, head);
+	cJSON_ArrayForEach(e, entries) {
+		char b[MID_ARRAY_LEN(keys)][CELL_MAX];
+		const char *row[MID_ARRAY_LEN(keys)];
+		size_t i;
+
+		row[0] = fmt_time(cJSON_GetObjectItemCaseSensitive(e, keys[0]), b[0],
+				  CELL_MAX);
+		for(i = 1; i < MID_ARRAY_LEN(keys); i++)
+			row[i] = fmt_val(cJSON_GetObjectItemCaseSensitive(e, keys[i]), "-",
+					 b[i], CELL_MAX);
+		table_add(&t, row);
+	}
+	if(t.nomem) {
+		mid_ctl_err("audit: out of memory");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(t.nrow > 1)
+		table_print(&t);
+	else
+		puts("no audit entries");
+out:
+	free(esc);
+	table_free(&t);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+/* ---- org switch, key rotation --------------------------------------- */
+
+int mid_ctl_org(struct mid_ctl *c, bool disable)
+{
+	const char *what = disable ? "org disable" : "org enable";
+	struct mid_ctl_reply r = {0};
+	char rid[MID_REQUEST_ID_MAX];
+	int ex;
+
+	ex = call(c, what, "POST", disable ? "/api/v1/org/disable" : "/api/v1/org/enable",
+		  "{}", &r);
+	if(ex)
+		goto out;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	request_id(&r, rid, sizeof(rid));
+	if(disable)
+		printf("org disabled: every validate now answers ORG_DISABLED (request_id "
+		       "%s)\n", rid);
+	else
+		printf("org enabled (request_id %s)\n", rid);
+out:
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_rotate_key(struct mid_ctl *c, const char *which)
+{
+	char what[32], rid[MID_REQUEST_ID_MAX];
+	struct mid_ctl_reply r = {0};
+	const char *key;
+	char *body = NULL;
+	int ex;
+
+	snprintf(what, sizeof(what), "rotate-key %s", which);
+	body = body_with("key", which);
+	if(!body)
+		return MID_CTL_EXIT_REFUSED;
+	ex = call(c, what, "POST", "/api/v1/org/rotate-key", body, &r);
+	if(ex)
+		goto out;
+	request_id(&r, rid, sizeof(rid));
+	key = jstr(r.json, "key");
+	/* The key goes into files and headers: refuse one that could not. */
+	if(!key || !key[0] || strlen(key) >= MID_CTL_KEY_MAX || has_control(key) ||
+	   strchr(key, ' ')) {
+		mid_ctl_err("%s: midd's answer holds no usable key (request_id %s)", what, rid);
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(c->json)
+		print_raw(&r);
+	else
+		printf("%s\n", key);
+	fflush(stdout);
+	fprintf(stderr, "midctl: new %s key issued (request_id %s); the old one no longer "
+		"works and this one is not shown again\n", which, rid);
+out:
+	free(body);
+	if(r.body)
+		explicit_bzero(r.body, r.len);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
