@@ -53,10 +53,10 @@ enum mid_fdkind mid_fd_kind(int fd)
 		if(k)
 			return (enum mid_fdkind)(k - 1);
 	}
+	/* fstat and isatty's ioctl are not hooked: no guard needed, and
+	 * none wanted, since a signal handler running now must be gated. */
 	e = errno;
-	mid_in_shim++;
 	c = classify(fd);
-	mid_in_shim--;
 	errno = e;
 	if(fd >= 0 && fd < FD_TABLE && c != MID_FD_UNKNOWN)
 		atomic_store_explicit(&kinds[fd], (unsigned char)(c + 1), memory_order_relaxed);
@@ -85,7 +85,6 @@ void mid_fd_event(int fd, enum mid_fdkind k, struct mid_event *ev, char *buf, si
 	ev->kind = k == MID_FD_SOCKET ? MID_EV_SEND : MID_EV_WRITE;
 	if(!target)
 		return;
-	mid_in_shim++;
 	if(k == MID_FD_SOCKET) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -109,5 +108,4 @@ void mid_fd_event(int fd, enum mid_fdkind k, struct mid_event *ev, char *buf, si
 			ev->path = buf;
 		}
 	}
-	mid_in_shim--;
 }
