@@ -1,0 +1,159 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The names of kinds, ops, fd kinds and actions as policies, logs and
+ * audit lines spell them, in one table each so the two directions of the
+ * mapping cannot drift apart.
+ */
+#include "pol_model.h"
+
+#include <string.h>
+
+static const char *const kinds[MID_EV_KIND_COUNT] = {
+	[MID_EV_EXEC] = "exec",
+	[MID_EV_CONNECT] = "connect",
+	[MID_EV_SEND] = "send",
+	[MID_EV_WRITE] = "write",
+	[MID_EV_FS] = "fs",
+};
+
+static const char *const fsops[MID_FS_OP_COUNT] = {
+	[MID_FS_NONE] = "none",
+	[MID_FS_OPEN] = "open",
+	[MID_FS_CREATE] = "create",
+	[MID_FS_TRUNCATE] = "truncate",
+	[MID_FS_DELETE] = "delete",
+	[MID_FS_RENAME] = "rename",
+	[MID_FS_LINK] = "link",
+	[MID_FS_MKDIR] = "mkdir",
+	[MID_FS_MKNOD] = "mknod",
+	[MID_FS_CHMOD] = "chmod",
+	[MID_FS_CHOWN] = "chown",
+	[MID_FS_UTIME] = "utime",
+	[MID_FS_XATTR] = "xattr",
+};
+
+static const char *const fdkinds[MID_FD_KIND_COUNT] = {
+	[MID_FD_UNKNOWN] = "unknown",
+	[MID_FD_FILE] = "file",
+	[MID_FD_DIR] = "dir",
+	[MID_FD_TTY] = "tty",
+	[MID_FD_PIPE] = "pipe",
+	[MID_FD_CHR] = "chr",
+	[MID_FD_BLK] = "blk",
+	[MID_FD_SOCKET] = "socket",
+	[MID_FD_OTHER] = "other",
+};
+
+static const char *const actions[MID_ACT_COUNT] = {
+	[MID_ACT_ALLOW] = "allow",
+	[MID_ACT_DENY] = "deny",
+	[MID_ACT_VALIDATE] = "validate",
+};
+
+static const char *name(const char *const *t, size_t n, unsigned i)
+{
+	return i < n ? t[i] : "?";
+}
+
+/* 'first' skips entries a policy may not name (the op "none"). */
+static enum mid_rc lookup(const char *const *t, size_t n, size_t first, const char *s,
+			  unsigned *out)
+{
+	size_t i;
+
+	for(i = first; s && i < n; i++) {
+		if(!strcmp(s, t[i])) {
+			*out = (unsigned)i;
+			return MID_OK;
+		}
+	}
+	return MID_ERR_INVAL;
+}
+
+const char *mid_kind_name(enum mid_kind k)
+{
+	return name(kinds, MID_ARRAY_LEN(kinds), (unsigned)k);
+}
+
+const char *mid_fsop_name(enum mid_fsop op)
+{
+	return name(fsops, MID_ARRAY_LEN(fsops), (unsigned)op);
+}
+
+const char *mid_fdkind_name(enum mid_fdkind k)
+{
+	return name(fdkinds, MID_ARRAY_LEN(fdkinds), (unsigned)k);
+}
+
+const char *mid_action_name(enum mid_action a)
+{
+	return name(actions, MID_ARRAY_LEN(actions), (unsigned)a);
+}
+
+enum mid_rc mid_kind_from_name(const char *s, enum mid_kind *out)
+{
+	unsigned i;
+	enum mid_rc rc = lookup(kinds, MID_ARRAY_LEN(kinds), 0, s, &i);
+
+	if(!rc)
+		*out = (enum mid_kind)i;
+	return rc;
+}
+
+enum mid_rc mid_action_from_name(const char *s, enum mid_action *out)
+{
+	unsigned i;
+	enum mid_rc rc = lookup(actions, MID_ARRAY_LEN(actions), 0, s, &i);
+
+	if(!rc)
+		*out = (enum mid_action)i;
+	return rc;
+}
+
+enum mid_rc mid_fsop_from_name(const char *s, enum mid_fsop *out)
+{
+	unsigned i;
+	enum mid_rc rc = lookup(fsops, MID_ARRAY_LEN(fsops), 1, s, &i);
+
+	if(!rc)
+		*out = (enum mid_fsop)i;
+	return rc;
+}
+
+enum mid_rc mid_fdkind_from_name(const char *s, enum mid_fdkind *out)
+{
+	unsigned i;
+	enum mid_rc rc = lookup(fdkinds, MID_ARRAY_LEN(fdkinds), 0, s, &i);
+
+	if(!rc)
+		*out = (enum mid_fdkind)i;
+	return rc;
+}
+
+enum mid_rc mid_on_deny_parse(const char *s, enum mid_on_deny *out, int *exit_code)
+{
+	if(!s)
+		return MID_ERR_INVAL;
+	if(!strcmp(s, "kill")) {
+		*out = MID_DENY_KILL;
+	} else if(!strcmp(s, "abort")) {
+		*out = MID_DENY_ABORT;
+	} else if(!strcmp(s, "errno")) {
+		*out = MID_DENY_ERRNO;
+	} else if(!strncmp(s, "exit:", 5)) {
+		const char *d = s + 5;
+		int n = 0, i;
+
+		/* 1 to 3 digits, 0..255: "exit:", "exit:+1", "exit:1x" are typos */
+		for(i = 0; d[i] >= '0' && d[i] <= '9' && i < 4; i++)
+			n = n * 10 + (d[i] - '0');
+		if(i == 0 || i > 3 || d[i] || n > 255)
+			return MID_ERR_INVAL;
+		*out = MID_DENY_EXIT;
+		if(exit_code)
+			*exit_code = n;
+	} else {
+		return MID_ERR_INVAL;
+	}
+	return MID_OK;
+}
