@@ -1,0 +1,640 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Routes and the request life cycle. libmicrohttpd calls handle() once
+ * with the headers, once per chunk of body and once at the end; the body
+ * is kept in a fixed buffer of MID_REQUEST_BODY_MAX bytes, and a body
+ * announced or found to be larger is answered with 413 without storing it.
+ * Order of checks: route, method, body size, key, body content.
+ */
+#define _GNU_SOURCE
+#include "api.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "wire.h"
+
+#define AUDIT_LIMIT_DEFAULT 100
+#define AUDIT_LIMIT_MAX 1000
+
+struct mid_api {
+	struct MHD_Daemon *d;
+	struct mid_service *svc;
+	int is_unix;
+};
+
+enum need {
+	NEED_NONE,
+	NEED_ORG,   /* org key or admin key */
+	NEED_ADMIN, /* admin key only */
+};
+
+/* One request in flight. */
+struct call {
+	struct mid_api *api;
+	const struct route *route;
+	struct MHD_Connection *conn;
+	struct mid_org *org;
+	enum mid_role role;
+	struct mid_caller who;
+	char rid[37];
+	char peer[MID_PEER_MAX];
+	const char *body;
+	size_t len;
+};
+
+struct route {
+	const char *path;
+	const char *method;
+	enum need need;
+	enum MHD_Result (*fn)(struct call *c);
+	const char *action;        /* device state routes: audit/log name */
+	enum mid_dev_state to;     /* device state routes: target state */
+};
+
+struct req {
+	const struct route *route;
+	size_t len;
+	size_t discarded;
+	int too_big;
+	char body[MID_REQUEST_BODY_MAX];
+};
+
+/* ---- answers --------------------------------------------------------- */
+
+static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *json,
+				 const char *allow)
+{
+	static const char oom[] = "{\"error\":\"" MID_E_INTERNAL "\",\"message\":\"out of memory\"}";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if(json)
+		r = MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+	else {
+		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+		r = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)(uintptr_t)oom,
+						    MHD_RESPMEM_PERSISTENT);
+	}
+	if(!r) {
+		free(json);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+	if(allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+/* Answer with 'o' plus the request_id; takes 'o'. */
+static enum MHD_Result send_obj(struct call *c, unsigned status, cJSON *o)
+{
+	char *s = NULL;
+
+	if(o && cJSON_AddStringToObject(o, "request_id", c->rid))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return send_text(c->conn, status, s, NULL);
+}
+
+static enum MHD_Result send_err(struct call *c, unsigned status, const char *code,
+				const char *message)
+{
+	return send_text(c->conn, status, mid_wire_error(code, message, c->rid), NULL);
+}
+
+/* A device answer: {"status":"ok","deviceId":...,"state":...}. */
+static enum MHD_Result send_device(struct call *c, const char *status, const char *dev,
+				   const char *state)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if(o && (!cJSON_AddStringToObject(o, "status", status) ||
+		 !cJSON_AddStringToObject(o, "deviceId", dev) ||
+		 (state && !cJSON_AddStringToObject(o, "state", state)))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result send_internal(struct call *c)
+{
+	return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, MID_E_INTERNAL,
+			"the database refused the change; see the midd log");
+}
+
+/* Read {"deviceId": ...} from the body, or answer 400 and return 0. */
+static int body_device(struct call *c, char dev[MID_DEVICE_MAX + 1], enum MHD_Result *ret)
+{
+	struct mid_wire_err e;
+
+	if(mid_wire_body_string(c->body, c->len, "deviceId", 1, dev, MID_DEVICE_MAX + 1, &e)) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
+		return 0;
+	}
+	return 1;
+}
+
+/* ---- routes ---------------------------------------------------------- */
+
+static enum MHD_Result r_health(struct call *c)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if(o && !cJSON_AddStringToObject(o, "status", "ok")) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result r_register(struct call *c)
+{
+	char dev[MID_DEVICE_MAX + 1];
+	enum mid_reg_status s;
+	enum MHD_Result ret;
+
+	if(!body_device(c, dev, &ret))
+		return ret;
+	if(mid_service_register(c->api->svc, c->org, dev, &c->who, &s))
+		return send_internal(c);
+	return send_device(c, mid_reg_status_name(s), dev, NULL);
+}
+
+char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const char *request_id)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if(o && cJSON_AddBoolToObject(o, "allowed", v->allowed) &&
+	   cJSON_AddStringToObject(o, "code", v->code) &&
+	   cJSON_AddStringToObject(o, "status", v->status) &&
+	   cJSON_AddStringToObject(o, "reason", v->reason) &&
+	   cJSON_AddStringToObject(o, "deviceId", dev) &&
+	   cJSON_AddStringToObject(o, "request_id", request_id))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}
+
+static enum MHD_Result r_validate(struct call *c)
+{
+	char dev[MID_DEVICE_MAX + 1];
+	struct mid_verdict v;
+	enum MHD_Result ret;
+
+	if(!body_device(c, dev, &ret))
+		return ret;
+	mid_service_validate(c->api->svc, c->org, dev, &c->who, &v);
+	return send_text(c->conn, MHD_HTTP_OK, mid_api_verdict_json(&v, dev, c->rid), NULL);
+}
+
+static enum MHD_Result r_set_state(struct call *c)
+{
+	char dev[MID_DEVICE_MAX + 1];
+	enum MHD_Result ret;
+	enum mid_rc rc;
+
+	if(!body_device(c, dev, &ret))
+		return ret;
+	rc = mid_service_set_state(c->api->svc, c->org, dev, c->route->action, c->route->to,
+				   &c->who);
+	if(rc == MID_ERR_NOT_FOUND)
+		return send_err(c, MHD_HTTP_NOT_FOUND, MID_E_DEVICE_NOT_FOUND,
+				"no device with this deviceId in this organisation");
+	if(rc)
+		return send_internal(c);
+	return send_device(c, "ok", dev, mid_dev_state_name(c->route->to));
+}
+
+struct list_ctx {
+	cJSON *arr;
+	const char *only;
+	int failed;
+};
+
+static int list_one(const struct mid_dev_info *d, void *arg)
+{
+	struct list_ctx *l = arg;
+	char created[32], seen[32];
+	cJSON *o;
+
+	if(l->only && strcmp(l->only, d->id))
+		return 0;
+	mid_wire_time(d->created_ms, created);
+	mid_wire_time(d->last_seen_ms, seen);
+	o = cJSON_CreateObject();
+	if(!o || !cJSON_AddItemToArray(l->arr, o) ||
+	   !cJSON_AddStringToObject(o, "deviceId", d->id) ||
+	   !cJSON_AddStringToObject(o, "state", mid_dev_state_name(d->state)) ||
+	   !cJSON_AddStringToObject(o, "created", created) ||
+	   !(d->last_seen_ms ? cJSON_AddStringToObject(o, "last_seen", seen) :
+			       cJSON_AddNullToObject(o, "last_seen")) ||
+	   !cJSON_AddNumberToObject(o, "validates", (double)d->validates)) {
+		l->failed = 1;
+		return 1;
+	}
+	return l->only != NULL;
+}
+
+/* The optional ?deviceId= filter: NULL when absent, or answer 400. */
+static int query_device(struct call *c, const char **dev, enum MHD_Result *ret)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "deviceId");
+
+	*dev = v;
+	if(v && !mid_wire_device_ok(v, strlen(v))) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_DEVICE_ID,
+				"deviceId must be 1 to 256 bytes of printable ASCII without spaces");
+		return 0;
+	}
+	return 1;
+}
+
+static enum MHD_Result r_list(struct call *c)
+{
+	struct list_ctx l = {0};
+	enum MHD_Result ret;
+	cJSON *o;
+
+	if(!query_device(c, &l.only, &ret))
+		return ret;
+	o = cJSON_CreateObject();
+	l.arr = cJSON_AddArrayToObject(o, "devices");
+	if(!l.arr)
+		goto oom;
+	mid_state_each(c->org, list_one, &l);
+	if(l.failed || !cJSON_AddBoolToObject(o, "org_disabled", mid_state_disabled(c->org)))
+		goto oom;
+	return send_obj(c, MHD_HTTP_OK, o);
+oom:
+	cJSON_Delete(o);
+	return send_obj(c, MHD_HTTP_OK, NULL);
+}
+
+static enum MHD_Result r_usage(struct call *c)
+{
+	cJSON *o = cJSON_CreateObject();
+	struct mid_usage u;
+
+	mid_state_usage(c->org, &u);
+	if(o && (!cJSON_AddNumberToObject(o, "devices", (double)u.devices) ||
+		 !cJSON_AddNumberToObject(o, "active", (double)u.active) ||
+		 !cJSON_AddNumberToObject(o, "revoked", (double)u.revoked) ||
+		 !cJSON_AddNumberToObject(o, "removed", (double)u.removed) ||
+		 !cJSON_AddNumberToObject(o, "limit", (double)u.limit) ||
+		 !cJSON_AddNumberToObject(o, "validates", (double)u.validates) ||
+		 !cJSON_AddBoolToObject(o, "org_disabled", u.disabled))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result r_org_flag(struct call *c)
+{
+	int disabled = c->route->to == MID_DEV_REVOKED;
+	cJSON *o;
+
+	if(mid_service_set_disabled(c->api->svc, c->org, disabled, &c->who))
+		return send_internal(c);
+	o = cJSON_CreateObject();
+	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
+		 !cJSON_AddBoolToObject(o, "org_disabled", disabled))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result r_rotate(struct call *c)
+{
+	char which[16], key[MID_KEY_LEN + 1];
+	struct mid_wire_err e;
+	enum mid_role role;
+	cJSON *o;
+
+	if(mid_wire_body_string(c->body, c->len, "key", 0, which, sizeof(which), &e))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
+	if(!strcmp(which, "org"))
+		role = MID_ROLE_ORG;
+	else if(!strcmp(which, "admin"))
+		role = MID_ROLE_ADMIN;
+	else
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"member \"key\" must be \"org\" or \"admin\"");
+	if(mid_service_rotate(c->api->svc, c->org, role, &c->who, key))
+		return send_internal(c);
+	o = cJSON_CreateObject();
+	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
+		 !cJSON_AddStringToObject(o, "key", key) ||
+		 !cJSON_AddStringToObject(o, "which", which))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	memset(key, 0, sizeof(key));
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static int audit_one(const struct mid_audit_row *a, void *arg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char t[32];
+
+	mid_wire_time(a->time_ms, t);
+	if(!o || !cJSON_AddItemToArray(arg, o) ||
+	   !cJSON_AddStringToObject(o, "time", t) ||
+	   !(a->device[0] ? cJSON_AddStringToObject(o, "deviceId", a->device) :
+			    cJSON_AddNullToObject(o, "deviceId")) ||
+	   !cJSON_AddStringToObject(o, "route", a->route) ||
+	   !cJSON_AddStringToObject(o, "decision", a->decision) ||
+	   !cJSON_AddStringToObject(o, "code", a->code) ||
+	   !cJSON_AddStringToObject(o, "request_id", a->request_id) ||
+	   !cJSON_AddStringToObject(o, "peer", a->peer))
+		return 1;
+	return 0;
+}
+
+/* ?limit=N: 1..AUDIT_LIMIT_MAX (larger is clamped); 0 with 400 sent. */
+static unsigned query_limit(struct call *c, enum MHD_Result *ret)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit");
+	unsigned long n = 0;
+	size_t i;
+
+	if(!v)
+		return AUDIT_LIMIT_DEFAULT;
+	for(i = 0; v[i] >= '0' && v[i] <= '9' && i < 9; i++)
+		n = n * 10 + (unsigned long)(v[i] - '0');
+	if(v[i] >= '0' && v[i] <= '9')
+		n = AUDIT_LIMIT_MAX; /* ten digits or more: clamp */
+	else if(i == 0 || v[i] || n == 0) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"limit must be a whole number from 1 to 1000");
+		return 0;
+	}
+	return n > AUDIT_LIMIT_MAX ? AUDIT_LIMIT_MAX : (unsigned)n;
+}
+
+static enum MHD_Result r_audit(struct call *c)
+{
+	enum MHD_Result ret;
+	const char *dev;
+	unsigned limit;
+	cJSON *o, *arr;
+
+	if(!query_device(c, &dev, &ret))
+		return ret;
+	limit = query_limit(c, &ret);
+	if(!limit)
+		return ret;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "entries");
+	if(!arr) {
+		cJSON_Delete(o);
+		return send_obj(c, MHD_HTTP_OK, NULL);
+	}
+	if(mid_store_audit_query(mid_service_store(c->api->svc), mid_org_id(c->org), dev, limit,
+				 audit_one, arr)) {
+		cJSON_Delete(o);
+		return send_internal(c);
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static const struct route routes[] = {
+	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE},
+	{"/api/v1/devices/register", "POST", NEED_ORG, r_register, NULL, MID_DEV_NONE},
+	{"/api/v1/devices/validate", "POST", NEED_ORG, r_validate, NULL, MID_DEV_NONE},
+	{"/api/v1/devices/revoke", "POST", NEED_ADMIN, r_set_state, "revoke", MID_DEV_REVOKED},
+	{"/api/v1/devices/unrevoke", "POST", NEED_ADMIN, r_set_state, "unrevoke", MID_DEV_ACTIVE},
+	{"/api/v1/devices/restore", "POST", NEED_ADMIN, r_set_state, "restore", MID_DEV_ACTIVE},
+	{"/api/v1/devices/remove", "POST", NEED_ADMIN, r_set_state, "remove", MID_DEV_REMOVED},
+	{"/api/v1/devices/list", "GET", NEED_ORG, r_list, NULL, MID_DEV_NONE},
+	{"/api/v1/usage", "GET", NEED_ORG, r_usage, NULL, MID_DEV_NONE},
+	/* 'to' tells the one handler which way: REVOKED disables. */
+	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_flag, NULL, MID_DEV_REVOKED},
+	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_flag, NULL, MID_DEV_ACTIVE},
+	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE},
+	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE},
+};
+
+/* The route for 'url' and 'method'; '*path' is the route of 'url' under
+ * any method (for 405), or NULL. */
+MID_STATIC const struct route *find_route(const char *url, const char *method,
+					  const struct route **path)
+{
+	size_t i;
+
+	*path = NULL;
+	for(i = 0; i < MID_ARRAY_LEN(routes); i++) {
+		if(strcmp(routes[i].path, url))
+			continue;
+		*path = &routes[i];
+		if(!strcmp(routes[i].method, method))
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/* ---- request life cycle --------------------------------------------- */
+
+static void peer_name(struct mid_api *api, struct MHD_Connection *conn, char *out, size_t n)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	mid_strlcpy(out, "unknown", n);
+	if(api->is_unix) {
+		mid_strlcpy(out, "unix", n);
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if(!ci || !ci->client_addr)
+		return;
+	sa = ci->client_addr;
+	if(sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
+			  (socklen_t)n);
+	else if(sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr, out,
+			  (socklen_t)n);
+}
+
+/* Find the org behind the request's key; 0 with 401/403 sent if none. */
+static int authorise(struct call *c, enum need need, enum MHD_Result *ret)
+{
+	static const char *const headers[] = {"x-admin-key", "x-org-key"};
+	int presented = 0;
+	size_t i;
+
+	if(need == NEED_NONE)
+		return 1;
+	for(i = 0; i < MID_ARRAY_LEN(headers); i++) {
+		const char *k = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, headers[i]);
+		if(!k)
+			continue;
+		presented = 1;
+		if(mid_service_auth(c->api->svc, k, &c->org, &c->role) == MID_OK)
+			break;
+	}
+	if(!c->org) {
+		mid_log_request("unauthorized route=%s key=%s peer=%s request_id=%s",
+				c->route->path, presented ? "unknown" : "missing", c->peer, c->rid);
+		*ret = send_err(c, MHD_HTTP_UNAUTHORIZED, MID_E_UNAUTHORIZED,
+				"missing or unknown key (send x-org-key or x-admin-key)");
+		return 0;
+	}
+	if(need == NEED_ADMIN && c->role != MID_ROLE_ADMIN) {
+		mid_log_request("forbidden route=%s org=%s peer=%s request_id=%s", c->route->path,
+				mid_org_name(c->org), c->peer, c->rid);
+		*ret = send_err(c, MHD_HTTP_FORBIDDEN, MID_E_ADMIN,
+				"this route needs the admin key in x-admin-key; the org key may"
+				" only register, validate and list");
+		return 0;
+	}
+	return 1;
+}
+
+static enum MHD_Result finish_request(struct mid_api *api, struct MHD_Connection *conn,
+				      const char *url, const char *method, struct req *rq)
+{
+	const struct route *path = NULL;
+	struct call c;
+	enum MHD_Result ret;
+
+	memset(&c, 0, sizeof(c));
+	c.api = api;
+	c.conn = conn;
+	mid_uuid4(c.rid);
+	peer_name(api, conn, c.peer, sizeof(c.peer));
+	c.who.peer = c.peer;
+	c.who.request_id = c.rid;
+	c.route = find_route(url, method, &path);
+	if(!c.route && !path)
+		return send_err(&c, MHD_HTTP_NOT_FOUND, MID_E_NOT_FOUND,
+				"no such route; the API lives under /api/v1/");
+	if(!c.route) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "%s takes %s only", path->path, path->method);
+		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
+				 mid_wire_error(MID_E_METHOD, msg, c.rid), path->method);
+	}
+	if(rq->too_big)
+		return send_err(&c, MHD_HTTP_CONTENT_TOO_LARGE, MID_E_TOO_LARGE,
+				"request body is larger than 4096 bytes");
+	if(!authorise(&c, c.route->need, &ret))
+		return ret;
+	c.body = rq->body;
+	c.len = rq->len;
+	return c.route->fn(&c);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	struct mid_api *api = cls;
+	struct req *rq = *con_cls;
+
+	(void)version;
+	if(!rq) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		rq = malloc(sizeof(*rq));
+		if(!rq)
+			return MHD_NO;
+		rq->len = 0;
+		rq->discarded = 0;
+		rq->too_big = 0;
+		*con_cls = rq;
+		/* Announced too large: answer now; libmicrohttpd then closes
+		 * the connection without reading the body. */
+		if(cl && (strlen(cl) > 9 || strtoul(cl, NULL, 10) > MID_REQUEST_BODY_MAX)) {
+			rq->too_big = 1;
+			return finish_request(api, conn, url, method, rq);
+		}
+		return MHD_YES;
+	}
+	if(*upload_size) {
+		size_t n = *upload_size;
+
+		*upload_size = 0;
+		if(!rq->too_big && n <= MID_REQUEST_BODY_MAX - rq->len) {
+			memcpy(rq->body + rq->len, upload, n);
+			rq->len += n;
+			return MHD_YES;
+		}
+		/* A chunked body grew too large: drop it, answer 413 at its
+		 * end, but hang up if it just keeps coming. */
+		rq->too_big = 1;
+		rq->discarded += n;
+		return rq->discarded > MID_API_DISCARD_MAX ? MHD_NO : MHD_YES;
+	}
+	return finish_request(api, conn, url, method, rq);
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+		      enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	free(*con_cls);
+	*con_cls = NULL;
+}
+
+enum mid_rc mid_api_start(struct mid_service *svc, int fd, unsigned threads, int is_unix,
+			  struct mid_api **out, char *err, size_t errlen)
+{
+	struct mid_api *api = calloc(1, sizeof(*api));
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO;
+
+	*out = NULL;
+	if(!api) {
+		close(fd);
+		return MID_ERR_NOMEM;
+	}
+	api->svc = svc;
+	api->is_unix = is_unix;
+	if(threads == 0)
+		threads = 1;
+	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api,
+				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
+				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MID_API_CONNECTIONS,
+				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MID_API_IDLE_SECONDS,
+				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MID_API_CONN_MEMORY,
+				  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+				  MHD_OPTION_END);
+	if(!api->d) {
+		snprintf(err, errlen, "cannot start the HTTP server: %s",
+			 errno ? strerror(errno) : "libmicrohttpd refused the options");
+		close(fd);
+		free(api);
+		return MID_ERR_IO;
+	}
+	*out = api;
+	return MID_OK;
+}
+
+void mid_api_stop(struct mid_api *api)
+{
+	if(!api)
+		return;
+	MHD_stop_daemon(api->d);
+	free(api);
+}

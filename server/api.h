@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The HTTP face of midd: the MachineID v1 compatible routes served by
+ * libmicrohttpd over a listening socket the caller has prepared. Several
+ * servers (TCP and a unix socket) may share one service.
+ */
+#ifndef MID_API_H
+#define MID_API_H
+
+#include <stddef.h>
+
+#include "mid.h"
+#include "service.h"
+
+#define MID_API_CONNECTIONS 1024    /* open connections per server */
+#define MID_API_IDLE_SECONDS 30     /* an idle connection is closed */
+#define MID_API_CONN_MEMORY 16384   /* per-connection buffer (headers) */
+#define MID_API_DISCARD_MAX 65536   /* oversized body bytes read before hanging up */
+
+struct mid_api;
+
+/* Serve on the bound, listening socket 'fd' (it becomes the server's)
+ * with 'threads' worker threads. 'is_unix' names peers "unix". */
+enum mid_rc mid_api_start(struct mid_service *svc, int fd, unsigned threads, int is_unix,
+			  struct mid_api **out, char *err, size_t errlen) MID_WUR;
+
+/* Stop accepting, finish the requests in progress, free. */
+void mid_api_stop(struct mid_api *api);
+
+/* The JSON body of a validate answer; the caller frees it. Exposed for
+ * the unit tests. */
+char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const char *request_id);
+
+#endif

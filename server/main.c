@@ -1,0 +1,359 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * midd: the midshim control plane. `midd init` creates the database and
+ * an org and prints its two keys once; plain `midd` serves the API until
+ * SIGTERM or SIGINT, then flushes what is pending and exits 0.
+ * Exit status: 0 ok, 1 runtime error, 2 usage error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "keys.h"
+#include "listen.h"
+#include "log.h"
+#include "mid.h"
+#include "service.h"
+#include "store.h"
+#include "wire.h"
+
+#define MIDD_VERSION "0.1.0"
+#define DEFAULT_DB "/var/lib/midshim/midd.db"
+#define DEFAULT_LISTEN "127.0.0.1:7070"
+#define DEFAULT_LIMIT 1000
+#define THREADS_MAX 256
+
+enum { EXIT_USAGE = 2 };
+
+static const char usage_text[] =
+"Usage: midd [--db FILE] [--listen ADDR:PORT|none] [--socket PATH]\n"
+"            [--allow-remote] [--threads N] [--quiet]\n"
+"       midd init [--db FILE] [--name ORG] [--device-limit N] [--write-keys DIR]\n"
+"       midd --help | --version\n"
+"\n"
+"midd is the midshim control plane: it answers the shims' register and\n"
+"validate calls and the operators' revoke, restore, remove and org-wide\n"
+"disable, with a MachineID v1 compatible JSON API over HTTP. State lives\n"
+"in SQLite; validate is answered from memory.\n"
+"\n"
+"Serving (no command):\n"
+"  --db FILE            database (default $MIDD_DB, else " DEFAULT_DB ")\n"
+"  --listen ADDR:PORT   TCP address: 127.0.0.1:PORT, [::1]:PORT or\n"
+"                       localhost:PORT (default " DEFAULT_LISTEN "); 'none'\n"
+"                       serves only on --socket\n"
+"  --socket PATH        also serve HTTP on a unix socket (mode 0660); a\n"
+"                       stale socket file is replaced, a live one refused\n"
+"  --allow-remote       permit a --listen address that is not loopback\n"
+"                       (the API is plain HTTP: put TLS in front of it)\n"
+"  --threads N          worker threads (default: number of CPUs)\n"
+"  --quiet              do not log refused requests (401, 403)\n"
+"\n"
+"midd init:\n"
+"  --db FILE            database to create or extend (default as above)\n"
+"  --name ORG           org name (default 'default'); printable ASCII\n"
+"  --device-limit N     most devices the org may register; removed devices\n"
+"                       do not count; 0 = unlimited (default 1000)\n"
+"  --write-keys DIR     also write DIR/org.key and DIR/admin.key (0600;\n"
+"                       DIR is created 0700)\n"
+"  init prints the org key (for shims, MIDSHIM_ORG_KEY) and the admin key\n"
+"  (for operators, MIDSHIM_ADMIN_KEY) once; the database keeps only their\n"
+"  SHA-256 hashes.\n"
+"\n"
+"Routes (keys in headers x-org-key / x-admin-key; the admin key works\n"
+"wherever the org key does):\n"
+"  POST /api/v1/devices/register   org    {\"deviceId\":\"...\"}\n"
+"  POST /api/v1/devices/validate   org    {\"deviceId\":\"...\"}\n"
+"  POST /api/v1/devices/revoke     admin  {\"deviceId\":\"...\"}\n"
+"  POST /api/v1/devices/unrevoke   admin  (alias /restore)\n"
+"  POST /api/v1/devices/remove     admin\n"
+"  GET  /api/v1/devices/list       org    [?deviceId=ID]\n"
+"  GET  /api/v1/usage              org\n"
+"  POST /api/v1/org/disable        admin  (and /api/v1/org/enable)\n"
+"  POST /api/v1/org/rotate-key     admin  {\"key\":\"org\"} or {\"key\":\"admin\"}\n"
+"  GET  /api/v1/audit              admin  [?deviceId=ID][&limit=N]\n"
+"  GET  /healthz                   none\n"
+"\n"
+"Signals: SIGTERM and SIGINT stop midd cleanly (exit 0).\n"
+"Exit status: 0 success, 1 runtime error, 2 usage error.\n"
+"See midd(8) for the full reference.\n";
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "midd: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'midd --help'.\n");
+}
+
+/* A whole number 0..'max' from 'arg'; -1 when it is not one. */
+static long parse_count(const char *arg, long max)
+{
+	char *end;
+	long v;
+
+	if(!*arg || *arg == '-' || *arg == '+')
+		return -1;
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if(errno || *end || v > max)
+		return -1;
+	return v;
+}
+
+static const char *default_db(void)
+{
+	const char *e = getenv("MIDD_DB");
+
+	return e && *e ? e : DEFAULT_DB;
+}
+
+/* Create the database's directory if it alone is missing. */
+static void make_parent(const char *db)
+{
+	char buf[4096];
+	char *dir;
+
+	if(mid_strlcpy(buf, db, sizeof(buf)) >= sizeof(buf))
+		return;
+	dir = dirname(buf);
+	if(mkdir(dir, 0700) == 0)
+		fprintf(stderr, "midd: created directory %s\n", dir);
+}
+
+static int cmd_init(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"name", required_argument, NULL, 'n'},
+		{"device-limit", required_argument, NULL, 'l'},
+		{"write-keys", required_argument, NULL, 'w'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *db = default_db(), *name = "default", *keydir = NULL;
+	char org_key[MID_KEY_LEN + 1], admin_key[MID_KEY_LEN + 1], err[512] = "";
+	unsigned char oh[MID_SHA256_LEN], ah[MID_SHA256_LEN];
+	struct mid_store *store = NULL;
+	long limit = DEFAULT_LIMIT;
+	int64_t id;
+	int c, ret = 1;
+
+	optind = 1;
+	while((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch(c) {
+		case 'd': db = optarg; break;
+		case 'n': name = optarg; break;
+		case 'w': keydir = optarg; break;
+		case 'l':
+			limit = parse_count(optarg, 1000000000L);
+			if(limit < 0) {
+				usage_error("--device-limit wants a whole number (0 = unlimited), not '%s'",
+					    optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': fputs(usage_text, stdout); return 0;
+		default: fprintf(stderr, "Try 'midd --help'.\n"); return EXIT_USAGE;
+		}
+	}
+	if(optind < argc) {
+		usage_error("init takes no argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if(strlen(name) > MID_ORG_NAME_MAX || !mid_wire_device_ok(name, strlen(name))) {
+		usage_error("--name wants 1 to 64 bytes of printable ASCII without spaces, not '%s'",
+			    name);
+		return EXIT_USAGE;
+	}
+	make_parent(db);
+	if(mid_store_open(db, 1, &store, err, sizeof(err)))
+		goto out;
+	if(mid_keys_generate(MID_KEY_ORG, org_key) || mid_keys_generate(MID_KEY_ADMIN, admin_key)) {
+		snprintf(err, sizeof(err), "cannot read random bytes for the keys");
+		goto out;
+	}
+	mid_keys_hash(org_key, oh);
+	mid_keys_hash(admin_key, ah);
+	/* Key files first: if they cannot be written, no org exists whose
+	 * keys nobody holds. */
+	if(keydir && mid_keys_write(keydir, org_key, admin_key, err, sizeof(err)))
+		goto out;
+	if(mid_store_org_create(store, name, oh, ah, (uint64_t)limit, &id, err, sizeof(err))) {
+		if(keydir) {
+			char p[4096];
+			snprintf(p, sizeof(p), "%s/org.key", keydir);
+			unlink(p);
+			snprintf(p, sizeof(p), "%s/admin.key", keydir);
+			unlink(p);
+		}
+		goto out;
+	}
+	printf("created org '%s' in %s (device limit %ld%s)\n", name, db, limit,
+	       limit ? "" : ": unlimited");
+	printf("org key:   %s   (for shims: MIDSHIM_ORG_KEY)\n", org_key);
+	printf("admin key: %s   (for operators: MIDSHIM_ADMIN_KEY)\n", admin_key);
+	if(keydir)
+		printf("keys written to %s/org.key and %s/admin.key\n", keydir, keydir);
+	printf("These keys are shown only once; midd stores only their SHA-256 hashes.\n");
+	if(fflush(stdout)) {
+		snprintf(err, sizeof(err), "cannot write the keys to stdout: %s", strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	memset(org_key, 0, sizeof(org_key));
+	memset(admin_key, 0, sizeof(admin_key));
+	if(ret)
+		fprintf(stderr, "midd: init: %s\n", err[0] ? err : "failed");
+	mid_store_free(store);
+	return ret;
+}
+
+struct serve_opts {
+	const char *db;
+	const char *listen;
+	const char *socket;
+	int allow_remote;
+	long threads;
+	int quiet;
+};
+
+static int parse_serve(int argc, char **argv, struct serve_opts *o)
+{
+	static const struct option opts[] = {
+		{"db", required_argument, NULL, 'd'},
+		{"listen", required_argument, NULL, 'l'},
+		{"socket", required_argument, NULL, 's'},
+		{"allow-remote", no_argument, NULL, 'r'},
+		{"threads", required_argument, NULL, 't'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->db = default_db();
+	o->listen = DEFAULT_LISTEN;
+	o->threads = sysconf(_SC_NPROCESSORS_ONLN);
+	if(o->threads < 1)
+		o->threads = 1;
+	if(o->threads > THREADS_MAX)
+		o->threads = THREADS_MAX;
+	while((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch(c) {
+		case 'd': o->db = optarg; break;
+		case 'l': o->listen = optarg; break;
+		case 's': o->socket = optarg; break;
+		case 'r': o->allow_remote = 1; break;
+		case 'q': o->quiet = 1; break;
+		case 't':
+			o->threads = parse_count(optarg, THREADS_MAX);
+			if(o->threads < 1) {
+				usage_error("--threads wants a number from 1 to 256, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'h': fputs(usage_text, stdout); return -1;
+		case 'V': printf("midd %s\n", MIDD_VERSION); return -1;
+		default: fprintf(stderr, "Try 'midd --help'.\n"); return EXIT_USAGE;
+		}
+	}
+	if(optind < argc) {
+		usage_error("unknown command '%s' (commands: init)", argv[optind]);
+		return EXIT_USAGE;
+	}
+	if(!strcmp(o->listen, "none") && !o->socket) {
+		usage_error("%s", "--listen none needs --socket PATH, or midd would serve nothing");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+static int serve(int argc, char **argv)
+{
+	struct serve_opts o = {0};
+	struct mid_service *svc = NULL;
+	struct mid_api *tcp = NULL, *unx = NULL;
+	struct mid_listen l;
+	char err[512] = "";
+	sigset_t sigs;
+	int fd, sig = 0, ret = 1, r;
+
+	r = parse_serve(argc, argv, &o);
+	if(r)
+		return r < 0 ? 0 : r;
+	if(strcmp(o.listen, "none")) {
+		if(mid_listen_parse(o.listen, &l, err, sizeof(err))) {
+			usage_error("%s", err);
+			return EXIT_USAGE;
+		}
+		if(!l.loopback && !o.allow_remote) {
+			usage_error("refusing to listen on %s, which is not loopback: pass "
+				    "--allow-remote if that is intended", o.listen);
+			return EXIT_USAGE;
+		}
+	}
+	mid_log_set_quiet(o.quiet);
+	umask(077);
+	/* Signals are taken by sigwait in this thread only: block them
+	 * before any thread exists so every thread inherits the mask. */
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+
+	if(mid_service_open(o.db, &svc, err, sizeof(err)))
+		goto out;
+	if(strcmp(o.listen, "none")) {
+		if(mid_listen_tcp(&l, &fd, err, sizeof(err)) ||
+		   mid_api_start(svc, fd, (unsigned)o.threads, 0, &tcp, err, sizeof(err)))
+			goto out;
+	}
+	if(o.socket) {
+		if(mid_listen_unix(o.socket, &fd, err, sizeof(err)) ||
+		   mid_api_start(svc, fd, (unsigned)o.threads, 1, &unx, err, sizeof(err)))
+			goto out;
+	}
+	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld", MIDD_VERSION,
+		(long)getpid(), o.db, o.listen, o.socket ? " socket=" : "",
+		o.socket ? o.socket : "", o.threads);
+	while(sigwait(&sigs, &sig) != 0)
+		;
+	mid_log("stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	ret = 0;
+out:
+	mid_api_stop(tcp);
+	mid_api_stop(unx);
+	if(unx && o.socket)
+		unlink(o.socket);
+	mid_service_close(svc);
+	if(ret)
+		mid_log("error: %s", err[0] ? err : "startup failed");
+	else
+		mid_log("stop");
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if(argc > 1 && !strcmp(argv[1], "init"))
+		return cmd_init(argc - 1, argv + 1);
+	return serve(argc, argv);
+}

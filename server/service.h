@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What midd does, apart from HTTP: authenticate a key, register, validate,
+ * change a device's or an org's state, rotate a key. Every change is
+ * committed to the database (with its audit row) before memory is
+ * updated and before the caller may answer; validate only reads memory.
+ * Changes are serialised by one writer mutex; validate never takes it.
+ */
+#ifndef MID_SERVICE_H
+#define MID_SERVICE_H
+
+#include <stddef.h>
+
+#include "keys.h"
+#include "mid.h"
+#include "state.h"
+#include "store.h"
+
+struct mid_service;
+
+/* Who asked: for the audit table and the log. */
+struct mid_caller {
+	const char *peer;       /* "127.0.0.1", "::1", "unix" */
+	const char *request_id; /* UUID v4 */
+};
+
+enum mid_reg_status {
+	MID_REG_OK,
+	MID_REG_EXISTS,
+	MID_REG_LIMIT,
+	MID_REG_REMOVED,
+};
+
+/* A validate answer. All strings are static. */
+struct mid_verdict {
+	int allowed;
+	const char *code;   /* ALLOW, DEVICE_REVOKED, ... */
+	const char *status; /* allowed, revoked, ... */
+	const char *reason; /* one sentence for humans */
+};
+
+const char *mid_reg_status_name(enum mid_reg_status s);
+
+/* Open the database at 'db', load it into memory and start flushing.
+ * A database without an org is refused with a message saying to run
+ * `midd init`. */
+enum mid_rc mid_service_open(const char *db, struct mid_service **out,
+			     char *err, size_t errlen) MID_WUR;
+
+/* Flush what is pending, stop the flush thread, close the database. */
+void mid_service_close(struct mid_service *svc);
+
+/* The org and role a presented key belongs to; MID_ERR_DENIED if none. */
+enum mid_rc mid_service_auth(struct mid_service *svc, const char *key,
+			     struct mid_org **org, enum mid_role *role) MID_WUR;
+
+enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, const char *dev,
+				 const struct mid_caller *c, enum mid_reg_status *status) MID_WUR;
+
+void mid_service_validate(struct mid_service *svc, struct mid_org *org, const char *dev,
+			  const struct mid_caller *c, struct mid_verdict *v);
+
+/* Set a device's state on behalf of the admin route 'action' (revoke,
+ * unrevoke, restore, remove). MID_ERR_NOT_FOUND for an unknown device. */
+enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, const char *dev,
+				  const char *action, enum mid_dev_state to,
+				  const struct mid_caller *c) MID_WUR;
+
+enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *org, int disabled,
+				     const struct mid_caller *c) MID_WUR;
+
+/* Replace the org's key 'which' with a fresh one, returned in 'key'. */
+enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enum mid_role which,
+			       const struct mid_caller *c, char key[MID_KEY_LEN + 1]) MID_WUR;
+
+/* Read access for the list, usage and audit routes. */
+struct mid_state *mid_service_state(struct mid_service *svc);
+struct mid_store *mid_service_store(struct mid_service *svc);
+
+#endif

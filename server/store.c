@@ -1,0 +1,564 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * SQLite persistence. Hot statements (audit insert, counter updates) are
+ * prepared once; the rare state changes prepare theirs per call. Every
+ * change runs in BEGIN IMMEDIATE ... COMMIT so a concurrent `midd init`
+ * or an operator's sqlite3 shell waits instead of failing halfway.
+ */
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define SCHEMA_VERSION "1"
+
+struct mid_store {
+	sqlite3 *db;
+	pthread_mutex_t mu;
+	sqlite3_stmt *audit_ins;
+	sqlite3_stmt *dev_count;
+	sqlite3_stmt *org_count;
+};
+
+static const char schema[] =
+	"CREATE TABLE IF NOT EXISTS meta("
+	" key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS orgs("
+	" id INTEGER PRIMARY KEY,"
+	" name TEXT NOT NULL UNIQUE,"
+	" org_key_sha256 BLOB NOT NULL,"
+	" admin_key_sha256 BLOB NOT NULL,"
+	" device_limit INTEGER NOT NULL,"
+	" disabled INTEGER NOT NULL DEFAULT 0,"
+	" validates INTEGER NOT NULL DEFAULT 0,"
+	" created INTEGER NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS devices("
+	" seq INTEGER PRIMARY KEY,"
+	" org_id INTEGER NOT NULL REFERENCES orgs(id),"
+	" device_id TEXT NOT NULL,"
+	" state TEXT NOT NULL CHECK(state IN ('active','revoked','removed')),"
+	" created INTEGER NOT NULL,"
+	" last_seen INTEGER,"
+	" validates INTEGER NOT NULL DEFAULT 0,"
+	" UNIQUE(org_id, device_id));"
+	"CREATE TABLE IF NOT EXISTS audit("
+	" id INTEGER PRIMARY KEY,"
+	" time INTEGER NOT NULL,"
+	" org_id INTEGER NOT NULL,"
+	" device_id TEXT,"
+	" route TEXT NOT NULL,"
+	" decision TEXT NOT NULL,"
+	" code TEXT NOT NULL,"
+	" request_id TEXT NOT NULL,"
+	" peer TEXT NOT NULL);"
+	"CREATE INDEX IF NOT EXISTS audit_org_time ON audit(org_id, time);"
+	"CREATE INDEX IF NOT EXISTS audit_org_device_time ON audit(org_id, device_id, time);"
+	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '" SCHEMA_VERSION "');";
+
+static void fail(struct mid_store *s, const char *what)
+{
+	mid_log("database error: %s: %s", what, sqlite3_errmsg(s->db));
+}
+
+static int exec(struct mid_store *s, const char *sql)
+{
+	char *msg = NULL;
+
+	if(sqlite3_exec(s->db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	mid_log("database error: %s", msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int begin(struct mid_store *s)
+{
+	return exec(s, "BEGIN IMMEDIATE");
+}
+
+static enum mid_rc finish(struct mid_store *s, enum mid_rc rc)
+{
+	if(rc == MID_OK && exec(s, "COMMIT"))
+		rc = MID_ERR_IO;
+	if(rc != MID_OK && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if(v && *v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Insert one audit row inside the caller's transaction. */
+static enum mid_rc audit_row(struct mid_store *s, const struct mid_audit_row *a)
+{
+	sqlite3_stmt *st = s->audit_ins;
+	int r;
+
+	sqlite3_bind_int64(st, 1, a->time_ms);
+	sqlite3_bind_int64(st, 2, a->org_id);
+	bind_text(st, 3, a->device);
+	sqlite3_bind_text(st, 4, a->route, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, a->decision, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 6, a->code, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 7, a->request_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 8, a->peer, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if(r != SQLITE_DONE) {
+		fail(s, "audit insert");
+		return MID_ERR_IO;
+	}
+	return MID_OK;
+}
+
+static enum mid_rc prepare(struct mid_store *s, const char *sql, sqlite3_stmt **st)
+{
+	if(sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+		fail(s, "prepare");
+		return MID_ERR_IO;
+	}
+	return MID_OK;
+}
+
+enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
+			   char *err, size_t errlen)
+{
+	struct mid_store *s;
+	enum mid_rc rc = MID_ERR_IO;
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	struct stat sb;
+
+	*out = NULL;
+	if(!create && stat(path, &sb)) {
+		snprintf(err, errlen, "no database at %s (%s): run `midd init --db %s` first",
+			 path, strerror(errno), path);
+		return MID_ERR_NOT_FOUND;
+	}
+	if(create)
+		flags |= SQLITE_OPEN_CREATE;
+	s = calloc(1, sizeof(*s));
+	if(!s)
+		return MID_ERR_NOMEM;
+	pthread_mutex_init(&s->mu, NULL);
+	if(sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open database %s: %s", path,
+			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(s->db, 5000);
+	if(sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+			       "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK ||
+	   sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot use database %s: %s", path, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	if(prepare(s, "INSERT INTO audit(time, org_id, device_id, route, decision, code,"
+		      " request_id, peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &s->audit_ins) ||
+	   prepare(s, "UPDATE devices SET validates = ?, last_seen = ?"
+		      " WHERE org_id = ? AND device_id = ?", &s->dev_count) ||
+	   prepare(s, "UPDATE orgs SET validates = ? WHERE id = ?", &s->org_count)) {
+		snprintf(err, errlen, "cannot use database %s: %s", path, sqlite3_errmsg(s->db));
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	if(rc) {
+		mid_store_free(s);
+		s = NULL;
+	}
+	*out = s;
+	return rc;
+}
+
+void mid_store_free(struct mid_store *s)
+{
+	if(!s)
+		return;
+	sqlite3_finalize(s->audit_ins);
+	sqlite3_finalize(s->dev_count);
+	sqlite3_finalize(s->org_count);
+	sqlite3_close(s->db);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+enum mid_rc mid_store_org_create(struct mid_store *s, const char *name,
+				 const unsigned char org_hash[MID_SHA256_LEN],
+				 const unsigned char admin_hash[MID_SHA256_LEN],
+				 uint64_t limit, int64_t *id, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	struct timespec ts;
+	int r;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	pthread_mutex_lock(&s->mu);
+	if(begin(s)) {
+		snprintf(err, errlen, "database is busy: %s", sqlite3_errmsg(s->db));
+		goto out;
+	}
+	if(prepare(s, "INSERT INTO orgs(name, org_key_sha256, admin_key_sha256, device_limit,"
+		      " created) VALUES (?, ?, ?, ?, ?)", &st))
+		goto out;
+	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 2, org_hash, MID_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 3, admin_hash, MID_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)limit);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+	r = sqlite3_step(st);
+	if(r == SQLITE_CONSTRAINT) {
+		snprintf(err, errlen, "an org named '%s' already exists; pick another --name", name);
+		rc = MID_ERR_INVAL;
+		goto out;
+	}
+	if(r != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot add org: %s", sqlite3_errmsg(s->db));
+		goto out;
+	}
+	*id = sqlite3_last_insert_rowid(s->db);
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	rc = finish(s, rc);
+	if(rc == MID_ERR_IO && err[0] == '\0')
+		snprintf(err, errlen, "cannot add org: %s", sqlite3_errmsg(s->db));
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+enum mid_rc mid_store_each_org(struct mid_store *s, mid_store_org_fn fn, void *arg,
+			       char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT id, name, org_key_sha256, admin_key_sha256, device_limit,"
+		      " disabled, validates FROM orgs ORDER BY id", &st))
+		goto out;
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mid_store_org o;
+		o.id = sqlite3_column_int64(st, 0);
+		o.name = (const char *)sqlite3_column_text(st, 1);
+		o.org_hash = sqlite3_column_blob(st, 2);
+		if(sqlite3_column_bytes(st, 2) != MID_SHA256_LEN)
+			o.org_hash = NULL;
+		o.admin_hash = sqlite3_column_blob(st, 3);
+		if(sqlite3_column_bytes(st, 3) != MID_SHA256_LEN)
+			o.admin_hash = NULL;
+		o.limit = (uint64_t)sqlite3_column_int64(st, 4);
+		o.disabled = sqlite3_column_int(st, 5) != 0;
+		o.validates = (uint64_t)sqlite3_column_int64(st, 6);
+		if(!o.name || !o.org_hash || !o.admin_hash) {
+			snprintf(err, errlen, "org %lld in the database is damaged", (long long)o.id);
+			rc = MID_ERR_PARSE;
+			goto out;
+		}
+		if(fn(&o, arg)) {
+			snprintf(err, errlen, "cannot load org %lld", (long long)o.id);
+			rc = MID_ERR_INVAL;
+			goto out;
+		}
+	}
+	if(r != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot read orgs: %s", sqlite3_errmsg(s->db));
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+enum mid_rc mid_store_each_device(struct mid_store *s, mid_store_dev_fn fn, void *arg,
+				  char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT org_id, device_id, state, created, last_seen, validates"
+		      " FROM devices ORDER BY seq", &st))
+		goto out;
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		struct mid_dev_info d;
+		const char *id = (const char *)sqlite3_column_text(st, 1);
+		const char *state = (const char *)sqlite3_column_text(st, 2);
+		if(!id || !state || mid_strlcpy(d.id, id, sizeof(d.id)) >= sizeof(d.id) ||
+		   !(d.state = mid_dev_state_parse(state))) {
+			snprintf(err, errlen, "a device row in the database is damaged");
+			rc = MID_ERR_PARSE;
+			goto out;
+		}
+		d.created_ms = sqlite3_column_int64(st, 3);
+		d.last_seen_ms = sqlite3_column_int64(st, 4);
+		d.validates = (uint64_t)sqlite3_column_int64(st, 5);
+		if(fn(sqlite3_column_int64(st, 0), &d, arg)) {
+			snprintf(err, errlen, "cannot load device %s", d.id);
+			rc = MID_ERR_INVAL;
+			goto out;
+		}
+	}
+	if(r != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot read devices: %s", sqlite3_errmsg(s->db));
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* Run one prepared-per-call change plus its audit row in a transaction.
+ * 'bind' fills the statement's parameters. 'want_change' asks that the
+ * statement touched a row. */
+static enum mid_rc change(struct mid_store *s, const char *sql,
+			  void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
+			  const struct mid_audit_row *a)
+{
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	pthread_mutex_lock(&s->mu);
+	if(begin(s))
+		goto out;
+	if(prepare(s, sql, &st))
+		goto out;
+	bind(st, arg);
+	if(sqlite3_step(st) != SQLITE_DONE) {
+		fail(s, "update");
+		goto out;
+	}
+	if(sqlite3_changes(s->db) != 1) {
+		rc = MID_ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = a ? audit_row(s, a) : MID_OK;
+out:
+	sqlite3_finalize(st);
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+struct dev_args {
+	int64_t org_id;
+	const char *id;
+	enum mid_dev_state state;
+	int64_t created_ms;
+};
+
+static void bind_dev_add(sqlite3_stmt *st, const void *arg)
+{
+	const struct dev_args *d = arg;
+
+	sqlite3_bind_int64(st, 1, d->org_id);
+	sqlite3_bind_text(st, 2, d->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, mid_dev_state_name(d->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, d->created_ms);
+}
+
+static void bind_dev_set(sqlite3_stmt *st, const void *arg)
+{
+	const struct dev_args *d = arg;
+
+	sqlite3_bind_text(st, 1, mid_dev_state_name(d->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, d->org_id);
+	sqlite3_bind_text(st, 3, d->id, -1, SQLITE_STATIC);
+}
+
+enum mid_rc mid_store_device_add(struct mid_store *s, int64_t org_id, const char *id,
+				 enum mid_dev_state state, int64_t created_ms,
+				 const struct mid_audit_row *a)
+{
+	struct dev_args d = {org_id, id, state, created_ms};
+
+	return change(s, "INSERT INTO devices(org_id, device_id, state, created)"
+			 " VALUES (?, ?, ?, ?)", bind_dev_add, &d, a);
+}
+
+enum mid_rc mid_store_device_set(struct mid_store *s, int64_t org_id, const char *id,
+				 enum mid_dev_state state, const struct mid_audit_row *a)
+{
+	struct dev_args d = {org_id, id, state, 0};
+
+	return change(s, "UPDATE devices SET state = ? WHERE org_id = ? AND device_id = ?",
+		      bind_dev_set, &d, a);
+}
+
+struct org_args {
+	int64_t org_id;
+	int disabled;
+	const unsigned char *hash;
+};
+
+static void bind_org_disabled(sqlite3_stmt *st, const void *arg)
+{
+	const struct org_args *o = arg;
+
+	sqlite3_bind_int(st, 1, o->disabled);
+	sqlite3_bind_int64(st, 2, o->org_id);
+}
+
+static void bind_org_key(sqlite3_stmt *st, const void *arg)
+{
+	const struct org_args *o = arg;
+
+	sqlite3_bind_blob(st, 1, o->hash, MID_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, o->org_id);
+}
+
+enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int disabled,
+				       const struct mid_audit_row *a)
+{
+	struct org_args o = {org_id, disabled, NULL};
+
+	return change(s, "UPDATE orgs SET disabled = ? WHERE id = ?", bind_org_disabled, &o, a);
+}
+
+enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_role which,
+				  const unsigned char hash[MID_SHA256_LEN],
+				  const struct mid_audit_row *a)
+{
+	struct org_args o = {org_id, 0, hash};
+
+	return change(s, which == MID_ROLE_ADMIN ?
+			  "UPDATE orgs SET admin_key_sha256 = ? WHERE id = ?" :
+			  "UPDATE orgs SET org_key_sha256 = ? WHERE id = ?",
+		      bind_org_key, &o, a);
+}
+
+enum mid_rc mid_store_audit_append(struct mid_store *s, const struct mid_audit_row *rows,
+				   size_t n)
+{
+	enum mid_rc rc = MID_ERR_IO;
+	size_t i;
+
+	if(n == 0)
+		return MID_OK;
+	pthread_mutex_lock(&s->mu);
+	if(begin(s))
+		goto out;
+	for(i = 0; i < n; i++) {
+		rc = audit_row(s, &rows[i]);
+		if(rc)
+			goto out;
+	}
+	rc = MID_OK;
+out:
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, size_t n)
+{
+	enum mid_rc rc = MID_ERR_IO;
+	size_t i;
+
+	if(n == 0)
+		return MID_OK;
+	pthread_mutex_lock(&s->mu);
+	if(begin(s))
+		goto out;
+	for(i = 0; i < n; i++) {
+		sqlite3_stmt *st = d[i].id ? s->dev_count : s->org_count;
+		int r;
+
+		sqlite3_bind_int64(st, 1, (sqlite3_int64)d[i].validates);
+		if(d[i].id) {
+			if(d[i].last_seen_ms)
+				sqlite3_bind_int64(st, 2, d[i].last_seen_ms);
+			else
+				sqlite3_bind_null(st, 2);
+			sqlite3_bind_int64(st, 3, d[i].org_id);
+			sqlite3_bind_text(st, 4, d[i].id, -1, SQLITE_STATIC);
+		} else {
+			sqlite3_bind_int64(st, 2, d[i].org_id);
+		}
+		r = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if(r != SQLITE_DONE) {
+			fail(s, "counter update");
+			goto out;
+		}
+	}
+	rc = MID_OK;
+out:
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static void column_copy(sqlite3_stmt *st, int i, char *out, size_t outlen)
+{
+	const char *v = (const char *)sqlite3_column_text(st, i);
+
+	mid_strlcpy(out, v ? v : "", outlen);
+}
+
+enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const char *device,
+				  unsigned limit, mid_store_audit_fn fn, void *arg)
+{
+	sqlite3_stmt *st = NULL;
+	struct mid_audit_row row;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, device ?
+		   "SELECT time, device_id, route, decision, code, request_id, peer FROM audit"
+		   " WHERE org_id = ?1 AND device_id = ?2 ORDER BY time DESC, id DESC LIMIT ?3" :
+		   "SELECT time, device_id, route, decision, code, request_id, peer FROM audit"
+		   " WHERE org_id = ?1 ORDER BY time DESC, id DESC LIMIT ?3", &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	if(device)
+		sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 3, (int)limit);
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(&row, 0, sizeof(row));
+		row.org_id = org_id;
+		row.time_ms = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, row.device, sizeof(row.device));
+		column_copy(st, 2, row.route, sizeof(row.route));
+		column_copy(st, 3, row.decision, sizeof(row.decision));
+		column_copy(st, 4, row.code, sizeof(row.code));
+		column_copy(st, 5, row.request_id, sizeof(row.request_id));
+		column_copy(st, 6, row.peer, sizeof(row.peer));
+		if(fn(&row, arg)) {
+			rc = MID_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if(r != SQLITE_DONE) {
+		fail(s, "audit query");
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * midd's SQLite database: orgs (name, key hashes, limit, disabled flag),
+ * devices (state, created, last_seen, validates) and the audit table.
+ * WAL mode with synchronous=FULL: every function that changes state has
+ * committed durably when it returns MID_OK. One connection, serialised
+ * by a mutex inside the store; callers need no lock of their own. A
+ * failing statement is logged here, with SQLite's message.
+ */
+#ifndef MID_STORE_H
+#define MID_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mid.h"
+#include "sha256.h"
+#include "state.h"
+
+#define MID_PEER_MAX 64
+
+struct mid_store;
+
+/* One audit row. An empty 'device' means the action concerned the org. */
+struct mid_audit_row {
+	int64_t time_ms;
+	int64_t org_id;
+	char device[MID_DEVICE_MAX + 1];
+	char route[24];
+	char decision[24];
+	char code[MID_CODE_MAX];
+	char request_id[MID_REQUEST_ID_MAX];
+	char peer[MID_PEER_MAX];
+};
+
+struct mid_store_org {
+	int64_t id;
+	const char *name;
+	const unsigned char *org_hash;   /* MID_SHA256_LEN bytes */
+	const unsigned char *admin_hash; /* MID_SHA256_LEN bytes */
+	uint64_t limit;                  /* 0: unlimited */
+	int disabled;
+	uint64_t validates;
+};
+
+/* Open the database at 'path'. With 'create' a missing file is created
+ * and the schema is added; without it a missing file is an error. */
+enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
+			   char *err, size_t errlen) MID_WUR;
+void mid_store_free(struct mid_store *s);
+
+/* Add an org; its id in '*id'. A name already taken is MID_ERR_INVAL. */
+enum mid_rc mid_store_org_create(struct mid_store *s, const char *name,
+				 const unsigned char org_hash[MID_SHA256_LEN],
+				 const unsigned char admin_hash[MID_SHA256_LEN],
+				 uint64_t limit, int64_t *id, char *err, size_t errlen) MID_WUR;
+
+/* Call 'fn' for each org, then (second function) for each device in
+ * creation order. A non-zero return from 'fn' stops with MID_ERR_INVAL. */
+typedef int (*mid_store_org_fn)(const struct mid_store_org *org, void *arg);
+typedef int (*mid_store_dev_fn)(int64_t org_id, const struct mid_dev_info *dev, void *arg);
+enum mid_rc mid_store_each_org(struct mid_store *s, mid_store_org_fn fn, void *arg,
+			       char *err, size_t errlen) MID_WUR;
+enum mid_rc mid_store_each_device(struct mid_store *s, mid_store_dev_fn fn, void *arg,
+				  char *err, size_t errlen) MID_WUR;
+
+/* State changes, each committed together with its audit row 'a'. */
+enum mid_rc mid_store_device_add(struct mid_store *s, int64_t org_id, const char *id,
+				 enum mid_dev_state state, int64_t created_ms,
+				 const struct mid_audit_row *a) MID_WUR;
+enum mid_rc mid_store_device_set(struct mid_store *s, int64_t org_id, const char *id,
+				 enum mid_dev_state state, const struct mid_audit_row *a) MID_WUR;
+enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int disabled,
+				       const struct mid_audit_row *a) MID_WUR;
+enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_role which,
+				  const unsigned char hash[MID_SHA256_LEN],
+				  const struct mid_audit_row *a) MID_WUR;
+
+/* Append 'n' audit rows in one transaction. */
+enum mid_rc mid_store_audit_append(struct mid_store *s, const struct mid_audit_row *rows,
+				   size_t n) MID_WUR;
+
+/* Write the counters in 'd' (absolute values) in one transaction. */
+enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, size_t n) MID_WUR;
+
+/* Call 'fn' for the newest 'limit' audit rows of 'org_id', newest first,
+ * only those of 'device' unless it is NULL. */
+typedef int (*mid_store_audit_fn)(const struct mid_audit_row *row, void *arg);
+enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const char *device,
+				  unsigned limit, mid_store_audit_fn fn, void *arg) MID_WUR;
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request bodies and answer fragments shared by every route. Pure code,
+ * no HTTP and no state, so the unit tests cover it whole.
+ */
+#define _GNU_SOURCE
+#include "wire.h"
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int mid_wire_device_ok(const char *id, size_t len)
+{
+	size_t i;
+
+	if(len == 0 || len > MID_DEVICE_MAX)
+		return 0;
+	for(i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if(c <= 0x20 || c >= 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
+				 char *out, size_t outlen, struct mid_wire_err *e)
+{
+	cJSON *root = NULL, *v;
+	enum mid_rc rc = MID_ERR_PARSE;
+	size_t n;
+
+	e->code = MID_E_BAD_JSON;
+	e->message[0] = '\0';
+	if(len == 0) {
+		snprintf(e->message, sizeof(e->message),
+			 "empty body; send a JSON object like {\"%s\":\"...\"}", name);
+		goto out;
+	}
+	root = cJSON_ParseWithLength(body, len);
+	if(!root) {
+		snprintf(e->message, sizeof(e->message),
+			 "body is not JSON; send a JSON object like {\"%s\":\"...\"}", name);
+		goto out;
+	}
+	if(!cJSON_IsObject(root)) {
+		snprintf(e->message, sizeof(e->message),
+			 "body must be a JSON object like {\"%s\":\"...\"}", name);
+		goto out;
+	}
+	e->code = device ? MID_E_BAD_DEVICE_ID : MID_E_BAD_REQUEST;
+	v = cJSON_GetObjectItemCaseSensitive(root, name);
+	if(!v) {
+		snprintf(e->message, sizeof(e->message), "member \"%s\" is missing", name);
+		goto out;
+	}
+	if(!cJSON_IsString(v) || !v->valuestring) {
+		snprintf(e->message, sizeof(e->message), "member \"%s\" must be a string", name);
+		goto out;
+	}
+	n = strlen(v->valuestring);
+	if(device && !mid_wire_device_ok(v->valuestring, n)) {
+		snprintf(e->message, sizeof(e->message),
+			 "deviceId must be 1 to %d bytes of printable ASCII without spaces",
+			 MID_DEVICE_MAX);
+		goto out;
+	}
+	if(n >= outlen) {
+		snprintf(e->message, sizeof(e->message), "member \"%s\" is too long", name);
+		goto out;
+	}
+	memcpy(out, v->valuestring, n + 1);
+	rc = MID_OK;
+out:
+	cJSON_Delete(root);
+	return rc;
+}
+
+void mid_wire_time(int64_t ms, char out[32])
+{
+	time_t s = (time_t)(ms / 1000);
+	struct tm tm;
+	size_t n;
+
+	if(ms < 0 || !gmtime_r(&s, &tm)) {
+		snprintf(out, 32, "1970-01-01T00:00:00.000Z");
+		return;
+	}
+	n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
+}
+
+int64_t mid_wire_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *mid_wire_error(const char *code, const char *message, const char *request_id)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if(o && cJSON_AddStringToObject(o, "error", code) &&
+	   cJSON_AddStringToObject(o, "message", message) &&
+	   cJSON_AddStringToObject(o, "request_id", request_id))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return s;
+}

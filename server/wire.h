@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The API's wire format apart from HTTP: what a deviceId may hold, how a
+ * request body is read, how times and error answers are written.
+ */
+#ifndef MID_WIRE_H
+#define MID_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mid.h"
+
+/* Error codes of the API's 4xx/5xx answers. */
+#define MID_E_BAD_JSON "BAD_JSON"
+#define MID_E_BAD_DEVICE_ID "BAD_DEVICE_ID"
+#define MID_E_BAD_REQUEST "BAD_REQUEST"
+#define MID_E_TOO_LARGE "BODY_TOO_LARGE"
+#define MID_E_NOT_FOUND "NOT_FOUND"
+#define MID_E_METHOD "METHOD_NOT_ALLOWED"
+#define MID_E_UNAUTHORIZED "UNAUTHORIZED"
+#define MID_E_ADMIN "ADMIN_KEY_REQUIRED"
+#define MID_E_DEVICE_NOT_FOUND "DEVICE_NOT_FOUND"
+#define MID_E_INTERNAL "INTERNAL_ERROR"
+
+/* A parse failure: the answer's error code and a message for the caller. */
+struct mid_wire_err {
+	const char *code;
+	char message[160];
+};
+
+/* 1 when the 'len' bytes at 'id' form a deviceId: 1..MID_DEVICE_MAX bytes
+ * of printable ASCII, no space, no control character. */
+int mid_wire_device_ok(const char *id, size_t len);
+
+/* Read the string member 'name' of the JSON object in 'body' ('len' bytes,
+ * need not be terminated) into 'out'. When 'device' is set the value must
+ * be a valid deviceId. On failure fills 'e' and returns MID_ERR_PARSE. */
+enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
+				 char *out, size_t outlen, struct mid_wire_err *e) MID_WUR;
+
+/* 'ms' since the epoch as ISO-8601 UTC with milliseconds, e.g.
+ * 2024-05-01T12:00:00.000Z. */
+void mid_wire_time(int64_t ms, char out[32]);
+
+/* Wall-clock milliseconds since the epoch. */
+int64_t mid_wire_now_ms(void);
+
+/* {"error":'code',"message":'message',"request_id":'request_id'}; the
+ * caller frees the result. NULL when out of memory. */
+char *mid_wire_error(const char *code, const char *message, const char *request_id);
+
+#endif
