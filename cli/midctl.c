@@ -330,8 +330,24 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
-	int ch, ex;
+	int ch, ex, i;
 
+	/* getopt_long takes any unique prefix, so "--admin-key SECRET" would
+	 * read a file named after the key and print its name. Only whole
+	 * option names pass, and a value after '=' is never echoed. */
+	for(i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		size_t n, k;
+
+		if(strncmp(argv[i], "--", 2))
+			continue;
+		n = strcspn(argv[i] + 2, "=");
+		for(k = 0; longopts[k].name; k++)
+			if(strlen(longopts[k].name) == n && !strncmp(longopts[k].name, argv[i] + 2, n))
+				break;
+		if(!longopts[k].name)
+			return die_usage("unknown option '--%.*s'", (int)(n > 64 ? 64 : n),
+					 argv[i] + 2);
+	}
 	opterr = 0;
 	while((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
 		switch(ch) {
@@ -467,8 +483,8 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return MID_CTL_EXIT_OK;
 		}
-		usage(stderr);
-		return MID_CTL_EXIT_USAGE;
+		return die_usage("which command? register, revoke, restore, remove, status, "
+				 "list, usage, org, audit, rotate-key or console");
 	}
 	cmd = find_command(argv[optind]);
 	if(!cmd)

@@ -221,8 +221,8 @@ static void refused(const struct mid_ctl *c, const char *what,
 	const char *hint = "";
 
 	if(r->status == 403 && !c->admin)
-		hint = "; this needs the admin key (--admin-key-file, MIDSHIM_ADMIN_KEY "
-		       "or MIDSHIM_ADMIN_KEY_FILE)";
+		hint = "; only the org key is configured: give the admin key with "
+		       "--admin-key-file, MIDSHIM_ADMIN_KEY or MIDSHIM_ADMIN_KEY_FILE";
 	else if(r->status == 401)
 		hint = "; check the key file or MIDSHIM_*_KEY variables";
 	if(e) {
@@ -399,20 +399,21 @@ static const cJSON *find_device(const cJSON *list, const char *device)
 	return NULL;
 }
 
-/* What validate would answer for a device in 'state', the way midd
- * decides: the device's own state first, then the org switch. */
+/* What validate would answer for a device in 'state' (NULL: not
+ * registered), the way midd decides: the org switch first, then the
+ * device's own state. NULL for a state midctl does not know. */
 static const char *would_answer(const char *state, bool org_disabled)
 {
+	if(org_disabled)
+		return "ORG_DISABLED";
 	if(!state)
 		return "DEVICE_NOT_FOUND";
+	if(!strcmp(state, "active"))
+		return "ALLOW";
 	if(!strcmp(state, "revoked"))
 		return "DEVICE_REVOKED";
 	if(!strcmp(state, "removed"))
 		return "DEVICE_REMOVED";
-	if(org_disabled)
-		return "ORG_DISABLED";
-	if(!strcmp(state, "active"))
-		return "ALLOW";
 	return NULL;
 }
 
@@ -487,8 +488,8 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 		ex = status_json(d, device, off, code, &r);
 	request_id(&r, rid, sizeof(rid));
 	if(!d) {
-		mid_ctl_err("%s: DEVICE_NOT_FOUND: no such device; validate would deny it "
-			    "(request_id %s)", what, rid);
+		mid_ctl_err("%s: DEVICE_NOT_FOUND: no such device; validate would answer %s "
+			    "(request_id %s)", what, code, rid);
 		ex = MID_CTL_EXIT_REFUSED;
 		goto out;
 	}
@@ -590,8 +591,11 @@ int mid_ctl_usage(struct mid_ctl *c)
 		char b[CELL_MAX];
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(r.json, fields[i]);
 
-		printf("%-10s  %s\n", fields[i],
-		       fmt_val(v, i == 4 ? "none" : "-", b, sizeof(b)));
+		/* midd's limit 0 means no limit. */
+		if(!strcmp(fields[i], "limit") && cJSON_IsNumber(v) && v->valuedouble == 0)
+			printf("%-10s  %s\n", fields[i], "unlimited");
+		else
+			printf("%-10s  %s\n", fields[i], fmt_val(v, "-", b, sizeof(b)));
 	}
 	printf("%-10s  %s\n", "org",
 	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "org_disabled")) ?
