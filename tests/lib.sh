@@ -269,3 +269,41 @@ PY
 	sleep 0.1
 	: >"$log"
 }
+
+# ---- midctl -----------------------------------------------------------------
+# midctl_run ARGS...: run the operator console; stdout in $OUT, stderr in
+# $ERR, exit status in $RC; every run's output also goes to $T/midctl.all.
+# Never fails by itself. stdin is the caller's.
+midctl_run() {
+	set +e
+	"$BIN/midctl" "$@" >"$T/midctl.out" 2>"$T/midctl.err"
+	RC=$?
+	set -e
+	cat "$T/midctl.out" "$T/midctl.err" >>"$T/midctl.all"
+	OUT=$(cat "$T/midctl.out")
+	ERR=$(cat "$T/midctl.err")
+}
+
+# midctl_expect RC WHAT ARGS...: midctl_run ARGS and fail unless it exits RC.
+midctl_expect() {
+	local want=$1 what=$2
+	shift 2
+	midctl_run "$@"
+	[ "$RC" -eq "$want" ] ||
+		fail "$what: midctl $* exited $RC, expected $want; stdout: $OUT; stderr: $ERR"
+}
+
+# device_state DEVICE: the state midd itself reports ("none" if unknown).
+device_state() {
+	api GET "/api/v1/devices/list?deviceId=$1" "$ADMIN_KEY" | python3 -c '
+import json, sys
+status, _, body = sys.stdin.read().partition(" ")
+devs = [d for d in json.loads(body).get("devices", []) if d.get("deviceId") == sys.argv[1]]
+print(devs[0].get("state") if devs else "none")' "$1"
+}
+
+# assert_json WHAT TEXT: TEXT parses as JSON.
+assert_json() {
+	printf '%s' "$2" | python3 -c 'import json, sys; json.load(sys.stdin)' 2>/dev/null ||
+		fail "$1: not JSON: $(printf '%s' "$2" | head -c 2000)"
+}
