@@ -42,6 +42,18 @@ static const char *env(const char *name)
 	return getenv(name);
 }
 
+/* fork waits for a validate in flight, so the child's copy of the client
+ * is never half-way through a request. */
+static void atfork_prepare(void)
+{
+	mid_gate_lock();
+}
+
+static void atfork_parent(void)
+{
+	mid_gate_unlock();
+}
+
 static void atfork_child(void)
 {
 	/* The parent keeps its connection; the child opens its own. */
@@ -103,7 +115,7 @@ static void setup(void)
 	else
 		mid_exec_init(NULL);
 	mid_gate_setup(&config, validate, client);
-	pthread_atfork(NULL, NULL, atfork_child);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
 	v = getenv("MIDSHIM_ALLOW_UNTIL");
 	if(v)
