@@ -27,12 +27,16 @@
 #define MID_CODE_TOO_LARGE "MIDSHIM_TOO_LARGE"     /* reply over MID_REPLY_MAX */
 #define MID_CODE_BAD_HTTP "MIDSHIM_BAD_HTTP"       /* malformed status line/headers/chunks */
 #define MID_CODE_IO "MIDSHIM_IO"                   /* local socket error */
+#define MID_CODE_INVALID "MIDSHIM_INVALID"         /* bad argument, e.g. deviceId too long */
 
 #define MID_REPLY_MAX 65536 /* whole reply, headers and body */
+#define MID_ORG_KEY_MAX 512  /* bytes in an org key */
 
 /* The answer to one call. 'code' is the server's code (ALLOW,
  * DEVICE_REVOKED, ...) or one of the MID_CODE_* local codes. For
- * register, 'status' holds "ok", "exists" or "limit_reached". */
+ * register, 'status' holds "ok", "exists", "limit_reached" or "removed".
+ * 'code', 'request_id' and 'status' keep only [A-Za-z0-9_.-] of what the
+ * server sent, so they are safe to put in a log line. */
 struct mid_decision {
 	bool allowed;
 	int http_status;        /* 0 when no status line was read */
@@ -48,8 +52,10 @@ struct mid_client; /* opaque */
  * Create a client for 'url': "http://HOST:PORT" (HOST a name, IPv4 or
  * [IPv6]), "unix:/PATH", or "https://..." (served by libcurl, loaded with
  * dlopen on first use). 'org_key' is sent as x-org-key; 'timeout_ms'
- * bounds each call from start to last byte. No connection is made yet.
- * On error, 'err' says what is wrong with the URL. Caller frees '*out'.
+ * bounds each call from start to last byte. No connection is made yet;
+ * for https:// libcurl is loaded here, and when it cannot be the result is
+ * MID_ERR_UNREACHABLE with 'err' saying to install libcurl4 or use http://
+ * or unix:. On error, 'err' says what is wrong. Caller frees '*out'.
  */
 MID_WUR enum mid_rc mid_client_new(const char *url, const char *org_key,
 				   long timeout_ms, struct mid_client **out,
@@ -57,6 +63,10 @@ MID_WUR enum mid_rc mid_client_new(const char *url, const char *org_key,
 
 /* Close the connection and free. Accepts NULL. */
 void mid_client_free(struct mid_client *c);
+
+/* https:// only: verify the server with the CA certificates in 'path'
+ * (PEM) instead of the system store. The client copies 'path'. */
+MID_WUR enum mid_rc mid_client_set_ca_file(struct mid_client *c, const char *path);
 
 /* After fork() in the child: forget the parent's connection without
  * touching it (the parent still uses it). */
@@ -68,6 +78,15 @@ void mid_client_disconnect(struct mid_client *c);
 /* The file descriptor of the open connection, or -1. The shim uses this to
  * let its own I/O pass its hooks. */
 int mid_client_fd(const struct mid_client *c);
+
+/* How many connections this client has opened (for tests and benchmarks:
+ * keep-alive shows as one connection for many calls). */
+unsigned long mid_client_connects(const struct mid_client *c);
+
+/* One line on the last local error (which address refused, what libcurl
+ * said), "" when the last call got a reply. Owned by the client; valid
+ * until its next call. Holds no key material. */
+const char *mid_client_detail(const struct mid_client *c);
 
 /*
  * POST /api/v1/devices/validate for 'device'. Always fills '*d'; returns
@@ -84,14 +103,22 @@ MID_WUR enum mid_rc mid_client_validate(struct mid_client *c, const char *device
 MID_WUR enum mid_rc mid_client_register(struct mid_client *c, const char *device,
 					struct mid_decision *d);
 
+/* Which API call a reply answers: they differ in what makes it good. */
+enum mid_call {
+	MID_CALL_VALIDATE, /* a boolean "allowed" */
+	MID_CALL_REGISTER, /* a string "status" */
+};
+
 /*
- * Parse one complete HTTP/1.1 reply in 'buf' ('len' bytes) and map it to a
- * decision, as the calls above do with what they read. Exposed for unit
- * tests and the fuzzer. 'eof' says the peer closed after 'len' bytes.
- * Returns MID_OK with d filled when a whole reply is there, MID_ERR_PARSE
- * when more bytes are needed (and !eof), or the error.
+ * Parse one complete HTTP/1.x reply to 'call' in 'buf' ('len' bytes) and
+ * map it to a decision, exactly as the calls above do with what they
+ * read. Exposed for unit tests and the fuzzer. 'eof' says the peer closed
+ * after 'len' bytes. Returns MID_OK with d filled when a whole reply is
+ * there, MID_ERR_PARSE when more bytes are needed (and !eof), or the
+ * error (d->code names it). '*consumed' (may be NULL) gets the reply's
+ * length when it is complete, else 0.
  */
-MID_WUR enum mid_rc mid_client_parse_reply(const char *buf, size_t len, bool eof,
-					   struct mid_decision *d, size_t *consumed);
+MID_WUR enum mid_rc mid_client_parse_reply(enum mid_call call, const char *buf, size_t len,
+					   bool eof, struct mid_decision *d, size_t *consumed);
 
 #endif

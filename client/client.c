@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The control-plane client's plain transport: URL parsing, the request
+ * (built once per deviceId), and HTTP/1.1 over TCP or a unix socket with
+ * keep-alive, a non-blocking connect and one deadline for the whole call.
+ * It runs inside gated programs, so it allocates only in mid_client_new,
+ * never raises SIGPIPE, and leaves no descriptor to a child's exec.
+ */
+#define _GNU_SOURCE
+#include "client_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define FORMS "accepted forms: http://HOST[:PORT], https://HOST[:PORT], unix:/PATH"
+
+static enum mid_rc url_err(char *err, size_t errlen, const char *url, const char *why)
+{
+	if(err && errlen)
+		snprintf(err, errlen, "'%.200s': %s; " FORMS, url, why);
+	return MID_ERR_INVAL;
+}
+
+static int host_char(char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+	       ch == '.' || ch == '-' || ch == '_';
+}
+
+static int ip6_char(char ch)
+{
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
+	       ch == ':' || ch == '.';
+}
+
+static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url, char *err,
+			      size_t errlen)
+{
+	long v = 0;
+	size_t i;
+
+	if(n == 0)
+		return url_err(err, errlen, url, "the port after ':' is empty");
+	for(i = 0; i < n; i++) {
+		if(p[i] < '0' || p[i] > '9')
+			return url_err(err, errlen, url, "the port is not a number");
+		if(v <= 65535)
+			v = v * 10 + (p[i] - '0');
+	}
+	if(v < 1 || v > 65535)
+		return url_err(err, errlen, url, "the port is not in 1-65535");
+	snprintf(out, 6, "%ld", v);
+	return MID_OK;
+}
+
+/* host[:port] or [v6]:port, up to the end of the URL or a lone "/". */
+static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
+				   char *err, size_t errlen)
+{
+	size_t n = strcspn(a, "/?#"), hl;
+	const char *host = a, *colon;
+
+	if(a[n] == '?' || a[n] == '#' || (a[n] == '/' && a[n + 1]))
+		return url_err(err, errlen, url, "a path, query or fragment is not supported");
+	if(memchr(a, '@', n))
+		return url_err(err, errlen, url, "user info is not supported (the key goes in x-org-key)");
+	if(n == 0)
+		return url_err(err, errlen, url, "the host is missing");
+	if(a[0] == '[') {
+		const char *close = memchr(a, ']', n);
+		size_t i;
+
+		if(!close || close == a + 1)
+			return url_err(err, errlen, url, "an IPv6 address needs [ADDRESS]");
+		host = a + 1;
+		hl = (size_t)(close - host);
+		for(i = 0; i < hl; i++)
+			if(!ip6_char(host[i]))
+				return url_err(err, errlen, url, "the IPv6 address has a bad character");
+		colon = close + 1;
+		if(colon < a + n && *colon != ':')
+			return url_err(err, errlen, url, "only ':PORT' may follow ']'");
+		u->bracket = 1;
+	} else {
+		size_t i;
+
+		colon = memchr(a, ':', n);
+		if(colon && memchr(colon + 1, ':', (size_t)(a + n - colon - 1)))
+			return url_err(err, errlen, url, "an IPv6 address needs [brackets]");
+		hl = colon ? (size_t)(colon - a) : n;
+		if(hl == 0)
+			return url_err(err, errlen, url, "the host is missing");
+		for(i = 0; i < hl; i++)
+			if(!host_char(host[i]))
+				return url_err(err, errlen, url, "the host has a bad character");
+	}
+	if(hl >= sizeof(u->host))
+		return url_err(err, errlen, url, "the host name is too long");
+	memcpy(u->host, host, hl);
+	u->host[hl] = '\0';
+	if(colon && colon < a + n)
+		return parse_port(colon + 1, (size_t)(a + n - colon - 1), u->port, url, err, errlen);
+	return MID_OK;
+}
+
+enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err, size_t errlen)
+{
+	memset(u, 0, sizeof(*u));
+	if(!url || !*url)
+		return url_err(err, errlen, "", "the URL is empty");
+	if(strncasecmp(url, "http://", 7) == 0) {
+		u->scheme = MID_SCHEME_HTTP;
+		mid_strlcpy(u->port, "80", sizeof(u->port));
+		return parse_authority(url, url + 7, u, err, errlen);
+	}
+	if(strncasecmp(url, "https://", 8) == 0) {
+		u->scheme = MID_SCHEME_HTTPS;
+		mid_strlcpy(u->port, "443", sizeof(u->port));
+		return parse_authority(url, url + 8, u, err, errlen);
+	}
+	if(strncasecmp(url, "unix:", 5) == 0) {
+		u->scheme = MID_SCHEME_UNIX;
+		if(url[5] != '/')
+			return url_err(err, errlen, url, "the socket path must be absolute");
+		if(strlen(url + 5) >= sizeof(u->path))
+			return url_err(err, errlen, url, "the socket path is too long");
+		mid_strlcpy(u->path, url + 5, sizeof(u->path));
+		return MID_OK;
+	}
+	return url_err(err, errlen, url, "unsupported scheme");
+}
+
+static void set_detail(struct mid_client *c, const char *what, int e)
+{
+	const char *where = c->url.scheme == MID_SCHEME_UNIX ? c->url.path : c->url.host;
+
+	snprintf(c->detail, sizeof(c->detail), "%.16s %.120s%s%.5s: %.80s", what, where,
+		 c->url.scheme == MID_SCHEME_UNIX ? "" : ":",
+		 c->url.scheme == MID_SCHEME_UNIX ? "" : c->url.port, strerror(e));
+}
+
+/* A numeric host is resolved once here, so a call never waits on
+ * getaddrinfo or allocates for it. */
+static void resolve_numeric(struct mid_client *c)
+{
+	struct addrinfo hints, *res = NULL;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	if(getaddrinfo(c->url.host, c->url.port, &hints, &res) == 0 && res &&
+	   res->ai_addrlen <= sizeof(c->addr)) {
+		memcpy(&c->addr, res->ai_addr, res->ai_addrlen);
+		c->addrlen = res->ai_addrlen;
+	}
+	if(res)
+		freeaddrinfo(res);
+}
+
+enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms,
+			   struct mid_client **out, char *err, size_t errlen)
+{
+	struct mid_client *c = NULL;
+	enum mid_rc rc;
+	size_t i, n;
+
+	*out = NULL;
+	c = calloc(1, sizeof(*c));
+	if(!c) {
+		rc = MID_ERR_NOMEM;
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	c->fd = -1;
+	c->curl_fd = -1;
+	c->curl_call = -1;
+	rc = mid_client_url_parse(url, &c->url, err, errlen);
+	if(rc)
+		goto out;
+	rc = MID_ERR_INVAL;
+	n = org_key ? strlen(org_key) : 0;
+	if(n == 0 || n > MID_ORG_KEY_MAX) {
+		snprintf(err, errlen, "the org key must be 1-%d bytes", MID_ORG_KEY_MAX);
+		goto out;
+	}
+	for(i = 0; i < n; i++) {
+		/* It goes into a header line: no space, no control byte. */
+		if(org_key[i] <= ' ' || org_key[i] == 0x7f) {
+			snprintf(err, errlen, "the org key holds a space or control byte");
+			goto out;
+		}
+	}
+	memcpy(c->key, org_key, n + 1);
+	if(timeout_ms < 1 || timeout_ms > 3600000) {
+		snprintf(err, errlen, "the timeout must be 1-3600000 ms, not %ld", timeout_ms);
+		goto out;
+	}
+	c->timeout_ms = timeout_ms;
+	rc = MID_ERR_NOMEM;
+	c->req = malloc(MID_REQUEST_MAX);
+	c->rbuf = malloc(MID_REPLY_MAX + 1);
+	if(!c->req || !c->rbuf) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = MID_OK;
+	if(c->url.scheme == MID_SCHEME_HTTP)
+		resolve_numeric(c);
+	else if(c->url.scheme == MID_SCHEME_HTTPS)
+		rc = mid_https_load(err, errlen);
+out:
+	if(rc)
+		mid_client_free(c);
+	else
+		*out = c;
+	return rc;
+}
+
+enum mid_rc mid_client_set_ca_file(struct mid_client *c, const char *path)
+{
+	if(!c || !path || strlen(path) >= sizeof(c->ca_file))
+		return MID_ERR_INVAL;
+	mid_strlcpy(c->ca_file, path, sizeof(c->ca_file));
+	/* A handle made with the old setting is made again. */
+	mid_https_close(c, 0);
+	return MID_OK;
+}
+
+void mid_client_disconnect(struct mid_client *c)
+{
+	if(!c)
+		return;
+	if(c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->served = 0;
+	c->rlen = 0;
+	mid_https_close(c, 0);
+}
+
+void mid_client_forget(struct mid_client *c)
+{
+	if(!c)
+		return;
+	/* Only the child's copy goes: a shutdown() or a write would end
+	 * or corrupt the parent's connection. */
+	if(c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->served = 0;
+	c->rlen = 0;
+	mid_https_close(c, 1);
+}
+
+void mid_client_free(struct mid_client *c)
+{
+	if(!c)
+		return;
+	mid_client_disconnect(c);
+	if(c->req)
+		explicit_bzero(c->req, MID_REQUEST_MAX);
+	explicit_bzero(c->key, sizeof(c->key));
+	free(c->req);
+	free(c->rbuf);
+	free(c);
+}
+
+int mid_client_fd(const struct mid_client *c)
+{
+	if(!c)
+		return -1;
+	return c->url.scheme == MID_SCHEME_HTTPS ? c->curl_fd : c->fd;
+}
+
+unsigned long mid_client_connects(const struct mid_client *c)
+{
+	return c ? c->connects : 0;
+}
+
+const char *mid_client_detail(const struct mid_client *c)
+{
+	return c ? c->detail : "";
+}
+
+/* Append 's' as the inside of a JSON string. */
+static size_t json_escape(char *dst, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for(; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		if(ch == '"' || ch == '\\') {
+			dst[o++] = '\\';
+			dst[o++] = (char)ch;
+		} else if(ch < 0x20) {
+			memcpy(dst + o, "\\u00", 4);
+			dst[o + 4] = hex[ch >> 4];
+			dst[o + 5] = hex[ch & 15];
+			o += 6;
+		} else {
+			dst[o++] = (char)ch;
+		}
+	}
+	return o;
+}
+
+/*
+ * Make the request for 'call' and 'device' ready in c->req, unless it
+ * already is: a repeated validate only writes the buffer. The sizes are
+ * bounded (key, host, 6 bytes per device byte), so MID_REQUEST_MAX holds
+ * the largest request.
+ */
+static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char *device)
+{
+	char body[16 + 6 * MID_DEVICE_MAX];
+	size_t n, blen;
+	int h;
+
+	n = device ? strnlen(device, MID_DEVICE_MAX + 1) : 0;
+	if(n == 0 || n > MID_DEVICE_MAX)
+		return MID_ERR_INVAL;
+	if(c->req_ready && c->req_call == call && memcmp(c->req_device, device, n + 1) == 0)
+		return MID_OK;
+	c->req_ready = 0;
+	memcpy(body, "{\"deviceId\":\"", 13);
+	blen = 13 + json_escape(body + 13, device);
+	memcpy(body + blen, "\"}", 3);
+	blen += 2;
+	if(c->url.scheme == MID_SCHEME_UNIX)
+		h = snprintf(c->req, MID_REQUEST_MAX, "POST %s HTTP/1.1\r\nHost: localhost\r\n",
+			     call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
+						       : "/api/v1/devices/register");
+	else
+		h = snprintf(c->req, MID_REQUEST_MAX, "POST %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n",
+			     call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
+						       : "/api/v1/devices/register",
+			     c->url.bracket ? "[" : "", c->url.host, c->url.bracket ? "]" : "",
+			     strcmp(c->url.port, c->url.scheme == MID_SCHEME_HTTP ? "80" : "443")
+				     ? ":"
+				     : "",
+			     strcmp(c->url.port, c->url.scheme == MID_SCHEME_HTTP ? "80" : "443")
+				     ? c->url.port
+				     : "");
+	if(h < 0 || (size_t)h >= MID_REQUEST_MAX)
+		return MID_ERR_TOO_BIG;
+	n = (size_t)h;
+	h = snprintf(c->req + n, MID_REQUEST_MAX - n,
+		     "x-org-key: %s\r\nContent-Type: application/json\r\n"
+		     "Content-Length: %zu\r\n\r\n",
+		     c->key, blen);
+	if(h < 0 || (size_t)h + blen >= MID_REQUEST_MAX - n)
+		return MID_ERR_TOO_BIG;
+	n += (size_t)h;
+	memcpy(c->req + n, body, blen);
+	c->body_off = n;
+	c->req_len = n + blen;
+	c->req_call = call;
+	memcpy(c->req_device, device, strlen(device) + 1);
+	c->req_ready = 1;
+	return MID_OK;
+}
+
+/* Wait for 'events' on 'fd' until 'deadline' (ms, CLOCK_MONOTONIC). */
+static enum mid_rc wait_fd(int fd, short events, uint64_t deadline)
+{
+	for(;;) {
+		uint64_t now = mid_now_ms(), left;
+		struct pollfd p = {.fd = fd, .events = events};
+		int n;
+
+		if(now >= deadline)
+			return MID_ERR_TIMEOUT;
+		left = deadline - now;
+		n = poll(&p, 1, left > INT_MAX ? INT_MAX : (int)left);
+		if(n > 0)
+			return MID_OK; /* POLLERR/POLLHUP: the next call says which */
+		if(n < 0 && errno != EINTR)
+			return MID_ERR_IO;
+	}
+}
+
+/* Connect to one address with a non-blocking connect bounded by
+ * 'deadline'. '*e' gets the errno of a failure. */
+static enum mid_rc dial(const struct sockaddr *sa, socklen_t salen, uint64_t deadline,
+			int *fdout, int *e)
+{
+	int fd, one = 1, soerr = 0;
+	socklen_t sl = sizeof(soerr);
+	enum mid_rc rc = MID_OK;
+
+	*e = 0;
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if(fd < 0) {
+		*e = errno;
+		return MID_ERR_IO;
+	}
+	if(sa->sa_family != AF_UNIX)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	for(;;) {
+		if(connect(fd, sa, salen) == 0)
+			break;
+		if(errno == EINPROGRESS || errno == EINTR) {
+			rc = wait_fd(fd, POLLOUT, deadline);
+			if(rc == MID_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
+				soerr = errno;
+			if(rc == MID_OK && soerr) {
+				*e = soerr;
+				rc = MID_ERR_UNREACHABLE;
+			}
+			break;
+		}
+		if(errno == EAGAIN && sa->sa_family == AF_UNIX) {
+			/* The listener's backlog is full; a unix socket cannot
+			 * be polled for that, so try again shortly. */
+			if(mid_now_ms() >= deadline) {
+				rc = MID_ERR_TIMEOUT;
+				break;
+			}
+			poll(NULL, 0, 1);
+			continue;
+		}
+		*e = errno;
+		rc = MID_ERR_UNREACHABLE;
+		break;
+	}
+	if(rc)
+		close(fd);
+	else
+		*fdout = fd;
+	return rc;
+}
+
+/* Open a fresh connection: the unix socket, the numeric address, or each
+ * address a name resolves to in turn. Fills 'd' on failure. */
+static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline, struct mid_decision *d)
+{
+	enum mid_rc rc;
+	int e = 0;
+
+	if(c->url.scheme == MID_SCHEME_UNIX) {
+		struct sockaddr_un sun;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		memcpy(sun.sun_path, c->url.path, strlen(c->url.path) + 1);
+		rc = dial((struct sockaddr *)&sun, sizeof(sun), deadline, &c->fd, &e);
+	} else if(c->addrlen) {
+		rc = dial((struct sockaddr *)&c->addr, c->addrlen, deadline, &c->fd, &e);
+	} else {
+		struct addrinfo hints, *res = NULL, *ai;
+		int g;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_socktype = SOCK_STREAM;
+		hints.ai_flags = AI_NUMERICSERV;
+		g = getaddrinfo(c->url.host, c->url.port, &hints, &res);
+		if(g) {
+			snprintf(c->detail, sizeof(c->detail), "resolve %.120s: %.80s", c->url.host,
+				 gai_strerror(g));
+			return mid_reply_fault(d, MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
+		}
+		rc = MID_ERR_UNREACHABLE;
+		for(ai = res; ai; ai = ai->ai_next) {
+			rc = dial(ai->ai_addr, ai->ai_addrlen, deadline, &c->fd, &e);
+			if(rc != MID_ERR_UNREACHABLE)
+				break;
+		}
+		freeaddrinfo(res);
+	}
+	if(rc == MID_OK) {
+		c->connects++;
+		c->served = 0;
+		return MID_OK;
+	}
+	c->fd = -1;
+	if(rc == MID_ERR_TIMEOUT) {
+		set_detail(c, "connect", ETIMEDOUT);
+		return mid_reply_fault(d, rc, MID_CODE_TIMEOUT);
+	}
+	set_detail(c, "connect", e);
+	return mid_reply_fault(d, rc, rc == MID_ERR_IO ? MID_CODE_IO : MID_CODE_UNREACHABLE);
+}
+
+static void drop(struct mid_client *c)
+{
+	if(c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->served = 0;
+}
+
+/*
+ * Write the ready request and read one reply on c->fd. '*early' says the
+ * peer closed before the first reply byte, the one case where a kept-alive
+ * connection may be retried. The connection is kept only after a good
+ * reply that does not ask for a close.
+ */
+static enum mid_rc exchange(struct mid_client *c, uint64_t deadline, struct mid_decision *d,
+			    int *early)
+{
+	struct mid_reply r;
+	enum mid_rc rc;
+	size_t off = 0;
+	ssize_t n;
+
+	*early = 0;
+	c->rlen = 0;
+	memset(&r, 0, sizeof(r));
+	while(off < c->req_len) {
+		n = send(c->fd, c->req + off, c->req_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if(n > 0) {
+			off += (size_t)n;
+		} else if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			rc = wait_fd(c->fd, POLLOUT, deadline);
+			if(rc)
+				goto fault;
+		} else if(n < 0 && errno == EINTR) {
+			continue;
+		} else {
+			*early = errno == EPIPE || errno == ECONNRESET;
+			set_detail(c, "send to", errno);
+			rc = mid_reply_fault(d, MID_ERR_IO, *early ? MID_CODE_TRUNCATED : MID_CODE_IO);
+			goto out;
+		}
+	}
+	for(;;) {
+		rc = wait_fd(c->fd, POLLIN, deadline);
+		if(rc)
+			goto fault;
+		n = recv(c->fd, c->rbuf + c->rlen, MID_REPLY_MAX + 1 - c->rlen, MSG_DONTWAIT);
+		if(n > 0) {
+			c->rlen += (size_t)n;
+			rc = mid_reply_read(c->req_call, c->rbuf, c->rlen, 0, &r, d);
+			if(rc != MID_ERR_PARSE)
+				break;
+		} else if(n == 0) {
+			*early = c->rlen == 0;
+			rc = mid_reply_read(c->req_call, c->rbuf, c->rlen, 1, &r, d);
+			if(rc == MID_ERR_IO)
+				set_detail(c, "reply from", EPIPE);
+			break;
+		} else if(errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+			*early = c->rlen == 0 && errno == ECONNRESET;
+			set_detail(c, "reply from", errno);
+			rc = mid_reply_fault(d, MID_ERR_IO,
+					     errno == ECONNRESET ? MID_CODE_TRUNCATED : MID_CODE_IO);
+			goto out;
+		}
+	}
+	goto out;
+fault:
+	if(rc == MID_ERR_TIMEOUT) {
+		set_detail(c, "reply from", ETIMEDOUT);
+		rc = mid_reply_fault(d, rc, MID_CODE_TIMEOUT);
+	} else {
+		set_detail(c, "poll on", errno);
+		rc = mid_reply_fault(d, MID_ERR_IO, MID_CODE_IO);
+	}
+out:
+	if(rc == MID_OK && !r.close && r.consumed == c->rlen)
+		c->served++;
+	else
+		drop(c);
+	return rc;
+}
+
+/* Has the peer closed (or sent unasked bytes on) the idle connection? */
+static int stale(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) != 0;
+}
+
+static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *device,
+			struct mid_decision *d)
+{
+	uint64_t deadline;
+	enum mid_rc rc;
+	int attempt, early = 0;
+
+	memset(d, 0, sizeof(*d));
+	if(!c)
+		return mid_reply_fault(d, MID_ERR_INVAL, MID_CODE_INVALID);
+	c->detail[0] = '\0';
+	rc = prepare(c, kind, device);
+	if(rc) {
+		snprintf(c->detail, sizeof(c->detail), "the deviceId must be 1-%d bytes",
+			 MID_DEVICE_MAX);
+		return mid_reply_fault(d, rc, MID_CODE_INVALID);
+	}
+	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
+	if(c->url.scheme == MID_SCHEME_HTTPS)
+		return mid_https_call(c, deadline, d);
+	/* An idle connection the server has closed is replaced before use;
+	 * the retry below covers a close that races with our request. */
+	if(c->fd >= 0 && stale(c->fd))
+		drop(c);
+	for(attempt = 0; attempt < 2; attempt++) {
+		int reused = c->fd >= 0;
+
+		if(!reused) {
+			rc = open_conn(c, deadline, d);
+			if(rc)
+				break;
+		}
+		rc = exchange(c, deadline, d, &early);
+		if(!rc || !early || !reused)
+			break;
+	}
+	if(rc == MID_OK)
+		c->detail[0] = '\0';
+	return rc;
+}
+
+enum mid_rc mid_client_validate(struct mid_client *c, const char *device, struct mid_decision *d)
+{
+	return call(c, MID_CALL_VALIDATE, device, d);
+}
+
+enum mid_rc mid_client_register(struct mid_client *c, const char *device, struct mid_decision *d)
+{
+	return call(c, MID_CALL_REGISTER, device, d);
+}

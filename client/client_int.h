@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside the control-plane client: the client's state, shared by the
+ * plain transport (client.c) and the libcurl one (https.c), and the reply
+ * reader (reply.c) both feed their bytes to. Not for other modules.
+ */
+#ifndef MID_CLIENT_INT_H
+#define MID_CLIENT_INT_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "client.h"
+
+#define MID_LINE_MAX 8192  /* one header or chunk-size line, CRLF excluded */
+#define MID_REQUEST_MAX 4096 /* a whole request: head and body */
+#define MID_CA_FILE_MAX 4096
+#define MID_DETAIL_MAX 256
+
+enum mid_scheme {
+	MID_SCHEME_HTTP,
+	MID_SCHEME_HTTPS,
+	MID_SCHEME_UNIX,
+};
+
+/* A control-plane URL taken apart. 'host' has no brackets; 'bracket'
+ * says it needs them in a Host header or URL. */
+struct mid_url {
+	enum mid_scheme scheme;
+	char host[256];
+	char port[6];
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	int bracket;
+};
+
+struct mid_client {
+	struct mid_url url;
+	char key[MID_ORG_KEY_MAX + 1];
+	long timeout_ms;
+
+	/* A numeric host is resolved once, in mid_client_new. */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+
+	int fd;                  /* the kept-alive connection or -1 */
+	unsigned long served;    /* replies read on 'fd' */
+	unsigned long connects;  /* connections opened, ever */
+
+	/* The ready request for (req_call, req_device). */
+	int req_ready;
+	enum mid_call req_call;
+	char req_device[MID_DEVICE_MAX + 1];
+	char *req;               /* MID_REQUEST_MAX bytes */
+	size_t req_len;
+	size_t body_off;         /* the JSON body inside 'req' */
+
+	char *rbuf;              /* MID_REPLY_MAX + 1 bytes: one more tells "over" */
+	size_t rlen;
+
+	char detail[MID_DETAIL_MAX];
+
+	/* https:// only (https.c). */
+	char ca_file[MID_CA_FILE_MAX];
+	void *curl;              /* CURL *, kept for keep-alive */
+	void *curl_hdrs;         /* struct curl_slist * */
+	int curl_fd;
+	int curl_call;           /* the call its URL is set for, -1 none */
+	size_t curl_head;        /* header bytes of the reply, counted to the cap */
+	int curl_big;            /* a callback hit the cap */
+};
+
+/* What framing a reply told about its connection. */
+struct mid_reply {
+	int status;      /* 0 before a status line was read */
+	int close;       /* the connection must not carry another call */
+	size_t consumed; /* bytes of the reply, when complete */
+};
+
+/*
+ * Read the reply to 'call' in 'buf' and fill 'd', as mid_client_parse_reply
+ * promises. A chunked body is decoded in place, after the head, so 'buf'
+ * is writable; the decoder never writes ahead of what it has read, and
+ * bytes after the reply are left alone. 'len' may exceed MID_REPLY_MAX by
+ * one byte: that byte says the reply is over the cap.
+ */
+MID_WUR enum mid_rc mid_reply_read(enum mid_call call, char *buf, size_t len, int eof,
+				   struct mid_reply *r, struct mid_decision *d);
+
+/* Map an HTTP 'status' and a JSON 'body' to a decision (both transports
+ * end here). */
+MID_WUR enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body,
+				     size_t blen, struct mid_decision *d);
+
+/* Fill 'd' for a local fault: not allowed, 'code', request_id "-". */
+enum mid_rc mid_reply_fault(struct mid_decision *d, enum mid_rc rc, const char *code);
+
+/* Take 'url' apart; 'err' names the problem and the accepted forms. */
+MID_WUR enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err,
+					 size_t errlen);
+
+/* libcurl for https:// (https.c). Load it once per process. */
+MID_WUR enum mid_rc mid_https_load(char *err, size_t errlen);
+
+/* Send the ready request's body with libcurl and map the answer. */
+MID_WUR enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline_ms,
+				   struct mid_decision *d);
+
+/* Drop the libcurl handle. 'forget': after fork, close the child's copy
+ * of its socket first so nothing is ever written on the parent's
+ * connection. */
+void mid_https_close(struct mid_client *c, int forget);
+
+#ifdef MID_UNIT_TEST
+/* The library name https.c loads; a test points it at a missing one. */
+extern const char *mid_https_soname;
+#endif
+
+#endif
