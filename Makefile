@@ -200,7 +200,9 @@ bench: all
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)
 	$(Q)B=$(B) bench/run.sh
 
-demo: all
+# -s: a build with nothing to do stays silent ahead of the demo's output.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory -s build-all
 	$(Q)B=$(B) scripts/demo.sh
 
 format:

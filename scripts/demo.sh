@@ -1,0 +1,414 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# `make demo`: a runaway program, an operator's revoke, and the program's
+# death at its next side effect.
+#
+# It starts a real midd on 127.0.0.1 with a throwaway database, registers
+# a device, and runs an unmodified bash loop under `midshim run` that calls
+# a local HTTP endpoint and appends a line to a file about every 200 ms.
+# After about 3 s it revokes the device with midctl and shows what
+# happened: the program's last lines, the revoke, the shim's denial line,
+# the exit status, the time from the revoke's reply to the death, and that
+# the file stopped growing. Then it restores the device and shows the same
+# program working again.
+#
+# Exits 0 only when the program died by SIGKILL within TTL + 1 s of the
+# revoke's reply, its denial line carries DEVICE_REVOKED and a UUID
+# request_id, and nothing was appended after its death.
+#
+# Environment:
+#   B                  build directory (default: build)
+#   DEMO_DIR           working directory, wiped at start (default: var/demo)
+#   DEMO_PORT          port for midd (default: 7070 if free, else any free one)
+#   DEMO_INTERACTIVE=1 you revoke, from a second terminal, with midctl console
+#   DEMO_PRELOAD       libraries to preload before the shim (sanitizer builds)
+set -uo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$TOP" || exit 1
+B=${B:-build}
+case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
+D=${DEMO_DIR:-$TOP/var/demo}
+case $D in /*) ;; *) D=$TOP/$D ;; esac
+INTERACTIVE=${DEMO_INTERACTIVE:-0}
+[ "$INTERACTIVE" = 0 ] && INTERACTIVE=
+DEVICE=demo:local:runaway:01
+TTL_MS=500
+RUN_S=3               # the program runs this long before the revoke
+DEATH_LIMIT_MS=$((TTL_MS + 1000))
+INTERACTIVE_LIMIT_S=600
+UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
+
+# Settings from the caller's shell must not leak into the demo: the shim
+# reads every MIDSHIM_* variable and rejects names it does not know.
+for v in ${!MIDSHIM_@}; do unset "$v"; done
+
+# ---- output -----------------------------------------------------------------
+if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
+	C_H=$'\e[1;36m' C_OK=$'\e[1;32m' C_BAD=$'\e[1;31m' C_DIM=$'\e[2m' C_B=$'\e[1m' C_0=$'\e[0m'
+else
+	C_H='' C_OK='' C_BAD='' C_DIM='' C_B='' C_0=''
+fi
+heading() { printf '\n%s==> %s%s\n' "$C_H" "$1" "$C_0"; }
+say() { printf '    %s\n' "$*"; }
+shown() { # show lines of stdin, indented
+	sed 's/^/      /'
+}
+cmdline() { printf '    %s$ %s%s\n' "$C_DIM" "$*" "$C_0"; }
+die() { # reason [file whose last lines explain it]
+	printf '\n%sdemo failed:%s %s\n' "$C_BAD" "$C_0" "$1"
+	if [ -n "${2:-}" ] && [ -s "$2" ]; then
+		printf '    last lines of %s:\n' "$(rel "$2")"
+		tail -n 3 "$2" | cut -c1-300 | shown
+	fi
+	exit 1
+}
+# A path as the reader would type it: relative to where make runs.
+rel() { case $1 in "$TOP"/*) printf '%s' "${1#"$TOP"/}" ;; *) printf '%s' "$1" ;; esac; }
+now_ns() { date +%s%N; }
+clock() { # ns since the epoch -> HH:MM:SS.mmm
+	printf '%(%H:%M:%S)T.%03d' "$(($1 / 1000000000))" "$((($1 / 1000000) % 1000))"
+}
+lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
+
+# ---- processes: each in its own process group, all stopped on exit ---------
+MIDD_PID='' PROG_PID='' TIMER_PID='' PAUSE_PID=''
+# A sleep the shell waits for with `wait`, so a signal's trap runs at once
+# rather than when the sleep ends.
+pause() {
+	sleep "$1" &
+	PAUSE_PID=$!
+	wait "$PAUSE_PID" 2>/dev/null
+	PAUSE_PID=''
+}
+stop_group() { # pid: TERM its group, then KILL what is left, and reap it
+	local pid=$1
+	[ -n "$pid" ] || return 0
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+cleanup() {
+	trap - INT TERM HUP EXIT
+	[ -z "$PAUSE_PID" ] || kill "$PAUSE_PID" 2>/dev/null
+	stop_group "$PROG_PID"
+	stop_group "$TIMER_PID"
+	stop_group "$MIDD_PID"
+	PROG_PID='' TIMER_PID='' MIDD_PID=''
+}
+# shellcheck disable=SC2317 # called by the trap
+interrupted() {
+	printf '\n%sinterrupted:%s stopping midd and the program\n' "$C_BAD" "$C_0"
+	cleanup
+	exit "$1"
+}
+trap cleanup EXIT
+trap 'interrupted 130' INT
+trap 'interrupted 143' TERM
+trap 'interrupted 129' HUP
+
+# ---- preflight --------------------------------------------------------------
+for f in midd midctl midshim libmidshim.so; do
+	[ -e "$BIN/$f" ] || die "$(rel "$BIN/$f") is missing: build first (make demo builds it)"
+done
+for t in curl python3; do
+	command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh installs it)"
+done
+
+# The working directory is wiped, so only one the demo made itself.
+if [ -d "$D" ] && [ -n "$(ls -A "$D" 2>/dev/null)" ] && [ ! -e "$D/.midshim-demo" ]; then
+	die "$D exists and was not made by the demo; remove it or set DEMO_DIR"
+fi
+rm -rf "$D" || die "cannot wipe $D"
+{ mkdir -p "$D" && : >"$D/.midshim-demo"; } || die "cannot create $D"
+LOG=$D/out.log
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if [ -n "${DEMO_PORT:-}" ]; then
+	PORT=$DEMO_PORT
+elif ! port_in_use 7070; then
+	PORT=7070
+else
+	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') ||
+		die "cannot find a free port on 127.0.0.1"
+fi
+URL=http://127.0.0.1:$PORT
+ORG_KEY=$D/keys/org.key
+ADMIN_KEY=$D/keys/admin.key
+MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$ADMIN_KEY" --timeout-ms 3000)
+
+printf '%smidshim demo%s: a runaway program, a revoke, and the program stops at its next side effect\n' \
+	"$C_B" "$C_0"
+
+# ---- 1. control plane -------------------------------------------------------
+heading "control plane"
+"$BIN/midd" init --db "$D/midd.db" --write-keys "$D/keys" >"$D/init.log" 2>&1 ||
+	die "midd init failed" "$D/init.log"
+{ [ -s "$ORG_KEY" ] && [ -s "$ADMIN_KEY" ]; } || die "midd init wrote no keys to $(rel "$D/keys")"
+setsid "$BIN/midd" --db "$D/midd.db" --listen "127.0.0.1:$PORT" </dev/null >"$D/midd.log" 2>&1 &
+MIDD_PID=$!
+up=
+for _ in $(seq 1 100); do
+	if curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1; then
+		up=1
+		break
+	fi
+	kill -0 "$MIDD_PID" 2>/dev/null || break
+	sleep 0.05
+done
+[ -n "$up" ] || die "midd did not answer on $URL/healthz within 5 s" "$D/midd.log"
+say "midd listens on $URL (database $(rel "$D/midd.db"))"
+say "org key   $(rel "$ORG_KEY")   for gated programs: register, validate"
+say "admin key $(rel "$ADMIN_KEY")   for the operator: revoke, restore"
+say "midctl below stands for: $(rel "$BIN/midctl") --url $URL --admin-key-file $(rel "$ADMIN_KEY")"
+out=$("${MIDCTL[@]}" register "$DEVICE" 2>&1) || die "midctl register failed: $out"
+cmdline "midctl register $DEVICE"
+say "$out"
+
+# ---- 2. the program ---------------------------------------------------------
+# An ordinary bash loop, not written for midshim. It does its work in its
+# own process, as a long-running agent or daemon does: builtins append to
+# the file and bash's /dev/tcp talks to the endpoint. (A command it forked
+# would be stopped too, but alone; the loop would go on and start the next.)
+# Its stdin is a FIFO that never has input, so `read -t` is its pause.
+cat >"$D/runaway.sh" <<'EOF'
+#!/bin/bash
+# Forever: ask a local HTTP endpoint, append a line to a file, pause 200 ms.
+log=$1 port=$2 n=0
+while :; do
+	exec {web}<>"/dev/tcp/127.0.0.1/$port"
+	printf 'GET /healthz HTTP/1.0\r\n\r\n' >&"$web"
+	read -r -t 2 _ code _ <&"$web"
+	exec {web}>&-
+	t=$EPOCHREALTIME
+	printf '%(%T)T.%.3s  tick %-3d  healthz %s\n' "${t%.*}" "${t#*.}" $((++n)) "$code" >>"$log"
+	read -r -t 0.2 _
+done
+EOF
+PROG=("$BIN/midshim" run --ttl-ms "$TTL_MS" --device "$DEVICE" --url "$URL"
+	--org-key-file "$ORG_KEY" -- bash "$D/runaway.sh" "$LOG" "$PORT")
+
+mkfifo "$D/idle" || die "cannot make the FIFO $D/idle"
+exec {IDLE}<>"$D/idle"
+start_program() { # stderr file
+	if [ -n "${DEMO_PRELOAD:-}" ]; then
+		LD_PRELOAD=$DEMO_PRELOAD setsid "${PROG[@]}" <&"$IDLE" >/dev/null 2>"$1" &
+	else
+		setsid "${PROG[@]}" <&"$IDLE" >/dev/null 2>"$1" &
+	fi
+	PROG_PID=$!
+}
+wait_lines() { # n seconds: until the file has n lines
+	for _ in $(seq 1 $(($2 * 20))); do
+		[ "$(lines)" -ge "$1" ] && return 0
+		kill -0 "$PROG_PID" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+heading "the program"
+say "every ~200 ms: GET $URL/healthz, then append a line to $(rel "$LOG")"
+sed -n '/^while/,/^done/{s/\t/  /g;p}' "$D/runaway.sh" | shown
+cmdline "$(rel "$BIN/midshim") run --ttl-ms $TTL_MS --device $DEVICE \\"
+printf '    %s        --url %s --org-key-file %s \\%s\n' "$C_DIM" "$URL" "$(rel "$ORG_KEY")" "$C_0"
+printf '    %s        -- bash %s %s %s%s\n' "$C_DIM" "$(rel "$D/runaway.sh")" "$(rel "$LOG")" "$PORT" "$C_0"
+start_program "$D/program.err"
+wait_lines 1 5 || die "the program did not start working" "$D/program.err"
+say "running as pid $PROG_PID; an allow from midd is cached for $TTL_MS ms (the TTL)"
+
+# ---- 3. revoke --------------------------------------------------------------
+REVOKE_NS='' REVOKE_SEEN=''
+if [ -z "$INTERACTIVE" ]; then
+	pause "$RUN_S"
+	kill -0 "$PROG_PID" 2>/dev/null || die "the program ended before the revoke" "$D/program.err"
+	say "after ${RUN_S} s, $(lines) lines; the last ones:"
+	tail -n 3 "$LOG" | shown
+
+	heading "revoke"
+	cmdline "midctl revoke $DEVICE"
+	out=$("${MIDCTL[@]}" revoke "$DEVICE" 2>&1)
+	rc=$?
+	REVOKE_NS=$(now_ns)
+	[ "$rc" -eq 0 ] || die "midctl revoke failed (exit $rc): $out"
+	say "$out"
+	limit_s=$(((DEATH_LIMIT_MS + 2000) / 1000))
+else
+	heading "your turn"
+	say "In a second terminal, run:"
+	echo
+	printf '      %s%s --url %s --admin-key-file %s console --device %s%s\n' "$C_B" \
+		"$BIN/midctl" "$URL" "$ADMIN_KEY" "$DEVICE" "$C_0"
+	echo
+	say "and type 'revoke' (or 'disable' to stop the whole organisation)."
+	say "Waiting for the program to stop (at most $((INTERACTIVE_LIMIT_S / 60)) minutes; Ctrl-C ends the demo)."
+	limit_s=$INTERACTIVE_LIMIT_S
+fi
+
+# ---- 4. wait for the death --------------------------------------------------
+# A plain sleep is the deadline; whichever of the two ends first wakes us.
+setsid sleep "$limit_s" </dev/null >/dev/null 2>&1 &
+TIMER_PID=$!
+if [ -z "$INTERACTIVE" ]; then
+	wait -n -p who "$PROG_PID" "$TIMER_PID" 2>/dev/null
+	rc=$?
+	DEATH_NS=$(now_ns)
+else
+	# Poll the device's state meanwhile, to know when the revoke landed.
+	who=''
+	last_show=0
+	# bash would report the program's death here on stderr; we do below.
+	while :; do
+		if ! kill -0 "$PROG_PID" 2>/dev/null; then
+			wait "$PROG_PID" 2>/dev/null
+			rc=$?
+			DEATH_NS=$(now_ns)
+			who=$PROG_PID
+			break
+		fi
+		if ! kill -0 "$TIMER_PID" 2>/dev/null; then
+			who=$TIMER_PID
+			break
+		fi
+		if [ -z "$REVOKE_SEEN" ]; then
+			st=$("${MIDCTL[@]}" status "$DEVICE" 2>/dev/null | awk '$1 == "validate" { print $2 }')
+			if [ -n "$st" ] && [ "$st" != allowed ]; then
+				REVOKE_NS=$(now_ns)
+				REVOKE_SEEN=$st
+			fi
+		fi
+		if [ -t 1 ] && [ $((SECONDS - last_show)) -ge 1 ]; then
+			printf '\r    %s%s lines in %s; device: %s%s ' "$C_DIM" "$(lines)" "$(rel "$LOG")" \
+				"${REVOKE_SEEN:-allowed}" "$C_0"
+			last_show=$SECONDS
+		fi
+		sleep 0.1
+	done 2>/dev/null
+	[ -t 1 ] && printf '\r\e[K'
+fi
+if [ "$who" = "$TIMER_PID" ]; then
+	TIMER_PID=''
+	if [ -n "$INTERACTIVE" ]; then
+		die "no revoke within $((INTERACTIVE_LIMIT_S / 60)) minutes; stopped the program"
+	fi
+	die "the program still runs $limit_s s after the revoke: the revoke did not stop it" "$D/program.err"
+fi
+stop_group "$TIMER_PID"
+TIMER_PID=''
+AT_DEATH=$(lines)
+# The program had no children; anything left in its group is a fault.
+left=$(pgrep -g "$PROG_PID" 2>/dev/null | tr '\n' ' ')
+kill -KILL -- "-$PROG_PID" 2>/dev/null
+PROG_PID=''
+
+heading "the program stopped"
+denial=$(grep 'midshim: denied' "$D/program.err" | tail -n 1)
+if [ -n "$denial" ]; then
+	say "its stderr, from the shim:"
+	printf '      %s%s%s\n' "$C_B" "$denial" "$C_0"
+else
+	say "no denial line on its stderr; it said:"
+	tail -n 3 "$D/program.err" | cut -c1-300 | shown
+fi
+if [ "$rc" -eq 137 ]; then
+	say "exit status 137 (killed by SIGKILL)"
+else
+	say "exit status $rc"
+fi
+if [ -n "$REVOKE_NS" ]; then
+	ms=$(((DEATH_NS - REVOKE_NS) / 1000000))
+	if [ -n "$INTERACTIVE" ]; then
+		say "midd answers $REVOKE_SEEN from $(clock "$REVOKE_NS") (polled every 100 ms), program died at $(clock "$DEATH_NS"): ${ms} ms (TTL $TTL_MS ms)"
+	else
+		say "revoke replied at $(clock "$REVOKE_NS"), program died at $(clock "$DEATH_NS"): ${ms} ms (TTL $TTL_MS ms)"
+	fi
+fi
+say "its last lines:"
+tail -n 2 "$LOG" | shown
+pause 1
+AFTER=$(lines)
+if [ "$AFTER" -eq "$AT_DEATH" ]; then
+	say "$(rel "$LOG"): $AT_DEATH lines at its death, still $AFTER lines 1 s later"
+else
+	say "$(rel "$LOG"): $AT_DEATH lines at its death, but $AFTER lines 1 s later"
+fi
+
+# ---- verdict on the stop ----------------------------------------------------
+problems=()
+[ "$rc" -eq 137 ] || problems+=("the program ended with status $rc, not by SIGKILL (137)")
+if [ -n "$INTERACTIVE" ]; then
+	codes='DEVICE_REVOKED|ORG_DISABLED'
+else
+	codes='DEVICE_REVOKED'
+fi
+if [ -z "$denial" ]; then
+	problems+=("the shim printed no denial line")
+elif ! [[ $denial =~ code\ ($codes),\ request_id\ $UUID_RE ]]; then
+	problems+=("the denial line lacks ${codes//|/ or } with a UUID request_id")
+fi
+[ "$AFTER" -eq "$AT_DEATH" ] || problems+=("$((AFTER - AT_DEATH)) lines were appended after the death")
+[ -z "$left" ] || problems+=("processes of the program outlived it: $left")
+if [ -n "$REVOKE_NS" ] && [ "$ms" -gt "$DEATH_LIMIT_MS" ]; then
+	problems+=("it died ${ms} ms after the revoke, over TTL + 1 s ($DEATH_LIMIT_MS ms)")
+fi
+if [ -n "$INTERACTIVE" ] && [ -z "$REVOKE_SEEN" ] && [ -n "$denial" ]; then
+	say "(the demo did not see a revoke; the denial line says why the program stopped)"
+fi
+
+# ---- 5. restore and run again -----------------------------------------------
+heading "restore, and run the same program again"
+if ! curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1; then
+	problems+=("midd no longer answers on $URL")
+	say "midd no longer answers: skipped"
+else
+	if [[ $denial == *ORG_DISABLED* ]]; then
+		cmdline "midctl org enable"
+		say "$("${MIDCTL[@]}" org enable 2>&1)"
+	fi
+	cmdline "midctl restore $DEVICE"
+	if out=$("${MIDCTL[@]}" restore "$DEVICE" 2>&1); then
+		say "$out"
+	else
+		# Not revoked (e.g. only the organisation was disabled).
+		say "${out#midctl: }"
+	fi
+	before=$(lines)
+	start_program "$D/program2.err"
+	if wait_lines $((before + 3)) 5; then
+		pause 1
+		grown=$(lines)
+		if kill -0 "$PROG_PID" 2>/dev/null; then
+			say "it runs again: $(rel "$LOG") grew from $before to $grown lines"
+			tail -n 2 "$LOG" | shown
+		else
+			problems+=("the program did not keep running after the restore")
+		fi
+	else
+		problems+=("the program did not work after the restore (see $(rel "$D/program2.err"))")
+		say "it did not work; its stderr ends:"
+		tail -n 3 "$D/program2.err" | cut -c1-300 | shown
+	fi
+	stop_group "$PROG_PID"
+	PROG_PID=''
+	say "stopped it"
+fi
+cleanup
+
+echo
+if [ ${#problems[@]} -eq 0 ]; then
+	code=$(sed -n 's/.*, code \([A-Z_]*\),.*/\1/p' <<<"$denial")
+	what=revoke
+	[ "$code" = ORG_DISABLED ] && what="org disable"
+	printf '%sPASS%s  killed by SIGKILL%s (%s), nothing written after\n' \
+		"$C_OK" "$C_0" "${REVOKE_NS:+ ${ms} ms after the $what}" "$code"
+	say "files: $(rel "$D")/ (out.log, program.err, midd.log)"
+	exit 0
+fi
+printf '%sFAIL%s\n' "$C_BAD" "$C_0"
+for p in "${problems[@]}"; do say "- $p"; done
+exit 1
