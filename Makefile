@@ -218,6 +218,9 @@ install: all
 	install -m 0755 $(MIDD) $(MIDCTL) $(MIDSHIM) $(DESTDIR)$(BINDIR)/
 	install -m 0644 $(SHIM) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 $(wildcard policy/examples/*.json) $(DESTDIR)$(SHAREDIR)/examples/
+	for f in $(wildcard examples/*/*); do \
+		install -D -m $$(if [ -x $$f ]; then echo 0755; else echo 0644; fi) \
+			$$f $(DESTDIR)$(SHAREDIR)/$$f; done
 	for m in $(wildcard man/*.[158]); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
