@@ -673,7 +673,7 @@ static void excerpt(const char *p, const char *end, char *buf, size_t len)
 	size_t i;
 
 	for(i = 0; i + 1 < len && p + i < end && p[i] != '\n'; i++)
-		buf[i] = (unsigned char)p[i] < ' ' || p[i] == '"' || p[i] == 0x7f ? '?' : p[i];
+		buf[i] = (unsigned char)p[i] < ' ' || p[i] == 0x7f ? '?' : p[i];
 	buf[i] = '\0';
 }
 
@@ -736,13 +736,16 @@ enum mid_rc mid_policy_parse(const char *text, size_t len, const char *name,
 	if(!root) {
 		char near[24];
 		size_t off = end && end >= text ? (size_t)(end - text) : 0;
+		/* cJSON may stop before white space; name the token after it */
+		while(off < len && (unsigned char)text[off] <= ' ')
+			off++;
 		mid_json_where(text, len, off, &line, &col);
 		if(off >= len) {
 			snprintf(c.err, c.errlen, "%s:%u: JSON syntax error at column %u: the text "
 				 "ends early", c.name, line, col);
 		} else {
 			excerpt(text + off, text + len, near, sizeof(near));
-			snprintf(c.err, c.errlen, "%s:%u: JSON syntax error at column %u near \"%s\"",
+			snprintf(c.err, c.errlen, "%s:%u: JSON syntax error at column %u near '%s'",
 				 c.name, line, col, near);
 		}
 		rc = MID_ERR_PARSE;
