@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The shim's hot path: how long one write(2) takes when the gate's answer
+ * is already known. Run it with and without LD_PRELOAD and compare.
+ *
+ *   hotpath null N        N one-byte writes to /dev/null
+ *   hotpath file N DIR    N 4 KiB writes to a file in DIR
+ *   hotpath busy SECS DIR 4 KiB writes to a file in DIR for SECS seconds
+ *   hotpath pause DIR     one write of each kind, "ready", then sleep
+ *
+ * null and file print "<mode> <N> <ns per op> ns/op" after a warm-up of
+ * N/10 operations. busy is the victim of the revoke-to-halt benchmark:
+ * it prints "ready" after its first write and exits 0 when its time is
+ * up, so a kill shows. pause holds still for
+ * the RSS benchmark (at most 60 s). The file never grows past 1 MiB: the
+ * writer seeks back to its start every 256 blocks.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mid.h"
+
+#define BLOCK 4096
+#define WRAP 256            /* blocks before seeking back: 1 MiB file */
+#define N_MAX 100000000L    /* a run is bounded even with a typo in N */
+#define BUSY_MAX_S 120L
+#define PAUSE_S 60
+
+static char block[BLOCK];
+
+static int usage(void)
+{
+	fputs("usage: hotpath null N | file N DIR | busy SECONDS DIR | pause DIR\n", stderr);
+	return 2;
+}
+
+static long arg_long(const char *s, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if(errno || *end || v < 1 || v > max)
+		return -1;
+	return v;
+}
+
+/* Open a fresh file "hotpath.<pid>" in 'dir'; it is unlinked at once so
+ * nothing is left behind whatever happens to us. */
+static int open_scratch(const char *dir)
+{
+	char path[4096];
+	int fd, n;
+
+	n = snprintf(path, sizeof(path), "%s/hotpath.%ld", dir, (long)getpid());
+	if(n < 0 || (size_t)n >= sizeof(path)) {
+		fprintf(stderr, "hotpath: directory name too long\n");
+		return -1;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if(fd < 0) {
+		fprintf(stderr, "hotpath: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	if(unlink(path) < 0) {
+		fprintf(stderr, "hotpath: unlink %s: %s\n", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* 'n' writes of 'len' bytes to 'fd'; a file is rewound every WRAP writes. */
+static int write_loop(int fd, size_t len, long n, int wrap)
+{
+	long i;
+
+	for(i = 0; i < n; i++) {
+		if(write(fd, block, len) != (ssize_t)len) {
+			fprintf(stderr, "hotpath: write: %s\n", strerror(errno));
+			return -1;
+		}
+		if(wrap && (i + 1) % WRAP == 0 && lseek(fd, 0, SEEK_SET) < 0) {
+			fprintf(stderr, "hotpath: lseek: %s\n", strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int timed(const char *mode, int fd, size_t len, long n, int wrap)
+{
+	uint64_t t0, t1;
+
+	if(write_loop(fd, len, n / 10 + 1, wrap) < 0)
+		return 1;
+	t0 = mid_now_ns();
+	if(write_loop(fd, len, n, wrap) < 0)
+		return 1;
+	t1 = mid_now_ns();
+	printf("%s %ld %.2f ns/op\n", mode, n, (double)(t1 - t0) / (double)n);
+	return 0;
+}
+
+static int busy(long secs, const char *dir)
+{
+	uint64_t end = mid_now_ms() + (uint64_t)secs * 1000;
+	int fd = open_scratch(dir);
+
+	if(fd < 0 || write_loop(fd, BLOCK, 1, 1) < 0)
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	while(mid_now_ms() < end) {
+		if(write_loop(fd, BLOCK, WRAP, 1) < 0)
+			return 1;
+	}
+	close(fd);
+	return 0;
+}
+
+static int pause_ready(const char *dir)
+{
+	struct timespec ts = {.tv_sec = PAUSE_S};
+	int nul = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	int fd = open_scratch(dir);
+
+	if(nul < 0 || fd < 0)
+		return 1;
+	if(write_loop(nul, 1, 1, 0) < 0 || write_loop(fd, BLOCK, 1, 1) < 0)
+		return 1;
+	printf("ready\n");
+	fflush(stdout);
+	/* A signal ends the sleep early; that is how the harness stops us. */
+	while(nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	long n;
+	int fd, rc;
+
+	memset(block, 'x', sizeof(block));
+	if(argc == 3 && !strcmp(argv[1], "null")) {
+		n = arg_long(argv[2], N_MAX);
+		if(n < 0)
+			return usage();
+		fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+		if(fd < 0) {
+			fprintf(stderr, "hotpath: /dev/null: %s\n", strerror(errno));
+			return 1;
+		}
+		rc = timed("null", fd, 1, n, 0);
+		close(fd);
+		return rc;
+	}
+	if(argc == 4 && !strcmp(argv[1], "file")) {
+		n = arg_long(argv[2], N_MAX);
+		if(n < 0)
+			return usage();
+		fd = open_scratch(argv[3]);
+		if(fd < 0)
+			return 1;
+		rc = timed("file", fd, BLOCK, n, 1);
+		close(fd);
+		return rc;
+	}
+	if(argc == 4 && !strcmp(argv[1], "busy")) {
+		n = arg_long(argv[2], BUSY_MAX_S);
+		if(n < 0)
+			return usage();
+		return busy(n, argv[3]);
+	}
+	if(argc == 3 && !strcmp(argv[1], "pause"))
+		return pause_ready(argv[2]);
+	return usage();
+}
