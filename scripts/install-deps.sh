@@ -8,7 +8,8 @@ set -eu
 PKGS="build-essential pkg-config libcjson-dev libcurl4-openssl-dev
 libmicrohttpd-dev libsqlite3-dev sqlite3 check uuid-dev
 curl python3 perl bash coreutils procps iproute2 man-db groff-base
-psmisc file binutils"
+psmisc file binutils jq
+gnuplot-nox"
 
 missing=""
 for p in $PKGS; do

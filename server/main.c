@@ -13,8 +13,10 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -224,6 +226,25 @@ out:
 	return ret;
 }
 
+/* One midd per database: a second one would answer validate from its
+ * own memory and miss the first one's revocations. The lock lives as long
+ * as the process; it is an flock, independent of SQLite's own locks. */
+static int lock_db(const char *db, char *err, size_t errlen)
+{
+	int fd = open(db, O_RDONLY | O_CLOEXEC);
+
+	if(fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", db, strerror(errno));
+		return -1;
+	}
+	if(flock(fd, LOCK_EX | LOCK_NB)) {
+		snprintf(err, errlen, "another midd already serves %s; stop it first", db);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
 struct serve_opts {
 	const char *db;
 	const char *listen;
@@ -293,7 +314,7 @@ static int serve(int argc, char **argv)
 	struct mid_listen l;
 	char err[512] = "";
 	sigset_t sigs;
-	int fd, sig = 0, ret = 1, r;
+	int fd, sig = 0, ret = 1, r, lockfd = -1, made_socket = 0;
 
 	r = parse_serve(argc, argv, &o);
 	if(r)
@@ -321,14 +342,19 @@ static int serve(int argc, char **argv)
 
 	if(mid_service_open(o.db, &svc, err, sizeof(err)))
 		goto out;
+	lockfd = lock_db(o.db, err, sizeof(err));
+	if(lockfd < 0)
+		goto out;
 	if(strcmp(o.listen, "none")) {
 		if(mid_listen_tcp(&l, &fd, err, sizeof(err)) ||
 		   mid_api_start(svc, fd, (unsigned)o.threads, 0, &tcp, err, sizeof(err)))
 			goto out;
 	}
 	if(o.socket) {
-		if(mid_listen_unix(o.socket, &fd, err, sizeof(err)) ||
-		   mid_api_start(svc, fd, (unsigned)o.threads, 1, &unx, err, sizeof(err)))
+		if(mid_listen_unix(o.socket, &fd, err, sizeof(err)))
+			goto out;
+		made_socket = 1;
+		if(mid_api_start(svc, fd, (unsigned)o.threads, 1, &unx, err, sizeof(err)))
 			goto out;
 	}
 	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld", MIDD_VERSION,
@@ -341,9 +367,11 @@ static int serve(int argc, char **argv)
 out:
 	mid_api_stop(tcp);
 	mid_api_stop(unx);
-	if(unx && o.socket)
+	if(made_socket)
 		unlink(o.socket);
 	mid_service_close(svc);
+	if(lockfd >= 0)
+		close(lockfd);
 	if(ret)
 		mid_log("error: %s", err[0] ? err : "startup failed");
 	else

@@ -1,0 +1,106 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Keys: the org key is refused on admin routes with 403 naming the admin
+# key, a missing or wrong key is 401, rotation retires the old key at
+# once, and the database never holds a key in plain text.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/midd.lib"
+
+midd_start
+assert_contains "$(cat "$T/init.out")" "org key:   $ORG_KEY" "init prints the org key"
+assert_contains "$(cat "$T/init.out")" "admin key: $ADMIN_KEY" "init prints the admin key"
+[[ $ORG_KEY =~ ^mid_org_[0-9a-f]{64}$ ]] || fail "org key format: $ORG_KEY"
+[[ $ADMIN_KEY =~ ^mid_adm_[0-9a-f]{64}$ ]] || fail "admin key format: $ADMIN_KEY"
+assert_eq 600 "$(stat -c %a "$T/keys/org.key")" "org.key mode"
+assert_eq 600 "$(stat -c %a "$T/keys/admin.key")" "admin.key mode"
+assert_eq 700 "$(stat -c %a "$T/keys")" "key directory mode"
+register k:prod:a:01
+
+note "org key on every admin route: 403 naming the admin key"
+for r in "POST /api/v1/devices/revoke" "POST /api/v1/devices/unrevoke" \
+	"POST /api/v1/devices/restore" "POST /api/v1/devices/remove" \
+	"POST /api/v1/org/disable" "POST /api/v1/org/enable" \
+	"POST /api/v1/org/rotate-key" "GET /api/v1/audit"; do
+	set -- $r
+	body='{"deviceId":"k:prod:a:01"}'
+	[ "$2" = /api/v1/org/rotate-key ] && body='{"key":"admin"}'
+	[ "$1" = GET ] && body=
+	req "$1" "$2" "$ORG_KEY" "$body"
+	expect_status 403 "org key on $2"
+	assert_eq ADMIN_KEY_REQUIRED "$(jf error)" "error code on $2"
+	assert_contains "$(jf message)" "x-admin-key" "403 message on $2"
+done
+expect_code k:prod:a:01 ALLOW
+req GET /api/v1/usage "$ORG_KEY"
+assert_eq false "$(jf org_disabled)" "org key could not disable"
+
+note "the admin key works on org routes too"
+req POST /api/v1/devices/validate "$ADMIN_KEY" '{"deviceId":"k:prod:a:01"}'
+expect_status 200 "admin key on validate"
+assert_eq ALLOW "$(jf code)" "admin key validate"
+req GET /api/v1/devices/list "$ADMIN_KEY"
+expect_status 200 "admin key on list"
+
+note "missing or wrong key: 401"
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST --data-binary '{"deviceId":"k:prod:a:01"}' \
+	"$MIDSHIM_URL/api/v1/devices/validate")
+assert_eq 401 "$code" "no key"
+assert_eq UNAUTHORIZED "$(jf error "$(cat "$T/b")")" "no key error"
+assert_eq "missing or unknown key (send x-org-key or x-admin-key)" "$(jf message "$(cat "$T/b")")" "401 message"
+req POST /api/v1/devices/validate "mid_org_0000000000000000000000000000000000000000000000000000000000000000" '{"deviceId":"k:prod:a:01"}'
+expect_status 401 "wrong org key"
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-admin-key: ${ADMIN_KEY%?}0" \
+	--data-binary '{"deviceId":"k:prod:a:01"}' "$MIDSHIM_URL/api/v1/devices/revoke")
+assert_eq 401 "$code" "wrong admin key"
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-org-key: $(head -c 3000 /dev/zero | tr '\0' a)" \
+	--data-binary '{"deviceId":"k:prod:a:01"}' "$MIDSHIM_URL/api/v1/devices/validate")
+assert_eq 401 "$code" "overlong key"
+midd_alive
+
+note "rotate the org key"
+old_org=$ORG_KEY
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"org"}'
+expect_status 200 "rotate org key"
+assert_eq org "$(jf which)" "rotate which"
+new_org=$(jf key)
+[[ $new_org =~ ^mid_org_[0-9a-f]{64}$ ]] || fail "rotated org key format: $new_org"
+req POST /api/v1/devices/validate "$old_org" '{"deviceId":"k:prod:a:01"}'
+expect_status 401 "old org key after rotation"
+ORG_KEY=$new_org
+expect_code k:prod:a:01 ALLOW
+if grep -qF "$new_org" "$T/midd.log"; then fail "the new key is in the log"; fi
+
+note "rotate the admin key"
+old_admin=$ADMIN_KEY
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"admin"}'
+expect_status 200 "rotate admin key"
+new_admin=$(jf key)
+[[ $new_admin =~ ^mid_adm_[0-9a-f]{64}$ ]] || fail "rotated admin key format: $new_admin"
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-admin-key: $old_admin" \
+	--data-binary '{"deviceId":"k:prod:a:01"}' "$MIDSHIM_URL/api/v1/devices/revoke")
+assert_eq 401 "$code" "old admin key after rotation"
+ADMIN_KEY=$new_admin
+admin revoke k:prod:a:01
+expect_status 200 "revoke with the new admin key"
+
+note "bad rotate bodies"
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"root"}'
+expect_status 400 "rotate unknown key kind"
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{}'
+expect_status 400 "rotate without key"
+
+note "rotation survives kill -9"
+midd_kill9
+midd_start
+req POST /api/v1/devices/validate "$old_org" '{"deviceId":"k:prod:a:01"}'
+expect_status 401 "old org key after restart"
+expect_code k:prod:a:01 DEVICE_REVOKED
+
+note "no key in the database or the log, in any form we handed out"
+midd_stop
+for k in "$old_org" "$old_admin" "$new_org" "$new_admin"; do
+	for f in "$T"/midd.db*; do
+		if grep -qaF "$k" "$f"; then fail "plain key found in $f"; fi
+	done
+	if grep -qF "$k" "$T/midd.log"; then fail "key found in the log"; fi
+done
