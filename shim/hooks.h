@@ -27,6 +27,11 @@ void *mid_real(const char *name);
 int mid_shim_release_fd(int fd);
 void mid_shim_release_range(unsigned lo, unsigned hi);
 
+/* Gate an open of 'path' (seen from 'dirfd') with open flags 'flags', as
+ * the open hooks do; for openat2, which has no libc wrapper. 0: go on;
+ * -1: fail the call, errno set. */
+int mid_fs_gate_open(int dirfd, const char *path, int flags);
+
 #define READY() (__builtin_expect(mid_shim_ready, 1) || mid_shim_init_now())
 
 /* Declare and fetch the real 'fn' with the hook's own prototype. */
