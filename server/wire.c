@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
 
 int mid_wire_device_ok(const char *id, size_t len)
@@ -111,4 +112,71 @@ char *mid_wire_error(const char *code, const char *message, const char *request_
 		s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;
+}
+
+void mid_wire_request_id(char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	static _Thread_local unsigned char pool[512];
+	static _Thread_local size_t used = sizeof(pool);
+	unsigned char *b;
+	int i, o = 0;
+
+	if(used == sizeof(pool)) {
+		size_t got = 0;
+		int tries = 0;
+		while(got < sizeof(pool)) {
+			ssize_t n = getrandom(pool + got, sizeof(pool) - got, 0);
+			if(n > 0)
+				got += (size_t)n;
+			else if(++tries > 100) {
+				mid_uuid4(out);
+				return;
+			}
+		}
+		used = 0;
+	}
+	b = pool + used;
+	used += 16;
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	for(i = 0; i < 16; i++) {
+		if(i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+	memset(b, 0, 16);
+}
+
+size_t mid_wire_json_str(char *out, size_t cap, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if(cap < 3)
+		return 0;
+	out[o++] = '"';
+	for(; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if(o + 7 >= cap)
+			return 0;
+		if(c == '"' || c == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if(c < 0x20) {
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		} else {
+			out[o++] = (char)c;
+		}
+	}
+	if(o + 2 > cap)
+		return 0;
+	out[o++] = '"';
+	out[o] = '\0';
+	return o;
 }
