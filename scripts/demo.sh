@@ -254,42 +254,31 @@ fi
 # A plain sleep is the deadline; whichever of the two ends first wakes us.
 setsid sleep "$limit_s" </dev/null >/dev/null 2>&1 &
 TIMER_PID=$!
-if [ -z "$INTERACTIVE" ]; then
-	wait -n -p who "$PROG_PID" "$TIMER_PID" 2>/dev/null
+# A one-second tick keeps a waiting terminal informed.
+while :; do
+	sleep 1 &
+	PAUSE_PID=$!
+	wait -n -p who "$PROG_PID" "$TIMER_PID" "$PAUSE_PID" 2>/dev/null
 	rc=$?
 	DEATH_NS=$(now_ns)
-else
-	# Poll the device's state meanwhile, to know when the revoke landed.
-	who=''
-	last_show=0
-	# bash would report the program's death here on stderr; we do below.
-	while :; do
-		if ! kill -0 "$PROG_PID" 2>/dev/null; then
-			wait "$PROG_PID" 2>/dev/null
-			rc=$?
-			DEATH_NS=$(now_ns)
-			who=$PROG_PID
-			break
-		fi
-		if ! kill -0 "$TIMER_PID" 2>/dev/null; then
-			who=$TIMER_PID
-			break
-		fi
-		if [ -z "$REVOKE_SEEN" ]; then
-			st=$("${MIDCTL[@]}" status "$DEVICE" 2>/dev/null | awk '$1 == "validate" { print $2 }')
-			if [ -n "$st" ] && [ "$st" != allowed ]; then
-				REVOKE_NS=$(now_ns)
-				REVOKE_SEEN=$st
-			fi
-		fi
-		if [ -t 1 ] && [ $((SECONDS - last_show)) -ge 1 ]; then
-			printf '\r    %s%s lines in %s; device: %s%s ' "$C_DIM" "$(lines)" "$(rel "$LOG")" \
-				"${REVOKE_SEEN:-allowed}" "$C_0"
-			last_show=$SECONDS
-		fi
-		sleep 0.1
-	done 2>/dev/null
-	[ -t 1 ] && printf '\r\e[K'
+	[ "$who" = "$PAUSE_PID" ] || break
+	if [ -n "$INTERACTIVE" ] && [ -t 1 ]; then
+		printf '\r    %s%s lines in %s so far%s ' "$C_DIM" "$(lines)" "$(rel "$LOG")" "$C_0"
+	fi
+done
+kill "$PAUSE_PID" 2>/dev/null
+wait "$PAUSE_PID" 2>/dev/null
+PAUSE_PID=''
+[ -n "$INTERACTIVE" ] && [ -t 1 ] && printf '\r\e[K'
+if [ -n "$INTERACTIVE" ] && [ "$who" = "$PROG_PID" ]; then
+	# When the stop landed, from midd's audit trail (newest first): the
+	# device's revoke or the org-wide disable.
+	stop=$("${MIDCTL[@]}" audit --limit 200 2>/dev/null |
+		awk -v d="$DEVICE" '($2 == d && $3 == "revoke") || $3 == "org/disable" { print; exit }')
+	if [ -n "$stop" ]; then
+		REVOKE_NS=$(date -d "${stop%% *}" +%s%N)
+		REVOKE_SEEN=$(awk '{ print $3 }' <<<"$stop")
+	fi
 fi
 if [ "$who" = "$TIMER_PID" ]; then
 	TIMER_PID=''
@@ -315,6 +304,14 @@ else
 	say "no denial line on its stderr; it said:"
 	tail -n 3 "$D/program.err" | cut -c1-300 | shown
 fi
+rid=$(sed -n 's/.*, request_id \([0-9a-f-]*\)).*/\1/p' <<<"$denial")
+if [ -n "$rid" ]; then
+	trail=$("${MIDCTL[@]}" audit --device "$DEVICE" --limit 50 2>/dev/null | grep -F -- "$rid")
+	if [ -n "$trail" ]; then
+		say "midd's audit trail (midctl audit) has the same request_id:"
+		shown <<<"$trail"
+	fi
+fi
 if [ "$rc" -eq 137 ]; then
 	say "exit status 137 (killed by SIGKILL)"
 else
@@ -323,7 +320,7 @@ fi
 if [ -n "$REVOKE_NS" ]; then
 	ms=$(((DEATH_NS - REVOKE_NS) / 1000000))
 	if [ -n "$INTERACTIVE" ]; then
-		say "midd answers $REVOKE_SEEN from $(clock "$REVOKE_NS") (polled every 100 ms), program died at $(clock "$DEATH_NS"): ${ms} ms (TTL $TTL_MS ms)"
+		say "midd's audit trail: $REVOKE_SEEN at $(clock "$REVOKE_NS"), program died at $(clock "$DEATH_NS"): ${ms} ms (TTL $TTL_MS ms)"
 	else
 		say "revoke replied at $(clock "$REVOKE_NS"), program died at $(clock "$DEATH_NS"): ${ms} ms (TTL $TTL_MS ms)"
 	fi
@@ -357,7 +354,7 @@ if [ -n "$REVOKE_NS" ] && [ "$ms" -gt "$DEATH_LIMIT_MS" ]; then
 	problems+=("it died ${ms} ms after the revoke, over TTL + 1 s ($DEATH_LIMIT_MS ms)")
 fi
 if [ -n "$INTERACTIVE" ] && [ -z "$REVOKE_SEEN" ] && [ -n "$denial" ]; then
-	say "(the demo did not see a revoke; the denial line says why the program stopped)"
+	say "(no revoke or org disable in midd's audit trail; the denial line says why the program stopped)"
 fi
 
 # ---- 5. restore and run again -----------------------------------------------

@@ -39,6 +39,9 @@ grep -Eq "^    revoked demo:local:runaway:01 \(request_id $UUID_RE\)$" "$T/out" 
 	fail "no revoke line with its request_id: $out"
 grep -Eq "^      midshim: denied [a-z ]+ .*\(device demo:local:runaway:01, code DEVICE_REVOKED, request_id $UUID_RE\): killed$" "$T/out" ||
 	fail "no denial line from the shim: $out"
+rid=$(sed -n 's/^      midshim: denied .*, request_id \([0-9a-f-]*\)): killed$/\1/p' "$T/out")
+grep -Eq "^      [0-9T:.Z-]+ +demo:local:runaway:01 +validate +deny +DEVICE_REVOKED +$rid " "$T/out" ||
+	fail "midd's audit trail line for request_id $rid not shown: $out"
 assert_contains "$out" "exit status 137 (killed by SIGKILL)" "exit status shown"
 ms=$(sed -n 's/.*program died at [0-9:.]*: \([0-9]*\) ms (TTL 500 ms)$/\1/p' "$T/out")
 [ -n "$ms" ] || fail "no revoke-to-death time: $out"
@@ -80,7 +83,8 @@ rc=$?
 set -e
 assert_eq 0 "$rc" "interactive demo exit status; output: $(cat "$T/iout")"
 assert_file_contains "$T/iout" "code DEVICE_REVOKED, request_id" "interactive denial line"
-assert_file_contains "$T/iout" "midd answers DEVICE_REVOKED from" "interactive revoke seen"
+grep -Eq "midd's audit trail: revoke at [0-9:.]+, program died at [0-9:.]+: [0-9]+ ms" "$T/iout" ||
+	fail "interactive revoke-to-death time not shown: $(cat "$T/iout")"
 assert_file_contains "$T/iout" "it runs again" "interactive restore"
 assert_no_leftovers "interactive demo"
 
