@@ -56,10 +56,13 @@ static void atfork_parent(void)
 
 static void atfork_child(void)
 {
-	/* The parent keeps its connection; the child opens its own. */
-	mid_client_forget(client);
+	/* The lock first: the child's copy is held (see atfork_prepare).
+	 * The parent keeps its connection; the child opens its own. */
 	mid_gate_atfork_child();
 	mid_names_atfork_child();
+	mid_in_shim++;
+	mid_client_forget(client);
+	mid_in_shim--;
 }
 
 int mid_shim_release_fd(int fd)
