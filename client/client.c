@@ -32,18 +32,18 @@ static enum mid_rc url_err(char *err, size_t errlen, const char *url, const char
 
 static int host_char(char ch)
 {
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       ch == '.' || ch == '-' || ch == '_';
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || ch == '.' || ch == '-' || ch == '_';
 }
 
 static int ip6_char(char ch)
 {
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F') ||
-	       ch == ':' || ch == '.';
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
+	       (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
 }
 
-static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url, char *err,
-			      size_t errlen)
+static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url,
+                              char *err, size_t errlen)
 {
 	long v = 0;
 	size_t i;
@@ -64,15 +64,17 @@ static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *ur
 
 /* host[:port] or [v6]:port, up to the end of the URL or a lone "/". */
 static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
-				   char *err, size_t errlen)
+                                   char *err, size_t errlen)
 {
 	size_t n = strcspn(a, "/?#"), hl;
 	const char *host = a, *colon;
 
 	if(a[n] == '?' || a[n] == '#' || (a[n] == '/' && a[n + 1]))
-		return url_err(err, errlen, url, "a path, query or fragment is not supported");
+		return url_err(err, errlen, url,
+		               "a path, query or fragment is not supported");
 	if(memchr(a, '@', n))
-		return url_err(err, errlen, url, "user info is not supported (the key goes in x-org-key)");
+		return url_err(err, errlen, url,
+		               "user info is not supported (the key goes in x-org-key)");
 	if(n == 0)
 		return url_err(err, errlen, url, "the host is missing");
 	if(a[0] == '[') {
@@ -80,12 +82,14 @@ static enum mid_rc parse_authority(const char *url, const char *a, struct mid_ur
 		size_t i;
 
 		if(!close || close == a + 1)
-			return url_err(err, errlen, url, "an IPv6 address needs [ADDRESS]");
+			return url_err(err, errlen, url,
+			               "an IPv6 address needs [ADDRESS]");
 		host = a + 1;
 		hl = (size_t)(close - host);
 		for(i = 0; i < hl; i++)
 			if(!ip6_char(host[i]))
-				return url_err(err, errlen, url, "the IPv6 address has a bad character");
+				return url_err(err, errlen, url,
+				               "the IPv6 address has a bad character");
 		colon = close + 1;
 		if(colon < a + n && *colon != ':')
 			return url_err(err, errlen, url, "only ':PORT' may follow ']'");
@@ -95,24 +99,28 @@ static enum mid_rc parse_authority(const char *url, const char *a, struct mid_ur
 
 		colon = memchr(a, ':', n);
 		if(colon && memchr(colon + 1, ':', (size_t)(a + n - colon - 1)))
-			return url_err(err, errlen, url, "an IPv6 address needs [brackets]");
+			return url_err(err, errlen, url,
+			               "an IPv6 address needs [brackets]");
 		hl = colon ? (size_t)(colon - a) : n;
 		if(hl == 0)
 			return url_err(err, errlen, url, "the host is missing");
 		for(i = 0; i < hl; i++)
 			if(!host_char(host[i]))
-				return url_err(err, errlen, url, "the host has a bad character");
+				return url_err(err, errlen, url,
+				               "the host has a bad character");
 	}
 	if(hl >= sizeof(u->host))
 		return url_err(err, errlen, url, "the host name is too long");
 	memcpy(u->host, host, hl);
 	u->host[hl] = '\0';
 	if(colon && colon < a + n)
-		return parse_port(colon + 1, (size_t)(a + n - colon - 1), u->port, url, err, errlen);
+		return parse_port(colon + 1, (size_t)(a + n - colon - 1), u->port, url,
+		                  err, errlen);
 	return MID_OK;
 }
 
-enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err, size_t errlen)
+enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err,
+                                 size_t errlen)
 {
 	memset(u, 0, sizeof(*u));
 	if(!url || !*url)
@@ -130,7 +138,8 @@ enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err, 
 	if(strncasecmp(url, "unix:", 5) == 0) {
 		u->scheme = MID_SCHEME_UNIX;
 		if(url[5] != '/')
-			return url_err(err, errlen, url, "the socket path must be absolute");
+			return url_err(err, errlen, url,
+			               "the socket path must be absolute");
 		if(strlen(url + 5) >= sizeof(u->path))
 			return url_err(err, errlen, url, "the socket path is too long");
 		mid_strlcpy(u->path, url + 5, sizeof(u->path));
@@ -144,8 +153,8 @@ static void set_detail(struct mid_client *c, const char *what, int e)
 	const char *where = c->url.scheme == MID_SCHEME_UNIX ? c->url.path : c->url.host;
 
 	snprintf(c->detail, sizeof(c->detail), "%.16s %.120s%s%.5s: %.80s", what, where,
-		 c->url.scheme == MID_SCHEME_UNIX ? "" : ":",
-		 c->url.scheme == MID_SCHEME_UNIX ? "" : c->url.port, strerror(e));
+	         c->url.scheme == MID_SCHEME_UNIX ? "" : ":",
+	         c->url.scheme == MID_SCHEME_UNIX ? "" : c->url.port, strerror(e));
 }
 
 /* A numeric host is resolved once here, so a call never waits on
@@ -167,7 +176,7 @@ static void resolve_numeric(struct mid_client *c)
 }
 
 enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms,
-			   struct mid_client **out, char *err, size_t errlen)
+                           struct mid_client **out, char *err, size_t errlen)
 {
 	struct mid_client *c = NULL;
 	enum mid_rc rc;
@@ -195,13 +204,15 @@ enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms
 	for(i = 0; i < n; i++) {
 		/* It goes into a header line: no space, no control byte. */
 		if(org_key[i] <= ' ' || org_key[i] == 0x7f) {
-			snprintf(err, errlen, "the org key holds a space or control byte");
+			snprintf(err, errlen,
+			         "the org key holds a space or control byte");
 			goto out;
 		}
 	}
 	memcpy(c->key, org_key, n + 1);
 	if(timeout_ms < 1 || timeout_ms > 3600000) {
-		snprintf(err, errlen, "the timeout must be 1-3600000 ms, not %ld", timeout_ms);
+		snprintf(err, errlen, "the timeout must be 1-3600000 ms, not %ld",
+		         timeout_ms);
 		goto out;
 	}
 	c->timeout_ms = timeout_ms;
@@ -329,7 +340,8 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 	n = device ? strnlen(device, MID_DEVICE_MAX + 1) : 0;
 	if(n == 0 || n > MID_DEVICE_MAX)
 		return MID_ERR_INVAL;
-	if(c->req_ready && c->req_call == call && memcmp(c->req_device, device, n + 1) == 0)
+	if(c->req_ready && c->req_call == call &&
+	   memcmp(c->req_device, device, n + 1) == 0)
 		return MID_OK;
 	c->req_ready = 0;
 	memcpy(body, "{\"deviceId\":\"", 13);
@@ -337,27 +349,29 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 	memcpy(body + blen, "\"}", 3);
 	blen += 2;
 	if(c->url.scheme == MID_SCHEME_UNIX)
-		h = snprintf(c->req, MID_REQUEST_MAX, "POST %s HTTP/1.1\r\nHost: localhost\r\n",
-			     call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
-						       : "/api/v1/devices/register");
+		h = snprintf(c->req, MID_REQUEST_MAX,
+		             "POST %s HTTP/1.1\r\nHost: localhost\r\n",
+		             call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
+		                                       : "/api/v1/devices/register");
 	else
-		h = snprintf(c->req, MID_REQUEST_MAX, "POST %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n",
-			     call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
-						       : "/api/v1/devices/register",
-			     c->url.bracket ? "[" : "", c->url.host, c->url.bracket ? "]" : "",
-			     strcmp(c->url.port, c->url.scheme == MID_SCHEME_HTTP ? "80" : "443")
-				     ? ":"
-				     : "",
-			     strcmp(c->url.port, c->url.scheme == MID_SCHEME_HTTP ? "80" : "443")
-				     ? c->url.port
-				     : "");
+		h = snprintf(
+		    c->req, MID_REQUEST_MAX, "POST %s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n",
+		    call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
+		                              : "/api/v1/devices/register",
+		    c->url.bracket ? "[" : "", c->url.host, c->url.bracket ? "]" : "",
+		    strcmp(c->url.port, c->url.scheme == MID_SCHEME_HTTP ? "80" : "443")
+		        ? ":"
+		        : "",
+		    strcmp(c->url.port, c->url.scheme == MID_SCHEME_HTTP ? "80" : "443")
+		        ? c->url.port
+		        : "");
 	if(h < 0 || (size_t)h >= MID_REQUEST_MAX)
 		return MID_ERR_TOO_BIG;
 	n = (size_t)h;
 	h = snprintf(c->req + n, MID_REQUEST_MAX - n,
-		     "x-org-key: %s\r\nContent-Type: application/json\r\n"
-		     "Content-Length: %zu\r\n\r\n",
-		     c->key, blen);
+	             "x-org-key: %s\r\nContent-Type: application/json\r\n"
+	             "Content-Length: %zu\r\n\r\n",
+	             c->key, blen);
 	if(h < 0 || (size_t)h + blen >= MID_REQUEST_MAX - n)
 		return MID_ERR_TOO_BIG;
 	n += (size_t)h;
@@ -392,7 +406,7 @@ static enum mid_rc wait_fd(int fd, short events, uint64_t deadline)
 /* Connect to one address with a non-blocking connect bounded by
  * 'deadline'. '*e' gets the errno of a failure. */
 static enum mid_rc dial(const struct sockaddr *sa, socklen_t salen, uint64_t deadline,
-			int *fdout, int *e)
+                        int *fdout, int *e)
 {
 	int fd, one = 1, soerr = 0;
 	socklen_t sl = sizeof(soerr);
@@ -411,7 +425,8 @@ static enum mid_rc dial(const struct sockaddr *sa, socklen_t salen, uint64_t dea
 			break;
 		if(errno == EINPROGRESS || errno == EINTR) {
 			rc = wait_fd(fd, POLLOUT, deadline);
-			if(rc == MID_OK && getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
+			if(rc == MID_OK &&
+			   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
 				soerr = errno;
 			if(rc == MID_OK && soerr) {
 				*e = soerr;
@@ -442,7 +457,8 @@ static enum mid_rc dial(const struct sockaddr *sa, socklen_t salen, uint64_t dea
 
 /* Open a fresh connection: the unix socket, the numeric address, or each
  * address a name resolves to in turn. Fills 'd' on failure. */
-static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline, struct mid_decision *d)
+static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline,
+                             struct mid_decision *d)
 {
 	enum mid_rc rc;
 	int e = 0;
@@ -465,9 +481,10 @@ static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline, struct mid
 		hints.ai_flags = AI_NUMERICSERV;
 		g = getaddrinfo(c->url.host, c->url.port, &hints, &res);
 		if(g) {
-			snprintf(c->detail, sizeof(c->detail), "resolve %.120s: %.80s", c->url.host,
-				 gai_strerror(g));
-			return mid_reply_fault(d, MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
+			snprintf(c->detail, sizeof(c->detail), "resolve %.120s: %.80s",
+			         c->url.host, gai_strerror(g));
+			return mid_reply_fault(d, MID_ERR_UNREACHABLE,
+			                       MID_CODE_UNREACHABLE);
 		}
 		rc = MID_ERR_UNREACHABLE;
 		for(ai = res; ai; ai = ai->ai_next) {
@@ -488,7 +505,8 @@ static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline, struct mid
 		return mid_reply_fault(d, rc, MID_CODE_TIMEOUT);
 	}
 	set_detail(c, "connect", e);
-	return mid_reply_fault(d, rc, rc == MID_ERR_IO ? MID_CODE_IO : MID_CODE_UNREACHABLE);
+	return mid_reply_fault(d, rc,
+	                       rc == MID_ERR_IO ? MID_CODE_IO : MID_CODE_UNREACHABLE);
 }
 
 static void drop(struct mid_client *c)
@@ -505,8 +523,8 @@ static void drop(struct mid_client *c)
  * connection may be retried. The connection is kept only after a good
  * reply that does not ask for a close.
  */
-static enum mid_rc exchange(struct mid_client *c, uint64_t deadline, struct mid_decision *d,
-			    int *early)
+static enum mid_rc exchange(struct mid_client *c, uint64_t deadline,
+                            struct mid_decision *d, int *early)
 {
 	struct mid_reply r;
 	enum mid_rc rc;
@@ -517,7 +535,8 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline, struct mid_
 	c->rlen = 0;
 	memset(&r, 0, sizeof(r));
 	while(off < c->req_len) {
-		n = send(c->fd, c->req + off, c->req_len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = send(c->fd, c->req + off, c->req_len - off,
+		         MSG_NOSIGNAL | MSG_DONTWAIT);
 		if(n > 0) {
 			off += (size_t)n;
 		} else if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
@@ -529,7 +548,8 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline, struct mid_
 		} else {
 			*early = errno == EPIPE || errno == ECONNRESET;
 			set_detail(c, "send to", errno);
-			rc = mid_reply_fault(d, MID_ERR_IO, *early ? MID_CODE_TRUNCATED : MID_CODE_IO);
+			rc = mid_reply_fault(d, MID_ERR_IO,
+			                     *early ? MID_CODE_TRUNCATED : MID_CODE_IO);
 			goto out;
 		}
 	}
@@ -537,7 +557,8 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline, struct mid_
 		rc = wait_fd(c->fd, POLLIN, deadline);
 		if(rc)
 			goto fault;
-		n = recv(c->fd, c->rbuf + c->rlen, MID_REPLY_MAX + 1 - c->rlen, MSG_DONTWAIT);
+		n = recv(c->fd, c->rbuf + c->rlen, MID_REPLY_MAX + 1 - c->rlen,
+		         MSG_DONTWAIT);
 		if(n > 0) {
 			c->rlen += (size_t)n;
 			rc = mid_reply_read(c->req_call, c->rbuf, c->rlen, 0, &r, d);
@@ -553,7 +574,8 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline, struct mid_
 			*early = c->rlen == 0 && errno == ECONNRESET;
 			set_detail(c, "reply from", errno);
 			rc = mid_reply_fault(d, MID_ERR_IO,
-					     errno == ECONNRESET ? MID_CODE_TRUNCATED : MID_CODE_IO);
+			                     errno == ECONNRESET ? MID_CODE_TRUNCATED
+			                                         : MID_CODE_IO);
 			goto out;
 		}
 	}
@@ -583,7 +605,7 @@ static int stale(int fd)
 }
 
 static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *device,
-			struct mid_decision *d)
+                        struct mid_decision *d)
 {
 	uint64_t deadline;
 	enum mid_rc rc;
@@ -596,7 +618,7 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	rc = prepare(c, kind, device);
 	if(rc) {
 		snprintf(c->detail, sizeof(c->detail), "the deviceId must be 1-%d bytes",
-			 MID_DEVICE_MAX);
+		         MID_DEVICE_MAX);
 		return mid_reply_fault(d, rc, MID_CODE_INVALID);
 	}
 	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
@@ -623,12 +645,14 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	return rc;
 }
 
-enum mid_rc mid_client_validate(struct mid_client *c, const char *device, struct mid_decision *d)
+enum mid_rc mid_client_validate(struct mid_client *c, const char *device,
+                                struct mid_decision *d)
 {
 	return call(c, MID_CALL_VALIDATE, device, d);
 }
 
-enum mid_rc mid_client_register(struct mid_client *c, const char *device, struct mid_decision *d)
+enum mid_rc mid_client_register(struct mid_client *c, const char *device,
+                                struct mid_decision *d)
 {
 	return call(c, MID_CALL_REGISTER, device, d);
 }

@@ -13,7 +13,7 @@
 
 #include "client.h"
 
-#define MID_LINE_MAX 8192  /* one header or chunk-size line, CRLF excluded */
+#define MID_LINE_MAX 8192    /* one header or chunk-size line, CRLF excluded */
 #define MID_REQUEST_MAX 4096 /* a whole request: head and body */
 #define MID_CA_FILE_MAX 4096
 #define MID_DETAIL_MAX 256
@@ -43,31 +43,31 @@ struct mid_client {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 
-	int fd;                  /* the kept-alive connection or -1 */
-	unsigned long served;    /* replies read on 'fd' */
-	unsigned long connects;  /* connections opened, ever */
+	int fd;                 /* the kept-alive connection or -1 */
+	unsigned long served;   /* replies read on 'fd' */
+	unsigned long connects; /* connections opened, ever */
 
 	/* The ready request for (req_call, req_device). */
 	int req_ready;
 	enum mid_call req_call;
 	char req_device[MID_DEVICE_MAX + 1];
-	char *req;               /* MID_REQUEST_MAX bytes */
+	char *req; /* MID_REQUEST_MAX bytes */
 	size_t req_len;
-	size_t body_off;         /* the JSON body inside 'req' */
+	size_t body_off; /* the JSON body inside 'req' */
 
-	char *rbuf;              /* MID_REPLY_MAX + 1 bytes: one more tells "over" */
+	char *rbuf; /* MID_REPLY_MAX + 1 bytes: one more tells "over" */
 	size_t rlen;
 
 	char detail[MID_DETAIL_MAX];
 
 	/* https:// only (https.c). */
 	char ca_file[MID_CA_FILE_MAX];
-	void *curl;              /* CURL *, kept for keep-alive */
-	void *curl_hdrs;         /* struct curl_slist * */
+	void *curl;      /* CURL *, kept for keep-alive */
+	void *curl_hdrs; /* struct curl_slist * */
 	int curl_fd;
-	int curl_call;           /* the call its URL is set for, -1 none */
-	size_t curl_head;        /* header bytes of the reply, counted to the cap */
-	int curl_big;            /* a callback hit the cap */
+	int curl_call;    /* the call its URL is set for, -1 none */
+	size_t curl_head; /* header bytes of the reply, counted to the cap */
+	int curl_big;     /* a callback hit the cap */
 };
 
 /* What framing a reply told about its connection. */
@@ -85,26 +85,26 @@ struct mid_reply {
  * one byte: that byte says the reply is over the cap.
  */
 MID_WUR enum mid_rc mid_reply_read(enum mid_call call, char *buf, size_t len, int eof,
-				   struct mid_reply *r, struct mid_decision *d);
+                                   struct mid_reply *r, struct mid_decision *d);
 
 /* Map an HTTP 'status' and a JSON 'body' to a decision (both transports
  * end here). */
 MID_WUR enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body,
-				     size_t blen, struct mid_decision *d);
+                                     size_t blen, struct mid_decision *d);
 
 /* Fill 'd' for a local fault: not allowed, 'code', request_id "-". */
 enum mid_rc mid_reply_fault(struct mid_decision *d, enum mid_rc rc, const char *code);
 
 /* Take 'url' apart; 'err' names the problem and the accepted forms. */
 MID_WUR enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err,
-					 size_t errlen);
+                                         size_t errlen);
 
 /* libcurl for https:// (https.c). Load it once per process. */
 MID_WUR enum mid_rc mid_https_load(char *err, size_t errlen);
 
 /* Send the ready request's body with libcurl and map the answer. */
 MID_WUR enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline_ms,
-				   struct mid_decision *d);
+                                   struct mid_decision *d);
 
 /* Drop the libcurl handle. 'forget': after fork, close the child's copy
  * of its socket first so nothing is ever written on the parent's

@@ -21,7 +21,8 @@
 #define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
 
-_Static_assert(MID_DETAIL_MAX >= CURL_ERROR_SIZE, "detail doubles as libcurl's error buffer");
+_Static_assert(MID_DETAIL_MAX >= CURL_ERROR_SIZE,
+               "detail doubles as libcurl's error buffer");
 
 MID_STATIC const char *mid_https_soname = "libcurl.so.4";
 
@@ -42,15 +43,16 @@ static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 enum mid_rc mid_https_load(char *err, size_t errlen)
 {
 	static const char *const names[] = {
-		"curl_easy_init",    "curl_easy_setopt",	"curl_easy_perform",
-		"curl_easy_getinfo", "curl_easy_cleanup", "curl_slist_append",
-		"curl_slist_free_all",
+	    "curl_easy_init",      "curl_easy_setopt",  "curl_easy_perform",
+	    "curl_easy_getinfo",   "curl_easy_cleanup", "curl_slist_append",
+	    "curl_slist_free_all",
 	};
 	struct curl_api a;
 	void **slots[] = {
-		(void **)&a.easy_init,	  (void **)&a.easy_setopt,  (void **)&a.easy_perform,
-		(void **)&a.easy_getinfo, (void **)&a.easy_cleanup, (void **)&a.slist_append,
-		(void **)&a.slist_free_all,
+	    (void **)&a.easy_init,      (void **)&a.easy_setopt,
+	    (void **)&a.easy_perform,   (void **)&a.easy_getinfo,
+	    (void **)&a.easy_cleanup,   (void **)&a.slist_append,
+	    (void **)&a.slist_free_all,
 	};
 	enum mid_rc rc = MID_OK;
 	void *h;
@@ -62,17 +64,20 @@ enum mid_rc mid_https_load(char *err, size_t errlen)
 	h = dlopen(mid_https_soname, RTLD_NOW | RTLD_LOCAL);
 	if(!h) {
 		snprintf(err, errlen,
-			 "https:// needs libcurl, which cannot be loaded (%s); install libcurl4, "
-			 "or use http:// or unix:",
-			 dlerror());
+		         "https:// needs libcurl, which cannot be loaded (%s); install "
+		         "libcurl4, "
+		         "or use http:// or unix:",
+		         dlerror());
 		rc = MID_ERR_UNREACHABLE;
 		goto out;
 	}
 	for(i = 0; i < MID_ARRAY_LEN(names); i++) {
 		*slots[i] = dlsym(h, names[i]);
 		if(!*slots[i]) {
-			snprintf(err, errlen, "%s has no %s; install libcurl4, or use http:// or unix:",
-				 mid_https_soname, names[i]);
+			snprintf(
+			    err, errlen,
+			    "%s has no %s; install libcurl4, or use http:// or unix:",
+			    mid_https_soname, names[i]);
 			dlclose(h);
 			rc = MID_ERR_UNREACHABLE;
 			goto out;
@@ -189,7 +194,8 @@ static enum mid_rc handle(struct mid_client *c)
 	c->curl = e;
 	c->curl_hdrs = t;
 	api.easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	api.easy_setopt(e, CURLOPT_PROXY, ""); /* the plain transport ignores proxies too */
+	api.easy_setopt(e, CURLOPT_PROXY,
+	                ""); /* the plain transport ignores proxies too */
 	api.easy_setopt(e, CURLOPT_HTTPHEADER, t);
 	api.easy_setopt(e, CURLOPT_ERRORBUFFER, c->detail);
 	api.easy_setopt(e, CURLOPT_HEADERFUNCTION, on_head);
@@ -241,7 +247,8 @@ static enum mid_rc fault_for(CURLcode res, struct mid_client *c, struct mid_deci
 	}
 }
 
-enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline, struct mid_decision *d)
+enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline,
+                           struct mid_decision *d)
 {
 	uint64_t now = mid_now_ms();
 	long status = 0;
@@ -252,8 +259,9 @@ enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline, struct mid_d
 		rc = handle(c);
 		if(rc) {
 			snprintf(c->detail, sizeof(c->detail), "libcurl is not usable");
-			return mid_reply_fault(d, rc,
-					       rc == MID_ERR_NOMEM ? MID_CODE_IO : MID_CODE_UNREACHABLE);
+			return mid_reply_fault(
+			    d, rc,
+			    rc == MID_ERR_NOMEM ? MID_CODE_IO : MID_CODE_UNREACHABLE);
 		}
 	}
 	if(now >= deadline)
@@ -261,10 +269,11 @@ enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline, struct mid_d
 	if(c->curl_call != (int)c->req_call) {
 		char url[sizeof(c->url.host) + 48];
 
-		snprintf(url, sizeof(url), "https://%s%s%s:%s%s", c->url.bracket ? "[" : "",
-			 c->url.host, c->url.bracket ? "]" : "", c->url.port,
-			 c->req_call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
-							  : "/api/v1/devices/register");
+		snprintf(url, sizeof(url), "https://%s%s%s:%s%s",
+		         c->url.bracket ? "[" : "", c->url.host,
+		         c->url.bracket ? "]" : "", c->url.port,
+		         c->req_call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
+		                                          : "/api/v1/devices/register");
 		if(api.easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK)
 			return mid_reply_fault(d, MID_ERR_NOMEM, MID_CODE_IO);
 		c->curl_call = (int)c->req_call;

@@ -77,8 +77,8 @@ static enum frame line_end(const char *b, size_t len, size_t pos, size_t *eol)
 
 static int is_tchar(unsigned char ch)
 {
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-	       (ch && strchr("!#$%&'*+-.^_`|~", ch));
+	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+	       (ch >= 'A' && ch <= 'Z') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 /* Field values and reasons: visible bytes, obs-text, space and tab. */
@@ -97,7 +97,8 @@ static int token_eq(const char *p, size_t n, const char *lit)
 	return strlen(lit) == n && strncasecmp(p, lit, n) == 0;
 }
 
-static enum frame status_line(const char *b, size_t len, size_t *pos, int *status, int *minor)
+static enum frame status_line(const char *b, size_t len, size_t *pos, int *status,
+                              int *minor)
 {
 	size_t n = len < 7 ? len : 7, eol, i;
 	enum frame f;
@@ -110,7 +111,8 @@ static enum frame status_line(const char *b, size_t len, size_t *pos, int *statu
 		return f;
 	if(eol < 12 || (b[7] != '0' && b[7] != '1') || b[8] != ' ')
 		return FR_BAD;
-	if(b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' || b[11] > '9')
+	if(b[9] < '1' || b[9] > '5' || b[10] < '0' || b[10] > '9' || b[11] < '0' ||
+	   b[11] > '9')
 		return FR_BAD;
 	if(eol > 12 && b[12] != ' ')
 		return FR_BAD;
@@ -241,7 +243,7 @@ static int hexval(char ch)
  * data is moved down to 'pos' (only after a walk without it said DONE).
  */
 static enum frame chunks(char *b, size_t len, size_t pos, int decode, size_t *end,
-			 size_t *blen)
+                         size_t *blen)
 {
 	size_t out = pos, start = pos;
 	enum frame f;
@@ -293,7 +295,7 @@ static enum frame chunks(char *b, size_t len, size_t pos, int decode, size_t *en
 
 /* Frame the reply in 'b': its status, where its body is, where it ends. */
 static enum frame frame(char *b, size_t len, int eof, struct mid_reply *r, size_t *body,
-			size_t *blen)
+                        size_t *blen)
 {
 	struct head h;
 	size_t pos = 0;
@@ -350,8 +352,8 @@ static void clean_copy(char *dst, size_t cap, const char *src)
 
 	for(; *src && o + 1 < cap; src++) {
 		char ch = *src;
-		if((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		   ch == '_' || ch == '.' || ch == '-')
+		if((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		   (ch >= 'A' && ch <= 'Z') || ch == '_' || ch == '.' || ch == '-')
 			dst[o++] = ch;
 	}
 	dst[o] = '\0';
@@ -363,7 +365,7 @@ static const cJSON *member(const cJSON *obj, const char *name)
 {
 	const cJSON *it, *found = NULL;
 
-	cJSON_ArrayForEach(it, obj) {
+	for(it = obj->child; it; it = it->next) {
 		if(it->string && strcmp(it->string, name) == 0) {
 			if(found)
 				return NULL;
@@ -373,8 +375,8 @@ static const cJSON *member(const cJSON *obj, const char *name)
 	return found;
 }
 
-enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body, size_t blen,
-			     struct mid_decision *d)
+enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body,
+                             size_t blen, struct mid_decision *d)
 {
 	const char *end = NULL;
 	const cJSON *it;
@@ -385,7 +387,8 @@ enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body, s
 	if(status < 200 || status > 299) {
 		char code[MID_CODE_MAX];
 
-		snprintf(code, sizeof(code), "%s%03d", MID_CODE_HTTP_PREFIX, status % 1000);
+		snprintf(code, sizeof(code), "%s%03d", MID_CODE_HTTP_PREFIX,
+		         status % 1000);
 		rc = mid_reply_fault(d, MID_ERR_HTTP, code);
 		goto out;
 	}
@@ -394,7 +397,7 @@ enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body, s
 		/* cJSON stops after the value; only white space may follow. */
 		size_t i = (size_t)(end - body);
 		while(i < blen && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' ||
-				   body[i] == '\n'))
+		                   body[i] == '\n'))
 			i++;
 		if(i < blen) {
 			cJSON_Delete(root);
@@ -418,7 +421,7 @@ enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body, s
 		if(!cJSON_IsString(it) || !it->valuestring)
 			goto out;
 		d->allowed = strcmp(it->valuestring, "ok") == 0 ||
-			     strcmp(it->valuestring, "exists") == 0;
+		             strcmp(it->valuestring, "exists") == 0;
 		clean_copy(d->status, sizeof(d->status), it->valuestring);
 	}
 	d->local = rc = MID_OK;
@@ -440,7 +443,7 @@ out:
 }
 
 enum mid_rc mid_reply_read(enum mid_call call, char *buf, size_t len, int eof,
-			   struct mid_reply *r, struct mid_decision *d)
+                           struct mid_reply *r, struct mid_decision *d)
 {
 	size_t body = 0, blen = 0;
 	enum frame f;
@@ -475,8 +478,8 @@ enum mid_rc mid_reply_read(enum mid_call call, char *buf, size_t len, int eof,
 	return mid_reply_decide(call, r->status, buf + body, blen, d);
 }
 
-enum mid_rc mid_client_parse_reply(enum mid_call call, const char *buf, size_t len, bool eof,
-				   struct mid_decision *d, size_t *consumed)
+enum mid_rc mid_client_parse_reply(enum mid_call call, const char *buf, size_t len,
+                                   bool eof, struct mid_decision *d, size_t *consumed)
 {
 	size_t n = len > MID_REPLY_MAX + 1 ? MID_REPLY_MAX + 1 : len;
 	struct mid_reply r;

@@ -19,14 +19,17 @@ static void check_safe(const char *s, size_t cap)
 
 	if(n == cap)
 		abort(); /* not terminated */
-	if(strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") != n)
+	if(strspn(s,
+	          "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") !=
+	   n)
 		abort();
 }
 
-static void check(enum mid_rc rc, const struct mid_decision *d, size_t consumed, size_t len)
+static void check(enum mid_rc rc, const struct mid_decision *d, size_t consumed,
+                  size_t len)
 {
 	if(d->allowed && (rc != MID_OK || d->local != MID_OK || d->http_status < 200 ||
-			  d->http_status > 299))
+	                  d->http_status > 299))
 		abort();
 	if(rc != MID_OK && d->local != rc)
 		abort();

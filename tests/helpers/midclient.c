@@ -21,7 +21,8 @@
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: midclient URL KEYFILE validate|register DEVICE [COUNT]\n");
+	fprintf(stderr,
+	        "usage: midclient URL KEYFILE validate|register DEVICE [COUNT]\n");
 	return 2;
 }
 
@@ -85,18 +86,19 @@ int main(int argc, char **argv)
 	for(i = 0; i < count; i++) {
 		uint64_t t0 = mid_now_ns();
 		enum mid_rc rc = reg ? mid_client_register(c, argv[4], &d)
-				     : mid_client_validate(c, argv[4], &d);
+		                     : mid_client_validate(c, argv[4], &d);
 		double ms = (double)(mid_now_ns() - t0) / 1e6;
 
 		total_ms += ms;
 		allowed = rc == MID_OK && d.allowed;
-		printf("allowed=%d code=%s request_id=%s http=%d ms=%.3f%s%s\n", allowed, d.code,
-		       d.request_id, d.http_status, ms, reg ? " status=" : "", reg ? d.status : "");
+		printf("allowed=%d code=%s request_id=%s http=%d ms=%.3f%s%s\n", allowed,
+		       d.code, d.request_id, d.http_status, ms, reg ? " status=" : "",
+		       reg ? d.status : "");
 		if(rc != MID_OK && mid_client_detail(c)[0])
 			fprintf(stderr, "midclient: %s\n", mid_client_detail(c));
 	}
 	fprintf(stderr, "midclient: calls=%ld connects=%lu mean_ms=%.3f\n", count,
-		mid_client_connects(c), total_ms / (double)count);
+	        mid_client_connects(c), total_ms / (double)count);
 	mid_client_free(c);
 	return allowed ? 0 : 1;
 }

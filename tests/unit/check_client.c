@@ -28,7 +28,8 @@
 
 #define RID "6f1c1f5e-0a47-4f55-9d2e-1b2b8d3f2c10"
 #define ALLOW_BODY "{\"allowed\":true,\"code\":\"ALLOW\",\"request_id\":\"" RID "\"}"
-#define REVOKED_BODY "{\"allowed\":false,\"code\":\"DEVICE_REVOKED\",\"request_id\":\"" RID "\"}"
+#define REVOKED_BODY                                                                     \
+	"{\"allowed\":false,\"code\":\"DEVICE_REVOKED\",\"request_id\":\"" RID "\"}"
 
 /* ---- reply helpers ---------------------------------------------------- */
 
@@ -37,12 +38,13 @@ static char rbuf[MID_REPLY_MAX * 2];
 /* "HTTP/1.1 <status>\r\n<headers>Content-Length: n\r\n\r\n<body>" */
 static const char *with_len(const char *status, const char *headers, const char *body)
 {
-	snprintf(rbuf, sizeof(rbuf), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n\r\n%s", status,
-		 headers, strlen(body), body);
+	snprintf(rbuf, sizeof(rbuf), "HTTP/1.1 %s\r\n%sContent-Length: %zu\r\n\r\n%s",
+	         status, headers, strlen(body), body);
 	return rbuf;
 }
 
-static enum mid_rc parse_s(enum mid_call call, const char *s, bool eof, struct mid_decision *d)
+static enum mid_rc parse_s(enum mid_call call, const char *s, bool eof,
+                           struct mid_decision *d)
 {
 	size_t consumed;
 
@@ -70,7 +72,7 @@ static int closes_after(const char *s)
 }
 
 static void assert_fault(enum mid_rc rc, const struct mid_decision *d, enum mid_rc want,
-			 const char *code)
+                         const char *code)
 {
 	ck_assert_int_eq(rc, want);
 	ck_assert(!d->allowed);
@@ -109,7 +111,7 @@ static void *srv_main(void *arg)
 	/* Bounded: at most 8 connections, 20 s idle. */
 	for(i = 0; i < 8; i++) {
 		struct pollfd p[2] = {{.fd = s->lfd, .events = POLLIN},
-				      {.fd = s->stop[0], .events = POLLIN}};
+		                      {.fd = s->stop[0], .events = POLLIN}};
 		int fd;
 
 		if(poll(p, 2, 20000) <= 0 || p[1].revents)
@@ -191,8 +193,10 @@ static long read_request(struct srv *s, int fd)
 		len += (size_t)n;
 		end = memmem(buf, len, "\r\n\r\n", 4);
 		if(end) {
-			char *cl = memmem(buf, (size_t)(end - buf), "Content-Length: ", 16);
-			size_t need = (size_t)(end - buf) + 4 + (cl ? strtoul(cl + 16, NULL, 10) : 0);
+			char *cl =
+			    memmem(buf, (size_t)(end - buf), "Content-Length: ", 16);
+			size_t need = (size_t)(end - buf) + 4 +
+			              (cl ? strtoul(cl + 16, NULL, 10) : 0);
 
 			if(len >= need) {
 				pthread_mutex_lock(&s->lock);
@@ -243,7 +247,8 @@ static void serve_allow(struct srv *s, int fd, int index)
 {
 	(void)index;
 	while(read_request(s, fd) > 0)
-		send_str(fd, with_len("200 OK", "Content-Type: application/json\r\n", ALLOW_BODY));
+		send_str(fd, with_len("200 OK", "Content-Type: application/json\r\n",
+		                      ALLOW_BODY));
 }
 
 static struct mid_client *client_for(const char *url, long timeout_ms)
@@ -251,9 +256,9 @@ static struct mid_client *client_for(const char *url, long timeout_ms)
 	struct mid_client *c = NULL;
 	char err[256] = "";
 
-	ck_assert_msg(mid_client_new(url, "org-key-0123", timeout_ms, &c, err, sizeof(err)) ==
-			      MID_OK,
-		      "mid_client_new(%s): %s", url, err);
+	ck_assert_msg(mid_client_new(url, "org-key-0123", timeout_ms, &c, err,
+	                             sizeof(err)) == MID_OK,
+	              "mid_client_new(%s): %s", url, err);
 	return c;
 }
 
@@ -262,12 +267,13 @@ static struct mid_client *client_for(const char *url, long timeout_ms)
 START_TEST(test_client_parse_content_length)
 {
 	struct mid_decision d;
-	const char *s = with_len("200 OK", "Content-Type: application/json\r\n", ALLOW_BODY);
+	const char *s =
+	    with_len("200 OK", "Content-Type: application/json\r\n", ALLOW_BODY);
 	size_t consumed = 0;
 
-	ck_assert_int_eq(mid_client_parse_reply(MID_CALL_VALIDATE, s, strlen(s), false, &d,
-						&consumed),
-			 MID_OK);
+	ck_assert_int_eq(
+	    mid_client_parse_reply(MID_CALL_VALIDATE, s, strlen(s), false, &d, &consumed),
+	    MID_OK);
 	ck_assert(d.allowed);
 	ck_assert_int_eq(d.local, MID_OK);
 	ck_assert_int_eq(d.http_status, 200);
@@ -293,15 +299,18 @@ START_TEST(test_client_parse_defaults)
 {
 	struct mid_decision d;
 
-	ck_assert_int_eq(validate_s(with_len("200 OK", "", "{\"allowed\":true}"), &d), MID_OK);
+	ck_assert_int_eq(validate_s(with_len("200 OK", "", "{\"allowed\":true}"), &d),
+	                 MID_OK);
 	ck_assert(d.allowed);
 	ck_assert_str_eq(d.code, "ALLOW");
 	ck_assert_str_eq(d.request_id, "-");
-	ck_assert_int_eq(validate_s(with_len("200 OK", "", "{\"allowed\":false,\"code\":7}"), &d),
-			 MID_OK);
+	ck_assert_int_eq(
+	    validate_s(with_len("200 OK", "", "{\"allowed\":false,\"code\":7}"), &d),
+	    MID_OK);
 	ck_assert(!d.allowed);
 	ck_assert_str_eq(d.code, "DENIED");
-	ck_assert_int_eq(validate_s(with_len("201 Created", "", "{\"allowed\":true}"), &d), MID_OK);
+	ck_assert_int_eq(
+	    validate_s(with_len("201 Created", "", "{\"allowed\":true}"), &d), MID_OK);
 	ck_assert(d.allowed);
 	ck_assert_int_eq(d.http_status, 201);
 }
@@ -311,16 +320,16 @@ START_TEST(test_client_parse_chunked)
 {
 	struct mid_decision d;
 	const char *s = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-			"5;name=value\r\n{\"all\r\n"
-			"B\r\nowed\":true,\r\n"
-			"000016 \t;x\r\n\"code\":\"ALLOW\",\"reques\r\n"
-			"2d\r\nt_id\":\"" RID "\"}\r\n"
-			"0\r\nX-Trailer: yes\r\n\r\n";
+	                "5;name=value\r\n{\"all\r\n"
+	                "B\r\nowed\":true,\r\n"
+	                "000016 \t;x\r\n\"code\":\"ALLOW\",\"reques\r\n"
+	                "2d\r\nt_id\":\"" RID "\"}\r\n"
+	                "0\r\nX-Trailer: yes\r\n\r\n";
 	size_t consumed = 0;
 
-	ck_assert_int_eq(mid_client_parse_reply(MID_CALL_VALIDATE, s, strlen(s), false, &d,
-						&consumed),
-			 MID_OK);
+	ck_assert_int_eq(
+	    mid_client_parse_reply(MID_CALL_VALIDATE, s, strlen(s), false, &d, &consumed),
+	    MID_OK);
 	ck_assert(d.allowed);
 	ck_assert_str_eq(d.code, "ALLOW");
 	ck_assert_str_eq(d.request_id, RID);
@@ -331,7 +340,8 @@ END_TEST
 START_TEST(test_client_parse_to_eof)
 {
 	struct mid_decision d;
-	const char *s = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" REVOKED_BODY;
+	const char *s =
+	    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" REVOKED_BODY;
 
 	ck_assert_int_eq(parse_s(MID_CALL_VALIDATE, s, false, &d), MID_ERR_PARSE);
 	ck_assert(!d.allowed);
@@ -352,13 +362,14 @@ START_TEST(test_client_parse_http10)
 	/* HTTP/1.0 closes unless it says keep-alive; 1.1 keeps unless close. */
 	ck_assert(closes_after(s));
 	ck_assert(!closes_after("HTTP/1.0 200 OK\r\nConnection: Keep-Alive\r\n"
-				"Content-Length: 16\r\n\r\n{\"allowed\":true}"));
+	                        "Content-Length: 16\r\n\r\n{\"allowed\":true}"));
 	ck_assert(!closes_after(with_len("200 OK", "", ALLOW_BODY)));
 	ck_assert(closes_after(with_len("200 OK", "Connection: close\r\n", ALLOW_BODY)));
-	ck_assert(closes_after(with_len("200 OK", "Connection: upgrade, CLOSE\r\n", ALLOW_BODY)));
+	ck_assert(closes_after(
+	    with_len("200 OK", "Connection: upgrade, CLOSE\r\n", ALLOW_BODY)));
 	/* Bytes after the reply put the stream out of step. */
 	ck_assert(closes_after("HTTP/1.1 200 OK\r\nContent-Length: 16\r\n\r\n"
-			       "{\"allowed\":true}HTTP/1.1"));
+	                       "{\"allowed\":true}HTTP/1.1"));
 }
 END_TEST
 
@@ -369,9 +380,11 @@ START_TEST(test_client_parse_incremental)
 	size_t i, n = strlen(s);
 
 	for(i = 0; i < n; i++)
-		ck_assert_int_eq(mid_client_parse_reply(MID_CALL_VALIDATE, s, i, false, &d, NULL),
-				 MID_ERR_PARSE);
-	ck_assert_int_eq(mid_client_parse_reply(MID_CALL_VALIDATE, s, n, false, &d, NULL), MID_OK);
+		ck_assert_int_eq(
+		    mid_client_parse_reply(MID_CALL_VALIDATE, s, i, false, &d, NULL),
+		    MID_ERR_PARSE);
+	ck_assert_int_eq(mid_client_parse_reply(MID_CALL_VALIDATE, s, n, false, &d, NULL),
+	                 MID_OK);
 	ck_assert(d.allowed);
 }
 END_TEST
@@ -381,27 +394,30 @@ START_TEST(test_client_parse_register)
 	static const struct {
 		const char *status;
 		bool allowed;
-	} cases[] = {{"ok", true}, {"exists", true}, {"limit_reached", false}, {"removed", false}};
+	} cases[] = {
+	    {"ok", true}, {"exists", true}, {"limit_reached", false}, {"removed", false}};
 	struct mid_decision d;
 	char body[128];
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(cases); i++) {
-		snprintf(body, sizeof(body), "{\"status\":\"%s\",\"deviceId\":\"a:b:c:1\"}",
-			 cases[i].status);
-		ck_assert_int_eq(parse_s(MID_CALL_REGISTER, with_len("200 OK", "", body), true, &d),
-				 MID_OK);
+		snprintf(body, sizeof(body),
+		         "{\"status\":\"%s\",\"deviceId\":\"a:b:c:1\"}", cases[i].status);
+		ck_assert_int_eq(
+		    parse_s(MID_CALL_REGISTER, with_len("200 OK", "", body), true, &d),
+		    MID_OK);
 		ck_assert_int_eq(d.allowed, cases[i].allowed);
 		ck_assert_str_eq(d.status, cases[i].status);
 		ck_assert_str_eq(d.code, cases[i].allowed ? "ALLOW" : "DENIED");
 	}
 	/* A validate answer is not a register answer, and the reverse. */
-	ck_assert_int_eq(parse_s(MID_CALL_REGISTER, with_len("200 OK", "", ALLOW_BODY), true, &d),
-			 MID_ERR_BAD_REPLY);
+	ck_assert_int_eq(
+	    parse_s(MID_CALL_REGISTER, with_len("200 OK", "", ALLOW_BODY), true, &d),
+	    MID_ERR_BAD_REPLY);
 	ck_assert(!d.allowed);
 	ck_assert_int_eq(parse_s(MID_CALL_VALIDATE,
-				 with_len("200 OK", "", "{\"status\":\"ok\"}"), true, &d),
-			 MID_ERR_BAD_REPLY);
+	                         with_len("200 OK", "", "{\"status\":\"ok\"}"), true, &d),
+	                 MID_ERR_BAD_REPLY);
 	ck_assert(!d.allowed);
 }
 END_TEST
@@ -413,28 +429,30 @@ START_TEST(test_client_url_accepts)
 		enum mid_scheme scheme;
 		const char *host, *port, *path;
 	} cases[] = {
-		{"http://127.0.0.1:7070", MID_SCHEME_HTTP, "127.0.0.1", "7070", ""},
-		{"http://localhost:1", MID_SCHEME_HTTP, "localhost", "1", ""},
-		{"http://[::1]:7070", MID_SCHEME_HTTP, "::1", "7070", ""},
-		{"HTTP://midd.example:65535/", MID_SCHEME_HTTP, "midd.example", "65535", ""},
-		{"http://midd", MID_SCHEME_HTTP, "midd", "80", ""},
-		{"unix:/tmp/x.sock", MID_SCHEME_UNIX, "", "", "/tmp/x.sock"},
-		{"https://host", MID_SCHEME_HTTPS, "host", "443", ""},
-		{"https://[::1]:8443", MID_SCHEME_HTTPS, "::1", "8443", ""},
+	    {"http://127.0.0.1:7070", MID_SCHEME_HTTP, "127.0.0.1", "7070", ""},
+	    {"http://localhost:1", MID_SCHEME_HTTP, "localhost", "1", ""},
+	    {"http://[::1]:7070", MID_SCHEME_HTTP, "::1", "7070", ""},
+	    {"HTTP://midd.example:65535/", MID_SCHEME_HTTP, "midd.example", "65535", ""},
+	    {"http://midd", MID_SCHEME_HTTP, "midd", "80", ""},
+	    {"unix:/tmp/x.sock", MID_SCHEME_UNIX, "", "", "/tmp/x.sock"},
+	    {"https://host", MID_SCHEME_HTTPS, "host", "443", ""},
+	    {"https://[::1]:8443", MID_SCHEME_HTTPS, "::1", "8443", ""},
 	};
 	struct mid_url u;
 	char err[256];
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(cases); i++) {
-		ck_assert_msg(mid_client_url_parse(cases[i].url, &u, err, sizeof(err)) == MID_OK,
-			      "%s: %s", cases[i].url, err);
+		ck_assert_msg(mid_client_url_parse(cases[i].url, &u, err, sizeof(err)) ==
+		                  MID_OK,
+		              "%s: %s", cases[i].url, err);
 		ck_assert_int_eq(u.scheme, cases[i].scheme);
 		ck_assert_str_eq(u.host, cases[i].host);
 		ck_assert_str_eq(u.port, cases[i].port);
 		ck_assert_str_eq(u.path, cases[i].path);
 	}
-	ck_assert_int_eq(mid_client_url_parse("http://[::1]:7070", &u, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_client_url_parse("http://[::1]:7070", &u, err, sizeof(err)),
+	                 MID_OK);
 	ck_assert(u.bracket);
 	/* The client accepts them too, without connecting. */
 	for(i = 0; i < MID_ARRAY_LEN(cases); i++)
@@ -454,7 +472,8 @@ START_TEST(test_client_validate_tcp_keepalive)
 	c = client_for(s.url, 5000);
 	ck_assert_int_eq(mid_client_fd(c), -1);
 	for(i = 0; i < 3; i++) {
-		ck_assert_int_eq(mid_client_validate(c, "svc:prod:runner:01", &d), MID_OK);
+		ck_assert_int_eq(mid_client_validate(c, "svc:prod:runner:01", &d),
+		                 MID_OK);
 		ck_assert(d.allowed);
 		ck_assert_str_eq(d.code, "ALLOW");
 		ck_assert_str_eq(d.request_id, RID);
@@ -464,10 +483,10 @@ START_TEST(test_client_validate_tcp_keepalive)
 	/* Three calls, one connection, and the request on the wire. */
 	ck_assert_uint_eq(mid_client_connects(c), 1);
 	snprintf(want, sizeof(want),
-		 "POST /api/v1/devices/validate HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
-		 "x-org-key: org-key-0123\r\nContent-Type: application/json\r\n"
-		 "Content-Length: 33\r\n\r\n{\"deviceId\":\"svc:prod:runner:01\"}",
-		 s.port);
+	         "POST /api/v1/devices/validate HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+	         "x-org-key: org-key-0123\r\nContent-Type: application/json\r\n"
+	         "Content-Length: 33\r\n\r\n{\"deviceId\":\"svc:prod:runner:01\"}",
+	         s.port);
 	pthread_mutex_lock(&s.lock);
 	ck_assert_uint_eq(s.req_len, strlen(want));
 	ck_assert(memcmp(s.req, want, s.req_len) == 0);
@@ -493,7 +512,8 @@ START_TEST(test_client_validate_unix)
 	c = client_for(s.url, 5000);
 	ck_assert_int_eq(mid_client_validate(c, "svc:prod:runner:02", &d), MID_OK);
 	ck_assert(d.allowed);
-	ck_assert_int_eq(mid_client_register(c, "svc:prod:runner:02", &d), MID_ERR_BAD_REPLY);
+	ck_assert_int_eq(mid_client_register(c, "svc:prod:runner:02", &d),
+	                 MID_ERR_BAD_REPLY);
 	ck_assert(!d.allowed);
 	pthread_mutex_lock(&s.lock);
 	ck_assert(memmem(s.req, s.req_len, UNIX_HEAD, sizeof(UNIX_HEAD) - 1) == s.req);
@@ -507,8 +527,11 @@ static void serve_register(struct srv *s, int fd, int index)
 {
 	(void)index;
 	while(read_request(s, fd) > 0)
-		send_str(fd, with_len("200 OK", "",
-				      "{\"status\":\"exists\",\"deviceId\":\"x\",\"code\":\"OK\"}"));
+		send_str(
+		    fd,
+		    with_len(
+		        "200 OK", "",
+		        "{\"status\":\"exists\",\"deviceId\":\"x\",\"code\":\"OK\"}"));
 }
 
 START_TEST(test_client_register_call)
@@ -524,7 +547,8 @@ START_TEST(test_client_register_call)
 	ck_assert_str_eq(d.status, "exists");
 	ck_assert_str_eq(d.code, "OK");
 	pthread_mutex_lock(&s.lock);
-	ck_assert(memmem(s.req, s.req_len, REGISTER_LINE, sizeof(REGISTER_LINE) - 1) == s.req);
+	ck_assert(memmem(s.req, s.req_len, REGISTER_LINE, sizeof(REGISTER_LINE) - 1) ==
+	          s.req);
 	pthread_mutex_unlock(&s.lock);
 	mid_client_free(c);
 	srv_stop(&s);
@@ -608,9 +632,9 @@ END_TEST
 static char *sized_reply(size_t total, int framing)
 {
 	static const char *heads[] = {
-		"HTTP/1.1 200 OK\r\nContent-Length: 00000\r\n\r\n",
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000\r\n",
-		"HTTP/1.1 200 OK\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nContent-Length: 00000\r\n\r\n",
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n00000\r\n",
+	    "HTTP/1.1 200 OK\r\n\r\n",
 	};
 	static const char *tails[] = {"", "\r\n0\r\n\r\n", ""};
 	const char *pre = "{\"allowed\":true,\"pad\":\"", *post = "\"}";
@@ -640,17 +664,17 @@ START_TEST(test_client_reply_at_cap)
 		char *at = sized_reply(MID_REPLY_MAX, framing);
 		char *over = sized_reply(MID_REPLY_MAX + 1, framing);
 
-		ck_assert_msg(mid_client_parse_reply(MID_CALL_VALIDATE, at, MID_REPLY_MAX, true, &d,
-						     NULL) == MID_OK,
-			      "framing %d at the cap: %s", framing, d.code);
+		ck_assert_msg(mid_client_parse_reply(MID_CALL_VALIDATE, at, MID_REPLY_MAX,
+		                                     true, &d, NULL) == MID_OK,
+		              "framing %d at the cap: %s", framing, d.code);
 		ck_assert(d.allowed);
-		assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, over, MID_REPLY_MAX + 1,
-						    true, &d, NULL),
-			     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+		assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, over,
+		                                    MID_REPLY_MAX + 1, true, &d, NULL),
+		             &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
 		/* Still too large when more bytes may come. */
-		assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, over, MID_REPLY_MAX + 1,
-						    false, &d, NULL),
-			     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+		assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, over,
+		                                    MID_REPLY_MAX + 1, false, &d, NULL),
+		             &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
 		free(at);
 		free(over);
 	}
@@ -662,18 +686,21 @@ START_TEST(test_client_huge_content_length)
 	struct mid_decision d;
 
 	/* Known from the head alone: no need to wait for the body. */
-	assert_fault(parse_s(MID_CALL_VALIDATE,
-			     "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n{\"allowed\":", false,
-			     &d),
-		     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
-	assert_fault(parse_s(MID_CALL_VALIDATE,
-			     "HTTP/1.1 200 OK\r\nContent-Length: 184467440737095516160000\r\n\r\n",
-			     false, &d),
-		     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+	assert_fault(
+	    parse_s(MID_CALL_VALIDATE,
+	            "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n{\"allowed\":",
+	            false, &d),
+	    &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+	assert_fault(
+	    parse_s(MID_CALL_VALIDATE,
+	            "HTTP/1.1 200 OK\r\nContent-Length: 184467440737095516160000\r\n\r\n",
+	            false, &d),
+	    &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
 	/* Headers plus a body that just miss the cap. */
-	assert_fault(parse_s(MID_CALL_VALIDATE, "HTTP/1.1 200 OK\r\nContent-Length: 65500\r\n\r\n",
-			     false, &d),
-		     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+	assert_fault(parse_s(MID_CALL_VALIDATE,
+	                     "HTTP/1.1 200 OK\r\nContent-Length: 65500\r\n\r\n", false,
+	                     &d),
+	             &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
 }
 END_TEST
 
@@ -681,20 +708,24 @@ START_TEST(test_client_huge_chunk_size)
 {
 	struct mid_decision d;
 
-	assert_fault(parse_s(MID_CALL_VALIDATE,
-			     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff",
-			     false, &d),
-		     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
-	assert_fault(parse_s(MID_CALL_VALIDATE,
-			     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n", false,
-			     &d),
-		     &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+	assert_fault(
+	    parse_s(
+	        MID_CALL_VALIDATE,
+	        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff",
+	        false, &d),
+	    &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
+	assert_fault(
+	    parse_s(MID_CALL_VALIDATE,
+	            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10001\r\n",
+	            false, &d),
+	    &d, MID_ERR_TOO_BIG, MID_CODE_TOO_LARGE);
 	/* Leading zeros do not make a size large. */
-	ck_assert_int_eq(parse_s(MID_CALL_VALIDATE,
-				 "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-				 "000000000000000000010\r\n{\"allowed\":true}\r\n0\r\n\r\n",
-				 false, &d),
-			 MID_OK);
+	ck_assert_int_eq(
+	    parse_s(MID_CALL_VALIDATE,
+	            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	            "000000000000000000010\r\n{\"allowed\":true}\r\n0\r\n\r\n",
+	            false, &d),
+	    MID_OK);
 	ck_assert(d.allowed);
 }
 END_TEST
@@ -719,7 +750,7 @@ START_TEST(test_client_header_line_limit)
 	/* Refused before the line ends, not at the deadline. */
 	r[n + 1] = '\0';
 	assert_fault(parse_s(MID_CALL_VALIDATE, r, false, &d), &d, MID_ERR_PROTOCOL,
-		     MID_CODE_BAD_HTTP);
+	             MID_CODE_BAD_HTTP);
 	free(r);
 }
 END_TEST
@@ -733,8 +764,8 @@ START_TEST(test_client_long_code_and_id)
 	code[sizeof(code) - 1] = '\0';
 	memset(id, '7', sizeof(id) - 1);
 	id[sizeof(id) - 1] = '\0';
-	snprintf(body, sizeof(body), "{\"allowed\":false,\"code\":\"%s\",\"request_id\":\"%s\"}",
-		 code, id);
+	snprintf(body, sizeof(body),
+	         "{\"allowed\":false,\"code\":\"%s\",\"request_id\":\"%s\"}", code, id);
 	ck_assert_int_eq(validate_s(with_len("200 OK", "", body), &d), MID_OK);
 	ck_assert(!d.allowed);
 	ck_assert_uint_eq(strlen(d.code), MID_CODE_MAX - 1);
@@ -747,25 +778,28 @@ START_TEST(test_client_sanitise)
 {
 	struct mid_decision d;
 
-	ck_assert_int_eq(validate_s(with_len("200 OK", "",
-					     "{\"allowed\":false,"
-					     "\"code\":\"REVOKED\\r\\nmidshim: allowed \\\"x\\\"\","
-					     "\"request_id\":\"id 1;\\u0000rm -rf/\"}"),
-				    &d),
-			 MID_OK);
+	ck_assert_int_eq(
+	    validate_s(with_len("200 OK", "",
+	                        "{\"allowed\":false,"
+	                        "\"code\":\"REVOKED\\r\\nmidshim: allowed \\\"x\\\"\","
+	                        "\"request_id\":\"id 1;\\u0000rm -rf/\"}"),
+	               &d),
+	    MID_OK);
 	ck_assert_str_eq(d.code, "REVOKEDmidshimallowedx");
 	ck_assert_str_eq(d.request_id, "id1");
 	/* Nothing usable left: the defaults. */
-	ck_assert_int_eq(validate_s(with_len("200 OK", "",
-					     "{\"allowed\":true,\"code\":\"\\n\\t \",\"request_id\":"
-					     "\"\\\"\\\"\"}"),
-				    &d),
-			 MID_OK);
+	ck_assert_int_eq(
+	    validate_s(with_len("200 OK", "",
+	                        "{\"allowed\":true,\"code\":\"\\n\\t \",\"request_id\":"
+	                        "\"\\\"\\\"\"}"),
+	               &d),
+	    MID_OK);
 	ck_assert_str_eq(d.code, "ALLOW");
 	ck_assert_str_eq(d.request_id, "-");
-	ck_assert_int_eq(parse_s(MID_CALL_REGISTER,
-				 with_len("200 OK", "", "{\"status\":\"ok\\n2024 ERROR\"}"), true, &d),
-			 MID_OK);
+	ck_assert_int_eq(
+	    parse_s(MID_CALL_REGISTER,
+	            with_len("200 OK", "", "{\"status\":\"ok\\n2024 ERROR\"}"), true, &d),
+	    MID_OK);
 	ck_assert(!d.allowed);
 	ck_assert_str_eq(d.status, "ok2024ERROR");
 }
@@ -791,9 +825,11 @@ START_TEST(test_client_device_limits)
 	free(got);
 	dev[MID_DEVICE_MAX] = 'x';
 	dev[MID_DEVICE_MAX + 1] = '\0';
-	assert_fault(mid_client_validate(c, dev, &d), &d, MID_ERR_INVAL, MID_CODE_INVALID);
+	assert_fault(mid_client_validate(c, dev, &d), &d, MID_ERR_INVAL,
+	             MID_CODE_INVALID);
 	assert_fault(mid_client_validate(c, "", &d), &d, MID_ERR_INVAL, MID_CODE_INVALID);
-	assert_fault(mid_client_validate(c, NULL, &d), &d, MID_ERR_INVAL, MID_CODE_INVALID);
+	assert_fault(mid_client_validate(c, NULL, &d), &d, MID_ERR_INVAL,
+	             MID_CODE_INVALID);
 	mid_client_free(c);
 	srv_stop(&s);
 }
@@ -806,22 +842,25 @@ START_TEST(test_client_key_limits)
 
 	memset(key, 'k', MID_ORG_KEY_MAX);
 	key[MID_ORG_KEY_MAX] = '\0';
-	ck_assert_int_eq(mid_client_new("http://127.0.0.1:1", key, 100, &c, err, sizeof(err)),
-			 MID_OK);
+	ck_assert_int_eq(
+	    mid_client_new("http://127.0.0.1:1", key, 100, &c, err, sizeof(err)), MID_OK);
 	mid_client_free(c);
 	key[MID_ORG_KEY_MAX] = 'k';
 	key[MID_ORG_KEY_MAX + 1] = '\0';
-	ck_assert_int_eq(mid_client_new("http://127.0.0.1:1", key, 100, &c, err, sizeof(err)),
-			 MID_ERR_INVAL);
+	ck_assert_int_eq(
+	    mid_client_new("http://127.0.0.1:1", key, 100, &c, err, sizeof(err)),
+	    MID_ERR_INVAL);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(strstr(err, "org key"));
-	ck_assert_int_eq(mid_client_new("http://127.0.0.1:1", "k\r\nx-admin: 1", 100, &c, err,
-					sizeof(err)),
-			 MID_ERR_INVAL);
-	ck_assert_int_eq(mid_client_new("http://127.0.0.1:1", "", 100, &c, err, sizeof(err)),
-			 MID_ERR_INVAL);
-	ck_assert_int_eq(mid_client_new("http://127.0.0.1:1", "k", 0, &c, err, sizeof(err)),
-			 MID_ERR_INVAL);
+	ck_assert_int_eq(mid_client_new("http://127.0.0.1:1", "k\r\nx-admin: 1", 100, &c,
+	                                err, sizeof(err)),
+	                 MID_ERR_INVAL);
+	ck_assert_int_eq(
+	    mid_client_new("http://127.0.0.1:1", "", 100, &c, err, sizeof(err)),
+	    MID_ERR_INVAL);
+	ck_assert_int_eq(
+	    mid_client_new("http://127.0.0.1:1", "k", 0, &c, err, sizeof(err)),
+	    MID_ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(err, "timeout"));
 }
 END_TEST
@@ -859,7 +898,7 @@ START_TEST(test_client_flood_too_large)
 	c = client_for(s.url, 20000);
 	t0 = mid_now_ms();
 	assert_fault(mid_client_validate(c, "svc:prod:flood:01", &d), &d, MID_ERR_TOO_BIG,
-		     MID_CODE_TOO_LARGE);
+	             MID_CODE_TOO_LARGE);
 	ck_assert_int_eq(d.http_status, 200);
 	ck_assert_int_eq(mid_client_fd(c), -1);
 	/* It stopped reading at the cap: the server could not send it all. */
@@ -898,7 +937,7 @@ START_TEST(test_client_cap_on_socket)
 	ck_assert(d.allowed);
 	exact_size = MID_REPLY_MAX + 1;
 	assert_fault(mid_client_validate(c, "svc:prod:cap:01", &d), &d, MID_ERR_TOO_BIG,
-		     MID_CODE_TOO_LARGE);
+	             MID_CODE_TOO_LARGE);
 	mid_client_free(c);
 	srv_stop(&s);
 }
@@ -909,7 +948,8 @@ static void serve_big_length(struct srv *s, int fd, int index)
 	(void)index;
 	if(read_request(s, fd) <= 0)
 		return;
-	send_str(fd, "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n{\"allowed\":true,");
+	send_str(fd,
+	         "HTTP/1.1 200 OK\r\nContent-Length: 10485760\r\n\r\n{\"allowed\":true,");
 	await_close(fd);
 }
 
@@ -924,7 +964,7 @@ START_TEST(test_client_big_length_on_socket)
 	c = client_for(s.url, 20000);
 	t0 = mid_now_ms();
 	assert_fault(mid_client_validate(c, "svc:prod:big:01", &d), &d, MID_ERR_TOO_BIG,
-		     MID_CODE_TOO_LARGE);
+	             MID_CODE_TOO_LARGE);
 	/* Decided from the head, not by waiting for 10 MB or the deadline. */
 	ck_assert_uint_lt(mid_now_ms() - t0, 10000);
 	mid_client_free(c);
@@ -937,11 +977,11 @@ END_TEST
 START_TEST(test_client_truncated_every_prefix)
 {
 	char *good[] = {
-		strdup(with_len("200 OK", "Content-Type: application/json\r\n",
-				"{\"allowed\":true,\"code\":\"ALLOW\",\"request_id\":\"" RID
-				"\",\"x\":1}")),
-		"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-		"7\r\n{\"allow\r\n9;e=1\r\ned\":true}\r\n0\r\nT: 1\r\n\r\n",
+	    strdup(with_len("200 OK", "Content-Type: application/json\r\n",
+	                    "{\"allowed\":true,\"code\":\"ALLOW\",\"request_id\":\"" RID
+	                    "\",\"x\":1}")),
+	    "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "7\r\n{\"allow\r\n9;e=1\r\ned\":true}\r\n0\r\nT: 1\r\n\r\n",
 	};
 	struct mid_decision d;
 	size_t g, i;
@@ -949,19 +989,21 @@ START_TEST(test_client_truncated_every_prefix)
 	for(g = 0; g < MID_ARRAY_LEN(good); g++) {
 		size_t n = strlen(good[g]);
 
-		ck_assert_int_eq(mid_client_parse_reply(MID_CALL_VALIDATE, good[g], n, true, &d,
-							NULL),
-				 MID_OK);
+		ck_assert_int_eq(
+		    mid_client_parse_reply(MID_CALL_VALIDATE, good[g], n, true, &d, NULL),
+		    MID_OK);
 		ck_assert(d.allowed);
 		for(i = 0; i < n; i++) {
-			enum mid_rc rc = mid_client_parse_reply(MID_CALL_VALIDATE, good[g], i, true,
-								&d, NULL);
+			enum mid_rc rc = mid_client_parse_reply(
+			    MID_CALL_VALIDATE, good[g], i, true, &d, NULL);
 
-			ck_assert_msg(!d.allowed, "prefix %zu of reply %zu allowed", i, g);
-			ck_assert_msg((rc == MID_ERR_IO && !strcmp(d.code, MID_CODE_TRUNCATED)) ||
-					      (rc == MID_ERR_PROTOCOL &&
-					       !strcmp(d.code, MID_CODE_BAD_HTTP)),
-				      "prefix %zu of reply %zu: %s", i, g, d.code);
+			ck_assert_msg(!d.allowed, "prefix %zu of reply %zu allowed", i,
+			              g);
+			ck_assert_msg(
+			    (rc == MID_ERR_IO && !strcmp(d.code, MID_CODE_TRUNCATED)) ||
+			        (rc == MID_ERR_PROTOCOL &&
+			         !strcmp(d.code, MID_CODE_BAD_HTTP)),
+			    "prefix %zu of reply %zu: %s", i, g, d.code);
 		}
 	}
 	free(good[0]);
@@ -971,43 +1013,56 @@ END_TEST
 START_TEST(test_client_not_json)
 {
 	static const char *bodies[] = {
-		"<html>allowed</html>", "", "{\"allowed\":true", "{\"allowed\":true} x",
-		"{\"allowed\":true}\n{\"allowed\":true}", "\"allowed\"x",
+	    "<html>allowed</html>",
+	    "",
+	    "{\"allowed\":true",
+	    "{\"allowed\":true} x",
+	    "{\"allowed\":true}\n{\"allowed\":true}",
+	    "\"allowed\"x",
 	};
 	struct mid_decision d;
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(bodies); i++)
-		assert_fault(validate_s(with_len("200 OK", "", bodies[i]), &d), &d, MID_ERR_BAD_REPLY,
-			     MID_CODE_NOT_JSON);
+		assert_fault(validate_s(with_len("200 OK", "", bodies[i]), &d), &d,
+		             MID_ERR_BAD_REPLY, MID_CODE_NOT_JSON);
 	static const char nul[] = "HTTP/1.1 200 OK\r\nContent-Length: 18\r\n\r\n"
-				  "{\"allowed\":true}\0x";
+	                          "{\"allowed\":true}\0x";
 	/* A NUL inside the body ends the JSON early: not JSON either. */
-	assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, nul, sizeof(nul) - 1, true, &d,
-					    NULL),
-		     &d, MID_ERR_BAD_REPLY, MID_CODE_NOT_JSON);
+	assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, nul, sizeof(nul) - 1, true,
+	                                    &d, NULL),
+	             &d, MID_ERR_BAD_REPLY, MID_CODE_NOT_JSON);
 	/* White space around the value is fine. */
-	ck_assert_int_eq(validate_s(with_len("200 OK", "", " \r\n{\"allowed\":true}\n"), &d), MID_OK);
+	ck_assert_int_eq(
+	    validate_s(with_len("200 OK", "", " \r\n{\"allowed\":true}\n"), &d), MID_OK);
 }
 END_TEST
 
 START_TEST(test_client_allowed_types)
 {
 	static const char *bodies[] = {
-		"{\"allowed\":\"true\"}", "{\"allowed\":1}",	  "{\"allowed\":null}",
-		"{\"code\":\"ALLOW\"}",   "[true]",		  "true",
-		"{\"Allowed\":true}",     "{\"x\":{\"allowed\":true}}", "{\"allowed\":[true]}",
-		"{\"allowed\":true,\"allowed\":true}", "{\"allowed\":false,\"allowed\":true}",
-		"{\"allowed\":{}}",
+	    "{\"allowed\":\"true\"}",
+	    "{\"allowed\":1}",
+	    "{\"allowed\":null}",
+	    "{\"code\":\"ALLOW\"}",
+	    "[true]",
+	    "true",
+	    "{\"Allowed\":true}",
+	    "{\"x\":{\"allowed\":true}}",
+	    "{\"allowed\":[true]}",
+	    "{\"allowed\":true,\"allowed\":true}",
+	    "{\"allowed\":false,\"allowed\":true}",
+	    "{\"allowed\":{}}",
 	};
 	struct mid_decision d;
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(bodies); i++)
-		assert_fault(validate_s(with_len("200 OK", "", bodies[i]), &d), &d, MID_ERR_BAD_REPLY,
-			     MID_CODE_BAD_REPLY);
-	assert_fault(parse_s(MID_CALL_REGISTER, with_len("200 OK", "", "{\"status\":1}"), true, &d),
-		     &d, MID_ERR_BAD_REPLY, MID_CODE_BAD_REPLY);
+		assert_fault(validate_s(with_len("200 OK", "", bodies[i]), &d), &d,
+		             MID_ERR_BAD_REPLY, MID_CODE_BAD_REPLY);
+	assert_fault(parse_s(MID_CALL_REGISTER, with_len("200 OK", "", "{\"status\":1}"),
+	                     true, &d),
+	             &d, MID_ERR_BAD_REPLY, MID_CODE_BAD_REPLY);
 }
 END_TEST
 
@@ -1017,104 +1072,111 @@ START_TEST(test_client_http_errors)
 		const char *status;
 		const char *code;
 	} cases[] = {
-		{"500 Internal Server Error", "MIDSHIM_HTTP_500"},
-		{"301 Moved Permanently", "MIDSHIM_HTTP_301"},
-		{"429 Too Many Requests", "MIDSHIM_HTTP_429"},
-		{"401 Unauthorized", "MIDSHIM_HTTP_401"},
-		{"403 Forbidden", "MIDSHIM_HTTP_403"},
-		{"404", "MIDSHIM_HTTP_404"},
+	    {"500 Internal Server Error", "MIDSHIM_HTTP_500"},
+	    {"301 Moved Permanently", "MIDSHIM_HTTP_301"},
+	    {"429 Too Many Requests", "MIDSHIM_HTTP_429"},
+	    {"401 Unauthorized", "MIDSHIM_HTTP_401"},
+	    {"403 Forbidden", "MIDSHIM_HTTP_403"},
+	    {"404", "MIDSHIM_HTTP_404"},
 	};
 	struct mid_decision d;
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(cases); i++) {
 		/* The body says allowed; the status wins. */
-		assert_fault(validate_s(with_len(cases[i].status, "Location: http://127.0.0.1:1/\r\n",
-						 "{\"allowed\":true,\"error\":\"x\"}"),
-					&d),
-			     &d, MID_ERR_HTTP, cases[i].code);
+		assert_fault(validate_s(with_len(cases[i].status,
+		                                 "Location: http://127.0.0.1:1/\r\n",
+		                                 "{\"allowed\":true,\"error\":\"x\"}"),
+		                        &d),
+		             &d, MID_ERR_HTTP, cases[i].code);
 		ck_assert_int_eq(d.http_status, atoi(cases[i].status));
 	}
 	/* No body can come with 204, 304 or 1xx. */
-	assert_fault(validate_s("HTTP/1.1 204 No Content\r\n\r\n", &d), &d, MID_ERR_BAD_REPLY,
-		     MID_CODE_NOT_JSON);
+	assert_fault(validate_s("HTTP/1.1 204 No Content\r\n\r\n", &d), &d,
+	             MID_ERR_BAD_REPLY, MID_CODE_NOT_JSON);
 	assert_fault(validate_s("HTTP/1.1 100 Continue\r\n\r\n", &d), &d, MID_ERR_HTTP,
-		     "MIDSHIM_HTTP_100");
+	             "MIDSHIM_HTTP_100");
 }
 END_TEST
 
 START_TEST(test_client_bad_status_line)
 {
 	static const char *lines[] = {
-		"HTTP/2 200 OK\r\n",	 "HTTP/1.1 20 OK\r\n",  "HTTP/1.1 200OK\r\n",
-		"http/1.1 200 OK\r\n",	 "HTTP/1.2 200 OK\r\n", "ICY 200 OK\r\n",
-		"HTTP/1.1 600 Odd\r\n",	 "HTTP/1.1 099 Odd\r\n", "HTTP/1.1 2x0 OK\r\n",
-		"HTTP/1.1  200 OK\r\n",	 "HELLO THERE\r\n",	 "HTTP/1.1 200 O\x01K\r\n",
-		"HTTP/1.1 200 OK\n",	 "HTTP/1.1 200 OK\r\r\n", " HTTP/1.1 200 OK\r\n",
+	    "HTTP/2 200 OK\r\n",    "HTTP/1.1 20 OK\r\n",    "HTTP/1.1 200OK\r\n",
+	    "http/1.1 200 OK\r\n",  "HTTP/1.2 200 OK\r\n",   "ICY 200 OK\r\n",
+	    "HTTP/1.1 600 Odd\r\n", "HTTP/1.1 099 Odd\r\n",  "HTTP/1.1 2x0 OK\r\n",
+	    "HTTP/1.1  200 OK\r\n", "HELLO THERE\r\n",       "HTTP/1.1 200 O\x01K\r\n",
+	    "HTTP/1.1 200 OK\n",    "HTTP/1.1 200 OK\r\r\n", " HTTP/1.1 200 OK\r\n",
 	};
 	struct mid_decision d;
 	char buf[256];
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(lines); i++) {
-		snprintf(buf, sizeof(buf), "%sContent-Length: 16\r\n\r\n{\"allowed\":true}", lines[i]);
-		ck_assert_msg(validate_s(buf, &d) == MID_ERR_PROTOCOL, "accepted %s", lines[i]);
+		snprintf(buf, sizeof(buf),
+		         "%sContent-Length: 16\r\n\r\n{\"allowed\":true}", lines[i]);
+		ck_assert_msg(validate_s(buf, &d) == MID_ERR_PROTOCOL, "accepted %s",
+		              lines[i]);
 		ck_assert(!d.allowed);
 		ck_assert_str_eq(d.code, MID_CODE_BAD_HTTP);
 	}
 	/* Garbage is refused at once, even with more bytes to come. */
 	assert_fault(parse_s(MID_CALL_VALIDATE, "HELLO", false, &d), &d, MID_ERR_PROTOCOL,
-		     MID_CODE_BAD_HTTP);
+	             MID_CODE_BAD_HTTP);
 	assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, "HTTP/1.1 200 OK\0\r\n",
-					    sizeof("HTTP/1.1 200 OK\0\r\n") - 1, true, &d, NULL),
-		     &d, MID_ERR_PROTOCOL, MID_CODE_BAD_HTTP);
+	                                    sizeof("HTTP/1.1 200 OK\0\r\n") - 1, true, &d,
+	                                    NULL),
+	             &d, MID_ERR_PROTOCOL, MID_CODE_BAD_HTTP);
 }
 END_TEST
 
 START_TEST(test_client_bad_headers)
 {
 	static const char *heads[] = {
-		"X-A: b\n",			     /* bare LF */
-		"X-A: b\rc\r\n",		     /* bare CR */
-		"X-A: b\r\n c\r\n",		     /* obs-fold */
-		"X-A : b\r\n",			     /* space before the colon */
-		": b\r\n",			     /* no name */
-		"X-A b\r\n",			     /* no colon */
-		"X\"A: b\r\n",			     /* not a token */
-		"X-A: b\x7f\r\n",		     /* DEL in a value */
-		"X-A: b\x01\r\n",		     /* a control byte */
-		"Content-Length: 16\r\nContent-Length: 17\r\n", /* disagreeing lengths */
-		"Content-Length: 1 6\r\n",	     /* digits only */
-		"Content-Length: +16\r\n",
-		"Content-Length: 16,16\r\n",
-		"Content-Length:\r\n",
-		"Transfer-Encoding: gzip, chunked\r\n",
-		"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
-		"Transfer-Encoding: chunked\r\nContent-Length: 16\r\n",
+	    "X-A: b\n",                                     /* bare LF */
+	    "X-A: b\rc\r\n",                                /* bare CR */
+	    "X-A: b\r\n c\r\n",                             /* obs-fold */
+	    "X-A : b\r\n",                                  /* space before the colon */
+	    ": b\r\n",                                      /* no name */
+	    "X-A b\r\n",                                    /* no colon */
+	    "X\"A: b\r\n",                                  /* not a token */
+	    "X-A: b\x7f\r\n",                               /* DEL in a value */
+	    "X-A: b\x01\r\n",                               /* a control byte */
+	    "Content-Length: 16\r\nContent-Length: 17\r\n", /* disagreeing lengths */
+	    "Content-Length: 1 6\r\n",                      /* digits only */
+	    "Content-Length: +16\r\n",
+	    "Content-Length: 16,16\r\n",
+	    "Content-Length:\r\n",
+	    "Transfer-Encoding: gzip, chunked\r\n",
+	    "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+	    "Transfer-Encoding: chunked\r\nContent-Length: 16\r\n",
 	};
 	static const char nul[] = "HTTP/1.1 200 OK\r\nX-A: \0\r\n"
-				  "Content-Length: 16\r\n\r\n{\"allowed\":true}";
+	                          "Content-Length: 16\r\n\r\n{\"allowed\":true}";
 	struct mid_decision d;
 	char buf[512];
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(heads); i++) {
 		snprintf(buf, sizeof(buf),
-			 "HTTP/1.1 200 OK\r\n%s%s\r\n{\"allowed\":true}", heads[i],
-			 strstr(heads[i], "Content-Length") ? "" : "Content-Length: 16\r\n");
-		ck_assert_msg(validate_s(buf, &d) == MID_ERR_PROTOCOL, "accepted header %zu", i);
+		         "HTTP/1.1 200 OK\r\n%s%s\r\n{\"allowed\":true}", heads[i],
+		         strstr(heads[i], "Content-Length") ? ""
+		                                            : "Content-Length: 16\r\n");
+		ck_assert_msg(validate_s(buf, &d) == MID_ERR_PROTOCOL,
+		              "accepted header %zu", i);
 		ck_assert(!d.allowed);
 		ck_assert_str_eq(d.code, MID_CODE_BAD_HTTP);
 	}
 	/* A NUL in a header line. */
-	assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, nul, sizeof(nul) - 1, true, &d,
-					    NULL),
-		     &d, MID_ERR_PROTOCOL, MID_CODE_BAD_HTTP);
+	assert_fault(mid_client_parse_reply(MID_CALL_VALIDATE, nul, sizeof(nul) - 1, true,
+	                                    &d, NULL),
+	             &d, MID_ERR_PROTOCOL, MID_CODE_BAD_HTTP);
 	/* Agreeing duplicate lengths and odd-but-legal spacing are fine. */
-	ck_assert_int_eq(validate_s("HTTP/1.1 200 OK\r\nContent-Length: 16\r\ncontent-length:16 "
-				    "\t\r\nX-Empty:\r\n\r\n{\"allowed\":true}",
-				    &d),
-			 MID_OK);
+	ck_assert_int_eq(
+	    validate_s("HTTP/1.1 200 OK\r\nContent-Length: 16\r\ncontent-length:16 "
+	               "\t\r\nX-Empty:\r\n\r\n{\"allowed\":true}",
+	               &d),
+	    MID_OK);
 	ck_assert(d.allowed);
 }
 END_TEST
@@ -1122,25 +1184,28 @@ END_TEST
 START_TEST(test_client_bad_chunks)
 {
 	static const char *bodies[] = {
-		"zz\r\n{}\r\n0\r\n\r\n",			     /* not hex */
-		"\r\n{}\r\n0\r\n\r\n",				     /* no size */
-		"-2\r\n{}\r\n0\r\n\r\n",			     /* a sign */
-		"2 x\r\n{}\r\n0\r\n\r\n",			     /* junk after the size */
-		"2\n{}\r\n0\r\n\r\n",				     /* bare LF */
-		"2\r\n{}\n0\r\n\r\n",				     /* data not ended by CRLF */
-		"2\r\n{}xx\r\n0\r\n\r\n",			     /* data longer than said */
-		"2;a\x01\r\n{}\r\n0\r\n\r\n",			     /* control in an extension */
-		"10\r\n{\"allowed\":true}\r\n0\r\nbad trailer\r\n\r\n", /* trailer without colon */
-		"10\r\n{\"allowed\":true}\r\n0\r\n\r\r\n",	     /* bad last line */
+	    "zz\r\n{}\r\n0\r\n\r\n",      /* not hex */
+	    "\r\n{}\r\n0\r\n\r\n",        /* no size */
+	    "-2\r\n{}\r\n0\r\n\r\n",      /* a sign */
+	    "2 x\r\n{}\r\n0\r\n\r\n",     /* junk after the size */
+	    "2\n{}\r\n0\r\n\r\n",         /* bare LF */
+	    "2\r\n{}\n0\r\n\r\n",         /* data not ended by CRLF */
+	    "2\r\n{}xx\r\n0\r\n\r\n",     /* data longer than said */
+	    "2;a\x01\r\n{}\r\n0\r\n\r\n", /* control in an extension */
+	    "10\r\n{\"allowed\":true}\r\n0\r\nbad trailer\r\n\r\n", /* trailer without
+	                                                               colon */
+	    "10\r\n{\"allowed\":true}\r\n0\r\n\r\r\n",              /* bad last line */
 	};
 	struct mid_decision d;
 	char buf[256];
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(bodies); i++) {
-		snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%s",
-			 bodies[i]);
-		ck_assert_msg(validate_s(buf, &d) == MID_ERR_PROTOCOL, "accepted chunks %zu", i);
+		snprintf(buf, sizeof(buf),
+		         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n%s",
+		         bodies[i]);
+		ck_assert_msg(validate_s(buf, &d) == MID_ERR_PROTOCOL,
+		              "accepted chunks %zu", i);
 		ck_assert(!d.allowed);
 		ck_assert_str_eq(d.code, MID_CODE_BAD_HTTP);
 	}
@@ -1153,23 +1218,23 @@ START_TEST(test_client_url_rejects)
 		const char *url;
 		const char *why;
 	} cases[] = {
-		{"ftp://x", "unsupported scheme"},
-		{"http://", "host is missing"},
-		{"http://h:99999", "not in 1-65535"},
-		{"http://h:abc", "not a number"},
-		{"http://h:", "empty"},
-		{"http://h:0", "not in 1-65535"},
-		{"unix:relative", "must be absolute"},
-		{"", "empty"},
-		{"http://user:pw@h:1", "user info"},
-		{"http://h:1/api", "path"},
-		{"http://h:1?x", "query"},
-		{"http://::1:7070", "brackets"},
-		{"http://[::1", "[ADDRESS]"},
-		{"http://[]:1", "[ADDRESS]"},
-		{"http://[::1]x", "only ':PORT'"},
-		{"http://h o:1", "bad character"},
-		{"127.0.0.1:7070", "unsupported scheme"},
+	    {"ftp://x", "unsupported scheme"},
+	    {"http://", "host is missing"},
+	    {"http://h:99999", "not in 1-65535"},
+	    {"http://h:abc", "not a number"},
+	    {"http://h:", "empty"},
+	    {"http://h:0", "not in 1-65535"},
+	    {"unix:relative", "must be absolute"},
+	    {"", "empty"},
+	    {"http://user:pw@h:1", "user info"},
+	    {"http://h:1/api", "path"},
+	    {"http://h:1?x", "query"},
+	    {"http://::1:7070", "brackets"},
+	    {"http://[::1", "[ADDRESS]"},
+	    {"http://[]:1", "[ADDRESS]"},
+	    {"http://[::1]x", "only ':PORT'"},
+	    {"http://h o:1", "bad character"},
+	    {"127.0.0.1:7070", "unsupported scheme"},
 	};
 	char err[512], longpath[200];
 	struct mid_client *c = NULL;
@@ -1177,18 +1242,21 @@ START_TEST(test_client_url_rejects)
 
 	for(i = 0; i < MID_ARRAY_LEN(cases); i++) {
 		err[0] = '\0';
-		ck_assert_msg(mid_client_new(cases[i].url, "k", 1000, &c, err, sizeof(err)) ==
-				      MID_ERR_INVAL,
-			      "accepted %s", cases[i].url);
+		ck_assert_msg(mid_client_new(cases[i].url, "k", 1000, &c, err,
+		                             sizeof(err)) == MID_ERR_INVAL,
+		              "accepted %s", cases[i].url);
 		ck_assert_ptr_null(c);
-		ck_assert_msg(strstr(err, cases[i].why) != NULL, "%s: %s", cases[i].url, err);
-		ck_assert_msg(strstr(err, "http://HOST[:PORT]") && strstr(err, "unix:/PATH"),
-			      "%s: %s", cases[i].url, err);
+		ck_assert_msg(strstr(err, cases[i].why) != NULL, "%s: %s", cases[i].url,
+		              err);
+		ck_assert_msg(strstr(err, "http://HOST[:PORT]") &&
+		                  strstr(err, "unix:/PATH"),
+		              "%s: %s", cases[i].url, err);
 	}
 	memset(longpath, 'a', sizeof(longpath) - 1);
 	longpath[sizeof(longpath) - 1] = '\0';
 	memcpy(longpath, "unix:/", 6);
-	ck_assert_int_eq(mid_client_new(longpath, "k", 1000, &c, err, sizeof(err)), MID_ERR_INVAL);
+	ck_assert_int_eq(mid_client_new(longpath, "k", 1000, &c, err, sizeof(err)),
+	                 MID_ERR_INVAL);
 	ck_assert_ptr_nonnull(strstr(err, "too long"));
 }
 END_TEST
@@ -1210,8 +1278,8 @@ START_TEST(test_client_refused)
 	close(fd);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sin.sin_port));
 	c = client_for(url, 2000);
-	assert_fault(mid_client_validate(c, "svc:prod:refused:01", &d), &d, MID_ERR_UNREACHABLE,
-		     MID_CODE_UNREACHABLE);
+	assert_fault(mid_client_validate(c, "svc:prod:refused:01", &d), &d,
+	             MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
 	ck_assert_int_eq(d.http_status, 0);
 	ck_assert_ptr_nonnull(strstr(mid_client_detail(c), "refused"));
 	ck_assert_int_eq(mid_client_fd(c), -1);
@@ -1219,8 +1287,8 @@ START_TEST(test_client_refused)
 	/* A name that resolves, on the same closed port. */
 	snprintf(url, sizeof(url), "http://localhost:%d", ntohs(sin.sin_port));
 	c = client_for(url, 2000);
-	assert_fault(mid_client_validate(c, "svc:prod:refused:01", &d), &d, MID_ERR_UNREACHABLE,
-		     MID_CODE_UNREACHABLE);
+	assert_fault(mid_client_validate(c, "svc:prod:refused:01", &d), &d,
+	             MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
 	mid_client_free(c);
 }
 END_TEST
@@ -1234,8 +1302,8 @@ START_TEST(test_client_no_unix_socket)
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(url, sizeof(url), "unix:%s/nothing.sock", dir);
 	c = client_for(url, 2000);
-	assert_fault(mid_client_validate(c, "svc:prod:nosock:01", &d), &d, MID_ERR_UNREACHABLE,
-		     MID_CODE_UNREACHABLE);
+	assert_fault(mid_client_validate(c, "svc:prod:nosock:01", &d), &d,
+	             MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
 	ck_assert_ptr_nonnull(strstr(mid_client_detail(c), "nothing.sock"));
 	mid_client_free(c);
 	rmdir(dir);
@@ -1260,7 +1328,7 @@ START_TEST(test_client_timeout)
 	c = client_for(s.url, 300);
 	t0 = mid_now_ms();
 	assert_fault(mid_client_validate(c, "svc:prod:hang:01", &d), &d, MID_ERR_TIMEOUT,
-		     MID_CODE_TIMEOUT);
+	             MID_CODE_TIMEOUT);
 	ms = mid_now_ms() - t0;
 	/* Never early; late only by what a loaded machine adds. */
 	ck_assert_uint_ge(ms, 299);
@@ -1300,7 +1368,7 @@ START_TEST(test_client_reset_mid_reply)
 	srv_start(&s, serve_reset, false);
 	c = client_for(s.url, 5000);
 	assert_fault(mid_client_validate(c, "svc:prod:reset:01", &d), &d, MID_ERR_IO,
-		     MID_CODE_TRUNCATED);
+	             MID_CODE_TRUNCATED);
 	ck_assert_int_eq(mid_client_fd(c), -1);
 	mid_client_free(c);
 	srv_stop(&s);
@@ -1308,7 +1376,7 @@ START_TEST(test_client_reset_mid_reply)
 	srv_start(&s, serve_short, false);
 	c = client_for(s.url, 5000);
 	assert_fault(mid_client_validate(c, "svc:prod:reset:01", &d), &d, MID_ERR_IO,
-		     MID_CODE_TRUNCATED);
+	             MID_CODE_TRUNCATED);
 	mid_client_free(c);
 	srv_stop(&s);
 	ck_assert_int_eq(atomic_load(&s.conns), 1);
@@ -1334,8 +1402,8 @@ START_TEST(test_client_garbage_on_socket)
 	srv_start(&s, serve_garbage, false);
 	c = client_for(s.url, 20000);
 	t0 = mid_now_ms();
-	assert_fault(mid_client_validate(c, "svc:prod:garbage:01", &d), &d, MID_ERR_PROTOCOL,
-		     MID_CODE_BAD_HTTP);
+	assert_fault(mid_client_validate(c, "svc:prod:garbage:01", &d), &d,
+	             MID_ERR_PROTOCOL, MID_CODE_BAD_HTTP);
 	ck_assert_uint_lt(mid_now_ms() - t0, 10000);
 	mid_client_free(c);
 	srv_stop(&s);
@@ -1427,11 +1495,11 @@ START_TEST(test_client_retry_only_once)
 	c = client_for(s.url, 5000);
 	ck_assert_int_eq(mid_client_validate(c, "svc:prod:race:02", &d), MID_OK);
 	assert_fault(mid_client_validate(c, "svc:prod:race:02", &d), &d, MID_ERR_IO,
-		     MID_CODE_TRUNCATED);
+	             MID_CODE_TRUNCATED);
 	ck_assert_uint_eq(mid_client_connects(c), 2);
 	/* On a fresh connection, a close before any byte is not retried. */
 	assert_fault(mid_client_validate(c, "svc:prod:race:02", &d), &d, MID_ERR_IO,
-		     MID_CODE_TRUNCATED);
+	             MID_CODE_TRUNCATED);
 	ck_assert_uint_eq(mid_client_connects(c), 3);
 	mid_client_free(c);
 	wait_for(&s.closed, 3);
@@ -1474,8 +1542,9 @@ START_TEST(test_client_https_without_libcurl)
 	char err[512] = "";
 
 	mid_https_soname = "libmidshim-no-such-curl.so.4";
-	ck_assert_int_eq(mid_client_new("https://127.0.0.1:8443", "k", 1000, &c, err, sizeof(err)),
-			 MID_ERR_UNREACHABLE);
+	ck_assert_int_eq(
+	    mid_client_new("https://127.0.0.1:8443", "k", 1000, &c, err, sizeof(err)),
+	    MID_ERR_UNREACHABLE);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(strstr(err, "install libcurl4"));
 	ck_assert_ptr_nonnull(strstr(err, "http://"));
