@@ -6,7 +6,7 @@
 # that print what was expected and what was seen.
 set -euo pipefail
 
-TOP=${MIDSHIM_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+TOP=${MID_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 B=${B:-build}
 case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
 SHIM=$BIN/libmidshim.so

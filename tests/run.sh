@@ -9,7 +9,7 @@ set -u
 cd "$(dirname "$0")/.."
 B=${B:-build}
 export B
-export MIDSHIM_TOP=$PWD
+export MID_TOP=$PWD
 LOGS=$B/test-logs
 mkdir -p "$LOGS"
 limit=${MIDSHIM_TEST_TIMEOUT:-180}

@@ -52,7 +52,7 @@ pre=
 run_installed() { # marker
 	set +e
 	# shellcheck disable=SC2016 # expanded by the gated shell
-	env -u MIDSHIM_TTL_MS -u MIDSHIM_TOP ${pre:+LD_PRELOAD=$pre} \
+	env -u MIDSHIM_TTL_MS -u MID_TOP ${pre:+LD_PRELOAD=$pre} \
 		"$P/bin/midshim" run --device "$DEV" --url "$MIDSHIM_URL" --ttl-ms 100 \
 		--org-key-file "$T/keys/org.key" -- \
 		/bin/sh -c 'echo "$LD_PRELOAD"; touch "$1"' sh "$1" >"$T/out" 2>"$T/err" </dev/null
