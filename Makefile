@@ -134,6 +134,7 @@ UT_MODS_fuzz_policy = policy common
 UT_MODS_fuzz_reply = client common
 UT_MODS_check_shim = shimcore client policy common
 UT_MODS_check_paths = shimcore common
+UT_MODS_check_server = server common
 LIBS_HELPER_static_true = -static
 $(B)/ut/libmidcommon.a: $(call obj,$(addprefix ut/,$(COMMON_SRC)))
 $(B)/ut/libmidpolicy.a: $(call obj,$(addprefix ut/,$(POLICY_SRC)))

@@ -441,7 +441,7 @@ static const struct route routes[] = {
 
 /* The route for 'url' and 'method'; '*path' is the route of 'url' under
  * any method (for 405), or NULL. */
-MID_STATIC const struct route *find_route(const char *url, const char *method,
+static const struct route *find_route(const char *url, const char *method,
 					  const struct route **path)
 {
 	size_t i;

@@ -48,6 +48,8 @@ enum mid_rc mid_listen_parse(const char *spec, struct mid_listen *out,
 			goto bad;
 		spec++;
 		hl -= 2;
+	} else if(memchr(spec, ':', hl)) {
+		goto bad; /* an IPv6 address needs its brackets */
 	}
 	if(hl >= sizeof(host))
 		goto bad;

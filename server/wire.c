@@ -160,7 +160,10 @@ size_t mid_wire_json_str(char *out, size_t cap, const char *s)
 	out[o++] = '"';
 	for(; *s; s++) {
 		unsigned char c = (unsigned char)*s;
-		if(o + 7 >= cap)
+		size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
+
+		/* Room for this character, the closing quote and the NUL. */
+		if(o + need + 2 > cap)
 			return 0;
 		if(c == '"' || c == '\\') {
 			out[o++] = '\\';

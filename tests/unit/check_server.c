@@ -1,0 +1,755 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of midd's pure pieces and its state below HTTP: SHA-256
+ * vectors, key format, deviceId rules, request bodies and answers, the
+ * in-memory table, the audit queue, the store and the service over a
+ * temporary database ("core"); the edges of every cap ("limits"); and
+ * each refusal with its message ("errors").
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "audit.h"
+#include "keys.h"
+#include "listen.h"
+#include "service.h"
+#include "sha256.h"
+#include "state.h"
+#include "store.h"
+#include "wire.h"
+
+/* ---- helpers -------------------------------------------------------- */
+
+static char tmpdir[64];
+static char err[512];
+
+static void tmp_setup(void)
+{
+	strcpy(tmpdir, "/tmp/check_server.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void tmp_teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static const char *tmp_path(const char *name)
+{
+	static char p[2][128];
+	static int i;
+
+	i ^= 1;
+	snprintf(p[i], sizeof(p[i]), "%s/%s", tmpdir, name);
+	return p[i];
+}
+
+static void sha_hex(const void *data, size_t n, char out[65])
+{
+	unsigned char h[MID_SHA256_LEN];
+
+	mid_sha256(data, n, h);
+	mid_hex(h, sizeof(h), out);
+}
+
+static int is_uuid4(const char *s)
+{
+	size_t i;
+
+	if(strlen(s) != 36 || s[14] != '4' || !strchr("89ab", s[19]))
+		return 0;
+	for(i = 0; i < 36; i++) {
+		if(i == 8 || i == 13 || i == 18 || i == 23) {
+			if(s[i] != '-')
+				return 0;
+		} else if(!strchr("0123456789abcdef", s[i])) {
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* A database with one org (limit 'limit') whose keys land in 'org_key'
+ * and 'admin_key'. */
+static void make_db(const char *path, uint64_t limit, char org_key[MID_KEY_LEN + 1],
+		    char admin_key[MID_KEY_LEN + 1])
+{
+	unsigned char oh[MID_SHA256_LEN], ah[MID_SHA256_LEN];
+	struct mid_store *s = NULL;
+	int64_t id = 0;
+
+	ck_assert_int_eq(mid_store_open(path, 1, &s, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_keys_generate(MID_KEY_ORG, org_key), MID_OK);
+	ck_assert_int_eq(mid_keys_generate(MID_KEY_ADMIN, admin_key), MID_OK);
+	mid_keys_hash(org_key, oh);
+	mid_keys_hash(admin_key, ah);
+	ck_assert_int_eq(mid_store_org_create(s, "acme", oh, ah, limit, &id, err, sizeof(err)),
+			 MID_OK);
+	ck_assert_int_eq(id, 1);
+	mid_store_free(s);
+}
+
+static const struct mid_caller who = {"127.0.0.1", "00000000-0000-4000-8000-000000000000"};
+
+/* ---- core ----------------------------------------------------------- */
+
+START_TEST(test_server_sha256_vectors)
+{
+	/* FIPS 180-4 examples plus the million-'a' vector. */
+	static const char m448[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	struct mid_sha256 s;
+	unsigned char h[MID_SHA256_LEN];
+	char hex[65], chunk[997];
+	size_t left = 1000000;
+
+	sha_hex("", 0, hex);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	sha_hex("abc", 3, hex);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	sha_hex(m448, strlen(m448), hex);
+	ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+	/* Fed in odd-sized pieces, so blocks straddle update calls. */
+	memset(chunk, 'a', sizeof(chunk));
+	mid_sha256_init(&s);
+	while(left) {
+		size_t n = left < sizeof(chunk) ? left : sizeof(chunk);
+		mid_sha256_update(&s, chunk, n);
+		left -= n;
+	}
+	mid_sha256_final(&s, h);
+	mid_hex(h, sizeof(h), hex);
+	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+START_TEST(test_server_key_format)
+{
+	char a[MID_KEY_LEN + 1], b[MID_KEY_LEN + 1], hex[65];
+	unsigned char h[MID_SHA256_LEN];
+	size_t i;
+
+	ck_assert_int_eq(mid_keys_generate(MID_KEY_ORG, a), MID_OK);
+	ck_assert_int_eq(mid_keys_generate(MID_KEY_ADMIN, b), MID_OK);
+	ck_assert_uint_eq(strlen(a), MID_KEY_LEN);
+	ck_assert_uint_eq(strlen(b), MID_KEY_LEN);
+	ck_assert_int_eq(strncmp(a, "mid_org_", 8), 0);
+	ck_assert_int_eq(strncmp(b, "mid_adm_", 8), 0);
+	for(i = 8; i < MID_KEY_LEN; i++) {
+		ck_assert_ptr_nonnull(strchr("0123456789abcdef", a[i]));
+		ck_assert_ptr_nonnull(strchr("0123456789abcdef", b[i]));
+	}
+	ck_assert_str_ne(a + 8, b + 8);
+	mid_keys_hash(a, h);
+	mid_hex(h, sizeof(h), hex);
+	sha_hex(a, strlen(a), b);
+	ck_assert_str_eq(hex, b);
+}
+END_TEST
+
+START_TEST(test_server_device_id_rules)
+{
+	static const char punct[] = "~!@#$%^&*()_+{}|:\"<>?`-=[]\\;',./";
+
+	ck_assert(mid_wire_device_ok("tool:prod:payment-runner:02", 27));
+	ck_assert(mid_wire_device_ok("a", 1));
+	ck_assert(mid_wire_device_ok(punct, strlen(punct)));
+	ck_assert(!mid_wire_device_ok("", 0));
+	ck_assert(!mid_wire_device_ok("a b", 3));
+	ck_assert(!mid_wire_device_ok("a\tb", 3));
+	ck_assert(!mid_wire_device_ok("a\x7f", 2));
+	ck_assert(!mid_wire_device_ok("caf\xc3\xa9", 5));
+	ck_assert(!mid_wire_device_ok("a\0b", 3));
+}
+END_TEST
+
+START_TEST(test_server_body_device)
+{
+	static const char body[] = "{\"other\":1,\"deviceId\":\"svc:prod:a:01\"}";
+	char dev[MID_DEVICE_MAX + 1];
+	struct mid_wire_err e;
+
+	ck_assert_int_eq(mid_wire_body_string(body, strlen(body), "deviceId", 1, dev, sizeof(dev),
+					      &e), MID_OK);
+	ck_assert_str_eq(dev, "svc:prod:a:01");
+	/* The body need not be terminated: only 'len' bytes count. */
+	ck_assert_int_eq(mid_wire_body_string("{\"key\":\"org\"}xxxx", 13, "key", 0, dev, sizeof(dev),
+					      &e), MID_OK);
+	ck_assert_str_eq(dev, "org");
+}
+END_TEST
+
+START_TEST(test_server_verdict_json)
+{
+	struct mid_verdict v = {0, "DEVICE_REVOKED", "revoked", "device was revoked"};
+	char *s = mid_api_verdict_json(&v, "we\"ird\\id", "11111111-1111-4111-8111-111111111111");
+	cJSON *o;
+
+	ck_assert_ptr_nonnull(s);
+	o = cJSON_Parse(s);
+	ck_assert_ptr_nonnull(o);
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(o, "allowed")));
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "code")->valuestring, "DEVICE_REVOKED");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "status")->valuestring, "revoked");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "reason")->valuestring, "device was revoked");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "deviceId")->valuestring, "we\"ird\\id");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "request_id")->valuestring,
+			 "11111111-1111-4111-8111-111111111111");
+	cJSON_Delete(o);
+	free(s);
+	v.allowed = 1;
+	s = mid_api_verdict_json(&v, "x", "r");
+	ck_assert_ptr_nonnull(strstr(s, "\"allowed\":true"));
+	free(s);
+}
+END_TEST
+
+START_TEST(test_server_error_json)
+{
+	char *s = mid_wire_error("BAD_JSON", "say \"hi\"", "rid");
+	cJSON *o = cJSON_Parse(s);
+
+	ck_assert_ptr_nonnull(o);
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "error")->valuestring, "BAD_JSON");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "message")->valuestring, "say \"hi\"");
+	ck_assert_str_eq(cJSON_GetObjectItem(o, "request_id")->valuestring, "rid");
+	cJSON_Delete(o);
+	free(s);
+}
+END_TEST
+
+START_TEST(test_server_request_id_uuid4)
+{
+	char ids[100][37];
+	int i, j;
+
+	/* More than one pool refill's worth. */
+	for(i = 0; i < 100; i++) {
+		mid_wire_request_id(ids[i]);
+		ck_assert_msg(is_uuid4(ids[i]), "not a UUID v4: %s", ids[i]);
+		for(j = 0; j < i; j++)
+			ck_assert_str_ne(ids[i], ids[j]);
+	}
+}
+END_TEST
+
+START_TEST(test_server_time_iso)
+{
+	char t[32];
+
+	mid_wire_time(0, t);
+	ck_assert_str_eq(t, "1970-01-01T00:00:00.000Z");
+	mid_wire_time(1700000000123LL, t);
+	ck_assert_str_eq(t, "2023-11-14T22:13:20.123Z");
+}
+END_TEST
+
+START_TEST(test_server_state_validate)
+{
+	unsigned char oh[MID_SHA256_LEN], ah[MID_SHA256_LEN], other[MID_SHA256_LEN];
+	struct mid_state *st = NULL;
+	struct mid_org *org = NULL, *got = NULL;
+	struct mid_dev_info info;
+	struct mid_usage u;
+	enum mid_dev_state s;
+	enum mid_role role;
+	int disabled;
+
+	mid_sha256("o", 1, oh);
+	mid_sha256("a", 1, ah);
+	mid_sha256("x", 1, other);
+	ck_assert_int_eq(mid_state_new(&st), MID_OK);
+	ck_assert_int_eq(mid_state_add_org(st, 7, "acme", oh, ah, 10, 0, 0, &org), MID_OK);
+	ck_assert_int_eq(mid_state_auth(st, oh, &got, &role), MID_OK);
+	ck_assert_ptr_eq(got, org);
+	ck_assert_int_eq(role, MID_ROLE_ORG);
+	ck_assert_int_eq(mid_state_auth(st, ah, &got, &role), MID_OK);
+	ck_assert_int_eq(role, MID_ROLE_ADMIN);
+	ck_assert_int_eq(mid_state_auth(st, other, &got, &role), MID_ERR_DENIED);
+
+	ck_assert_int_eq(mid_state_put(org, "d1", MID_DEV_ACTIVE, 1000, 0, 0), MID_OK);
+	ck_assert_int_eq(mid_state_put(org, "d2", MID_DEV_ACTIVE, 1000, 0, 0), MID_OK);
+	ck_assert_int_eq(mid_state_put(org, "d2", MID_DEV_REVOKED, 0, 0, 0), MID_OK);
+	mid_state_validate(org, "d1", 5000, &s, &disabled);
+	ck_assert_int_eq(s, MID_DEV_ACTIVE);
+	ck_assert_int_eq(disabled, 0);
+	mid_state_validate(org, "d2", 6000, &s, &disabled);
+	ck_assert_int_eq(s, MID_DEV_REVOKED);
+	mid_state_validate(org, "nope", 6000, &s, &disabled);
+	ck_assert_int_eq(s, MID_DEV_NONE);
+	ck_assert_int_eq(mid_state_get(org, "d1", &info), MID_OK);
+	ck_assert_int_eq(info.validates, 1);
+	ck_assert_int_eq(info.last_seen_ms, 5000);
+	ck_assert_int_eq(info.created_ms, 1000);
+	/* A state change keeps the creation time. */
+	ck_assert_int_eq(mid_state_get(org, "d2", &info), MID_OK);
+	ck_assert_int_eq(info.created_ms, 1000);
+
+	mid_state_set_disabled(org, 1);
+	mid_state_validate(org, "d1", 7000, &s, &disabled);
+	ck_assert_int_eq(disabled, 1);
+	ck_assert_int_eq(s, MID_DEV_ACTIVE);
+	mid_state_usage(org, &u);
+	ck_assert_int_eq(u.devices, 2);
+	ck_assert_int_eq(u.active, 1);
+	ck_assert_int_eq(u.revoked, 1);
+	ck_assert_int_eq(u.validates, 4);
+	ck_assert_int_eq(u.limit, 10);
+	ck_assert_int_eq(u.disabled, 1);
+
+	/* Rotation: the old hash stops matching at once. */
+	mid_state_set_key(org, MID_ROLE_ORG, other);
+	ck_assert_int_eq(mid_state_auth(st, oh, &got, &role), MID_ERR_DENIED);
+	ck_assert_int_eq(mid_state_auth(st, other, &got, &role), MID_OK);
+	mid_state_free(st);
+}
+END_TEST
+
+START_TEST(test_server_state_dirty)
+{
+	unsigned char h[MID_SHA256_LEN] = {0};
+	struct mid_state *st = NULL;
+	struct mid_org *org = NULL;
+	struct mid_dirty *d = NULL;
+	enum mid_dev_state s;
+	size_t n = 9;
+	int dis;
+
+	ck_assert_int_eq(mid_state_new(&st), MID_OK);
+	ck_assert_int_eq(mid_state_add_org(st, 1, "o", h, h, 0, 0, 5, &org), MID_OK);
+	ck_assert_int_eq(mid_state_put(org, "a", MID_DEV_ACTIVE, 1, 0, 3), MID_OK);
+	ck_assert_int_eq(mid_state_put(org, "b", MID_DEV_ACTIVE, 1, 0, 0), MID_OK);
+	ck_assert_int_eq(mid_state_dirty(st, &d, &n), MID_OK);
+	ck_assert_uint_eq(n, 0);
+	free(d);
+	mid_state_validate(org, "a", 99, &s, &dis);
+	ck_assert_int_eq(mid_state_dirty(st, &d, &n), MID_OK);
+	ck_assert_uint_eq(n, 2); /* device a and the org total */
+	ck_assert_str_eq(d[0].id, "a");
+	ck_assert_int_eq(d[0].validates, 4);
+	ck_assert_int_eq(d[0].last_seen_ms, 99);
+	ck_assert_ptr_null(d[1].id);
+	ck_assert_int_eq(d[1].validates, 6);
+	mid_state_mark_flushed(d, n);
+	free(d);
+	ck_assert_int_eq(mid_state_dirty(st, &d, &n), MID_OK);
+	ck_assert_uint_eq(n, 0);
+	free(d);
+	mid_state_free(st);
+}
+END_TEST
+
+START_TEST(test_server_audit_queue)
+{
+	struct mid_audit *q = NULL;
+	struct mid_audit_row r = {0};
+	const struct mid_audit_row *rows;
+	uint64_t dropped = 9;
+
+	ck_assert_int_eq(mid_audit_new(4, &q), MID_OK);
+	strcpy(r.code, "ALLOW");
+	ck_assert_int_eq(mid_audit_push(q, &r), 0);
+	strcpy(r.code, "DEVICE_REVOKED");
+	ck_assert_int_eq(mid_audit_push(q, &r), 0);
+	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 2);
+	ck_assert_uint_eq(dropped, 0);
+	ck_assert_str_eq(rows[0].code, "ALLOW");
+	ck_assert_str_eq(rows[1].code, "DEVICE_REVOKED");
+	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 0);
+	mid_audit_free(q);
+	mid_audit_free(NULL);
+}
+END_TEST
+
+START_TEST(test_server_store_roundtrip)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
+	const char *db = tmp_path("m.db");
+	struct mid_service *svc = NULL;
+	struct mid_org *org = NULL;
+	enum mid_role role;
+	enum mid_reg_status rs;
+	struct mid_verdict v;
+	char newkey[MID_KEY_LEN + 1];
+
+	make_db(db, 0, ok, ak);
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
+	ck_assert_int_eq(role, MID_ROLE_ORG);
+	ck_assert_str_eq(mid_org_name(org), "acme");
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_EXISTS);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_int_eq(v.allowed, 1);
+	ck_assert_str_eq(v.code, "ALLOW");
+	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "revoke", MID_DEV_REVOKED, &who),
+			 MID_OK);
+	ck_assert_int_eq(mid_service_set_disabled(svc, org, 1, &who), MID_OK);
+	ck_assert_int_eq(mid_service_rotate(svc, org, MID_ROLE_ADMIN, &who, newkey), MID_OK);
+	ck_assert_int_eq(strncmp(newkey, "mid_adm_", 8), 0);
+	mid_service_close(svc);
+
+	/* Everything above is on disk. */
+	svc = NULL;
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ak, &org, &role), MID_ERR_DENIED);
+	ck_assert_int_eq(mid_service_auth(svc, newkey, &org, &role), MID_OK);
+	ck_assert_int_eq(role, MID_ROLE_ADMIN);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_str_eq(v.code, "ORG_DISABLED");
+	ck_assert_int_eq(mid_service_set_disabled(svc, org, 0, &who), MID_OK);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
+	ck_assert_str_eq(v.status, "revoked");
+	mid_service_close(svc);
+	mid_service_close(NULL);
+}
+END_TEST
+
+START_TEST(test_server_listen_parse)
+{
+	struct mid_listen l;
+
+	ck_assert_int_eq(mid_listen_parse("127.0.0.1:7070", &l, err, sizeof(err)), MID_OK);
+	ck_assert(l.loopback);
+	ck_assert_str_eq(l.text, "127.0.0.1:7070");
+	ck_assert_int_eq(mid_listen_parse("127.9.8.7:1", &l, err, sizeof(err)), MID_OK);
+	ck_assert(l.loopback);
+	ck_assert_int_eq(mid_listen_parse("[::1]:65535", &l, err, sizeof(err)), MID_OK);
+	ck_assert(l.loopback);
+	ck_assert_int_eq(l.addr.ss_family, AF_INET6);
+	ck_assert_int_eq(mid_listen_parse("localhost:80", &l, err, sizeof(err)), MID_OK);
+	ck_assert(l.loopback);
+	ck_assert_int_eq(mid_listen_parse("0.0.0.0:7070", &l, err, sizeof(err)), MID_OK);
+	ck_assert(!l.loopback);
+	ck_assert_int_eq(mid_listen_parse("[::]:7070", &l, err, sizeof(err)), MID_OK);
+	ck_assert(!l.loopback);
+	ck_assert_int_eq(mid_listen_parse("[::ffff:127.0.0.1]:7070", &l, err, sizeof(err)), MID_OK);
+	ck_assert(!l.loopback); /* mapped addresses are not taken on trust */
+}
+END_TEST
+
+/* ---- limits --------------------------------------------------------- */
+
+START_TEST(test_server_device_id_length)
+{
+	char id[MID_DEVICE_MAX + 2], dev[MID_DEVICE_MAX + 1], body[400];
+	struct mid_wire_err e;
+
+	memset(id, 'x', sizeof(id));
+	ck_assert(mid_wire_device_ok(id, MID_DEVICE_MAX));
+	ck_assert(!mid_wire_device_ok(id, MID_DEVICE_MAX + 1));
+	snprintf(body, sizeof(body), "{\"deviceId\":\"%.*s\"}", MID_DEVICE_MAX, id);
+	ck_assert_int_eq(mid_wire_body_string(body, strlen(body), "deviceId", 1, dev, sizeof(dev),
+					      &e), MID_OK);
+	ck_assert_uint_eq(strlen(dev), MID_DEVICE_MAX);
+	snprintf(body, sizeof(body), "{\"deviceId\":\"%.*s\"}", MID_DEVICE_MAX + 1, id);
+	ck_assert_int_eq(mid_wire_body_string(body, strlen(body), "deviceId", 1, dev, sizeof(dev),
+					      &e), MID_ERR_PARSE);
+	ck_assert_str_eq(e.code, MID_E_BAD_DEVICE_ID);
+}
+END_TEST
+
+START_TEST(test_server_sha256_block_edges)
+{
+	static const struct {
+		size_t n;
+		const char *hex;
+	} v[] = {
+		{55, "9f4390f8d30c2dd92ec9f095b65e2b9ae9b0a925a5258e241c9f1e910f734318"},
+		{56, "b35439a4ac6f0948b6d6f9e3c6af0f5f590ce20f1bde7090ef7970686ec6738a"},
+		{63, "7d3e74a05d7db15bce4ad9ec0658ea98e3f06eeecf16b4c6fff2da457ddc2f34"},
+		{64, "ffe054fe7ae0cb6dc65c3af9b61d5209f439851db43d0ba5997337df154668eb"},
+		{119, "31eba51c313a5c08226adf18d4a359cfdfd8d2e816b13f4af952f7ea6584dcfb"},
+	};
+	char a[128], hex[65];
+	size_t i;
+
+	memset(a, 'a', sizeof(a));
+	for(i = 0; i < MID_ARRAY_LEN(v); i++) {
+		sha_hex(a, v[i].n, hex);
+		ck_assert_msg(!strcmp(hex, v[i].hex), "length %zu: %s", v[i].n, hex);
+	}
+}
+END_TEST
+
+START_TEST(test_server_json_str_cap)
+{
+	char out[8];
+
+	ck_assert_uint_eq(mid_wire_json_str(out, sizeof(out), "ab"), 4);
+	ck_assert_str_eq(out, "\"ab\"");
+	ck_assert_uint_eq(mid_wire_json_str(out, sizeof(out), "abcdefgh"), 0);
+	ck_assert_uint_eq(mid_wire_json_str(out, 2, ""), 0);
+}
+END_TEST
+
+START_TEST(test_server_audit_queue_full)
+{
+	struct mid_audit *q = NULL;
+	struct mid_audit_row r = {0};
+	const struct mid_audit_row *rows;
+	uint64_t dropped = 0;
+	int i;
+
+	ck_assert_int_eq(mid_audit_new(3, &q), MID_OK);
+	for(i = 0; i < 3; i++)
+		ck_assert_int_eq(mid_audit_push(q, &r), 0);
+	ck_assert_int_eq(mid_audit_push(q, &r), -1);
+	ck_assert_int_eq(mid_audit_push(q, &r), -1);
+	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 3);
+	ck_assert_uint_eq(dropped, 2);
+	/* The other buffer is free again at once. */
+	ck_assert_int_eq(mid_audit_push(q, &r), 0);
+	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 1);
+	ck_assert_uint_eq(dropped, 0);
+	mid_audit_free(q);
+}
+END_TEST
+
+START_TEST(test_server_state_many_devices)
+{
+	unsigned char h[MID_SHA256_LEN] = {0};
+	struct mid_state *st = NULL;
+	struct mid_org *org = NULL;
+	struct mid_dev_info info;
+	char id[32];
+	int i;
+
+	ck_assert_int_eq(mid_state_new(&st), MID_OK);
+	ck_assert_int_eq(mid_state_add_org(st, 1, "o", h, h, 0, 0, 0, &org), MID_OK);
+	for(i = 0; i < 20000; i++) {
+		snprintf(id, sizeof(id), "svc:prod:x:%05d", i);
+		ck_assert_int_eq(mid_state_put(org, id, i % 3 ? MID_DEV_ACTIVE : MID_DEV_REMOVED,
+					       i, 0, 0), MID_OK);
+	}
+	for(i = 0; i < 20000; i += 997) {
+		snprintf(id, sizeof(id), "svc:prod:x:%05d", i);
+		ck_assert_int_eq(mid_state_get(org, id, &info), MID_OK);
+		ck_assert_str_eq(info.id, id);
+		ck_assert_int_eq(info.created_ms, i);
+	}
+	ck_assert_int_eq(mid_state_get(org, "svc:prod:x:20000", &info), MID_ERR_NOT_FOUND);
+	ck_assert_uint_eq(mid_state_slots_used(org), 20000 - 6667);
+	mid_state_free(st);
+}
+END_TEST
+
+START_TEST(test_server_register_limit)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
+	const char *db = tmp_path("l.db");
+	struct mid_service *svc = NULL;
+	struct mid_org *org = NULL;
+	enum mid_role role;
+	enum mid_reg_status rs;
+
+	make_db(db, 2, ok, ak);
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ak, &org, &role), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "b", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_LIMIT);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "a", "remove", MID_DEV_REMOVED, &who),
+			 MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_REMOVED);
+	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_OK);
+	mid_service_close(svc);
+}
+END_TEST
+
+/* ---- errors --------------------------------------------------------- */
+
+START_TEST(test_server_body_errors)
+{
+	static const struct {
+		const char *body;
+		const char *code;
+		const char *msg;
+	} v[] = {
+		{"", MID_E_BAD_JSON, "empty body"},
+		{"nope", MID_E_BAD_JSON, "not JSON"},
+		{"[\"a\"]", MID_E_BAD_JSON, "must be a JSON object"},
+		{"{\"deviceId\":\"a\"", MID_E_BAD_JSON, "not JSON"},
+		{"{}", MID_E_BAD_DEVICE_ID, "is missing"},
+		{"{\"deviceId\":1}", MID_E_BAD_DEVICE_ID, "must be a string"},
+		{"{\"deviceId\":[]}", MID_E_BAD_DEVICE_ID, "must be a string"},
+		{"{\"deviceId\":\"\"}", MID_E_BAD_DEVICE_ID, "printable ASCII"},
+		{"{\"deviceId\":\"a b\"}", MID_E_BAD_DEVICE_ID, "printable ASCII"},
+		{"{\"deviceId\":\"a\\nb\"}", MID_E_BAD_DEVICE_ID, "printable ASCII"},
+	};
+	char dev[MID_DEVICE_MAX + 1];
+	struct mid_wire_err e;
+	size_t i;
+
+	for(i = 0; i < MID_ARRAY_LEN(v); i++) {
+		ck_assert_int_eq(mid_wire_body_string(v[i].body, strlen(v[i].body), "deviceId", 1,
+						      dev, sizeof(dev), &e), MID_ERR_PARSE);
+		ck_assert_msg(!strcmp(e.code, v[i].code), "%s: code %s", v[i].body, e.code);
+		ck_assert_msg(strstr(e.message, v[i].msg), "%s: message %s", v[i].body, e.message);
+	}
+	/* A value longer than the caller's buffer is refused, not cut. */
+	ck_assert_int_eq(mid_wire_body_string("{\"key\":\"administrator\"}", 23, "key", 0, dev, 6,
+					      &e), MID_ERR_PARSE);
+	ck_assert_str_eq(e.code, MID_E_BAD_REQUEST);
+}
+END_TEST
+
+START_TEST(test_server_listen_errors)
+{
+	static const char *const bad[] = {
+		"", "7070", ":7070", "127.0.0.1", "127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536",
+		"127.0.0.1:70a", "::1:7070", "[::1:7070", "example.com:80", "127.0.0.1:1234567",
+	};
+	struct mid_listen l;
+	size_t i;
+
+	for(i = 0; i < MID_ARRAY_LEN(bad); i++) {
+		err[0] = '\0';
+		ck_assert_msg(mid_listen_parse(bad[i], &l, err, sizeof(err)) == MID_ERR_INVAL,
+			      "accepted '%s'", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err, "--listen"));
+	}
+}
+END_TEST
+
+START_TEST(test_server_open_errors)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
+	struct mid_store *s = (struct mid_store *)&err;
+	struct mid_service *svc = (struct mid_service *)&err;
+	unsigned char h[MID_SHA256_LEN] = {0};
+	int64_t id;
+
+	ck_assert_int_eq(mid_store_open(tmp_path("missing.db"), 0, &s, err, sizeof(err)),
+			 MID_ERR_NOT_FOUND);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(strstr(err, "midd init --db"));
+
+	/* A database without an org: the service refuses to serve it. */
+	ck_assert_int_eq(mid_store_open(tmp_path("empty.db"), 1, &s, err, sizeof(err)), MID_OK);
+	mid_store_free(s);
+	ck_assert_int_eq(mid_service_open(tmp_path("empty.db"), &svc, err, sizeof(err)),
+			 MID_ERR_NOT_FOUND);
+	ck_assert_ptr_null(svc);
+	ck_assert_ptr_nonnull(strstr(err, "holds no org"));
+	ck_assert_ptr_nonnull(strstr(err, "midd init --db"));
+
+	/* A taken org name. */
+	make_db(tmp_path("o.db"), 0, ok, ak);
+	ck_assert_int_eq(mid_store_open(tmp_path("o.db"), 0, &s, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_store_org_create(s, "acme", h, h, 0, &id, err, sizeof(err)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "already exists"));
+	mid_store_free(s);
+}
+END_TEST
+
+START_TEST(test_server_unknown_device_errors)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
+	const char *db = tmp_path("u.db");
+	struct mid_service *svc = NULL;
+	struct mid_org *org = NULL;
+	enum mid_role role;
+	struct mid_verdict v;
+
+	make_db(db, 0, ok, ak);
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "ghost", "revoke", MID_DEV_REVOKED, &who),
+			 MID_ERR_NOT_FOUND);
+	mid_service_validate(svc, org, "ghost", &who, &v);
+	ck_assert_int_eq(v.allowed, 0);
+	ck_assert_str_eq(v.code, "DEVICE_NOT_FOUND");
+	ck_assert_int_eq(mid_service_auth(svc, "", &org, &role), MID_ERR_DENIED);
+	ck_assert_int_eq(mid_service_auth(svc, "mid_org_00", &org, &role), MID_ERR_DENIED);
+	mid_service_close(svc);
+}
+END_TEST
+
+START_TEST(test_server_keys_write_errors)
+{
+	const char *dir = tmp_path("keys");
+	struct stat sb;
+
+	ck_assert_int_eq(mid_keys_write(dir, "mid_org_1", "mid_adm_1", err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(stat(dir, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	ck_assert_int_eq(stat(tmp_path("keys/org.key"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0600);
+	ck_assert_int_eq(sb.st_size, 10);
+	/* Existing key files are never overwritten. */
+	ck_assert_int_eq(mid_keys_write(dir, "mid_org_2", "mid_adm_2", err, sizeof(err)),
+			 MID_ERR_IO);
+	ck_assert_ptr_nonnull(strstr(err, "remove the old key file first"));
+	ck_assert_int_eq(mid_audit_new(0, &(struct mid_audit *){NULL}), MID_ERR_INVAL);
+}
+END_TEST
+
+static Suite *server_suite(void)
+{
+	Suite *s = suite_create("server");
+	TCase *core = tcase_create("core");
+	TCase *limits = tcase_create("limits");
+	TCase *errors = tcase_create("errors");
+
+	tcase_add_checked_fixture(core, tmp_setup, tmp_teardown);
+	tcase_add_checked_fixture(limits, tmp_setup, tmp_teardown);
+	tcase_add_checked_fixture(errors, tmp_setup, tmp_teardown);
+	tcase_set_timeout(core, 30);
+	tcase_set_timeout(limits, 30);
+	tcase_add_test(core, test_server_sha256_vectors);
+	tcase_add_test(core, test_server_key_format);
+	tcase_add_test(core, test_server_device_id_rules);
+	tcase_add_test(core, test_server_body_device);
+	tcase_add_test(core, test_server_verdict_json);
+	tcase_add_test(core, test_server_error_json);
+	tcase_add_test(core, test_server_request_id_uuid4);
+	tcase_add_test(core, test_server_time_iso);
+	tcase_add_test(core, test_server_state_validate);
+	tcase_add_test(core, test_server_state_dirty);
+	tcase_add_test(core, test_server_audit_queue);
+	tcase_add_test(core, test_server_store_roundtrip);
+	tcase_add_test(core, test_server_listen_parse);
+	tcase_add_test(limits, test_server_device_id_length);
+	tcase_add_test(limits, test_server_sha256_block_edges);
+	tcase_add_test(limits, test_server_json_str_cap);
+	tcase_add_test(limits, test_server_audit_queue_full);
+	tcase_add_test(limits, test_server_state_many_devices);
+	tcase_add_test(limits, test_server_register_limit);
+	tcase_add_test(errors, test_server_body_errors);
+	tcase_add_test(errors, test_server_listen_errors);
+	tcase_add_test(errors, test_server_open_errors);
+	tcase_add_test(errors, test_server_unknown_device_errors);
+	tcase_add_test(errors, test_server_keys_write_errors);
+	suite_add_tcase(s, core);
+	suite_add_tcase(s, limits);
+	suite_add_tcase(s, errors);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(server_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
