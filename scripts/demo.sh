@@ -129,18 +129,19 @@ rm -rf "$D" || die "cannot wipe $D"
 LOG=$D/out.log
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' ||
+		die "cannot find a free port on 127.0.0.1"
+}
 if [ -n "${DEMO_PORT:-}" ]; then
 	PORT=$DEMO_PORT
 elif ! port_in_use 7070; then
 	PORT=7070
 else
-	PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') ||
-		die "cannot find a free port on 127.0.0.1"
+	PORT=$(free_port)
 fi
-URL=http://127.0.0.1:$PORT
 ORG_KEY=$D/keys/org.key
 ADMIN_KEY=$D/keys/admin.key
-MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$ADMIN_KEY" --timeout-ms 3000)
 
 printf '%smidshim demo%s: a runaway program, a revoke, and the program stops at its next side effect\n' \
 	"$C_B" "$C_0"
@@ -150,18 +151,34 @@ heading "control plane"
 "$BIN/midd" init --db "$D/midd.db" --write-keys "$D/keys" >"$D/init.log" 2>&1 ||
 	die "midd init failed" "$D/init.log"
 { [ -s "$ORG_KEY" ] && [ -s "$ADMIN_KEY" ]; } || die "midd init wrote no keys to $(rel "$D/keys")"
-setsid "$BIN/midd" --db "$D/midd.db" --listen "127.0.0.1:$PORT" </dev/null >"$D/midd.log" 2>&1 &
-MIDD_PID=$!
-up=
-for _ in $(seq 1 100); do
-	if curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1; then
-		up=1
-		break
-	fi
-	kill -0 "$MIDD_PID" 2>/dev/null || break
-	sleep 0.05
-done
-[ -n "$up" ] || die "midd did not answer on $URL/healthz within 5 s" "$D/midd.log"
+start_midd() { # 0 once /healthz answers, 1 when midd exited, 2 after 5 s
+	URL=http://127.0.0.1:$PORT
+	setsid "$BIN/midd" --db "$D/midd.db" --listen "127.0.0.1:$PORT" </dev/null >>"$D/midd.log" 2>&1 &
+	MIDD_PID=$!
+	for _ in $(seq 1 100); do
+		curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1 && return 0
+		if ! kill -0 "$MIDD_PID" 2>/dev/null; then
+			wait "$MIDD_PID" 2>/dev/null
+			MIDD_PID=''
+			return 1
+		fi
+		sleep 0.05
+	done
+	return 2
+}
+start_midd
+up=$?
+if [ "$up" -eq 1 ] && [ -z "${DEMO_PORT:-}" ]; then
+	# Someone took the port between the check and the bind: once more.
+	PORT=$(free_port)
+	start_midd
+	up=$?
+fi
+case $up in
+1) die "midd exited at start" "$D/midd.log" ;;
+2) die "midd did not answer on $URL/healthz within 5 s" "$D/midd.log" ;;
+esac
+MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$ADMIN_KEY" --timeout-ms 3000)
 say "midd listens on $URL (database $(rel "$D/midd.db"))"
 say "org key   $(rel "$ORG_KEY")   for gated programs: register, validate"
 say "admin key $(rel "$ADMIN_KEY")   for the operator: revoke, restore"
