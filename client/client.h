@@ -7,7 +7,9 @@
  * said "allowed": true in a well-formed 2xx reply.
  *
  * The client is not thread-safe; the shim serialises calls (one flight at
- * a time). It allocates only in mid_client_new().
+ * a time). Its buffers are allocated in mid_client_new() and a repeated
+ * call only writes a ready request; what allocates later is cJSON reading
+ * a reply body, getaddrinfo for a host name (per connection) and libcurl.
  */
 #ifndef MID_CLIENT_H
 #define MID_CLIENT_H
@@ -17,7 +19,11 @@
 
 #include "mid.h"
 
-/* Local codes, used when the server's decision could not be had. */
+/* Local codes, used when the server's decision could not be had. The
+ * call returns, and d->local holds: UNREACHABLE MID_ERR_UNREACHABLE,
+ * TIMEOUT MID_ERR_TIMEOUT, HTTP_n MID_ERR_HTTP, BAD_REPLY and NOT_JSON
+ * MID_ERR_BAD_REPLY, TRUNCATED and IO MID_ERR_IO, TOO_LARGE
+ * MID_ERR_TOO_BIG, BAD_HTTP MID_ERR_PROTOCOL, INVALID MID_ERR_INVAL. */
 #define MID_CODE_UNREACHABLE "MIDSHIM_UNREACHABLE" /* connect refused/failed */
 #define MID_CODE_TIMEOUT "MIDSHIM_TIMEOUT"         /* deadline passed */
 #define MID_CODE_HTTP_PREFIX "MIDSHIM_HTTP_"       /* + status, e.g. _500 */
@@ -50,8 +56,8 @@ struct mid_client; /* opaque */
 
 /*
  * Create a client for 'url': "http://HOST:PORT" (HOST a name, IPv4 or
- * [IPv6]), "unix:/PATH", or "https://..." (served by libcurl, loaded with
- * dlopen on first use). 'org_key' is sent as x-org-key; 'timeout_ms'
+ * [IPv6]), "unix:/PATH", or "https://HOST[:PORT]" (served by libcurl,
+ * loaded with dlopen only for such a URL). 'org_key' is sent as x-org-key; 'timeout_ms'
  * bounds each call from start to last byte. No connection is made yet;
  * for https:// libcurl is loaded here, and when it cannot be the result is
  * MID_ERR_UNREACHABLE with 'err' saying to install libcurl4 or use http://
