@@ -192,7 +192,7 @@ expect_revoked() {
 	local ready=
 	for i in $(seq 1 200); do
 		case $(cat "/proc/$pid/wchan" 2>/dev/null) in
-		wait_for_partner | pipe_read | pipe_wait) ready=1 ;;
+		wait_for_partner | *pipe_read | pipe_wait*) ready=1 ;;
 		esac
 		if [ -n "$ready" ] || grep -q ready "$T/out" 2>/dev/null; then
 			ready=1

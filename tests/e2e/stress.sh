@@ -28,8 +28,11 @@ while time.time() < end:
 PY
 LPID=$!
 on_exit "kill $LPID 2>/dev/null"
-sleep 0.3
-SECS=${MIDSHIM_STRESS_SECONDS:-8}
+for i in $(seq 1 100); do
+	python3 -c "import socket; socket.create_connection(('127.0.0.1', $LPORT), 1).close()" 2>/dev/null && break
+	sleep 0.05
+done
+SECS=${MIDSHIM_TEST_STRESS_SECONDS:-8}
 
 for ttl in 0 1; do
 	mkdir -p "$T/s$ttl"

@@ -42,6 +42,13 @@ static _Atomic int stop;
 static _Atomic long n_write, n_connect, n_fork, n_exec, n_signal, n_fail;
 static pthread_t victims[WRITERS];
 
+/* Count a failed operation; the first few are described on stderr. */
+static void failed(const char *what, int err)
+{
+	if(atomic_fetch_add(&n_fail, 1) < 5)
+		fprintf(stderr, "stress: %s failed: %s\n", what, strerror(err));
+}
+
 static void on_signal(int sig)
 {
 	static const char msg[] = "s\n";
@@ -51,7 +58,7 @@ static void on_signal(int sig)
 	/* A handler that writes: it may run on any thread, in the middle
 	 * of the shim's own work on that thread. */
 	if(write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
-		atomic_fetch_add(&n_fail, 1);
+		atomic_fetch_add(&n_fail, 1); /* not async-signal-safe to report */
 	atomic_fetch_add(&n_signal, 1);
 	errno = e;
 }
@@ -65,7 +72,7 @@ static void *writer(void *arg)
 	snprintf(path, sizeof(path), "%s/w%ld.txt", dir, id);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if(fd < 0) {
-		atomic_fetch_add(&n_fail, 1);
+		failed("open", errno);
 		return NULL;
 	}
 	while(!atomic_load(&stop)) {
@@ -73,11 +80,11 @@ static void *writer(void *arg)
 		if(write(fd, line, (size_t)n) != n) {
 			if(errno == EINTR)
 				continue;
-			atomic_fetch_add(&n_fail, 1);
+			failed("write", errno);
 			break;
 		}
 		if(lseek(fd, 0, SEEK_SET) < 0)
-			atomic_fetch_add(&n_fail, 1);
+			failed("lseek", errno);
 		atomic_fetch_add(&n_write, 1);
 	}
 	close(fd);
@@ -97,14 +104,14 @@ static void *connector(void *arg)
 		int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int rc;
 		if(s < 0) {
-			atomic_fetch_add(&n_fail, 1);
+			failed("socket", errno);
 			break;
 		}
 		do
 			rc = connect(s, (struct sockaddr *)&sa, sizeof(sa));
 		while(rc < 0 && errno == EINTR);
 		if(rc < 0)
-			atomic_fetch_add(&n_fail, 1);
+			failed("connect", errno);
 		else
 			atomic_fetch_add(&n_connect, 1);
 		close(s);
@@ -123,7 +130,7 @@ static void *forker(void *arg)
 		int st;
 		pid_t pid = fork();
 		if(pid < 0) {
-			atomic_fetch_add(&n_fail, 1);
+			failed("fork", errno);
 			break;
 		}
 		if(pid == 0) {
@@ -137,7 +144,7 @@ static void *forker(void *arg)
 		while(waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		if(!WIFEXITED(st) || WEXITSTATUS(st))
-			atomic_fetch_add(&n_fail, 1);
+			failed("forked child", WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 		else
 			atomic_fetch_add(&n_fork, 1);
 		usleep(5000);
@@ -156,13 +163,13 @@ static void *execer(void *arg)
 
 		rc = posix_spawn(&pid, "/bin/true", NULL, NULL, argv, environ);
 		if(rc) {
-			atomic_fetch_add(&n_fail, 1);
+			failed("posix_spawn", rc);
 			break;
 		}
 		while(waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
 		if(!WIFEXITED(st) || WEXITSTATUS(st))
-			atomic_fetch_add(&n_fail, 1);
+			failed("spawned child", 0);
 		else
 			atomic_fetch_add(&n_exec, 1);
 		usleep(10000);
