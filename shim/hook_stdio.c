@@ -426,18 +426,26 @@ MID_EXPORT int __vfwprintf_chk(FILE *f, int flag, const wchar_t *fmt, va_list ap
 
 /* ---- flush --------------------------------------------------------------- */
 
-/* fflush(NULL) flushes every stream: bytes that were gated when they
+/* A flush is a boundary only when it has bytes to write: programs (bash
+ * before every fork) flush empty streams all the time. glibc's FILE
+ * keeps pending output between _IO_write_base and _IO_write_ptr.
+ * fflush(NULL) flushes every stream: bytes that were gated when they
  * entered their buffers. */
+static int pending(FILE *f)
+{
+	return f && f->_IO_write_ptr > f->_IO_write_base;
+}
+
 MID_EXPORT int fflush(FILE *f)
 {
-	if(f)
+	if(pending(f))
 		GATE_STREAM_OR_FAIL(f, EOF);
 	return REAL(fflush)(f);
 }
 
 MID_EXPORT int fflush_unlocked(FILE *f)
 {
-	if(f)
+	if(pending(f))
 		GATE_STREAM_OR_FAIL(f, EOF);
 	return REAL(fflush_unlocked)(f);
 }

@@ -27,7 +27,7 @@ check() { # name cmd...
 
 check "C connect" "$SFX" connect 127.0.0.1 "$LISTEN_PORT"
 check "bash /dev/tcp" bash -c 'echo ready; [ -z "${GO:-}" ] || read -r _ < "$GO"; exec 3<>/dev/tcp/127.0.0.1/$LISTEN_PORT'
-check "python3 socket" python3 -c '
+check "python3 socket" "$PY" -c '
 import os, socket
 print("ready", flush=True)
 if os.environ.get("GO"): open(os.environ["GO"]).read()

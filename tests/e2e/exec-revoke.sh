@@ -29,7 +29,7 @@ check "C posix_spawn" exec "$SFX" posix_spawn /usr/bin/touch "$M"
 check "C system" exec "$SFX" system "touch $M"
 check "C popen" exec "$SFX" popen "touch $M"
 check "bash" exec bash -c 'echo ready; [ -z "${GO:-}" ] || read -r _ < "$GO"; touch "$M"'
-check "python3 subprocess" exec python3 -c '
+check "python3 subprocess" exec "$PY" -c '
 import os, subprocess
 print("ready", flush=True)
 if os.environ.get("GO"): open(os.environ["GO"]).read()
@@ -37,4 +37,10 @@ subprocess.run(["touch", os.environ["M"]], check=True)'
 check "perl system" exec perl -e '
 $| = 1; print "ready\n";
 if ($ENV{GO}) { open(my $g, "<", $ENV{GO}) or die; <$g>; }
-system("touch", $ENV{M}) == 0 or exit 1;'
+# system() forks; the child dies at its exec; report it as a shell would.
+my $r = system("touch", $ENV{M});
+exit(($r & 127) ? 128 + ($r & 127) : $r >> 8);'
+check "perl exec" exec perl -e '
+$| = 1; print "ready\n";
+if ($ENV{GO}) { open(my $g, "<", $ENV{GO}) or die; <$g>; }
+exec("touch", $ENV{M}) or exit 1;'

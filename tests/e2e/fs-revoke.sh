@@ -36,12 +36,12 @@ check "C rename" "fs rename" "$moved" "$kept" "$SFX" rename "$A" "$B"
 check "C renameat2" "fs rename" "$moved" "$kept" "$SFX" renameat2 "$A" "$B"
 check "C mkdir" "fs mkdir" "$made" "$kept" "$SFX" mkdir "$D"
 check "C copy_file_range" "(write|fs create)" "$copied" "$kept" "$SFX" copy_file_range "$A" "$B"
-check "python3 os.rename" "fs rename" "$moved" "$kept" python3 -c '
+check "python3 os.rename" "fs rename" "$moved" "$kept" "$PY" -c '
 import os
 print("ready", flush=True)
 if os.environ.get("GO"): open(os.environ["GO"]).read()
 os.rename(os.environ["A"], os.environ["B"])'
-check "python3 os.unlink" "fs delete" "$gone" "$kept" python3 -c '
+check "python3 os.unlink" "fs delete" "$gone" "$kept" "$PY" -c '
 import os
 print("ready", flush=True)
 if os.environ.get("GO"): open(os.environ["GO"]).read()

@@ -30,7 +30,7 @@ check() { # name cmd... (sends "payload")
 
 check "C send" "$SFX" send 127.0.0.1 "$LISTEN_PORT" payload
 check "bash /dev/tcp" bash -c 'exec 3<>/dev/tcp/127.0.0.1/$LISTEN_PORT; echo ready; [ -z "${GO:-}" ] || read -r _ < "$GO"; echo payload >&3'
-check "python3 sendall" python3 -c '
+check "python3 sendall" "$PY" -c '
 import os, socket
 s = socket.create_connection(("127.0.0.1", int(os.environ["LISTEN_PORT"])), 5)
 print("ready", flush=True)

@@ -30,7 +30,7 @@ check "C pwrite" "$SFX" pwrite "$F" payload
 check "C writev" "$SFX" writev "$F" payload
 check "C syscall(SYS_write)" "$SFX" syscall-write "$F" payload
 check "bash" bash -c 'exec 3>>"$F"; echo ready; [ -z "${GO:-}" ] || read -r _ < "$GO"; echo payload >&3'
-check "python3" python3 -c '
+check "python3" "$PY" -c '
 import os
 f = open(os.environ["F"], "a")
 print("ready", flush=True)
