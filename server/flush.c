@@ -25,18 +25,23 @@ struct mid_flush {
 	int stop;
 };
 
-void mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audit *q,
-		   int counters)
+static int next_row(void *arg, struct mid_audit_row *row)
 {
-	const struct mid_audit_row *rows;
+	return mid_audit_next(arg, row);
+}
+
+size_t mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audit *q,
+		     int counters)
+{
+	struct mid_audit_batch b;
 	uint64_t dropped;
-	size_t n = mid_audit_take(q, &rows, &dropped);
+	size_t bytes = mid_audit_take(q, &b, &dropped);
 
 	if(dropped)
 		mid_log("audit queue full: dropped %llu validate audit rows",
 			(unsigned long long)dropped);
-	if(n && mid_store_audit_append(db, rows, n))
-		mid_log("audit flush failed: lost %zu audit rows", n);
+	if(b.rows && mid_store_audit_append(db, next_row, &b))
+		mid_log("audit flush failed: lost %zu audit rows", b.rows);
 	if(counters) {
 		struct mid_dirty *d = NULL;
 		size_t nd = 0;
@@ -48,33 +53,45 @@ void mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audit 
 		}
 		free(d);
 	}
+	return bytes;
+}
+
+/* Sleep up to 'ms' or until told to stop; returns the stop flag. */
+static int nap(struct mid_flush *f, long ms)
+{
+	struct timespec ts;
+	int stop;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_nsec += ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&f->mu);
+	while(!f->stop && ms > 0 && pthread_cond_timedwait(&f->cv, &f->mu, &ts) != ETIMEDOUT)
+		;
+	stop = f->stop;
+	pthread_mutex_unlock(&f->mu);
+	return stop;
 }
 
 static void *run(void *arg)
 {
 	struct mid_flush *f = arg;
 	uint64_t last_counters = mid_now_ms();
-	struct timespec ts;
+	size_t taken = 0;
 	int stop = 0;
 
 	while(!stop) {
 		uint64_t now;
+		int counters;
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += MID_FLUSH_AUDIT_MS * 1000000L;
-		if(ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		pthread_mutex_lock(&f->mu);
-		while(!f->stop && pthread_cond_timedwait(&f->cv, &f->mu, &ts) != ETIMEDOUT)
-			;
-		stop = f->stop;
-		pthread_mutex_unlock(&f->mu);
+		/* Under heavy load the queue fills faster than a period: go
+		 * again at once rather than let validate rows be dropped. */
+		stop = nap(f, taken > MID_AUDIT_QUEUE_BYTES / 4 ? 0 : MID_FLUSH_AUDIT_MS);
 		now = mid_now_ms();
-		mid_flush_now(f->st, f->db, f->q,
-			      stop || now - last_counters >= MID_FLUSH_COUNTERS_MS);
-		if(now - last_counters >= MID_FLUSH_COUNTERS_MS)
+		counters = stop || now - last_counters >= MID_FLUSH_COUNTERS_MS;
+		taken = mid_flush_now(f->st, f->db, f->q, counters);
+		if(counters)
 			last_counters = now;
 	}
 	return NULL;

@@ -24,8 +24,9 @@ enum mid_rc mid_flush_start(struct mid_state *st, struct mid_store *db, struct m
 /* Write everything pending once more, stop the thread and free it. */
 void mid_flush_stop(struct mid_flush *f);
 
-/* Write everything pending now (the thread's own step; tests call it). */
-void mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audit *q,
-		   int counters);
+/* Write everything pending now (the thread's own step; tests call it);
+ * with 'counters' the device counters too. Returns the audit bytes taken. */
+size_t mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audit *q,
+		     int counters);
 
 #endif

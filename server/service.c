@@ -80,7 +80,7 @@ enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err
 	rc = mid_store_each_device(svc->db, load_dev, svc->st, err, errlen);
 	if(rc)
 		goto out;
-	rc = mid_audit_new(MID_AUDIT_QUEUE, &svc->q);
+	rc = mid_audit_new(MID_AUDIT_QUEUE_BYTES, &svc->q);
 	if(rc)
 		goto out;
 	rc = mid_flush_start(svc->st, svc->db, svc->q, &svc->flush);
@@ -238,9 +238,9 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 	rc = mid_state_put(org, dev, to, 0, 0, 0);
 	if(rc)
 		goto out;
-	mid_log("%s org=%s device=%s state=%s was=%s peer=%s request_id=%s", action,
-		mid_org_name(org), dev, mid_dev_state_name(to), mid_dev_state_name(info.state),
-		c->peer, c->request_id);
+	mid_log("%s org=%s device=%s peer=%s request_id=%s state=%s was=%s", action,
+		mid_org_name(org), dev, c->peer, c->request_id, mid_dev_state_name(to),
+		mid_dev_state_name(info.state));
 out:
 	pthread_mutex_unlock(&svc->wmu);
 	return rc;

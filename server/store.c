@@ -448,25 +448,45 @@ enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_
 		      bind_org_key, &o, a);
 }
 
-enum mid_rc mid_store_audit_append(struct mid_store *s, const struct mid_audit_row *rows,
-				   size_t n)
+/* Batches of rows kept in memory first need no fsync of their own: the
+ * next state change's FULL commit syncs the log they are in. */
+static int begin_batch(struct mid_store *s)
 {
-	enum mid_rc rc = MID_ERR_IO;
-	size_t i;
+	if(exec(s, "PRAGMA synchronous=NORMAL"))
+		return -1;
+	if(begin(s)) {
+		exec(s, "PRAGMA synchronous=FULL");
+		return -1;
+	}
+	return 0;
+}
 
-	if(n == 0)
-		return MID_OK;
+static enum mid_rc finish_batch(struct mid_store *s, enum mid_rc rc)
+{
+	rc = finish(s, rc);
+	if(exec(s, "PRAGMA synchronous=FULL") && rc == MID_OK)
+		rc = MID_ERR_IO;
+	return rc;
+}
+
+enum mid_rc mid_store_audit_append(struct mid_store *s, mid_store_row_fn next, void *arg)
+{
+	struct mid_audit_row row;
+	enum mid_rc rc = MID_ERR_IO;
+
 	pthread_mutex_lock(&s->mu);
-	if(begin(s))
-		goto out;
-	for(i = 0; i < n; i++) {
-		rc = audit_row(s, &rows[i]);
+	if(begin_batch(s)) {
+		pthread_mutex_unlock(&s->mu);
+		return MID_ERR_IO;
+	}
+	while(next(arg, &row)) {
+		rc = audit_row(s, &row);
 		if(rc)
 			goto out;
 	}
 	rc = MID_OK;
 out:
-	rc = finish(s, rc);
+	rc = finish_batch(s, rc);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -479,8 +499,10 @@ enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, s
 	if(n == 0)
 		return MID_OK;
 	pthread_mutex_lock(&s->mu);
-	if(begin(s))
-		goto out;
+	if(begin_batch(s)) {
+		pthread_mutex_unlock(&s->mu);
+		return MID_ERR_IO;
+	}
 	for(i = 0; i < n; i++) {
 		sqlite3_stmt *st = d[i].id ? s->dev_count : s->org_count;
 		int r;
@@ -506,7 +528,7 @@ enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, s
 	}
 	rc = MID_OK;
 out:
-	rc = finish(s, rc);
+	rc = finish_batch(s, rc);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }

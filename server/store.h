@@ -76,9 +76,12 @@ enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_
 				  const unsigned char hash[MID_SHA256_LEN],
 				  const struct mid_audit_row *a) MID_WUR;
 
-/* Append 'n' audit rows in one transaction. */
-enum mid_rc mid_store_audit_append(struct mid_store *s, const struct mid_audit_row *rows,
-				   size_t n) MID_WUR;
+/* Append the rows 'next' yields (until it returns 0) in one transaction.
+ * These rows, like the counters below, are written with synchronous=NORMAL:
+ * they survive a crash of midd, and only the last batches may be lost if
+ * the machine itself goes down. */
+typedef int (*mid_store_row_fn)(void *arg, struct mid_audit_row *row);
+enum mid_rc mid_store_audit_append(struct mid_store *s, mid_store_row_fn next, void *arg) MID_WUR;
 
 /* Write the counters in 'd' (absolute values) in one transaction. */
 enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, size_t n) MID_WUR;

@@ -351,20 +351,41 @@ END_TEST
 START_TEST(test_server_audit_queue)
 {
 	struct mid_audit *q = NULL;
-	struct mid_audit_row r = {0};
-	const struct mid_audit_row *rows;
+	struct mid_audit_row r = {0}, out;
+	struct mid_audit_batch b;
 	uint64_t dropped = 9;
 
-	ck_assert_int_eq(mid_audit_new(4, &q), MID_OK);
+	ck_assert_int_eq(mid_audit_new(4096, &q), MID_OK);
+	r.time_ms = 1234;
+	r.org_id = 7;
+	strcpy(r.device, "svc:prod:a:01");
+	strcpy(r.route, "validate");
+	strcpy(r.decision, "allow");
 	strcpy(r.code, "ALLOW");
+	strcpy(r.request_id, "11111111-1111-4111-8111-111111111111");
+	strcpy(r.peer, "127.0.0.1");
 	ck_assert_int_eq(mid_audit_push(q, &r), 0);
 	strcpy(r.code, "DEVICE_REVOKED");
+	r.device[0] = '\0';
 	ck_assert_int_eq(mid_audit_push(q, &r), 0);
-	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 2);
+	ck_assert_uint_gt(mid_audit_take(q, &b, &dropped), 0);
+	ck_assert_uint_eq(b.rows, 2);
 	ck_assert_uint_eq(dropped, 0);
-	ck_assert_str_eq(rows[0].code, "ALLOW");
-	ck_assert_str_eq(rows[1].code, "DEVICE_REVOKED");
-	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 0);
+	ck_assert_int_eq(mid_audit_next(&b, &out), 1);
+	ck_assert_int_eq(out.time_ms, 1234);
+	ck_assert_int_eq(out.org_id, 7);
+	ck_assert_str_eq(out.device, "svc:prod:a:01");
+	ck_assert_str_eq(out.route, "validate");
+	ck_assert_str_eq(out.decision, "allow");
+	ck_assert_str_eq(out.code, "ALLOW");
+	ck_assert_str_eq(out.request_id, "11111111-1111-4111-8111-111111111111");
+	ck_assert_str_eq(out.peer, "127.0.0.1");
+	ck_assert_int_eq(mid_audit_next(&b, &out), 1);
+	ck_assert_str_eq(out.device, "");
+	ck_assert_str_eq(out.code, "DEVICE_REVOKED");
+	ck_assert_int_eq(mid_audit_next(&b, &out), 0);
+	ck_assert_uint_eq(mid_audit_take(q, &b, &dropped), 0);
+	ck_assert_int_eq(mid_audit_next(&b, &out), 0);
 	mid_audit_free(q);
 	mid_audit_free(NULL);
 }
@@ -498,22 +519,42 @@ END_TEST
 START_TEST(test_server_audit_queue_full)
 {
 	struct mid_audit *q = NULL;
-	struct mid_audit_row r = {0};
-	const struct mid_audit_row *rows;
+	struct mid_audit_row r = {0}, out;
+	struct mid_audit_batch b;
 	uint64_t dropped = 0;
+	size_t one;
 	int i;
 
-	ck_assert_int_eq(mid_audit_new(3, &q), MID_OK);
+	/* Measure one packed row, then make a queue of exactly three. */
+	strcpy(r.device, "d");
+	strcpy(r.code, "ALLOW");
+	ck_assert_int_eq(mid_audit_new(4096, &q), MID_OK);
+	ck_assert_int_eq(mid_audit_push(q, &r), 0);
+	one = mid_audit_take(q, &b, &dropped);
+	mid_audit_free(q);
+	ck_assert_int_eq(mid_audit_new(3 * one, &q), MID_OK);
 	for(i = 0; i < 3; i++)
 		ck_assert_int_eq(mid_audit_push(q, &r), 0);
 	ck_assert_int_eq(mid_audit_push(q, &r), -1);
 	ck_assert_int_eq(mid_audit_push(q, &r), -1);
-	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 3);
+	ck_assert_uint_eq(mid_audit_take(q, &b, &dropped), 3 * one);
+	ck_assert_uint_eq(b.rows, 3);
 	ck_assert_uint_eq(dropped, 2);
 	/* The other buffer is free again at once. */
 	ck_assert_int_eq(mid_audit_push(q, &r), 0);
-	ck_assert_uint_eq(mid_audit_take(q, &rows, &dropped), 1);
+	for(i = 0; i < 3; i++)
+		ck_assert_int_eq(mid_audit_next(&b, &out), 1);
+	ck_assert_int_eq(mid_audit_take(q, &b, &dropped), one);
 	ck_assert_uint_eq(dropped, 0);
+	/* A full-size row (every field at its cap) still round-trips. */
+	memset(r.device, 'x', MID_DEVICE_MAX);
+	r.device[MID_DEVICE_MAX] = '\0';
+	mid_audit_free(q);
+	ck_assert_int_eq(mid_audit_new(4096, &q), MID_OK);
+	ck_assert_int_eq(mid_audit_push(q, &r), 0);
+	mid_audit_take(q, &b, &dropped);
+	ck_assert_int_eq(mid_audit_next(&b, &out), 1);
+	ck_assert_str_eq(out.device, r.device);
 	mid_audit_free(q);
 }
 END_TEST
