@@ -50,9 +50,11 @@ pre=
 [ -z "${MIDSHIM_TEST_SANITIZER:-}" ] || pre=${PRELOAD%:*}
 # No MIDSHIM_* from the test environment: only what `midshim run` is told.
 run_installed() { # marker
+	local v unset=()
+	for v in ${!MIDSHIM_@}; do unset+=(-u "$v"); done
 	set +e
 	# shellcheck disable=SC2016 # expanded by the gated shell
-	env -u MIDSHIM_TTL_MS -u MID_TOP ${pre:+LD_PRELOAD=$pre} \
+	env "${unset[@]}" ${pre:+LD_PRELOAD=$pre} \
 		"$P/bin/midshim" run --device "$DEV" --url "$MIDSHIM_URL" --ttl-ms 100 \
 		--org-key-file "$T/keys/org.key" -- \
 		/bin/sh -c 'echo "$LD_PRELOAD"; touch "$1"' sh "$1" >"$T/out" 2>"$T/err" </dev/null
