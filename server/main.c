@@ -182,6 +182,8 @@ static int cmd_init(int argc, char **argv)
 			    name);
 		return EXIT_USAGE;
 	}
+	/* The database holds only hashes, but nobody else needs to read it. */
+	umask(077);
 	make_parent(db);
 	if(mid_store_open(db, 1, &store, err, sizeof(err)))
 		goto out;

@@ -14,6 +14,7 @@ assert_contains "$(cat "$T/init.out")" "admin key: $ADMIN_KEY" "init prints the 
 assert_eq 600 "$(stat -c %a "$T/keys/org.key")" "org.key mode"
 assert_eq 600 "$(stat -c %a "$T/keys/admin.key")" "admin.key mode"
 assert_eq 700 "$(stat -c %a "$T/keys")" "key directory mode"
+assert_eq 600 "$(stat -c %a "$T/midd.db")" "database mode"
 register k:prod:a:01
 
 note "org key on every admin route: 403 naming the admin key"
