@@ -62,7 +62,6 @@ struct route {
 };
 
 struct req {
-	const struct route *route;
 	size_t len;
 	size_t discarded;
 	int too_big;
@@ -311,9 +310,8 @@ static enum MHD_Result r_usage(struct call *c)
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
-static enum MHD_Result r_org_flag(struct call *c)
+static enum MHD_Result org_flag(struct call *c, int disabled)
 {
-	int disabled = c->route->to == MID_DEV_REVOKED;
 	cJSON *o;
 
 	if(mid_service_set_disabled(c->api->svc, c->org, disabled, &c->who))
@@ -325,6 +323,16 @@ static enum MHD_Result r_org_flag(struct call *c)
 		o = NULL;
 	}
 	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result r_org_disable(struct call *c)
+{
+	return org_flag(c, 1);
+}
+
+static enum MHD_Result r_org_enable(struct call *c)
+{
+	return org_flag(c, 0);
 }
 
 static enum MHD_Result r_rotate(struct call *c)
@@ -432,9 +440,8 @@ static const struct route routes[] = {
 	{"/api/v1/devices/remove", "POST", NEED_ADMIN, r_set_state, "remove", MID_DEV_REMOVED},
 	{"/api/v1/devices/list", "GET", NEED_ORG, r_list, NULL, MID_DEV_NONE},
 	{"/api/v1/usage", "GET", NEED_ORG, r_usage, NULL, MID_DEV_NONE},
-	/* 'to' tells the one handler which way: REVOKED disables. */
-	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_flag, NULL, MID_DEV_REVOKED},
-	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_flag, NULL, MID_DEV_ACTIVE},
+	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_disable, NULL, MID_DEV_NONE},
+	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_enable, NULL, MID_DEV_NONE},
 	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE},
 	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE},
 };

@@ -330,8 +330,8 @@ out:
 }
 
 /* Run one prepared-per-call change plus its audit row in a transaction.
- * 'bind' fills the statement's parameters. 'want_change' asks that the
- * statement touched a row. */
+ * 'bind' fills the statement's parameters. A statement that touches no
+ * row (an unknown device) is MID_ERR_NOT_FOUND and rolls back. */
 static enum mid_rc change(struct mid_store *s, const char *sql,
 			  void (*bind)(sqlite3_stmt *st, const void *arg), const void *arg,
 			  const struct mid_audit_row *a)
