@@ -13,6 +13,8 @@
 
 static int quiet;
 
+static void emit(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void emit(const char *fmt, va_list ap)
 {
 	char line[1024];
