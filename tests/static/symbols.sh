@@ -63,19 +63,26 @@ bad() {
 n=$(wc -l <"$T/ours")
 [ "$n" -gt 0 ] || bad "$SO exports no functions"
 
+# The three name sets as lookup tables (one grep per name would take
+# seconds).
+declare -A LIBC_ALL=() LIBC_DEFAULT=() OURS=()
+while read -r s; do LIBC_ALL[$s]=1; done <"$T/libc"
+while read -r s; do LIBC_DEFAULT[$s]=1; done <"$T/libc.default"
+while read -r s; do OURS[$s]=1; done <"$T/ours"
+
 # 1. Every export is a libc function, and a default version of one.
-while read -r s; do
-	if ! grep -qxF -- "$s" "$T/libc"; then
+for s in "${!OURS[@]}"; do
+	if [ -z "${LIBC_ALL[$s]:-}" ]; then
 		bad "exports '$s', which is no libc function"
-	elif ! grep -qxF -- "$s" "$T/libc.default"; then
+	elif [ -z "${LIBC_DEFAULT[$s]:-}" ]; then
 		bad "hooks '$s', which libc keeps only for old binaries"
 	fi
-done <"$T/ours"
+done
 
 # 2. Every hook is exported: a missing MID_EXPORT leaves it hidden and
 # never called.
 while read -r s; do
-	grep -qxF -- "$s" "$T/ours" || bad "hook '$s' is not exported"
+	[ -n "${OURS[$s]:-}" ] || bad "hook '$s' is not exported"
 done <"$T/hooks"
 
 # 3. Twins of hooked names: X64 (and pwritev64v2, __open64_2), X_unlocked,
@@ -85,24 +92,24 @@ twins() { # name -> candidate twin names
 	local s=$1
 	echo "${s}64" "${s}_unlocked" "__${s}_chk" "__${s}_2" "__${s}"
 	case $s in
-	__*_2) local b=${s%_2}; echo "${b}64_2" ;;
-	__*_chk) local b=${s%_chk}; echo "${b}64_chk" ;;
+	__*_2) echo "${s%_2}64_2" ;;
+	__*_chk) echo "${s%_chk}64_chk" ;;
 	*v2) echo "${s%v2}64v2" ;;
 	esac
 }
 checked=0
-while read -r s; do
+for s in "${!OURS[@]}"; do
 	for t in $(twins "$s"); do
-		grep -qxF -- "$t" "$T/libc" || continue
+		[ -n "${LIBC_ALL[$t]:-}" ] || continue
 		checked=$((checked + 1))
-		grep -qxF -- "$t" "$T/ours" && continue
+		[ -n "${OURS[$t]:-}" ] && continue
 		[ -n "${ALLOW[$t]:-}" ] && continue
 		bad "'$s' is hooked but its twin '$t' is not"
 	done
-done <"$T/ours"
+done
 
 for t in "${!ALLOW[@]}"; do
-	grep -qxF -- "$t" "$T/libc" || bad "allow-list entry '$t' is not in libc any more"
+	[ -n "${LIBC_ALL[$t]:-}" ] || bad "allow-list entry '$t' is not in libc any more"
 done
 
 # 4. Load-time dependencies.
