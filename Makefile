@@ -81,8 +81,7 @@ build-all: $(PROGRAMS)
 
 # Install missing Debian packages on first use (scripts/install-deps.sh).
 deps:
-	$(Q)if ! pkg-config --exists libcjson libcurl libmicrohttpd sqlite3 check 2>/dev/null; then \
-		scripts/install-deps.sh; fi
+	$(Q)scripts/install-deps.sh >/dev/null
 
 $(B)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -193,6 +192,27 @@ ubsan: deps
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory B=build-tsan SANITIZER=thread OPT="-O1 -g" build-all tests-build
 	$(Q)B=build-tsan tests/run.sh unit
+
+# Coverage-guided fuzzing with clang's libFuzzer: each target runs for
+# FUZZ_SECONDS on its corpus, adding what it finds there.
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -DMID_UNIT_TEST -Icommon -Ipolicy \
+	-Iclient -Ishim -Iserver
+fuzz: deps
+	@mkdir -p $(B)/fuzz-lf
+	$(Q)for t in $(notdir $(basename $(FUZZ_SRC))); do \
+		n=$${t#fuzz_}; mods=; \
+		case $$n in policy) mods="$(POLICY_SRC) $(COMMON_SRC)" ;; \
+			reply) mods="$(CLIENT_SRC) $(COMMON_SRC)" ;; \
+			*) mods="$(SERVER_SRC) $(CLIENT_SRC) $(POLICY_SRC) $(COMMON_SRC)" ;; esac; \
+		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
+		$(FUZZ_CC) $(FUZZ_FLAGS) -o $(B)/fuzz-lf/$$t tests/fuzz/$$t.c $$mods \
+			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -ldl -pthread || exit 1; \
+		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+		$(B)/fuzz-lf/$$t -max_total_time=$(FUZZ_SECONDS) $$dict tests/fuzz/corpus/$$n \
+			2>&1 | tail -n 3 || exit 1; \
+	done
 
 valgrind: all
 	$(Q)B=$(B) MIDSHIM_TEST_VALGRIND=1 tests/run.sh integration

@@ -107,8 +107,8 @@ MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
 	snprintf(kind, kindlen, "%s", mid_kind_name(ev->kind));
 	switch(ev->kind) {
 	case MID_EV_EXEC:
-		if(ev->path && !strcmp(ev->path, "(start)")) {
-			snprintf(kind, kindlen, "start");
+		if(ev->path && (!strcmp(ev->path, "(start)") || !strcmp(ev->path, "(fork)"))) {
+			snprintf(kind, kindlen, "%s", ev->path[1] == 's' ? "start" : "fork");
 			snprintf(raw, sizeof(raw), "%s", program_invocation_name);
 		} else {
 			snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");

@@ -160,6 +160,20 @@ int mid_gate_fd(int fd)
 	return decide(&ev, fd);
 }
 
+int mid_gate_fork(void)
+{
+	struct mid_event ev;
+
+	if(mid_in_shim || !cfg)
+		return 0;
+	if(mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+		return 0;
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_EXEC;
+	ev.path = "(fork)";
+	return ask(&ev, -1, 0);
+}
+
 int mid_gate_startup(void)
 {
 	struct mid_event ev;

@@ -26,6 +26,7 @@ REAL_DECL(posix_spawn);
 REAL_DECL(posix_spawnp);
 REAL_DECL(system);
 REAL_DECL(popen);
+REAL_DECL(fork);
 
 /* Gate 'path' and build the child's environment. Returns NULL with errno
  * set when the exec must not happen. */
@@ -284,4 +285,23 @@ MID_EXPORT FILE *popen(const char *cmd, const char *type)
 	if(!mid_in_shim && cmd && gate_shell(cmd))
 		return NULL;
 	return REAL(popen)(cmd, type);
+}
+
+/* fork is not a side effect, but a shell loop that only forks children
+ * (each of which dies at its exec after a revoke) would spin forever:
+ * the parent stops at its next fork instead. vfork is not hooked: a
+ * hook cannot return into a vfork child safely; its exec is gated. */
+MID_EXPORT pid_t fork(void)
+{
+	if(!mid_in_shim && READY() && mid_gate_fork()) {
+		errno = EPERM;
+		return -1;
+	}
+	return REAL(fork)();
+}
+
+pid_t __fork(void);
+MID_EXPORT pid_t __fork(void)
+{
+	return fork();
 }

@@ -76,6 +76,12 @@ int mid_gate_check(const struct mid_event *ev);
  * return as mid_gate_check for an event of kind 'what' ("start"). */
 int mid_gate_startup(void);
 
+/* Before fork: a process that only starts children (a shell loop whose
+ * commands die at their exec) must itself stop after a revoke, so fork
+ * asks the control plane when the cached allow is stale. Policy rules do
+ * not apply: fork is no side effect, only a sign of life. */
+int mid_gate_fork(void);
+
 /* Cached allow: its expiry on CLOCK_MONOTONIC in ms (0 = none). A child
  * may inherit it across exec; it is never extended. */
 uint64_t mid_gate_allow_until(void);

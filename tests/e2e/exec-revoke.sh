@@ -34,7 +34,7 @@ import os, subprocess
 print("ready", flush=True)
 if os.environ.get("GO"): open(os.environ["GO"]).read()
 subprocess.run(["touch", os.environ["M"]], check=True)'
-check "perl system" exec perl -e '
+check "perl system" "(fork|exec)" perl -e '
 $| = 1; print "ready\n";
 if ($ENV{GO}) { open(my $g, "<", $ENV{GO}) or die; <$g>; }
 # system() forks; the child dies at its exec; report it as a shell would.
@@ -44,3 +44,26 @@ check "perl exec" exec perl -e '
 $| = 1; print "ready\n";
 if ($ENV{GO}) { open(my $g, "<", $ENV{GO}) or die; <$g>; }
 exec("touch", $ENV{M}) or exit 1;'
+
+# A shell loop whose commands each die at their exec must not spin on:
+# the shell itself stops at its next fork after the revoke.
+rm -f "$T/loop.log"
+LD_PRELOAD=$PRELOAD bash -c "while :; do date >> $T/loop.log; sleep 0.05; done" 2>"$T/err" &
+pid=$!
+sleep 0.8
+device_revoke
+t0=${EPOCHREALTIME/./}
+set +e
+timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null
+wait "$pid"
+RC=$?
+set -e
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+device_restore
+assert_eq 137 "$RC" "shell loop killed"
+grep -Eq "midshim: denied (fork|exec|start|fs [a-z]+) .*code DEVICE_REVOKED" "$T/err" || fail "loop denial: $(cat "$T/err")"
+[ "$ms" -lt 1500 ] || fail "shell loop took $ms ms to stop"
+n=$(wc -l <"$T/loop.log")
+sleep 0.3
+assert_eq "$n" "$(wc -l <"$T/loop.log")" "loop log stopped growing"
+note "ok: shell loop stopped in $ms ms"

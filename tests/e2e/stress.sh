@@ -63,7 +63,7 @@ sleep 1
 device_revoke
 t0=${EPOCHREALTIME/./}
 set +e
-timeout 10 tail --pid="$pid" -f /dev/null
+timeout 10 tail -s 0.02 --pid="$pid" -f /dev/null
 wait "$pid"
 RC=$?
 set -e

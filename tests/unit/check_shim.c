@@ -239,6 +239,22 @@ START_TEST(test_shim_inherit_never_extends)
 }
 END_TEST
 
+START_TEST(test_shim_fork_asks_only_when_stale)
+{
+	setup_gate(100, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	ck_assert_int_eq(mid_gate_fork(), 0);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert_int_eq(mid_gate_fork(), 0);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	usleep(150 * 1000);
+	stub_allowed = false;
+	stub_code = "DEVICE_REVOKED";
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_fork(), -1);
+	ck_assert_msg(strstr(captured(), "denied fork"), "fork denial logged");
+}
+END_TEST
+
 struct racer {
 	pthread_barrier_t *bar;
 	int rc;
@@ -564,6 +580,7 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_policy_deny_names_rule);
 	tcase_add_test(core, test_shim_audit_mode_never_stops);
 	tcase_add_test(core, test_shim_single_flight);
+	tcase_add_test(core, test_shim_fork_asks_only_when_stale);
 	tcase_add_test(core, test_shim_config_defaults);
 	tcase_add_test(core, test_shim_config_env_over_policy);
 	tcase_add_test(core, test_shim_exec_env_reinjects);
