@@ -9,6 +9,7 @@ PKGS="build-essential pkg-config libcjson-dev libcurl4-openssl-dev
 libmicrohttpd-dev libsqlite3-dev sqlite3 check uuid-dev
 curl python3 perl bash coreutils procps iproute2 man-db groff-base
 psmisc file binutils jq
+git rsync make gcc tar gzip
 gnuplot-nox"
 
 missing=""
