@@ -1,0 +1,602 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# The benchmark harness behind `make bench`: what the gate costs a gated
+# program, and how fast the control plane answers. Every figure is
+# measured in this one run; a ratio comes from rounds in which the
+# ungated and the gated run alternate (ABBA order), and the figure is the
+# median of the rounds' ratios. Writes bench/results.md, bench/latency.png
+# (when gnuplot can be had) and the README's table; raw output is kept in
+# $B/bench-logs/.
+#
+#   B=build bench/run.sh
+#
+# Knobs (environment): BENCH_ROUNDS (hot path rounds, default 21),
+# BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_OUT (where
+# results.md and latency.png go, default bench/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+B=${B:-build}
+case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
+SHIM=$BIN/libmidshim.so
+BB=$BIN/bench
+OUT=${BENCH_OUT:-$TOP/bench}
+LOG=$BIN/bench-logs
+ROUNDS=${BENCH_ROUNDS:-21}
+SPAWN_ROUNDS=${BENCH_SPAWN_ROUNDS:-5}
+PTRACE_ROUNDS=${BENCH_PTRACE_ROUNDS:-3}
+
+# Many short rounds rather than a few long ones: on a shared machine the
+# median of many ratios is what survives other tenants' bursts.
+N_NULL=300000      # writes to /dev/null per run
+N_FILE=100000      # 4 KiB writes per run
+N_PTRACE_NULL=100000
+N_PTRACE_FILE=50000
+N_SPAWN=1000
+N_VALIDATE=20000
+LOAD_CONNS=32
+LOAD_THREADS=2
+LOAD_SECS=5
+TTL_HOT=30000
+SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
+# The system calls a ptrace-based gate has to stop at: the same side
+# effects the shim gates.
+PTRACE_SET=write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,sendmmsg,connect,execve,execveat,open,openat,creat,truncate,ftruncate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat,chmod,fchmodat,chown,fchownat
+PTRACE="strace -f -qq --seccomp-bpf -o /dev/null -e trace=$PTRACE_SET"
+
+for f in "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen"; do
+	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing; run 'make bench'" >&2; exit 1; }
+done
+for t in strace curl awk; do
+	command -v "$t" >/dev/null || { echo "bench: $t is needed (scripts/install-deps.sh)" >&2; exit 1; }
+done
+
+rm -rf "$LOG"
+mkdir -p "$LOG" "$OUT"
+T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-bench.XXXXXX")
+MIDD_PID=
+cleanup() {
+	[ -z "$MIDD_PID" ] || { kill -TERM "$MIDD_PID" 2>/dev/null; wait "$MIDD_PID" 2>/dev/null; } || true
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+say() { echo "bench: $*" >&2; }
+die() { echo "bench: $*" >&2; exit 1; }
+
+# ---- numbers -----------------------------------------------------------
+median() { sort -g | awk '{ v[NR] = $1 } END { if(!NR) exit 1
+	print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }    # FORMAT EXPRESSION
+verdict() { awk -v v="$1" -v l="$2" -v d="${3:-le}" 'BEGIN {
+	ok = (d == "le") ? v <= l : v >= l; print ok ? "met" : "missed" }'; }
+is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: '$1' (see $LOG)"; }
+
+# ---- the control plane --------------------------------------------------
+# Start midd as the tests do: a temp database, a free loopback port, a
+# unix socket beside it; wait until /healthz answers.
+midd_start() {
+	"$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" >"$LOG/midd-init.out"
+	local try i
+	for try in 1 2 3 4 5; do
+		MIDD_PORT=$((20000 + RANDOM % 30000))
+		"$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$MIDD_PORT" --socket "$T/midd.sock" \
+			--quiet >>"$LOG/midd.log" 2>&1 &
+		MIDD_PID=$!
+		for i in $(seq 1 100); do
+			curl -fsS --max-time 1 "http://127.0.0.1:$MIDD_PORT/healthz" >/dev/null 2>&1 && return 0
+			kill -0 "$MIDD_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -TERM "$MIDD_PID" 2>/dev/null || true
+		wait "$MIDD_PID" 2>/dev/null || true
+		MIDD_PID=
+	done
+	die "midd did not start: $(tail -n 5 "$LOG/midd.log")"
+}
+
+# ---- running a workload three ways --------------------------------------
+# run MODE CMD...: CMD ungated (none), under the shim (shim) or under a
+# ptrace gate (ptrace). Output goes to stdout, errors to the log.
+run() {
+	local mode=$1
+	shift
+	case $mode in
+	none) timeout 300 env -u LD_PRELOAD "$@" ;;
+	shim) timeout 300 env LD_PRELOAD="$SHIM" "$@" ;;
+	ptrace) timeout 300 $PTRACE "$@" ;;
+	esac 2>>"$LOG/stderr.log"
+}
+
+# The workloads; each prints one number.
+w_null() { run "$1" "$BB/hotpath" null "${2:-$N_NULL}" | awk '{ print $3 }'; }
+w_file() { run "$1" "$BB/hotpath" file "${2:-$N_FILE}" "$T" | awk '{ print $3 }'; }
+w_spawn() { run "$1" "$BB/spawn" "$N_SPAWN" | awk '{ print $3 }'; }
+w_sh() {
+	local t0=${EPOCHREALTIME/./} t1
+	run "$1" sh -c "$SH_LOOP" >/dev/null
+	t1=${EPOCHREALTIME/./}
+	calc '%.1f' "($t1 - $t0) / 1000"
+}
+
+# ab NAME ROUNDS MODE WORKLOAD [ARGS]: alternate ungated and MODE runs;
+# sets A and M (medians of each side) and R (median of the ratios).
+ab() {
+	local name=$1 rounds=$2 mode=$3 w=$4 r a m
+	shift 4
+	: >"$LOG/$name.rounds"
+	for r in $(seq 1 "$rounds"); do
+		if [ $((r % 2)) -eq 1 ]; then
+			a=$("$w" none "$@")
+			m=$("$w" "$mode" "$@")
+		else
+			m=$("$w" "$mode" "$@")
+			a=$("$w" none "$@")
+		fi
+		is_num "$a"
+		is_num "$m"
+		echo "$r $a $m $(calc '%.4f' "$m / $a")" >>"$LOG/$name.rounds"
+	done
+	A=$(awk '{ print $2 }' "$LOG/$name.rounds" | median)
+	M=$(awk '{ print $3 }' "$LOG/$name.rounds" | median)
+	R=$(awk '{ print $4 }' "$LOG/$name.rounds" | median)
+	say "$name: none $A, $mode $M, ratio $R ($rounds rounds)"
+}
+
+ROWS=()
+PTRACE_ROWS=()
+MISSED=()
+row() { ROWS+=("| $1 | $2 | $3 | $4 |"); [ "$4" = met ] || MISSED+=("$5"); }
+
+# ---- the machine ----------------------------------------------------------
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+cores=$(nproc)
+mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+kernel=$(uname -srm)
+glibc=$(ldd --version 2>&1 | head -n 1 | sed 's/^ldd //')
+gccv=$(gcc --version | head -n 1)
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+when=$(date -u '+%Y-%m-%d %H:%M UTC')
+commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+git diff --quiet HEAD -- shim client policy common server 2>/dev/null || commit="$commit (with local changes)"
+
+midd_start
+say "midd on 127.0.0.1:$MIDD_PORT and $T/midd.sock"
+export MIDSHIM_URL=http://127.0.0.1:$MIDD_PORT
+export MIDSHIM_ORG_KEY_FILE=$T/keys/org.key
+export MIDSHIM_DEVICE_ID=bench:gate:hotpath:01
+export MIDSHIM_TTL_MS=$TTL_HOT
+unset MIDSHIM_ORG_KEY MIDSHIM_POLICY MIDSHIM_MODE MIDSHIM_ON_DENY MIDSHIM_AUDIT_LOG
+# One gated start registers the device before anything is timed.
+run shim "$BB/hotpath" null 10 >/dev/null || die "a gated hotpath does not run: $(tail -n 5 "$LOG/stderr.log")"
+
+# ---- 1. hot path, fresh cache -------------------------------------------
+ab hot-null "$ROUNDS" shim w_null
+row 'hot path: `write(/dev/null)`, shim / none' '≤ 1.02x' \
+	"**${R}x** ($A → $M ns/op)" "$(verdict "$R" 1.02)" hot-null
+HOT_NULL_NONE=$A
+ab hot-file "$ROUNDS" shim w_file
+row 'hot path: 4 KiB file `write`, shim / none' '≤ 1.02x' \
+	"**${R}x** ($A → $M ns/op)" "$(verdict "$R" 1.02)" hot-file
+
+# ---- 2. exec storm ----------------------------------------------------------
+ab spawn "$SPAWN_ROUNDS" shim w_spawn
+row "exec storm: $N_SPAWN × \`posix_spawn\` /bin/true, shim / none" '≤ 1.15x' \
+	"**${R}x** ($A → $M ms)" "$(verdict "$R" 1.15)" spawn
+ab sh-loop "$SPAWN_ROUNDS" shim w_sh
+row 'exec storm: `sh -c` loop of 1000 commands, shim / none' '≤ 1.15x' \
+	"**${R}x** ($A → $M ms)" "$(verdict "$R" 1.15)" sh-loop
+
+# ---- 3. cold validate round trip --------------------------------------------
+# Three runs per transport, alternating; the figure is the median run's
+# p50 and p99; the last run's samples make the plot.
+VDEV=bench:validate:client:01
+: >"$LOG/validate.rounds"
+for r in 1 2 3; do
+	for tr in unix tcp; do
+		url=unix:$T/midd.sock
+		[ "$tr" = tcp ] && url=$MIDSHIM_URL
+		line=$(timeout 120 "$BB/validate" "$url" "$T/keys/org.key" "$VDEV" "$N_VALIDATE" \
+			"$LOG/lat-$tr.txt" 2>>"$LOG/stderr.log") || die "validate over $tr failed: $(tail -n 3 "$LOG/stderr.log")"
+		echo "$tr $line" >>"$LOG/validate.rounds"
+	done
+done
+for tr in unix tcp; do
+	p50=$(awk -v t="$tr" '$1 == t { print $5 }' "$LOG/validate.rounds" | median)
+	p99=$(awk -v t="$tr" '$1 == t { print $9 }' "$LOG/validate.rounds" | median)
+	v50=$(verdict "$p50" 30)
+	v99=$(verdict "$p99" 150)
+	v=met
+	[ "$v50" = met ] && [ "$v99" = met ] || v=missed
+	name='TCP `http://127.0.0.1`'
+	[ "$tr" = unix ] && name='unix socket'
+	row "cold validate, cache off, $name: p50 / p99" '≤ 30 / ≤ 150 µs' \
+		"**$p50 / $p99 µs**" "$v" "validate-$tr"
+	say "validate $tr: p50 $p50 µs, p99 $p99 µs"
+done
+
+# ---- 4. midd throughput ---------------------------------------------------
+: >"$LOG/loadgen.rounds"
+for r in 1 2 3; do
+	line=$(timeout 120 "$BB/loadgen" "$MIDSHIM_URL" "$T/keys/org.key" "$VDEV" "$LOAD_CONNS" \
+		"$LOAD_SECS" "$LOAD_THREADS" 2>>"$LOG/stderr.log") || die "loadgen failed: $(tail -n 3 "$LOG/stderr.log")"
+	echo "$line" >>"$LOG/loadgen.rounds"
+done
+RATE=$(awk '{ sub("/s", "", $NF); print $NF }' "$LOG/loadgen.rounds" | median)
+ERRS=$(awk '{ e += $13 + $11 } END { print e + 0 }' "$LOG/loadgen.rounds")
+row "\`midd\` throughput: validates/s, $LOAD_CONNS keep-alive TCP connections" '≥ 50,000' \
+	"**$(calc '%.0f' "$RATE")/s** (non-200 or errors: $ERRS)" "$(verdict "$RATE" 50000 ge)" throughput
+say "throughput: $RATE/s"
+
+# ---- 5. revoke → halt --------------------------------------------------------
+HALT=()
+for ttl in 100 1000; do
+	BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys DEVICE=bench:halt:busy:01 \
+		timeout 120 bash bench/halt.sh "$ttl" 5 >"$LOG/halt-$ttl.out" 2>>"$LOG/halt.err" ||
+		die "halt.sh $ttl failed: $(grep -v Killed "$LOG/halt.err" | tail -n 3)"
+	read -r _ _ _ _ _ _ hmed _ hmax <<<"$(tail -n 1 "$LOG/halt-$ttl.out")"
+	HALT+=("$ttl $hmed $hmax")
+	row "revoke → halt of a busy writer, TTL $ttl ms: median / max of 5" "≤ TTL + 1 ms = $((ttl + 1)) ms" \
+		"**$hmed / $hmax ms**" "$(verdict "$hmax" $((ttl + 1)))" "halt-$ttl"
+	say "halt TTL $ttl: median $hmed ms, max $hmax ms"
+done
+
+# ---- 6. extra RSS ---------------------------------------------------------
+# rss MODE CMD...: VmRSS in KiB of CMD once it is idle: after it printed
+# "ready" (hotpath pause) or sits in nanosleep (sleep).
+rss() {
+	local mode=$1 pid i kb=
+	shift
+	rm -f "$T/rss.out"
+	# env execs the program, so $! is the program itself. Both programs
+	# end by themselves within a minute.
+	if [ "$mode" = shim ]; then
+		env LD_PRELOAD="$SHIM" "$@" >"$T/rss.out" 2>>"$LOG/stderr.log" &
+	else
+		env -u LD_PRELOAD "$@" >"$T/rss.out" 2>>"$LOG/stderr.log" &
+	fi
+	pid=$!
+	for i in $(seq 1 300); do
+		if grep -q ready "$T/rss.out" 2>/dev/null ||
+			[ "$(cat "/proc/$pid/wchan" 2>/dev/null)" = hrtimer_nanosleep ]; then
+			break
+		fi
+		sleep 0.01
+	done
+	kb=$(awk '/VmRSS/ { print $2 }' "/proc/$pid/status" 2>/dev/null || true)
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	echo "${kb:-x}"
+}
+: >"$LOG/rss.rounds"
+for r in 1 2 3 4 5; do
+	a=$(rss none "$BB/hotpath" pause "$T")
+	m=$(rss shim "$BB/hotpath" pause "$T")
+	sa=$(rss none sleep 30)
+	sm=$(rss shim sleep 30)
+	for v in "$a" "$m" "$sa" "$sm"; do is_num "$v"; done
+	echo "$r $a $m $((m - a)) $sa $sm $((sm - sa))" >>"$LOG/rss.rounds"
+done
+RSS_HOT=$(awk '{ print $4 }' "$LOG/rss.rounds" | median)
+RSS_SLEEP=$(awk '{ print $7 }' "$LOG/rss.rounds" | median)
+RSS_MAX=$RSS_HOT
+[ "$RSS_SLEEP" -gt "$RSS_MAX" ] && RSS_MAX=$RSS_SLEEP
+row 'extra RSS per gated process (`hotpath` paused / `sleep`), median of 5' '≤ 1 MiB' \
+	"**$RSS_HOT / $RSS_SLEEP KiB**" "$(verdict "$RSS_MAX" 1024)" rss
+say "rss: hotpath +$RSS_HOT KiB, sleep +$RSS_SLEEP KiB"
+
+# ---- 7. the ptrace comparison ----------------------------------------------
+ab ptrace-null "$PTRACE_ROUNDS" ptrace w_null "$N_PTRACE_NULL"
+PTRACE_ROWS+=("| hot path: \`write(/dev/null)\` | $A ns/op | $M ns/op | **${R}x** |")
+ab ptrace-file "$PTRACE_ROUNDS" ptrace w_file "$N_PTRACE_FILE"
+PTRACE_ROWS+=("| hot path: 4 KiB file \`write\` | $A ns/op | $M ns/op | **${R}x** |")
+ab ptrace-spawn "$PTRACE_ROUNDS" ptrace w_spawn
+PTRACE_ROWS+=("| exec storm: $N_SPAWN × \`posix_spawn\` | $A ms | $M ms | **${R}x** |")
+ab ptrace-sh "$PTRACE_ROUNDS" ptrace w_sh
+PTRACE_ROWS+=("| exec storm: \`sh -c\` loop | $A ms | $M ms | **${R}x** |")
+
+# ---- 8. instruction counts of the hot path -----------------------------------
+# User-space instructions per write, from two callgrind runs of different
+# length (the difference cancels start-up): what the hook adds, free of
+# timing noise. Only when valgrind is there.
+IR_ROWS=()
+ir_total() { # MODE ARGS...: total Ir of a callgrind run of hotpath
+	local mode=$1 f=$T/cg.out
+	shift
+	rm -f "$f"
+	local pre=()
+	[ "$mode" = shim ] && pre=(env LD_PRELOAD="$SHIM")
+	"${pre[@]}" timeout 300 valgrind --tool=callgrind --callgrind-out-file="$f" \
+		"$BB/hotpath" "$@" >/dev/null 2>>"$LOG/valgrind.log" || return 1
+	awk '/^(summary|totals):/ { print $2; exit }' "$f"
+}
+if command -v valgrind >/dev/null; then
+	for kind in null file; do
+		extra=()
+		[ "$kind" = file ] && extra=("$T")
+		for mode in none shim; do
+			i1=$(ir_total "$mode" "$kind" 20000 "${extra[@]}") || { say "callgrind failed"; break 2; }
+			i2=$(ir_total "$mode" "$kind" 40000 "${extra[@]}") || { say "callgrind failed"; break 2; }
+			# The run times N + N/10 + 1 writes (warm-up included).
+			eval "IR_${kind}_$mode=$(calc '%.1f' "($i2 - $i1) / 22000")"
+		done
+		n=IR_${kind}_none
+		s=IR_${kind}_shim
+		IR_ROWS+=("| $kind | ${!n} | ${!s} | $(calc '%+.1f' "${!s} - ${!n}") |")
+	done
+fi
+
+# ---- 9. profiles of missed targets -----------------------------------------
+PROFILES=$T/profiles.md
+: >"$PROFILES"
+# The functions that cost the most instructions in a callgrind output,
+# with paths made relative to the repository.
+top_functions() { # FILE COUNT
+	callgrind_annotate --inclusive=no "$1" 2>/dev/null |
+		grep -E '^ *[0-9,]+ \([ 0-9.]+%\) ' | grep -v 'PROGRAM TOTALS' | head -n "$2" |
+		sed -e "s|$TOP/||g" -e 's|\./[a-z]*/\./||' | cut -c1-150
+}
+cg_total() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
+profile_hot() { # null|file
+	local kind=$1 extra=()
+	[ "$kind" = file ] && extra=("$T")
+	command -v valgrind >/dev/null || return 0
+	env LD_PRELOAD="$SHIM" timeout 300 valgrind --tool=callgrind \
+		--callgrind-out-file="$LOG/callgrind-$kind.out" \
+		"$BB/hotpath" "$kind" 100000 "${extra[@]}" >/dev/null 2>>"$LOG/valgrind.log" || return 0
+	{
+		echo "#### hot path ($kind): where the gated run's user-space instructions go"
+		echo
+		echo "110,001 writes (100,000 timed plus the warm-up); self cost per function:"
+		echo
+		echo '```'
+		echo "\$ LD_PRELOAD=$B/libmidshim.so valgrind --tool=callgrind $B/bench/hotpath $kind 100000 ${extra[*]:+DIR}"
+		echo "\$ callgrind_annotate --inclusive=no callgrind.out"
+		top_functions "$LOG/callgrind-$kind.out" 12
+		echo '```'
+		echo
+	} >>"$PROFILES"
+}
+profile_exec() {
+	{
+		echo "#### exec storm: system calls of 200 spawns, none vs shim"
+		echo
+		for mode in none shim; do
+			# strace itself stays ungated: -E gives the tracee the preload.
+			local pre=()
+			[ "$mode" = shim ] && pre=(-E "LD_PRELOAD=$SHIM")
+			echo '```'
+			echo "\$ strace ${pre[*]/$SHIM/$B/libmidshim.so} -c -f $B/bench/spawn 200"
+			timeout 120 strace "${pre[@]}" -c -f -o "$T/sc" "$BB/spawn" 200 >/dev/null 2>&1 || true
+			head -n 14 "$T/sc" 2>/dev/null
+			echo '```'
+		done
+		if command -v valgrind >/dev/null; then
+			timeout 120 valgrind --tool=callgrind --callgrind-out-file="$LOG/callgrind-true0.out" \
+				/bin/true 2>>"$LOG/valgrind.log" || true
+			env LD_PRELOAD="$SHIM" timeout 120 valgrind --tool=callgrind \
+				--callgrind-out-file="$LOG/callgrind-true.out" /bin/true 2>>"$LOG/valgrind.log" || true
+			echo
+			echo "User-space instructions of one \`/bin/true\`, start to exit:" \
+				"$(cg_total "$LOG/callgrind-true0.out") ungated," \
+				"$(cg_total "$LOG/callgrind-true.out") gated. Gated, by function (self cost):"
+			echo
+			echo '```'
+			echo "\$ LD_PRELOAD=$B/libmidshim.so valgrind --tool=callgrind /bin/true"
+			echo "\$ callgrind_annotate --inclusive=no callgrind.out"
+			top_functions "$LOG/callgrind-true.out" 12
+			echo '```'
+			echo
+			echo "The same, inclusive cost of the loader's relocation and of the shim's constructor:"
+			echo
+			echo '```'
+			callgrind_annotate --inclusive=yes "$LOG/callgrind-true.out" 2>/dev/null |
+				grep -E '^ *[0-9,]+ \(' | grep -E '_dl_relocate_object \[|:setup \[|mid_config_load \[|mid_client_new \[|mid_exec_init \[' |
+				sed -e "s|$TOP/||g" | cut -c1-150
+			echo "# ungated:"
+			callgrind_annotate --inclusive=yes "$LOG/callgrind-true0.out" 2>/dev/null |
+				grep -E '^ *[0-9,]+ \(' | grep -E '_dl_relocate_object \[' | cut -c1-150
+			echo '```'
+		fi
+		echo
+	} >>"$PROFILES"
+}
+profile_midd() {
+	{
+		echo "#### midd under load: its system calls during 3 s of the load generator"
+		echo
+		echo '```'
+		echo "\$ strace -c -f -p \$(pidof midd) & $B/bench/loadgen URL KEYFILE DEVICE $LOAD_CONNS 3 $LOAD_THREADS"
+		timeout 30 strace -c -f -o "$T/sc" -p "$MIDD_PID" >/dev/null 2>&1 &
+		local sp=$!
+		sleep 0.5
+		timeout 60 "$BB/loadgen" "$MIDSHIM_URL" "$T/keys/org.key" "$VDEV" "$LOAD_CONNS" 3 \
+			"$LOAD_THREADS" >/dev/null 2>&1 || true
+		kill -INT "$sp" 2>/dev/null || true
+		wait "$sp" 2>/dev/null || true
+		head -n 14 "$T/sc" 2>/dev/null
+		echo '```'
+		echo
+	} >>"$PROFILES"
+}
+done_midd=
+done_exec=
+for m in "${MISSED[@]}"; do
+	case $m in
+	hot-null) profile_hot null ;;
+	hot-file) profile_hot file ;;
+	spawn | sh-loop)
+		[ -n "$done_exec" ] || profile_exec
+		done_exec=1 ;;
+	validate-* | throughput)
+		[ -n "$done_midd" ] || profile_midd
+		done_midd=1 ;;
+	esac
+done
+
+# ---- 10. the plot --------------------------------------------------------------
+PLOT=
+if ! command -v gnuplot >/dev/null; then
+	say "gnuplot is missing; installing it with scripts/install-deps.sh"
+	scripts/install-deps.sh >>"$LOG/install.log" 2>&1 || say "could not install gnuplot; no plot"
+fi
+if command -v gnuplot >/dev/null; then
+	for tr in unix tcp; do
+		# Down to ~2000 points of the CDF: latency (µs), fraction below.
+		awk -v n="$N_VALIDATE" 'NR % 10 == 0 || NR == n { print $1, NR / n }' "$LOG/lat-$tr.txt" >"$T/cdf-$tr.dat"
+	done
+	gnuplot >>"$LOG/gnuplot.log" 2>&1 <<EOF && PLOT=1 || say "gnuplot failed; see $LOG/gnuplot.log"
+set terminal pngcairo size 900,520 font ",10"
+set output "$OUT/latency.png"
+set title "midshim: cold validate round trip to a local midd ($N_VALIDATE calls each)"
+set xlabel "latency (µs, log scale)"
+set ylabel "fraction of calls at or below"
+set logscale x
+set grid
+set key bottom right
+set yrange [0:1]
+set arrow from 30, graph 0 to 30, graph 1 nohead dt 2 lc rgb "gray40"
+set arrow from 150, graph 0 to 150, graph 1 nohead dt 2 lc rgb "gray40"
+set label "p50 target" at 30, 0.05 offset 0.5,0
+set label "p99 target" at 150, 0.05 offset 0.5,0
+plot "$T/cdf-unix.dat" using 1:2 with lines lw 2 title "unix socket", \
+     "$T/cdf-tcp.dat" using 1:2 with lines lw 2 title "TCP 127.0.0.1"
+EOF
+fi
+
+load1=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---- 11. results.md ------------------------------------------------------------
+{
+	cat <<EOF
+# midshim benchmarks
+
+Measured by \`make bench\` (\`bench/run.sh\`) on $when, commit $commit.
+
+| | |
+| --- | --- |
+| CPU | $cpu |
+| cores | $cores |
+| memory | $mem |
+| kernel | $kernel |
+| glibc | $glibc |
+| compiler | $gccv |
+| load average (1/5/15 min) | $load0 at the start, $load1 at the end |
+
+To reproduce: \`make bench\` (builds the programs in \`bench/\`, then runs
+\`B=build bench/run.sh\`; about five minutes on two cores). Raw numbers of
+every round are left in \`build/bench-logs/\`. Everything runs on this one
+machine: \`midd\`, the gated programs and the load generator share its
+$cores cores, so a figure is only as quiet as the machine was.
+
+How a figure is made: each ratio comes from rounds in which the ungated
+and the gated program alternate (ABBA order); the figure is the median of
+the rounds' ratios, the times in brackets are the medians of each side.
+The shim runs with its built-in policy (writes to character devices such
+as /dev/null are allowed by policy; file writes and execs are validated)
+and \`MIDSHIM_TTL_MS=$TTL_HOT\`, so the cache is fresh for the whole run:
+one validate at start, none in the timed loop.
+
+## Summary
+
+<!-- summary:begin -->
+| figure | target | measured | verdict |
+| --- | --- | --- | --- |
+EOF
+	printf '%s\n' "${ROWS[@]}"
+	cat <<EOF
+<!-- summary:end -->
+
+## Commands
+
+Environment of every gated run: \`LD_PRELOAD=$B/libmidshim.so\`,
+\`MIDSHIM_URL=http://127.0.0.1:PORT\` (a \`midd --quiet\` started for the run
+on a temp database, with \`--socket DIR/midd.sock\`),
+\`MIDSHIM_DEVICE_ID=bench:gate:hotpath:01\`,
+\`MIDSHIM_ORG_KEY_FILE=DIR/keys/org.key\`, \`MIDSHIM_TTL_MS=$TTL_HOT\`.
+An ungated run is the same command with \`LD_PRELOAD\` unset.
+
+| figure | command (one round = ungated and gated) | rounds |
+| --- | --- | --- |
+| hot path, /dev/null | \`$B/bench/hotpath null $N_NULL\` | $ROUNDS |
+| hot path, file | \`$B/bench/hotpath file $N_FILE DIR\` | $ROUNDS |
+| exec storm, spawn | \`$B/bench/spawn $N_SPAWN\` | $SPAWN_ROUNDS |
+| exec storm, shell | \`sh -c '$SH_LOOP'\` (wall time) | $SPAWN_ROUNDS |
+| cold validate | \`$B/bench/validate unix:DIR/midd.sock KEYFILE $VDEV $N_VALIDATE\` and \`... http://127.0.0.1:PORT ...\`, alternating | 3 each |
+| throughput | \`$B/bench/loadgen http://127.0.0.1:PORT KEYFILE $VDEV $LOAD_CONNS $LOAD_SECS $LOAD_THREADS\` | 3 |
+| revoke → halt | \`bench/halt.sh TTL 5\` for TTL 100 and 1000 | 5 each |
+| RSS | VmRSS of \`$B/bench/hotpath pause DIR\` and of \`sleep 30\`, gated minus ungated | 5 |
+
+Notes on the figures:
+
+- *cold validate* calls \`mid_client_validate\` (the shim's own client) in a
+  loop on one kept-alive connection: 1000 warm-up calls, then
+  $N_VALIDATE timed ones, each timed with \`clock_gettime\`. It is the
+  cost a gated program pays at a boundary when its cached allow has run
+  out (or with \`MIDSHIM_TTL_MS=0\`). The plot \`latency.png\` shows the
+  distribution of the last run of each transport.
+- *throughput*: \`loadgen\` keeps $LOAD_CONNS connections open with one
+  request in flight each, driven by $LOAD_THREADS epoll threads, for
+  $LOAD_SECS s, and counts whole 200 answers. The load generator runs on
+  the same $cores cores as \`midd\`, so it takes a share of the CPU the
+  server would otherwise have.
+- *revoke → halt*: a gated \`hotpath busy\` writes 4 KiB blocks without
+  pause; after a random part of TTL the device is revoked over a raw
+  connection, and the clock runs from the revoke's reply (read by the
+  shell) to the writer's death (reaped by \`wait\`). The allow cached just
+  before the revoke may run for a whole TTL, so the bound is TTL plus one
+  validate and the kill.
+- *RSS*: the paused \`hotpath\` has done a gated open, a validate and a
+  write of each kind, so the shim's client, cache and tables are live.
+
+## Against a ptrace-based gate
+
+What a user reaches for without a preload: stop the program at each
+system call that has a side effect and decide there. Measured as
+\`strace -f -qq --seccomp-bpf -o /dev/null -e trace=SET CMD\`, where SET is
+the side-effect calls the shim gates ($(echo "$PTRACE_SET" | tr ',' ' ' | wc -w) calls: write*, send*,
+connect, exec*, open*, unlink*, rename*, mkdir*, ...). \`--seccomp-bpf\` is
+the kind variant: only the listed calls stop the tracee, and no decision
+is made, so a real gate costs at least this much. Same workloads, fewer
+writes per run (N = $N_PTRACE_NULL and $N_PTRACE_FILE), $PTRACE_ROUNDS rounds.
+
+| workload | ungated | ptrace gate | ratio |
+| --- | --- | --- | --- |
+EOF
+	printf '%s\n' "${PTRACE_ROWS[@]}"
+	if [ ${#IR_ROWS[@]} -gt 0 ]; then
+		cat <<EOF
+
+## Instructions per write
+
+User-space instructions per \`write\` (callgrind; the difference of a
+20,000- and a 40,000-write run, so start-up cancels out). Kernel work is
+not counted: this is what the hook itself adds, free of timing noise.
+
+| write to | ungated | gated | added by the shim |
+| --- | --- | --- | --- |
+EOF
+		printf '%s\n' "${IR_ROWS[@]}"
+	fi
+	if [ ${#MISSED[@]} -gt 0 ]; then
+		cat <<EOF
+
+## Missed targets
+
+Missed in this run: ${MISSED[*]}. Profiles taken right after the
+measurements:
+
+EOF
+		cat "$PROFILES"
+		if [ -f "$TOP/bench/analysis.md" ]; then
+			echo "### Analysis"
+			echo
+			cat "$TOP/bench/analysis.md"
+		fi
+	fi
+} >"$OUT/results.md"
+
+[ -n "$PLOT" ] && say "wrote $OUT/results.md and $OUT/latency.png" || say "wrote $OUT/results.md"
+if [ "$OUT" = "$TOP/bench" ]; then
+	bench/readme-table.sh || say "README table not updated"
+fi
