@@ -16,7 +16,7 @@ midd_start --quiet
 shim_env "bench:smoke:hotpath:01"
 export MIDSHIM_TTL_MS=30000
 
-number_re='^(null|file) 1000 [0-9]+\.[0-9]+ ns/op$'
+number_re='^(null|file) 1000 [0-9]+\.[0-9]+ ns/op [0-9]+\.[0-9]+ cpu-ns/op$'
 for kind in null file; do
 	dir=()
 	[ "$kind" = file ] && dir=("$T")
