@@ -41,7 +41,8 @@ change() {
 
 # record ROUND I ACTION "CURLRC HTTP": update what device I may be in.
 record() {
-	local round=$1 i=$2 state=active r=($4)
+	local round=$1 i=$2 state=active r
+	read -r -a r <<<"$4"
 	[ "$3" = revoke ] && state=revoked
 	if [ "${r[0]}" = 0 ]; then
 		assert_eq 200 "${r[1]}" "round $round: ${3} ${DEVS[$i]} (body: $(cat "$T/change.body"))"
