@@ -27,7 +27,7 @@ CPPFLAGS += -Icommon -Ipolicy -Iclient -Ishim -Iserver -MMD -MP
 CFLAGS += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden \
 	-fno-strict-aliasing -pthread
 ifneq ($(SANITIZER),)
-CFLAGS += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+CFLAGS += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZER)
 endif
 
@@ -123,6 +123,12 @@ $(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) 
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CJSON) -ldl -pthread
 
+# A static binary for the launcher's refusal test: no sanitizer can be
+# linked statically, so it is built plain.
+$(B)/helpers/static_true: tests/helpers/static_true.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -static -o $@ $<
+
 # Unit tests and fuzz replays link unit-test builds (-DMID_UNIT_TEST) of
 # the modules they name in UT_MODS_<name> (default: all), so a test of one
 # module does not wait on another module's build.
@@ -134,7 +140,6 @@ UT_MODS_fuzz_reply = client common
 UT_MODS_check_shim = shimcore client policy common
 UT_MODS_check_paths = shimcore common
 UT_MODS_check_server = server common
-LIBS_HELPER_static_true = -static
 $(B)/ut/libmidcommon.a: $(call obj,$(addprefix ut/,$(COMMON_SRC)))
 $(B)/ut/libmidpolicy.a: $(call obj,$(addprefix ut/,$(POLICY_SRC)))
 $(B)/ut/libmidclient.a: $(call obj,$(addprefix ut/,$(CLIENT_SRC)))
@@ -172,22 +177,35 @@ $(B)/bench/%: bench/%.c $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 
 tests-build: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_BIN)
 
-# The whole test suite, warnings as errors. Prints "N passed, N failed".
+# The whole test suite, warnings as errors, then the unit, fuzz-replay,
+# integration and end-to-end tests again under ASan+UBSan (the sanitizer
+# runtime first in LD_PRELOAD for gated programs). Each run prints
+# "N passed, N failed".
+ASAN_DIR = build-asan
+ASAN_EXCLUDE = compat|demo|install
 check: deps
 	$(Q)$(MAKE) --no-print-directory WERROR=-Werror build-all tests-build
 	$(Q)B=$(B) tests/run.sh
+	$(Q)$(MAKE) --no-print-directory B=$(ASAN_DIR) SANITIZER=address,undefined OPT="-O1 -g" \
+		WERROR=-Werror build-all tests-build
+	$(Q)B=$(ASAN_DIR) MIDSHIM_TEST_SANITIZER=address MIDSHIM_TEST_EXCLUDE='$(ASAN_EXCLUDE)' \
+		tests/run.sh unit fuzz integration e2e
+	$(Q)$(MAKE) --no-print-directory B=build-tsan SANITIZER=thread OPT="-O1 -g" WERROR=-Werror \
+		$(patsubst $(B)/%,build-tsan/%,$(UNIT_BIN))
+	$(Q)B=build-tsan tests/run.sh unit
 
 unit: deps
 	$(Q)$(MAKE) --no-print-directory WERROR=-Werror $(UNIT_BIN)
 	$(Q)B=$(B) tests/run.sh unit
 
 asan: deps
-	$(Q)$(MAKE) --no-print-directory B=build-asan SANITIZER=address,undefined OPT="-O1 -g" build-all tests-build
-	$(Q)B=build-asan MIDSHIM_TEST_SANITIZER=address tests/run.sh
+	$(Q)$(MAKE) --no-print-directory B=$(ASAN_DIR) SANITIZER=address,undefined OPT="-O1 -g" build-all tests-build
+	$(Q)B=$(ASAN_DIR) MIDSHIM_TEST_SANITIZER=address MIDSHIM_TEST_EXCLUDE='$(ASAN_EXCLUDE)' \
+		tests/run.sh unit fuzz integration e2e
 
 ubsan: deps
 	$(Q)$(MAKE) --no-print-directory B=build-ubsan SANITIZER=undefined OPT="-O1 -g" build-all tests-build
-	$(Q)B=build-ubsan tests/run.sh
+	$(Q)B=build-ubsan tests/run.sh unit fuzz integration
 
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory B=build-tsan SANITIZER=thread OPT="-O1 -g" build-all tests-build

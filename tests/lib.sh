@@ -135,7 +135,10 @@ UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
 PRELOAD=$SHIM
 if [ -n "${MIDSHIM_TEST_SANITIZER:-}" ]; then
 	PRELOAD="$(gcc -print-file-name=libasan.so):$SHIM"
+	# Leaks are not checked in gated programs (bash, python3...): the
+	# shim's own allocations live as long as the process by design.
 	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0:verify_asan_link_order=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
 
 device_revoke() { # [device]

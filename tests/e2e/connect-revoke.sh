@@ -37,7 +37,13 @@ $| = 1; print "ready\n";
 if ($ENV{GO}) { open(my $g, "<", $ENV{GO}) or die; <$g>; }
 IO::Socket::INET->new(PeerAddr => "127.0.0.1:$ENV{LISTEN_PORT}") or exit 1;'
 # curl: started before the revoke, it reads its URL from the FIFO (-K),
-# so its own connect is the boundary.
+# so its own connect is the boundary. With the ASan runtime preloaded,
+# curl hangs in setlocale before main even without the shim (seen with
+# Debian 12's curl 7.88 and gcc 12's libasan), so sanitizer runs skip it.
+if [ -n "${MIDSHIM_TEST_SANITIZER:-}" ]; then
+	echo "SKIP: curl under the ASan runtime (hangs in setlocale without the shim too)"
+	exit 0
+fi
 : >"$LOG"
 expect_allowed "curl" curl -s -m 2 -o /dev/null "http://127.0.0.1:$LISTEN_PORT/"
 sleep 0.2
