@@ -56,6 +56,13 @@ free_port() {
 	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# `make valgrind` runs midd and midctl under memcheck: any error or leak
+# makes the program exit 99, which the tests see as a failure.
+VG=()
+if [ -n "${MIDSHIM_TEST_VALGRIND:-}" ]; then
+	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+fi
+
 # midd_init: create the database $T/midd.db and an org; keys land in
 # $T/keys/org.key and $T/keys/admin.key and in ORG_KEY / ADMIN_KEY.
 midd_init() {
@@ -72,26 +79,31 @@ midd_init() {
 midd_start() {
 	midd_init
 	MIDD_PORT=${MIDD_PORT:-$(free_port)}
-	"$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$MIDD_PORT" "$@" \
+	"${VG[@]}" "$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$MIDD_PORT" "$@" \
 		>>"$T/midd.log" 2>&1 &
 	MIDD_PID=$!
 	export MIDSHIM_URL=http://127.0.0.1:$MIDD_PORT
 	local i
-	for i in $(seq 1 100); do
+	for i in $(seq 1 $((${#VG[@]} ? 600 : 100))); do
 		if curl -fsS --max-time 1 "$MIDSHIM_URL/healthz" >/dev/null 2>&1; then
 			return 0
 		fi
 		kill -0 "$MIDD_PID" 2>/dev/null || fail "midd exited at start: $(tail -n 5 "$T/midd.log")"
 		sleep 0.05
 	done
-	fail "midd did not answer /healthz within 5 s"
+	fail "midd did not answer /healthz in time"
 }
 
 midd_stop() {
 	[ -n "$MIDD_PID" ] || return 0
 	kill -TERM "$MIDD_PID" 2>/dev/null || true
-	wait "$MIDD_PID" 2>/dev/null || true
+	local rc=0
+	wait "$MIDD_PID" 2>/dev/null || rc=$?
 	MIDD_PID=
+	# Under valgrind, a memory error or leak in midd fails the test.
+	if [ "$rc" -eq 99 ]; then
+		fail "midd: valgrind reported errors: $(tail -n 30 "$T/midd.log")"
+	fi
 }
 
 midd_kill9() {
@@ -285,7 +297,7 @@ PY
 # Never fails by itself. stdin is the caller's.
 midctl_run() {
 	set +e
-	"$BIN/midctl" "$@" >"$T/midctl.out" 2>"$T/midctl.err"
+	"${VG[@]}" "$BIN/midctl" "$@" >"$T/midctl.out" 2>"$T/midctl.err"
 	RC=$?
 	set -e
 	cat "$T/midctl.out" "$T/midctl.err" >>"$T/midctl.all"
