@@ -107,7 +107,7 @@ $(B)/%.a:
 # The preload: its only load-time dependencies are libc and libcjson.
 $(SHIM): $(call obj,$(SHIM_HOOK_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,-z,now -Wl,--as-needed -o $@ \
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -o $@ \
 		$(call obj,$(SHIM_HOOK_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
 		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) $(LIBS_CJSON) -ldl -pthread
 

@@ -21,6 +21,10 @@ const struct mid_config *mid_shim_config;
 /* Per kind: does the policy look at targets? If not, hooks skip the
  * system call that would find one. */
 static bool need_target[MID_EV_KIND_COUNT];
+/* When write (send) rules do not look at targets, the policy's answer for
+ * a write (send) depends on the descriptor's kind alone: decided once
+ * here, it makes a gated write a table load and a clock read. */
+static enum mid_action fd_verdict[2][MID_FD_KIND_COUNT];
 static mid_validate_fn validate_fn;
 static void *validate_ctx;
 
@@ -38,6 +42,17 @@ void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 	mid_enforce_setup(c);
 	for(int k = 0; k < MID_EV_KIND_COUNT; k++)
 		need_target[k] = mid_policy_needs_target(c->policy, (enum mid_kind)k);
+	for(int s = 0; s < 2; s++) {
+		for(int k = 0; k < MID_FD_KIND_COUNT; k++) {
+			struct mid_event ev;
+			int rule;
+
+			memset(&ev, 0, sizeof(ev));
+			ev.kind = s ? MID_EV_SEND : MID_EV_WRITE;
+			ev.fdkind = (enum mid_fdkind)k;
+			fd_verdict[s][k] = mid_policy_match(c->policy, &ev, &rule);
+		}
+	}
 }
 
 uint64_t mid_gate_allow_until(void)
@@ -151,12 +166,22 @@ int mid_gate_fd(int fd)
 	struct mid_event ev;
 	enum mid_fdkind k;
 	char buf[1024];
+	int send;
 
 	if(mid_in_shim || !cfg)
 		return 0;
 	k = mid_fd_kind(fd);
-	mid_fd_event(fd, k, &ev, buf, sizeof(buf),
-		     need_target[k == MID_FD_SOCKET ? MID_EV_SEND : MID_EV_WRITE]);
+	send = k == MID_FD_SOCKET;
+	if(!need_target[send ? MID_EV_SEND : MID_EV_WRITE]) {
+		enum mid_action a = fd_verdict[send][k];
+
+		if(a == MID_ACT_ALLOW)
+			return 0;
+		if(a == MID_ACT_VALIDATE &&
+		   mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+			return 0;
+	}
+	mid_fd_event(fd, k, &ev, buf, sizeof(buf), need_target[send ? MID_EV_SEND : MID_EV_WRITE]);
 	return decide(&ev, fd);
 }
 
