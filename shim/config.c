@@ -24,8 +24,6 @@ static const char *const known_vars[] = {
 	"MIDSHIM_AUDIT_LOG",
 	/* set by the shim for its children */
 	"MIDSHIM_ALLOW_UNTIL", "MIDSHIM_REGISTERED",
-	/* read by midctl, harmless here */
-	"MIDSHIM_ADMIN_KEY", "MIDSHIM_ADMIN_KEY_FILE",
 };
 
 static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
@@ -40,6 +38,15 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 		if(strncmp(e, "MIDSHIM_", 8) != 0)
 			continue;
 		n = strcspn(e, "=");
+		/* The operator's key must not reach a gated program: with it
+		 * the program could restore its own device. */
+		if(!strncmp(e, "MIDSHIM_ADMIN_KEY", 17) && (n == 17 || (n == 22 && !strncmp(e + 17, "_FILE", 5)))) {
+			snprintf(err, errlen,
+				 "%.*s is set: a gated program must not hold the operator's admin key "
+				 "(it could restore itself); remove it from this program's environment",
+				 (int)n, e);
+			return MID_ERR_INVAL;
+		}
 		for(k = 0; k < MID_ARRAY_LEN(known_vars); k++)
 			if(strlen(known_vars[k]) == n && !strncmp(e, known_vars[k], n))
 				known = 1;

@@ -441,6 +441,8 @@ static const struct {
 	{"MIDSHIM_URL=ftp://x", "MIDSHIM_URL=ftp://x: use http://"},
 	{"MIDSHIM_AUDIT_LOG=rel.log", "MIDSHIM_AUDIT_LOG=rel.log: use an absolute file path"},
 	{"MIDSHIM_TTL=5", "unknown variable MIDSHIM_TTL"},
+	{"MIDSHIM_ADMIN_KEY=mid_adm_x", "MIDSHIM_ADMIN_KEY is set: a gated program must not hold"},
+	{"MIDSHIM_ADMIN_KEY_FILE=/k", "MIDSHIM_ADMIN_KEY_FILE is set"},
 	{"MIDSHIM_POLICY=/nonexistent/p.json", "/nonexistent/p.json"},
 };
 
