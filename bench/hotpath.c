@@ -31,8 +31,8 @@
 #include "mid.h"
 
 #define BLOCK 4096
-#define WRAP 256            /* blocks before seeking back: 1 MiB file */
-#define N_MAX 100000000L    /* a run is bounded even with a typo in N */
+#define WRAP 256         /* blocks before seeking back: 1 MiB file */
+#define N_MAX 100000000L /* a run is bounded even with a typo in N */
 #define BUSY_MAX_S 120L
 #define PAUSE_S 60
 
@@ -40,7 +40,8 @@ static char block[BLOCK];
 
 static int usage(void)
 {
-	fputs("usage: hotpath null N | file N DIR | busy SECONDS DIR | pause DIR\n", stderr);
+	fputs("usage: hotpath null N | file N DIR | busy SECONDS DIR | pause DIR\n",
+	      stderr);
 	return 2;
 }
 
@@ -120,8 +121,8 @@ static int timed(const char *mode, int fd, size_t len, long n, int wrap)
 		return 1;
 	t1 = mid_now_ns();
 	c1 = cpu_ns();
-	printf("%s %ld %.2f ns/op %.2f cpu-ns/op\n", mode, n, (double)(t1 - t0) / (double)n,
-	       (double)(c1 - c0) / (double)n);
+	printf("%s %ld %.2f ns/op %.2f cpu-ns/op\n", mode, n,
+	       (double)(t1 - t0) / (double)n, (double)(c1 - c0) / (double)n);
 	return 0;
 }
 

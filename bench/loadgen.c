@@ -282,14 +282,16 @@ int main(int argc, char **argv)
 	uint64_t t0, t1;
 
 	if(argc < 6 || argc > 7) {
-		fputs("usage: loadgen URL KEYFILE DEVICE CONNS SECONDS [THREADS]\n", stderr);
+		fputs("usage: loadgen URL KEYFILE DEVICE CONNS SECONDS [THREADS]\n",
+		      stderr);
 		return 2;
 	}
 	nconn = arg_long(argv[4], 1, CONNS_MAX);
 	secs = arg_long(argv[5], 1, SECONDS_MAX);
 	nthr = argc > 6 ? arg_long(argv[6], 1, THREADS_MAX) : 1;
 	if(nconn < 0 || secs < 0 || nthr < 0 || nthr > nconn || parse_url(argv[1])) {
-		fputs("loadgen: bad URL, CONNS (1..1024), SECONDS (1..60) or THREADS (1..16)\n",
+		fputs("loadgen: bad URL, CONNS (1..1024), SECONDS (1..60) or THREADS "
+		      "(1..16)\n",
 		      stderr);
 		return 2;
 	}
@@ -301,10 +303,10 @@ int main(int argc, char **argv)
 	if(blen < 0 || (size_t)blen >= sizeof(body))
 		return 2;
 	rlen = snprintf(req, sizeof(req),
-			"POST /api/v1/devices/validate HTTP/1.1\r\nHost: midd\r\n"
-			"x-org-key: %s\r\nContent-Type: application/json\r\n"
-			"Content-Length: %d\r\n\r\n%s",
-			key, blen, body);
+	                "POST /api/v1/devices/validate HTTP/1.1\r\nHost: midd\r\n"
+	                "x-org-key: %s\r\nContent-Type: application/json\r\n"
+	                "Content-Length: %d\r\n\r\n%s",
+	                key, blen, body);
 	if(rlen < 0 || (size_t)rlen >= sizeof(req))
 		return 2;
 	req_len = (size_t)rlen;
@@ -332,7 +334,8 @@ int main(int argc, char **argv)
 		failed |= ws[i].failed_start;
 	}
 	t1 = mid_now_ms();
-	printf("loadgen conns %ld threads %ld seconds %.2f ok %ld other %ld errors %ld rate %.0f/s\n",
+	printf("loadgen conns %ld threads %ld seconds %.2f ok %ld other %ld errors %ld "
+	       "rate %.0f/s\n",
 	       nconn, nthr, (double)(t1 - t0) / 1e3, ok, other, errors,
 	       (double)ok * 1e3 / (double)(t1 - t0));
 	if(failed)

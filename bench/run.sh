@@ -89,13 +89,13 @@ is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: '$1' (see $LOG)
 # unix socket beside it; wait until /healthz answers.
 midd_start() {
 	"$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" >"$LOG/midd-init.out"
-	local try i
-	for try in 1 2 3 4 5; do
+	local _i
+	for _ in 1 2 3 4 5; do
 		MIDD_PORT=$((20000 + RANDOM % 30000))
 		"$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$MIDD_PORT" --socket "$T/midd.sock" \
 			--quiet >>"$LOG/midd.log" 2>&1 &
 		MIDD_PID=$!
-		for i in $(seq 1 100); do
+		for _i in $(seq 1 100); do
 			curl -fsS --max-time 1 "http://127.0.0.1:$MIDD_PORT/healthz" >/dev/null 2>&1 && return 0
 			kill -0 "$MIDD_PID" 2>/dev/null || break
 			sleep 0.05
@@ -199,7 +199,6 @@ run shim "$BB/hotpath" null 10 >/dev/null || die "a gated hotpath does not run: 
 ab hot-null "$ROUNDS" shim w_null
 row 'hot path: `write(/dev/null)`, shim / none' '≤ 1.02x' \
 	"**${R}x** ($A → $M CPU ns/op; wall ${R2}x)" "$(verdict "$R" 1.02)" hot-null
-HOT_NULL_NONE=$A
 ab hot-file "$ROUNDS" shim w_file
 row 'hot path: 4 KiB file `write`, shim / none' '≤ 1.02x' \
 	"**${R}x** ($A → $M CPU ns/op; wall ${R2}x)" "$(verdict "$R" 1.02)" hot-file
@@ -270,7 +269,7 @@ done
 # rss MODE CMD...: VmRSS in KiB of CMD once it is idle: after it printed
 # "ready" (hotpath pause) or sits in nanosleep (sleep).
 rss() {
-	local mode=$1 pid i kb=
+	local mode=$1 pid kb=
 	shift
 	rm -f "$T/rss.out"
 	# env execs the program, so $! is the program itself. Both programs
@@ -281,7 +280,7 @@ rss() {
 		env -u LD_PRELOAD "$@" >"$T/rss.out" 2>>"$LOG/stderr.log" &
 	fi
 	pid=$!
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		if grep -q ready "$T/rss.out" 2>/dev/null ||
 			[ "$(cat "/proc/$pid/wchan" 2>/dev/null)" = hrtimer_nanosleep ]; then
 			break
@@ -489,6 +488,7 @@ profile_validate() {
 			taskset -a -p -c 0 "$MIDD_PID" >/dev/null
 			for url in "unix:$T/midd.sock" "$MIDSHIM_URL"; do
 				for cpu in 0 1; do
+					# shellcheck disable=SC2046 # the answer's words are wanted
 					set -- $(timeout 120 taskset -c "$cpu" "$BB/validate" "$url" "$T/keys/org.key" \
 						"$VDEV" "$N_VALIDATE" 2>/dev/null || echo x)
 					local tr=TCP

@@ -72,12 +72,14 @@ int main(int argc, char **argv)
 	for(i = 0; i < n; i++) {
 		e = posix_spawn(&pid, child_argv[0], NULL, NULL, child_argv, environ);
 		if(e) {
-			fprintf(stderr, "spawn: %s: %s (after %ld)\n", child_argv[0], strerror(e), i);
+			fprintf(stderr, "spawn: %s: %s (after %ld)\n", child_argv[0],
+			        strerror(e), i);
 			return 1;
 		}
 		if(waitpid(pid, &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st)) {
-			fprintf(stderr, "spawn: child %ld of %s did not exit 0 (status %#x)\n", i,
-				child_argv[0], (unsigned)st);
+			fprintf(stderr,
+			        "spawn: child %ld of %s did not exit 0 (status %#x)\n", i,
+			        child_argv[0], (unsigned)st);
 			return 1;
 		}
 	}

@@ -70,8 +70,8 @@ static enum mid_rc one(struct mid_client *c, const char *device, uint64_t *ns)
 	if(rc == MID_OK && !d.allowed)
 		rc = MID_ERR_DENIED;
 	if(rc)
-		fprintf(stderr, "validate: not allowed: %s (%s, HTTP %d)\n", mid_rc_str(rc),
-			d.code, d.http_status);
+		fprintf(stderr, "validate: not allowed: %s (%s, HTTP %d)\n",
+		        mid_rc_str(rc), d.code, d.http_status);
 	return rc;
 }
 
@@ -110,8 +110,8 @@ int main(int argc, char **argv)
 	}
 	rc = mid_client_register(c, argv[3], &d);
 	if(rc || !d.allowed) {
-		fprintf(stderr, "validate: register %s: %s (%s)\n", argv[3], mid_rc_str(rc),
-			d.status);
+		fprintf(stderr, "validate: register %s: %s (%s)\n", argv[3],
+		        mid_rc_str(rc), d.status);
 		goto out;
 	}
 	for(i = 0; i < WARMUP; i++)
