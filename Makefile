@@ -129,6 +129,10 @@ $(B)/helpers/static_true: tests/helpers/static_true.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -static -o $@ $<
 
+# check_shim asks whether the static helper is followable, so it needs it
+# in every build directory, the TSan one included.
+$(B)/tests/check_shim: $(B)/helpers/static_true
+
 # Unit tests and fuzz replays link unit-test builds (-DMID_UNIT_TEST) of
 # the modules they name in UT_MODS_<name> (default: all), so a test of one
 # module does not wait on another module's build.
