@@ -50,7 +50,10 @@ assert_eq UNAUTHORIZED "$(jf error "$(cat "$T/b")")" "no key error"
 assert_eq "missing or unknown key (send x-org-key or x-admin-key)" "$(jf message "$(cat "$T/b")")" "401 message"
 req POST /api/v1/devices/validate "mid_org_0000000000000000000000000000000000000000000000000000000000000000" '{"deviceId":"k:prod:a:01"}'
 expect_status 401 "wrong org key"
-code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-admin-key: ${ADMIN_KEY%?}0" \
+# The real key with its last digit changed (to 1 if it is 0 already).
+wrong=${ADMIN_KEY%?}0
+[ "$wrong" = "$ADMIN_KEY" ] && wrong=${ADMIN_KEY%?}1
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-admin-key: $wrong" \
 	--data-binary '{"deviceId":"k:prod:a:01"}' "$MIDSHIM_URL/api/v1/devices/revoke")
 assert_eq 401 "$code" "wrong admin key"
 code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-org-key: $(head -c 3000 /dev/zero | tr '\0' a)" \
