@@ -141,6 +141,7 @@ UT_MODS_check_policy = policy common
 UT_MODS_check_client = client common
 UT_MODS_fuzz_policy = policy common
 UT_MODS_fuzz_reply = client common
+UT_MODS_fuzz_midd = server common
 UT_MODS_check_shim = shimcore client policy common
 UT_MODS_check_paths = shimcore common
 UT_MODS_check_server = server common
