@@ -175,12 +175,54 @@ static void resolve_numeric(struct mid_client *c)
 		freeaddrinfo(res);
 }
 
+/* What mid_client_new and mid_client_check refuse: a bad URL, key or
+ * timeout. Fills 'u' with the parsed URL. */
+static enum mid_rc check_args(const char *url, const char *org_key, long timeout_ms,
+                              struct mid_url *u, char *err, size_t errlen)
+{
+	enum mid_rc rc;
+	size_t i, n;
+
+	rc = mid_client_url_parse(url, u, err, errlen);
+	if(rc)
+		return rc;
+	n = org_key ? strlen(org_key) : 0;
+	if(n == 0 || n > MID_ORG_KEY_MAX) {
+		snprintf(err, errlen, "the org key must be 1-%d bytes", MID_ORG_KEY_MAX);
+		return MID_ERR_INVAL;
+	}
+	for(i = 0; i < n; i++) {
+		/* It goes into a header line: no space, no control byte. */
+		if(org_key[i] <= ' ' || org_key[i] == 0x7f) {
+			snprintf(err, errlen,
+			         "the org key holds a space or control byte");
+			return MID_ERR_INVAL;
+		}
+	}
+	if(timeout_ms < 1 || timeout_ms > 3600000) {
+		snprintf(err, errlen, "the timeout must be 1-3600000 ms, not %ld",
+		         timeout_ms);
+		return MID_ERR_INVAL;
+	}
+	return MID_OK;
+}
+
+enum mid_rc mid_client_check(const char *url, const char *org_key, long timeout_ms,
+                             char *err, size_t errlen)
+{
+	struct mid_url u;
+	enum mid_rc rc = check_args(url, org_key, timeout_ms, &u, err, errlen);
+
+	if(rc == MID_OK && u.scheme == MID_SCHEME_HTTPS)
+		rc = mid_https_load(err, errlen);
+	return rc;
+}
+
 enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms,
                            struct mid_client **out, char *err, size_t errlen)
 {
 	struct mid_client *c = NULL;
 	enum mid_rc rc;
-	size_t i, n;
 
 	*out = NULL;
 	c = calloc(1, sizeof(*c));
@@ -192,29 +234,10 @@ enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms
 	c->fd = -1;
 	c->curl_fd = -1;
 	c->curl_call = -1;
-	rc = mid_client_url_parse(url, &c->url, err, errlen);
+	rc = check_args(url, org_key, timeout_ms, &c->url, err, errlen);
 	if(rc)
 		goto out;
-	rc = MID_ERR_INVAL;
-	n = org_key ? strlen(org_key) : 0;
-	if(n == 0 || n > MID_ORG_KEY_MAX) {
-		snprintf(err, errlen, "the org key must be 1-%d bytes", MID_ORG_KEY_MAX);
-		goto out;
-	}
-	for(i = 0; i < n; i++) {
-		/* It goes into a header line: no space, no control byte. */
-		if(org_key[i] <= ' ' || org_key[i] == 0x7f) {
-			snprintf(err, errlen,
-			         "the org key holds a space or control byte");
-			goto out;
-		}
-	}
-	memcpy(c->key, org_key, n + 1);
-	if(timeout_ms < 1 || timeout_ms > 3600000) {
-		snprintf(err, errlen, "the timeout must be 1-3600000 ms, not %ld",
-		         timeout_ms);
-		goto out;
-	}
+	memcpy(c->key, org_key, strlen(org_key) + 1);
 	c->timeout_ms = timeout_ms;
 	rc = MID_ERR_NOMEM;
 	c->req = malloc(MID_REQUEST_MAX);

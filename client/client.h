@@ -67,6 +67,12 @@ MID_WUR enum mid_rc mid_client_new(const char *url, const char *org_key,
 				   long timeout_ms, struct mid_client **out,
 				   char *err, size_t errlen);
 
+/* Check what mid_client_new would refuse, without allocating anything
+ * (for https://, libcurl is loaded): the shim refuses a bad setting at
+ * start but makes its client only when it first calls. */
+MID_WUR enum mid_rc mid_client_check(const char *url, const char *org_key, long timeout_ms,
+				     char *err, size_t errlen);
+
 /* Close the connection and free. Accepts NULL. */
 void mid_client_free(struct mid_client *c);
 

@@ -8,6 +8,7 @@
 #ifndef MID_H
 #define MID_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -53,6 +54,16 @@ uint64_t mid_now_ms(void);
 
 /* Nanoseconds on CLOCK_MONOTONIC. */
 uint64_t mid_now_ns(void);
+
+/* Read 's', one or more decimal digits and nothing else, into '*out'.
+ * False when it is not such a number or does not fit 64 bits. (Not
+ * strtoull: the shim reads its settings with no libc page the program
+ * may not use itself.) */
+bool mid_parse_u64(const char *s, uint64_t *out);
+
+/* Write 'x' in decimal and a NUL to 'out' (21 bytes are always enough);
+ * returns the digits written. For the same reason: no printf here. */
+size_t mid_format_u64(uint64_t x, char out[21]);
 
 /* Fill 'out' with a random RFC 4122 version 4 UUID, NUL-terminated. */
 void mid_uuid4(char out[37]);

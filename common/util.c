@@ -43,6 +43,38 @@ uint64_t mid_now_ms(void)
 	return mid_now_ns() / 1000000u;
 }
 
+bool mid_parse_u64(const char *s, uint64_t *out)
+{
+	uint64_t x = 0;
+
+	if(!s || !*s)
+		return false;
+	for(; *s; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if(d > 9 || x > (UINT64_MAX - d) / 10)
+			return false;
+		x = x * 10 + d;
+	}
+	*out = x;
+	return true;
+}
+
+size_t mid_format_u64(uint64_t x, char out[21])
+{
+	char rev[20];
+	size_t n = 0, i;
+
+	do {
+		rev[n++] = (char)('0' + x % 10);
+		x /= 10;
+	} while(x);
+	for(i = 0; i < n; i++)
+		out[i] = rev[n - 1 - i];
+	out[n] = '\0';
+	return n;
+}
+
 void mid_uuid4(char out[37])
 {
 	static const char hex[] = "0123456789abcdef";

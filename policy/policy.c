@@ -59,13 +59,13 @@ static const unsigned valid_matchers[MID_EV_KIND_COUNT] = {
 	[MID_EV_FS] = BIT(R_PATH) | BIT(R_OP),
 };
 
-static const struct mid_policy_settings default_settings = {
-	.ttl_ms = MID_TTL_DEFAULT_MS,
-	.timeout_ms = MID_TIMEOUT_DEFAULT_MS,
-	.on_deny = MID_DENY_KILL,
-	.mode = MID_MODE_ENFORCE,
-	.unfollowable = MID_UNFOLLOW_WARN,
-};
+#define DEFAULT_SETTINGS \
+	{ \
+		.ttl_ms = MID_TTL_DEFAULT_MS, .timeout_ms = MID_TIMEOUT_DEFAULT_MS, \
+		.on_deny = MID_DENY_KILL, .mode = MID_MODE_ENFORCE, \
+		.unfollowable = MID_UNFOLLOW_WARN, \
+	}
+static const struct mid_policy_settings default_settings = DEFAULT_SETTINGS;
 
 /*
  * Write "NAME:LINE: [rule N (line L): ]message" into the caller's buffer,
@@ -854,33 +854,40 @@ out:
 	return rc;
 }
 
+/* The built-in policy lives in static storage, ready before main: a
+ * gated program that never names a policy file allocates nothing for it.
+ * Terminal output, pipes and /dev/null carry no side effect worth a round
+ * trip to the control plane. */
+static struct mid_rule builtin_rules[] = {
+	{
+		.kind = MID_EV_WRITE,
+		.action = MID_ACT_ALLOW,
+		.have = MID_M_FD,
+		.fds = BIT(MID_FD_TTY) | BIT(MID_FD_PIPE) | BIT(MID_FD_CHR),
+	},
+};
+/* In .data with the policy (a zero array alone would sit in .bss, one
+ * more page for a new process to fault in). */
+static size_t builtin_writes[] = {0, 1};
+_Static_assert(MID_EV_KIND_COUNT == 5, "the built-in policy names every kind's default");
+static struct mid_policy builtin_policy = {
+	.settings = DEFAULT_SETTINGS,
+	.def = {[MID_EV_EXEC] = MID_ACT_VALIDATE, [MID_EV_CONNECT] = MID_ACT_VALIDATE,
+		[MID_EV_SEND] = MID_ACT_VALIDATE, [MID_EV_WRITE] = MID_ACT_VALIDATE,
+		[MID_EV_FS] = MID_ACT_VALIDATE},
+	.rules = builtin_rules,
+	.nrules = MID_ARRAY_LEN(builtin_rules),
+	.bykind = {[MID_EV_WRITE] = builtin_writes},
+	.nbykind = {[MID_EV_WRITE] = 1},
+	.builtin = true,
+};
+
 enum mid_rc mid_policy_builtin(struct mid_policy **out)
 {
-	struct mid_policy *pol;
-	enum mid_rc rc = MID_ERR_NOMEM;
-
 	if(!out)
 		return MID_ERR_INVAL;
-	*out = NULL;
-	pol = policy_new();
-	if(!pol || !(pol->rules = calloc(1, sizeof(*pol->rules))))
-		goto out;
-	/* Terminal output, pipes and /dev/null carry no side effect worth a
-	 * round trip to the control plane. */
-	pol->builtin = true;
-	pol->nrules = 1;
-	pol->rules[0].kind = MID_EV_WRITE;
-	pol->rules[0].action = MID_ACT_ALLOW;
-	pol->rules[0].have = MID_M_FD;
-	pol->rules[0].fds = BIT(MID_FD_TTY) | BIT(MID_FD_PIPE) | BIT(MID_FD_CHR);
-	rc = mid_policy_index(pol);
-	if(rc)
-		goto out;
-	*out = pol;
-	pol = NULL;
-out:
-	mid_policy_free(pol);
-	return rc;
+	*out = &builtin_policy;
+	return MID_OK;
 }
 
 static void free_strings(char **v, size_t n)
@@ -896,7 +903,7 @@ void mid_policy_free(struct mid_policy *pol)
 {
 	size_t i;
 
-	if(!pol)
+	if(!pol || pol->builtin)
 		return;
 	for(i = 0; i < pol->nrules; i++) {
 		struct mid_rule *r = &pol->rules[i];

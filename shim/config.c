@@ -37,7 +37,8 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 
 		if(strncmp(e, "MIDSHIM_", 8) != 0)
 			continue;
-		n = strcspn(e, "=");
+		for(n = 0; e[n] && e[n] != '='; n++)
+			;
 		/* The operator's key must not reach a gated program: with it
 		 * the program could restore its own device. */
 		if(!strncmp(e, "MIDSHIM_ADMIN_KEY", 17) && (n == 17 || (n == 22 && !strncmp(e + 17, "_FILE", 5)))) {
@@ -65,22 +66,19 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
 			      long *out, char *err, size_t errlen)
 {
-	char *end;
-	long x;
+	uint64_t x;
 
-	errno = 0;
-	x = strtol(v, &end, 10);
-	if(!*v || *end || errno) {
+	if(!mid_parse_u64(v, &x)) {
 		snprintf(err, errlen, "%s=%.64s is not a whole number; set %ld..%ld (milliseconds)",
 			 name, v, lo, hi);
 		return MID_ERR_INVAL;
 	}
-	if(x < lo || x > hi) {
-		snprintf(err, errlen, "%s=%ld is out of range; set %ld..%ld (milliseconds)",
-			 name, x, lo, hi);
+	if(x < (uint64_t)lo || x > (uint64_t)hi) {
+		snprintf(err, errlen, "%s=%.64s is out of range; set %ld..%ld (milliseconds)",
+			 name, v, lo, hi);
 		return MID_ERR_INVAL;
 	}
-	*out = x;
+	*out = (long)x;
 	return MID_OK;
 }
 
@@ -155,7 +153,6 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		rc = mid_policy_load(v, &cfg->policy, err, errlen);
 		if(rc)
 			goto out;
-		mid_strlcpy(cfg->policy_file, v, sizeof(cfg->policy_file));
 	} else {
 		rc = mid_policy_builtin(&cfg->policy);
 		if(rc) {
@@ -233,11 +230,15 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		}
 	}
 	if((v = getenv_fn("MIDSHIM_AUDIT_LOG")) && *v) {
-		if(v[0] != '/' || strlen(v) >= sizeof(cfg->audit_log)) {
+		if(v[0] != '/' || strlen(v) >= PATH_MAX) {
 			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG=%.128s: use an absolute file path", v);
 			goto out;
 		}
-		mid_strlcpy(cfg->audit_log, v, sizeof(cfg->audit_log));
+		cfg->audit_log = strdup(v);
+		if(!cfg->audit_log) {
+			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG: out of memory");
+			goto out;
+		}
 	}
 	if((v = getenv_fn("MIDSHIM_ORG_KEY")) && *v) {
 		if(strlen(v) >= sizeof(cfg->org_key)) {
@@ -256,10 +257,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 	}
 	rc = MID_OK;
 out:
-	if(rc) {
-		mid_policy_free(cfg->policy);
-		cfg->policy = NULL;
-	}
+	if(rc)
+		mid_config_cleanup(cfg);
 	return rc;
 }
 
@@ -269,5 +268,7 @@ void mid_config_cleanup(struct mid_config *cfg)
 		return;
 	mid_policy_free(cfg->policy);
 	cfg->policy = NULL;
+	free(cfg->audit_log);
+	cfg->audit_log = NULL;
 	memset(cfg->org_key, 0, sizeof(cfg->org_key));
 }

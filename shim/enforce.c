@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 /* The configuration the gate was set up with. */
-static const struct mid_config *enforce_cfg;
+MID_HOT static const struct mid_config *enforce_cfg;
 
 void mid_enforce_setup(const struct mid_config *cfg)
 {
@@ -159,7 +159,7 @@ static void audit_line(const struct mid_config *cfg, const char *kind, const cha
 	struct tm tm;
 	int fd, n;
 
-	if(!cfg->audit_log[0])
+	if(!cfg->audit_log)
 		return;
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);

@@ -4,12 +4,14 @@
  * MIDSHIM_* settings back into the child's environment, even when the
  * caller passed a cleaned one, and hands down the cached allow so a child
  * started within the parent's TTL need not ask again. The environment is
- * built in one mmap'd block, never with malloc: execve may run in a vfork
- * child that shares the parent's heap.
+ * built on the caller's stack, or in one mmap'd block when it is large,
+ * never with malloc: execve may run in a vfork child that shares the
+ * parent's heap.
  */
 #define _GNU_SOURCE
 #include "shim.h"
 
+#include <dlfcn.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,12 +23,16 @@
 #include <unistd.h>
 
 #define SAVED_MAX 24
+#define SAVED_TEXT 1024
 
 /* Captured at start: "LD_PRELOAD=..." and every "MIDSHIM_...=..." except
- * the two the shim computes per exec. */
-static char *saved[SAVED_MAX];
-static size_t nsaved;
-static char self[4096];
+ * the two the shim computes per exec. The strings are copied (a program
+ * may rewrite its environment block, as setproctitle does) into static
+ * storage, so a process start allocates nothing for them. */
+MID_HOT static char *saved[SAVED_MAX];
+MID_HOT static size_t nsaved;
+MID_HOT static char saved_text[SAVED_TEXT];
+MID_HOT static size_t saved_used;
 
 static int is_ours(const char *e)
 {
@@ -38,44 +44,71 @@ static int is_computed(const char *e)
 	return !strncmp(e, "MIDSHIM_ALLOW_UNTIL=", 20) || !strncmp(e, "MIDSHIM_REGISTERED=", 19);
 }
 
-void mid_exec_init(const char *self_path)
+/* Keep the concatenation of 'a' to 'd' (all but 'a' may be NULL) for
+ * children; on the heap only when the static block is full. */
+static void save(const char *a, const char *b, const char *c, const char *d)
 {
+	const char *part[4] = {a, b, c, d};
+	size_t len[4], n = 1;
+	char *p;
+	int i;
+
+	if(nsaved >= SAVED_MAX)
+		return;
+	for(i = 0; i < 4; i++)
+		n += len[i] = part[i] ? strlen(part[i]) : 0;
+	if(n <= SAVED_TEXT - saved_used) {
+		p = saved_text + saved_used;
+		saved_used += n;
+	} else if(!(p = malloc(n))) {
+		return;
+	}
+	saved[nsaved++] = p;
+	for(i = 0; i < 4; i++) {
+		memcpy(p, part[i] ? part[i] : "", len[i]);
+		p += len[i];
+	}
+	*p = '\0';
+}
+
+/* The path this library was loaded from, when LD_PRELOAD does not name
+ * it as libmidshim.so (loaded by another name, or from /etc/ld.so.preload). */
+static const char *self_path(void)
+{
+	static char self[4096];
+	Dl_info info;
+
+	if(!self[0] && dladdr((void *)&saved_used, &info) && info.dli_fname)
+		mid_strlcpy(self, info.dli_fname, sizeof(self));
+	return self[0] ? self : NULL;
+}
+
+void mid_exec_init(void)
+{
+	const char *self;
 	char **e;
 	int have_preload = 0;
 
-	mid_strlcpy(self, self_path ? self_path : "", sizeof(self));
-	for(e = environ; e && *e && nsaved < SAVED_MAX - 1; e++) {
+	for(e = environ; e && *e; e++) {
 		if(!is_ours(*e) || is_computed(*e))
 			continue;
 		if(!strncmp(*e, "LD_PRELOAD=", 11)) {
 			have_preload = 1;
 			/* Preloaded from /etc/ld.so.preload or by path
 			 * elsewhere: make sure our own path is in the list. */
-			if(self[0] && !strstr(*e, self) && !strstr(*e, "libmidshim.so")) {
-				size_t n = strlen(*e) + strlen(self) + 2;
-				char *v = malloc(n);
-				if(v) {
-					snprintf(v, n, "LD_PRELOAD=%s:%s", self, *e + 11);
-					saved[nsaved++] = v;
-				}
+			if(!strstr(*e, "libmidshim.so") && (self = self_path()) &&
+			   !strstr(*e, self)) {
+				save("LD_PRELOAD=", self, ":", *e + 11);
 				continue;
 			}
 		}
-		saved[nsaved] = strdup(*e);
-		if(saved[nsaved])
-			nsaved++;
+		save(*e, NULL, NULL, NULL);
 	}
-	if(!have_preload && self[0] && nsaved < SAVED_MAX) {
-		size_t n = strlen(self) + 12;
-		char *v = malloc(n);
-		if(v) {
-			snprintf(v, n, "LD_PRELOAD=%s", self);
-			saved[nsaved++] = v;
-		}
-	}
+	if(!have_preload && (self = self_path()))
+		save("LD_PRELOAD=", self, NULL, NULL);
 }
 
-char **mid_exec_env(char *const envp[])
+char **mid_exec_env(char *const envp[], struct mid_envbuf *buf)
 {
 	char until[64], *p, **out;
 	size_t n = 0, i, k = 0, bytes;
@@ -85,13 +118,24 @@ char **mid_exec_env(char *const envp[])
 	for(i = 0; envp && envp[i]; i++)
 		n++;
 	until[0] = '\0';
-	if(u)
-		snprintf(until, sizeof(until), "MIDSHIM_ALLOW_UNTIL=%llu", (unsigned long long)u);
+	/* Formatted by hand: a forked child runs this, and printf's pages
+	 * are pages the child may not have touched yet. */
+	if(u) {
+		memcpy(until, "MIDSHIM_ALLOW_UNTIL=", 20);
+		mid_format_u64(u, until + 20);
+	}
 	bytes = sizeof(size_t) + (n + nsaved + 3) * sizeof(char *) + sizeof(until) + 32;
-	base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if(base == MAP_FAILED)
-		return NULL;
-	base[0] = bytes;
+	if(buf && bytes <= sizeof(buf->space)) {
+		/* On the caller's stack: no system call, and no page fault,
+		 * which costs more here than the rest of the hook. */
+		base = (size_t *)(void *)buf->space;
+		base[0] = 0;
+	} else {
+		base = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if(base == MAP_FAILED)
+			return NULL;
+		base[0] = bytes;
+	}
 	out = (char **)(base + 1);
 	p = (char *)(out + n + nsaved + 3);
 	for(i = 0; i < n; i++)
@@ -117,7 +161,8 @@ void mid_exec_env_free(char **env)
 	if(!env)
 		return;
 	base = (size_t *)env - 1;
-	munmap(base, base[0]);
+	if(base[0])
+		munmap(base, base[0]);
 }
 
 void mid_exec_fix_environ(void)
@@ -184,51 +229,59 @@ bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t 
 	return false;
 }
 
-/* True when the ELF file on 'fd' asks for a program interpreter. */
-static bool has_interp(int fd, bool *is_elf)
+/* Program header 'i' of the ELF file on 'fd' whose first 'n' bytes are
+ * in 'head': from 'head' when it is there (the usual case: one read for
+ * the whole check), else read. Its p_type in '*type'; false on a short file. */
+static bool phdr_type(int fd, const unsigned char *head, size_t n, uint64_t off,
+		      uint32_t *type)
 {
-	unsigned char id[EI_NIDENT];
-	*is_elf = false;
-	if(pread(fd, id, sizeof(id), 0) != (ssize_t)sizeof(id) || memcmp(id, ELFMAG, SELFMAG))
+	if(off + sizeof(*type) <= n) {
+		memcpy(type, head + off, sizeof(*type));
 		return true;
-	*is_elf = true;
-	if(id[EI_CLASS] == ELFCLASS64) {
-		Elf64_Ehdr eh;
-		Elf64_Phdr ph;
-		int i;
-		if(pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))
-			return true;
-		for(i = 0; i < eh.e_phnum && i < 256; i++) {
-			if(pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf64_Off)i * eh.e_phentsize)) !=
-			   (ssize_t)sizeof(ph))
-				return true;
-			if(ph.p_type == PT_INTERP)
-				return true;
-		}
-		return false;
 	}
-	if(id[EI_CLASS] == ELFCLASS32) {
-		Elf32_Ehdr eh;
-		Elf32_Phdr ph;
-		int i;
-		if(pread(fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh))
-			return true;
-		for(i = 0; i < eh.e_phnum && i < 256; i++) {
-			if(pread(fd, &ph, sizeof(ph), (off_t)(eh.e_phoff + (Elf32_Off)i * eh.e_phentsize)) !=
-			   (ssize_t)sizeof(ph))
-				return true;
-			if(ph.p_type == PT_INTERP)
-				return true;
-		}
-		return false;
+	return pread(fd, type, sizeof(*type), (off_t)off) == (ssize_t)sizeof(*type);
+}
+
+/* True when the ELF file on 'fd' asks for a program interpreter, or is
+ * not ELF at all (a script: its interpreter is exec'd, and gated, in turn). */
+static bool has_interp(int fd)
+{
+	union {
+		unsigned char b[1024];
+		Elf64_Ehdr e64;
+		Elf32_Ehdr e32;
+	} h;
+	uint64_t phoff, phentsize, phnum, i;
+	ssize_t got = pread(fd, h.b, sizeof(h.b), 0);
+	uint32_t type;
+
+	if(got < EI_NIDENT || memcmp(h.b, ELFMAG, SELFMAG))
+		return true;
+	if(h.b[EI_CLASS] == ELFCLASS64 && (size_t)got >= sizeof(Elf64_Ehdr)) {
+		phoff = h.e64.e_phoff;
+		phentsize = h.e64.e_phentsize;
+		phnum = h.e64.e_phnum;
+	} else if(h.b[EI_CLASS] == ELFCLASS32 && (size_t)got >= sizeof(Elf32_Ehdr)) {
+		phoff = h.e32.e_phoff;
+		phentsize = h.e32.e_phentsize;
+		phnum = h.e32.e_phnum;
+	} else {
+		return true;
 	}
-	return true;
+	/* p_type is the first member of both classes' program headers. */
+	for(i = 0; i < phnum && i < 256; i++) {
+		if(!phdr_type(fd, h.b, (size_t)got, phoff + i * phentsize, &type))
+			return true;
+		if(type == PT_INTERP)
+			return true;
+	}
+	return false;
 }
 
 bool mid_exec_followable(const char *path, const char **why)
 {
 	struct stat st;
-	bool ok = true, elf;
+	bool ok = true;
 	int fd;
 
 	*why = NULL;
@@ -242,7 +295,7 @@ bool mid_exec_followable(const char *path, const char **why)
 			} else if((st.st_mode & S_ISGID) && st.st_gid != getegid()) {
 				ok = false;
 				*why = "setgid";
-			} else if(!has_interp(fd, &elf)) {
+			} else if(!has_interp(fd)) {
 				ok = false;
 				*why = "statically linked";
 			}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What each file descriptor is (file, tty, pipe, socket...), kept in a
- * table so a write costs a byte load, not an fstat. Entries are set on
+ * table so a write costs a byte load, not an fstat; the same byte holds
+ * what the gate needs for a write on it (see mid_gate_fd_fresh). Entries are set on
  * first use and forgotten by the hooks that end or replace a descriptor
  * (close, dup2, dup3, close_range, fclose) or create one (open, socket,
  * pipe): a stale entry could let a write to a file pass as a write to a
@@ -19,10 +20,14 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define FD_TABLE 4096
+_Atomic unsigned char mid_fd_table[MID_FD_TABLE];
+MID_HOT static unsigned char fast_bits[MID_FD_KIND_COUNT];
 
-/* 0 = not known yet; else mid_fdkind + 1. */
-static _Atomic unsigned char kinds[FD_TABLE];
+void mid_fd_setup(const enum mid_fast fast[MID_FD_KIND_COUNT])
+{
+	for(int k = 0; k < MID_FD_KIND_COUNT; k++)
+		fast_bits[k] = (unsigned char)(fast[k] << 4);
+}
 
 static enum mid_fdkind classify(int fd)
 {
@@ -48,8 +53,8 @@ enum mid_fdkind mid_fd_kind(int fd)
 	enum mid_fdkind c;
 	int e;
 
-	if(fd >= 0 && fd < FD_TABLE) {
-		k = atomic_load_explicit(&kinds[fd], memory_order_relaxed);
+	if(fd >= 0 && fd < MID_FD_TABLE) {
+		k = atomic_load_explicit(&mid_fd_table[fd], memory_order_relaxed) & 0x0f;
 		if(k)
 			return (enum mid_fdkind)(k - 1);
 	}
@@ -58,23 +63,27 @@ enum mid_fdkind mid_fd_kind(int fd)
 	e = errno;
 	c = classify(fd);
 	errno = e;
-	if(fd >= 0 && fd < FD_TABLE && c != MID_FD_UNKNOWN)
-		atomic_store_explicit(&kinds[fd], (unsigned char)(c + 1), memory_order_relaxed);
+	if(fd >= 0 && fd < MID_FD_TABLE && c != MID_FD_UNKNOWN)
+		atomic_store_explicit(&mid_fd_table[fd], (unsigned char)((c + 1) | fast_bits[c]),
+				      memory_order_relaxed);
 	return c;
 }
 
+/* Only a known entry is cleared: a store to a page of the table nobody
+ * wrote yet would cost a new process a page fault for nothing. */
 void mid_fd_forget(int fd)
 {
-	if(fd >= 0 && fd < FD_TABLE)
-		atomic_store_explicit(&kinds[fd], 0, memory_order_relaxed);
+	if(fd >= 0 && fd < MID_FD_TABLE &&
+	   atomic_load_explicit(&mid_fd_table[fd], memory_order_relaxed))
+		atomic_store_explicit(&mid_fd_table[fd], 0, memory_order_relaxed);
 }
 
 void mid_fd_forget_range(unsigned lo, unsigned hi)
 {
 	unsigned i;
 
-	for(i = lo; i <= hi && i < FD_TABLE; i++)
-		atomic_store_explicit(&kinds[i], 0, memory_order_relaxed);
+	for(i = lo; i <= hi && i < MID_FD_TABLE; i++)
+		mid_fd_forget((int)i);
 }
 
 void mid_fd_event(int fd, enum mid_fdkind k, struct mid_event *ev, char *buf, size_t buflen,

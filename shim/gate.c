@@ -13,28 +13,36 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
 
-static const struct mid_config *cfg;
-const struct mid_config *mid_shim_config;
+MID_HOT static const struct mid_config *cfg;
+MID_HOT const struct mid_config *mid_shim_config;
 /* Per kind: does the policy look at targets? If not, hooks skip the
  * system call that would find one. */
-static bool need_target[MID_EV_KIND_COUNT];
+MID_HOT static bool need_target[MID_EV_KIND_COUNT];
 /* When write (send) rules do not look at targets, the policy's answer for
  * a write (send) depends on the descriptor's kind alone: decided once
  * here, it makes a gated write a table load and a clock read. */
-static enum mid_action fd_verdict[2][MID_FD_KIND_COUNT];
-static mid_validate_fn validate_fn;
-static void *validate_ctx;
+MID_HOT static enum mid_action fd_verdict[2][MID_FD_KIND_COUNT];
+MID_HOT static mid_validate_fn validate_fn;
+MID_HOT static void *validate_ctx;
 
-/* Expiry of the cached allow, CLOCK_MONOTONIC ms; 0 means none. */
-static _Atomic uint64_t allow_until;
+/* Expiry of the cached allow, CLOCK_MONOTONIC ms; 0 means none. Hooks
+ * read mid_allow_coarse first, the same expiry less 'coarse_lag' on the
+ * cheaper clock, and this one only when that says stale. */
+MID_HOT static _Atomic uint64_t allow_until;
+MID_HOT _Atomic uint64_t mid_allow_coarse;
+MID_HOT static uint64_t coarse_lag; /* 0: no coarse clock, hooks always ask this one */
 static pthread_mutex_t flight = PTHREAD_MUTEX_INITIALIZER;
 static _Atomic uint64_t n_validates, n_denies;
 
 void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 {
+	enum mid_fast fast[MID_FD_KIND_COUNT];
+	struct timespec res;
+
 	cfg = c;
 	mid_shim_config = c;
 	validate_fn = fn;
@@ -53,6 +61,41 @@ void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 			fd_verdict[s][k] = mid_policy_match(c->policy, &ev, &rule);
 		}
 	}
+	for(int k = 0; k < MID_FD_KIND_COUNT; k++) {
+		int send = k == MID_FD_SOCKET;
+		enum mid_action a = fd_verdict[send][k];
+
+		fast[k] = MID_FAST_NONE;
+		if(!need_target[send ? MID_EV_SEND : MID_EV_WRITE])
+			fast[k] = a == MID_ACT_ALLOW ? MID_FAST_ALLOW :
+				  a == MID_ACT_VALIDATE ? MID_FAST_FRESH : MID_FAST_NONE;
+	}
+	mid_fd_setup(fast);
+	/* The coarse clock trails the precise one by up to a timer tick
+	 * (4 ms at HZ=250); twice that plus a millisecond keeps the fast path
+	 * from ever honouring an allow past its expiry. */
+	if(clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0)
+		coarse_lag = 2 * ((uint64_t)res.tv_nsec / 1000000u + 1) + 1;
+}
+
+/* Cache an allow until 'until' (0: drop it). The fast copy goes first
+ * when dropping and last when granting, so it never outlives the other. */
+static void set_allow(uint64_t until)
+{
+	if(!until || !coarse_lag || until <= coarse_lag) {
+		atomic_store_explicit(&mid_allow_coarse, 0, memory_order_release);
+		atomic_store_explicit(&allow_until, until, memory_order_release);
+		return;
+	}
+	atomic_store_explicit(&allow_until, until, memory_order_release);
+	atomic_store_explicit(&mid_allow_coarse, until - coarse_lag, memory_order_release);
+}
+
+/* Fresh by either clock: the coarse one first, it costs a few ns. */
+static bool fresh(void)
+{
+	return mid_gate_fresh() ||
+	       mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire);
 }
 
 uint64_t mid_gate_allow_until(void)
@@ -62,12 +105,24 @@ uint64_t mid_gate_allow_until(void)
 
 void mid_gate_inherit(uint64_t until_ms)
 {
-	uint64_t now = mid_now_ms();
+	uint64_t ttl, c, now;
 
 	/* A parent's allow may be reused, never lengthened: accept it only
-	 * when it lies within one TTL from now. */
-	if(cfg && until_ms > now && until_ms - now <= (uint64_t)cfg->ttl_ms)
-		atomic_store_explicit(&allow_until, until_ms, memory_order_release);
+	 * when it lies within one TTL from now. The coarse clock decides
+	 * unless the expiry is within its lag of either bound; a process
+	 * start that reads the precise clock faults in one more page. */
+	if(!cfg)
+		return;
+	ttl = (uint64_t)cfg->ttl_ms;
+	c = coarse_lag ? mid_coarse_ms() : 0;
+	if(c && (until_ms <= c || until_ms - c > ttl + coarse_lag))
+		return;
+	if(!c || until_ms - c <= coarse_lag || until_ms - c > ttl) {
+		now = mid_now_ms();
+		if(until_ms <= now || until_ms - now > ttl)
+			return;
+	}
+	set_allow(until_ms);
 }
 
 void mid_gate_atfork_child(void)
@@ -126,9 +181,7 @@ static int ask(const struct mid_event *ev, int fd, int force)
 		allowed = rc == MID_OK && d.allowed;
 		/* The allow is timed from before the request went out, so
 		 * the cache never outlives the answer by more than TTL. */
-		atomic_store_explicit(&allow_until,
-				      allowed && cfg->ttl_ms > 0 ? t0 + (uint64_t)cfg->ttl_ms : 0,
-				      memory_order_release);
+		set_allow(allowed && cfg->ttl_ms > 0 ? t0 + (uint64_t)cfg->ttl_ms : 0);
 	}
 	pthread_mutex_unlock(&flight);
 	mid_in_shim--;
@@ -149,7 +202,7 @@ static int decide(const struct mid_event *ev, int fd)
 		return 0;
 	if(a == MID_ACT_DENY)
 		return deny(ev, fd, "POLICY_DENY", "-", rule);
-	if(mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+	if(fresh())
 		return 0;
 	return ask(ev, fd, 0);
 }
@@ -177,8 +230,7 @@ int mid_gate_fd(int fd)
 
 		if(a == MID_ACT_ALLOW)
 			return 0;
-		if(a == MID_ACT_VALIDATE &&
-		   mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+		if(a == MID_ACT_VALIDATE && fresh())
 			return 0;
 	}
 	mid_fd_event(fd, k, &ev, buf, sizeof(buf), need_target[send ? MID_EV_SEND : MID_EV_WRITE]);
@@ -191,7 +243,7 @@ int mid_gate_fork(void)
 
 	if(mid_in_shim || !cfg)
 		return 0;
-	if(mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+	if(fresh())
 		return 0;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = MID_EV_EXEC;
@@ -208,7 +260,7 @@ int mid_gate_startup(void)
 	ev.path = "(start)";
 	if(!cfg)
 		return 0;
-	if(mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire))
+	if(fresh())
 		return 0;
 	return ask(&ev, -1, 1);
 }

@@ -28,9 +28,10 @@ REAL_DECL(system);
 REAL_DECL(popen);
 REAL_DECL(fork);
 
-/* Gate 'path' and build the child's environment. Returns NULL with errno
- * set when the exec must not happen. */
-static char **prepare(const char *path, char *const argv[], char *const envp[])
+/* Gate 'path' and build the child's environment, in 'eb' when it fits.
+ * Returns NULL with errno set when the exec must not happen. */
+static char **prepare(const char *path, char *const argv[], char *const envp[],
+		      struct mid_envbuf *eb)
 {
 	char **env;
 	int e = errno;
@@ -39,7 +40,7 @@ static char **prepare(const char *path, char *const argv[], char *const envp[])
 		errno = EPERM;
 		return NULL;
 	}
-	env = mid_exec_env(envp);
+	env = mid_exec_env(envp, eb);
 	if(!env) {
 		errno = ENOMEM;
 		return NULL;
@@ -50,12 +51,13 @@ static char **prepare(const char *path, char *const argv[], char *const envp[])
 
 MID_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
+	struct mid_envbuf eb;
 	char **env;
 	int rc;
 
 	if(mid_in_shim)
 		return REAL(execve)(path, argv, envp);
-	env = prepare(path, argv, envp);
+	env = prepare(path, argv, envp, &eb);
 	if(!env)
 		return -1;
 	rc = REAL(execve)(path, argv, env);
@@ -67,13 +69,14 @@ MID_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
  * real execvpe search again (it also handles ENOEXEC scripts). */
 MID_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
+	struct mid_envbuf eb;
 	char path[PATH_MAX], **env;
 	int rc;
 
 	if(mid_in_shim)
 		return REAL(execvpe)(file, argv, envp);
 	mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
-	env = prepare(path, argv, envp);
+	env = prepare(path, argv, envp, &eb);
 	if(!env)
 		return -1;
 	rc = REAL(execvpe)(file, argv, env);
@@ -93,6 +96,7 @@ MID_EXPORT int execv(const char *path, char *const argv[])
 
 MID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
+	struct mid_envbuf eb;
 	char link[64], path[PATH_MAX], **env;
 	ssize_t n;
 	int rc;
@@ -102,7 +106,7 @@ MID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	n = readlink(link, path, sizeof(path) - 1);
 	path[n > 0 ? n : 0] = '\0';
-	env = prepare(n > 0 ? path : link, argv, envp);
+	env = prepare(n > 0 ? path : link, argv, envp, &eb);
 	if(!env)
 		return -1;
 	rc = REAL(fexecve)(fd, argv, env);
@@ -113,6 +117,7 @@ MID_EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 MID_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *const envp[],
 			int flags)
 {
+	struct mid_envbuf eb;
 	char full[PATH_MAX], **env;
 	int rc;
 
@@ -134,7 +139,7 @@ MID_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *c
 			return -1;
 		}
 	}
-	env = prepare(full, argv, envp);
+	env = prepare(full, argv, envp, &eb);
 	if(!env)
 		return -1;
 	rc = REAL(execveat)(dirfd, path, argv, env, flags);
@@ -142,23 +147,30 @@ MID_EXPORT int execveat(int dirfd, const char *path, char *const argv[], char *c
 	return rc;
 }
 
-/* Collect execl-style arguments into a mmap'd argv (no malloc: these may
- * run in a vfork child). */
-static char **collect(const char *arg0, va_list ap, char ***envp_out, size_t *bytes)
+/* Collect execl-style arguments into 'small' (ARGS_SMALL entries) or a
+ * mmap'd argv (no malloc: these may run in a vfork child); '*bytes' is 0
+ * for 'small'. */
+#define ARGS_SMALL 64
+static char **collect(const char *arg0, va_list ap, char ***envp_out, char **small,
+		      size_t *bytes)
 {
 	va_list cp;
 	size_t n = 1, i;
-	char **argv;
+	char **argv = small;
 
 	va_copy(cp, ap);
 	while(va_arg(cp, char *))
 		n++;
 	va_end(cp);
-	*bytes = (n + 1) * sizeof(char *);
-	argv = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if(argv == MAP_FAILED) {
-		errno = E2BIG;
-		return NULL;
+	*bytes = 0;
+	if(n + 1 > ARGS_SMALL) {
+		*bytes = (n + 1) * sizeof(char *);
+		argv = mmap(NULL, *bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+			    0);
+		if(argv == MAP_FAILED) {
+			errno = E2BIG;
+			return NULL;
+		}
 	}
 	argv[0] = (char *)(uintptr_t)arg0;
 	for(i = 1; i < n; i++)
@@ -170,20 +182,26 @@ static char **collect(const char *arg0, va_list ap, char ***envp_out, size_t *by
 	return argv;
 }
 
+static void release(char **argv, size_t bytes)
+{
+	if(bytes)
+		munmap(argv, bytes);
+}
+
 MID_EXPORT int execl(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	size_t bytes;
-	char **argv;
+	char **argv, *small[ARGS_SMALL];
 	int rc;
 
 	va_start(ap, arg);
-	argv = collect(arg, ap, NULL, &bytes);
+	argv = collect(arg, ap, NULL, small, &bytes);
 	va_end(ap);
 	if(!argv)
 		return -1;
 	rc = execve(path, argv, environ);
-	munmap(argv, bytes);
+	release(argv, bytes);
 	return rc;
 }
 
@@ -191,16 +209,16 @@ MID_EXPORT int execle(const char *path, const char *arg, ...)
 {
 	va_list ap;
 	size_t bytes;
-	char **argv, **envp = NULL;
+	char **argv, **envp = NULL, *small[ARGS_SMALL];
 	int rc;
 
 	va_start(ap, arg);
-	argv = collect(arg, ap, &envp, &bytes);
+	argv = collect(arg, ap, &envp, small, &bytes);
 	va_end(ap);
 	if(!argv)
 		return -1;
 	rc = execve(path, argv, envp);
-	munmap(argv, bytes);
+	release(argv, bytes);
 	return rc;
 }
 
@@ -208,28 +226,29 @@ MID_EXPORT int execlp(const char *file, const char *arg, ...)
 {
 	va_list ap;
 	size_t bytes;
-	char **argv;
+	char **argv, *small[ARGS_SMALL];
 	int rc;
 
 	va_start(ap, arg);
-	argv = collect(arg, ap, NULL, &bytes);
+	argv = collect(arg, ap, NULL, small, &bytes);
 	va_end(ap);
 	if(!argv)
 		return -1;
 	rc = execvpe(file, argv, environ);
-	munmap(argv, bytes);
+	release(argv, bytes);
 	return rc;
 }
 
 MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	struct mid_envbuf eb;
 	char **env;
 	int rc;
 
 	if(mid_in_shim)
 		return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
-	env = prepare(path, argv, envp);
+	env = prepare(path, argv, envp, &eb);
 	if(!env)
 		return errno;
 	rc = REAL(posix_spawn)(pid, path, fa, attr, argv, env);
@@ -240,13 +259,14 @@ MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_
 MID_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
+	struct mid_envbuf eb;
 	char path[PATH_MAX], **env;
 	int rc;
 
 	if(mid_in_shim)
 		return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
 	mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
-	env = prepare(path, argv, envp);
+	env = prepare(path, argv, envp, &eb);
 	if(!env)
 		return errno;
 	rc = REAL(posix_spawnp)(pid, file, fa, attr, argv, env);

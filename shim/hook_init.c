@@ -15,11 +15,13 @@
 #include <string.h>
 #include <unistd.h>
 
-int mid_shim_ready;
+MID_HOT int mid_shim_ready;
 
-static struct mid_config config;
-static struct mid_client *client;
-static pthread_once_t once = PTHREAD_ONCE_INIT;
+MID_HOT static struct mid_config config;
+/* Made at the first call to the control plane: a child that inherits a
+ * fresh allow never makes one, and starts without touching the heap. */
+MID_HOT static struct mid_client *client;
+MID_HOT static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 void *mid_real(const char *name)
 {
@@ -32,14 +34,44 @@ void *mid_real(const char *name)
 	return p;
 }
 
-static enum mid_rc validate(void *ctx, struct mid_decision *d)
+/* The client, made now if need be; NULL with 'd' filled on failure. The
+ * settings were checked at start, so only memory can be short here.
+ * Callers hold the flight lock or run in the constructor. */
+static struct mid_client *get_client(struct mid_decision *d)
 {
-	return mid_client_validate(ctx, config.device, d);
+	char err[256];
+
+	if(!client &&
+	   mid_client_new(config.url, config.org_key, config.timeout_ms, &client, err, sizeof(err))) {
+		memset(d, 0, sizeof(*d));
+		d->local = MID_ERR_NOMEM;
+		mid_strlcpy(d->code, MID_CODE_IO, sizeof(d->code));
+		mid_strlcpy(d->request_id, "-", sizeof(d->request_id));
+		mid_shim_say("cannot make the control-plane client: %s", err);
+		return NULL;
+	}
+	return client;
 }
 
+static enum mid_rc validate(void *ctx, struct mid_decision *d)
+{
+	struct mid_client *c = get_client(d);
+
+	(void)ctx;
+	return c ? mid_client_validate(c, config.device, d) : d->local;
+}
+
+/* getenv, but without libc's: every gated process runs this before
+ * main, and each libc page it touches that the program itself does not
+ * costs the start a page fault. */
 static const char *env(const char *name)
 {
-	return getenv(name);
+	size_t n = strlen(name);
+
+	for(char **e = environ; e && *e; e++)
+		if((*e)[0] == name[0] && !strncmp(*e, name, n) && (*e)[n] == '=')
+			return *e + n + 1;
+	return NULL;
 }
 
 /* fork waits for a validate in flight, so the child's copy of the client
@@ -103,32 +135,28 @@ static void setup(void)
 {
 	char err[1024];
 	const char *v;
-	Dl_info info;
+	uint64_t until;
 	enum mid_rc rc;
 
 	mid_in_shim++;
 	if(mid_config_load(&config, env, environ, err, sizeof(err)))
 		die("configuration error", err);
-	rc = mid_client_new(config.url, config.org_key, config.timeout_ms, &client, err,
-			    sizeof(err));
+	rc = mid_client_check(config.url, config.org_key, config.timeout_ms, err, sizeof(err));
 	if(rc)
 		die("MIDSHIM_URL", err);
-	if(dladdr(&mid_shim_ready, &info) && info.dli_fname)
-		mid_exec_init(info.dli_fname);
-	else
-		mid_exec_init(NULL);
-	mid_gate_setup(&config, validate, client);
+	mid_exec_init();
+	mid_gate_setup(&config, validate, NULL);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
-	v = getenv("MIDSHIM_ALLOW_UNTIL");
-	if(v)
-		mid_gate_inherit(strtoull(v, NULL, 10));
-	if(!getenv("MIDSHIM_REGISTERED") && !mid_gate_allow_until()) {
+	v = env("MIDSHIM_ALLOW_UNTIL");
+	if(v && mid_parse_u64(v, &until))
+		mid_gate_inherit(until);
+	if(!env("MIDSHIM_REGISTERED") && !mid_gate_allow_until()) {
 		struct mid_decision d;
 		/* Registration is idempotent and never restores a revoked
 		 * device; its outcome is judged by the validate below. */
-		if(mid_client_register(client, config.device, &d) == MID_OK && !d.allowed &&
-		   strcmp(d.status, "removed"))
+		if(get_client(&d) && mid_client_register(client, config.device, &d) == MID_OK &&
+		   !d.allowed && strcmp(d.status, "removed"))
 			mid_shim_say("register %s: %s", config.device, d.status);
 	}
 	mid_in_shim--;

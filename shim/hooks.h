@@ -35,7 +35,7 @@ int mid_fs_gate_open(int dirfd, const char *path, int flags);
 #define READY() (__builtin_expect(mid_shim_ready, 1) || mid_shim_init_now())
 
 /* Declare and fetch the real 'fn' with the hook's own prototype. */
-#define REAL_DECL(fn) static __typeof__(fn) *real_##fn
+#define REAL_DECL(fn) MID_HOT static __typeof__(fn) *real_##fn
 #define REAL(fn) \
 	(real_##fn ? real_##fn : (*(void **)&real_##fn = mid_real(#fn), real_##fn))
 
@@ -50,8 +50,12 @@ int mid_fs_gate_open(int dirfd, const char *path, int flags);
 		errno = e_; \
 	} while(0)
 
+/* The same for a write or send on 'fd'. A fresh descriptor (see
+ * mid_gate_fd_fresh) goes straight through: this is the hot path. */
 #define GATE_FD_OR_FAIL(fd, ret) \
 	do { \
+		if(__builtin_expect(mid_gate_fd_fresh(fd), 1)) \
+			break; \
 		int e_ = errno; \
 		if(!mid_in_shim && READY() && mid_gate_fd(fd)) { \
 			errno = EPERM; \

@@ -9,16 +9,25 @@
 #ifndef MID_SHIM_H
 #define MID_SHIM_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "client.h"
 #include "mid.h"
 #include "policy.h"
 
 #define MID_EXPORT __attribute__((visibility("default")))
+
+/* For the little state every gated process writes before main or in its
+ * hot path (configuration, gate, real functions): kept together in .data,
+ * next to the page relocation has already copied, instead of spread over
+ * .bss between large tables. Every fresh page written costs a new process
+ * a page fault, and a start is mostly page faults. */
+#define MID_HOT __attribute__((section(".data.mid_hot")))
 
 /* Set while this thread runs the shim's own code (the client's socket I/O,
  * log writes): hooks then call the real function at once. Initial-exec TLS
@@ -31,7 +40,7 @@ struct mid_config {
 	char device[MID_DEVICE_MAX + 1];
 	char url[512];
 	char org_key[256];
-	char audit_log[4096];
+	char *audit_log; /* NULL: none; allocated only when set */
 	long ttl_ms;
 	long timeout_ms;
 	enum mid_on_deny on_deny;
@@ -39,7 +48,6 @@ struct mid_config {
 	enum mid_mode mode;
 	enum mid_unfollowable unfollowable;
 	struct mid_policy *policy;
-	char policy_file[4096]; /* "" for the built-in policy */
 };
 
 /*
@@ -120,7 +128,60 @@ void mid_enforce_log(const struct mid_event *ev, const char *code,
 /* Write one line to stderr, prefixed "midshim: ", with the real write. */
 void mid_shim_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* ---- fd kinds ---------------------------------------------------------- */
+/* ---- fd kinds and the fast path ------------------------------------------ */
+
+#define MID_FD_TABLE 4096
+
+/* What a write or send on a descriptor needs, when the policy decides it
+ * by the descriptor's kind alone: nothing, or a fresh cached allow. */
+enum mid_fast {
+	MID_FAST_NONE = 0, /* ask the gate */
+	MID_FAST_ALLOW,    /* the policy allows it */
+	MID_FAST_FRESH,    /* allowed while the cached allow is fresh */
+};
+
+/* Per descriptor below MID_FD_TABLE: bits 0-3 its kind + 1 (0: not known
+ * yet), bits 4-5 its enum mid_fast. */
+extern _Atomic unsigned char mid_fd_table[MID_FD_TABLE];
+
+/* The cached allow's expiry on CLOCK_MONOTONIC_COARSE, in ms, already
+ * moved earlier by the most that clock lags behind CLOCK_MONOTONIC; 0 when
+ * there is none. */
+extern _Atomic uint64_t mid_allow_coarse;
+
+/* CLOCK_MONOTONIC_COARSE in ms (a few ns, no rdtsc), or 0. */
+static inline uint64_t mid_coarse_ms(void)
+{
+	struct timespec ts;
+
+	if(clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Is the cached allow fresh? Reads the coarse clock. False also when it
+ * may be fresh: the caller then asks the precise clock. */
+static inline bool mid_gate_fresh(void)
+{
+	uint64_t until = atomic_load_explicit(&mid_allow_coarse, memory_order_acquire);
+
+	return until && mid_coarse_ms() < until;
+}
+
+/* May a write or send on 'fd' go ahead without asking the gate? One table
+ * load, and a clock read when the policy says validate. Touches no errno. */
+static inline bool mid_gate_fd_fresh(int fd)
+{
+	unsigned f;
+
+	if((unsigned)fd >= MID_FD_TABLE)
+		return false;
+	f = atomic_load_explicit(&mid_fd_table[fd], memory_order_relaxed) >> 4;
+	return f == MID_FAST_ALLOW || (f == MID_FAST_FRESH && mid_gate_fresh());
+}
+
+/* The gate's verdict per kind, stored with each kind learnt from now on. */
+void mid_fd_setup(const enum mid_fast fast[MID_FD_KIND_COUNT]);
 
 /* Kind of 'fd', from the table or one fstat on a miss. */
 enum mid_fdkind mid_fd_kind(int fd);
@@ -177,16 +238,23 @@ void mid_path_fd(int fd, char *out, size_t outlen);
 
 /* ---- exec -------------------------------------------------------------- */
 
-/* Capture LD_PRELOAD, MIDSHIM_* and the library's own path at start. */
-void mid_exec_init(const char *self_path);
+/* Capture LD_PRELOAD and MIDSHIM_* at start (the library's own path is
+ * added to LD_PRELOAD when it is not named there). */
+void mid_exec_init(void);
+
+/* Room for a child's environment on the caller's stack (4 KiB). */
+struct mid_envbuf {
+	void *space[512];
+};
 
 /*
  * Build the environment for a child: 'envp' without any LD_PRELOAD or
  * MIDSHIM_* entries, plus the captured ones and the inherited allow. The
- * result lives in one mmap'd block (no malloc: safe in a vfork child);
- * release it with mid_exec_env_free() if the exec returns.
+ * result lives in 'buf' when it fits (buf may be NULL), else in one
+ * mmap'd block (no malloc: safe in a vfork child); release it with
+ * mid_exec_env_free() if the exec returns.
  */
-MID_WUR char **mid_exec_env(char *const envp[]);
+MID_WUR char **mid_exec_env(char *const envp[], struct mid_envbuf *buf);
 void mid_exec_env_free(char **env);
 
 /* Put the captured settings back into this process's environ (for system

@@ -255,6 +255,56 @@ START_TEST(test_shim_fork_asks_only_when_stale)
 }
 END_TEST
 
+/* A write's fast path: the descriptor's byte says what the policy wants,
+ * the coarse clock says whether the cached allow is fresh. */
+START_TEST(test_shim_fast_path_follows_cache)
+{
+	char path[] = "/tmp/check_shim_fast.XXXXXX";
+	int p[2], file;
+
+	setup_gate(300, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	ck_assert_int_eq(pipe(p), 0);
+	file = mkstemp(path);
+	ck_assert_int_ge(file, 0);
+	unlink(path);
+	/* Unknown descriptors take the slow path, which learns them. */
+	ck_assert(!mid_gate_fd_fresh(p[1]));
+	ck_assert(!mid_gate_fd_fresh(file));
+	ck_assert_int_eq(mid_gate_fd(p[1]), 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	ck_assert(mid_gate_fd_fresh(p[1])); /* the built-in policy allows pipes */
+	ck_assert(!mid_gate_fd_fresh(file));
+	ck_assert_int_eq(mid_gate_fd(file), 0);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert(mid_gate_fd_fresh(file));
+	usleep(320 * 1000);
+	ck_assert(!mid_gate_fd_fresh(file)); /* never past the TTL */
+	ck_assert(mid_gate_fd_fresh(p[1]));
+	/* A number reused for another kind is learnt again. */
+	mid_fd_forget(p[1]);
+	ck_assert(!mid_gate_fd_fresh(p[1]));
+	close(p[0]);
+	close(p[1]);
+	close(file);
+}
+END_TEST
+
+/* A TTL shorter than the coarse clock's lag still caches, on the precise
+ * clock, but never on the fast path. */
+START_TEST(test_shim_short_ttl_skips_fast_path)
+{
+	struct mid_event ev = file_write_event();
+
+	setup_gate(1, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_uint_gt(mid_gate_allow_until(), 0);
+	ck_assert(!mid_gate_fresh());
+	usleep(5 * 1000);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 2);
+}
+END_TEST
+
 struct racer {
 	pthread_barrier_t *bar;
 	int rc;
@@ -514,8 +564,8 @@ START_TEST(test_shim_exec_env_reinjects)
 
 	setenv("LD_PRELOAD", "/opt/midshim/libmidshim.so", 1);
 	setenv("MIDSHIM_DEVICE_ID", "real:dev:x:01", 1);
-	mid_exec_init("/opt/midshim/libmidshim.so");
-	env = mid_exec_env(clean);
+	mid_exec_init();
+	env = mid_exec_env(clean, NULL);
 	ck_assert_ptr_nonnull(env);
 	for(i = 0; env[i]; i++) {
 		if(!strncmp(env[i], "LD_PRELOAD=", 11)) {
@@ -533,6 +583,37 @@ START_TEST(test_shim_exec_env_reinjects)
 	ck_assert_int_eq(device, 1);
 	ck_assert_int_eq(registered, 1);
 	ck_assert_str_eq(env[0], "PATH=/usr/bin:/bin");
+	mid_exec_env_free(env);
+}
+END_TEST
+
+/* The child's environment is built on the caller's stack when it fits,
+ * else in its own mapping, with the same content. */
+START_TEST(test_shim_exec_env_stack_or_mmap)
+{
+	static char *big[1200];
+	char *small[] = {"PATH=/bin", NULL};
+	struct mid_envbuf eb;
+	char **env;
+	int i;
+
+	setenv("LD_PRELOAD", "/opt/midshim/libmidshim.so", 1);
+	mid_exec_init();
+	env = mid_exec_env(small, &eb);
+	ck_assert_ptr_nonnull(env);
+	ck_assert((void *)env > (void *)&eb && (void *)env < (void *)(&eb + 1));
+	ck_assert_str_eq(env[0], "PATH=/bin");
+	mid_exec_env_free(env);
+	for(i = 0; i < 1199; i++)
+		big[i] = "X=1";
+	big[1199] = NULL;
+	env = mid_exec_env(big, &eb);
+	ck_assert_ptr_nonnull(env);
+	ck_assert(!((void *)env > (void *)&eb && (void *)env < (void *)(&eb + 1)));
+	for(i = 0; env[i]; i++)
+		;
+	ck_assert_str_eq(env[i - 1], "MIDSHIM_REGISTERED=1");
+	ck_assert_int_ge(i, 1199 + 2);
 	mid_exec_env_free(env);
 }
 END_TEST
@@ -586,11 +667,14 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_config_defaults);
 	tcase_add_test(core, test_shim_config_env_over_policy);
 	tcase_add_test(core, test_shim_exec_env_reinjects);
+	tcase_add_test(core, test_shim_exec_env_stack_or_mmap);
+	tcase_add_test(core, test_shim_fast_path_follows_cache);
 	tcase_add_test(core, test_shim_exec_followable);
 	tcase_add_test(core, test_shim_exec_resolve);
 	suite_add_tcase(s, core);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
+	tcase_add_test(limits, test_shim_short_ttl_skips_fast_path);
 	suite_add_tcase(s, limits);
 
 	tcase_add_loop_test(errors, test_shim_fault_is_deny_with_code, 0, (int)MID_ARRAY_LEN(faults));
