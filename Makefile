@@ -42,7 +42,8 @@ COMMON_SRC = $(wildcard common/*.c)
 POLICY_SRC = $(wildcard policy/*.c)
 CLIENT_SRC = $(wildcard client/*.c)
 SHIM_HOOK_SRC = $(wildcard shim/hook_*.c)
-SHIM_CORE_SRC = $(filter-out $(SHIM_HOOK_SRC),$(wildcard shim/*.c))
+SHIM_PRELOAD_SRC = $(SHIM_HOOK_SRC) shim/cjson_lazy.c
+SHIM_CORE_SRC = $(filter-out $(SHIM_PRELOAD_SRC),$(wildcard shim/*.c))
 SERVER_MAIN = server/main.c
 SERVER_SRC = $(filter-out $(SERVER_MAIN),$(wildcard server/*.c))
 MIDCTL_SRC = $(wildcard cli/midctl*.c)
@@ -104,12 +105,13 @@ $(B)/%.a:
 	@$(if $(Q),echo "  AR      $@")
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-# The preload: its only load-time dependencies are libc and libcjson.
-$(SHIM): $(call obj,$(SHIM_HOOK_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+# The preload: its only load-time dependency is libc; libcjson is loaded
+# at its first use (shim/cjson_lazy.c). -z defs: nothing left unresolved.
+$(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -o $@ \
-		$(call obj,$(SHIM_HOOK_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
-		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) $(LIBS_CJSON) -ldl -pthread
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -o $@ \
+		$(call obj,$(SHIM_PRELOAD_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
+		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
 
 $(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
