@@ -6,9 +6,10 @@
  *
  *   spawn N [PROGRAM [ARGS...]]     (default /bin/true)
  *
- * Prints "spawn <N> <wall ms> ms <CPU ms> cpu-ms": the wall time of the
- * whole storm and the CPU time (user and system) it took, this process's
- * and its children's. The harness compares CPU time, which does not count
+ * Prints "spawn <N> <wall ms> ms <CPU ms> cpu-ms <F> faults": the wall
+ * time of the whole storm, the CPU time (user and system) it took, this
+ * process's and its children's, and the page faults (minor and major) of
+ * its children per start, which do not depend on how busy the machine is. The harness compares CPU time, which does not count
  * waiting for a core another program holds. "spawn 1 /bin/sh -c LOOP"
  * times a shell loop the same way. Exit 1 when a spawn fails or a child
  * does not exit 0.
@@ -37,13 +38,16 @@ static uint64_t tv_ns(const struct timeval *tv)
 	return (uint64_t)tv->tv_sec * 1000000000u + (uint64_t)tv->tv_usec * 1000u;
 }
 
-/* CPU time used so far by this process and its waited-for children. */
-static uint64_t cpu_ns(void)
+/* CPU time used so far by this process and its waited-for children;
+ * the children's page faults in '*faults'. */
+static uint64_t cpu_ns(long *faults)
 {
 	struct rusage self, kids;
 
+	*faults = 0;
 	if(getrusage(RUSAGE_SELF, &self) < 0 || getrusage(RUSAGE_CHILDREN, &kids) < 0)
 		return 0;
+	*faults = kids.ru_minflt + kids.ru_majflt;
 	return tv_ns(&self.ru_utime) + tv_ns(&self.ru_stime) + tv_ns(&kids.ru_utime) +
 	       tv_ns(&kids.ru_stime);
 }
@@ -52,6 +56,7 @@ int main(int argc, char **argv)
 {
 	char **child_argv = argc > 2 ? argv + 2 : default_argv;
 	uint64_t t0, t1, c0, c1;
+	long f0, f1;
 	char *end;
 	long n, i;
 	pid_t pid;
@@ -67,7 +72,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "spawn: N must be 1..%ld\n", N_MAX);
 		return 2;
 	}
-	c0 = cpu_ns();
+	c0 = cpu_ns(&f0);
 	t0 = mid_now_ns();
 	for(i = 0; i < n; i++) {
 		e = posix_spawn(&pid, child_argv[0], NULL, NULL, child_argv, environ);
@@ -84,8 +89,8 @@ int main(int argc, char **argv)
 		}
 	}
 	t1 = mid_now_ns();
-	c1 = cpu_ns();
-	printf("spawn %ld %.1f ms %.1f cpu-ms\n", n, (double)(t1 - t0) / 1e6,
-	       (double)(c1 - c0) / 1e6);
+	c1 = cpu_ns(&f1);
+	printf("spawn %ld %.1f ms %.1f cpu-ms %.1f faults\n", n, (double)(t1 - t0) / 1e6,
+	       (double)(c1 - c0) / 1e6, (double)(f1 - f0) / (double)n);
 	return 0;
 }
