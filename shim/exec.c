@@ -229,13 +229,14 @@ bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t 
 	return false;
 }
 
-/* Program header 'i' of the ELF file on 'fd' whose first 'n' bytes are
- * in 'head': from 'head' when it is there (the usual case: one read for
- * the whole check), else read. Its p_type in '*type'; false on a short file. */
+/* The p_type of the program header at offset 'off' of the ELF file on
+ * 'fd', whose first 'n' bytes are in 'head': from 'head' when it is there
+ * (the usual case: one read for the whole check), else read. False on a
+ * short file. 'off' comes from the file: it may be anything. */
 static bool phdr_type(int fd, const unsigned char *head, size_t n, uint64_t off,
 		      uint32_t *type)
 {
-	if(off + sizeof(*type) <= n) {
+	if(off < n && n - off >= sizeof(*type)) {
 		memcpy(type, head + off, sizeof(*type));
 		return true;
 	}

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <check.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -636,6 +637,30 @@ START_TEST(test_shim_exec_followable)
 }
 END_TEST
 
+/* Program header offsets come from the file: a wild one must neither
+ * read out of bounds nor pass for a static binary. */
+START_TEST(test_shim_exec_followable_wild_header)
+{
+	char path[] = "/tmp/check_shim_elf.XXXXXX";
+	const char *why = NULL;
+	Elf64_Ehdr eh;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&eh, 0, sizeof(eh));
+	memcpy(eh.e_ident, ELFMAG, SELFMAG);
+	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_phoff = UINT64_MAX - 1;
+	eh.e_phentsize = sizeof(Elf64_Phdr);
+	eh.e_phnum = 3;
+	ck_assert_int_eq(write(fd, &eh, sizeof(eh)), (int)sizeof(eh));
+	close(fd);
+	ck_assert(mid_exec_followable(path, &why));
+	ck_assert_ptr_null(why);
+	unlink(path);
+}
+END_TEST
+
 START_TEST(test_shim_exec_resolve)
 {
 	char out[4096];
@@ -675,6 +700,7 @@ static Suite *shim_suite(void)
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
 	tcase_add_test(limits, test_shim_short_ttl_skips_fast_path);
+	tcase_add_test(limits, test_shim_exec_followable_wild_header);
 	suite_add_tcase(s, limits);
 
 	tcase_add_loop_test(errors, test_shim_fault_is_deny_with_code, 0, (int)MID_ARRAY_LEN(faults));
