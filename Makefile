@@ -224,7 +224,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -DMID_UNIT_TEST -Icommon -Ipolicy \
 	-Iclient -Ishim -Iserver
-fuzz: deps
+fuzz:
+	$(Q)scripts/install-deps.sh fuzz >/dev/null
 	@mkdir -p $(B)/fuzz-lf
 	$(Q)for t in $(notdir $(basename $(FUZZ_SRC))); do \
 		n=$${t#fuzz_}; mods=; \
@@ -240,9 +241,11 @@ fuzz: deps
 	done
 
 valgrind: all
+	$(Q)scripts/install-deps.sh valgrind >/dev/null
 	$(Q)B=$(B) MIDSHIM_TEST_VALGRIND=1 tests/run.sh integration
 
 bench: all
+	$(Q)scripts/install-deps.sh bench >/dev/null
 	$(Q)$(MAKE) --no-print-directory $(BENCH_BIN)
 	$(Q)B=$(B) bench/run.sh
 

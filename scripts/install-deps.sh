@@ -3,6 +3,11 @@
 # Install the Debian 12 packages midshim needs to build, test and demo.
 # Idempotent: installs only what is missing and says what it installs.
 # Run as root or with sudo available.
+#
+#   scripts/install-deps.sh [bench] [fuzz] [valgrind]
+#
+# With no argument: what make, make check and make demo need. Each
+# argument adds the tools of the make target of that name.
 set -eu
 
 PKGS="build-essential pkg-config libcjson-dev libcurl4-openssl-dev
@@ -11,6 +16,17 @@ curl python3 perl bash coreutils procps iproute2 man-db groff-base
 psmisc file binutils jq
 git rsync make gcc tar gzip
 gnuplot-nox"
+for extra in "$@"; do
+	case $extra in
+	bench) PKGS="$PKGS strace valgrind" ;;
+	fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
+	valgrind) PKGS="$PKGS valgrind" ;;
+	*)
+		echo "install-deps: unknown group '$extra' (bench, fuzz, valgrind)" >&2
+		exit 2
+		;;
+	esac
+done
 
 missing=""
 for p in $PKGS; do
