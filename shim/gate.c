@@ -35,7 +35,7 @@ MID_HOT static void *validate_ctx;
 MID_HOT static _Atomic uint64_t allow_until;
 MID_HOT _Atomic uint64_t mid_allow_coarse;
 MID_HOT static uint64_t coarse_lag; /* 0: no coarse clock, hooks always ask this one */
-static pthread_mutex_t flight = PTHREAD_MUTEX_INITIALIZER;
+MID_HOT static struct mid_forklock flight = MID_FORKLOCK_INIT;
 static _Atomic uint64_t n_validates, n_denies;
 
 void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
@@ -127,9 +127,7 @@ void mid_gate_inherit(uint64_t until_ms)
 
 void mid_gate_atfork_child(void)
 {
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-	memcpy(&flight, &fresh, sizeof(flight));
+	mid_forklock_atfork_child(&flight);
 }
 
 void mid_gate_stats(struct mid_gate_stats *out)
@@ -170,7 +168,7 @@ static int ask(const struct mid_event *ev, int fd, int force)
 	sigfillset(&all);
 	pthread_sigmask(SIG_BLOCK, &all, &old);
 	mid_in_shim++;
-	pthread_mutex_lock(&flight);
+	mid_forklock_lock(&flight);
 	t0 = mid_now_ms();
 	if(!force && t0 < atomic_load_explicit(&allow_until, memory_order_acquire)) {
 		allowed = 1;
@@ -183,7 +181,7 @@ static int ask(const struct mid_event *ev, int fd, int force)
 		 * the cache never outlives the answer by more than TTL. */
 		set_allow(allowed && cfg->ttl_ms > 0 ? t0 + (uint64_t)cfg->ttl_ms : 0);
 	}
-	pthread_mutex_unlock(&flight);
+	mid_forklock_unlock(&flight);
 	mid_in_shim--;
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if(allowed)
@@ -267,10 +265,10 @@ int mid_gate_startup(void)
 
 void mid_gate_lock(void)
 {
-	pthread_mutex_lock(&flight);
+	mid_forklock_lock(&flight);
 }
 
 void mid_gate_unlock(void)
 {
-	pthread_mutex_unlock(&flight);
+	mid_forklock_unlock(&flight);
 }

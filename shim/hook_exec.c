@@ -274,6 +274,18 @@ MID_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file
 	return rc;
 }
 
+void mid_hook_exec_warm(void)
+{
+	const char *why;
+
+	(void)REAL(execve);
+	(void)REAL(execvpe);
+	(void)REAL(posix_spawn);
+	(void)REAL(posix_spawnp);
+	/* open, fstat, pread, close: bound through the PLT on first call. */
+	(void)mid_exec_followable("/bin/sh", &why);
+}
+
 /* system and popen run "/bin/sh -c CMD" with this process's environ, so
  * the settings go back into environ first. */
 static int gate_shell(const char *cmd)

@@ -21,6 +21,9 @@ MID_HOT static struct mid_config config;
 /* Made at the first call to the control plane: a child that inherits a
  * fresh allow never makes one, and starts without touching the heap. */
 MID_HOT static struct mid_client *client;
+/* The process 'client' belongs to: a fork child inherits the parent's
+ * connection and drops it at its own first call, not at the fork. */
+MID_HOT static pid_t client_pid;
 MID_HOT static pthread_once_t once = PTHREAD_ONCE_INIT;
 
 void *mid_real(const char *name)
@@ -41,6 +44,11 @@ static struct mid_client *get_client(struct mid_decision *d)
 {
 	char err[256];
 
+	if(client && client_pid != getpid()) {
+		/* Only the child's copy goes: the parent keeps its connection. */
+		mid_client_forget(client);
+		client_pid = getpid();
+	}
 	if(!client &&
 	   mid_client_new(config.url, config.org_key, config.timeout_ms, &client, err, sizeof(err))) {
 		memset(d, 0, sizeof(*d));
@@ -50,6 +58,8 @@ static struct mid_client *get_client(struct mid_decision *d)
 		mid_shim_say("cannot make the control-plane client: %s", err);
 		return NULL;
 	}
+	if(!client_pid)
+		client_pid = getpid();
 	return client;
 }
 
@@ -74,27 +84,29 @@ static const char *env(const char *name)
 	return NULL;
 }
 
-/* fork waits for a validate in flight, so the child's copy of the client
- * is never half-way through a request. */
+/*
+ * fork. A page either side writes after the fork is a page the kernel
+ * copies, and a fault costs more than the rest of a gated fork, so the
+ * handlers write nothing in the common case: the child resets a lock
+ * only when some thread was inside it at the fork, and drops its copy of
+ * the client's connection at its first call (get_client). Before the
+ * first fork the parent resolves what the exec hooks need, which every
+ * child would otherwise look up again.
+ */
 static void atfork_prepare(void)
 {
-	mid_gate_lock();
-}
+	MID_HOT static int warm;
 
-static void atfork_parent(void)
-{
-	mid_gate_unlock();
+	if(!warm && !mid_in_shim) {
+		warm = 1;
+		mid_hook_exec_warm();
+	}
 }
 
 static void atfork_child(void)
 {
-	/* The lock first: the child's copy is held (see atfork_prepare).
-	 * The parent keeps its connection; the child opens its own. */
 	mid_gate_atfork_child();
 	mid_names_atfork_child();
-	mid_in_shim++;
-	mid_client_forget(client);
-	mid_in_shim--;
 }
 
 int mid_shim_release_fd(int fd)
@@ -146,7 +158,7 @@ static void setup(void)
 		die("MIDSHIM_URL", err);
 	mid_exec_init();
 	mid_gate_setup(&config, validate, NULL);
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	pthread_atfork(atfork_prepare, NULL, atfork_child);
 
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))

@@ -27,6 +27,10 @@ void *mid_real(const char *name);
 int mid_shim_release_fd(int fd);
 void mid_shim_release_range(unsigned lo, unsigned hi);
 
+/* Resolve the real exec functions and bind the calls the exec gate makes
+ * (once, before the first fork: see hook_init.c). */
+void mid_hook_exec_warm(void);
+
 /* Gate an open of 'path' (seen from 'dirfd') with open flags 'flags', as
  * the open hooks do; for openat2, which has no libc wrapper. 0: go on;
  * -1: fail the call, errno set. */

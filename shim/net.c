@@ -84,7 +84,7 @@ struct name {
 	char host[NAME_MAX_LEN];
 };
 
-static pthread_mutex_t names_lock = PTHREAD_MUTEX_INITIALIZER;
+MID_HOT static struct mid_forklock names_lock = MID_FORKLOCK_INIT;
 static struct name names[NAMES];
 static unsigned names_next;
 
@@ -99,12 +99,12 @@ void mid_names_remember(const char *host, const struct sockaddr *sa)
 				 : (socklen_t)sizeof(struct sockaddr_in6),
 				 MID_EV_CONNECT, &ev) || ev.family == AF_UNIX)
 		return;
-	pthread_mutex_lock(&names_lock);
+	mid_forklock_lock(&names_lock);
 	n = &names[names_next++ % NAMES];
 	n->family = ev.family;
 	memcpy(n->addr, ev.addr, sizeof(n->addr));
 	mid_strlcpy(n->host, host, sizeof(n->host));
-	pthread_mutex_unlock(&names_lock);
+	mid_forklock_unlock(&names_lock);
 }
 
 const char *mid_names_lookup(const struct mid_event *ev, char *buf, size_t buflen)
@@ -114,7 +114,7 @@ const char *mid_names_lookup(const struct mid_event *ev, char *buf, size_t bufle
 
 	if(ev->family != AF_INET && ev->family != AF_INET6)
 		return NULL;
-	pthread_mutex_lock(&names_lock);
+	mid_forklock_lock(&names_lock);
 	/* Newest first: the latest lookup of an address names it. */
 	for(i = 0; i < NAMES; i++) {
 		struct name *n = &names[(names_next - 1 - i) % NAMES];
@@ -125,13 +125,11 @@ const char *mid_names_lookup(const struct mid_event *ev, char *buf, size_t bufle
 			break;
 		}
 	}
-	pthread_mutex_unlock(&names_lock);
+	mid_forklock_unlock(&names_lock);
 	return found;
 }
 
 void mid_names_atfork_child(void)
 {
-	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
-
-	memcpy(&names_lock, &fresh, sizeof(names_lock));
+	mid_forklock_atfork_child(&names_lock);
 }

@@ -9,10 +9,12 @@
 #ifndef MID_SHIM_H
 #define MID_SHIM_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -28,6 +30,38 @@
  * .bss between large tables. Every fresh page written costs a new process
  * a page fault, and a start is mostly page faults. */
 #define MID_HOT __attribute__((section(".data.mid_hot")))
+
+/* A mutex that a fork child resets only when some thread held it, or
+ * waited for it, at the fork: the child of a quiet parent then writes
+ * nothing to it, and a page written after fork is a page copied. */
+struct mid_forklock {
+	pthread_mutex_t m;
+	_Atomic int users; /* threads inside lock()..unlock() */
+};
+#define MID_FORKLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
+
+static inline void mid_forklock_lock(struct mid_forklock *l)
+{
+	atomic_fetch_add_explicit(&l->users, 1, memory_order_acq_rel);
+	pthread_mutex_lock(&l->m);
+}
+
+static inline void mid_forklock_unlock(struct mid_forklock *l)
+{
+	pthread_mutex_unlock(&l->m);
+	atomic_fetch_sub_explicit(&l->users, 1, memory_order_acq_rel);
+}
+
+/* In a fork child: no other thread exists any more. */
+static inline void mid_forklock_atfork_child(struct mid_forklock *l)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	if(!atomic_load_explicit(&l->users, memory_order_relaxed))
+		return;
+	memcpy(&l->m, &fresh, sizeof(fresh));
+	atomic_store_explicit(&l->users, 0, memory_order_relaxed);
+}
 
 /* Set while this thread runs the shim's own code (the client's socket I/O,
  * log writes): hooks then call the real function at once. Initial-exec TLS
@@ -102,7 +136,7 @@ extern const struct mid_config *mid_shim_config;
 void mid_gate_lock(void);
 void mid_gate_unlock(void);
 
-/* After fork in the child: reset the flight lock. */
+/* After fork in the child: reset the flight lock if it was in use. */
 void mid_gate_atfork_child(void);
 
 /* Counters for tests and `midshim` diagnostics. */

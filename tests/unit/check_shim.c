@@ -306,6 +306,47 @@ START_TEST(test_shim_short_ttl_skips_fast_path)
 }
 END_TEST
 
+/* A thread holds the flight lock when another forks: the child's copy
+ * of the lock is held by nobody, and its fork handler must free it. */
+static pthread_barrier_t held_bar;
+
+static void *hold_lock(void *arg)
+{
+	(void)arg;
+	mid_gate_lock();
+	pthread_barrier_wait(&held_bar); /* locked */
+	pthread_barrier_wait(&held_bar); /* the child is done */
+	mid_gate_unlock();
+	return NULL;
+}
+
+START_TEST(test_shim_fork_child_frees_held_lock)
+{
+	pthread_t t;
+	pid_t pid;
+	int st;
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	pthread_barrier_init(&held_bar, NULL, 2);
+	pthread_create(&t, NULL, hold_lock, NULL);
+	pthread_barrier_wait(&held_bar);
+	pid = fork();
+	if(pid == 0) {
+		alarm(5); /* a deadlock ends as SIGALRM, not as a hung test */
+		mid_gate_atfork_child();
+		mid_gate_lock();
+		mid_gate_unlock();
+		_exit(0);
+	}
+	ck_assert_int_gt(pid, 0);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	pthread_barrier_wait(&held_bar);
+	pthread_join(t, NULL);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", (unsigned)st);
+	pthread_barrier_destroy(&held_bar);
+}
+END_TEST
+
 struct racer {
 	pthread_barrier_t *bar;
 	int rc;
@@ -689,6 +730,7 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_audit_mode_never_stops);
 	tcase_add_test(core, test_shim_single_flight);
 	tcase_add_test(core, test_shim_fork_asks_only_when_stale);
+	tcase_add_test(core, test_shim_fork_child_frees_held_lock);
 	tcase_add_test(core, test_shim_config_defaults);
 	tcase_add_test(core, test_shim_config_env_over_policy);
 	tcase_add_test(core, test_shim_exec_env_reinjects);
