@@ -77,20 +77,24 @@ static void clean(char *out, size_t outlen, const char *s)
 	out[i] = '\0';
 }
 
+/* "host/address:port", or "address:port" when no name is known or the
+ * name is the address itself (getaddrinfo of "127.0.0.1"). */
 static void describe_addr(const struct mid_event *ev, char *buf, size_t len)
 {
-	char a[INET6_ADDRSTRLEN];
+	char a[INET6_ADDRSTRLEN] = "";
+	const char *host = ev->host;
 
+	if(ev->family == AF_INET || ev->family == AF_INET6) {
+		inet_ntop(ev->family, ev->addr, a, sizeof(a));
+		if(host && !strcmp(host, a))
+			host = NULL;
+	}
 	if(ev->family == AF_UNIX) {
 		snprintf(buf, len, "unix:%s", ev->path ? ev->path : "?");
 	} else if(ev->family == AF_INET) {
-		inet_ntop(AF_INET, ev->addr, a, sizeof(a));
-		snprintf(buf, len, "%s%s%s:%u", ev->host ? ev->host : "", ev->host ? "/" : "",
-			 a, ev->port);
+		snprintf(buf, len, "%s%s%s:%u", host ? host : "", host ? "/" : "", a, ev->port);
 	} else if(ev->family == AF_INET6) {
-		inet_ntop(AF_INET6, ev->addr, a, sizeof(a));
-		snprintf(buf, len, "%s%s[%s]:%u", ev->host ? ev->host : "", ev->host ? "/" : "",
-			 a, ev->port);
+		snprintf(buf, len, "%s%s[%s]:%u", host ? host : "", host ? "/" : "", a, ev->port);
 	} else {
 		snprintf(buf, len, "?");
 	}

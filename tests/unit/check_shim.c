@@ -6,6 +6,7 @@
  * plane is a stub validator here; the e2e tests use a real midd.
  */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <check.h>
 #include <elf.h>
 #include <errno.h>
@@ -702,6 +703,33 @@ START_TEST(test_shim_exec_followable_wild_header)
 }
 END_TEST
 
+void describe(const struct mid_event *ev, char *kind, size_t kindlen, char *target, size_t tlen);
+
+/* A denial names the peer by host and address, but not twice when the
+ * "host" was the address itself. */
+START_TEST(test_shim_denial_names_peer_once)
+{
+	struct mid_event ev;
+	char kind[32], target[256];
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_CONNECT;
+	ev.family = AF_INET;
+	ck_assert_int_eq(inet_pton(AF_INET, "127.0.0.1", ev.addr), 1);
+	ev.port = 7070;
+	ev.host = "127.0.0.1";
+	describe(&ev, kind, sizeof(kind), target, sizeof(target));
+	ck_assert_str_eq(kind, "connect");
+	ck_assert_str_eq(target, "127.0.0.1:7070");
+	ev.host = "api.example.com";
+	describe(&ev, kind, sizeof(kind), target, sizeof(target));
+	ck_assert_str_eq(target, "api.example.com/127.0.0.1:7070");
+	ev.host = NULL;
+	describe(&ev, kind, sizeof(kind), target, sizeof(target));
+	ck_assert_str_eq(target, "127.0.0.1:7070");
+}
+END_TEST
+
 START_TEST(test_shim_exec_resolve)
 {
 	char out[4096];
@@ -738,6 +766,7 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_fast_path_follows_cache);
 	tcase_add_test(core, test_shim_exec_followable);
 	tcase_add_test(core, test_shim_exec_resolve);
+	tcase_add_test(core, test_shim_denial_names_peer_once);
 	suite_add_tcase(s, core);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
