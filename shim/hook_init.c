@@ -85,13 +85,15 @@ static const char *env(const char *name)
 }
 
 /*
- * fork. A page either side writes after the fork is a page the kernel
- * copies, and a fault costs more than the rest of a gated fork, so the
- * handlers write nothing in the common case: the child resets a lock
- * only when some thread was inside it at the fork, and drops its copy of
- * the client's connection at its first call (get_client). Before the
- * first fork the parent resolves what the exec hooks need, which every
- * child would otherwise look up again.
+ * fork. The parent waits for a validate in flight, so the child never
+ * inherits a lock held inside the client's call (malloc's, the
+ * resolver's, libcurl's and OpenSSL's). Otherwise the handlers write as
+ * little as they can, since a page either side writes after the fork is
+ * a page the kernel copies: the child resets the resolver's lock only if
+ * some thread was inside it, and drops its copy of the client's
+ * connection at its own first call (get_client). Before the first fork
+ * the parent resolves what the exec hooks need, which every child would
+ * otherwise look up again.
  */
 static void atfork_prepare(void)
 {
@@ -101,10 +103,17 @@ static void atfork_prepare(void)
 		warm = 1;
 		mid_hook_exec_warm();
 	}
+	mid_gate_lock();
+}
+
+static void atfork_parent(void)
+{
+	mid_gate_unlock();
 }
 
 static void atfork_child(void)
 {
+	/* The flight lock is held (by this thread, in atfork_prepare). */
 	mid_gate_atfork_child();
 	mid_names_atfork_child();
 }
@@ -158,7 +167,7 @@ static void setup(void)
 		die("MIDSHIM_URL", err);
 	mid_exec_init();
 	mid_gate_setup(&config, validate, NULL);
-	pthread_atfork(atfork_prepare, NULL, atfork_child);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))
