@@ -856,37 +856,41 @@ out:
 
 /* The built-in policy lives in static storage, ready before main: a
  * gated program that never names a policy file allocates nothing for it.
- * Terminal output, pipes and /dev/null carry no side effect worth a round
- * trip to the control plane. */
-static struct mid_rule builtin_rules[] = {
-	{
+ * Its rule and index live in the same object, so all of it is in .data
+ * (a zero index array alone would sit in .bss: one more page for a new
+ * process to fault in). Terminal output, pipes and /dev/null carry no
+ * side effect worth a round trip to the control plane. */
+_Static_assert(MID_EV_KIND_COUNT == 5, "the built-in policy names every kind's default");
+static struct {
+	struct mid_policy pol;
+	struct mid_rule rules[1];
+	size_t writes[1]; /* bykind[MID_EV_WRITE]: rule 0 */
+} builtin = {
+	.pol = {
+		.settings = DEFAULT_SETTINGS,
+		.def = {[MID_EV_EXEC] = MID_ACT_VALIDATE, [MID_EV_CONNECT] = MID_ACT_VALIDATE,
+			[MID_EV_SEND] = MID_ACT_VALIDATE, [MID_EV_WRITE] = MID_ACT_VALIDATE,
+			[MID_EV_FS] = MID_ACT_VALIDATE},
+		.rules = builtin.rules,
+		.nrules = 1,
+		.bykind = {[MID_EV_WRITE] = builtin.writes},
+		.nbykind = {[MID_EV_WRITE] = 1},
+		.builtin = true,
+	},
+	.rules = {{
 		.kind = MID_EV_WRITE,
 		.action = MID_ACT_ALLOW,
 		.have = MID_M_FD,
 		.fds = BIT(MID_FD_TTY) | BIT(MID_FD_PIPE) | BIT(MID_FD_CHR),
-	},
-};
-/* In .data with the policy (a zero array alone would sit in .bss, one
- * more page for a new process to fault in). */
-static size_t builtin_writes[] = {0, 1};
-_Static_assert(MID_EV_KIND_COUNT == 5, "the built-in policy names every kind's default");
-static struct mid_policy builtin_policy = {
-	.settings = DEFAULT_SETTINGS,
-	.def = {[MID_EV_EXEC] = MID_ACT_VALIDATE, [MID_EV_CONNECT] = MID_ACT_VALIDATE,
-		[MID_EV_SEND] = MID_ACT_VALIDATE, [MID_EV_WRITE] = MID_ACT_VALIDATE,
-		[MID_EV_FS] = MID_ACT_VALIDATE},
-	.rules = builtin_rules,
-	.nrules = MID_ARRAY_LEN(builtin_rules),
-	.bykind = {[MID_EV_WRITE] = builtin_writes},
-	.nbykind = {[MID_EV_WRITE] = 1},
-	.builtin = true,
+	}},
+	.writes = {0},
 };
 
 enum mid_rc mid_policy_builtin(struct mid_policy **out)
 {
 	if(!out)
 		return MID_ERR_INVAL;
-	*out = &builtin_policy;
+	*out = &builtin.pol;
 	return MID_OK;
 }
 

@@ -72,8 +72,9 @@ void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 	}
 	mid_fd_setup(fast);
 	/* The coarse clock trails the precise one by up to a timer tick
-	 * (4 ms at HZ=250); twice that plus a millisecond keeps the fast path
-	 * from ever honouring an allow past its expiry. */
+	 * (4 ms at HZ=250): twice the tick, rounded up to whole ms, plus one
+	 * (11 ms there) keeps the fast path from ever honouring an allow past
+	 * its expiry. */
 	if(clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0)
 		coarse_lag = 2 * ((uint64_t)res.tv_nsec / 1000000u + 1) + 1;
 }
