@@ -40,16 +40,9 @@ static bool has_control(const char *s)
 
 int mid_ctl_check_device(const char *device)
 {
-	if(!device[0]) {
-		mid_ctl_err("the device ID is empty");
-		return MID_CTL_EXIT_USAGE;
-	}
-	if(strlen(device) >= MID_DEVICE_MAX) {
-		mid_ctl_err("the device ID is longer than %d bytes", MID_DEVICE_MAX - 1);
-		return MID_CTL_EXIT_USAGE;
-	}
-	if(has_control(device)) {
-		mid_ctl_err("the device ID must not contain control characters");
+	if(!mid_device_ok(device, strlen(device))) {
+		mid_ctl_err("the device ID must be 1 to %d bytes of printable ASCII without "
+			    "spaces, like service:env:role:instance", MID_DEVICE_MAX);
 		return MID_CTL_EXIT_USAGE;
 	}
 	return MID_CTL_EXIT_OK;
@@ -301,7 +294,7 @@ static const struct {
 static int register_status(const char *what, const char *device, const char *status,
 			   const char *rid, bool quiet)
 {
-	char dev[MID_DEVICE_MAX], st[64];
+	char dev[MID_DEVICE_MAX + 1], st[64];
 
 	clean(device, dev, sizeof(dev));
 	if(!strcmp(status, "ok")) {
@@ -331,7 +324,7 @@ static int register_status(const char *what, const char *device, const char *sta
 
 int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device)
 {
-	char what[MID_DEVICE_MAX + 32], rid[MID_REQUEST_ID_MAX], dev[MID_DEVICE_MAX];
+	char what[MID_DEVICE_MAX + 32], rid[MID_REQUEST_ID_MAX], dev[MID_DEVICE_MAX + 1];
 	struct mid_ctl_reply r = {0};
 	const char *status;
 	char *body = NULL;
@@ -453,7 +446,7 @@ out:
 
 int mid_ctl_status(struct mid_ctl *c, const char *device)
 {
-	char what[MID_DEVICE_MAX + 32], path[3 * MID_DEVICE_MAX + 64], dev[MID_DEVICE_MAX];
+	char what[MID_DEVICE_MAX + 32], path[3 * MID_DEVICE_MAX + 64], dev[MID_DEVICE_MAX + 1];
 	char b1[CELL_MAX], rid[MID_REQUEST_ID_MAX];
 	struct mid_ctl_reply r = {0};
 	const char *state = NULL, *code;

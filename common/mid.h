@@ -68,6 +68,12 @@ size_t mid_format_u64(uint64_t x, char out[21]);
 /* Fill 'out' with a random RFC 4122 version 4 UUID, NUL-terminated. */
 void mid_uuid4(char out[37]);
 
+/* The one rule for a deviceId, wherever it is read (environment, policy,
+ * request body, command line): 1 to MID_DEVICE_MAX bytes of printable
+ * ASCII without spaces, as midd(8) documents. 'len' bytes of 'id' are
+ * checked, so a NUL inside fails too. */
+bool mid_device_ok(const char *id, size_t len);
+
 /* Compare 'n' bytes in time independent of where they differ.
  * Returns 1 when equal, 0 otherwise. */
 int mid_ct_equal(const void *a, const void *b, size_t n);

@@ -100,6 +100,18 @@ void mid_uuid4(char out[37])
 	out[o] = '\0';
 }
 
+bool mid_device_ok(const char *id, size_t len)
+{
+	size_t i;
+
+	if(len == 0 || len > MID_DEVICE_MAX)
+		return false;
+	for(i = 0; i < len; i++)
+		if((unsigned char)id[i] <= ' ' || (unsigned char)id[i] >= 0x7f)
+			return false;
+	return true;
+}
+
 int mid_ct_equal(const void *a, const void *b, size_t n)
 {
 	const volatile unsigned char *x = a, *y = b;

@@ -144,6 +144,24 @@ assert_json "--json error body" "$OUT"
 assert_contains "$OUT" DEVICE_NOT_FOUND "--json error body names the code"
 note "ok: --json"
 
+# ---- the longest device ID ----------------------------------------------------------
+# 256 bytes is what the shim and midd accept, so midctl must be able to act
+# on such a device; one byte more is a usage error before anything is sent.
+L=tool:test:long:$(printf 'x%.0s' $(seq 1 241))
+assert_eq 256 "${#L}" "length of the longest device ID"
+midctl_expect 0 "register a 256-byte device" register "$L"
+midctl_expect 0 "revoke a 256-byte device" revoke "$L"
+grep -Eq "^revoked $L \(request_id $UUID_RE\)$" <<<"$OUT" || fail "revoke of the long ID printed: $OUT"
+assert_eq revoked "$(device_state "$L")" "midd's state after revoking the long ID"
+midctl_expect 0 "status of a 256-byte device" status "$L"
+assert_eq "$L" "$(field device)" "status shows the whole long ID"
+midctl_expect 0 "restore a 256-byte device" restore "$L"
+assert_eq active "$(device_state "$L")" "midd's state after restoring the long ID"
+midctl_expect 2 "a 257-byte device" revoke "${L}x"
+assert_contains "$ERR" "1 to 256 bytes" "the overlong ID message names the limit"
+midctl_expect 2 "a device with a space" revoke "tool:test:with space:01"
+note "ok: a 256-byte device ID"
+
 # Keys never show up in anything midctl printed.
 assert_exists "$T/midctl.all" "midctl transcript"
 ! grep -qF -- "$ADMIN_KEY" "$T/midctl.all" || fail "the admin key was printed"
