@@ -147,6 +147,7 @@ UT_MODS_fuzz_midd = server common
 UT_MODS_check_shim = shimcore client policy common
 UT_MODS_check_paths = shimcore common
 UT_MODS_check_server = server common
+UT_MODS_check_common = common
 $(B)/ut/libmidcommon.a: $(call obj,$(addprefix ut/,$(COMMON_SRC)))
 $(B)/ut/libmidpolicy.a: $(call obj,$(addprefix ut/,$(POLICY_SRC)))
 $(B)/ut/libmidclient.a: $(call obj,$(addprefix ut/,$(CLIENT_SRC)))

@@ -65,7 +65,19 @@ bool mid_parse_u64(const char *s, uint64_t *out);
  * returns the digits written. For the same reason: no printf here. */
 size_t mid_format_u64(uint64_t x, char out[21]);
 
-/* Fill 'out' with a random RFC 4122 version 4 UUID, NUL-terminated. */
+/* Fill 'len' bytes at 'buf' from getrandom(2). A failing getrandom is
+ * retried a bounded number of times (EINTR, short reads); MID_ERR_IO when
+ * it still fails, with 'buf' partly filled. For keys and nonces. */
+MID_WUR enum mid_rc mid_random(void *buf, size_t len);
+
+/* Write the 16 bytes at 'b' as an RFC 4122 version 4 UUID, with the
+ * version and variant bits set, NUL-terminated. */
+void mid_uuid4_format(const unsigned char b[16], char out[37]);
+
+/* Fill 'out' with a fresh version 4 UUID. Always returns: when getrandom
+ * fails, the bytes come from the clocks, the pid and a counter, which
+ * keeps request IDs distinct though no longer unpredictable (they are
+ * labels, never secrets). */
 void mid_uuid4(char out[37]);
 
 /* The one rule for a deviceId, wherever it is read (environment, policy,

@@ -6,9 +6,11 @@
 #define _GNU_SOURCE
 #include "mid.h"
 
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 const char *mid_rc_str(enum mid_rc rc)
 {
@@ -75,29 +77,73 @@ size_t mid_format_u64(uint64_t x, char out[21])
 	return n;
 }
 
-void mid_uuid4(char out[37])
+enum mid_rc mid_random(void *buf, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	unsigned char b[16];
+	unsigned char *b = buf;
 	size_t got = 0;
-	int i, o = 0;
+	int tries = 0;
 
-	/* getrandom on a booted system never blocks for 16 bytes; the loop
-	 * only covers EINTR and short reads. */
-	while(got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+	/* getrandom on a booted system never blocks for a few bytes; the
+	 * retries cover EINTR and short reads, and are bounded because a
+	 * sandbox may refuse the call for good (seccomp, old kernels). */
+	while(got < len) {
+		ssize_t n = getrandom(b + got, len - got, 0);
+
 		if(n > 0)
 			got += (size_t)n;
+		else if(++tries > 100)
+			return MID_ERR_IO;
 	}
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	return MID_OK;
+}
+
+void mid_uuid4_format(const unsigned char b[16], char out[37])
+{
+	static const char hex[] = "0123456789abcdef";
+	int i, o = 0;
+
 	for(i = 0; i < 16; i++) {
+		unsigned char c = b[i];
+
+		if(i == 6)
+			c = (unsigned char)((c & 0x0f) | 0x40);
+		else if(i == 8)
+			c = (unsigned char)((c & 0x3f) | 0x80);
 		if(i == 4 || i == 6 || i == 8 || i == 10)
 			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
+		out[o++] = hex[c >> 4];
+		out[o++] = hex[c & 15];
 	}
 	out[o] = '\0';
+}
+
+/* splitmix64: spreads a counter's bits over the whole word. */
+static uint64_t mix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15u;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9u;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebu;
+	return x ^ (x >> 31);
+}
+
+void mid_uuid4(char out[37])
+{
+	static _Atomic uint64_t counter;
+	unsigned char b[16];
+
+	if(mid_random(b, sizeof(b))) {
+		struct timespec rt = {0, 0};
+		uint64_t n = atomic_fetch_add_explicit(&counter, 1, memory_order_relaxed);
+		uint64_t hi, lo;
+
+		clock_gettime(CLOCK_REALTIME, &rt);
+		hi = mix64(((uint64_t)rt.tv_sec << 30) ^ (uint64_t)rt.tv_nsec ^
+			   ((uint64_t)getpid() << 40));
+		lo = mix64(mid_now_ns() ^ (n << 20) ^ hi);
+		memcpy(b, &hi, 8);
+		memcpy(b + 8, &lo, 8);
+	}
+	mid_uuid4_format(b, out);
 }
 
 bool mid_device_ok(const char *id, size_t len)

@@ -9,24 +9,16 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 enum mid_rc mid_keys_generate(enum mid_key_kind kind, char out[MID_KEY_LEN + 1])
 {
 	unsigned char b[32];
-	size_t got = 0;
-	int tries = 0;
 	const char *prefix = kind == MID_KEY_ADMIN ? MID_KEY_ADMIN_PREFIX : MID_KEY_ORG_PREFIX;
 
-	while(got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if(n > 0)
-			got += (size_t)n;
-		else if(++tries > 100)
-			return MID_ERR_IO;
-	}
+	if(mid_random(b, sizeof(b)))
+		return MID_ERR_IO;
 	memcpy(out, prefix, 8);
 	mid_hex(b, sizeof(b), out + 8);
 	memset(b, 0, sizeof(b));

@@ -9,7 +9,6 @@
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 
 int mid_wire_device_ok(const char *id, size_t len)
@@ -116,38 +115,19 @@ char *mid_wire_error(const char *code, const char *message, const char *request_
 
 void mid_wire_request_id(char out[37])
 {
-	static const char hex[] = "0123456789abcdef";
 	static _Thread_local unsigned char pool[512];
 	static _Thread_local size_t used = sizeof(pool);
-	unsigned char *b;
-	int i, o = 0;
 
 	if(used == sizeof(pool)) {
-		size_t got = 0;
-		int tries = 0;
-		while(got < sizeof(pool)) {
-			ssize_t n = getrandom(pool + got, sizeof(pool) - got, 0);
-			if(n > 0)
-				got += (size_t)n;
-			else if(++tries > 100) {
-				mid_uuid4(out);
-				return;
-			}
+		if(mid_random(pool, sizeof(pool))) {
+			mid_uuid4(out); /* its fallback never fails */
+			return;
 		}
 		used = 0;
 	}
-	b = pool + used;
+	mid_uuid4_format(pool + used, out);
+	memset(pool + used, 0, 16);
 	used += 16;
-	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-	for(i = 0; i < 16; i++) {
-		if(i == 4 || i == 6 || i == 8 || i == 10)
-			out[o++] = '-';
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
-	out[o] = '\0';
-	memset(b, 0, 16);
 }
 
 size_t mid_wire_json_str(char *out, size_t cap, const char *s)

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests of common/: the vocabulary every part speaks (deviceId rule,
+ * UUIDs and their fallback when getrandom is refused, small number and
+ * string helpers).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mid.h"
+#include "mid_check.h"
+
+/* ---- core -------------------------------------------------------------- */
+
+START_TEST(test_common_device_id_rules)
+{
+	static const char punct[] = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+
+	ck_assert(mid_device_ok("tool:prod:payment-runner:02", 27));
+	ck_assert(mid_device_ok("a", 1));
+	ck_assert(mid_device_ok(punct, strlen(punct)));
+	ck_assert(!mid_device_ok("", 0));
+	ck_assert(!mid_device_ok("a b", 3));
+	ck_assert(!mid_device_ok("a\tb", 3));
+	ck_assert(!mid_device_ok("a\x7f", 2));
+	ck_assert(!mid_device_ok("caf\xc3\xa9", 5));
+	ck_assert(!mid_device_ok("a\0b", 3));
+}
+END_TEST
+
+/* 8-4-4-4-12 lower-case hex, version 4, RFC 4122 variant. */
+static int uuid4_shape(const char *u)
+{
+	size_t i;
+
+	if(strlen(u) != 36 || u[14] != '4' || !strchr("89ab", u[19]))
+		return 0;
+	for(i = 0; i < 36; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if(dash ? u[i] != '-' : !strchr("0123456789abcdef", u[i]))
+			return 0;
+	}
+	return 1;
+}
+
+START_TEST(test_common_uuid4_shape)
+{
+	static const unsigned char ff[16] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+					     0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
+	char a[37], b[37];
+
+	mid_uuid4(a);
+	mid_uuid4(b);
+	ck_assert_msg(uuid4_shape(a), "not a v4 UUID: %s", a);
+	ck_assert_str_ne(a, b);
+	mid_uuid4_format(ff, a);
+	ck_assert_str_eq(a, "ffffffff-ffff-4fff-bfff-ffffffffffff");
+}
+END_TEST
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* From here on getrandom(2) fails with ENOSYS in this process, as in a
+ * sandbox that refuses it. */
+static void refuse_getrandom(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_getrandom, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {.len = (unsigned short)MID_ARRAY_LEN(f), .filter = f};
+
+	if(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	   prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
+		_exit(3);
+}
+
+/* With getrandom refused for good, mid_uuid4 still returns distinct v4
+ * UUIDs, and mid_random says it failed. Run in a child with an alarm, so
+ * a loop that never ends fails the test instead of hanging it. */
+START_TEST(test_common_uuid4_without_getrandom)
+{
+	int status;
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if(pid == 0) {
+		char a[37], b[37];
+		unsigned char k[8];
+
+		alarm(5);
+		refuse_getrandom();
+		if(mid_random(k, sizeof(k)) != MID_ERR_IO)
+			_exit(4);
+		mid_uuid4(a);
+		mid_uuid4(b);
+		_exit(uuid4_shape(a) && uuid4_shape(b) && strcmp(a, b) ? 0 : 5);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(!WIFSIGNALED(status), "the child died of signal %d (SIGALRM: %d): "
+		      "mid_uuid4 did not return", WTERMSIG(status), SIGALRM);
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+END_TEST
+
+static void mid_check_tests(struct mid_check *t)
+{
+	t->name = "common";
+	tcase_set_timeout(t->errors, 20);
+	tcase_add_test(t->core, test_common_device_id_rules);
+	tcase_add_test(t->core, test_common_uuid4_shape);
+	tcase_add_test(t->errors, test_common_uuid4_without_getrandom);
+}
