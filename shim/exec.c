@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Keeping children gated. Every exec path puts LD_PRELOAD and the
- * MIDSHIM_* settings back into the child's environment, even when the
- * caller passed a cleaned one, and hands down the cached allow so a child
- * started within the parent's TTL need not ask again. The environment is
+ * Keeping children gated. Every exec path gives the child exactly the
+ * LD_PRELOAD and MIDSHIM_* settings this process started with, whatever
+ * the caller passed or added (a MIDSHIM_MODE=audit set by the program is
+ * dropped), removes the loader variables that could unload the preload,
+ * and hands down the cached allow so a child started within the parent's
+ * TTL need not ask again. The environment is
  * built on the caller's stack, or in one mmap'd block when it is large,
  * never with malloc: execve may run in a vfork child that shares the
  * parent's heap.
@@ -34,9 +36,20 @@ MID_HOT static size_t nsaved;
 MID_HOT static char saved_text[SAVED_TEXT];
 MID_HOT static size_t saved_used;
 
+/* A setting a child gets only from what was captured at start. */
 static int is_ours(const char *e)
 {
 	return !strncmp(e, "LD_PRELOAD=", 11) || !strncmp(e, "MIDSHIM_", 8);
+}
+
+/* Loader variables no child gets. LD_AUDIT loads a library whose
+ * la_objsearch may refuse to load the preload, and the child would run
+ * ungated. (LD_PRELOAD is rebuilt from what was captured; the shim's own
+ * entry there is an absolute path, so LD_LIBRARY_PATH cannot put another
+ * library in its place.) */
+static int is_dropped(const char *e)
+{
+	return !strncmp(e, "LD_AUDIT=", 9);
 }
 
 static int is_computed(const char *e)
@@ -83,6 +96,66 @@ static const char *self_path(void)
 	return self[0] ? self : NULL;
 }
 
+/* Is the LD_PRELOAD entry 'p' ('n' bytes) this library, by its own
+ * path or a bare name the loader looked up in the library path? */
+static int names_self(const char *p, size_t n, const char *self)
+{
+	size_t b;
+
+	if(self && strlen(self) == n && !memcmp(p, self, n))
+		return 1;
+	for(b = n; b > 0 && p[b - 1] != '/'; b--)
+		;
+	return b == 0 && n >= 13 && !memcmp(p, "libmidshim.so", 13);
+}
+
+/* Save LD_PRELOAD for children from the list 'list' this process got:
+ * its entries in their order (a sanitizer's runtime must stay first),
+ * with the shim's own entry as its absolute path, and that path first
+ * when the list did not name the shim (/etc/ld.so.preload, say). */
+static void save_preload(const char *list)
+{
+	char buf[SAVED_TEXT];
+	const char *self = self_path(), *p = list;
+	size_t o = 0;
+	int found = 0;
+
+	if(!self || self[0] != '/') {
+		save("LD_PRELOAD=", list, NULL, NULL);
+		return;
+	}
+	while(*p) {
+		size_t n = strcspn(p, ": ");
+		const char *ent = p;
+
+		if(n && names_self(p, n, self)) {
+			if(found)
+				n = 0; /* named twice: once is enough */
+			ent = self;
+			found = 1;
+		}
+		if(n) {
+			size_t len = ent == self ? strlen(self) : n;
+
+			if(o + len + 2 >= sizeof(buf)) {
+				save("LD_PRELOAD=", self, ":", list);
+				return;
+			}
+			if(o)
+				buf[o++] = ':';
+			memcpy(buf + o, ent, len);
+			o += len;
+		}
+		p += n;
+		p += *p != '\0';
+	}
+	buf[o] = '\0';
+	if(found)
+		save("LD_PRELOAD=", buf, NULL, NULL);
+	else
+		save("LD_PRELOAD=", self, o ? ":" : NULL, o ? buf : NULL);
+}
+
 void mid_exec_init(void)
 {
 	const char *self;
@@ -93,14 +166,10 @@ void mid_exec_init(void)
 		if(!is_ours(*e) || is_computed(*e))
 			continue;
 		if(!strncmp(*e, "LD_PRELOAD=", 11)) {
+			if(!have_preload)
+				save_preload(*e + 11);
 			have_preload = 1;
-			/* Preloaded from /etc/ld.so.preload or by path
-			 * elsewhere: make sure our own path is in the list. */
-			if(!strstr(*e, "libmidshim.so") && (self = self_path()) &&
-			   !strstr(*e, self)) {
-				save("LD_PRELOAD=", self, ":", *e + 11);
-				continue;
-			}
+			continue;
 		}
 		save(*e, NULL, NULL, NULL);
 	}
@@ -139,7 +208,7 @@ char **mid_exec_env(char *const envp[], struct mid_envbuf *buf)
 	out = (char **)(base + 1);
 	p = (char *)(out + n + nsaved + 3);
 	for(i = 0; i < n; i++)
-		if(!is_ours(envp[i]))
+		if(!is_ours(envp[i]) && !is_dropped(envp[i]))
 			out[k++] = envp[i];
 	for(i = 0; i < nsaved; i++)
 		out[k++] = saved[i];
@@ -165,12 +234,47 @@ void mid_exec_env_free(char **env)
 		munmap(base, base[0]);
 }
 
+/* Is 'e' ("NAME=...") one of the captured settings, by name? */
+static int saved_name(const char *e)
+{
+	size_t n = strcspn(e, "="), i;
+
+	for(i = 0; i < nsaved; i++)
+		if(!strncmp(saved[i], e, n) && saved[i][n] == '=')
+			return 1;
+	return 0;
+}
+
 void mid_exec_fix_environ(void)
 {
 	char until[32];
 	size_t i;
 	uint64_t u = mid_gate_allow_until();
 
+	/* What the program added since start goes first: every MIDSHIM_*
+	 * and LD_PRELOAD not captured (the computed two are set below), and
+	 * LD_AUDIT. Removing one shifts environ, so look again from the
+	 * start after each; an entry unsetenv cannot remove (no '=') is
+	 * blanked to an empty name. */
+	for(size_t left = 4096; left > 0; left--) {
+		char name[256], **e;
+		size_t n;
+
+		for(e = environ; e && *e; e++)
+			if((is_ours(*e) && !is_computed(*e) && !saved_name(*e)) || is_dropped(*e))
+				break;
+		if(!e || !*e)
+			break;
+		n = strcspn(*e, "=");
+		if((*e)[n] != '=' || n >= sizeof(name)) {
+			*e = (char *)(uintptr_t)"=";
+			continue;
+		}
+		memcpy(name, *e, n);
+		name[n] = '\0';
+		if(unsetenv(name))
+			*e = (char *)(uintptr_t)"=";
+	}
 	for(i = 0; i < nsaved; i++) {
 		const char *eq = strchr(saved[i], '=');
 		char name[64];

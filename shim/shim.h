@@ -282,8 +282,9 @@ struct mid_envbuf {
 };
 
 /*
- * Build the environment for a child: 'envp' without any LD_PRELOAD or
- * MIDSHIM_* entries, plus the captured ones and the inherited allow. The
+ * Build the environment for a child: 'envp' without any LD_PRELOAD,
+ * MIDSHIM_* or LD_AUDIT entries, plus the ones captured at start and the
+ * inherited allow. The
  * result lives in 'buf' when it fits (buf may be NULL), else in one
  * mmap'd block (no malloc: safe in a vfork child); release it with
  * mid_exec_env_free() if the exec returns.
@@ -291,8 +292,9 @@ struct mid_envbuf {
 MID_WUR char **mid_exec_env(char *const envp[], struct mid_envbuf *buf);
 void mid_exec_env_free(char **env);
 
-/* Put the captured settings back into this process's environ (for system
- * and popen, which pass environ to the child themselves). */
+/* Make this process's environ hold exactly the captured settings (for
+ * system and popen, which pass environ to the child themselves): every
+ * other MIDSHIM_* and LD_AUDIT removed, the captured ones set again. */
 void mid_exec_fix_environ(void);
 
 /* Resolve 'file' the way execvp does (PATH search when it has no '/').
