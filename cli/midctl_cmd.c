@@ -410,6 +410,20 @@ static const char *would_answer(const char *state, bool org_disabled)
 	return NULL;
 }
 
+/* The mode its processes reported, for a person. */
+static const char *mode_text(const char *mode)
+{
+	if(!mode || !strcmp(mode, "unknown"))
+		return "unknown (no process has reported one)";
+	if(!strcmp(mode, "audit"))
+		return "audit (policy denials are logged only; revoke still stops it)";
+	if(!strcmp(mode, "mixed"))
+		return "mixed (processes in audit and in enforce mode)";
+	if(!strcmp(mode, "enforce"))
+		return "enforce";
+	return "unknown";
+}
+
 static int status_json(const cJSON *dev, const char *device, bool org_disabled,
 		       const char *code, const struct mid_ctl_reply *r)
 {
@@ -497,6 +511,7 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 	       fmt_time(cJSON_GetObjectItemCaseSensitive(d, "last_seen"), b1, sizeof(b1)));
 	printf("validates   %s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(d, "validates"),
 					   "0", b1, sizeof(b1)));
+	printf("mode        %s\n", mode_text(jstr(d, "mode")));
 	printf("org         %s\n", off ? "disabled" : "enabled");
 	printf("validate    %s\n", !code ? "unknown (unexpected device state)" :
 				       !strcmp(code, "ALLOW") ? "allowed" : code);
@@ -511,7 +526,7 @@ out:
 
 int mid_ctl_list(struct mid_ctl *c)
 {
-	static const char *const head[] = {"DEVICE", "STATE", "CREATED", "LAST SEEN",
+	static const char *const head[] = {"DEVICE", "STATE", "MODE", "CREATED", "LAST SEEN",
 					   "VALIDATES"};
 	struct mid_ctl_reply r = {0};
 	struct table t = {.ncol = MID_ARRAY_LEN(head)};
@@ -533,18 +548,20 @@ int mid_ctl_list(struct mid_ctl *c)
 	}
 	table_add(&t, head);
 	cJSON_ArrayForEach(d, devices) {
-		char b[5][CELL_MAX];
-		const char *row[5];
+		char b[6][CELL_MAX];
+		const char *row[6];
 
 		row[0] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "deviceId"), "?", b[0],
 				 CELL_MAX);
 		row[1] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "state"), "?", b[1],
 				 CELL_MAX);
-		row[2] = fmt_time(cJSON_GetObjectItemCaseSensitive(d, "created"), b[2],
+		row[2] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "mode"), "unknown", b[2],
+				 CELL_MAX);
+		row[3] = fmt_time(cJSON_GetObjectItemCaseSensitive(d, "created"), b[3],
 				  CELL_MAX);
-		row[3] = fmt_time(cJSON_GetObjectItemCaseSensitive(d, "last_seen"), b[3],
+		row[4] = fmt_time(cJSON_GetObjectItemCaseSensitive(d, "last_seen"), b[4],
 				  CELL_MAX);
-		row[4] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "validates"), "0", b[4],
+		row[5] = fmt_val(cJSON_GetObjectItemCaseSensitive(d, "validates"), "0", b[5],
 				 CELL_MAX);
 		table_add(&t, row);
 	}

@@ -269,6 +269,17 @@ enum mid_rc mid_client_set_ca_file(struct mid_client *c, const char *path)
 	return MID_OK;
 }
 
+enum mid_rc mid_client_set_mode(struct mid_client *c, const char *mode)
+{
+	if(!mode)
+		mode = "";
+	if(!c || (*mode && strcmp(mode, "enforce") && strcmp(mode, "audit")))
+		return MID_ERR_INVAL;
+	mid_strlcpy(c->mode, mode, sizeof(c->mode));
+	c->req_ready = 0;
+	return MID_OK;
+}
+
 void mid_client_disconnect(struct mid_client *c)
 {
 	if(!c)
@@ -356,7 +367,7 @@ static size_t json_escape(char *dst, const char *s)
  */
 static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char *device)
 {
-	char body[16 + 6 * MID_DEVICE_MAX];
+	char body[48 + 6 * MID_DEVICE_MAX];
 	size_t n, blen;
 	int h;
 
@@ -369,6 +380,8 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 	c->req_ready = 0;
 	memcpy(body, "{\"deviceId\":\"", 13);
 	blen = 13 + json_escape(body + 13, device);
+	if(call == MID_CALL_VALIDATE && c->mode[0])
+		blen += (size_t)sprintf(body + blen, "\",\"mode\":\"%s", c->mode);
 	memcpy(body + blen, "\"}", 3);
 	blen += 2;
 	if(c->url.scheme == MID_SCHEME_UNIX)

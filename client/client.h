@@ -73,6 +73,11 @@ MID_WUR enum mid_rc mid_client_new(const char *url, const char *org_key,
 MID_WUR enum mid_rc mid_client_check(const char *url, const char *org_key, long timeout_ms,
 				     char *err, size_t errlen);
 
+/* Tell the control plane, with each validate, the mode the caller runs
+ * in: "enforce" or "audit" ("" or NULL sends none). The client copies
+ * it; another value is MID_ERR_INVAL. */
+enum mid_rc mid_client_set_mode(struct mid_client *c, const char *mode);
+
 /* Close the connection and free. Accepts NULL. */
 void mid_client_free(struct mid_client *c);
 

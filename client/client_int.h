@@ -38,6 +38,7 @@ struct mid_client {
 	struct mid_url url;
 	char key[MID_ORG_KEY_MAX + 1];
 	long timeout_ms;
+	char mode[8]; /* sent with validate: "enforce", "audit" or "" */
 
 	/* A numeric host is resolved once, in mid_client_new. */
 	struct sockaddr_storage addr;

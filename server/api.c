@@ -198,12 +198,13 @@ char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const c
 
 static enum MHD_Result r_validate(struct call *c)
 {
-	char dev[MID_DEVICE_MAX + 1];
+	char dev[MID_DEVICE_MAX + 1], mode[8];
+	struct mid_wire_err e;
 	struct mid_verdict v;
-	enum MHD_Result ret;
 
-	if(!body_device(c, dev, &ret))
-		return ret;
+	if(mid_wire_body_validate(c->body, c->len, dev, sizeof(dev), mode, &e))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
+	c->who.mode = mid_proc_mode_parse(mode);
 	mid_service_validate(c->api->svc, c->org, dev, &c->who, &v);
 	return send_text(c->conn, MHD_HTTP_OK, mid_api_verdict_json(&v, dev, c->rid), NULL);
 }
@@ -249,7 +250,8 @@ static int list_one(const struct mid_dev_info *d, void *arg)
 	   !cJSON_AddStringToObject(o, "created", created) ||
 	   !(d->last_seen_ms ? cJSON_AddStringToObject(o, "last_seen", seen) :
 			       cJSON_AddNullToObject(o, "last_seen")) ||
-	   !cJSON_AddNumberToObject(o, "validates", (double)d->validates)) {
+	   !cJSON_AddNumberToObject(o, "validates", (double)d->validates) ||
+	   !cJSON_AddStringToObject(o, "mode", mid_proc_mode_name(d->mode))) {
 		l->failed = 1;
 		return 1;
 	}

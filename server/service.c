@@ -188,7 +188,7 @@ void mid_service_validate(struct mid_service *svc, struct mid_org *org, const ch
 	enum mid_dev_state s;
 	int disabled;
 
-	mid_state_validate(org, dev, mid_wire_now_ms(), &s, &disabled);
+	mid_state_validate_mode(org, dev, mid_wire_now_ms(), c->mode, &s, &disabled);
 	v->allowed = 0;
 	if(disabled) {
 		v->code = "ORG_DISABLED";

@@ -22,6 +22,7 @@ struct mid_service;
 struct mid_caller {
 	const char *peer;       /* "127.0.0.1", "::1", "unix" */
 	const char *request_id; /* UUID v4 */
+	enum mid_proc_mode mode; /* what a validating process reported */
 };
 
 enum mid_reg_status {

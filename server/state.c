@@ -18,6 +18,8 @@ struct dev {
 	int64_t created_ms;
 	_Atomic int64_t last_seen_ms;
 	_Atomic uint64_t validates;
+	/* When a process last reported each mode (0: never). */
+	_Atomic int64_t enforce_ms, audit_ms;
 	uint64_t flushed;              /* touched by the flush thread only */
 	size_t len;
 	char id[];
@@ -66,6 +68,30 @@ enum mid_dev_state mid_dev_state_parse(const char *name)
 		if(!strcmp(name, state_names[i]))
 			return (enum mid_dev_state)i;
 	return MID_DEV_NONE;
+}
+
+static const char *const mode_names[] = {
+	[MID_PROC_UNKNOWN] = "unknown",
+	[MID_PROC_ENFORCE] = "enforce",
+	[MID_PROC_AUDIT] = "audit",
+	[MID_PROC_MIXED] = "mixed",
+};
+
+const char *mid_proc_mode_name(enum mid_proc_mode m)
+{
+	if((unsigned)m < MID_ARRAY_LEN(mode_names))
+		return mode_names[m];
+	return "unknown";
+}
+
+enum mid_proc_mode mid_proc_mode_parse(const char *name)
+{
+	size_t i;
+
+	for(i = MID_PROC_ENFORCE; i < MID_ARRAY_LEN(mode_names); i++)
+		if(!strcmp(name, mode_names[i]))
+			return (enum mid_proc_mode)i;
+	return MID_PROC_UNKNOWN;
 }
 
 /* FNV-1a: deviceIds are short and not attacker-chosen in bulk (only a
@@ -270,6 +296,8 @@ enum mid_rc mid_state_put(struct mid_org *org, const char *id, enum mid_dev_stat
 	d->created_ms = created_ms;
 	atomic_init(&d->last_seen_ms, last_seen_ms);
 	atomic_init(&d->validates, validates);
+	atomic_init(&d->enforce_ms, 0);
+	atomic_init(&d->audit_ms, 0);
 	d->flushed = validates;
 	d->len = len;
 	memcpy(d->id, id, len + 1);
@@ -283,6 +311,13 @@ out:
 void mid_state_validate(struct mid_org *org, const char *id, int64_t now_ms,
 			enum mid_dev_state *state, int *org_disabled)
 {
+	mid_state_validate_mode(org, id, now_ms, MID_PROC_UNKNOWN, state, org_disabled);
+}
+
+void mid_state_validate_mode(struct mid_org *org, const char *id, int64_t now_ms,
+			     enum mid_proc_mode mode, enum mid_dev_state *state,
+			     int *org_disabled)
+{
 	struct dev *d;
 
 	atomic_fetch_add_explicit(&org->validates, 1, memory_order_relaxed);
@@ -293,10 +328,28 @@ void mid_state_validate(struct mid_org *org, const char *id, int64_t now_ms,
 		*state = d->state;
 		atomic_fetch_add_explicit(&d->validates, 1, memory_order_relaxed);
 		atomic_store_explicit(&d->last_seen_ms, now_ms, memory_order_relaxed);
+		if(mode == MID_PROC_ENFORCE)
+			atomic_store_explicit(&d->enforce_ms, now_ms, memory_order_relaxed);
+		else if(mode == MID_PROC_AUDIT)
+			atomic_store_explicit(&d->audit_ms, now_ms, memory_order_relaxed);
 	} else {
 		*state = MID_DEV_NONE;
 	}
 	pthread_rwlock_unlock(&org->lock);
+}
+
+/* The later of the two modes reported, or "mixed" when both came
+ * within MID_MODE_MIXED_MS of each other. */
+static enum mid_proc_mode dev_mode(const struct dev *d)
+{
+	int64_t e = atomic_load_explicit(&d->enforce_ms, memory_order_relaxed);
+	int64_t a = atomic_load_explicit(&d->audit_ms, memory_order_relaxed);
+
+	if(!e && !a)
+		return MID_PROC_UNKNOWN;
+	if(e && a && (e > a ? e - a : a - e) <= MID_MODE_MIXED_MS)
+		return MID_PROC_MIXED;
+	return e > a ? MID_PROC_ENFORCE : MID_PROC_AUDIT;
 }
 
 static void copy_info(const struct dev *d, struct mid_dev_info *info)
@@ -306,6 +359,7 @@ static void copy_info(const struct dev *d, struct mid_dev_info *info)
 	info->created_ms = d->created_ms;
 	info->last_seen_ms = atomic_load_explicit(&d->last_seen_ms, memory_order_relaxed);
 	info->validates = atomic_load_explicit(&d->validates, memory_order_relaxed);
+	info->mode = dev_mode(d);
 }
 
 enum mid_rc mid_state_get(struct mid_org *org, const char *id, struct mid_dev_info *info)

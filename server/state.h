@@ -33,6 +33,18 @@ enum mid_role {
 struct mid_state;
 struct mid_org;
 
+/* The mode a gated process reports with its validates. */
+enum mid_proc_mode {
+	MID_PROC_UNKNOWN = 0, /* none reported */
+	MID_PROC_ENFORCE,
+	MID_PROC_AUDIT,
+	MID_PROC_MIXED, /* both, from processes within MID_MODE_MIXED_MS */
+};
+
+/* Two modes reported this close together (ms) mean the device runs
+ * processes in both. */
+#define MID_MODE_MIXED_MS 60000
+
 /* A copy of one device's fields, taken under the org's lock. */
 struct mid_dev_info {
 	char id[MID_DEVICE_MAX + 1];
@@ -40,7 +52,13 @@ struct mid_dev_info {
 	int64_t created_ms;
 	int64_t last_seen_ms; /* 0: never validated */
 	uint64_t validates;
+	enum mid_proc_mode mode; /* kept in memory only */
 };
+
+/* "enforce", "audit", "mixed", "unknown"; and back (UNKNOWN for any
+ * other text). */
+const char *mid_proc_mode_name(enum mid_proc_mode m);
+enum mid_proc_mode mid_proc_mode_parse(const char *name);
 
 struct mid_usage {
 	uint64_t devices, active, revoked, removed, validates;
@@ -93,6 +111,11 @@ enum mid_rc mid_state_put(struct mid_org *org, const char *id, enum mid_dev_stat
  * whether the org is disabled; counts the call and stamps last_seen. */
 void mid_state_validate(struct mid_org *org, const char *id, int64_t now_ms,
 			enum mid_dev_state *state, int *org_disabled);
+/* The same, noting the 'mode' the caller reported (ENFORCE or AUDIT;
+ * UNKNOWN notes nothing). */
+void mid_state_validate_mode(struct mid_org *org, const char *id, int64_t now_ms,
+			     enum mid_proc_mode mode, enum mid_dev_state *state,
+			     int *org_disabled);
 
 /* A copy of one device; MID_ERR_NOT_FOUND when unknown. */
 enum mid_rc mid_state_get(struct mid_org *org, const char *id, struct mid_dev_info *info) MID_WUR;

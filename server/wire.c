@@ -25,55 +25,103 @@ int mid_wire_device_ok(const char *id, size_t len)
 	return 1;
 }
 
-enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
-				 char *out, size_t outlen, struct mid_wire_err *e)
+/* The JSON object in 'body', or NULL with 'e' filled; 'name' is the
+ * member the example in a message shows. */
+static cJSON *body_object(const char *body, size_t len, const char *name,
+			  struct mid_wire_err *e)
 {
-	cJSON *root = NULL, *v;
-	enum mid_rc rc = MID_ERR_PARSE;
-	size_t n;
+	cJSON *root;
 
 	e->code = MID_E_BAD_JSON;
 	e->message[0] = '\0';
 	if(len == 0) {
 		snprintf(e->message, sizeof(e->message),
 			 "empty body; send a JSON object like {\"%s\":\"...\"}", name);
-		goto out;
+		return NULL;
 	}
 	root = cJSON_ParseWithLength(body, len);
 	if(!root) {
 		snprintf(e->message, sizeof(e->message),
 			 "body is not JSON; send a JSON object like {\"%s\":\"...\"}", name);
-		goto out;
+		return NULL;
 	}
 	if(!cJSON_IsObject(root)) {
 		snprintf(e->message, sizeof(e->message),
 			 "body must be a JSON object like {\"%s\":\"...\"}", name);
-		goto out;
+		cJSON_Delete(root);
+		return NULL;
 	}
+	return root;
+}
+
+/* Copy the string member 'name' of 'root' into 'out'; with 'optional',
+ * an absent member gives "". */
+static enum mid_rc member_string(const cJSON *root, const char *name, int device, int optional,
+				 char *out, size_t outlen, struct mid_wire_err *e)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, name);
+	size_t n;
+
 	e->code = device ? MID_E_BAD_DEVICE_ID : MID_E_BAD_REQUEST;
-	v = cJSON_GetObjectItemCaseSensitive(root, name);
+	if(!v && optional) {
+		out[0] = '\0';
+		return MID_OK;
+	}
 	if(!v) {
 		snprintf(e->message, sizeof(e->message), "member \"%s\" is missing", name);
-		goto out;
+		return MID_ERR_PARSE;
 	}
 	if(!cJSON_IsString(v) || !v->valuestring) {
 		snprintf(e->message, sizeof(e->message), "member \"%s\" must be a string", name);
-		goto out;
+		return MID_ERR_PARSE;
 	}
 	n = strlen(v->valuestring);
 	if(device && !mid_wire_device_ok(v->valuestring, n)) {
 		snprintf(e->message, sizeof(e->message),
 			 "deviceId must be 1 to %d bytes of printable ASCII without spaces",
 			 MID_DEVICE_MAX);
-		goto out;
+		return MID_ERR_PARSE;
 	}
 	if(n >= outlen) {
 		snprintf(e->message, sizeof(e->message), "member \"%s\" is too long", name);
-		goto out;
+		return MID_ERR_PARSE;
 	}
 	memcpy(out, v->valuestring, n + 1);
-	rc = MID_OK;
-out:
+	return MID_OK;
+}
+
+enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
+				 char *out, size_t outlen, struct mid_wire_err *e)
+{
+	cJSON *root = body_object(body, len, name, e);
+	enum mid_rc rc;
+
+	if(!root)
+		return MID_ERR_PARSE;
+	rc = member_string(root, name, device, 0, out, outlen, e);
+	cJSON_Delete(root);
+	return rc;
+}
+
+enum mid_rc mid_wire_body_validate(const char *body, size_t len, char *dev, size_t devlen,
+				   char mode[8], struct mid_wire_err *e)
+{
+	cJSON *root = body_object(body, len, "deviceId", e);
+	enum mid_rc rc;
+
+	if(!root)
+		return MID_ERR_PARSE;
+	rc = member_string(root, "deviceId", 1, 0, dev, devlen, e);
+	if(!rc)
+		rc = member_string(root, "mode", 0, 1, mode, 8, e);
+	if(!rc && mode[0] && strcmp(mode, "enforce") && strcmp(mode, "audit")) {
+		snprintf(e->message, sizeof(e->message),
+			 "member \"mode\" must be \"enforce\" or \"audit\"");
+		rc = MID_ERR_PARSE;
+	}
+	if(rc == MID_ERR_PARSE && !strncmp(e->message, "member \"mode\" is too long", 26))
+		snprintf(e->message, sizeof(e->message),
+			 "member \"mode\" must be \"enforce\" or \"audit\"");
 	cJSON_Delete(root);
 	return rc;
 }

@@ -39,6 +39,11 @@ int mid_wire_device_ok(const char *id, size_t len);
 enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
 				 char *out, size_t outlen, struct mid_wire_err *e) MID_WUR;
 
+/* The validate body: "deviceId" as above into 'dev', and the optional
+ * "mode" ("enforce" or "audit"; "" when absent) into 'mode'. */
+enum mid_rc mid_wire_body_validate(const char *body, size_t len, char *dev, size_t devlen,
+				   char mode[8], struct mid_wire_err *e) MID_WUR;
+
 /* 'ms' since the epoch as ISO-8601 UTC with milliseconds, e.g.
  * 2024-05-01T12:00:00.000Z. */
 void mid_wire_time(int64_t ms, char out[32]);

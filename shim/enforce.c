@@ -140,9 +140,22 @@ MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
 	clean(target, tlen, raw);
 }
 
-static const char *action_text(const struct mid_config *cfg, char *buf, size_t len)
+/*
+ * Audit mode softens the policy and the faults of the path to the control
+ * plane, never an operator's decision: a revoked or removed device, or a
+ * disabled organisation, is stopped in audit mode too. Otherwise a
+ * rollout in audit mode would disarm the kill switch it is meant to test.
+ */
+MID_STATIC bool mid_enforce_hard(const char *code);
+MID_STATIC bool mid_enforce_hard(const char *code)
 {
-	if(cfg->mode == MID_MODE_AUDIT)
+	return code && (!strcmp(code, "DEVICE_REVOKED") || !strcmp(code, "DEVICE_REMOVED") ||
+			!strcmp(code, "ORG_DISABLED"));
+}
+
+static const char *action_text(const struct mid_config *cfg, bool soft, char *buf, size_t len)
+{
+	if(soft)
 		return "audit mode, allowed";
 	switch(cfg->on_deny) {
 	case MID_DENY_KILL: return "killed";
@@ -217,6 +230,7 @@ int mid_enforce(const struct mid_event *ev, const char *code, const char *reques
 	struct sigaction dfl;
 	char buf[32];
 	int e = errno;
+	bool soft;
 
 	if(!cfg) {
 		/* No configuration means the constructor never ran to the
@@ -225,9 +239,10 @@ int mid_enforce(const struct mid_event *ev, const char *code, const char *reques
 		kill(getpid(), SIGKILL);
 		_exit(126);
 	}
-	log_denial(ev, code, request_id, rule, action_text(cfg, buf, sizeof(buf)),
-		   cfg->mode == MID_MODE_AUDIT ? "would deny" : "denied");
-	if(cfg->mode == MID_MODE_AUDIT) {
+	soft = cfg->mode == MID_MODE_AUDIT && !mid_enforce_hard(code);
+	log_denial(ev, code, request_id, rule, action_text(cfg, soft, buf, sizeof(buf)),
+		   soft ? "would deny" : "denied");
+	if(soft) {
 		errno = e;
 		return 0;
 	}

@@ -58,6 +58,8 @@ static struct mid_client *get_client(struct mid_decision *d)
 		mid_shim_say("cannot make the control-plane client: %s", err);
 		return NULL;
 	}
+	if(client && !client_pid)
+		mid_client_set_mode(client, config.mode == MID_MODE_AUDIT ? "audit" : "enforce");
 	if(!client_pid)
 		client_pid = getpid();
 	return client;

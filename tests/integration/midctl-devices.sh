@@ -98,7 +98,7 @@ note "ok: refusals"
 midctl_expect 0 "register second" register "$E"
 midctl_expect 0 "revoke second" revoke "$E"
 midctl_expect 0 "list" list
-assert_eq "DEVICE STATE CREATED LAST SEEN VALIDATES" "$(head -n 1 <<<"$OUT" | tr -s ' ')" "list header"
+assert_eq "DEVICE STATE MODE CREATED LAST SEEN VALIDATES" "$(head -n 1 <<<"$OUT" | tr -s ' ')" "list header"
 assert_eq 3 "$(wc -l <<<"$OUT")" "list: header and two devices"
 grep -Eq "^$D +active " <<<"$OUT" || fail "list lacks $D active: $OUT"
 grep -Eq "^$E +revoked " <<<"$OUT" || fail "list lacks $E revoked: $OUT"

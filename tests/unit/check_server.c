@@ -99,7 +99,8 @@ static void make_db(const char *path, uint64_t limit, char org_key[MID_KEY_LEN +
 	mid_store_free(s);
 }
 
-static const struct mid_caller who = {"127.0.0.1", "00000000-0000-4000-8000-000000000000"};
+static const struct mid_caller who = {"127.0.0.1", "00000000-0000-4000-8000-000000000000",
+				      MID_PROC_UNKNOWN};
 
 /* ---- core ----------------------------------------------------------- */
 
@@ -185,6 +186,52 @@ START_TEST(test_server_body_device)
 	ck_assert_int_eq(mid_wire_body_string("{\"key\":\"org\"}xxxx", 13, "key", 0, dev, sizeof(dev),
 					      &e), MID_OK);
 	ck_assert_str_eq(dev, "org");
+}
+END_TEST
+
+START_TEST(test_server_body_validate_mode)
+{
+	char dev[MID_DEVICE_MAX + 1], mode[8];
+	struct mid_wire_err e;
+	struct mid_org *org;
+	struct mid_state *st;
+	struct mid_dev_info info;
+	enum mid_dev_state s;
+	int dis;
+	unsigned char h[MID_SHA256_LEN] = {0}, h2[MID_SHA256_LEN] = {1};
+
+	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\"}", 19, dev, sizeof(dev),
+						mode, &e), MID_OK);
+	ck_assert_str_eq(dev, "a:b");
+	ck_assert_str_eq(mode, "");
+	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\",\"mode\":\"audit\"}", 34, dev,
+						sizeof(dev), mode, &e), MID_OK);
+	ck_assert_str_eq(mode, "audit");
+	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\",\"mode\":\"auditing\"}", 37,
+						dev, sizeof(dev), mode, &e), MID_ERR_PARSE);
+	ck_assert_str_eq(e.code, MID_E_BAD_REQUEST);
+	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\",\"mode\":1}", 28, dev,
+						sizeof(dev), mode, &e), MID_ERR_PARSE);
+
+	/* The table keeps the latest mode; two within a minute are mixed. */
+	ck_assert_int_eq(mid_state_new(&st), MID_OK);
+	ck_assert_int_eq(mid_state_add_org(st, 1, "o", h, h2, 0, 0, 0, &org), MID_OK);
+	ck_assert_int_eq(mid_state_put(org, "d", MID_DEV_ACTIVE, 1, 0, 0), MID_OK);
+	ck_assert_int_eq(mid_state_get(org, "d", &info), MID_OK);
+	ck_assert_str_eq(mid_proc_mode_name(info.mode), "unknown");
+	mid_state_validate_mode(org, "d", 1000, MID_PROC_AUDIT, &s, &dis);
+	ck_assert_int_eq(mid_state_get(org, "d", &info), MID_OK);
+	ck_assert_str_eq(mid_proc_mode_name(info.mode), "audit");
+	mid_state_validate_mode(org, "d", 1000 + MID_MODE_MIXED_MS, MID_PROC_ENFORCE, &s, &dis);
+	ck_assert_int_eq(mid_state_get(org, "d", &info), MID_OK);
+	ck_assert_str_eq(mid_proc_mode_name(info.mode), "mixed");
+	mid_state_validate_mode(org, "d", 1001 + 2 * MID_MODE_MIXED_MS, MID_PROC_ENFORCE, &s, &dis);
+	mid_state_validate(org, "d", 1002 + 2 * MID_MODE_MIXED_MS, &s, &dis);
+	ck_assert_int_eq(mid_state_get(org, "d", &info), MID_OK);
+	ck_assert_str_eq(mid_proc_mode_name(info.mode), "enforce");
+	ck_assert_int_eq(mid_proc_mode_parse("audit"), MID_PROC_AUDIT);
+	ck_assert_int_eq(mid_proc_mode_parse("bogus"), MID_PROC_UNKNOWN);
+	mid_state_free(st);
 }
 END_TEST
 
@@ -758,6 +805,7 @@ static Suite *server_suite(void)
 	tcase_add_test(core, test_server_key_format);
 	tcase_add_test(core, test_server_device_id_rules);
 	tcase_add_test(core, test_server_body_device);
+	tcase_add_test(core, test_server_body_validate_mode);
 	tcase_add_test(core, test_server_verdict_json);
 	tcase_add_test(core, test_server_error_json);
 	tcase_add_test(core, test_server_request_id_uuid4);

@@ -210,19 +210,37 @@ START_TEST(test_shim_policy_deny_names_rule)
 }
 END_TEST
 
-START_TEST(test_shim_audit_mode_never_stops)
+START_TEST(test_shim_audit_mode_softens_policy_not_revocation)
 {
+	static const char *const hard[] = {"DEVICE_REVOKED", "DEVICE_REMOVED", "ORG_DISABLED"};
 	struct mid_event ev = file_write_event();
 	const char *out;
 
-	setup_gate(0, MID_DENY_KILL, MID_MODE_AUDIT);
+	/* A fault on the way to the control plane: logged, allowed. */
+	setup_gate(0, MID_DENY_ERRNO, MID_MODE_AUDIT);
 	stub_allowed = false;
-	stub_code = "DEVICE_REVOKED";
+	stub_rc = MID_ERR_UNREACHABLE;
+	stub_code = "MIDSHIM_UNREACHABLE";
 	capture_stderr();
 	ck_assert_int_eq(mid_gate_check(&ev), 0);
 	out = captured();
-	ck_assert_msg(strstr(out, "would deny write") && strstr(out, "DEVICE_REVOKED") &&
+	ck_assert_msg(strstr(out, "would deny write") && strstr(out, "MIDSHIM_UNREACHABLE") &&
 			      strstr(out, "audit mode, allowed"), "log: %s", out);
+	/* An operator's decision: enforced in audit mode too (errno here,
+	 * so the test survives it). */
+	for(size_t i = 0; i < MID_ARRAY_LEN(hard); i++) {
+		setup_gate(0, MID_DENY_ERRNO, MID_MODE_AUDIT);
+		stub_allowed = false;
+		stub_code = hard[i];
+		capture_stderr();
+		errno = 0;
+		ck_assert_int_eq(mid_gate_check(&ev), -1);
+		ck_assert_int_eq(errno, EPERM);
+		out = captured();
+		ck_assert_msg(strstr(out, "denied write") && strstr(out, hard[i]) &&
+				      strstr(out, ": EPERM") && !strstr(out, "would deny"),
+			      "%s log: %s", hard[i], out);
+	}
 }
 END_TEST
 
@@ -755,7 +773,7 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_ttl_zero_asks_every_time);
 	tcase_add_test(core, test_shim_deny_after_revoke_clears_cache);
 	tcase_add_test(core, test_shim_policy_deny_names_rule);
-	tcase_add_test(core, test_shim_audit_mode_never_stops);
+	tcase_add_test(core, test_shim_audit_mode_softens_policy_not_revocation);
 	tcase_add_test(core, test_shim_single_flight);
 	tcase_add_test(core, test_shim_fork_asks_only_when_stale);
 	tcase_add_test(core, test_shim_fork_child_frees_held_lock);

@@ -1,0 +1,82 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Audit mode softens the policy, never an operator's decision: a program
+# in audit mode runs on past a policy deny (logged as "would deny"), but
+# a revoke, a remove or an org disable stops it like in enforce mode.
+# midd learns the mode from the validates, and midctl shows it.
+. "$(dirname "$0")/../lib.sh"
+midd_start
+shim_env "test:e2e:audit:01"
+export MIDSHIM_MODE=audit
+cat >"$T/policy.json" <<'JSON'
+{ "version": 1, "default": "validate",
+  "rules": [ { "on": "fs", "op": ["delete"], "path": ["/tmp/**", "/var/tmp/**"], "action": "deny" } ] }
+JSON
+export MIDSHIM_POLICY=$T/policy.json
+# The operator's key reaches midctl only, never the gated programs.
+CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/keys/admin.key" "$BIN/midctl" --url "$MIDSHIM_URL")
+
+# A loop that deletes a file (a policy deny) and appends a line to a file
+# every 20 ms, for at most 60 s.
+LOOP='for i in $(seq 1 3000); do : >"$1/victim"; rm -f "$1/victim"; echo "$i" >>"$1/out"; sleep 0.02; done'
+
+run_until_stopped() { # what: start the loop, wait for it to pass the deny, stop it with "$@"
+	local what=$1 pid n0 t0 t1 ms
+	shift
+	rm -f "$T/out" "$T/err"
+	rm -rf "$T/w"
+	mkdir -p "$T/w"
+	LD_PRELOAD=$PRELOAD bash -c "$LOOP" _ "$T/w" >/dev/null 2>"$T/err" </dev/null &
+	pid=$!
+	for _ in $(seq 1 200); do
+		[ "$(cat "$T/w/out" 2>/dev/null | wc -l)" -ge 5 ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	kill -0 "$pid" 2>/dev/null || fail "$what: the audit-mode loop died before the stop: $(cat "$T/err")"
+	grep -q "midshim: would deny fs delete $T/w/victim .*code POLICY_DENY.*: audit mode, allowed" "$T/err" ||
+		fail "$what: no 'would deny' line for the policy deny: $(cat "$T/err")"
+	"$@" >/dev/null || fail "$what: the stop command failed"
+	t0=${EPOCHREALTIME/./}
+	# The loop must die within one TTL plus a 2 s margin for a loaded machine.
+	for _ in $(seq 1 $(((MIDSHIM_TTL_MS + 2000) / 20))); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.02
+	done
+	t1=${EPOCHREALTIME/./}
+	ms=$(((t1 - t0) / 1000))
+	set +e
+	kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; wait "$pid"; fail "$what: audit-mode program still ran ${ms} ms after the stop"; }
+	wait "$pid"
+	RC=$?
+	set -e
+	assert_eq 137 "$RC" "$what: exit status"
+	grep -Eq "midshim: denied .*code $CODE, request_id $UUID_RE\): killed" "$T/err" ||
+		fail "$what: no '$CODE ... killed' line: $(cat "$T/err")"
+	note "ok: $what stops an audit-mode program (${ms} ms)"
+}
+
+# Before any stop: midd learns the mode from the validates.
+gated bash -c 'echo hi >/dev/null'
+[ "$RC" -eq 0 ] || fail "audit-mode start exited $RC: $(cat "$T/err")"
+out=$("${CTL[@]}" status "$MIDSHIM_DEVICE_ID")
+grep -Eq '^mode +audit ' <<<"$out" || fail "midctl status shows no audit mode: $out"
+out=$("${CTL[@]}" list)
+grep -Eq "^$MIDSHIM_DEVICE_ID +active +audit " <<<"$out" || fail "midctl list shows no audit mode: $out"
+out=$("${CTL[@]}" --json list)
+assert_contains "$out" '"mode":"audit"' "list --json carries the mode"
+note "ok: midd knows the device runs in audit mode"
+
+CODE=DEVICE_REVOKED run_until_stopped "revoke" "${CTL[@]}" revoke "$MIDSHIM_DEVICE_ID"
+"${CTL[@]}" restore "$MIDSHIM_DEVICE_ID" >/dev/null
+CODE=ORG_DISABLED run_until_stopped "org disable" "${CTL[@]}" org disable
+"${CTL[@]}" org enable >/dev/null
+CODE=DEVICE_REMOVED run_until_stopped "remove" "${CTL[@]}" remove "$MIDSHIM_DEVICE_ID"
+
+# A mixed fleet: an enforce-mode process of the same device is seen too.
+"${CTL[@]}" restore "$MIDSHIM_DEVICE_ID" >/dev/null
+MIDSHIM_MODE=enforce gated /bin/true
+[ "$RC" -eq 0 ] || fail "enforce-mode start exited $RC: $(cat "$T/err")"
+out=$("${CTL[@]}" list)
+grep -Eq "^$MIDSHIM_DEVICE_ID +active +mixed " <<<"$out" || fail "midctl list shows no mixed mode: $out"
+note "ok: mixed modes"
