@@ -71,7 +71,7 @@ HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
 
 PROGRAMS = $(SHIM) $(MIDD) $(MIDCTL) $(MIDSHIM)
 
-.PHONY: all build-all tests-build deps check test unit asan ubsan tsan valgrind fuzz bench demo \
+.PHONY: all build-all tests-build unit-build deps check test unit asan ubsan tsan valgrind fuzz bench demo \
 	format lint install uninstall clean help
 .DEFAULT_GOAL := all
 
@@ -185,22 +185,18 @@ $(B)/bench/%: bench/%.c $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 
 tests-build: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_BIN)
 
-# The whole test suite, warnings as errors, then the unit, fuzz-replay,
-# integration and end-to-end tests again under ASan+UBSan (the sanitizer
-# runtime first in LD_PRELOAD for gated programs). Each run prints
-# "N passed, N failed".
+# The whole test suite in three passes (tests/check.sh): everything with
+# -Werror; unit, fuzz-replay, integration, fault and end-to-end tests again
+# under ASan+UBSan (the sanitizer runtime first in LD_PRELOAD for gated
+# programs); unit tests under TSan. Each pass prints its
+# "N passed, N failed, N skipped" and the last line sums them all.
 ASAN_DIR = build-asan
 ASAN_EXCLUDE = compat|demo|install
 check: deps
-	$(Q)$(MAKE) --no-print-directory WERROR=-Werror build-all tests-build
-	$(Q)B=$(B) tests/run.sh
-	$(Q)$(MAKE) --no-print-directory B=$(ASAN_DIR) SANITIZER=address,undefined OPT="-O1 -g" \
-		WERROR=-Werror build-all tests-build
-	$(Q)B=$(ASAN_DIR) MIDSHIM_TEST_SANITIZER=address MIDSHIM_TEST_EXCLUDE='$(ASAN_EXCLUDE)' \
-		tests/run.sh unit fuzz integration e2e
-	$(Q)$(MAKE) --no-print-directory B=build-tsan SANITIZER=thread OPT="-O1 -g" WERROR=-Werror \
-		$(patsubst $(B)/%,build-tsan/%,$(UNIT_BIN))
-	$(Q)B=build-tsan tests/run.sh unit
+	$(Q)MAKE="$(MAKE)" B=$(B) ASAN_DIR=$(ASAN_DIR) TSAN_DIR=build-tsan \
+		ASAN_EXCLUDE='$(ASAN_EXCLUDE)' tests/check.sh
+
+unit-build: $(UNIT_BIN)
 
 unit: deps
 	$(Q)$(MAKE) --no-print-directory WERROR=-Werror $(UNIT_BIN)
@@ -209,11 +205,11 @@ unit: deps
 asan: deps
 	$(Q)$(MAKE) --no-print-directory B=$(ASAN_DIR) SANITIZER=address,undefined OPT="-O1 -g" build-all tests-build
 	$(Q)B=$(ASAN_DIR) MIDSHIM_TEST_SANITIZER=address MIDSHIM_TEST_EXCLUDE='$(ASAN_EXCLUDE)' \
-		tests/run.sh unit fuzz integration e2e
+		tests/run.sh unit fuzz integration faults e2e
 
 ubsan: deps
 	$(Q)$(MAKE) --no-print-directory B=build-ubsan SANITIZER=undefined OPT="-O1 -g" build-all tests-build
-	$(Q)B=build-ubsan tests/run.sh unit fuzz integration
+	$(Q)B=build-ubsan tests/run.sh unit fuzz integration faults
 
 tsan: deps
 	$(Q)$(MAKE) --no-print-directory B=build-tsan SANITIZER=thread OPT="-O1 -g" build-all tests-build

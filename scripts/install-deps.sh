@@ -4,18 +4,27 @@
 # Idempotent: installs only what is missing and says what it installs.
 # Run as root or with sudo available.
 #
-#   scripts/install-deps.sh [bench] [fuzz] [valgrind]
+#   scripts/install-deps.sh [--list] [bench] [fuzz] [valgrind]
 #
 # With no argument: what make, make check and make demo need. Each
-# argument adds the tools of the make target of that name.
+# argument adds the tools of the make target of that name. --list prints
+# the packages, one a line, and installs nothing: under make check a test
+# may not skip for want of one of them (tests/run.sh).
 set -eu
+
+list=
+if [ "${1:-}" = --list ]; then
+	list=1
+	shift
+fi
 
 PKGS="build-essential pkg-config libcjson-dev libcurl4-openssl-dev
 libmicrohttpd-dev libsqlite3-dev sqlite3 check uuid-dev
 curl python3 perl bash coreutils procps iproute2 man-db groff-base
 psmisc file binutils jq
 git rsync make gcc tar gzip
-gnuplot-nox"
+gnuplot-nox
+nodejs default-jdk-headless shellcheck openssl systemd"
 for extra in "$@"; do
 	case $extra in
 	bench) PKGS="$PKGS strace valgrind" ;;
@@ -27,6 +36,12 @@ for extra in "$@"; do
 		;;
 	esac
 done
+
+if [ -n "$list" ]; then
+	# shellcheck disable=SC2086
+	printf '%s\n' $PKGS
+	exit 0
+fi
 
 missing=""
 for p in $PKGS; do

@@ -13,6 +13,7 @@ SHIM=$BIN/libmidshim.so
 T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-test.XXXXXX")
 MIDD_PID=
 _cleanup_hooks=()
+_skipped=
 
 on_exit() { _cleanup_hooks+=("$1"); }
 
@@ -26,12 +27,30 @@ _cleanup() {
 		tail -n 20 "$T/midd.log" >&2
 	fi
 	rm -rf "$T"
+	# A test that passed what it ran but left a part out is a skip.
+	[ "$rc" -ne 0 ] || [ -z "$_skipped" ] || rc=77
 	exit "$rc"
 }
 trap _cleanup EXIT
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "# $*"; }
+
+# tests/run.sh counts exit 77 as a skip and shows the "SKIP:" lines.
+# skip WHY: the whole test cannot run here.
+skip() { echo "SKIP: $*"; exit 77; }
+# have CMD PACKAGE [WHAT]: true if CMD is installed; if not, say which
+# Debian package is missing, and the test (which goes on with its other
+# cases) ends as a skip. make check fails such a skip when
+# scripts/install-deps.sh installs PACKAGE.
+have() {
+	command -v "$1" >/dev/null 2>&1 && return 0
+	echo "SKIP: ${3:-$1}: $1 is not installed (Debian package $2)"
+	_skipped=1
+	return 1
+}
+# need CMD PACKAGE: the whole test needs CMD.
+need() { have "$@" || exit 77; }
 
 assert_eq() { # expected actual what
 	[ "$1" = "$2" ] || fail "$3: expected '$1', got '$2'"
@@ -241,6 +260,18 @@ expect_revoked() {
 	[ "$RC" -eq 137 ] || fail "$what: expected death by SIGKILL (137), got $RC; stderr: $(cat "$T/err")"
 	grep -Eq "midshim: denied $kind .*\(device $MIDSHIM_DEVICE_ID, code DEVICE_REVOKED, request_id $UUID_RE\): killed" "$T/err" ||
 		fail "$what: no '$kind ... DEVICE_REVOKED' denial line; stderr: $(cat "$T/err")"
+}
+
+# expect_fault WHAT CODE: a gated `touch $M` is stopped at its startup gate
+# by SIGKILL with a denial naming CODE, and $M is not made.
+expect_fault() {
+	rm -f "$M"
+	gated sh -c "touch $M"
+	[ "$RC" -eq 137 ] || fail "$1: expected SIGKILL (137), got $RC; stderr: $(cat "$T/err")"
+	assert_absent "$M" "$1: side effect happened"
+	grep -Eq "midshim: denied start .*code $2, request_id -\): killed" "$T/err" ||
+		fail "$1: no denial with code $2; stderr: $(cat "$T/err")"
+	note "ok: $1 -> $2"
 }
 
 # A loopback TCP listener, not gated, that appends each connection's

@@ -30,7 +30,7 @@ for f in systemd/midd.service systemd/midshim-dropin.conf cron/midshim.cron; do
 done
 [ -x "$P/share/midshim/examples/incident/wrap-next-start.sh" ] || fail "incident script not executable"
 # Nothing installed may point back into the build tree.
-if command -v readelf >/dev/null; then
+if have readelf binutils "RPATH check of the installed files"; then
 	for f in "$P"/bin/* "$P/lib/midshim/libmidshim.so"; do
 		if readelf -d "$f" | grep -Eq 'RPATH|RUNPATH'; then
 			fail "${f#"$DEST"}: has an RPATH/RUNPATH: $(readelf -d "$f" | grep -E 'RPATH|RUNPATH')"

@@ -1,8 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The deployment recipes in examples/ parse: shell scripts pass bash -n
-# (and shellcheck when installed), the systemd unit and drop-in pass
-# systemd-analyze verify (when installed; systemd need not run), and the
+# and shellcheck, the systemd unit and drop-in pass systemd-analyze
+# verify (systemd need not run), and the
 # cron file's job lines have five time fields, a user and a command that
 # uses the launcher with a key file. Nothing here is executed.
 . "$(dirname "$0")/../lib.sh"
@@ -14,7 +14,7 @@ done
 for f in "$E"/*/*.sh; do
 	bash -n "$f" 2>"$T/err" || fail "${f#"$TOP"/}: $(cat "$T/err")"
 	[ -x "$f" ] || fail "${f#"$TOP"/}: not executable"
-	if command -v shellcheck >/dev/null; then
+	if have shellcheck shellcheck "shellcheck of ${f#"$TOP"/}"; then
 		shellcheck -S warning "$f" >"$T/sc" 2>&1 || fail "${f#"$TOP"/}: shellcheck: $(head -c 2000 "$T/sc")"
 	fi
 done
@@ -27,7 +27,7 @@ for v in LD_PRELOAD=/usr/local/lib/midshim/libmidshim.so MIDSHIM_DEVICE_ID= \
 done
 grep -q '^Environment=MIDSHIM_ADMIN' "$D" && fail "the drop-in hands the admin key to the service"
 
-if command -v systemd-analyze >/dev/null; then
+if have systemd-analyze systemd "systemd unit verification"; then
 	# verify wants every ExecStart= binary to exist: point it at one that does.
 	mkdir -p "$T/units/example.service.d"
 	sed 's#^ExecStart=/usr/local/bin/midd #ExecStart=/bin/true #' "$E/systemd/midd.service" >"$T/units/midd.service"
@@ -37,8 +37,6 @@ if command -v systemd-analyze >/dev/null; then
 		midd.service example.service) >"$T/verify" 2>&1 ||
 		fail "systemd-analyze verify failed: $(head -c 2000 "$T/verify")"
 	[ ! -s "$T/verify" ] || fail "systemd-analyze verify: $(head -c 2000 "$T/verify")"
-else
-	note "systemd-analyze not installed: unit files not verified"
 fi
 
 # cron.d: "m h dom mon dow user command", no unescaped '%'.

@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 MC=$BIN/helpers/midclient
 [ -x "$MC" ] || fail "$MC is not built"
-command -v openssl >/dev/null || fail "openssl is needed for the test certificate"
+need openssl openssl
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
 	-subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \

@@ -1,0 +1,52 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Fault injection: a control plane that hangs, is slow, or answers anything
+# but a well-formed allow. midd never misbehaves on purpose, so the
+# control plane here is the stand-in tests/faults/faultd.py; the real
+# shim and real programs are gated by it. Each fault stops the program at
+# its startup gate with the code naming it, the side effect never
+# happens, and no fault holds the program past its deadlines.
+# (tests/e2e/failclosed.sh covers a stopped real midd.)
+. "$(dirname "$0")/../lib.sh"
+midd_init
+shim_env "test:faults:failclosed:01"
+M=$T/marker
+export MIDSHIM_TIMEOUT_MS=400
+# The startup gate makes at most two calls (register, validate), each with
+# the 400 ms deadline; the margin covers starting sh and the stand-in's
+# reply on a loaded machine.
+MARGIN_MS=300
+LIMIT_MS=$((2 * MIDSHIM_TIMEOUT_MS + MARGIN_MS))
+
+FPORT=$(free_port)
+start_fault() {
+	[ -z "${FPID:-}" ] || { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
+	python3 "$TOP/tests/faults/faultd.py" "$FPORT" "$1" &
+	FPID=$!
+	local i
+	for i in $(seq 1 100); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $FPORT), 1).close()" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	fail "fault server ($1) did not start"
+}
+on_exit '[ -z "${FPID:-}" ] || kill "$FPID" 2>/dev/null'
+export MIDSHIM_URL=http://127.0.0.1:$FPORT
+
+# The control case: the stand-in's well-formed allow lets the program run.
+start_fault allow
+expect_allowed "fault server control case" sh -c "touch $M"
+assert_exists "$M" "allowed run"
+
+for c in hang:MIDSHIM_TIMEOUT slow:MIDSHIM_TIMEOUT garbage:MIDSHIM_BAD_HTTP \
+	notjson:MIDSHIM_NOT_JSON string:MIDSHIM_BAD_REPLY missing:MIDSHIM_BAD_REPLY \
+	array:MIDSHIM_BAD_REPLY http500:MIDSHIM_HTTP_500 http301:MIDSHIM_HTTP_301 \
+	http429:MIDSHIM_HTTP_429 http401:MIDSHIM_HTTP_401 big:MIDSHIM_TOO_LARGE \
+	reset:MIDSHIM_TRUNCATED truncated:MIDSHIM_TRUNCATED chunkbad:MIDSHIM_BAD_HTTP; do
+	start_fault "${c%%:*}"
+	t0=${EPOCHREALTIME/./}
+	expect_fault "${c%%:*}" "${c#*:}"
+	ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	note "${c%%:*}: stopped in $ms ms (limit $LIMIT_MS ms: 2 x $MIDSHIM_TIMEOUT_MS ms + $MARGIN_MS ms)"
+	[ "$ms" -le "$LIMIT_MS" ] || fail "${c%%:*}: took $ms ms, over $LIMIT_MS ms"
+done
