@@ -21,6 +21,14 @@
 #include <strings.h>
 #include <unistd.h>
 
+/* Backoff between tries at a control plane that refuses: 5, 10, 20...
+ * ms, at most 200 ms apart, and a bound on tries even with a long
+ * deadline. */
+#define MID_RETRY_FIRST_MS 5u
+#define MID_RETRY_MAX_MS 200u
+#define MID_RETRY_TRIES 400u
+#define MID_RETRY_LAST_MS 5u
+
 #define FORMS "accepted forms: http://HOST[:PORT], https://HOST[:PORT], unix:/PATH"
 
 static enum mid_rc url_err(char *err, size_t errlen, const char *url, const char *why)
@@ -492,12 +500,15 @@ static enum mid_rc dial(const struct sockaddr *sa, socklen_t salen, uint64_t dea
 }
 
 /* Open a fresh connection: the unix socket, the numeric address, or each
- * address a name resolves to in turn. Fills 'd' on failure. */
+ * address a name resolves to in turn. Fills 'd' on failure, and '*err'
+ * with the errno of a refused or failed connect (0 for other faults). */
 static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline,
-                             struct mid_decision *d)
+                             struct mid_decision *d, int *err)
 {
 	enum mid_rc rc;
 	int e = 0;
+
+	*err = 0;
 
 	if(c->url.scheme == MID_SCHEME_UNIX) {
 		struct sockaddr_un sun;
@@ -536,6 +547,7 @@ static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline,
 		return MID_OK;
 	}
 	c->fd = -1;
+	*err = e;
 	if(rc == MID_ERR_TIMEOUT) {
 		set_detail(c, "connect", ETIMEDOUT);
 		return mid_reply_fault(d, rc, MID_CODE_TIMEOUT);
@@ -640,12 +652,45 @@ static int stale(int fd)
 	return poll(&p, 1, 0) != 0;
 }
 
+/* A control plane that restarts refuses connections, or has no socket
+ * file, for a moment: worth another try within the deadline. */
+static int passing(int e)
+{
+	return e == ECONNREFUSED || e == ENOENT || e == ECONNRESET || e == EAGAIN;
+}
+
+/*
+ * Wait before the next try: 'delay' ms (doubled each time, at most
+ * MID_RETRY_MAX_MS), never past 'deadline'. 0 when the deadline has
+ * come, so the caller gives up with the fault it has.
+ */
+static int backoff(uint64_t deadline, unsigned *delay)
+{
+	uint64_t now = mid_now_ms(), left;
+
+	/* The last try needs a moment of its own: a connect that cannot
+	 * finish before the deadline would turn "refused" into a timeout. */
+	if(now + MID_RETRY_LAST_MS >= deadline)
+		return 0;
+	left = deadline - now - MID_RETRY_LAST_MS;
+	poll(NULL, 0, (int)(left < *delay ? left : *delay));
+	*delay = *delay * 2 > MID_RETRY_MAX_MS ? MID_RETRY_MAX_MS : *delay * 2;
+	return 1;
+}
+
+/*
+ * One call within one deadline. A kept-alive connection the server closed
+ * before any reply byte is replaced; a refused connection or a
+ * missing unix socket (a control plane restarting) is tried again with
+ * backoff until the deadline, and only then is it a denial.
+ */
 static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *device,
                         struct mid_decision *d)
 {
-	uint64_t deadline;
+	uint64_t deadline, t0;
+	unsigned delay = MID_RETRY_FIRST_MS, tries = 0;
 	enum mid_rc rc;
-	int attempt, early = 0;
+	int early = 0, e = 0;
 
 	memset(d, 0, sizeof(*d));
 	if(!c)
@@ -657,27 +702,41 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 		         MID_DEVICE_MAX);
 		return mid_reply_fault(d, rc, MID_CODE_INVALID);
 	}
-	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
+	t0 = mid_now_ms();
+	deadline = t0 + (uint64_t)c->timeout_ms;
 	if(c->url.scheme == MID_SCHEME_HTTPS)
 		return mid_https_call(c, deadline, d);
 	/* An idle connection the server has closed is replaced before use;
 	 * the retry below covers a close that races with our request. */
 	if(c->fd >= 0 && stale(c->fd))
 		drop(c);
-	for(attempt = 0; attempt < 2; attempt++) {
+	for(;;) {
 		int reused = c->fd >= 0;
 
+		tries++;
 		if(!reused) {
-			rc = open_conn(c, deadline, d);
+			rc = open_conn(c, deadline, d, &e);
+			if(rc == MID_ERR_UNREACHABLE && passing(e) && tries < MID_RETRY_TRIES &&
+			   backoff(deadline, &delay))
+				continue;
 			if(rc)
 				break;
 		}
 		rc = exchange(c, deadline, d, &early);
+		/* Closed before the reply: a kept-alive connection is
+		 * replaced; a fresh one is a fault (the request may have
+		 * been taken). */
 		if(!rc || !early || !reused)
 			break;
 	}
-	if(rc == MID_OK)
+	if(rc == MID_OK) {
 		c->detail[0] = '\0';
+	} else if(tries > 1) {
+		size_t n = strlen(c->detail);
+
+		snprintf(c->detail + n, sizeof(c->detail) - n, " (%u tries in %llu ms)", tries,
+		         (unsigned long long)(mid_now_ms() - t0));
+	}
 	return rc;
 }
 

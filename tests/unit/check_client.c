@@ -1263,6 +1263,7 @@ END_TEST
 
 START_TEST(test_client_refused)
 {
+	uint64_t t0, t1;
 	struct sockaddr_in sin = {.sin_family = AF_INET};
 	socklen_t sl = sizeof(sin);
 	struct mid_client *c;
@@ -1277,19 +1278,117 @@ START_TEST(test_client_refused)
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
 	close(fd);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d", ntohs(sin.sin_port));
-	c = client_for(url, 2000);
+	/* Refused connects are tried again until the deadline (less the
+	 * 5 ms the last try keeps), then the call is a deny. */
+	c = client_for(url, 300);
+	t0 = mid_now_ms();
 	assert_fault(mid_client_validate(c, "svc:prod:refused:01", &d), &d,
 	             MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
+	t1 = mid_now_ms();
+	ck_assert_uint_ge(t1 - t0, 300 - 5);
+	ck_assert_uint_lt(t1 - t0, 300 + 1000);
 	ck_assert_int_eq(d.http_status, 0);
 	ck_assert_ptr_nonnull(strstr(mid_client_detail(c), "refused"));
+	ck_assert_ptr_nonnull(strstr(mid_client_detail(c), " tries in "));
 	ck_assert_int_eq(mid_client_fd(c), -1);
 	mid_client_free(c);
 	/* A name that resolves, on the same closed port. */
 	snprintf(url, sizeof(url), "http://localhost:%d", ntohs(sin.sin_port));
-	c = client_for(url, 2000);
+	c = client_for(url, 300);
 	assert_fault(mid_client_validate(c, "svc:prod:refused:01", &d), &d,
 	             MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
 	mid_client_free(c);
+}
+END_TEST
+
+/* A listener that appears 'delay' ms after it was asked for: the control
+ * plane coming back after a restart. */
+struct late {
+	struct srv s;
+	char path[108];
+	int port;
+	unsigned delay;
+	int unix_socket;
+};
+
+static void *late_main(void *arg)
+{
+	struct late *l = arg;
+	int one = 1;
+
+	usleep(l->delay * 1000u);
+	memset(&l->s, 0, sizeof(l->s));
+	l->s.serve = serve_allow;
+	pthread_mutex_init(&l->s.lock, NULL);
+	ck_assert_int_eq(pipe2(l->s.stop, O_CLOEXEC), 0);
+	if(l->unix_socket) {
+		struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+		mid_strlcpy(sun.sun_path, l->path, sizeof(sun.sun_path));
+		l->s.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		ck_assert_int_eq(bind(l->s.lfd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	} else {
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+
+		sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		sin.sin_port = htons((uint16_t)l->port);
+		l->s.lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		setsockopt(l->s.lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		ck_assert_int_eq(bind(l->s.lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	}
+	ck_assert_int_eq(listen(l->s.lfd, 16), 0);
+	srv_main(&l->s);
+	return NULL;
+}
+
+START_TEST(test_client_rides_out_restart)
+{
+	for(int u = 0; u < 2; u++) {
+		struct sockaddr_in sin = {.sin_family = AF_INET};
+		socklen_t sl = sizeof(sin);
+		char dir[] = "/tmp/check_client.XXXXXX", url[160];
+		struct mid_client *c;
+		struct mid_decision d;
+		struct late l;
+		pthread_t th;
+		uint64_t t0, t1;
+		int fd;
+
+		memset(&l, 0, sizeof(l));
+		l.delay = 300;
+		l.unix_socket = u;
+		if(u) {
+			ck_assert_ptr_nonnull(mkdtemp(dir));
+			snprintf(l.path, sizeof(l.path), "%s/midd.sock", dir);
+			snprintf(url, sizeof(url), "unix:%s", l.path);
+		} else {
+			sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			fd = socket(AF_INET, SOCK_STREAM, 0);
+			ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+			ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &sl), 0);
+			close(fd);
+			l.port = ntohs(sin.sin_port);
+			snprintf(url, sizeof(url), "http://127.0.0.1:%d", l.port);
+		}
+		/* Nothing listens for 300 ms; the deadline is 5 s. */
+		c = client_for(url, 5000);
+		ck_assert_int_eq(pthread_create(&th, NULL, late_main, &l), 0);
+		t0 = mid_now_ms();
+		ck_assert_int_eq(mid_client_validate(c, "svc:prod:restart:01", &d), MID_OK);
+		t1 = mid_now_ms();
+		ck_assert(d.allowed);
+		ck_assert_uint_ge(t1 - t0, 250);
+		mid_client_free(c);
+		ck_assert_int_eq(write(l.s.stop[1], "x", 1), 1);
+		pthread_join(th, NULL);
+		close(l.s.lfd);
+		close(l.s.stop[0]);
+		close(l.s.stop[1]);
+		if(u) {
+			unlink(l.path);
+			rmdir(dir);
+		}
+	}
 }
 END_TEST
 
@@ -1301,7 +1400,7 @@ START_TEST(test_client_no_unix_socket)
 
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	snprintf(url, sizeof(url), "unix:%s/nothing.sock", dir);
-	c = client_for(url, 2000);
+	c = client_for(url, 300);
 	assert_fault(mid_client_validate(c, "svc:prod:nosock:01", &d), &d,
 	             MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
 	ck_assert_ptr_nonnull(strstr(mid_client_detail(c), "nothing.sock"));
@@ -1602,6 +1701,7 @@ static Suite *client_suite(void)
 	tcase_add_test(errors, test_client_url_rejects);
 	tcase_add_test(errors, test_client_refused);
 	tcase_add_test(errors, test_client_no_unix_socket);
+	tcase_add_test(errors, test_client_rides_out_restart);
 	tcase_add_test(errors, test_client_timeout);
 	tcase_add_test(errors, test_client_reset_mid_reply);
 	tcase_add_test(errors, test_client_garbage_on_socket);
