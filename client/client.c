@@ -690,7 +690,7 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	uint64_t deadline, t0;
 	unsigned delay = MID_RETRY_FIRST_MS, tries = 0;
 	enum mid_rc rc;
-	int early = 0, e = 0;
+	int early = 0, e = 0, refused = 0;
 
 	memset(d, 0, sizeof(*d));
 	if(!c)
@@ -716,9 +716,17 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 		tries++;
 		if(!reused) {
 			rc = open_conn(c, deadline, d, &e);
+			if(rc == MID_ERR_UNREACHABLE && passing(e))
+				refused = e;
 			if(rc == MID_ERR_UNREACHABLE && passing(e) && tries < MID_RETRY_TRIES &&
 			   backoff(deadline, &delay))
 				continue;
+			/* A last connect that the deadline cut short does not
+			 * hide that the server was refusing until then. */
+			if(rc == MID_ERR_TIMEOUT && refused) {
+				set_detail(c, "connect", refused);
+				rc = mid_reply_fault(d, MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
+			}
 			if(rc)
 				break;
 		}
