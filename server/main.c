@@ -25,6 +25,7 @@
 #include "listen.h"
 #include "log.h"
 #include "mid.h"
+#include "notify.h"
 #include "service.h"
 #include "store.h"
 #include "wire.h"
@@ -362,9 +363,19 @@ static int serve(int argc, char **argv)
 	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld", MIDD_VERSION,
 		(long)getpid(), o.db, o.listen, o.socket ? " socket=" : "",
 		o.socket ? o.socket : "", o.threads);
+	/* Under systemd (Type=notify), units ordered after midd start only
+	 * now that its sockets accept calls. */
+	{
+		char st[96];
+
+		snprintf(st, sizeof(st), "READY=1\nMAINPID=%ld\nSTATUS=serving", (long)getpid());
+		if(mid_notify(st) < 0)
+			mid_log("warning: cannot notify systemd at $NOTIFY_SOCKET: %s", strerror(errno));
+	}
 	while(sigwait(&sigs, &sig) != 0)
 		;
 	mid_log("stopping signal=%s", sig == SIGTERM ? "TERM" : "INT");
+	(void)mid_notify("STOPPING=1");
 	ret = 0;
 out:
 	mid_api_stop(tcp);
