@@ -215,19 +215,16 @@ static enum mid_rc action(struct ctx *c, const cJSON *v, const char *field, enum
 
 static enum mid_rc set_device(struct ctx *c, const cJSON *v, struct mid_policy_settings *s)
 {
-	size_t i, n;
+	size_t n;
 
 	if(!cJSON_IsString(v))
 		return fail(c, MID_ERR_INVAL, v, "\"device\" must be a string such as "
 			    "\"service:env:role:instance\", not %s", type_name(v));
 	n = strlen(v->valuestring);
-	for(i = 0; i < n; i++)
-		if(v->valuestring[i] <= ' ' || v->valuestring[i] > '~')
-			break;
-	if(n < 1 || n > MID_DEVICE_MAX || i < n)
+	if(!mid_device_ok(v->valuestring, n))
 		return fail(c, MID_ERR_INVAL, v, "\"device\" must be 1 to %d printable ASCII "
 			    "characters without spaces (it has %zu bytes%s)", MID_DEVICE_MAX, n,
-			    i < n ? ", one of them not allowed" : "");
+			    n >= 1 && n <= MID_DEVICE_MAX ? ", one of them not allowed" : "");
 	mid_strlcpy(s->device, v->valuestring, sizeof(s->device));
 	s->set |= MID_SET_DEVICE;
 	return MID_OK;

@@ -264,7 +264,7 @@ static int query_device(struct call *c, const char **dev, enum MHD_Result *ret)
 	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "deviceId");
 
 	*dev = v;
-	if(v && !mid_wire_device_ok(v, strlen(v))) {
+	if(v && !mid_device_ok(v, strlen(v))) {
 		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_DEVICE_ID,
 				"deviceId must be 1 to 256 bytes of printable ASCII without spaces");
 		return 0;

@@ -178,7 +178,7 @@ static int cmd_init(int argc, char **argv)
 		usage_error("init takes no argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if(strlen(name) > MID_ORG_NAME_MAX || !mid_wire_device_ok(name, strlen(name))) {
+	if(strlen(name) > MID_ORG_NAME_MAX || !mid_device_ok(name, strlen(name))) {
 		usage_error("--name wants 1 to 64 bytes of printable ASCII without spaces, not '%s'",
 			    name);
 		return EXIT_USAGE;

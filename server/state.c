@@ -276,7 +276,7 @@ enum mid_rc mid_state_put(struct mid_org *org, const char *id, enum mid_dev_stat
 	enum mid_rc rc = MID_OK;
 	struct dev *d;
 
-	if(len == 0 || len > MID_DEVICE_MAX)
+	if(!mid_device_ok(id, len))
 		return MID_ERR_INVAL;
 	pthread_rwlock_wrlock(&org->lock);
 	d = find(org, id, len);

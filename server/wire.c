@@ -11,20 +11,6 @@
 #include <string.h>
 #include <time.h>
 
-int mid_wire_device_ok(const char *id, size_t len)
-{
-	size_t i;
-
-	if(len == 0 || len > MID_DEVICE_MAX)
-		return 0;
-	for(i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)id[i];
-		if(c <= 0x20 || c >= 0x7f)
-			return 0;
-	}
-	return 1;
-}
-
 /* The JSON object in 'body', or NULL with 'e' filled; 'name' is the
  * member the example in a message shows. */
 static cJSON *body_object(const char *body, size_t len, const char *name,
@@ -76,7 +62,7 @@ static enum mid_rc member_string(const cJSON *root, const char *name, int device
 		return MID_ERR_PARSE;
 	}
 	n = strlen(v->valuestring);
-	if(device && !mid_wire_device_ok(v->valuestring, n)) {
+	if(device && !mid_device_ok(v->valuestring, n)) {
 		snprintf(e->message, sizeof(e->message),
 			 "deviceId must be 1 to %d bytes of printable ASCII without spaces",
 			 MID_DEVICE_MAX);

@@ -29,13 +29,9 @@ struct mid_wire_err {
 	char message[160];
 };
 
-/* 1 when the 'len' bytes at 'id' form a deviceId: 1..MID_DEVICE_MAX bytes
- * of printable ASCII, no space, no control character. */
-int mid_wire_device_ok(const char *id, size_t len);
-
 /* Read the string member 'name' of the JSON object in 'body' ('len' bytes,
  * need not be terminated) into 'out'. When 'device' is set the value must
- * be a valid deviceId. On failure fills 'e' and returns MID_ERR_PARSE. */
+ * be a valid deviceId (mid_device_ok). On failure fills 'e' and returns MID_ERR_PARSE. */
 enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
 				 char *out, size_t outlen, struct mid_wire_err *e) MID_WUR;
 

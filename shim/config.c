@@ -112,26 +112,6 @@ static enum mid_rc read_key_file(const char *file, char *out, size_t outlen,
 	return MID_OK;
 }
 
-static enum mid_rc check_device(const char *name, const char *v, char *err, size_t errlen)
-{
-	size_t i, n = strlen(v);
-
-	if(n == 0 || n > MID_DEVICE_MAX) {
-		snprintf(err, errlen, "%s must be 1..%d bytes, like service:env:role:instance",
-			 name, MID_DEVICE_MAX);
-		return MID_ERR_INVAL;
-	}
-	for(i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)v[i];
-		if(c <= ' ' || c >= 0x7f) {
-			snprintf(err, errlen, "%s holds a space or control character; use "
-				 "printable ASCII like service:env:role:instance", name);
-			return MID_ERR_INVAL;
-		}
-	}
-	return MID_OK;
-}
-
 enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(const char *),
 			    char *const *envp, char *err, size_t errlen)
 {
@@ -182,8 +162,12 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 
 	rc = MID_ERR_INVAL;
 	if((v = getenv_fn("MIDSHIM_DEVICE_ID")) && *v) {
-		if(check_device("MIDSHIM_DEVICE_ID", v, err, errlen))
+		if(!mid_device_ok(v, strlen(v))) {
+			snprintf(err, errlen, "MIDSHIM_DEVICE_ID must be 1..%d bytes of printable "
+				 "ASCII without spaces, like service:env:role:instance",
+				 MID_DEVICE_MAX);
 			goto out;
+		}
 		mid_strlcpy(cfg->device, v, sizeof(cfg->device));
 	}
 	if(!cfg->device[0]) {
