@@ -344,29 +344,6 @@ const char *mid_client_detail(const struct mid_client *c)
 	return c ? c->detail : "";
 }
 
-/* Append 's' as the inside of a JSON string. */
-static size_t json_escape(char *dst, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for(; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		if(ch == '"' || ch == '\\') {
-			dst[o++] = '\\';
-			dst[o++] = (char)ch;
-		} else if(ch < 0x20) {
-			memcpy(dst + o, "\\u00", 4);
-			dst[o + 4] = hex[ch >> 4];
-			dst[o + 5] = hex[ch & 15];
-			o += 6;
-		} else {
-			dst[o++] = (char)ch;
-		}
-	}
-	return o;
-}
-
 /*
  * Make the request for 'call' and 'device' ready in c->req, unless it
  * already is: a repeated validate only writes the buffer. The sizes are
@@ -386,12 +363,15 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 	   memcmp(c->req_device, device, n + 1) == 0)
 		return MID_OK;
 	c->req_ready = 0;
-	memcpy(body, "{\"deviceId\":\"", 13);
-	blen = 13 + json_escape(body + 13, device);
+	memcpy(body, "{\"deviceId\":", 12);
+	blen = mid_json_str(body + 12, sizeof(body) - 12, device);
+	if(!blen)
+		return MID_ERR_TOO_BIG;
+	blen += 12;
 	if(call == MID_CALL_VALIDATE && c->mode[0])
-		blen += (size_t)sprintf(body + blen, "\",\"mode\":\"%s", c->mode);
-	memcpy(body + blen, "\"}", 3);
-	blen += 2;
+		blen += (size_t)sprintf(body + blen, ",\"mode\":\"%s\"", c->mode);
+	memcpy(body + blen, "}", 2);
+	blen += 1;
 	if(c->url.scheme == MID_SCHEME_UNIX)
 		h = snprintf(c->req, MID_REQUEST_MAX,
 		             "POST %s HTTP/1.1\r\nHost: localhost\r\n",

@@ -90,6 +90,11 @@ bool mid_device_ok(const char *id, size_t len);
  * Returns 1 when equal, 0 otherwise. */
 int mid_ct_equal(const void *a, const void *b, size_t n);
 
+/* Write 's' as a JSON string, quotes included, into 'out' of 'cap' bytes:
+ * '"' and '\\' escaped, control bytes as \u00XX, other bytes as they are.
+ * Returns the length written, or 0 when it does not fit. */
+size_t mid_json_str(char *out, size_t cap, const char *s);
+
 /* Copy at most 'dstlen' - 1 bytes of 'src' into 'dst' and terminate it.
  * Returns the length of 'src', so truncation shows as a result >= dstlen. */
 size_t mid_strlcpy(char *dst, const char *src, size_t dstlen);

@@ -181,7 +181,7 @@ char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const c
 
 	/* Written by hand: this is the one answer on the hot path, and its
 	 * strings other than the deviceId are our own constants. */
-	if(!mid_wire_json_str(qdev, sizeof(qdev), dev))
+	if(!mid_json_str(qdev, sizeof(qdev), dev))
 		return NULL;
 	s = malloc(cap);
 	if(!s)

@@ -163,37 +163,3 @@ void mid_wire_request_id(char out[37])
 	memset(pool + used, 0, 16);
 	used += 16;
 }
-
-size_t mid_wire_json_str(char *out, size_t cap, const char *s)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	if(cap < 3)
-		return 0;
-	out[o++] = '"';
-	for(; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		size_t need = c == '"' || c == '\\' ? 2 : c < 0x20 ? 6 : 1;
-
-		/* Room for this character, the closing quote and the NUL. */
-		if(o + need + 2 > cap)
-			return 0;
-		if(c == '"' || c == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)c;
-		} else if(c < 0x20) {
-			memcpy(out + o, "\\u00", 4);
-			out[o + 4] = hex[c >> 4];
-			out[o + 5] = hex[c & 15];
-			o += 6;
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if(o + 2 > cap)
-		return 0;
-	out[o++] = '"';
-	out[o] = '\0';
-	return o;
-}

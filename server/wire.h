@@ -52,10 +52,6 @@ int64_t mid_wire_now_ms(void);
  * validate path spends no system call on it. */
 void mid_wire_request_id(char out[37]);
 
-/* Write 's' as a JSON string (quotes included) into 'out' of 'cap' bytes;
- * returns the length written, or 0 when it does not fit. */
-size_t mid_wire_json_str(char *out, size_t cap, const char *s);
-
 /* {"error":'code',"message":'message',"request_id":'request_id'}; the
  * caller frees the result. NULL when out of memory. */
 char *mid_wire_error(const char *code, const char *message, const char *request_id);

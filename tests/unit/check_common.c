@@ -69,6 +69,29 @@ START_TEST(test_common_uuid4_shape)
 }
 END_TEST
 
+START_TEST(test_common_json_str_escapes)
+{
+	char out[64];
+
+	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "a\"b\\c\n\x1f\x7f"), 22);
+	ck_assert_str_eq(out, "\"a\\\"b\\\\c\\u000a\\u001f\x7f\"");
+}
+END_TEST
+
+/* ---- limits ------------------------------------------------------------ */
+
+START_TEST(test_common_json_str_cap)
+{
+	char out[8];
+
+	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "ab"), 4);
+	ck_assert_str_eq(out, "\"ab\"");
+	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "abcde"), 7);
+	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "abcdef"), 0);
+	ck_assert_uint_eq(mid_json_str(out, 2, ""), 0);
+}
+END_TEST
+
 /* ---- errors ------------------------------------------------------------ */
 
 /* From here on getrandom(2) fails with ENOSYS in this process, as in a
@@ -122,5 +145,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_set_timeout(t->errors, 20);
 	tcase_add_test(t->core, test_common_device_id_rules);
 	tcase_add_test(t->core, test_common_uuid4_shape);
+	tcase_add_test(t->core, test_common_json_str_escapes);
+	tcase_add_test(t->limits, test_common_json_str_cap);
 	tcase_add_test(t->errors, test_common_uuid4_without_getrandom);
 }

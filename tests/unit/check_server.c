@@ -536,17 +536,6 @@ START_TEST(test_server_sha256_block_edges)
 }
 END_TEST
 
-START_TEST(test_server_json_str_cap)
-{
-	char out[8];
-
-	ck_assert_uint_eq(mid_wire_json_str(out, sizeof(out), "ab"), 4);
-	ck_assert_str_eq(out, "\"ab\"");
-	ck_assert_uint_eq(mid_wire_json_str(out, sizeof(out), "abcdefgh"), 0);
-	ck_assert_uint_eq(mid_wire_json_str(out, 2, ""), 0);
-}
-END_TEST
-
 START_TEST(test_server_audit_queue_full)
 {
 	struct mid_audit *q = NULL;
@@ -800,7 +789,6 @@ static Suite *server_suite(void)
 	tcase_add_test(core, test_server_listen_parse);
 	tcase_add_test(limits, test_server_device_id_length);
 	tcase_add_test(limits, test_server_sha256_block_edges);
-	tcase_add_test(limits, test_server_json_str_cap);
 	tcase_add_test(limits, test_server_audit_queue_full);
 	tcase_add_test(limits, test_server_state_many_devices);
 	tcase_add_test(limits, test_server_register_limit);
