@@ -432,7 +432,7 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 /* Connect the pieces: URL, timeout, the one key to send. */
 static int setup(struct mid_ctl *c, const struct opts *o, char *key, size_t keylen)
 {
-	char err[MID_CTL_URL_MAX + 256];
+	char err[MID_URL_MAX + 256];
 	const char *hdr = "x-admin-key";
 	bool found;
 	int ex;

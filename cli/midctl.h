@@ -24,7 +24,6 @@
 #define MID_CTL_EXIT_UNREACHABLE 3 /* midd could not be reached in time */
 
 #define MID_CTL_REPLY_MAX (1024 * 1024) /* largest reply body read */
-#define MID_CTL_URL_MAX 2048
 #define MID_CTL_KEY_MAX 512
 #define MID_CTL_TIMEOUT_DEFAULT 5000
 

@@ -16,7 +16,7 @@
 
 #define TABLE_COLS 8
 #define CELL_MAX 512
-#define ERR_MAX (MID_CTL_URL_MAX + 1024)
+#define ERR_MAX (MID_URL_MAX + 1024)
 
 void mid_ctl_err(const char *fmt, ...)
 {

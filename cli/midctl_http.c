@@ -13,15 +13,16 @@
 #include <strings.h>
 #include <sys/un.h>
 
+#include "mid_url.h"
 #include "midctl.h"
 
 #define SOCK_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
 struct mid_ctl_http {
 	CURL *curl;
-	char url[MID_CTL_URL_MAX];  /* as configured, for messages */
-	char base[MID_CTL_URL_MAX]; /* every request URL starts with this */
-	char sock[SOCK_MAX];        /* unix socket path, or "" */
+	char url[MID_URL_MAX];  /* as configured, for messages */
+	char base[MID_URL_MAX]; /* every request URL starts with this */
+	char sock[SOCK_MAX];    /* unix socket path, or "" */
 	char header[MID_CTL_KEY_MAX + 32];
 	bool direct;                /* loopback or socket: never via a proxy */
 	long timeout_ms;
@@ -68,81 +69,37 @@ static size_t on_data(char *p, size_t size, size_t n, void *arg)
 
 static bool loopback_host(const char *host)
 {
-	return !strcasecmp(host, "localhost") || !strncmp(host, "127.", 4) ||
-	       !strcmp(host, "[::1]") || !strcmp(host, "::1");
+	return !strcasecmp(host, "localhost") || MID_HAS_PREFIX(host, "127.") ||
+	       !strcmp(host, "::1");
 }
 
-/* Check an http(s) URL and note whether it points at this machine. */
-static enum mid_rc check_http_url(struct mid_ctl_http *h, char *err, size_t errlen)
-{
-	enum mid_rc rc = MID_ERR_INVAL;
-	CURLU *u = curl_url();
-	char *host = NULL;
-
-	if(!u) {
-		rc = MID_ERR_NOMEM;
-		goto out;
-	}
-	if(strpbrk(h->url, "?#")) {
-		snprintf(err, errlen, "URL '%s' must not hold a query or fragment", h->url);
-		goto out;
-	}
-	if(curl_url_set(u, CURLUPART_URL, h->url, 0) != CURLUE_OK ||
-	   curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || !host[0]) {
-		snprintf(err, errlen, "URL '%s' does not parse; expected http://HOST:PORT",
-			 h->url);
-		goto out;
-	}
-	h->direct = loopback_host(host);
-	rc = MID_OK;
-out:
-	curl_free(host);
-	curl_url_cleanup(u);
-	return rc;
-}
-
+/* The URL is read by the same parser as the shim's (common/mid_url.c);
+ * libcurl gets it back in a canonical form. */
 static enum mid_rc parse_url(struct mid_ctl_http *h, const char *url, char *err,
 			     size_t errlen)
 {
-	const char *p;
-	size_t n;
+	struct mid_url u;
+	enum mid_rc rc;
 
-	for(p = url; *p; p++) {
-		if((unsigned char)*p <= ' ' || *p == 0x7f) {
-			snprintf(err, errlen, "URL must not contain spaces or control characters");
-			return MID_ERR_INVAL;
-		}
-	}
 	if(mid_strlcpy(h->url, url, sizeof(h->url)) >= sizeof(h->url)) {
-		snprintf(err, errlen, "URL is longer than %d bytes", MID_CTL_URL_MAX - 1);
+		snprintf(err, errlen, "URL is longer than %d bytes", MID_URL_MAX - 1);
 		return MID_ERR_INVAL;
 	}
-	if(!strncmp(url, "unix:", 5)) {
-		if(!url[5]) {
-			snprintf(err, errlen, "URL '%s' names no socket; expected unix:/PATH", url);
-			return MID_ERR_INVAL;
-		}
-		if(mid_strlcpy(h->sock, url + 5, sizeof(h->sock)) >= sizeof(h->sock)) {
-			snprintf(err, errlen, "unix socket path is longer than %zu bytes",
-				 sizeof(h->sock) - 1);
-			return MID_ERR_INVAL;
-		}
+	rc = mid_url_parse(url, &u, err, errlen);
+	if(rc)
+		return rc;
+	if(u.scheme == MID_SCHEME_UNIX) {
+		mid_strlcpy(h->sock, u.path, sizeof(h->sock));
 		/* The host part is only what the Host header says. */
 		mid_strlcpy(h->base, "http://localhost", sizeof(h->base));
 		h->direct = true;
 		return MID_OK;
 	}
-	if(strncasecmp(url, "http://", 7) && strncasecmp(url, "https://", 8)) {
-		snprintf(err, errlen,
-			 "unsupported URL '%s'; use http://HOST:PORT, https://HOST:PORT or "
-			 "unix:/PATH", url);
-		return MID_ERR_INVAL;
-	}
-	mid_strlcpy(h->base, url, sizeof(h->base));
-	n = strlen(h->base);
-	while(n > 0 && h->base[n - 1] == '/')
-		h->base[--n] = '\0';
-	return check_http_url(h, err, errlen);
+	snprintf(h->base, sizeof(h->base), "%s://%s%s%s:%s",
+		 u.scheme == MID_SCHEME_HTTPS ? "https" : "http", u.bracket ? "[" : "", u.host,
+		 u.bracket ? "]" : "", u.port);
+	h->direct = loopback_host(u.host);
+	return MID_OK;
 }
 
 enum mid_rc mid_ctl_http_new(const char *url, const char *key_hdr, const char *key,
@@ -283,7 +240,7 @@ enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method,
 			      const char *path, const char *body,
 			      struct mid_ctl_reply *r, char *err, size_t errlen)
 {
-	char url[MID_CTL_URL_MAX * 2], why[CURL_ERROR_SIZE] = "";
+	char url[MID_URL_MAX * 2], why[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	struct sink s = {0};
 	bool post = !strcmp(method, "POST"), ok = true;

@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <unistd.h>
 
 /* Backoff between tries at a control plane that refuses: 5, 10, 20...
@@ -28,133 +27,6 @@
 #define MID_RETRY_MAX_MS 200u
 #define MID_RETRY_TRIES 400u
 #define MID_RETRY_LAST_MS 5u
-
-#define FORMS "accepted forms: http://HOST[:PORT], https://HOST[:PORT], unix:/PATH"
-
-static enum mid_rc url_err(char *err, size_t errlen, const char *url, const char *why)
-{
-	if(err && errlen)
-		snprintf(err, errlen, "'%.200s': %s; " FORMS, url, why);
-	return MID_ERR_INVAL;
-}
-
-static int host_char(char ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-	       (ch >= 'A' && ch <= 'Z') || ch == '.' || ch == '-' || ch == '_';
-}
-
-static int ip6_char(char ch)
-{
-	return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') ||
-	       (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
-}
-
-static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url,
-                              char *err, size_t errlen)
-{
-	long v = 0;
-	size_t i;
-
-	if(n == 0)
-		return url_err(err, errlen, url, "the port after ':' is empty");
-	for(i = 0; i < n; i++) {
-		if(p[i] < '0' || p[i] > '9')
-			return url_err(err, errlen, url, "the port is not a number");
-		if(v <= 65535)
-			v = v * 10 + (p[i] - '0');
-	}
-	if(v < 1 || v > 65535)
-		return url_err(err, errlen, url, "the port is not in 1-65535");
-	snprintf(out, 6, "%ld", v);
-	return MID_OK;
-}
-
-/* host[:port] or [v6]:port, up to the end of the URL or a lone "/". */
-static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
-                                   char *err, size_t errlen)
-{
-	size_t n = strcspn(a, "/?#"), hl;
-	const char *host = a, *colon;
-
-	if(a[n] == '?' || a[n] == '#' || (a[n] == '/' && a[n + 1]))
-		return url_err(err, errlen, url,
-		               "a path, query or fragment is not supported");
-	if(memchr(a, '@', n))
-		return url_err(err, errlen, url,
-		               "user info is not supported (the key goes in x-org-key)");
-	if(n == 0)
-		return url_err(err, errlen, url, "the host is missing");
-	if(a[0] == '[') {
-		const char *close = memchr(a, ']', n);
-		size_t i;
-
-		if(!close || close == a + 1)
-			return url_err(err, errlen, url,
-			               "an IPv6 address needs [ADDRESS]");
-		host = a + 1;
-		hl = (size_t)(close - host);
-		for(i = 0; i < hl; i++)
-			if(!ip6_char(host[i]))
-				return url_err(err, errlen, url,
-				               "the IPv6 address has a bad character");
-		colon = close + 1;
-		if(colon < a + n && *colon != ':')
-			return url_err(err, errlen, url, "only ':PORT' may follow ']'");
-		u->bracket = 1;
-	} else {
-		size_t i;
-
-		colon = memchr(a, ':', n);
-		if(colon && memchr(colon + 1, ':', (size_t)(a + n - colon - 1)))
-			return url_err(err, errlen, url,
-			               "an IPv6 address needs [brackets]");
-		hl = colon ? (size_t)(colon - a) : n;
-		if(hl == 0)
-			return url_err(err, errlen, url, "the host is missing");
-		for(i = 0; i < hl; i++)
-			if(!host_char(host[i]))
-				return url_err(err, errlen, url,
-				               "the host has a bad character");
-	}
-	if(hl >= sizeof(u->host))
-		return url_err(err, errlen, url, "the host name is too long");
-	memcpy(u->host, host, hl);
-	u->host[hl] = '\0';
-	if(colon && colon < a + n)
-		return parse_port(colon + 1, (size_t)(a + n - colon - 1), u->port, url,
-		                  err, errlen);
-	return MID_OK;
-}
-
-enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err,
-                                 size_t errlen)
-{
-	memset(u, 0, sizeof(*u));
-	if(!url || !*url)
-		return url_err(err, errlen, "", "the URL is empty");
-	if(strncasecmp(url, "http://", 7) == 0) {
-		u->scheme = MID_SCHEME_HTTP;
-		mid_strlcpy(u->port, "80", sizeof(u->port));
-		return parse_authority(url, url + 7, u, err, errlen);
-	}
-	if(strncasecmp(url, "https://", 8) == 0) {
-		u->scheme = MID_SCHEME_HTTPS;
-		mid_strlcpy(u->port, "443", sizeof(u->port));
-		return parse_authority(url, url + 8, u, err, errlen);
-	}
-	if(strncasecmp(url, "unix:", 5) == 0) {
-		u->scheme = MID_SCHEME_UNIX;
-		if(url[5] != '/')
-			return url_err(err, errlen, url,
-			               "the socket path must be absolute");
-		if(strlen(url + 5) >= sizeof(u->path))
-			return url_err(err, errlen, url, "the socket path is too long");
-		mid_strlcpy(u->path, url + 5, sizeof(u->path));
-		return MID_OK;
-	}
-	return url_err(err, errlen, url, "unsupported scheme");
-}
 
 static void set_detail(struct mid_client *c, const char *what, int e)
 {
@@ -191,7 +63,7 @@ static enum mid_rc check_args(const char *url, const char *org_key, long timeout
 	enum mid_rc rc;
 	size_t i, n;
 
-	rc = mid_client_url_parse(url, u, err, errlen);
+	rc = mid_url_parse(url, u, err, errlen);
 	if(rc)
 		return rc;
 	n = org_key ? strlen(org_key) : 0;

@@ -12,27 +12,12 @@
 #include <sys/un.h>
 
 #include "client.h"
+#include "mid_url.h"
 
 #define MID_LINE_MAX 8192    /* one header or chunk-size line, CRLF excluded */
 #define MID_REQUEST_MAX 4096 /* a whole request: head and body */
 #define MID_CA_FILE_MAX 4096
 #define MID_DETAIL_MAX 256
-
-enum mid_scheme {
-	MID_SCHEME_HTTP,
-	MID_SCHEME_HTTPS,
-	MID_SCHEME_UNIX,
-};
-
-/* A control-plane URL taken apart. 'host' has no brackets; 'bracket'
- * says it needs them in a Host header or URL. */
-struct mid_url {
-	enum mid_scheme scheme;
-	char host[256];
-	char port[6];
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int bracket;
-};
 
 struct mid_client {
 	struct mid_url url;
@@ -95,10 +80,6 @@ MID_WUR enum mid_rc mid_reply_decide(enum mid_call call, int status, const char 
 
 /* Fill 'd' for a local fault: not allowed, 'code', request_id "-". */
 enum mid_rc mid_reply_fault(struct mid_decision *d, enum mid_rc rc, const char *code);
-
-/* Take 'url' apart; 'err' names the problem and the accepted forms. */
-MID_WUR enum mid_rc mid_client_url_parse(const char *url, struct mid_url *u, char *err,
-                                         size_t errlen);
 
 /* libcurl for https:// (https.c). Load it once per process. */
 MID_WUR enum mid_rc mid_https_load(char *err, size_t errlen);

@@ -11,6 +11,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <strings.h>
 
 #define MID_WUR __attribute__((warn_unused_result))
 
@@ -24,11 +26,17 @@
 
 #define MID_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* Does 's' start with the string literal 'lit'? The length comes from the
+ * literal, so nobody counts it by hand. _CI ignores ASCII case. */
+#define MID_HAS_PREFIX(s, lit) (strncmp((s), "" lit, sizeof(lit) - 1) == 0)
+#define MID_HAS_PREFIX_CI(s, lit) (strncasecmp((s), "" lit, sizeof(lit) - 1) == 0)
+
 /* Hard limits shared by the client and the server. */
 #define MID_DEVICE_MAX 256       /* bytes in a deviceId */
 #define MID_CODE_MAX 64          /* bytes in a decision code */
 #define MID_REQUEST_ID_MAX 64    /* bytes in a request_id */
 #define MID_REQUEST_BODY_MAX 4096 /* largest request body midd accepts */
+#define MID_URL_MAX 512          /* bytes in a control-plane URL, with the NUL */
 
 enum mid_rc {
 	MID_OK = 0,

@@ -10,6 +10,7 @@
 #include "pol_glob.h"
 #include "pol_jsonpos.h"
 #include "pol_model.h"
+#include "mid_url.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -232,6 +233,8 @@ static enum mid_rc set_device(struct ctx *c, const cJSON *v, struct mid_policy_s
 
 static enum mid_rc set_url(struct ctx *c, const cJSON *v, struct mid_policy_settings *s)
 {
+	struct mid_url parsed;
+	char why[384];
 	const char *u;
 	size_t n;
 
@@ -243,9 +246,8 @@ static enum mid_rc set_url(struct ctx *c, const cJSON *v, struct mid_policy_sett
 	if(n >= sizeof(s->url))
 		return fail(c, MID_ERR_TOO_BIG, v, "\"url\" is %zu bytes, over the limit of %zu", n,
 			    sizeof(s->url) - 1);
-	if(strncmp(u, "http://", 7) && strncmp(u, "https://", 8) && strncmp(u, "unix:/", 6))
-		return fail(c, MID_ERR_INVAL, v, "\"url\" must start with http://, https:// or "
-			    "unix:/, not \"" SHOW "\"", u);
+	if(mid_url_parse(u, &parsed, why, sizeof(why)))
+		return fail(c, MID_ERR_INVAL, v, "\"url\" %s", why);
 	mid_strlcpy(s->url, u, sizeof(s->url));
 	s->set |= MID_SET_URL;
 	return MID_OK;

@@ -121,7 +121,7 @@ enum {
 struct mid_policy_settings {
 	unsigned set;          /* MID_SET_* bits */
 	char device[MID_DEVICE_MAX + 1];
-	char url[512];
+	char url[MID_URL_MAX];
 	long ttl_ms;
 	long timeout_ms;
 	enum mid_on_deny on_deny;

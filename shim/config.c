@@ -6,6 +6,7 @@
  * gated program with a bad configuration never starts.
  */
 #define _GNU_SOURCE
+#include "mid_url.h"
 #include "shim.h"
 
 #include <errno.h>
@@ -116,6 +117,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			    char *const *envp, char *err, size_t errlen)
 {
 	const struct mid_policy_settings *ps;
+	struct mid_url url;
+	char why[384];
 	const char *v;
 	enum mid_rc rc;
 
@@ -182,10 +185,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		}
 		mid_strlcpy(cfg->url, v, sizeof(cfg->url));
 	}
-	if(strncmp(cfg->url, "http://", 7) && strncmp(cfg->url, "https://", 8) &&
-	   strncmp(cfg->url, "unix:/", 6)) {
-		snprintf(err, errlen, "MIDSHIM_URL=%.128s: use http://HOST:PORT, https://HOST[:PORT] "
-			 "or unix:/PATH", cfg->url);
+	if(mid_url_parse(cfg->url, &url, why, sizeof(why))) {
+		snprintf(err, errlen, "MIDSHIM_URL %s", why);
 		goto out;
 	}
 	if((v = getenv_fn("MIDSHIM_TTL_MS")) && *v) {

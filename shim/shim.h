@@ -72,7 +72,7 @@ extern __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
  * policy file. Strings are owned by the configuration. */
 struct mid_config {
 	char device[MID_DEVICE_MAX + 1];
-	char url[512];
+	char url[MID_URL_MAX];
 	char org_key[256];
 	char *audit_log; /* NULL: none; allocated only when set */
 	long ttl_ms;

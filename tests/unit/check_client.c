@@ -443,7 +443,7 @@ START_TEST(test_client_url_accepts)
 	size_t i;
 
 	for(i = 0; i < MID_ARRAY_LEN(cases); i++) {
-		ck_assert_msg(mid_client_url_parse(cases[i].url, &u, err, sizeof(err)) ==
+		ck_assert_msg(mid_url_parse(cases[i].url, &u, err, sizeof(err)) ==
 		                  MID_OK,
 		              "%s: %s", cases[i].url, err);
 		ck_assert_int_eq(u.scheme, cases[i].scheme);
@@ -451,7 +451,7 @@ START_TEST(test_client_url_accepts)
 		ck_assert_str_eq(u.port, cases[i].port);
 		ck_assert_str_eq(u.path, cases[i].path);
 	}
-	ck_assert_int_eq(mid_client_url_parse("http://[::1]:7070", &u, err, sizeof(err)),
+	ck_assert_int_eq(mid_url_parse("http://[::1]:7070", &u, err, sizeof(err)),
 	                 MID_OK);
 	ck_assert(u.bracket);
 	/* The client accepts them too, without connecting. */

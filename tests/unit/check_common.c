@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "mid.h"
+#include "mid_url.h"
 #include "mid_check.h"
 
 /* ---- core -------------------------------------------------------------- */
@@ -75,6 +76,29 @@ START_TEST(test_common_json_str_escapes)
 
 	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "a\"b\\c\n\x1f\x7f"), 22);
 	ck_assert_str_eq(out, "\"a\\\"b\\\\c\\u000a\\u001f\x7f\"");
+}
+END_TEST
+
+/* One parser for every reader of a URL: schemes in any case, a unix
+ * socket as "unix:" and an absolute path. */
+START_TEST(test_common_url_forms)
+{
+	struct mid_url u;
+	char err[512];
+
+	ck_assert_int_eq(mid_url_parse("HTTP://127.0.0.1:7070", &u, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(u.scheme, MID_SCHEME_HTTP);
+	ck_assert_str_eq(u.port, "7070");
+	ck_assert_int_eq(mid_url_parse("Https://midd.example", &u, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(u.scheme, MID_SCHEME_HTTPS);
+	ck_assert_str_eq(u.port, "443");
+	ck_assert_int_eq(mid_url_parse("UNIX:/run/midd.sock", &u, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(u.scheme, MID_SCHEME_UNIX);
+	ck_assert_str_eq(u.path, "/run/midd.sock");
+	ck_assert_int_eq(mid_url_parse("unix:run/midd.sock", &u, err, sizeof(err)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "must be absolute"));
+	ck_assert_ptr_nonnull(strstr(err, "accepted forms"));
 }
 END_TEST
 
@@ -146,6 +170,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(t->core, test_common_device_id_rules);
 	tcase_add_test(t->core, test_common_uuid4_shape);
 	tcase_add_test(t->core, test_common_json_str_escapes);
+	tcase_add_test(t->core, test_common_url_forms);
 	tcase_add_test(t->limits, test_common_json_str_cap);
 	tcase_add_test(t->errors, test_common_uuid4_without_getrandom);
 }

@@ -549,7 +549,7 @@ static const struct {
 	{"MIDSHIM_TIMEOUT_MS=0", "MIDSHIM_TIMEOUT_MS=0 is out of range"},
 	{"MIDSHIM_ON_DENY=explode", "MIDSHIM_ON_DENY=explode: use kill, abort, exit:N"},
 	{"MIDSHIM_MODE=loud", "MIDSHIM_MODE=loud: use enforce or audit"},
-	{"MIDSHIM_URL=ftp://x", "MIDSHIM_URL=ftp://x: use http://"},
+	{"MIDSHIM_URL=ftp://x", "MIDSHIM_URL 'ftp://x': unsupported scheme; accepted forms"},
 	{"MIDSHIM_AUDIT_LOG=rel.log", "MIDSHIM_AUDIT_LOG=rel.log: use an absolute file path"},
 	{"MIDSHIM_TTL=5", "unknown variable MIDSHIM_TTL"},
 	{"MIDSHIM_ADMIN_KEY=mid_adm_x", "MIDSHIM_ADMIN_KEY is set: a gated program must not hold"},
