@@ -59,15 +59,20 @@ static const struct command commands[] = {
 	 "back, and its slot counts against the org's limit no more. restore undoes\n"
 	 "it. Needs the admin key.\n",
 	 1, 1},
-	{"status", "DEVICE", "state of one device and what validate would answer",
-	 "Shows DEVICE's state, when it was created and last seen, how many\n"
-	 "validates it made, whether the org is disabled, and what validate would\n"
+	{"status", "[DEVICE]", "midd's storage health, or one device and what validate would answer",
+	 "Without DEVICE: whether midd's database takes changes, and how many\n"
+	 "changes toward deny (revoke, remove, org disable) are in force but not yet\n"
+	 "persisted, since when; exit 1 while any are pending or the database fails.\n"
+	 "With DEVICE: its state (and whether that state is persisted yet), when it\n"
+	 "was created and last seen, how many validates it made, whether the org is\n"
+	 "disabled, whether changes are pending persistence, and what validate would\n"
 	 "answer now (allowed, DEVICE_REVOKED, DEVICE_REMOVED, ORG_DISABLED). The\n"
 	 "answer is worked out from the device list: asking validate itself would\n"
 	 "count as the device's own traffic. Exit 1 when the device is unknown.\n"
-	 "With --json, prints the device object with \"registered\", \"org_disabled\"\n"
-	 "and \"validate\": {\"allowed\", \"code\"} added.\n",
-	 1, 1},
+	 "With --json, prints midd's /healthz answer, or the device object with\n"
+	 "\"registered\", \"org_disabled\", \"pending_persistence\" and \"validate\":\n"
+	 "{\"allowed\", \"code\"} added.\n",
+	 0, 1},
 	{"list", "", "all devices",
 	 "Lists every device of the org with its state, creation time, last\n"
 	 "validate and validate count.\n",
@@ -398,7 +403,7 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
 	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
 		return die_usage("rotate-key takes org or admin, not '%.64s'", args[0]);
-	if(!strcmp(cmd->args, "DEVICE"))
+	if(!strcmp(cmd->args, "DEVICE") || (!strcmp(cmd->args, "[DEVICE]") && nargs == 1))
 		return mid_ctl_check_device(args[0]);
 	if(o->device)
 		return mid_ctl_check_device(o->device);
@@ -415,7 +420,7 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 	if(!strcmp(n, "restore") || !strcmp(n, "unrevoke"))
 		return mid_ctl_device(c, "restore", args[0]);
 	if(!strcmp(n, "status"))
-		return mid_ctl_status(c, args[0]);
+		return args[0] ? mid_ctl_status(c, args[0]) : mid_ctl_health(c);
 	if(!strcmp(n, "list"))
 		return mid_ctl_list(c);
 	if(!strcmp(n, "usage"))

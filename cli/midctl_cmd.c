@@ -281,6 +281,25 @@ static const char *request_id(const struct mid_ctl_reply *r, char *buf, size_t l
 
 /* ---- device actions ------------------------------------------------- */
 
+/* A change toward deny that midd applied but could not yet write: one
+ * warning line, since the change is in force now but may not outlive a
+ * restart of midd. */
+static void warn_unpersisted(const char *what, const struct mid_ctl_reply *r, const char *rid)
+{
+	const cJSON *p = cJSON_GetObjectItemCaseSensitive(r->json, "persisted");
+
+	if(!cJSON_IsFalse(p))
+		return;
+	if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r->json, "journaled")))
+		mid_ctl_err("warning: %s: in force, but not yet in midd's database (persisted:"
+			    " false); midd retries, and its deny journal keeps it across a"
+			    " restart; see 'midctl status' (request_id %s)", what, rid);
+	else
+		mid_ctl_err("warning: %s: in force, but neither in midd's database nor in its"
+			    " deny journal (persisted: false): it is lost if midd restarts before"
+			    " storage is back; see 'midctl status' (request_id %s)", what, rid);
+}
+
 static const struct {
 	const char *action, *path, *done;
 } actions[] = {
@@ -372,6 +391,7 @@ int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device)
 	}
 	if(!c->json)
 		printf("%s %s (request_id %s)\n", actions[i].done, dev, rid);
+	warn_unpersisted(what, &r, rid);
 out:
 	free(body);
 	mid_ctl_reply_cleanup(&r);
@@ -429,6 +449,7 @@ static int status_json(const cJSON *dev, const char *device, bool org_disabled,
 {
 	cJSON *o = dev ? cJSON_Duplicate(dev, 1) : cJSON_CreateObject();
 	cJSON *v = cJSON_CreateObject();
+	const cJSON *pending;
 	const char *rid = jstr(r->json, "request_id");
 	char *s = NULL;
 
@@ -439,8 +460,12 @@ static int status_json(const cJSON *dev, const char *device, bool org_disabled,
 	if(!cJSON_AddBoolToObject(v, "allowed", code && !strcmp(code, "ALLOW")) ||
 	   !(code ? cJSON_AddStringToObject(v, "code", code) : cJSON_AddNullToObject(v, "code")))
 		goto out;
+	pending = cJSON_GetObjectItemCaseSensitive(r->json, "pending_persistence");
 	if(!cJSON_AddBoolToObject(o, "registered", dev != NULL) ||
-	   !cJSON_AddBoolToObject(o, "org_disabled", org_disabled))
+	   !cJSON_AddBoolToObject(o, "org_disabled", org_disabled) ||
+	   !(cJSON_IsNumber(pending) ?
+		     cJSON_AddNumberToObject(o, "pending_persistence", pending->valuedouble) :
+		     cJSON_AddNullToObject(o, "pending_persistence")))
 		goto out;
 	cJSON_AddItemToObject(o, "validate", v);
 	v = NULL;
@@ -464,7 +489,7 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 	char b1[CELL_MAX], rid[MID_REQUEST_ID_MAX];
 	struct mid_ctl_reply r = {0};
 	const char *state = NULL, *code;
-	const cJSON *d;
+	const cJSON *d, *pending;
 	char *esc = NULL;
 	bool off;
 	int ex;
@@ -503,8 +528,10 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 	if(c->json)
 		goto out;
 	printf("device      %s\n", dev);
-	printf("state       %s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(d, "state"),
-					   "unknown", b1, sizeof(b1)));
+	printf("state       %s%s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(d, "state"),
+					     "unknown", b1, sizeof(b1)),
+	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(d, "persisted")) ?
+		       " (in force, not yet in the database: midd retries)" : "");
 	printf("created     %s\n",
 	       fmt_time(cJSON_GetObjectItemCaseSensitive(d, "created"), b1, sizeof(b1)));
 	printf("last seen   %s\n",
@@ -512,12 +539,59 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 	printf("validates   %s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(d, "validates"),
 					   "0", b1, sizeof(b1)));
 	printf("mode        %s\n", mode_text(jstr(d, "mode")));
-	printf("org         %s\n", off ? "disabled" : "enabled");
+	printf("org         %s%s\n", off ? "disabled" : "enabled",
+	       cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r.json, "org_disabled_persisted")) ?
+		       " (in force, not yet in the database: midd retries)" : "");
+	pending = cJSON_GetObjectItemCaseSensitive(r.json, "pending_persistence");
+	if(cJSON_IsNumber(pending) && pending->valuedouble > 0)
+		printf("storage     %s change(s) toward deny pending persistence: in force,"
+		       " not yet in the database\n", fmt_val(pending, "?", b1, sizeof(b1)));
+	else if(cJSON_IsNumber(pending))
+		printf("storage     every change is persisted\n");
 	printf("validate    %s\n", !code ? "unknown (unexpected device state)" :
 				       !strcmp(code, "ALLOW") ? "allowed" : code);
 	printf("request_id  %s\n", rid);
 out:
 	free(esc);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_health(struct mid_ctl *c)
+{
+	char b1[CELL_MAX], b2[CELL_MAX];
+	struct mid_ctl_reply r = {0};
+	const cJSON *pending, *status;
+	int ex;
+
+	ex = call(c, "status", "GET", "/healthz", NULL, &r);
+	if(ex)
+		goto out;
+	status = cJSON_GetObjectItemCaseSensitive(r.json, "status");
+	pending = cJSON_GetObjectItemCaseSensitive(r.json, "pending_persistence");
+	if(!cJSON_IsString(status) || strcmp(status->valuestring, "ok"))
+		ex = MID_CTL_EXIT_REFUSED;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	printf("midd        %s\n", fmt_val(status, "unknown", b1, sizeof(b1)));
+	printf("database    %s\n", fmt_val(cJSON_GetObjectItemCaseSensitive(r.json, "database"),
+					   "unknown", b1, sizeof(b1)));
+	if(cJSON_IsNumber(pending) && pending->valuedouble > 0)
+		printf("pending     %s change(s) toward deny in force, not yet persisted, since"
+		       " %s\n", fmt_val(pending, "?", b1, sizeof(b1)),
+		       fmt_val(cJSON_GetObjectItemCaseSensitive(r.json, "pending_since"), "?", b2,
+			       sizeof(b2)));
+	else
+		printf("pending     none: every change is persisted\n");
+	printf("journal     %s%s\n",
+	       cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r.json, "journal_used")) ?
+		       fmt_val(cJSON_GetObjectItemCaseSensitive(r.json, "journal_used"), "?", b1,
+			       sizeof(b1)) : "unavailable: pending changes would not survive a restart",
+	       cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(r.json, "journal_used")) ?
+		       " slot(s) in use" : "");
+out:
 	mid_ctl_reply_cleanup(&r);
 	return ex;
 }
@@ -700,6 +774,7 @@ int mid_ctl_org(struct mid_ctl *c, bool disable)
 		goto out;
 	if(c->json) {
 		print_raw(&r);
+		warn_unpersisted(what, &r, request_id(&r, rid, sizeof(rid)));
 		goto out;
 	}
 	request_id(&r, rid, sizeof(rid));
@@ -708,6 +783,7 @@ int mid_ctl_org(struct mid_ctl *c, bool disable)
 		       "%s)\n", rid);
 	else
 		printf("org enabled (request_id %s)\n", rid);
+	warn_unpersisted(what, &r, rid);
 out:
 	mid_ctl_reply_cleanup(&r);
 	return ex;

@@ -114,25 +114,58 @@ static enum MHD_Result send_err(struct call *c, unsigned status, const char *cod
 	return send_text(c->conn, status, mid_wire_error(code, message, c->rid), NULL);
 }
 
-/* A device answer: {"status":"ok","deviceId":...,"state":...}. */
+/* Say in 'o' how durable a change is: "persisted", and when it is not,
+ * whether the deny journal keeps it and a warning for people. 0 on OOM. */
+static int add_durability(cJSON *o, const struct mid_change *res)
+{
+	if(!cJSON_AddBoolToObject(o, "persisted", res->persisted))
+		return 0;
+	if(res->persisted)
+		return 1;
+	return cJSON_AddBoolToObject(o, "journaled", res->journaled) &&
+	       cJSON_AddStringToObject(o, "warning", res->journaled ?
+		       "applied in memory; the database cannot take it now; midd retries and"
+		       " the deny journal keeps it across a restart" :
+		       "applied in memory only; the database cannot take it now and the deny"
+		       " journal could not keep it: it is lost if midd restarts before the"
+		       " database takes it") != NULL;
+}
+
+/* A device answer: {"status":"ok","deviceId":...,"state":...} and, for a
+ * state change, its durability. */
 static enum MHD_Result send_device(struct call *c, const char *status, const char *dev,
-				   const char *state)
+				   const char *state, const struct mid_change *res)
 {
 	cJSON *o = cJSON_CreateObject();
 
 	if(o && (!cJSON_AddStringToObject(o, "status", status) ||
 		 !cJSON_AddStringToObject(o, "deviceId", dev) ||
-		 (state && !cJSON_AddStringToObject(o, "state", state)))) {
+		 (state && !cJSON_AddStringToObject(o, "state", state)) ||
+		 (res && !add_durability(o, res)))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
+/* A change that failed: 503 when the database could not take it (a
+ * change toward allow is made only once durable), 500 otherwise. */
+static enum MHD_Result send_failed(struct call *c, enum mid_rc rc)
+{
+	if(rc == MID_ERR_IO)
+		return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, MID_E_STORAGE,
+				"the database cannot take this change now (full, read-only,"
+				" unlinked or locked: see /healthz and the midd log); a change"
+				" toward allow is made only once it is durable: retry when"
+				" storage is back");
+	return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, MID_E_INTERNAL,
+			"the change failed; see the midd log");
+}
+
 static enum MHD_Result send_internal(struct call *c)
 {
 	return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, MID_E_INTERNAL,
-			"the database refused the change; see the midd log");
+			"the database refused the request; see the midd log");
 }
 
 /* Read {"deviceId": ...} from the body, or answer 400 and return 0. */
@@ -149,11 +182,29 @@ static int body_device(struct call *c, char dev[MID_DEVICE_MAX + 1], enum MHD_Re
 
 /* ---- routes ---------------------------------------------------------- */
 
+/* Liveness, and whether every change is durable: "status" is "ok", or
+ * "degraded" while deny changes wait for the database or it fails. */
 static enum MHD_Result r_health(struct call *c)
 {
+	static const char *const db[] = {
+		[MID_STORE_OK] = "ok",
+		[MID_STORE_FAILING] = "failing",
+		[MID_STORE_UNLINKED] = "unlinked",
+	};
 	cJSON *o = cJSON_CreateObject();
+	struct mid_health h;
+	char since[32];
 
-	if(o && !cJSON_AddStringToObject(o, "status", "ok")) {
+	mid_service_health(c->api->svc, &h);
+	mid_wire_time(h.pending_since_ms, since);
+	if(o && (!cJSON_AddStringToObject(o, "status", h.pending || h.db != MID_STORE_OK ?
+						       "degraded" : "ok") ||
+		 !cJSON_AddStringToObject(o, "database", db[h.db]) ||
+		 !cJSON_AddNumberToObject(o, "pending_persistence", (double)h.pending) ||
+		 !(h.pending ? cJSON_AddStringToObject(o, "pending_since", since) :
+			       cJSON_AddNullToObject(o, "pending_since")) ||
+		 !(h.journal ? cJSON_AddNumberToObject(o, "journal_used", (double)h.journal_used) :
+			       cJSON_AddNullToObject(o, "journal_used")))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -166,11 +217,14 @@ static enum MHD_Result r_register(struct call *c)
 	enum mid_reg_status s;
 	enum MHD_Result ret;
 
+	enum mid_rc rc;
+
 	if(!body_device(c, dev, &ret))
 		return ret;
-	if(mid_service_register(c->api->svc, c->org, dev, &c->who, &s))
-		return send_internal(c);
-	return send_device(c, mid_reg_status_name(s), dev, NULL);
+	rc = mid_service_register(c->api->svc, c->org, dev, &c->who, &s);
+	if(rc)
+		return send_failed(c, rc);
+	return send_device(c, mid_reg_status_name(s), dev, NULL, NULL);
 }
 
 char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const char *request_id)
@@ -212,19 +266,20 @@ static enum MHD_Result r_validate(struct call *c)
 static enum MHD_Result r_set_state(struct call *c)
 {
 	char dev[MID_DEVICE_MAX + 1];
+	struct mid_change res;
 	enum MHD_Result ret;
 	enum mid_rc rc;
 
 	if(!body_device(c, dev, &ret))
 		return ret;
 	rc = mid_service_set_state(c->api->svc, c->org, dev, c->route->action, c->route->to,
-				   &c->who);
+				   &c->who, &res);
 	if(rc == MID_ERR_NOT_FOUND)
 		return send_err(c, MHD_HTTP_NOT_FOUND, MID_E_DEVICE_NOT_FOUND,
 				"no device with this deviceId in this organisation");
 	if(rc)
-		return send_internal(c);
-	return send_device(c, "ok", dev, mid_dev_state_name(c->route->to));
+		return send_failed(c, rc);
+	return send_device(c, "ok", dev, mid_dev_state_name(c->route->to), &res);
 }
 
 struct list_ctx {
@@ -247,6 +302,7 @@ static int list_one(const struct mid_dev_info *d, void *arg)
 	if(!o || !cJSON_AddItemToArray(l->arr, o) ||
 	   !cJSON_AddStringToObject(o, "deviceId", d->id) ||
 	   !cJSON_AddStringToObject(o, "state", mid_dev_state_name(d->state)) ||
+	   !cJSON_AddBoolToObject(o, "persisted", !d->unpersisted) ||
 	   !cJSON_AddStringToObject(o, "created", created) ||
 	   !(d->last_seen_ms ? cJSON_AddStringToObject(o, "last_seen", seen) :
 			       cJSON_AddNullToObject(o, "last_seen")) ||
@@ -275,6 +331,8 @@ static int query_device(struct call *c, const char **dev, enum MHD_Result *ret)
 static enum MHD_Result r_list(struct call *c)
 {
 	struct list_ctx l = {0};
+	struct mid_health h;
+	struct mid_usage u;
 	enum MHD_Result ret;
 	cJSON *o;
 
@@ -285,7 +343,11 @@ static enum MHD_Result r_list(struct call *c)
 	if(!l.arr)
 		goto oom;
 	mid_state_each(c->org, list_one, &l);
-	if(l.failed || !cJSON_AddBoolToObject(o, "org_disabled", mid_state_disabled(c->org)))
+	mid_state_usage(c->org, &u);
+	mid_service_health(c->api->svc, &h);
+	if(l.failed || !cJSON_AddBoolToObject(o, "org_disabled", u.disabled) ||
+	   !cJSON_AddBoolToObject(o, "org_disabled_persisted", !u.disabled_unpersisted) ||
+	   !cJSON_AddNumberToObject(o, "pending_persistence", (double)h.pending))
 		goto oom;
 	return send_obj(c, MHD_HTTP_OK, o);
 oom:
@@ -314,13 +376,17 @@ static enum MHD_Result r_usage(struct call *c)
 
 static enum MHD_Result org_flag(struct call *c, int disabled)
 {
+	struct mid_change res;
+	enum mid_rc rc;
 	cJSON *o;
 
-	if(mid_service_set_disabled(c->api->svc, c->org, disabled, &c->who))
-		return send_internal(c);
+	rc = mid_service_set_disabled(c->api->svc, c->org, disabled, &c->who, &res);
+	if(rc)
+		return send_failed(c, rc);
 	o = cJSON_CreateObject();
 	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
-		 !cJSON_AddBoolToObject(o, "org_disabled", disabled))) {
+		 !cJSON_AddBoolToObject(o, "org_disabled", disabled) ||
+		 !add_durability(o, &res))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -342,6 +408,7 @@ static enum MHD_Result r_rotate(struct call *c)
 	char which[16], key[MID_KEY_LEN + 1];
 	struct mid_wire_err e;
 	enum mid_role role;
+	enum mid_rc rc;
 	cJSON *o;
 
 	if(mid_wire_body_string(c->body, c->len, "key", 0, which, sizeof(which), &e))
@@ -353,8 +420,9 @@ static enum MHD_Result r_rotate(struct call *c)
 	else
 		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
 				"member \"key\" must be \"org\" or \"admin\"");
-	if(mid_service_rotate(c->api->svc, c->org, role, &c->who, key))
-		return send_internal(c);
+	rc = mid_service_rotate(c->api->svc, c->org, role, &c->who, key);
+	if(rc)
+		return send_failed(c, rc);
 	o = cJSON_CreateObject();
 	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
 		 !cJSON_AddStringToObject(o, "key", key) ||

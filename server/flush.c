@@ -19,6 +19,8 @@ struct mid_flush {
 	struct mid_state *st;
 	struct mid_store *db;
 	struct mid_audit *q;
+	mid_flush_tick_fn tick;
+	void *tick_arg;
 	pthread_t tid;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -93,12 +95,14 @@ static void *run(void *arg)
 		taken = mid_flush_now(f->st, f->db, f->q, counters);
 		if(counters)
 			last_counters = now;
+		if(f->tick)
+			f->tick(f->tick_arg);
 	}
 	return NULL;
 }
 
 enum mid_rc mid_flush_start(struct mid_state *st, struct mid_store *db, struct mid_audit *q,
-			    struct mid_flush **out)
+			    mid_flush_tick_fn tick, void *tick_arg, struct mid_flush **out)
 {
 	struct mid_flush *f = calloc(1, sizeof(*f));
 	pthread_condattr_t ca;
@@ -109,6 +113,8 @@ enum mid_rc mid_flush_start(struct mid_state *st, struct mid_store *db, struct m
 	f->st = st;
 	f->db = db;
 	f->q = q;
+	f->tick = tick;
+	f->tick_arg = tick_arg;
 	pthread_mutex_init(&f->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

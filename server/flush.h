@@ -2,7 +2,9 @@
 /*
  * The one background thread that moves what validate keeps in memory to
  * the database: queued audit rows about every 100 ms, device counters
- * (validates, last_seen) about every 2 s, each batch in one transaction.
+ * (validates, last_seen) about every 2 s, each batch in one transaction;
+ * and at each round, its owner's tick (midd retries changes toward deny
+ * that the database has not yet taken).
  */
 #ifndef MID_FLUSH_H
 #define MID_FLUSH_H
@@ -17,8 +19,13 @@
 
 struct mid_flush;
 
-/* Start the thread; it borrows 'st', 'db' and 'q' until mid_flush_stop. */
+/* Called by the thread after each round, and once more at stop. */
+typedef void (*mid_flush_tick_fn)(void *arg);
+
+/* Start the thread; it borrows 'st', 'db', 'q' and 'tick_arg' until
+ * mid_flush_stop. 'tick' may be NULL. */
 enum mid_rc mid_flush_start(struct mid_state *st, struct mid_store *db, struct mid_audit *q,
+			    mid_flush_tick_fn tick, void *tick_arg,
 			    struct mid_flush **out) MID_WUR;
 
 /* Write everything pending once more, stop the thread and free it. */

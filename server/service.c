@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * midd's operations over the database and the in-memory table. The order
- * is always: decide under the writer mutex, commit to SQLite, then update
- * memory, then log. A failed commit changes nothing anywhere.
+ * midd's operations over the database and the in-memory table. A change
+ * toward allow: decide under the writer mutex, make every pending deny
+ * change durable, commit to SQLite, then update memory, then log; a
+ * failed commit changes nothing anywhere. A change toward deny: decide,
+ * update memory, then commit together with whatever deny changes are
+ * pending; when that fails, write it to the deny journal and leave it
+ * pending for the flush thread's tick to retry.
  */
 #define _GNU_SOURCE
 #include "service.h"
@@ -12,17 +16,40 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdatomic.h>
+
 #include "audit.h"
 #include "flush.h"
+#include "journal.h"
 #include "log.h"
 #include "wire.h"
+
+/* A change toward deny that memory holds and the database does not yet:
+ * the latest one per device, and per org for its switch. */
+struct pend {
+	struct mid_audit_row row; /* 'device' empty: the org switch; 'decision': the state */
+	int slot;                 /* in the journal; -1: not journaled */
+	int announced;            /* answered or replayed as not persisted */
+	int stored;               /* in the database; its journal slot still to clear */
+};
 
 struct mid_service {
 	struct mid_store *db;
 	struct mid_state *st;
 	struct mid_audit *q;
 	struct mid_flush *flush;
+	struct mid_journal *jr; /* NULL: it could not be opened */
 	pthread_mutex_t wmu;
+	/* Under wmu. */
+	struct pend *pend;
+	size_t npend, cap;
+	unsigned backoff_ms;
+	uint64_t next_try_ms;
+	unsigned failures;
+	/* Copies for /healthz, which does not take wmu. */
+	_Atomic size_t pending_n;
+	_Atomic int64_t pending_since_ms;
+	_Atomic size_t journal_used;
 };
 
 const char *mid_reg_status_name(enum mid_reg_status s)
@@ -51,6 +78,295 @@ static int load_dev(int64_t org_id, const struct mid_dev_info *d, void *arg)
 	return !org || mid_state_put(org, d->id, d->state, d->created_ms, d->last_seen_ms,
 				     d->validates) != MID_OK;
 }
+
+/* ---- pending deny changes (all under wmu) ----------------------------- */
+
+static void publish(struct mid_service *svc)
+{
+	int64_t since = 0;
+	size_t i;
+
+	for(i = 0; i < svc->npend; i++)
+		if(!since || svc->pend[i].row.time_ms < since)
+			since = svc->pend[i].row.time_ms;
+	atomic_store(&svc->pending_since_ms, since);
+	atomic_store(&svc->pending_n, svc->npend);
+	atomic_store(&svc->journal_used, svc->jr ? mid_journal_used(svc->jr) : 0);
+}
+
+static struct pend *pend_find(struct mid_service *svc, int64_t org_id, const char *dev)
+{
+	size_t i;
+
+	for(i = 0; i < svc->npend; i++)
+		if(svc->pend[i].row.org_id == org_id && !strcmp(svc->pend[i].row.device, dev))
+			return &svc->pend[i];
+	return NULL;
+}
+
+/* Add the change 'a', or let it replace the pending one of the same
+ * device or org switch (its journal slot is reused). */
+static struct pend *pend_put(struct mid_service *svc, const struct mid_audit_row *a)
+{
+	struct pend *p = pend_find(svc, a->org_id, a->device);
+
+	if(p) {
+		/* The replaced change's pending moment goes to the audit
+		 * queue; the latest change is the one the database will get. */
+		if(p->announced) {
+			mid_strlcpy(p->row.code, "PERSIST_PENDING", sizeof(p->row.code));
+			mid_audit_push(svc->q, &p->row);
+		}
+	} else {
+		if(svc->npend == svc->cap) {
+			size_t cap = svc->cap ? svc->cap * 2 : 16;
+			struct pend *v = realloc(svc->pend, cap * sizeof(*v));
+			if(!v)
+				return NULL;
+			svc->pend = v;
+			svc->cap = cap;
+		}
+		p = &svc->pend[svc->npend++];
+		p->slot = -1;
+	}
+	p->row = *a;
+	p->announced = 0;
+	p->stored = 0;
+	publish(svc);
+	return p;
+}
+
+static void mark(struct mid_service *svc, const struct mid_audit_row *a, int on)
+{
+	struct mid_org *org = mid_state_org_by_id(svc->st, a->org_id);
+
+	if(org)
+		mid_state_set_unpersisted(org, a->device[0] ? a->device : NULL, on);
+}
+
+/* Commit every pending change not yet in the database, in one
+ * transaction with its audit rows: one "OK" row for a change made durable
+ * by its own request, or its pending moment and its persisted moment for
+ * one that was answered as not persisted. Then empty their journal
+ * slots. MID_OK when nothing is left pending. */
+static enum mid_rc persist(struct mid_service *svc)
+{
+	struct mid_audit_row *ch = NULL, *au = NULL;
+	int64_t now = mid_wire_now_ms();
+	size_t i, n = 0, na = 0, keep = 0;
+	enum mid_rc rc = MID_OK;
+
+	if(!svc->npend)
+		return MID_OK;
+	ch = malloc(svc->npend * sizeof(*ch));
+	au = malloc(2 * svc->npend * sizeof(*au));
+	if(!ch || !au) {
+		rc = MID_ERR_NOMEM;
+		goto out;
+	}
+	for(i = 0; i < svc->npend; i++) {
+		const struct pend *p = &svc->pend[i];
+		if(p->stored)
+			continue;
+		ch[n++] = p->row;
+		au[na] = p->row;
+		mid_strlcpy(au[na++].code, p->announced ? "PERSIST_PENDING" : "OK", MID_CODE_MAX);
+		if(p->announced) {
+			au[na] = p->row;
+			au[na].time_ms = now;
+			mid_strlcpy(au[na++].code, "PERSISTED", MID_CODE_MAX);
+		}
+	}
+	if(n) {
+		rc = mid_store_apply_denies(svc->db, ch, n, au, na);
+		if(rc)
+			goto out;
+	}
+	for(i = 0; i < svc->npend; i++) {
+		struct pend *p = &svc->pend[i];
+		p->stored = 1;
+		if(p->slot >= 0 && svc->jr && mid_journal_clear(svc->jr, p->slot)) {
+			mid_log("deny journal: cannot empty slot %d: the change is in the database;"
+				" will retry", p->slot);
+			svc->pend[keep++] = *p;
+			continue;
+		}
+		mark(svc, &p->row, 0);
+		if(p->announced)
+			mid_log("persisted %s org_id=%lld device=%s request_id=%s after=%lldms",
+				p->row.route, (long long)p->row.org_id,
+				p->row.device[0] ? p->row.device : "-", p->row.request_id,
+				(long long)(now - p->row.time_ms));
+	}
+	svc->npend = keep;
+	if(keep)
+		rc = MID_ERR_IO;
+out:
+	free(ch);
+	free(au);
+	publish(svc);
+	return rc;
+}
+
+/* A change toward deny, already in memory: make it durable, or keep it
+ * pending and in the journal. Under wmu. */
+static enum mid_rc deny(struct mid_service *svc, const struct mid_audit_row *a,
+			struct mid_change *res)
+{
+	struct pend *p = pend_put(svc, a);
+	enum mid_rc rc;
+
+	res->persisted = 0;
+	res->journaled = 0;
+	if(!p) {
+		mid_log("out of memory: %s request_id=%s is in memory only", a->route,
+			a->request_id);
+		return MID_ERR_NOMEM;
+	}
+	if(persist(svc) == MID_OK) {
+		svc->backoff_ms = MID_RETRY_MIN_MS;
+		res->persisted = 1;
+		return MID_OK;
+	}
+	p = pend_find(svc, a->org_id, a->device);
+	if(!p || p->stored) {
+		res->persisted = 1;
+		return MID_OK;
+	}
+	p->announced = 1;
+	mark(svc, a, 1);
+	if(!svc->jr) {
+		mid_log("deny journal: none is open: %s request_id=%s will not survive a restart"
+			" until the database takes it", a->route, a->request_id);
+	} else {
+		rc = mid_journal_put(svc->jr, &p->slot, &p->row);
+		res->journaled = rc == MID_OK;
+		if(rc)
+			mid_log("deny journal: cannot keep %s request_id=%s (%s): it will not"
+				" survive a restart until the database takes it", a->route,
+				a->request_id, rc == MID_ERR_TOO_BIG ? "journal full" : mid_rc_str(rc));
+	}
+	if(!svc->next_try_ms) {
+		svc->backoff_ms = MID_RETRY_MIN_MS;
+		svc->next_try_ms = mid_now_ms() + svc->backoff_ms;
+	}
+	publish(svc);
+	return MID_OK;
+}
+
+/* A change toward allow may be made only once no deny change waits. */
+static enum mid_rc allow_ready(struct mid_service *svc)
+{
+	return persist(svc) == MID_OK ? MID_OK : MID_ERR_IO;
+}
+
+/* The flush thread's tick: retry pending changes, backing off from
+ * MID_RETRY_MIN_MS to MID_RETRY_MAX_MS. */
+static void retry(void *arg)
+{
+	struct mid_service *svc = arg;
+	uint64_t now;
+
+	if(!atomic_load(&svc->pending_n))
+		return;
+	pthread_mutex_lock(&svc->wmu);
+	now = mid_now_ms();
+	if(svc->npend && now >= svc->next_try_ms) {
+		size_t n = svc->npend;
+		if(persist(svc) == MID_OK) {
+			mid_log("storage: all %zu pending deny changes are persisted after %u retries",
+				n, svc->failures + 1);
+			svc->failures = 0;
+			svc->backoff_ms = MID_RETRY_MIN_MS;
+			svc->next_try_ms = 0;
+		} else {
+			/* One line at first, then about one a minute. */
+			if(svc->failures++ % 12 == 0)
+				mid_log("storage: %zu deny changes still pending persistence; next try"
+					" in %u ms", svc->npend, svc->backoff_ms);
+			svc->next_try_ms = now + svc->backoff_ms;
+			svc->backoff_ms = svc->backoff_ms * 2 > MID_RETRY_MAX_MS ?
+						  MID_RETRY_MAX_MS : svc->backoff_ms * 2;
+		}
+	}
+	pthread_mutex_unlock(&svc->wmu);
+}
+
+/* Put one journaled change back into memory, pending. */
+static void replay_one(int slot, const struct mid_audit_row *row, void *arg)
+{
+	struct mid_service *svc = arg;
+	struct mid_org *org = mid_state_org_by_id(svc->st, row->org_id);
+	enum mid_dev_state to = mid_dev_state_parse(row->decision);
+	struct pend *p;
+
+	if(!org || (row->device[0] && to != MID_DEV_REVOKED && to != MID_DEV_REMOVED)) {
+		mid_log("deny journal: slot %d names org %lld, which this database lacks, or an"
+			" unknown state; dropped", slot, (long long)row->org_id);
+		if(mid_journal_clear(svc->jr, slot))
+			mid_log("deny journal: cannot empty slot %d", slot);
+		return;
+	}
+	if(row->device[0]) {
+		struct mid_dev_info info;
+		int64_t created = mid_state_get(org, row->device, &info) == MID_OK ?
+					  info.created_ms : row->time_ms;
+		if(mid_state_put(org, row->device, to, created, 0, 0))
+			mid_log("deny journal: out of memory at slot %d", slot);
+	} else {
+		mid_state_set_disabled(org, 1);
+	}
+	p = pend_put(svc, row);
+	if(!p) {
+		mid_log("deny journal: out of memory at slot %d", slot);
+		return;
+	}
+	p->slot = slot;
+	p->announced = 1;
+	mark(svc, row, 1);
+	mid_log("deny journal: replayed %s org=%s device=%s state=%s request_id=%s", row->route,
+		mid_org_name(org), row->device[0] ? row->device : "-", row->decision,
+		row->request_id);
+}
+
+/* Open the journal beside 'db' and put its changes back in memory. */
+static enum mid_rc journal_open(struct mid_service *svc, const char *db, char *err,
+				size_t errlen)
+{
+	char path[4200];
+	enum mid_rc rc;
+
+	snprintf(path, sizeof(path), "%s" MID_JOURNAL_SUFFIX, db);
+	rc = mid_journal_open(path, &svc->jr, err, errlen);
+	if(rc == MID_ERR_IO) {
+		mid_log("warning: deny journal unavailable: %s; a revoke the database cannot"
+			" take will still apply, but not survive a restart", err);
+		err[0] = '\0';
+		return MID_OK;
+	}
+	if(rc)
+		return rc;
+	pthread_mutex_lock(&svc->wmu);
+	mid_journal_each(svc->jr, replay_one, svc);
+	publish(svc);
+	if(svc->npend && persist(svc))
+		mid_log("storage: %zu replayed deny changes wait for the database", svc->npend);
+	svc->backoff_ms = MID_RETRY_MIN_MS;
+	svc->next_try_ms = mid_now_ms() + svc->backoff_ms;
+	pthread_mutex_unlock(&svc->wmu);
+	return MID_OK;
+}
+
+void mid_service_health(struct mid_service *svc, struct mid_health *h)
+{
+	h->pending = atomic_load(&svc->pending_n);
+	h->pending_since_ms = h->pending ? atomic_load(&svc->pending_since_ms) : 0;
+	h->db = mid_store_health(svc->db);
+	h->journal = svc->jr != NULL;
+	h->journal_used = atomic_load(&svc->journal_used);
+}
+
+/* ---- open, close -------------------------------------------------------- */
 
 enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err, size_t errlen)
 {
@@ -83,7 +399,10 @@ enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err
 	rc = mid_audit_new(MID_AUDIT_QUEUE_BYTES, &svc->q);
 	if(rc)
 		goto out;
-	rc = mid_flush_start(svc->st, svc->db, svc->q, &svc->flush);
+	rc = journal_open(svc, db, err, errlen);
+	if(rc)
+		goto out;
+	rc = mid_flush_start(svc->st, svc->db, svc->q, retry, svc, &svc->flush);
 out:
 	if(rc) {
 		if(err[0] == '\0')
@@ -100,10 +419,16 @@ void mid_service_close(struct mid_service *svc)
 	if(!svc)
 		return;
 	mid_flush_stop(svc->flush);
+	if(svc->npend)
+		mid_log("storage: %zu deny changes still pending persistence at stop; %s",
+			svc->npend, svc->jr ? "the deny journal keeps them for the next start" :
+					      "without a deny journal they are lost");
+	mid_journal_free(svc->jr);
 	mid_audit_free(svc->q);
 	mid_store_free(svc->db);
 	mid_state_free(svc->st);
 	pthread_mutex_destroy(&svc->wmu);
+	free(svc->pend);
 	free(svc);
 }
 
@@ -166,6 +491,9 @@ enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, c
 		goto out;
 	}
 	now = a.time_ms;
+	rc = allow_ready(svc);
+	if(rc)
+		goto out;
 	rc = mid_store_device_add(svc->db, mid_org_id(org), dev, MID_DEV_ACTIVE, now, &a);
 	if(rc)
 		goto out;
@@ -218,12 +546,14 @@ void mid_service_validate(struct mid_service *svc, struct mid_org *org, const ch
 
 enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, const char *dev,
 				  const char *action, enum mid_dev_state to,
-				  const struct mid_caller *c)
+				  const struct mid_caller *c, struct mid_change *res)
 {
 	struct mid_audit_row a;
 	struct mid_dev_info info;
 	enum mid_rc rc;
 
+	res->persisted = 0;
+	res->journaled = 0;
 	pthread_mutex_lock(&svc->wmu);
 	rc = mid_state_get(org, dev, &info);
 	if(rc == MID_ERR_NOT_FOUND) {
@@ -232,35 +562,56 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 		goto out;
 	}
 	audit_fill(&a, org, dev, action, mid_dev_state_name(to), "OK", c);
-	rc = mid_store_device_set(svc->db, mid_org_id(org), dev, to, &a);
+	if(to == MID_DEV_ACTIVE) {
+		rc = allow_ready(svc);
+		if(!rc)
+			rc = mid_store_device_set(svc->db, mid_org_id(org), dev, to, &a);
+		if(!rc)
+			rc = mid_state_put(org, dev, to, 0, 0, 0);
+		res->persisted = rc == MID_OK;
+	} else {
+		rc = mid_state_put(org, dev, to, 0, 0, 0);
+		if(!rc)
+			rc = deny(svc, &a, res);
+	}
 	if(rc)
 		goto out;
-	rc = mid_state_put(org, dev, to, 0, 0, 0);
-	if(rc)
-		goto out;
-	mid_log("%s org=%s device=%s peer=%s request_id=%s state=%s was=%s", action,
+	mid_log("%s org=%s device=%s peer=%s request_id=%s state=%s was=%s persisted=%s", action,
 		mid_org_name(org), dev, c->peer, c->request_id, mid_dev_state_name(to),
-		mid_dev_state_name(info.state));
+		mid_dev_state_name(info.state),
+		res->persisted ? "yes" : res->journaled ? "no(journaled)" : "no(memory-only)");
 out:
 	pthread_mutex_unlock(&svc->wmu);
 	return rc;
 }
 
 enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *org, int disabled,
-				     const struct mid_caller *c)
+				     const struct mid_caller *c, struct mid_change *res)
 {
 	const char *route = disabled ? "org/disable" : "org/enable";
 	struct mid_audit_row a;
 	enum mid_rc rc;
 
+	res->persisted = 0;
+	res->journaled = 0;
 	pthread_mutex_lock(&svc->wmu);
 	audit_fill(&a, org, NULL, route, disabled ? "disabled" : "enabled", "OK", c);
-	rc = mid_store_org_set_disabled(svc->db, mid_org_id(org), disabled, &a);
+	if(disabled) {
+		mid_state_set_disabled(org, 1);
+		rc = deny(svc, &a, res);
+	} else {
+		rc = allow_ready(svc);
+		if(!rc)
+			rc = mid_store_org_set_disabled(svc->db, mid_org_id(org), 0, &a);
+		if(!rc)
+			mid_state_set_disabled(org, 0);
+		res->persisted = rc == MID_OK;
+	}
 	if(rc)
 		goto out;
-	mid_state_set_disabled(org, disabled);
-	mid_log("%s org=%s peer=%s request_id=%s", disabled ? "org-disable" : "org-enable",
-		mid_org_name(org), c->peer, c->request_id);
+	mid_log("%s org=%s peer=%s request_id=%s persisted=%s",
+		disabled ? "org-disable" : "org-enable", mid_org_name(org), c->peer, c->request_id,
+		res->persisted ? "yes" : res->journaled ? "no(journaled)" : "no(memory-only)");
 out:
 	pthread_mutex_unlock(&svc->wmu);
 	return rc;
@@ -280,6 +631,9 @@ enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enu
 		goto out;
 	mid_keys_hash(key, h);
 	audit_fill(&a, org, NULL, "org/rotate-key", name, "OK", c);
+	rc = allow_ready(svc);
+	if(rc)
+		goto out;
 	rc = mid_store_org_set_key(svc->db, mid_org_id(org), which, h, &a);
 	if(rc)
 		goto out;

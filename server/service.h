@@ -1,10 +1,17 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What midd does, apart from HTTP: authenticate a key, register, validate,
- * change a device's or an org's state, rotate a key. Every change is
- * committed to the database (with its audit row) before memory is
- * updated and before the caller may answer; validate only reads memory.
- * Changes are serialised by one writer mutex; validate never takes it.
+ * change a device's or an org's state, rotate a key. Durability is
+ * asymmetric. A change toward allow (register, restore, org enable, key
+ * rotation) is committed to the database, with its audit row, before
+ * memory is updated and before the caller may answer; it is refused
+ * while a change toward deny still waits for the database. A change
+ * toward deny (revoke, remove, org disable) takes effect in memory at
+ * once, whatever the storage says; when the database cannot take it, it
+ * is kept in the deny journal beside the database, answered as not
+ * persisted, and retried with a bounded backoff until it is durable.
+ * Validate only reads memory. Changes are serialised by one writer
+ * mutex; validate never takes it.
  */
 #ifndef MID_SERVICE_H
 #define MID_SERVICE_H
@@ -40,11 +47,31 @@ struct mid_verdict {
 	const char *reason; /* one sentence for humans */
 };
 
+/* How far a change toward deny got. */
+struct mid_change {
+	int persisted; /* the database holds it */
+	int journaled; /* it does not, but the deny journal does: it survives a restart */
+};
+
+/* Storage as /healthz shows it. */
+struct mid_health {
+	size_t pending;           /* deny changes not yet in the database */
+	int64_t pending_since_ms; /* wall clock of the oldest; 0 when none */
+	enum mid_store_health db;
+	int journal;              /* the deny journal is open */
+	size_t journal_used;      /* its slots in use */
+};
+
+#define MID_RETRY_MIN_MS 100   /* first retry of a pending change */
+#define MID_RETRY_MAX_MS 5000  /* backoff bound */
+
 const char *mid_reg_status_name(enum mid_reg_status s);
 
-/* Open the database at 'db', load it into memory and start flushing.
- * A database without an org is refused with a message saying to run
- * `midd init`. */
+/* Open the database at 'db', load it into memory, open (or create) the
+ * deny journal 'db'-pending and replay it, and start flushing. A database
+ * without an org is refused with a message saying to run `midd init`; so
+ * is a journal that exists but cannot be read. A journal that cannot be
+ * created is logged, and midd serves without one. */
 enum mid_rc mid_service_open(const char *db, struct mid_service **out,
 			     char *err, size_t errlen) MID_WUR;
 
@@ -62,17 +89,22 @@ void mid_service_validate(struct mid_service *svc, struct mid_org *org, const ch
 			  const struct mid_caller *c, struct mid_verdict *v);
 
 /* Set a device's state on behalf of the admin route 'action' (revoke,
- * unrevoke, restore, remove). MID_ERR_NOT_FOUND for an unknown device. */
+ * unrevoke, restore, remove). MID_ERR_NOT_FOUND for an unknown device;
+ * MID_ERR_IO when a change toward allow cannot be made durable now. A
+ * change toward deny is MID_OK once in memory; 'res' says how durable. */
 enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, const char *dev,
 				  const char *action, enum mid_dev_state to,
-				  const struct mid_caller *c) MID_WUR;
+				  const struct mid_caller *c, struct mid_change *res) MID_WUR;
 
+/* Disable (deny) or enable (allow) the org, as mid_service_set_state. */
 enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *org, int disabled,
-				     const struct mid_caller *c) MID_WUR;
+				     const struct mid_caller *c, struct mid_change *res) MID_WUR;
 
 /* Replace the org's key 'which' with a fresh one, returned in 'key'. */
 enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enum mid_role which,
 			       const struct mid_caller *c, char key[MID_KEY_LEN + 1]) MID_WUR;
+
+void mid_service_health(struct mid_service *svc, struct mid_health *h);
 
 /* Read access for the list, usage and audit routes. */
 struct mid_state *mid_service_state(struct mid_service *svc);

@@ -15,6 +15,7 @@
 
 struct dev {
 	enum mid_dev_state state;      /* under the org's lock */
+	int unpersisted;               /* 'state' is not yet in the database */
 	int64_t created_ms;
 	_Atomic int64_t last_seen_ms;
 	_Atomic uint64_t validates;
@@ -32,6 +33,7 @@ struct mid_org {
 	unsigned char admin_hash[MID_SHA256_LEN];
 	uint64_t limit;
 	int disabled;
+	int disabled_unpersisted;
 	_Atomic uint64_t validates;
 	uint64_t flushed;
 	pthread_rwlock_t lock;
@@ -356,6 +358,7 @@ static void copy_info(const struct dev *d, struct mid_dev_info *info)
 {
 	memcpy(info->id, d->id, d->len + 1);
 	info->state = d->state;
+	info->unpersisted = d->unpersisted;
 	info->created_ms = d->created_ms;
 	info->last_seen_ms = atomic_load_explicit(&d->last_seen_ms, memory_order_relaxed);
 	info->validates = atomic_load_explicit(&d->validates, memory_order_relaxed);
@@ -406,6 +409,7 @@ void mid_state_usage(struct mid_org *org, struct mid_usage *u)
 	u->devices = org->ndev;
 	u->limit = org->limit;
 	u->disabled = org->disabled;
+	u->disabled_unpersisted = org->disabled_unpersisted;
 	u->validates = atomic_load_explicit(&org->validates, memory_order_relaxed);
 	pthread_rwlock_unlock(&org->lock);
 }
@@ -428,6 +432,18 @@ void mid_state_set_disabled(struct mid_org *org, int disabled)
 {
 	pthread_rwlock_wrlock(&org->lock);
 	org->disabled = disabled;
+	pthread_rwlock_unlock(&org->lock);
+}
+
+void mid_state_set_unpersisted(struct mid_org *org, const char *id, int on)
+{
+	struct dev *d;
+
+	pthread_rwlock_wrlock(&org->lock);
+	if(!id)
+		org->disabled_unpersisted = on;
+	else if((d = find(org, id, strlen(id))))
+		d->unpersisted = on;
 	pthread_rwlock_unlock(&org->lock);
 }
 

@@ -2,8 +2,10 @@
 /*
  * The in-memory picture of every org and device, from which validate is
  * answered without touching the disk. Each org has its own rwlock: readers
- * (validate, list) share it; a state change takes it for writing only
- * after the database has committed, so memory never runs ahead of disk.
+ * (validate, list) share it; a state change takes it for writing. A
+ * change toward allow reaches memory only after the database committed
+ * it; a change toward deny reaches memory first, and is marked
+ * unpersisted while the database cannot take it.
  * Orgs and devices are never freed while the table lives, so the handles
  * below stay valid until mid_state_free.
  */
@@ -49,6 +51,7 @@ enum mid_proc_mode {
 struct mid_dev_info {
 	char id[MID_DEVICE_MAX + 1];
 	enum mid_dev_state state;
+	int unpersisted;      /* 'state' is not yet in the database */
 	int64_t created_ms;
 	int64_t last_seen_ms; /* 0: never validated */
 	uint64_t validates;
@@ -64,6 +67,7 @@ struct mid_usage {
 	uint64_t devices, active, revoked, removed, validates;
 	uint64_t limit;
 	int disabled;
+	int disabled_unpersisted; /* 'disabled' is not yet in the database */
 };
 
 /* One device (or, with 'id' NULL, one org total) whose counters changed
@@ -132,6 +136,9 @@ void mid_state_each(struct mid_org *org, mid_state_each_fn fn, void *arg);
 
 void mid_state_set_disabled(struct mid_org *org, int disabled);
 int mid_state_disabled(struct mid_org *org);
+/* Mark whether the state of device 'id' (with 'id' NULL: the org switch)
+ * is ahead of the database. */
+void mid_state_set_unpersisted(struct mid_org *org, const char *id, int on);
 void mid_state_set_key(struct mid_org *org, enum mid_role which,
 		       const unsigned char hash[MID_SHA256_LEN]);
 

@@ -9,8 +9,10 @@
 #include "store.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +22,8 @@
 #include "log.h"
 
 #define SCHEMA_VERSION "1"
+#define MID_STORE_BUSY_MS 5000     /* wait for another program's lock */
+#define MID_STORE_DENY_BUSY_MS 100 /* ... when a deny change waits */
 
 struct mid_store {
 	sqlite3 *db;
@@ -27,6 +31,9 @@ struct mid_store {
 	sqlite3_stmt *audit_ins;
 	sqlite3_stmt *dev_count;
 	sqlite3_stmt *org_count;
+	int fd[2];                  /* the database file and its log, to watch st_nlink */
+	_Atomic int health;         /* enum mid_store_health */
+	char path[4096];
 };
 
 static const char schema[] =
@@ -80,9 +87,35 @@ static int exec(struct mid_store *s, const char *sql)
 	return -1;
 }
 
+/* The database file or its write-ahead log is no longer in the file
+ * system. SQLite in WAL mode goes on committing to an unlinked file
+ * without a word, and all of it would be gone at the next start. */
+static int unlinked(const struct mid_store *s)
+{
+	struct stat sb;
+	size_t i;
+
+	for(i = 0; i < MID_ARRAY_LEN(s->fd); i++)
+		if(s->fd[i] >= 0 && !fstat(s->fd[i], &sb) && sb.st_nlink == 0)
+			return 1;
+	return 0;
+}
+
 static int begin(struct mid_store *s)
 {
-	return exec(s, "BEGIN IMMEDIATE");
+	if(unlinked(s)) {
+		if(atomic_exchange(&s->health, MID_STORE_UNLINKED) != MID_STORE_UNLINKED)
+			mid_log("database error: %s was unlinked while midd runs, so nothing written"
+				" to it would survive a restart: changes toward deny stay in memory"
+				" and the deny journal, others are refused; restore the file (or"
+				" `midd init` a new one) and restart midd", s->path);
+		return -1;
+	}
+	if(exec(s, "BEGIN IMMEDIATE")) {
+		atomic_store(&s->health, MID_STORE_FAILING);
+		return -1;
+	}
+	return 0;
 }
 
 static enum mid_rc finish(struct mid_store *s, enum mid_rc rc)
@@ -91,6 +124,10 @@ static enum mid_rc finish(struct mid_store *s, enum mid_rc rc)
 		rc = MID_ERR_IO;
 	if(rc != MID_OK && !sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	if(rc == MID_OK)
+		atomic_store(&s->health, MID_STORE_OK);
+	else if(rc == MID_ERR_IO && atomic_load(&s->health) != MID_STORE_UNLINKED)
+		atomic_store(&s->health, MID_STORE_FAILING);
 	return rc;
 }
 
@@ -135,6 +172,22 @@ static enum mid_rc prepare(struct mid_store *s, const char *sql, sqlite3_stmt **
 	return MID_OK;
 }
 
+/* Hold the database file and its log open to see them unlinked. The log
+ * exists once the schema statement has run in WAL mode. */
+static int watch(struct mid_store *s, const char *path, char *err, size_t errlen)
+{
+	char wal[4200];
+
+	s->fd[0] = open(path, O_RDONLY | O_CLOEXEC);
+	if(s->fd[0] < 0) {
+		snprintf(err, errlen, "cannot open database %s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	s->fd[1] = open(wal, O_RDONLY | O_CLOEXEC);
+	return 0;
+}
+
 enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
 			   char *err, size_t errlen)
 {
@@ -154,13 +207,15 @@ enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
 	s = calloc(1, sizeof(*s));
 	if(!s)
 		return MID_ERR_NOMEM;
+	s->fd[0] = s->fd[1] = -1;
+	mid_strlcpy(s->path, path, sizeof(s->path));
 	pthread_mutex_init(&s->mu, NULL);
 	if(sqlite3_open_v2(path, &s->db, flags, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot open database %s: %s", path,
 			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto out;
 	}
-	sqlite3_busy_timeout(s->db, 5000);
+	sqlite3_busy_timeout(s->db, MID_STORE_BUSY_MS);
 	if(sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			       "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK ||
 	   sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
@@ -175,6 +230,8 @@ enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
 		snprintf(err, errlen, "cannot use database %s: %s", path, sqlite3_errmsg(s->db));
 		goto out;
 	}
+	if(watch(s, path, err, errlen))
+		goto out;
 	rc = MID_OK;
 out:
 	if(rc) {
@@ -193,6 +250,10 @@ void mid_store_free(struct mid_store *s)
 	sqlite3_finalize(s->dev_count);
 	sqlite3_finalize(s->org_count);
 	sqlite3_close(s->db);
+	if(s->fd[0] >= 0)
+		close(s->fd[0]);
+	if(s->fd[1] >= 0)
+		close(s->fd[1]);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -309,6 +370,7 @@ enum mid_rc mid_store_each_device(struct mid_store *s, mid_store_dev_fn fn, void
 			rc = MID_ERR_PARSE;
 			goto out;
 		}
+		d.unpersisted = 0;
 		d.created_ms = sqlite3_column_int64(st, 3);
 		d.last_seen_ms = sqlite3_column_int64(st, 4);
 		d.validates = (uint64_t)sqlite3_column_int64(st, 5);
@@ -446,6 +508,87 @@ enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_
 			  "UPDATE orgs SET admin_key_sha256 = ? WHERE id = ?" :
 			  "UPDATE orgs SET org_key_sha256 = ? WHERE id = ?",
 		      bind_org_key, &o, a);
+}
+
+enum mid_store_health mid_store_health(struct mid_store *s)
+{
+	if(atomic_load(&s->health) != MID_STORE_UNLINKED && unlinked(s))
+		atomic_store(&s->health, MID_STORE_UNLINKED);
+	return (enum mid_store_health)atomic_load(&s->health);
+}
+
+/* Set one device's state, adding its row when the database lacks it (a
+ * journal replayed over an older copy of the database). */
+static enum mid_rc deny_device(struct mid_store *s, const struct mid_audit_row *c)
+{
+	static const char *const sql[] = {
+		"UPDATE devices SET state = ?1 WHERE org_id = ?2 AND device_id = ?3",
+		"INSERT INTO devices(org_id, device_id, state, created) VALUES (?2, ?3, ?1, ?4)",
+	};
+	enum mid_dev_state to = mid_dev_state_parse(c->decision);
+	enum mid_rc rc = MID_OK;
+	size_t i;
+
+	if(to != MID_DEV_REVOKED && to != MID_DEV_REMOVED)
+		return MID_ERR_INVAL;
+	for(i = 0; i < MID_ARRAY_LEN(sql) && rc == MID_OK; i++) {
+		sqlite3_stmt *st = NULL;
+		if(prepare(s, sql[i], &st))
+			return MID_ERR_IO;
+		sqlite3_bind_text(st, 1, mid_dev_state_name(to), -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, c->org_id);
+		sqlite3_bind_text(st, 3, c->device, -1, SQLITE_STATIC);
+		if(i == 1)
+			sqlite3_bind_int64(st, 4, c->time_ms);
+		if(sqlite3_step(st) != SQLITE_DONE) {
+			fail(s, "deny change");
+			rc = MID_ERR_IO;
+		}
+		sqlite3_finalize(st);
+		if(rc == MID_OK && sqlite3_changes(s->db) == 1)
+			break;
+	}
+	return rc;
+}
+
+enum mid_rc mid_store_apply_denies(struct mid_store *s, const struct mid_audit_row *changes,
+				   size_t n, const struct mid_audit_row *audit, size_t na)
+{
+	enum mid_rc rc = MID_ERR_IO;
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	/* A lock held by another program must not hold up the kill switch:
+	 * the change is in force already, and kept in the journal if this
+	 * short wait is not enough. */
+	sqlite3_busy_timeout(s->db, MID_STORE_DENY_BUSY_MS);
+	if(begin(s))
+		goto out;
+	rc = MID_OK;
+	for(i = 0; i < n && rc == MID_OK; i++) {
+		if(changes[i].device[0]) {
+			rc = deny_device(s, &changes[i]);
+		} else {
+			sqlite3_stmt *st = NULL;
+			if(prepare(s, "UPDATE orgs SET disabled = 1 WHERE id = ?", &st)) {
+				rc = MID_ERR_IO;
+				break;
+			}
+			sqlite3_bind_int64(st, 1, changes[i].org_id);
+			if(sqlite3_step(st) != SQLITE_DONE) {
+				fail(s, "org disable");
+				rc = MID_ERR_IO;
+			}
+			sqlite3_finalize(st);
+		}
+	}
+	for(i = 0; i < na && rc == MID_OK; i++)
+		rc = audit_row(s, &audit[i]);
+out:
+	rc = finish(s, rc);
+	sqlite3_busy_timeout(s->db, MID_STORE_BUSY_MS);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 /* Batches of rows kept in memory first need no fsync of their own: the

@@ -5,7 +5,9 @@
  * WAL mode with synchronous=FULL: every function that changes state has
  * committed durably when it returns MID_OK. One connection, serialised
  * by a mutex inside the store; callers need no lock of their own. A
- * failing statement is logged here, with SQLite's message.
+ * failing statement is logged here, with SQLite's message. Every write
+ * first checks that the database file and its log are still linked
+ * (st_nlink): into an unlinked file a commit would succeed and be lost.
  */
 #ifndef MID_STORE_H
 #define MID_STORE_H
@@ -75,6 +77,25 @@ enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int 
 enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_role which,
 				  const unsigned char hash[MID_SHA256_LEN],
 				  const struct mid_audit_row *a) MID_WUR;
+
+/* Make changes toward deny that memory already holds durable, in one
+ * transaction with the audit rows 'audit'. Each change is an audit row:
+ * a device's ('device' set, 'decision' "revoked" or "removed"; a device
+ * the database lacks is added in that state) or the org switch's ('device'
+ * empty: the org is disabled). */
+enum mid_rc mid_store_apply_denies(struct mid_store *s, const struct mid_audit_row *changes,
+				   size_t n, const struct mid_audit_row *audit,
+				   size_t na) MID_WUR;
+
+enum mid_store_health {
+	MID_STORE_OK = 0,   /* the last write committed */
+	MID_STORE_FAILING,  /* the last write failed: full, read-only, locked... */
+	MID_STORE_UNLINKED, /* the file is gone from the file system: writes are refused */
+};
+
+/* How the database fared at its last write; an unlinked file is seen at
+ * once, even before a write. */
+enum mid_store_health mid_store_health(struct mid_store *s);
 
 /* Append the rows 'next' yields (until it returns 0) in one transaction.
  * These rows, like the counters below, are written with synchronous=NORMAL:

@@ -22,6 +22,7 @@
 #define MID_E_ADMIN "ADMIN_KEY_REQUIRED"
 #define MID_E_DEVICE_NOT_FOUND "DEVICE_NOT_FOUND"
 #define MID_E_INTERNAL "INTERNAL_ERROR"
+#define MID_E_STORAGE "STORAGE_UNAVAILABLE"
 
 /* A parse failure: the answer's error code and a message for the caller. */
 struct mid_wire_err {

@@ -82,11 +82,15 @@ if [ -n "${MIDSHIM_TEST_VALGRIND:-}" ]; then
 	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 fi
 
-# midd_init: create the database $T/midd.db and an org; keys land in
+# The database midd_init and midd_start use; a test may set it elsewhere
+# (e.g. on a file system it mounts) before calling them.
+DB_FILE=$T/midd.db
+
+# midd_init: create the database $DB_FILE and an org; keys land in
 # $T/keys/org.key and $T/keys/admin.key and in ORG_KEY / ADMIN_KEY.
 midd_init() {
-	[ -f "$T/midd.db" ] && return 0
-	"$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" "$@" >"$T/init.out"
+	[ -f "$DB_FILE" ] && return 0
+	"$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" "$@" >"$T/init.out"
 	ORG_KEY=$(cat "$T/keys/org.key")
 	ADMIN_KEY=$(cat "$T/keys/admin.key")
 	export ORG_KEY ADMIN_KEY
@@ -98,7 +102,7 @@ midd_init() {
 midd_start() {
 	midd_init
 	MIDD_PORT=${MIDD_PORT:-$(free_port)}
-	"${VG[@]}" "$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$MIDD_PORT" "$@" \
+	"${VG[@]}" "$BIN/midd" --db "$DB_FILE" --listen "127.0.0.1:$MIDD_PORT" "$@" \
 		>>"$T/midd.log" 2>&1 &
 	MIDD_PID=$!
 	export MIDSHIM_URL=http://127.0.0.1:$MIDD_PORT

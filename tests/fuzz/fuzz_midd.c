@@ -91,6 +91,8 @@ static void cleanup(void)
 	unlink(path);
 	snprintf(path, sizeof(path), "%s-shm", db);
 	unlink(path);
+	snprintf(path, sizeof(path), "%s-pending", db);
+	unlink(path);
 	rmdir(dir);
 }
 

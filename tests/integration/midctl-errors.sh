@@ -21,11 +21,14 @@ usage_error() { # what args...
 usage_error "no command"
 usage_error "unknown command" frobnicate "$D"
 assert_contains "$ERR" "unknown command 'frobnicate'" "unknown command message"
-for cmd in register revoke restore unrevoke remove status; do
+for cmd in register revoke restore unrevoke remove; do
 	usage_error "$cmd without a device" "$cmd"
 	assert_contains "$ERR" "$cmd needs DEVICE" "$cmd: missing device message"
 	usage_error "$cmd with two devices" "$cmd" "$D" "$D"
 done
+# status without a device is midd's storage health.
+usage_error "status with two devices" status "$D" "$D"
+usage_error "status with an empty device" status ""
 usage_error "an empty device" revoke ""
 usage_error "a device with a newline" revoke "$(printf 'a\nb')"
 usage_error "an overlong device" revoke "$(printf 'x%.0s' $(seq 1 300))"

@@ -28,7 +28,7 @@ assert_eq revoked "$(jf state)" "revoke answer"
 assert_eq ok "$(jf status)" "revoke status"
 expect_code "$D" DEVICE_REVOKED
 assert_eq revoked "$(jf status)" "revoked validate status"
-grep -Eq "^midd: revoke org=default device=$D peer=127.0.0.1 request_id=$UUID_RE state=revoked was=active$" \
+grep -Eq "^midd: revoke org=default device=$D peer=127.0.0.1 request_id=$UUID_RE state=revoked was=active persisted=yes$" \
 	"$T/midd.log" || fail "no revoke log line: $(cat "$T/midd.log")"
 
 note "a revoke survives a clean restart"

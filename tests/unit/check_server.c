@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 
 #include "api.h"
 #include "audit.h"
+#include "journal.h"
 #include "keys.h"
 #include "listen.h"
 #include "service.h"
@@ -431,6 +433,7 @@ START_TEST(test_server_store_roundtrip)
 	enum mid_role role;
 	enum mid_reg_status rs;
 	struct mid_verdict v;
+	struct mid_change res;
 	char newkey[MID_KEY_LEN + 1];
 
 	make_db(db, 0, ok, ak);
@@ -445,9 +448,11 @@ START_TEST(test_server_store_roundtrip)
 	mid_service_validate(svc, org, "d1", &who, &v);
 	ck_assert_int_eq(v.allowed, 1);
 	ck_assert_str_eq(v.code, "ALLOW");
-	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "revoke", MID_DEV_REVOKED, &who),
-			 MID_OK);
-	ck_assert_int_eq(mid_service_set_disabled(svc, org, 1, &who), MID_OK);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "revoke", MID_DEV_REVOKED, &who,
+					       &res), MID_OK);
+	ck_assert_int_eq(res.persisted, 1);
+	ck_assert_int_eq(mid_service_set_disabled(svc, org, 1, &who, &res), MID_OK);
+	ck_assert_int_eq(res.persisted, 1);
 	ck_assert_int_eq(mid_service_rotate(svc, org, MID_ROLE_ADMIN, &who, newkey), MID_OK);
 	ck_assert_int_eq(strncmp(newkey, "mid_adm_", 8), 0);
 	mid_service_close(svc);
@@ -460,7 +465,7 @@ START_TEST(test_server_store_roundtrip)
 	ck_assert_int_eq(role, MID_ROLE_ADMIN);
 	mid_service_validate(svc, org, "d1", &who, &v);
 	ck_assert_str_eq(v.code, "ORG_DISABLED");
-	ck_assert_int_eq(mid_service_set_disabled(svc, org, 0, &who), MID_OK);
+	ck_assert_int_eq(mid_service_set_disabled(svc, org, 0, &who, &res), MID_OK);
 	mid_service_validate(svc, org, "d1", &who, &v);
 	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
 	ck_assert_str_eq(v.status, "revoked");
@@ -607,6 +612,190 @@ START_TEST(test_server_state_many_devices)
 }
 END_TEST
 
+static struct mid_audit_row journal_row(const char *dev, const char *rid)
+{
+	struct mid_audit_row r;
+
+	memset(&r, 0, sizeof(r));
+	r.time_ms = 1700000000123;
+	r.org_id = 7;
+	mid_strlcpy(r.device, dev, sizeof(r.device));
+	mid_strlcpy(r.route, dev[0] ? "revoke" : "org/disable", sizeof(r.route));
+	mid_strlcpy(r.decision, dev[0] ? "revoked" : "disabled", sizeof(r.decision));
+	mid_strlcpy(r.request_id, rid, sizeof(r.request_id));
+	mid_strlcpy(r.peer, "127.0.0.1", sizeof(r.peer));
+	return r;
+}
+
+struct seen {
+	struct mid_audit_row rows[4];
+	int slots[4];
+	int n;
+};
+
+static void collect(int slot, const struct mid_audit_row *row, void *arg)
+{
+	struct seen *s = arg;
+
+	ck_assert_int_lt(s->n, 4);
+	s->slots[s->n] = slot;
+	s->rows[s->n++] = *row;
+}
+
+static struct seen journal_read(const char *path)
+{
+	struct mid_journal *j = NULL;
+	struct seen s = {0};
+
+	ck_assert_int_eq(mid_journal_open(path, &j, err, sizeof(err)), MID_OK);
+	mid_journal_each(j, collect, &s);
+	ck_assert_int_eq(mid_journal_used(j), (size_t)s.n);
+	mid_journal_free(j);
+	return s;
+}
+
+START_TEST(test_server_journal_roundtrip)
+{
+	const char *path = tmp_path("j-pending");
+	struct mid_audit_row a = journal_row("svc:prod:a:01", "r1"), b = journal_row("", "r2");
+	char big[MID_DEVICE_MAX + 1];
+	struct mid_journal *j = NULL;
+	struct seen s;
+	struct stat sb;
+	int sa = -1, sb2 = -1;
+
+	ck_assert_int_eq(mid_journal_open(path, &j, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_int_eq(sb.st_size, (MID_JOURNAL_SLOTS + 1) * MID_JOURNAL_SLOT_BYTES);
+	ck_assert_int_eq(mid_journal_put(j, &sa, &a), MID_OK);
+	ck_assert_int_eq(mid_journal_put(j, &sb2, &b), MID_OK);
+	ck_assert_int_ne(sa, sb2);
+	/* Written again in place: the newer one comes last. */
+	ck_assert_int_eq(mid_journal_put(j, &sa, &a), MID_OK);
+	mid_journal_free(j);
+	s = journal_read(path);
+	ck_assert_int_eq(s.n, 2);
+	ck_assert_str_eq(s.rows[0].request_id, "r2");
+	ck_assert_str_eq(s.rows[0].device, "");
+	ck_assert_str_eq(s.rows[1].device, "svc:prod:a:01");
+	ck_assert_str_eq(s.rows[1].decision, "revoked");
+	ck_assert_str_eq(s.rows[1].peer, "127.0.0.1");
+	ck_assert_int_eq(s.rows[1].time_ms, 1700000000123);
+	ck_assert_int_eq(s.rows[1].org_id, 7);
+	ck_assert_int_eq(s.slots[1], sa);
+	/* The largest row fits its slot. */
+	memset(big, 'x', MID_DEVICE_MAX);
+	big[MID_DEVICE_MAX] = '\0';
+	a = journal_row(big, "00000000-0000-4000-8000-000000000000");
+	memset(a.peer, 'p', sizeof(a.peer) - 1);
+	ck_assert_int_eq(mid_journal_open(path, &j, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_journal_put(j, &sa, &a), MID_OK);
+	ck_assert_int_eq(mid_journal_clear(j, sb2), MID_OK);
+	mid_journal_free(j);
+	s = journal_read(path);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_str_eq(s.rows[0].device, big);
+	ck_assert_str_eq(s.rows[0].peer, a.peer);
+}
+END_TEST
+
+START_TEST(test_server_journal_damage)
+{
+	const char *path = tmp_path("d-pending");
+	struct mid_audit_row a = journal_row("svc:prod:a:01", "r1");
+	struct mid_journal *j = NULL;
+	unsigned char byte;
+	int slot = -1, fd;
+
+	ck_assert_int_eq(mid_journal_open(path, &j, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_journal_put(j, &slot, &a), MID_OK);
+	slot = -1;
+	a = journal_row("svc:prod:b:01", "r2");
+	ck_assert_int_eq(mid_journal_put(j, &slot, &a), MID_OK);
+	mid_journal_free(j);
+	/* A torn slot reads as empty; the other one is kept. */
+	fd = open(path, O_RDWR);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(pread(fd, &byte, 1, (off_t)(slot + 1) * MID_JOURNAL_SLOT_BYTES + 40), 1);
+	byte ^= 0x20;
+	ck_assert_int_eq(pwrite(fd, &byte, 1, (off_t)(slot + 1) * MID_JOURNAL_SLOT_BYTES + 40), 1);
+	ck_assert_int_eq(journal_read(path).n, 1);
+	ck_assert_str_eq(journal_read(path).rows[0].request_id, "r1");
+	/* A file that is not a journal is refused, not overwritten. */
+	ck_assert_int_eq(pwrite(fd, "x", 1, 0), 1);
+	close(fd);
+	ck_assert_int_eq(mid_journal_open(path, &j, err, sizeof(err)), MID_ERR_PARSE);
+	ck_assert_ptr_null(j);
+	ck_assert_ptr_nonnull(strstr(err, "move it aside"));
+	ck_assert_int_eq(truncate(path, 100), 0);
+	ck_assert_int_eq(mid_journal_open(path, &j, err, sizeof(err)), MID_ERR_PARSE);
+}
+END_TEST
+
+/* The database file unlinked under a running service: a revoke applies
+ * at once and goes to the journal; a restore is refused; the next start,
+ * over a database that lacks the device, still has it revoked. */
+START_TEST(test_server_deny_unlinked)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1], wal[512];
+	const char *db = tmp_path("x.db");
+	struct mid_service *svc = NULL;
+	struct mid_org *org = NULL;
+	struct mid_change res;
+	struct mid_health h;
+	enum mid_reg_status rs;
+	enum mid_role role;
+	struct mid_verdict v;
+
+	make_db(db, 0, ok, ak);
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ak, &org, &role), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs), MID_OK);
+	mid_service_health(svc, &h);
+	ck_assert_int_eq(h.pending, 0);
+	ck_assert_int_eq(h.db, MID_STORE_OK);
+	snprintf(wal, sizeof(wal), "%s-wal", db);
+	ck_assert_int_eq(unlink(db), 0);
+	ck_assert_int_eq(unlink(wal), 0);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "revoke", MID_DEV_REVOKED, &who,
+					       &res), MID_OK);
+	ck_assert_int_eq(res.persisted, 0);
+	ck_assert_int_eq(res.journaled, 1);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
+	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "restore", MID_DEV_ACTIVE, &who,
+					       &res), MID_ERR_IO);
+	ck_assert_int_eq(mid_service_register(svc, org, "d2", &who, &rs), MID_ERR_IO);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
+	mid_service_health(svc, &h);
+	ck_assert_int_eq(h.pending, 1);
+	ck_assert_int_eq(h.db, MID_STORE_UNLINKED);
+	ck_assert_int_eq(h.journal_used, 1);
+	ck_assert_int_gt(h.pending_since_ms, 0);
+	mid_service_close(svc);
+
+	/* A new database in its place, without the device. */
+	make_db(db, 0, ok, ak);
+	svc = NULL;
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
+	mid_service_health(svc, &h);
+	ck_assert_int_eq(h.pending, 0);
+	ck_assert_int_eq(h.journal_used, 0);
+	mid_service_close(svc);
+	/* ... and in the database itself. */
+	svc = NULL;
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
+	mid_service_validate(svc, org, "d1", &who, &v);
+	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
+	mid_service_close(svc);
+}
+END_TEST
+
 START_TEST(test_server_register_limit)
 {
 	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
@@ -615,6 +804,7 @@ START_TEST(test_server_register_limit)
 	struct mid_org *org = NULL;
 	enum mid_role role;
 	enum mid_reg_status rs;
+	struct mid_change res;
 
 	make_db(db, 2, ok, ak);
 	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
@@ -623,8 +813,8 @@ START_TEST(test_server_register_limit)
 	ck_assert_int_eq(mid_service_register(svc, org, "b", &who, &rs), MID_OK);
 	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_LIMIT);
-	ck_assert_int_eq(mid_service_set_state(svc, org, "a", "remove", MID_DEV_REMOVED, &who),
-			 MID_OK);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "a", "remove", MID_DEV_REMOVED, &who,
+					       &res), MID_OK);
 	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_REMOVED);
 	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs), MID_OK);
@@ -728,12 +918,13 @@ START_TEST(test_server_unknown_device_errors)
 	struct mid_org *org = NULL;
 	enum mid_role role;
 	struct mid_verdict v;
+	struct mid_change res;
 
 	make_db(db, 0, ok, ak);
 	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
 	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
-	ck_assert_int_eq(mid_service_set_state(svc, org, "ghost", "revoke", MID_DEV_REVOKED, &who),
-			 MID_ERR_NOT_FOUND);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "ghost", "revoke", MID_DEV_REVOKED, &who,
+					       &res), MID_ERR_NOT_FOUND);
 	mid_service_validate(svc, org, "ghost", &who, &v);
 	ck_assert_int_eq(v.allowed, 0);
 	ck_assert_str_eq(v.code, "DEVICE_NOT_FOUND");
@@ -787,6 +978,8 @@ static Suite *server_suite(void)
 	tcase_add_test(core, test_server_audit_queue);
 	tcase_add_test(core, test_server_store_roundtrip);
 	tcase_add_test(core, test_server_listen_parse);
+	tcase_add_test(core, test_server_journal_roundtrip);
+	tcase_add_test(core, test_server_deny_unlinked);
 	tcase_add_test(limits, test_server_device_id_length);
 	tcase_add_test(limits, test_server_sha256_block_edges);
 	tcase_add_test(limits, test_server_audit_queue_full);
@@ -797,6 +990,7 @@ static Suite *server_suite(void)
 	tcase_add_test(errors, test_server_open_errors);
 	tcase_add_test(errors, test_server_unknown_device_errors);
 	tcase_add_test(errors, test_server_keys_write_errors);
+	tcase_add_test(errors, test_server_journal_damage);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, limits);
 	suite_add_tcase(s, errors);
