@@ -12,7 +12,7 @@ storage_private_ns "$0" "$@"
 M=$T/mnt
 mkdir -p "$M"
 mount -t tmpfs -o size=4m,mode=0700 midshim-test "$M" ||
-	fail "cannot mount a tmpfs on $M (this test needs root and mount namespaces)"
+	skip "cannot mount a tmpfs on $M (this test needs root and mount namespaces)"
 on_exit "umount -l '$M'"
 DB_FILE=$M/midd.db
 

@@ -12,14 +12,15 @@
 . "$(dirname "$0")/storage.lib"
 storage_private_ns "$0" "$@"
 . "$(dirname "$0")/../lib.sh"
-command -v mkfs.ext4 >/dev/null || fail "mkfs.ext4 is not installed (e2fsprogs)"
+need mkfs.ext4 e2fsprogs
+need chattr e2fsprogs
 
 M=$T/mnt
 mkdir -p "$M"
 truncate -s 16M "$T/fs.img"
 mkfs.ext4 -q -F "$T/fs.img" || fail "mkfs.ext4 failed"
 mount -o loop "$T/fs.img" "$M" ||
-	fail "cannot loop-mount an ext4 image on $M (this test needs root and a loop device)"
+	skip "cannot loop-mount an ext4 image on $M (this test needs root and a loop device)"
 on_exit "chattr -i '$M/midd.db' '$M/midd.db-wal' 2>/dev/null; umount -l '$M'"
 DB_FILE=$M/midd.db
 
