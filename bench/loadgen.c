@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "mid.h"
+#include "mid_key.h"
 
 #define CONNS_MAX 1024
 #define SECONDS_MAX 60
@@ -100,23 +101,6 @@ static enum mid_rc parse_url(const char *url)
 	in->sin_port = htons((uint16_t)port);
 	peer_len = sizeof(*in);
 	return MID_OK;
-}
-
-static enum mid_rc read_key(const char *file, char *key, size_t keylen)
-{
-	enum mid_rc rc = MID_ERR_IO;
-	FILE *f = fopen(file, "re");
-
-	if(!f)
-		goto out;
-	if(!fgets(key, (int)keylen, f))
-		goto out;
-	key[strcspn(key, "\r\n")] = '\0';
-	rc = key[0] ? MID_OK : MID_ERR_PARSE;
-out:
-	if(f)
-		fclose(f);
-	return rc;
 }
 
 static int send_req(struct conn *c)
@@ -277,7 +261,7 @@ int main(int argc, char **argv)
 	struct worker *ws = NULL;
 	struct conn *conns = NULL;
 	long nconn, secs, nthr, i, ok = 0, other = 0, errors = 0;
-	char key[256], body[MID_DEVICE_MAX + 32];
+	char key[MID_KEY_MAX + 1], why[160], body[MID_DEVICE_MAX + 32];
 	int blen, rlen, ret = 1, failed = 0;
 	uint64_t t0, t1;
 
@@ -295,8 +279,8 @@ int main(int argc, char **argv)
 		      stderr);
 		return 2;
 	}
-	if(read_key(argv[2], key, sizeof(key))) {
-		fprintf(stderr, "loadgen: cannot read a key from %s\n", argv[2]);
+	if(mid_key_read_file(argv[2], key, sizeof(key), NULL, why, sizeof(why))) {
+		fprintf(stderr, "loadgen: key file %s: %s\n", argv[2], why);
 		return 1;
 	}
 	blen = snprintf(body, sizeof(body), "{\"deviceId\":\"%s\"}", argv[3]);

@@ -21,6 +21,7 @@
 
 #include "client.h"
 #include "mid.h"
+#include "mid_key.h"
 
 #define N_MAX 1000000L
 #define WARMUP 1000
@@ -31,24 +32,6 @@ static int cmp_u64(const void *a, const void *b)
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x > y) - (x < y);
-}
-
-/* The key file's first line, without its newline. */
-static enum mid_rc read_key(const char *file, char *key, size_t keylen)
-{
-	enum mid_rc rc = MID_ERR_IO;
-	FILE *f = fopen(file, "re");
-
-	if(!f)
-		goto out;
-	if(!fgets(key, (int)keylen, f))
-		goto out;
-	key[strcspn(key, "\r\n")] = '\0';
-	rc = key[0] ? MID_OK : MID_ERR_PARSE;
-out:
-	if(f)
-		fclose(f);
-	return rc;
 }
 
 static double pct(const uint64_t *v, long n, double p)
@@ -80,7 +63,7 @@ int main(int argc, char **argv)
 	struct mid_client *c = NULL;
 	struct mid_decision d;
 	uint64_t *lat = NULL, ns;
-	char key[256], err[256];
+	char key[MID_KEY_MAX + 1], why[160], err[256];
 	FILE *out = NULL;
 	enum mid_rc rc;
 	long n, i;
@@ -97,8 +80,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "validate: N must be 1..%ld\n", N_MAX);
 		return 2;
 	}
-	if(read_key(argv[2], key, sizeof(key))) {
-		fprintf(stderr, "validate: cannot read a key from %s\n", argv[2]);
+	if(mid_key_read_file(argv[2], key, sizeof(key), NULL, why, sizeof(why))) {
+		fprintf(stderr, "validate: key file %s: %s\n", argv[2], why);
 		return 1;
 	}
 	lat = calloc((size_t)n, sizeof(*lat));

@@ -10,15 +10,14 @@
 #define _GNU_SOURCE
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
+#include "mid_key.h"
 #include "midctl.h"
 
 #ifndef MIDSHIM_VERSION
@@ -26,7 +25,6 @@
 #endif
 
 #define DEFAULT_URL "http://127.0.0.1:7070"
-#define TIMEOUT_MAX 600000L
 
 struct command {
 	const char *name;
@@ -193,78 +191,19 @@ static int die_usage(const char *fmt, ...)
 
 /* ---- keys ----------------------------------------------------------- */
 
-/* A key is one line: trailing whitespace goes, and what is left must be
- * printable, since it ends up in an HTTP header. */
-static int check_key(char *key, const char *from)
-{
-	size_t n = strlen(key);
-	const char *p;
-
-	while(n > 0 && (key[n - 1] == ' ' || key[n - 1] == '\t' || key[n - 1] == '\r' ||
-			key[n - 1] == '\n'))
-		key[--n] = '\0';
-	if(!n) {
-		mid_ctl_err("the key in %s is empty", from);
-		return MID_CTL_EXIT_USAGE;
-	}
-	for(p = key; *p; p++) {
-		if((unsigned char)*p < 0x20 || *p == 0x7f) {
-			mid_ctl_err("the key in %s holds a control character", from);
-			return MID_CTL_EXIT_USAGE;
-		}
-	}
-	return MID_CTL_EXIT_OK;
-}
-
 static int read_key_file(const char *path, char *key, size_t keylen)
 {
-	struct stat st;
-	size_t got = 0;
-	char *nl;
-	int fd, ex = MID_CTL_EXIT_USAGE;
+	char why[160];
+	bool shared = false;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if(fd < 0 || fstat(fd, &st)) {
-		mid_ctl_err("cannot read key file %s: %s", path, strerror(errno));
-		goto out;
+	if(mid_key_read_file(path, key, keylen, &shared, why, sizeof(why))) {
+		mid_ctl_err("key file %s: %s", path, why);
+		return MID_CTL_EXIT_USAGE;
 	}
-	if(!S_ISREG(st.st_mode)) {
-		mid_ctl_err("key file %s is not a regular file", path);
-		goto out;
-	}
-	if(st.st_mode & (S_IRGRP | S_IROTH))
+	if(shared)
 		mid_ctl_err("warning: key file %s is readable by other users (chmod 600 %s)",
 			    path, path);
-	/* The first line only: read until a newline, EOF or the cap. */
-	while(got < keylen - 1) {
-		ssize_t n = read(fd, key + got, keylen - 1 - got);
-
-		if(n < 0 && errno == EINTR)
-			continue;
-		if(n < 0) {
-			mid_ctl_err("cannot read key file %s: %s", path, strerror(errno));
-			goto out;
-		}
-		if(n == 0)
-			break;
-		got += (size_t)n;
-		key[got] = '\0';
-		if(strchr(key, '\n'))
-			break;
-	}
-	key[got] = '\0';
-	nl = strchr(key, '\n');
-	if(nl)
-		*nl = '\0';
-	else if(got == keylen - 1) {
-		mid_ctl_err("the key in %s is longer than %zu bytes", path, keylen - 2);
-		goto out;
-	}
-	ex = check_key(key, path);
-out:
-	if(fd >= 0)
-		close(fd);
-	return ex;
+	return MID_CTL_EXIT_OK;
 }
 
 /*
@@ -285,11 +224,13 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 	v = getenv(env_key);
 	if(v && *v) {
 		*found = true;
-		if(mid_strlcpy(key, v, keylen) >= keylen) {
-			mid_ctl_err("the key in %s is longer than %zu bytes", env_key, keylen - 1);
+		if(!mid_key_ok(v)) {
+			mid_ctl_err("the key in %s must be 1 to %d bytes without a space or control "
+				    "character", env_key, MID_KEY_MAX);
 			return MID_CTL_EXIT_USAGE;
 		}
-		return check_key(key, env_key);
+		mid_strlcpy(key, v, keylen);
+		return MID_CTL_EXIT_OK;
 	}
 	v = getenv(env_file);
 	if(v && *v) {
@@ -362,7 +303,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'j': o->json = true; break;
 		case 'd': o->device = optarg; break;
 		case 't':
-			ex = parse_long(optarg, 1, TIMEOUT_MAX, "--timeout-ms", &o->timeout_ms);
+			ex = parse_long(optarg, 1, MID_CTL_TIMEOUT_MAX_MS, "--timeout-ms", &o->timeout_ms);
 			if(ex)
 				return ex;
 			break;
@@ -477,7 +418,7 @@ int main(int argc, char **argv)
 	struct opts o = {0};
 	struct mid_ctl c = {0};
 	const struct command *cmd;
-	char key[MID_CTL_KEY_MAX + 2];
+	char key[MID_KEY_MAX + 1];
 	int ex;
 
 	ex = parse_opts(argc, argv, &o);

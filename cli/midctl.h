@@ -24,8 +24,10 @@
 #define MID_CTL_EXIT_UNREACHABLE 3 /* midd could not be reached in time */
 
 #define MID_CTL_REPLY_MAX (1024 * 1024) /* largest reply body read */
-#define MID_CTL_KEY_MAX 512
 #define MID_CTL_TIMEOUT_DEFAULT 5000
+/* An operator's call may wait longer than a gated program's validate
+ * (MID_TIMEOUT_MAX_MS): nothing is held up but the operator; midctl(1). */
+#define MID_CTL_TIMEOUT_MAX_MS 600000L
 
 struct mid_ctl_http; /* opaque: one libcurl handle and where it points */
 

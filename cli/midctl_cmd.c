@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "mid_key.h"
 #include "midctl.h"
 
 #define TABLE_COLS 8
@@ -28,14 +29,6 @@ void mid_ctl_err(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-}
-
-static bool has_control(const char *s)
-{
-	for(; *s; s++)
-		if((unsigned char)*s < 0x20 || *s == 0x7f)
-			return true;
-	return false;
 }
 
 int mid_ctl_check_device(const char *device)
@@ -807,8 +800,7 @@ int mid_ctl_rotate_key(struct mid_ctl *c, const char *which)
 	request_id(&r, rid, sizeof(rid));
 	key = jstr(r.json, "key");
 	/* The key goes into files and headers: refuse one that could not. */
-	if(!key || !key[0] || strlen(key) >= MID_CTL_KEY_MAX || has_control(key) ||
-	   strchr(key, ' ')) {
+	if(!key || !mid_key_ok(key)) {
 		mid_ctl_err("%s: midd's answer holds no usable key (request_id %s)", what, rid);
 		ex = MID_CTL_EXIT_REFUSED;
 		goto out;

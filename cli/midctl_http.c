@@ -23,7 +23,7 @@ struct mid_ctl_http {
 	char url[MID_URL_MAX];  /* as configured, for messages */
 	char base[MID_URL_MAX]; /* every request URL starts with this */
 	char sock[SOCK_MAX];    /* unix socket path, or "" */
-	char header[MID_CTL_KEY_MAX + 32];
+	char header[MID_KEY_MAX + 32];
 	bool direct;                /* loopback or socket: never via a proxy */
 	long timeout_ms;
 };
@@ -121,7 +121,7 @@ enum mid_rc mid_ctl_http_new(const char *url, const char *key_hdr, const char *k
 		goto out;
 	if((size_t)snprintf(h->header, sizeof(h->header), "%s: %s", key_hdr, key) >=
 	   sizeof(h->header)) {
-		snprintf(err, errlen, "key is longer than %d bytes", MID_CTL_KEY_MAX);
+		snprintf(err, errlen, "key is longer than %d bytes", MID_KEY_MAX);
 		rc = MID_ERR_INVAL;
 		goto out;
 	}

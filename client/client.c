@@ -61,27 +61,19 @@ static enum mid_rc check_args(const char *url, const char *org_key, long timeout
                               struct mid_url *u, char *err, size_t errlen)
 {
 	enum mid_rc rc;
-	size_t i, n;
 
 	rc = mid_url_parse(url, u, err, errlen);
 	if(rc)
 		return rc;
-	n = org_key ? strlen(org_key) : 0;
-	if(n == 0 || n > MID_ORG_KEY_MAX) {
-		snprintf(err, errlen, "the org key must be 1-%d bytes", MID_ORG_KEY_MAX);
+	if(!org_key || !mid_key_ok(org_key)) {
+		snprintf(err, errlen,
+		         "the org key must be 1-%d bytes without a space or control byte",
+		         MID_KEY_MAX);
 		return MID_ERR_INVAL;
 	}
-	for(i = 0; i < n; i++) {
-		/* It goes into a header line: no space, no control byte. */
-		if(org_key[i] <= ' ' || org_key[i] == 0x7f) {
-			snprintf(err, errlen,
-			         "the org key holds a space or control byte");
-			return MID_ERR_INVAL;
-		}
-	}
-	if(timeout_ms < 1 || timeout_ms > 3600000) {
-		snprintf(err, errlen, "the timeout must be 1-3600000 ms, not %ld",
-		         timeout_ms);
+	if(timeout_ms < 1 || timeout_ms > MID_TIMEOUT_MAX_MS) {
+		snprintf(err, errlen, "the timeout must be 1-%d ms, not %ld",
+		         MID_TIMEOUT_MAX_MS, timeout_ms);
 		return MID_ERR_INVAL;
 	}
 	return MID_OK;

@@ -36,7 +36,6 @@
 #define MID_CODE_INVALID "MIDSHIM_INVALID"         /* bad argument, e.g. deviceId too long */
 
 #define MID_REPLY_MAX 65536 /* whole reply, headers and body */
-#define MID_ORG_KEY_MAX 512  /* bytes in an org key */
 
 /* The answer to one call. 'code' is the server's code (ALLOW,
  * DEVICE_REVOKED, ...) or one of the MID_CODE_* local codes. For

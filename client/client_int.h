@@ -12,6 +12,7 @@
 #include <sys/un.h>
 
 #include "client.h"
+#include "mid_key.h"
 #include "mid_url.h"
 
 #define MID_LINE_MAX 8192    /* one header or chunk-size line, CRLF excluded */
@@ -21,7 +22,7 @@
 
 struct mid_client {
 	struct mid_url url;
-	char key[MID_ORG_KEY_MAX + 1];
+	char key[MID_KEY_MAX + 1];
 	long timeout_ms;
 	char mode[8]; /* sent with validate: "enforce", "audit" or "" */
 

@@ -170,7 +170,7 @@ void mid_https_close(struct mid_client *c, int forget)
 /* A handle with everything that does not change between calls. */
 static enum mid_rc handle(struct mid_client *c)
 {
-	char line[MID_ORG_KEY_MAX + 16];
+	char line[MID_KEY_MAX + 16];
 	struct curl_slist *h = NULL, *t;
 	CURL *e;
 

@@ -37,6 +37,18 @@
 #define MID_REQUEST_ID_MAX 64    /* bytes in a request_id */
 #define MID_REQUEST_BODY_MAX 4096 /* largest request body midd accepts */
 #define MID_URL_MAX 512          /* bytes in a control-plane URL, with the NUL */
+/* Bytes in an org or admin key. midd issues 72; the shim keeps the key
+ * in the configuration every gated process writes at its start, so the
+ * cap stays at the shim's 255 rather than the client's former 512. */
+#define MID_KEY_MAX 255
+
+/* The gate's settings (MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, the policy's
+ * ttl_ms and timeout_ms), as README.md and midshim(1) document them. A
+ * validate holds the gated call, so its deadline stops at a minute. */
+#define MID_TTL_DEFAULT_MS 1000
+#define MID_TTL_MAX_MS 30000
+#define MID_TIMEOUT_DEFAULT_MS 2000
+#define MID_TIMEOUT_MAX_MS 60000
 
 enum mid_rc {
 	MID_OK = 0,

@@ -285,7 +285,7 @@ static enum mid_rc settings(struct ctx *c, const cJSON **f, struct mid_policy_se
 		s->set |= MID_SET_TTL;
 	}
 	if(f[T_TIMEOUT]) {
-		rc = integer(c, f[T_TIMEOUT], "timeout_ms", 1, 60000, &s->timeout_ms);
+		rc = integer(c, f[T_TIMEOUT], "timeout_ms", 1, MID_TIMEOUT_MAX_MS, &s->timeout_ms);
 		if(rc)
 			return rc;
 		s->set |= MID_SET_TIMEOUT;

@@ -114,9 +114,6 @@ enum {
 	MID_SET_TIMEOUT = 1 << 6
 };
 
-#define MID_TTL_DEFAULT_MS 1000
-#define MID_TTL_MAX_MS 30000
-#define MID_TIMEOUT_DEFAULT_MS 2000
 
 struct mid_policy_settings {
 	unsigned set;          /* MID_SET_* bits */

@@ -6,6 +6,7 @@
  * gated program with a bad configuration never starts.
  */
 #define _GNU_SOURCE
+#include "mid_key.h"
 #include "mid_url.h"
 #include "shim.h"
 
@@ -80,36 +81,6 @@ static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
 		return MID_ERR_INVAL;
 	}
 	*out = (long)x;
-	return MID_OK;
-}
-
-/* Read the first line of 'file' into 'out', trailing whitespace removed. */
-static enum mid_rc read_key_file(const char *file, char *out, size_t outlen,
-				 char *err, size_t errlen)
-{
-	char buf[512];
-	ssize_t n;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-
-	if(fd < 0) {
-		snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s: %s; point it at the file "
-			 "holding the org key (see `midd init --write-keys`)", file, strerror(errno));
-		return MID_ERR_INVAL;
-	}
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if(n < 0)
-		n = 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
-	while(n > 0 && (buf[strlen(buf) - 1] == ' ' || buf[strlen(buf) - 1] == '\t'))
-		buf[strlen(buf) - 1] = '\0', n--;
-	if(!buf[0] || strlen(buf) >= outlen) {
-		snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s holds no usable key "
-			 "(expected one line with the org key)", file);
-		return MID_ERR_INVAL;
-	}
-	mid_strlcpy(out, buf, outlen);
 	return MID_OK;
 }
 
@@ -194,7 +165,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			goto out;
 	}
 	if((v = getenv_fn("MIDSHIM_TIMEOUT_MS")) && *v) {
-		if(parse_long("MIDSHIM_TIMEOUT_MS", v, 1, 60000, &cfg->timeout_ms, err, errlen))
+		if(parse_long("MIDSHIM_TIMEOUT_MS", v, 1, MID_TIMEOUT_MAX_MS, &cfg->timeout_ms, err,
+			      errlen))
 			goto out;
 	}
 	if((v = getenv_fn("MIDSHIM_ON_DENY")) && *v) {
@@ -226,15 +198,19 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		}
 	}
 	if((v = getenv_fn("MIDSHIM_ORG_KEY")) && *v) {
-		if(strlen(v) >= sizeof(cfg->org_key)) {
-			snprintf(err, errlen, "MIDSHIM_ORG_KEY is longer than %zu bytes",
-				 sizeof(cfg->org_key) - 1);
+		if(!mid_key_ok(v)) {
+			snprintf(err, errlen, "MIDSHIM_ORG_KEY must be 1 to %d bytes without a space "
+				 "or control character", MID_KEY_MAX);
 			goto out;
 		}
 		mid_strlcpy(cfg->org_key, v, sizeof(cfg->org_key));
 	} else if((v = getenv_fn("MIDSHIM_ORG_KEY_FILE")) && *v) {
-		if(read_key_file(v, cfg->org_key, sizeof(cfg->org_key), err, errlen))
+		if(mid_key_read_file(v, cfg->org_key, sizeof(cfg->org_key), NULL, why,
+				     sizeof(why))) {
+			snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s: %s; point it at the file "
+				 "holding the org key (see `midd init --write-keys`)", v, why);
 			goto out;
+		}
 	} else {
 		snprintf(err, errlen, "no org key: set MIDSHIM_ORG_KEY_FILE to the file holding it "
 			 "(or MIDSHIM_ORG_KEY)");

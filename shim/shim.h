@@ -73,7 +73,7 @@ extern __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
 struct mid_config {
 	char device[MID_DEVICE_MAX + 1];
 	char url[MID_URL_MAX];
-	char org_key[256];
+	char org_key[MID_KEY_MAX + 1];
 	char *audit_log; /* NULL: none; allocated only when set */
 	long ttl_ms;
 	long timeout_ms;

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "mid_key.h"
 
 static int usage(void)
 {
@@ -26,31 +27,9 @@ static int usage(void)
 	return 2;
 }
 
-/* The key is the file's first line, without trailing white space. */
-static int read_key(const char *path, char *key, size_t cap)
-{
-	FILE *f = fopen(path, "r");
-	size_t n;
-
-	if(!f) {
-		perror(path);
-		return -1;
-	}
-	if(!fgets(key, (int)cap, f)) {
-		fprintf(stderr, "midclient: %s is empty\n", path);
-		fclose(f);
-		return -1;
-	}
-	fclose(f);
-	n = strlen(key);
-	while(n && strchr(" \t\r\n", key[n - 1]))
-		key[--n] = '\0';
-	return 0;
-}
-
 int main(int argc, char **argv)
 {
-	char key[MID_ORG_KEY_MAX + 2], err[512];
+	char key[MID_KEY_MAX + 1], err[512];
 	struct mid_client *c = NULL;
 	struct mid_decision d;
 	const char *v;
@@ -71,8 +50,10 @@ int main(int argc, char **argv)
 	v = getenv("MIDCLIENT_TIMEOUT_MS");
 	if(v)
 		timeout_ms = strtol(v, NULL, 10);
-	if(read_key(argv[2], key, sizeof(key)))
+	if(mid_key_read_file(argv[2], key, sizeof(key), NULL, err, sizeof(err))) {
+		fprintf(stderr, "midclient: key file %s: %s\n", argv[2], err);
 		return 2;
+	}
 	if(mid_client_new(argv[1], key, timeout_ms, &c, err, sizeof(err))) {
 		fprintf(stderr, "midclient: %s\n", err);
 		return 2;

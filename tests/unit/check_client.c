@@ -837,16 +837,16 @@ END_TEST
 
 START_TEST(test_client_key_limits)
 {
-	char key[MID_ORG_KEY_MAX + 2], err[256];
+	char key[MID_KEY_MAX + 2], err[256];
 	struct mid_client *c = NULL;
 
-	memset(key, 'k', MID_ORG_KEY_MAX);
-	key[MID_ORG_KEY_MAX] = '\0';
+	memset(key, 'k', MID_KEY_MAX);
+	key[MID_KEY_MAX] = '\0';
 	ck_assert_int_eq(
 	    mid_client_new("http://127.0.0.1:1", key, 100, &c, err, sizeof(err)), MID_OK);
 	mid_client_free(c);
-	key[MID_ORG_KEY_MAX] = 'k';
-	key[MID_ORG_KEY_MAX + 1] = '\0';
+	key[MID_KEY_MAX] = 'k';
+	key[MID_KEY_MAX + 1] = '\0';
 	ck_assert_int_eq(
 	    mid_client_new("http://127.0.0.1:1", key, 100, &c, err, sizeof(err)),
 	    MID_ERR_INVAL);

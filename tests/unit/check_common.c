@@ -9,15 +9,19 @@
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "mid.h"
+#include "mid_key.h"
 #include "mid_url.h"
 #include "mid_check.h"
 
@@ -102,6 +106,56 @@ START_TEST(test_common_url_forms)
 }
 END_TEST
 
+/* Write 'text' to a fresh file with 'mode'; its path goes to 'path'. */
+static void key_file(char *path, const char *text, mode_t mode)
+{
+	int fd;
+
+	strcpy(path, "/tmp/check_common.XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+}
+
+/* Read 'text' as a key file; returns the code, the key in 'key'. */
+static enum mid_rc read_key_text(const char *text, char *key, size_t keylen, bool *shared,
+				 char *why, size_t whylen)
+{
+	char path[64];
+	enum mid_rc rc;
+
+	key_file(path, text, 0600);
+	rc = mid_key_read_file(path, key, keylen, shared, why, whylen);
+	unlink(path);
+	return rc;
+}
+
+START_TEST(test_common_key_file_first_line)
+{
+	char key[MID_KEY_MAX + 1], why[160], path[64];
+	bool shared = true;
+
+	ck_assert_int_eq(read_key_text("mid_org_abc \t\r\nsecond line\n", key, sizeof(key),
+				       &shared, why, sizeof(why)), MID_OK);
+	ck_assert_str_eq(key, "mid_org_abc");
+	ck_assert(!shared);
+	ck_assert_int_eq(read_key_text("no-newline", key, sizeof(key), NULL, why, sizeof(why)),
+			 MID_OK);
+	ck_assert_str_eq(key, "no-newline");
+	key_file(path, "k\n", 0644);
+	ck_assert_int_eq(mid_key_read_file(path, key, sizeof(key), &shared, why, sizeof(why)),
+			 MID_OK);
+	ck_assert(shared);
+	unlink(path);
+	ck_assert(mid_key_ok("mid_adm_0123"));
+	ck_assert(!mid_key_ok(""));
+	ck_assert(!mid_key_ok("a b"));
+	ck_assert(!mid_key_ok("a\x7f"));
+}
+END_TEST
+
 /* ---- limits ------------------------------------------------------------ */
 
 START_TEST(test_common_json_str_cap)
@@ -113,6 +167,21 @@ START_TEST(test_common_json_str_cap)
 	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "abcde"), 7);
 	ck_assert_uint_eq(mid_json_str(out, sizeof(out), "abcdef"), 0);
 	ck_assert_uint_eq(mid_json_str(out, 2, ""), 0);
+}
+END_TEST
+
+START_TEST(test_common_key_file_limit)
+{
+	char text[MID_KEY_MAX + 3], key[MID_KEY_MAX + 1], why[160];
+
+	memset(text, 'k', MID_KEY_MAX);
+	strcpy(text + MID_KEY_MAX, "\n");
+	ck_assert_int_eq(read_key_text(text, key, sizeof(key), NULL, why, sizeof(why)), MID_OK);
+	ck_assert_uint_eq(strlen(key), MID_KEY_MAX);
+	strcpy(text + MID_KEY_MAX, "k\n");
+	ck_assert_int_eq(read_key_text(text, key, sizeof(key), NULL, why, sizeof(why)),
+			 MID_ERR_TOO_BIG);
+	ck_assert_str_eq(key, "");
 }
 END_TEST
 
@@ -134,6 +203,26 @@ static void refuse_getrandom(void)
 	   prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog))
 		_exit(3);
 }
+
+START_TEST(test_common_key_file_refusals)
+{
+	char key[MID_KEY_MAX + 1], why[160];
+
+	ck_assert_int_eq(read_key_text("\n", key, sizeof(key), NULL, why, sizeof(why)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(why, "empty"));
+	ck_assert_int_eq(read_key_text("a b\n", key, sizeof(key), NULL, why, sizeof(why)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(why, "space"));
+	ck_assert_ptr_null(strstr(why, "a b"));
+	ck_assert_int_eq(mid_key_read_file("/tmp", key, sizeof(key), NULL, why, sizeof(why)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(why, "not a regular file"));
+	ck_assert_int_eq(mid_key_read_file("/nonexistent/k", key, sizeof(key), NULL, why,
+					   sizeof(why)), MID_ERR_IO);
+	ck_assert_ptr_nonnull(strstr(why, "No such file"));
+}
+END_TEST
 
 /* With getrandom refused for good, mid_uuid4 still returns distinct v4
  * UUIDs, and mid_random says it failed. Run in a child with an alarm, so
@@ -171,6 +260,9 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(t->core, test_common_uuid4_shape);
 	tcase_add_test(t->core, test_common_json_str_escapes);
 	tcase_add_test(t->core, test_common_url_forms);
+	tcase_add_test(t->core, test_common_key_file_first_line);
 	tcase_add_test(t->limits, test_common_json_str_cap);
+	tcase_add_test(t->limits, test_common_key_file_limit);
+	tcase_add_test(t->errors, test_common_key_file_refusals);
 	tcase_add_test(t->errors, test_common_uuid4_without_getrandom);
 }
