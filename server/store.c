@@ -22,8 +22,15 @@
 #include "log.h"
 
 #define SCHEMA_VERSION "1"
-#define MID_STORE_BUSY_MS 5000     /* wait for another program's lock */
-#define MID_STORE_DENY_BUSY_MS 100 /* ... when a deny change waits */
+/* How long a write waits for another program's lock (an operator's
+ * sqlite3 shell, a concurrent `midd init`). The store's mutex is held
+ * meanwhile, and the writer mutex for a change: a revoke must not wait
+ * behind a long wait. Hence short waits for the background batches and
+ * for deny changes (which are in force already and kept in the journal),
+ * a longer one for a change toward allow, and the longest for init. */
+#define BUSY_INIT_MS 5000
+#define BUSY_CHANGE_MS 1000
+#define BUSY_SHORT_MS 100
 
 struct mid_store {
 	sqlite3 *db;
@@ -215,7 +222,7 @@ enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
 			 s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto out;
 	}
-	sqlite3_busy_timeout(s->db, MID_STORE_BUSY_MS);
+	sqlite3_busy_timeout(s->db, BUSY_INIT_MS);
 	if(sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
 			       "PRAGMA foreign_keys=ON;", NULL, NULL, NULL) != SQLITE_OK ||
 	   sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
@@ -270,6 +277,7 @@ enum mid_rc mid_store_org_create(struct mid_store *s, const char *name,
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	pthread_mutex_lock(&s->mu);
+	sqlite3_busy_timeout(s->db, BUSY_INIT_MS);
 	if(begin(s)) {
 		snprintf(err, errlen, "database is busy: %s", sqlite3_errmsg(s->db));
 		goto out;
@@ -402,6 +410,7 @@ static enum mid_rc change(struct mid_store *s, const char *sql,
 	enum mid_rc rc = MID_ERR_IO;
 
 	pthread_mutex_lock(&s->mu);
+	sqlite3_busy_timeout(s->db, BUSY_CHANGE_MS);
 	if(begin(s))
 		goto out;
 	if(prepare(s, sql, &st))
@@ -558,10 +567,7 @@ enum mid_rc mid_store_apply_denies(struct mid_store *s, const struct mid_audit_r
 	size_t i;
 
 	pthread_mutex_lock(&s->mu);
-	/* A lock held by another program must not hold up the kill switch:
-	 * the change is in force already, and kept in the journal if this
-	 * short wait is not enough. */
-	sqlite3_busy_timeout(s->db, MID_STORE_DENY_BUSY_MS);
+	sqlite3_busy_timeout(s->db, BUSY_SHORT_MS);
 	if(begin(s))
 		goto out;
 	rc = MID_OK;
@@ -586,7 +592,6 @@ enum mid_rc mid_store_apply_denies(struct mid_store *s, const struct mid_audit_r
 		rc = audit_row(s, &audit[i]);
 out:
 	rc = finish(s, rc);
-	sqlite3_busy_timeout(s->db, MID_STORE_BUSY_MS);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }
@@ -595,6 +600,7 @@ out:
  * next state change's FULL commit syncs the log they are in. */
 static int begin_batch(struct mid_store *s)
 {
+	sqlite3_busy_timeout(s->db, BUSY_SHORT_MS);
 	if(exec(s, "PRAGMA synchronous=NORMAL"))
 		return -1;
 	if(begin(s)) {
