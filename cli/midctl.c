@@ -89,12 +89,19 @@ static const struct command commands[] = {
 	 "decision, code, request_id and peer. --device D shows only D's, --limit N\n"
 	 "at most N entries. Needs the admin key.\n",
 	 0, 0},
-	{"rotate-key", "org|admin", "new key, printed once; the old one stops working",
+	{"rotate-key", "org [--grace D]|admin", "new key, printed once",
 	 "Issues a new org or admin key and prints it alone on one line of stdout,\n"
-	 "once; store it right away. The old key stops working at once: gated\n"
-	 "programs need the new org key, and after rotating the admin key midctl\n"
-	 "itself needs the new one. Needs the admin key.\n",
+	 "once; store it right away. The old org key keeps working for --grace D\n"
+	 "(seconds, or with s, m, h; default 10m, at most 7 days; 0 ends it at\n"
+	 "once), so running programs can be given the new one without being cut\n"
+	 "off; a second rotation ends the first one's overlap. The old admin key\n"
+	 "stops working at once, and midctl itself then needs the new one. Needs\n"
+	 "the admin key.\n",
 	 1, 1},
+	{"keys", "", "which keys work now",
+	 "Shows whether the org key before the last rotation still works, and\n"
+	 "until when. Needs the admin key.\n",
+	 0, 0},
 	{"console", "[--device D]", "interactive prompt: revoke, restore, status, list, ...",
 	 "Reads commands from stdin, one per line: revoke [DEVICE], restore\n"
 	 "[DEVICE], status [DEVICE], list, disable, enable, help, quit (or exit, or\n"
@@ -244,8 +251,8 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 
 struct opts {
 	const char *url, *admin_file, *org_file, *device;
-	long timeout_ms, limit;
-	bool json, help;
+	long timeout_ms, limit, grace_s;
+	bool json, help, grace_set;
 };
 
 static int parse_long(const char *s, long lo, long hi, const char *what, long *out)
@@ -262,12 +269,30 @@ static int parse_long(const char *s, long lo, long hi, const char *what, long *o
 	return MID_CTL_EXIT_OK;
 }
 
+/* "600", "600s", "10m", "1h": seconds, at most a week. */
+static int parse_duration(const char *s, long *out)
+{
+	char *end;
+	long v, unit = 1;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if(end != s && *end && !end[1])
+		unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : 0;
+	if(errno || end == s || v < 0 || !unit || (*end && end[1]) || v > 604800 / unit)
+		return die_usage("--grace %.32s: give seconds, or a number with s, m or h, "
+				 "at most 7 days", s);
+	*out = v * unit;
+	return MID_CTL_EXIT_OK;
+}
+
 static int parse_opts(int argc, char **argv, struct opts *o)
 {
 	static const struct option longopts[] = {
 		{"url", required_argument, NULL, 'u'},
 		{"admin-key-file", required_argument, NULL, 'A'},
 		{"org-key-file", required_argument, NULL, 'O'},
+		{"grace", required_argument, NULL, 'g'},
 		{"json", no_argument, NULL, 'j'},
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"device", required_argument, NULL, 'd'},
@@ -312,6 +337,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			if(ex)
 				return ex;
 			break;
+		case 'g':
+			ex = parse_duration(optarg, &o->grace_s);
+			if(ex)
+				return ex;
+			o->grace_set = true;
+			break;
 		case 'h': o->help = true; break;
 		case 'V':
 			printf("midctl %s\n", MIDSHIM_VERSION);
@@ -344,6 +375,9 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
 	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
 		return die_usage("rotate-key takes org or admin, not '%.64s'", args[0]);
+	if(o->grace_set && (strcmp(n, "rotate-key") || strcmp(args[0], "org")))
+		return die_usage("--grace is for rotate-key org: the old admin key always stops "
+				 "at once");
 	if(!strcmp(cmd->args, "DEVICE") || (!strcmp(cmd->args, "[DEVICE]") && nargs == 1))
 		return mid_ctl_check_device(args[0]);
 	if(o->device)
@@ -371,7 +405,9 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 	if(!strcmp(n, "audit"))
 		return mid_ctl_audit(c, o->device, o->limit);
 	if(!strcmp(n, "rotate-key"))
-		return mid_ctl_rotate_key(c, args[0]);
+		return mid_ctl_rotate_key(c, args[0], o->grace_set ? o->grace_s : MID_CTL_GRACE_DEFAULT);
+	if(!strcmp(n, "keys"))
+		return mid_ctl_keys(c);
 	return mid_ctl_console(c, o->device, stdin);
 }
 
@@ -430,7 +466,7 @@ int main(int argc, char **argv)
 			return MID_CTL_EXIT_OK;
 		}
 		return die_usage("which command? register, revoke, restore, remove, status, "
-				 "list, usage, org, audit, rotate-key or console");
+				 "list, usage, org, audit, rotate-key, keys or console");
 	}
 	cmd = find_command(argv[optind]);
 	if(!cmd)

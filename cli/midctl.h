@@ -74,6 +74,9 @@ char *mid_ctl_http_escape(struct mid_ctl_http *h, const char *s);
 void mid_ctl_reply_cleanup(struct mid_ctl_reply *r);
 
 /* What every command needs: the connection and how to print. */
+/* How long the old org key works after rotate-key org: 10 minutes. */
+#define MID_CTL_GRACE_DEFAULT 600
+
 struct mid_ctl {
 	struct mid_ctl_http *http;
 	const char *url;  /* as configured, for messages */
@@ -97,7 +100,10 @@ int mid_ctl_org(struct mid_ctl *c, bool disable);
 /* 'device' may be NULL (all devices); 'limit' 0 leaves the server's default. */
 int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit);
 /* 'which' is "org" or "admin". */
-int mid_ctl_rotate_key(struct mid_ctl *c, const char *which);
+/* 'grace_s': how long the old org key keeps working (0: not at all). */
+int mid_ctl_rotate_key(struct mid_ctl *c, const char *which, long grace_s);
+/* Which keys work now (the old org key during a rotation's overlap). */
+int mid_ctl_keys(struct mid_ctl *c);
 
 /*
  * Read commands from 'in' until EOF or quit; 'device' (may be NULL) is the

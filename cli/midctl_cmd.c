@@ -782,18 +782,27 @@ out:
 	return ex;
 }
 
-int mid_ctl_rotate_key(struct mid_ctl *c, const char *which)
+int mid_ctl_rotate_key(struct mid_ctl *c, const char *which, long grace_s)
 {
-	char what[32], rid[MID_REQUEST_ID_MAX];
+	char what[32], rid[MID_REQUEST_ID_MAX], until[CELL_MAX];
 	struct mid_ctl_reply r = {0};
 	const char *key;
 	char *body = NULL;
+	cJSON *o;
 	int ex;
 
 	snprintf(what, sizeof(what), "rotate-key %s", which);
-	body = body_with("key", which);
-	if(!body)
+	if(strcmp(which, "org"))
+		grace_s = 0;
+	o = cJSON_CreateObject();
+	if(o && cJSON_AddStringToObject(o, "key", which) &&
+	   (!grace_s || cJSON_AddNumberToObject(o, "grace_seconds", (double)grace_s)))
+		body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if(!body) {
+		mid_ctl_err("out of memory");
 		return MID_CTL_EXIT_REFUSED;
+	}
 	ex = call(c, what, "POST", "/api/v1/org/rotate-key", body, &r);
 	if(ex)
 		goto out;
@@ -810,12 +819,46 @@ int mid_ctl_rotate_key(struct mid_ctl *c, const char *which)
 	else
 		printf("%s\n", key);
 	fflush(stdout);
-	fprintf(stderr, "midctl: new %s key issued (request_id %s); the old one no longer "
-		"works and this one is not shown again\n", which, rid);
+	if(jstr(r.json, "previous_valid_until"))
+		fprintf(stderr, "midctl: new %s key issued (request_id %s); the old one works until "
+			"%s (%ld s), then no longer; this one is not shown again\n", which, rid,
+			fmt_time(cJSON_GetObjectItemCaseSensitive(r.json, "previous_valid_until"),
+				 until, sizeof(until)), grace_s);
+	else
+		fprintf(stderr, "midctl: new %s key issued (request_id %s); the old one no longer "
+			"works and this one is not shown again\n", which, rid);
 out:
 	free(body);
 	if(r.body)
 		explicit_bzero(r.body, r.len);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_keys(struct mid_ctl *c)
+{
+	struct mid_ctl_reply r = {0};
+	const cJSON *org, *left;
+	char t[CELL_MAX];
+	int ex;
+
+	ex = call(c, "keys", "GET", "/api/v1/org/keys", NULL, &r);
+	if(ex)
+		goto out;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	org = cJSON_GetObjectItemCaseSensitive(r.json, "org");
+	left = cJSON_GetObjectItemCaseSensitive(org, "previous_seconds_left");
+	if(jstr(org, "previous_valid_until") && cJSON_IsNumber(left))
+		printf("org key    current, and the previous one until %s (%.0f s left)\n",
+		       fmt_time(cJSON_GetObjectItemCaseSensitive(org, "previous_valid_until"), t,
+				sizeof(t)), left->valuedouble);
+	else
+		printf("org key    current only\n");
+	printf("admin key  current only\n");
+out:
 	mid_ctl_reply_cleanup(&r);
 	return ex;
 }

@@ -25,6 +25,7 @@
 
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 1000
+#define MID_GRACE_MAX_S 604800 /* a week: an overlap, not a second key */
 
 struct mid_api {
 	struct MHD_Daemon *d;
@@ -403,16 +404,41 @@ static enum MHD_Result r_org_enable(struct call *c)
 	return org_flag(c, 0);
 }
 
+/* The optional "grace_seconds" of a rotate body: 0 when absent; -1 with
+ * 400 sent when it is not a whole number in 0..MID_GRACE_MAX_S. */
+static int64_t body_grace(struct call *c, enum MHD_Result *ret)
+{
+	cJSON *root = cJSON_ParseWithLength(c->body, c->len);
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "grace_seconds");
+	int64_t s = 0;
+
+	if(g && (!cJSON_IsNumber(g) || g->valuedouble < 0 || g->valuedouble > MID_GRACE_MAX_S ||
+		 g->valuedouble != (double)(int64_t)g->valuedouble)) {
+		s = -1;
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"grace_seconds must be a whole number from 0 to 604800");
+	} else if(g) {
+		s = (int64_t)g->valuedouble;
+	}
+	cJSON_Delete(root);
+	return s;
+}
+
 static enum MHD_Result r_rotate(struct call *c)
 {
-	char which[16], key[MID_KEY_LEN + 1];
+	char which[16], key[MID_KEY_LEN + 1], until_text[32];
 	struct mid_wire_err e;
 	enum mid_role role;
+	enum MHD_Result ret = MHD_NO;
+	int64_t grace, until = 0;
 	enum mid_rc rc;
 	cJSON *o;
 
 	if(mid_wire_body_string(c->body, c->len, "key", 0, which, sizeof(which), &e))
 		return send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
+	grace = body_grace(c, &ret);
+	if(grace < 0)
+		return ret;
 	if(!strcmp(which, "org"))
 		role = MID_ROLE_ORG;
 	else if(!strcmp(which, "admin"))
@@ -420,17 +446,49 @@ static enum MHD_Result r_rotate(struct call *c)
 	else
 		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
 				"member \"key\" must be \"org\" or \"admin\"");
-	rc = mid_service_rotate(c->api->svc, c->org, role, &c->who, key);
+	/* An old admin key working on would be a second operator key. */
+	if(role == MID_ROLE_ADMIN && grace > 0)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"grace_seconds applies to the org key only; the old admin key"
+				" stops working at once");
+	rc = mid_service_rotate(c->api->svc, c->org, role, grace * 1000, &c->who, key, &until);
 	if(rc)
 		return send_failed(c, rc);
+	mid_wire_time(until, until_text);
 	o = cJSON_CreateObject();
 	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
 		 !cJSON_AddStringToObject(o, "key", key) ||
-		 !cJSON_AddStringToObject(o, "which", which))) {
+		 !cJSON_AddStringToObject(o, "which", which) ||
+		 !(until ? cJSON_AddStringToObject(o, "previous_valid_until", until_text) :
+			   cJSON_AddNullToObject(o, "previous_valid_until")))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
 	memset(key, 0, sizeof(key));
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+/* Which keys work now: the org key's overlap after a rotation. */
+static enum MHD_Result r_keys(struct call *c)
+{
+	int64_t until = mid_state_grace_until(c->org), now = mid_wire_now_ms();
+	char t[32];
+	cJSON *o = cJSON_CreateObject(), *k;
+
+	mid_wire_time(until, t);
+	k = cJSON_AddObjectToObject(o, "org");
+	if(!k || !(until ? cJSON_AddStringToObject(k, "previous_valid_until", t) :
+			   cJSON_AddNullToObject(k, "previous_valid_until")) ||
+	   !cJSON_AddNumberToObject(k, "previous_seconds_left",
+				    until > now ? (double)((until - now + 999) / 1000) : 0)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	k = o ? cJSON_AddObjectToObject(o, "admin") : NULL;
+	if(o && (!k || !cJSON_AddNullToObject(k, "previous_valid_until"))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
@@ -513,6 +571,7 @@ static const struct route routes[] = {
 	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_disable, NULL, MID_DEV_NONE},
 	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_enable, NULL, MID_DEV_NONE},
 	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE},
+	{"/api/v1/org/keys", "GET", NEED_ADMIN, r_keys, NULL, MID_DEV_NONE},
 	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE},
 };
 

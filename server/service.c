@@ -66,9 +66,13 @@ const char *mid_reg_status_name(enum mid_reg_status s)
 static int load_org(const struct mid_store_org *o, void *arg)
 {
 	struct mid_state *st = arg;
+	struct mid_org *org;
 
-	return mid_state_add_org(st, o->id, o->name, o->org_hash, o->admin_hash, o->limit,
-				 o->disabled, o->validates, NULL) != MID_OK;
+	if(mid_state_add_org(st, o->id, o->name, o->org_hash, o->admin_hash, o->limit,
+			     o->disabled, o->validates, &org) != MID_OK)
+		return 1;
+	mid_state_set_grace(org, o->grace_hash, o->grace_until_ms);
+	return 0;
 }
 
 static int load_dev(int64_t org_id, const struct mid_dev_info *d, void *arg)
@@ -618,11 +622,13 @@ out:
 }
 
 enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enum mid_role which,
-			       const struct mid_caller *c, char key[MID_KEY_LEN + 1])
+			       int64_t grace_ms, const struct mid_caller *c,
+			       char key[MID_KEY_LEN + 1], int64_t *grace_until_ms)
 {
 	const char *name = which == MID_ROLE_ADMIN ? "admin" : "org";
-	unsigned char h[MID_SHA256_LEN];
+	unsigned char h[MID_SHA256_LEN], old[MID_SHA256_LEN];
 	struct mid_audit_row a;
+	int64_t until = 0;
 	enum mid_rc rc;
 
 	pthread_mutex_lock(&svc->wmu);
@@ -634,16 +640,27 @@ enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enu
 	rc = allow_ready(svc);
 	if(rc)
 		goto out;
-	rc = mid_store_org_set_key(svc->db, mid_org_id(org), which, h, &a);
+	if(which == MID_ROLE_ORG && grace_ms > 0) {
+		mid_state_org_hash(org, old);
+		until = a.time_ms + grace_ms;
+	}
+	rc = mid_store_org_rotate(svc->db, mid_org_id(org), which, h, until ? old : NULL, until,
+				  &a);
 	if(rc)
 		goto out;
+	/* The old key goes on working before the new one is in place, so
+	 * no call in between is refused. */
+	if(which == MID_ROLE_ORG)
+		mid_state_set_grace(org, until ? old : NULL, until);
 	mid_state_set_key(org, which, h);
-	mid_log("rotate-key org=%s which=%s peer=%s request_id=%s", mid_org_name(org), name,
-		c->peer, c->request_id);
+	mid_log("rotate-key org=%s which=%s grace_ms=%lld peer=%s request_id=%s", mid_org_name(org),
+		name, (long long)(until ? grace_ms : 0), c->peer, c->request_id);
 out:
 	pthread_mutex_unlock(&svc->wmu);
 	if(rc)
 		memset(key, 0, MID_KEY_LEN + 1);
+	else if(grace_until_ms)
+		*grace_until_ms = until;
 	return rc;
 }
 

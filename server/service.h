@@ -100,9 +100,13 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *org, int disabled,
 				     const struct mid_caller *c, struct mid_change *res) MID_WUR;
 
-/* Replace the org's key 'which' with a fresh one, returned in 'key'. */
+/* Replace the org's key 'which' with a fresh one, returned in 'key'. For
+ * the org key, a 'grace_ms' > 0 keeps the old one working that much
+ * longer, so running programs are not cut off ('*grace_until_ms', when
+ * not NULL, gets the end, 0 for none). */
 enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enum mid_role which,
-			       const struct mid_caller *c, char key[MID_KEY_LEN + 1]) MID_WUR;
+			       int64_t grace_ms, const struct mid_caller *c,
+			       char key[MID_KEY_LEN + 1], int64_t *grace_until_ms) MID_WUR;
 
 void mid_service_health(struct mid_service *svc, struct mid_health *h);
 

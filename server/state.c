@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct dev {
 	enum mid_dev_state state;      /* under the org's lock */
@@ -31,6 +32,10 @@ struct mid_org {
 	char name[MID_ORG_NAME_MAX + 1];
 	unsigned char org_hash[MID_SHA256_LEN];
 	unsigned char admin_hash[MID_SHA256_LEN];
+	/* The org key before the last rotation, valid until grace_until_ms
+	 * (wall clock; 0: none). */
+	unsigned char grace_hash[MID_SHA256_LEN];
+	int64_t grace_until_ms;
 	uint64_t limit;
 	int disabled;
 	int disabled_unpersisted;
@@ -244,19 +249,32 @@ const char *mid_org_name(const struct mid_org *org)
 	return org->name;
 }
 
+static int64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 enum mid_rc mid_state_auth(struct mid_state *st, const unsigned char hash[MID_SHA256_LEN],
 			   struct mid_org **org, enum mid_role *role)
 {
 	struct mid_org *found = NULL;
 	enum mid_role r = MID_ROLE_ORG;
+	int64_t now = wall_ms();
 	size_t i;
 
 	for(i = 0; i < st->norgs; i++) {
 		struct mid_org *o = st->orgs[i];
-		int is_org, is_admin;
+		int is_org, is_admin, is_old;
 
 		pthread_rwlock_rdlock(&o->lock);
 		is_org = mid_ct_equal(o->org_hash, hash, MID_SHA256_LEN);
+		/* Compared whether or not its time is up, so the timing
+		 * does not tell. */
+		is_old = mid_ct_equal(o->grace_hash, hash, MID_SHA256_LEN);
+		is_org |= is_old & (now < o->grace_until_ms);
 		is_admin = mid_ct_equal(o->admin_hash, hash, MID_SHA256_LEN);
 		pthread_rwlock_unlock(&o->lock);
 		if((is_org | is_admin) && !found) {
@@ -455,6 +473,37 @@ int mid_state_disabled(struct mid_org *org)
 	d = org->disabled;
 	pthread_rwlock_unlock(&org->lock);
 	return d;
+}
+
+void mid_state_set_grace(struct mid_org *org, const unsigned char hash[MID_SHA256_LEN],
+			 int64_t until_ms)
+{
+	pthread_rwlock_wrlock(&org->lock);
+	if(hash && until_ms > 0) {
+		memcpy(org->grace_hash, hash, MID_SHA256_LEN);
+		org->grace_until_ms = until_ms;
+	} else {
+		memset(org->grace_hash, 0, MID_SHA256_LEN);
+		org->grace_until_ms = 0;
+	}
+	pthread_rwlock_unlock(&org->lock);
+}
+
+void mid_state_org_hash(struct mid_org *org, unsigned char out[MID_SHA256_LEN])
+{
+	pthread_rwlock_rdlock(&org->lock);
+	memcpy(out, org->org_hash, MID_SHA256_LEN);
+	pthread_rwlock_unlock(&org->lock);
+}
+
+int64_t mid_state_grace_until(struct mid_org *org)
+{
+	int64_t until;
+
+	pthread_rwlock_rdlock(&org->lock);
+	until = org->grace_until_ms;
+	pthread_rwlock_unlock(&org->lock);
+	return until > wall_ms() ? until : 0;
 }
 
 void mid_state_set_key(struct mid_org *org, enum mid_role which,

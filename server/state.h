@@ -142,6 +142,15 @@ void mid_state_set_unpersisted(struct mid_org *org, const char *id, int on);
 void mid_state_set_key(struct mid_org *org, enum mid_role which,
 		       const unsigned char hash[MID_SHA256_LEN]);
 
+/* The org key a rotation replaced: valid (as the org key) until
+ * 'until_ms', wall clock; NULL or 0 ends the overlap. */
+void mid_state_set_grace(struct mid_org *org, const unsigned char hash[MID_SHA256_LEN],
+			 int64_t until_ms);
+/* A copy of the org key's hash. */
+void mid_state_org_hash(struct mid_org *org, unsigned char out[MID_SHA256_LEN]);
+/* When the old org key stops working, or 0 when none works now. */
+int64_t mid_state_grace_until(struct mid_org *org);
+
 /* Fill '*out' (the caller frees it) with every counter changed since the
  * last mid_state_mark_flushed, '*n' entries. */
 enum mid_rc mid_state_dirty(struct mid_state *st, struct mid_dirty **out, size_t *n) MID_WUR;

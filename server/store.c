@@ -74,6 +74,12 @@ static const char schema[] =
 	" code TEXT NOT NULL,"
 	" request_id TEXT NOT NULL,"
 	" peer TEXT NOT NULL);"
+	/* The org key a rotation replaced, valid until 'until' (ms since the
+	 * epoch) so running programs can move to the new one. */
+	"CREATE TABLE IF NOT EXISTS org_key_grace("
+	" org_id INTEGER PRIMARY KEY REFERENCES orgs(id),"
+	" key_sha256 BLOB NOT NULL,"
+	" until INTEGER NOT NULL);"
 	"CREATE INDEX IF NOT EXISTS audit_org_time ON audit(org_id, time);"
 	"CREATE INDEX IF NOT EXISTS audit_org_device_time ON audit(org_id, device_id, time);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '" SCHEMA_VERSION "');";
@@ -319,8 +325,9 @@ enum mid_rc mid_store_each_org(struct mid_store *s, mid_store_org_fn fn, void *a
 	int r;
 
 	pthread_mutex_lock(&s->mu);
-	if(prepare(s, "SELECT id, name, org_key_sha256, admin_key_sha256, device_limit,"
-		      " disabled, validates FROM orgs ORDER BY id", &st))
+	if(prepare(s, "SELECT o.id, o.name, o.org_key_sha256, o.admin_key_sha256, o.device_limit,"
+		      " o.disabled, o.validates, g.key_sha256, g.until FROM orgs o"
+		      " LEFT JOIN org_key_grace g ON g.org_id = o.id ORDER BY o.id", &st))
 		goto out;
 	while((r = sqlite3_step(st)) == SQLITE_ROW) {
 		struct mid_store_org o;
@@ -335,6 +342,12 @@ enum mid_rc mid_store_each_org(struct mid_store *s, mid_store_org_fn fn, void *a
 		o.limit = (uint64_t)sqlite3_column_int64(st, 4);
 		o.disabled = sqlite3_column_int(st, 5) != 0;
 		o.validates = (uint64_t)sqlite3_column_int64(st, 6);
+		o.grace_hash = sqlite3_column_blob(st, 7);
+		o.grace_until_ms = sqlite3_column_int64(st, 8);
+		if(sqlite3_column_bytes(st, 7) != MID_SHA256_LEN) {
+			o.grace_hash = NULL;
+			o.grace_until_ms = 0;
+		}
 		if(!o.name || !o.org_hash || !o.admin_hash) {
 			snprintf(err, errlen, "org %lld in the database is damaged", (long long)o.id);
 			rc = MID_ERR_PARSE;
@@ -491,14 +504,6 @@ static void bind_org_disabled(sqlite3_stmt *st, const void *arg)
 	sqlite3_bind_int64(st, 2, o->org_id);
 }
 
-static void bind_org_key(sqlite3_stmt *st, const void *arg)
-{
-	const struct org_args *o = arg;
-
-	sqlite3_bind_blob(st, 1, o->hash, MID_SHA256_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, o->org_id);
-}
-
 enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int disabled,
 				       const struct mid_audit_row *a)
 {
@@ -507,16 +512,50 @@ enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int 
 	return change(s, "UPDATE orgs SET disabled = ? WHERE id = ?", bind_org_disabled, &o, a);
 }
 
-enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_role which,
-				  const unsigned char hash[MID_SHA256_LEN],
-				  const struct mid_audit_row *a)
+enum mid_rc mid_store_org_rotate(struct mid_store *s, int64_t org_id, enum mid_role which,
+				 const unsigned char hash[MID_SHA256_LEN],
+				 const unsigned char old[MID_SHA256_LEN], int64_t until_ms,
+				 const struct mid_audit_row *a)
 {
-	struct org_args o = {org_id, 0, hash};
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
 
-	return change(s, which == MID_ROLE_ADMIN ?
-			  "UPDATE orgs SET admin_key_sha256 = ? WHERE id = ?" :
-			  "UPDATE orgs SET org_key_sha256 = ? WHERE id = ?",
-		      bind_org_key, &o, a);
+	pthread_mutex_lock(&s->mu);
+	if(begin(s))
+		goto out;
+	if(prepare(s, which == MID_ROLE_ADMIN ? "UPDATE orgs SET admin_key_sha256 = ? WHERE id = ?" :
+		   "UPDATE orgs SET org_key_sha256 = ? WHERE id = ?", &st))
+		goto out;
+	sqlite3_bind_blob(st, 1, hash, MID_SHA256_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, org_id);
+	if(sqlite3_step(st) != SQLITE_DONE || sqlite3_changes(s->db) != 1) {
+		fail(s, "rotate key");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if(which == MID_ROLE_ORG) {
+		/* A second rotation ends the first one's overlap. */
+		if(prepare(s, old && until_ms > 0 ?
+			   "INSERT OR REPLACE INTO org_key_grace(org_id, key_sha256, until)"
+			   " VALUES (?, ?, ?)" : "DELETE FROM org_key_grace WHERE org_id = ?", &st))
+			goto out;
+		sqlite3_bind_int64(st, 1, org_id);
+		if(old && until_ms > 0) {
+			sqlite3_bind_blob(st, 2, old, MID_SHA256_LEN, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 3, until_ms);
+		}
+		if(sqlite3_step(st) != SQLITE_DONE) {
+			fail(s, "keep the old org key");
+			goto out;
+		}
+	}
+	rc = a ? audit_row(s, a) : MID_OK;
+out:
+	sqlite3_finalize(st);
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
 }
 
 enum mid_store_health mid_store_health(struct mid_store *s)

@@ -43,6 +43,8 @@ struct mid_store_org {
 	uint64_t limit;                  /* 0: unlimited */
 	int disabled;
 	uint64_t validates;
+	const unsigned char *grace_hash; /* the org key before the last rotation, or NULL */
+	int64_t grace_until_ms;          /* ... valid until then (ms since the epoch) */
 };
 
 /* Open the database at 'path'. With 'create' a missing file is created
@@ -74,9 +76,15 @@ enum mid_rc mid_store_device_set(struct mid_store *s, int64_t org_id, const char
 				 enum mid_dev_state state, const struct mid_audit_row *a) MID_WUR;
 enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int disabled,
 				       const struct mid_audit_row *a) MID_WUR;
-enum mid_rc mid_store_org_set_key(struct mid_store *s, int64_t org_id, enum mid_role which,
-				  const unsigned char hash[MID_SHA256_LEN],
-				  const struct mid_audit_row *a) MID_WUR;
+
+/* Replace the org's key 'which' by 'hash'. For the org key, 'old' (when
+ * not NULL and 'until_ms' > 0) stays valid until 'until_ms', replacing an
+ * earlier overlap; otherwise any overlap ends now. One transaction with
+ * the audit row 'a'. */
+enum mid_rc mid_store_org_rotate(struct mid_store *s, int64_t org_id, enum mid_role which,
+				 const unsigned char hash[MID_SHA256_LEN],
+				 const unsigned char old[MID_SHA256_LEN], int64_t until_ms,
+				 const struct mid_audit_row *a) MID_WUR;
 
 /* Make changes toward deny that memory already holds durable, in one
  * transaction with the audit rows 'audit'. Each change is an audit row:

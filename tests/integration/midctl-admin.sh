@@ -101,9 +101,31 @@ assert_contains "$ERR" "HTTP 401" "unknown key message"
 note "ok: org key"
 
 # ---- rotate-key ------------------------------------------------------------------------
+# With the default overlap, both org keys work, and keys says until when.
 midctl_expect 0 "rotate-key org" rotate-key org
 assert_eq 1 "$(wc -l <<<"$OUT")" "rotate-key prints one line"
+GRACE_ORG=$OUT
+assert_contains "$ERR" "the old one works until " "rotate-key names the overlap"
+assert_contains "$ERR" "(600 s)" "the default overlap is 10 minutes"
+for k in "$ORG_KEY" "$GRACE_ORG"; do
+	code=$(api GET /api/v1/usage "$k" | cut -d' ' -f1)
+	assert_eq 200 "$code" "both org keys work during the overlap"
+done
+midctl_expect 0 "keys" keys
+grep -Eq "^org key +current, and the previous one until [0-9T:.-]+Z \((59[0-9]|600) s left\)$" <<<"$OUT" ||
+	fail "keys during the overlap: $OUT"
+midctl_expect 0 "--json keys" --json keys
+assert_json "--json keys" "$OUT"
+midctl_expect 2 "--grace on admin" rotate-key admin --grace 5m
+midctl_expect 2 "--grace bad" rotate-key org --grace 5d
+midctl_expect 2 "--grace too long" rotate-key org --grace 169h
+ORG_KEY=$GRACE_ORG
+# --grace 0: the old key stops at once, and so does the earlier overlap.
+midctl_expect 0 "rotate-key org --grace 0" rotate-key org --grace 0
+assert_eq 1 "$(wc -l <<<"$OUT")" "rotate-key prints one line"
 NEW_ORG=$OUT
+code=$(api GET /api/v1/usage "$ORIG_ORG" | cut -d' ' -f1)
+assert_eq 401 "$code" "a second rotation ends the first one's overlap"
 assert_ne "$ORG_KEY" "$NEW_ORG" "a new org key"
 assert_contains "$ERR" "new org key issued" "rotate-key note on stderr"
 assert_not_contains "$ERR" "$NEW_ORG" "the key is not repeated on stderr"
@@ -112,6 +134,8 @@ assert_eq 401 "$code" "the old org key stops working"
 code=$(api GET /api/v1/usage "$NEW_ORG" | cut -d' ' -f1)
 assert_eq 200 "$code" "the new org key works"
 ORG_KEY=$NEW_ORG
+midctl_expect 0 "keys" keys
+assert_contains "$OUT" "org key    current only" "keys without an overlap"
 
 midctl_expect 0 "rotate-key admin" rotate-key admin
 NEW_ADMIN=$OUT

@@ -87,7 +87,44 @@ ADMIN_KEY=$new_admin
 admin revoke k:prod:a:01
 expect_status 200 "revoke with the new admin key"
 
+note "rotate the org key with an overlap"
+prev_org=$ORG_KEY
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"org","grace_seconds":600}'
+expect_status 200 "rotate org key with grace"
+[[ $(jf previous_valid_until) =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z$ ]] ||
+	fail "rotate answer has no previous_valid_until: $(cat "$T/b" 2>/dev/null)"
+grace_org=$(jf key)
+expect_code k:prod:a:01 DEVICE_REVOKED
+ORG_KEY=$grace_org
+expect_code k:prod:a:01 DEVICE_REVOKED
+req GET /api/v1/org/keys "$ADMIN_KEY"
+expect_status 200 "keys"
+req GET /api/v1/org/keys "$ORG_KEY"
+expect_status 403 "keys with the org key"
+note "the overlap survives kill -9"
+midd_kill9
+midd_start
+ORG_KEY=$prev_org
+expect_code k:prod:a:01 DEVICE_REVOKED
+note "a rotation without grace ends the overlap"
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"org","grace_seconds":0}'
+expect_status 200 "rotate org key without grace"
+assert_eq null "$(jf previous_valid_until)" "no overlap"
+new_org=$(jf key)
+req POST /api/v1/devices/validate "$prev_org" '{"deviceId":"k:prod:a:01"}'
+expect_status 401 "the overlapped key after a rotation without grace"
+req POST /api/v1/devices/validate "$grace_org" '{"deviceId":"k:prod:a:01"}'
+expect_status 401 "the old key after a rotation without grace"
+ORG_KEY=$new_org
+expect_code k:prod:a:01 DEVICE_REVOKED
+
 note "bad rotate bodies"
+for g in -1 1.5 '"60"' 604801; do
+	req POST /api/v1/org/rotate-key "$ADMIN_KEY" "{\"key\":\"org\",\"grace_seconds\":$g}"
+	expect_status 400 "grace_seconds $g"
+done
+req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"admin","grace_seconds":60}'
+expect_status 400 "grace for the admin key"
 req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{"key":"root"}'
 expect_status 400 "rotate unknown key kind"
 req POST /api/v1/org/rotate-key "$ADMIN_KEY" '{}'

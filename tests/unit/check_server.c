@@ -453,7 +453,7 @@ START_TEST(test_server_store_roundtrip)
 	ck_assert_int_eq(res.persisted, 1);
 	ck_assert_int_eq(mid_service_set_disabled(svc, org, 1, &who, &res), MID_OK);
 	ck_assert_int_eq(res.persisted, 1);
-	ck_assert_int_eq(mid_service_rotate(svc, org, MID_ROLE_ADMIN, &who, newkey), MID_OK);
+	ck_assert_int_eq(mid_service_rotate(svc, org, MID_ROLE_ADMIN, 0, &who, newkey, NULL), MID_OK);
 	ck_assert_int_eq(strncmp(newkey, "mid_adm_", 8), 0);
 	mid_service_close(svc);
 
