@@ -107,9 +107,17 @@ $(B)/%.a:
 
 # The preload: its only load-time dependency is libc; libcjson is loaded
 # at its first use (shim/cjson_lazy.c). -z defs: nothing left unresolved.
-$(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+# Its exports carry libc's version tags (scripts/symver.sh), so a lookup
+# that names a version finds the hook.
+LIBC_SO ?= $(shell $(CC) -print-file-name=libc.so.6)
+$(B)/libmidshim.map: scripts/symver.sh $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE)
+	@$(if $(Q),echo "  SYMVER  $@")
+	$(Q)scripts/symver.sh $(LIBC_SO) $(filter-out scripts/symver.sh,$^) >$@.tmp && mv $@.tmp $@
+
+$(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) \
+		$(B)/libmidshim.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -o $@ \
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,--version-script=$(B)/libmidshim.map -o $@ \
 		$(call obj,$(SHIM_PRELOAD_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
 		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
 

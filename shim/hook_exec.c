@@ -239,39 +239,92 @@ MID_EXPORT int execlp(const char *file, const char *arg, ...)
 	return rc;
 }
 
-MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
-			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+typedef int spawn_fn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+		     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+
+/* posix_spawn through 'real'; 'path' is the program, 'file' what
+ * 'real' is given (the name posix_spawnp searches PATH for). */
+static int spawn(spawn_fn *real, const char *path, pid_t *pid, const char *file,
+		 const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+		 char *const argv[], char *const envp[])
 {
 	struct mid_envbuf eb;
 	char **env;
 	int rc;
 
 	if(mid_in_shim)
-		return REAL(posix_spawn)(pid, path, fa, attr, argv, envp);
+		return real(pid, file, fa, attr, argv, envp);
 	env = prepare(path, argv, envp, &eb);
 	if(!env)
 		return errno;
-	rc = REAL(posix_spawn)(pid, path, fa, attr, argv, env);
+	rc = real(pid, file, fa, attr, argv, env);
 	mid_exec_env_free(env);
 	return rc;
+}
+
+static int spawnp(spawn_fn *real, pid_t *pid, const char *file,
+		  const posix_spawn_file_actions_t *fa, const posix_spawnattr_t *attr,
+		  char *const argv[], char *const envp[])
+{
+	char path[PATH_MAX];
+
+	if(!mid_in_shim)
+		mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
+	return spawn(real, path, pid, file, fa, attr, argv, envp);
+}
+
+MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+	return spawn(REAL(posix_spawn), path, pid, path, fa, attr, argv, envp);
 }
 
 MID_EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
 			    const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {
-	struct mid_envbuf eb;
-	char path[PATH_MAX], **env;
-	int rc;
+	return spawnp(REAL(posix_spawnp), pid, file, fa, attr, argv, envp);
+}
 
-	if(mid_in_shim)
-		return REAL(posix_spawnp)(pid, file, fa, attr, argv, envp);
-	mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
-	env = prepare(path, argv, envp, &eb);
-	if(!env)
-		return errno;
-	rc = REAL(posix_spawnp)(pid, file, fa, attr, argv, env);
-	mid_exec_env_free(env);
-	return rc;
+/* Binaries built before glibc 2.15 call the old versions (which report
+ * a failed exec differently): the same gate, in front of the same old
+ * function. */
+static spawn_fn *old_spawn(const char *name, spawn_fn **cache)
+{
+	if(!*cache)
+		*(void **)cache = dlvsym(RTLD_NEXT, name, "GLIBC_2.2.5");
+	if(!*cache) {
+		mid_shim_say("libc has no %s@GLIBC_2.2.5; this libmidshim.so was built for another libc",
+			     name);
+		_exit(127);
+	}
+	return *cache;
+}
+
+MID_HOT static spawn_fn *real_posix_spawn_old, *real_posix_spawnp_old;
+
+int mid_posix_spawn_old(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
+			const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+int mid_posix_spawnp_old(pid_t *pid, const char *file, const posix_spawn_file_actions_t *fa,
+			 const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);
+__asm__(".symver mid_posix_spawn_old, posix_spawn@GLIBC_2.2.5");
+__asm__(".symver mid_posix_spawnp_old, posix_spawnp@GLIBC_2.2.5");
+
+MID_EXPORT int mid_posix_spawn_old(pid_t *pid, const char *path,
+				   const posix_spawn_file_actions_t *fa,
+				   const posix_spawnattr_t *attr, char *const argv[],
+				   char *const envp[])
+{
+	return spawn(old_spawn("posix_spawn", &real_posix_spawn_old), path, pid, path, fa, attr,
+		     argv, envp);
+}
+
+MID_EXPORT int mid_posix_spawnp_old(pid_t *pid, const char *file,
+				    const posix_spawn_file_actions_t *fa,
+				    const posix_spawnattr_t *attr, char *const argv[],
+				    char *const envp[])
+{
+	return spawnp(old_spawn("posix_spawnp", &real_posix_spawnp_old), pid, file, fa, attr,
+		      argv, envp);
 }
 
 void mid_hook_exec_warm(void)
@@ -319,6 +372,20 @@ MID_EXPORT FILE *popen(const char *cmd, const char *type)
 	return REAL(popen)(cmd, type);
 }
 
+MID_ALIAS(system, __libc_system)
+MID_ALIAS(popen, _IO_popen)
+
+/* popen's inside, exported under its own name: it runs the command on a
+ * stream the caller made. */
+FILE *_IO_proc_open(FILE *f, const char *cmd, const char *type);
+REAL_DECL(_IO_proc_open);
+MID_EXPORT FILE *_IO_proc_open(FILE *f, const char *cmd, const char *type)
+{
+	if(!mid_in_shim && cmd && gate_shell(cmd))
+		return NULL;
+	return REAL(_IO_proc_open)(f, cmd, type);
+}
+
 /* fork is not a side effect, but a shell loop that only forks children
  * (each of which dies at its exec after a revoke) would spin forever:
  * the parent stops at its next fork instead. vfork is not hooked: a
@@ -332,8 +399,5 @@ MID_EXPORT pid_t fork(void)
 	return REAL(fork)();
 }
 
-pid_t __fork(void);
-MID_EXPORT pid_t __fork(void)
-{
-	return fork();
-}
+MID_ALIAS(fork, __fork)
+MID_ALIAS(fork, __libc_fork)

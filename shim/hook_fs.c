@@ -31,82 +31,6 @@ int __openat64_2(int dirfd, const char *path, int flags);
 int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev);
 int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev);
 
-REAL_DECL(open);
-REAL_DECL(open64);
-REAL_DECL(openat);
-REAL_DECL(openat64);
-REAL_DECL(__open_2);
-REAL_DECL(__open64_2);
-REAL_DECL(__openat_2);
-REAL_DECL(__openat64_2);
-REAL_DECL(creat);
-REAL_DECL(creat64);
-REAL_DECL(fopen);
-REAL_DECL(fopen64);
-REAL_DECL(freopen);
-REAL_DECL(freopen64);
-REAL_DECL(fdopen);
-REAL_DECL(fclose);
-REAL_DECL(tmpfile);
-REAL_DECL(tmpfile64);
-REAL_DECL(mkstemp);
-REAL_DECL(mkstemp64);
-REAL_DECL(mkostemp);
-REAL_DECL(mkostemp64);
-REAL_DECL(mkstemps);
-REAL_DECL(mkstemps64);
-REAL_DECL(mkostemps);
-REAL_DECL(mkostemps64);
-REAL_DECL(mkdtemp);
-REAL_DECL(truncate);
-REAL_DECL(truncate64);
-REAL_DECL(ftruncate);
-REAL_DECL(ftruncate64);
-REAL_DECL(fallocate);
-REAL_DECL(fallocate64);
-REAL_DECL(posix_fallocate);
-REAL_DECL(posix_fallocate64);
-REAL_DECL(unlink);
-REAL_DECL(unlinkat);
-REAL_DECL(remove);
-REAL_DECL(rmdir);
-REAL_DECL(rename);
-REAL_DECL(renameat);
-REAL_DECL(renameat2);
-REAL_DECL(link);
-REAL_DECL(linkat);
-REAL_DECL(symlink);
-REAL_DECL(symlinkat);
-REAL_DECL(mkdir);
-REAL_DECL(mkdirat);
-REAL_DECL(mknod);
-REAL_DECL(mknodat);
-REAL_DECL(__xmknod);
-REAL_DECL(__xmknodat);
-REAL_DECL(mkfifo);
-REAL_DECL(mkfifoat);
-REAL_DECL(chmod);
-REAL_DECL(fchmod);
-REAL_DECL(fchmodat);
-REAL_DECL(lchmod);
-REAL_DECL(chown);
-REAL_DECL(fchown);
-REAL_DECL(lchown);
-REAL_DECL(fchownat);
-REAL_DECL(utime);
-REAL_DECL(utimes);
-REAL_DECL(lutimes);
-REAL_DECL(futimes);
-REAL_DECL(futimesat);
-REAL_DECL(utimensat);
-REAL_DECL(futimens);
-REAL_DECL(setxattr);
-REAL_DECL(lsetxattr);
-REAL_DECL(fsetxattr);
-REAL_DECL(removexattr);
-REAL_DECL(lremovexattr);
-REAL_DECL(fremovexattr);
-
 #define WRITE_INTENT (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC | O_APPEND)
 
 /* Ask the gate about 'ev'. 0: go on, errno back to 'e'; -1: the call
@@ -114,12 +38,7 @@ REAL_DECL(fremovexattr);
 static int check(struct mid_event *ev, int e)
 {
 	ev->kind = MID_EV_FS;
-	if(mid_gate_check(ev)) {
-		errno = EPERM;
-		return -1;
-	}
-	errno = e;
-	return 0;
+	return mid_hook_check(ev, e);
 }
 
 /*
@@ -267,172 +186,89 @@ static void forget_stream(FILE *f)
 	errno = e;
 }
 
-/* ---- open -------------------------------------------------------------- */
 
-MID_EXPORT int open(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-	int fd;
+/* ---- the shapes ---------------------------------------------------------- */
 
-	if(needs_mode(flags)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
+/* 'op' on 'path' seen from 'dirfd'. */
+#define PATH_HOOK(names, ...) MID_HOOKS(names, PATH_HOOK1, __VA_ARGS__)
+#define PATH_HOOK1(a, name) MID_CALL(PATH_HOOK_, name, MID_UNPACK a)
+#define PATH_HOOK_(name, op, dirfd, path, ret, fail, params, args) \
+	MID_HOOK_BODY(name, if(gate_path(op, dirfd, path)) return fail, (void)0, ret, params, args)
+
+/* A rename or link: the existing name, then the new one. */
+#define PAIR_HOOK(names, ...) MID_HOOKS(names, PAIR_HOOK1, __VA_ARGS__)
+#define PAIR_HOOK1(a, name) MID_CALL(PAIR_HOOK_, name, MID_UNPACK a)
+#define PAIR_HOOK_(name, op, d1, p1, d2, p2, params, args) \
+	MID_HOOK_BODY(name, if(gate_pair(op, d1, p1, d2, p2)) return -1, (void)0, int, params, args)
+
+/* 'op' on the file open as 'fd'. */
+#define FDOP_HOOK(names, ...) MID_HOOKS(names, FDOP_HOOK1, __VA_ARGS__)
+#define FDOP_HOOK1(a, name) MID_CALL(FDOP_HOOK_, name, MID_UNPACK a)
+#define FDOP_HOOK_(name, op, fd, params, args) \
+	MID_HOOK_BODY(name, if(gate_fd_op(op, fd)) return -1, (void)0, int, params, args)
+
+/* A call that makes a descriptor: 'gate' is nonzero to refuse it; the
+ * table forgets whatever it knew of the new number. */
+#define NEWFD_HOOK(names, ...) MID_HOOKS(names, NEWFD_HOOK1, __VA_ARGS__)
+#define NEWFD_HOOK1(a, name) MID_CALL(NEWFD_HOOK_, name, MID_UNPACK a)
+#define NEWFD_HOOK_(name, gate, params, args) \
+	MID_HOOK_BODY(name, if(gate) return -1, mid_fd_forget(r_), int, params, args)
+
+/* The same for a call that makes a stream. */
+#define NEWFILE_HOOK(names, ...) MID_HOOKS(names, NEWFILE_HOOK1, __VA_ARGS__)
+#define NEWFILE_HOOK1(a, name) MID_CALL(NEWFILE_HOOK_, name, MID_UNPACK a)
+#define NEWFILE_HOOK_(name, gate, params, args) \
+	MID_HOOK_BODY(name, if(gate) return NULL, forget_stream(r_), FILE *, params, args)
+
+/* open and openat: the mode is read only when the flags say it is there
+ * (reading it otherwise would read whatever was left in a register). */
+#define OPEN_HOOK(names, ...) MID_HOOKS(names, OPEN_HOOK1, __VA_ARGS__)
+#define OPEN_HOOK1(a, name) MID_CALL(OPEN_HOOK_, name, MID_UNPACK a)
+#define OPEN_HOOK_(name, dirfd, params, args) \
+	REAL_DECL(name); \
+	MID_EXPORT int name params \
+	{ \
+		mode_t mode = 0; \
+		va_list ap; \
+		int fd; \
+		if(needs_mode(flags)) { \
+			va_start(ap, flags); \
+			mode = va_arg(ap, mode_t); \
+			va_end(ap); \
+		} \
+		if(mid_fs_gate_open(dirfd, path, flags)) \
+			return -1; \
+		fd = REAL(name) args; \
+		mid_fd_forget(fd); \
+		return fd; \
 	}
-	if(mid_fs_gate_open(AT_FDCWD, path, flags))
-		return -1;
-	fd = REAL(open)(path, flags, mode);
-	mid_fd_forget(fd);
-	return fd;
-}
 
-MID_EXPORT int open64(const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-	int fd;
+#define TRUNC_FLAGS (O_WRONLY | O_CREAT | O_TRUNC)
 
-	if(needs_mode(flags)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	if(mid_fs_gate_open(AT_FDCWD, path, flags))
-		return -1;
-	fd = REAL(open64)(path, flags, mode);
-	mid_fd_forget(fd);
-	return fd;
-}
+/* ---- opens --------------------------------------------------------------- */
 
-MID_EXPORT int openat(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-	int fd;
+OPEN_HOOK((open, open64), AT_FDCWD, (const char *path, int flags, ...), (path, flags, mode))
+OPEN_HOOK((openat, openat64), dirfd, (int dirfd, const char *path, int flags, ...),
+	  (dirfd, path, flags, mode))
+/* The fortified opens (-D_FORTIFY_SOURCE), for flags not known at
+ * compile time; they have no mode. */
+NEWFD_HOOK((__open_2, __open64_2), mid_fs_gate_open(AT_FDCWD, path, flags),
+	   (const char *path, int flags), (path, flags))
+NEWFD_HOOK((__openat_2, __openat64_2), mid_fs_gate_open(dirfd, path, flags),
+	   (int dirfd, const char *path, int flags), (dirfd, path, flags))
+NEWFD_HOOK((creat, creat64), mid_fs_gate_open(AT_FDCWD, path, TRUNC_FLAGS),
+	   (const char *path, mode_t mode), (path, mode))
 
-	if(needs_mode(flags)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	if(mid_fs_gate_open(dirfd, path, flags))
-		return -1;
-	fd = REAL(openat)(dirfd, path, flags, mode);
-	mid_fd_forget(fd);
-	return fd;
-}
+/* glibc's __open and __open64 are open itself under another name. */
+MID_ALIAS(open, __open)
+MID_ALIAS(open64, __open64)
 
-MID_EXPORT int openat64(int dirfd, const char *path, int flags, ...)
-{
-	mode_t mode = 0;
-	va_list ap;
-	int fd;
-
-	if(needs_mode(flags)) {
-		va_start(ap, flags);
-		mode = va_arg(ap, mode_t);
-		va_end(ap);
-	}
-	if(mid_fs_gate_open(dirfd, path, flags))
-		return -1;
-	fd = REAL(openat64)(dirfd, path, flags, mode);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-/* The fortified opens (-D_FORTIFY_SOURCE): called when the flags are not
- * known at compile time; they have no mode. */
-MID_EXPORT int __open_2(const char *path, int flags)
-{
-	int fd;
-
-	if(mid_fs_gate_open(AT_FDCWD, path, flags))
-		return -1;
-	fd = REAL(__open_2)(path, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int __open64_2(const char *path, int flags)
-{
-	int fd;
-
-	if(mid_fs_gate_open(AT_FDCWD, path, flags))
-		return -1;
-	fd = REAL(__open64_2)(path, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int __openat_2(int dirfd, const char *path, int flags)
-{
-	int fd;
-
-	if(mid_fs_gate_open(dirfd, path, flags))
-		return -1;
-	fd = REAL(__openat_2)(dirfd, path, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int __openat64_2(int dirfd, const char *path, int flags)
-{
-	int fd;
-
-	if(mid_fs_gate_open(dirfd, path, flags))
-		return -1;
-	fd = REAL(__openat64_2)(dirfd, path, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int creat(const char *path, mode_t mode)
-{
-	int fd;
-
-	if(mid_fs_gate_open(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC))
-		return -1;
-	fd = REAL(creat)(path, mode);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int creat64(const char *path, mode_t mode)
-{
-	int fd;
-
-	if(mid_fs_gate_open(AT_FDCWD, path, O_WRONLY | O_CREAT | O_TRUNC))
-		return -1;
-	fd = REAL(creat64)(path, mode);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-/* ---- stdio opens --------------------------------------------------------- */
+/* ---- stdio opens ----------------------------------------------------------- */
 
 /* glibc's fopen opens through an internal call, never through open. */
-MID_EXPORT FILE *fopen(const char *path, const char *mode)
-{
-	FILE *f;
-
-	if(mid_fs_gate_open(AT_FDCWD, path, mode_flags(mode)))
-		return NULL;
-	f = REAL(fopen)(path, mode);
-	forget_stream(f);
-	return f;
-}
-
-MID_EXPORT FILE *fopen64(const char *path, const char *mode)
-{
-	FILE *f;
-
-	if(mid_fs_gate_open(AT_FDCWD, path, mode_flags(mode)))
-		return NULL;
-	f = REAL(fopen64)(path, mode);
-	forget_stream(f);
-	return f;
-}
+NEWFILE_HOOK((fopen, fopen64), mid_fs_gate_open(AT_FDCWD, path, mode_flags(mode)),
+	     (const char *path, const char *mode), (path, mode))
+MID_ALIAS(fopen, _IO_fopen)
 
 /* freopen with no path reopens the stream's own file in a new mode. It
  * closes the old descriptor internally, so the table forgets it first. */
@@ -440,310 +276,105 @@ static int gate_reopen(const char *path, const char *mode, FILE *stream)
 {
 	int flags = mode_flags(mode);
 
-	if(path)
-		return mid_fs_gate_open(AT_FDCWD, path, flags);
-	if(flags && stream)
-		return gate_fd_op(MID_FS_OPEN, fileno_unlocked(stream));
+	if(path ? mid_fs_gate_open(AT_FDCWD, path, flags)
+		: flags && stream && gate_fd_op(MID_FS_OPEN, fileno_unlocked(stream)))
+		return -1;
+	forget_stream(stream);
 	return 0;
 }
 
-MID_EXPORT FILE *freopen(const char *path, const char *mode, FILE *stream)
-{
-	FILE *f;
+NEWFILE_HOOK((freopen, freopen64), gate_reopen(path, mode, stream),
+	     (const char *path, const char *mode, FILE *stream), (path, mode, stream))
 
-	if(gate_reopen(path, mode, stream))
-		return NULL;
-	forget_stream(stream);
-	f = REAL(freopen)(path, mode, stream);
-	forget_stream(f);
-	return f;
-}
+/* glibc's stream internals that open a file, under their own names. */
+FILE *_IO_file_fopen(FILE *f, const char *path, const char *mode, int is32);
+FILE *_IO_file_open(FILE *f, const char *path, int flags, int prot, int rw, int is32);
+NEWFILE_HOOK((_IO_file_fopen), mid_fs_gate_open(AT_FDCWD, path, mode_flags(mode)),
+	     (FILE *f, const char *path, const char *mode, int is32), (f, path, mode, is32))
+NEWFILE_HOOK((_IO_file_open), mid_fs_gate_open(AT_FDCWD, path, flags),
+	     (FILE *f, const char *path, int flags, int prot, int rw, int is32),
+	     (f, path, flags, prot, rw, is32))
 
-MID_EXPORT FILE *freopen64(const char *path, const char *mode, FILE *stream)
-{
-	FILE *f;
-
-	if(gate_reopen(path, mode, stream))
-		return NULL;
-	forget_stream(stream);
-	f = REAL(freopen64)(path, mode, stream);
-	forget_stream(f);
-	return f;
-}
-
+REAL_DECL(fdopen);
 MID_EXPORT FILE *fdopen(int fd, const char *mode)
 {
 	if(mode_flags(mode) && gate_fd_op(MID_FS_OPEN, fd))
 		return NULL;
 	return REAL(fdopen)(fd, mode);
 }
+MID_ALIAS(fdopen, _IO_fdopen)
 
 /* glibc's fclose closes the descriptor internally, never through the
  * close hook: the table must forget it here. */
+REAL_DECL(fclose);
 MID_EXPORT int fclose(FILE *f)
 {
+	mid_stdio_gate_close(f);
 	forget_stream(f);
 	return REAL(fclose)(f);
 }
+MID_ALIAS(fclose, _IO_fclose)
 
-/* ---- temporary files ----------------------------------------------------- */
+/* ---- temporary files ------------------------------------------------------- */
 
 /* tmpfile makes an unnamed file in P_tmpdir (glibc ignores TMPDIR). */
-MID_EXPORT FILE *tmpfile(void)
-{
-	FILE *f;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, P_tmpdir))
-		return NULL;
-	f = REAL(tmpfile)();
-	forget_stream(f);
-	return f;
-}
-
-MID_EXPORT FILE *tmpfile64(void)
-{
-	FILE *f;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, P_tmpdir))
-		return NULL;
-	f = REAL(tmpfile64)();
-	forget_stream(f);
-	return f;
-}
+NEWFILE_HOOK((tmpfile, tmpfile64), gate_path(MID_FS_CREATE, AT_FDCWD, P_tmpdir), (void), ())
 
 /* The mkstemp family is gated on the template as given ("/tmp/aXXXXXX"):
  * the name is only chosen inside the call. */
-MID_EXPORT int mkstemp(char *tmpl)
-{
-	int fd;
+#define TMPL_GATE gate_path(MID_FS_CREATE, AT_FDCWD, tmpl)
+NEWFD_HOOK((mkstemp, mkstemp64), TMPL_GATE, (char *tmpl), (tmpl))
+NEWFD_HOOK((mkostemp, mkostemp64), TMPL_GATE, (char *tmpl, int flags), (tmpl, flags))
+NEWFD_HOOK((mkstemps, mkstemps64), TMPL_GATE, (char *tmpl, int n), (tmpl, n))
+NEWFD_HOOK((mkostemps, mkostemps64), TMPL_GATE, (char *tmpl, int n, int flags), (tmpl, n, flags))
+PATH_HOOK((mkdtemp), MID_FS_MKDIR, AT_FDCWD, tmpl, char *, NULL, (char *tmpl), (tmpl))
 
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkstemp)(tmpl);
-	mid_fd_forget(fd);
-	return fd;
-}
+/* ---- truncate and allocate ------------------------------------------------- */
 
-MID_EXPORT int mkstemp64(char *tmpl)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkstemp64)(tmpl);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int mkostemp(char *tmpl, int flags)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkostemp)(tmpl, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int mkostemp64(char *tmpl, int flags)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkostemp64)(tmpl, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int mkstemps(char *tmpl, int suffixlen)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkstemps)(tmpl, suffixlen);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int mkstemps64(char *tmpl, int suffixlen)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkstemps64)(tmpl, suffixlen);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int mkostemps(char *tmpl, int suffixlen, int flags)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkostemps)(tmpl, suffixlen, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT int mkostemps64(char *tmpl, int suffixlen, int flags)
-{
-	int fd;
-
-	if(gate_path(MID_FS_CREATE, AT_FDCWD, tmpl))
-		return -1;
-	fd = REAL(mkostemps64)(tmpl, suffixlen, flags);
-	mid_fd_forget(fd);
-	return fd;
-}
-
-MID_EXPORT char *mkdtemp(char *tmpl)
-{
-	if(gate_path(MID_FS_MKDIR, AT_FDCWD, tmpl))
-		return NULL;
-	return REAL(mkdtemp)(tmpl);
-}
-
-/* ---- truncate and allocate ----------------------------------------------- */
-
-MID_EXPORT int truncate(const char *path, off_t len)
-{
-	if(gate_path(MID_FS_TRUNCATE, AT_FDCWD, path))
-		return -1;
-	return REAL(truncate)(path, len);
-}
-
-MID_EXPORT int truncate64(const char *path, off64_t len)
-{
-	if(gate_path(MID_FS_TRUNCATE, AT_FDCWD, path))
-		return -1;
-	return REAL(truncate64)(path, len);
-}
-
-MID_EXPORT int ftruncate(int fd, off_t len)
-{
-	if(gate_fd_op(MID_FS_TRUNCATE, fd))
-		return -1;
-	return REAL(ftruncate)(fd, len);
-}
-
-MID_EXPORT int ftruncate64(int fd, off64_t len)
-{
-	if(gate_fd_op(MID_FS_TRUNCATE, fd))
-		return -1;
-	return REAL(ftruncate64)(fd, len);
-}
-
-MID_EXPORT int fallocate(int fd, int mode, off_t off, off_t len)
-{
-	if(gate_fd_op(MID_FS_TRUNCATE, fd))
-		return -1;
-	return REAL(fallocate)(fd, mode, off, len);
-}
-
-MID_EXPORT int fallocate64(int fd, int mode, off64_t off, off64_t len)
-{
-	if(gate_fd_op(MID_FS_TRUNCATE, fd))
-		return -1;
-	return REAL(fallocate64)(fd, mode, off, len);
-}
+PATH_HOOK((truncate, truncate64), MID_FS_TRUNCATE, AT_FDCWD, path, int, -1,
+	  (const char *path, off_t len), (path, len))
+FDOP_HOOK((ftruncate, ftruncate64), MID_FS_TRUNCATE, fd, (int fd, off_t len), (fd, len))
+FDOP_HOOK((fallocate, fallocate64), MID_FS_TRUNCATE, fd, (int fd, int mode, off_t off, off_t len),
+	  (fd, mode, off, len))
 
 /* posix_fallocate returns the error number and leaves errno alone. */
-MID_EXPORT int posix_fallocate(int fd, off_t off, off_t len)
-{
-	int e = errno;
-
-	if(gate_fd_op(MID_FS_TRUNCATE, fd)) {
-		errno = e;
-		return EPERM;
+#define POSIX_FALLOCATE(name) \
+	REAL_DECL(name); \
+	MID_EXPORT int name(int fd, off_t off, off_t len) \
+	{ \
+		int e = errno; \
+		if(gate_fd_op(MID_FS_TRUNCATE, fd)) { \
+			errno = e; \
+			return EPERM; \
+		} \
+		return REAL(name)(fd, off, len); \
 	}
-	return REAL(posix_fallocate)(fd, off, len);
-}
+POSIX_FALLOCATE(posix_fallocate)
+POSIX_FALLOCATE(posix_fallocate64)
 
-MID_EXPORT int posix_fallocate64(int fd, off64_t off, off64_t len)
-{
-	int e = errno;
+/* ---- delete, rename, link -------------------------------------------------- */
 
-	if(gate_fd_op(MID_FS_TRUNCATE, fd)) {
-		errno = e;
-		return EPERM;
-	}
-	return REAL(posix_fallocate64)(fd, off, len);
-}
-
-/* ---- delete, rename, link ------------------------------------------------ */
-
-MID_EXPORT int unlink(const char *path)
-{
-	if(gate_path(MID_FS_DELETE, AT_FDCWD, path))
-		return -1;
-	return REAL(unlink)(path);
-}
-
-/* With AT_REMOVEDIR this is rmdir: still a delete. */
-MID_EXPORT int unlinkat(int dirfd, const char *path, int flags)
-{
-	if(gate_path(MID_FS_DELETE, dirfd, path))
-		return -1;
-	return REAL(unlinkat)(dirfd, path, flags);
-}
-
-/* glibc's remove calls unlink and rmdir internally. */
-MID_EXPORT int remove(const char *path)
-{
-	if(gate_path(MID_FS_DELETE, AT_FDCWD, path))
-		return -1;
-	return REAL(remove)(path);
-}
-
-MID_EXPORT int rmdir(const char *path)
-{
-	if(gate_path(MID_FS_DELETE, AT_FDCWD, path))
-		return -1;
-	return REAL(rmdir)(path);
-}
-
-MID_EXPORT int rename(const char *from, const char *to)
-{
-	if(gate_pair(MID_FS_RENAME, AT_FDCWD, from, AT_FDCWD, to))
-		return -1;
-	return REAL(rename)(from, to);
-}
-
-MID_EXPORT int renameat(int fromfd, const char *from, int tofd, const char *to)
-{
-	if(gate_pair(MID_FS_RENAME, fromfd, from, tofd, to))
-		return -1;
-	return REAL(renameat)(fromfd, from, tofd, to);
-}
-
-MID_EXPORT int renameat2(int fromfd, const char *from, int tofd, const char *to,
-			 unsigned int flags)
-{
-	if(gate_pair(MID_FS_RENAME, fromfd, from, tofd, to))
-		return -1;
-	return REAL(renameat2)(fromfd, from, tofd, to, flags);
-}
-
-MID_EXPORT int link(const char *from, const char *to)
-{
-	if(gate_pair(MID_FS_LINK, AT_FDCWD, from, AT_FDCWD, to))
-		return -1;
-	return REAL(link)(from, to);
-}
-
+/* remove calls unlink and rmdir internally; unlinkat with AT_REMOVEDIR is
+ * rmdir: all of them a delete. */
+PATH_HOOK((unlink, remove, rmdir), MID_FS_DELETE, AT_FDCWD, path, int, -1, (const char *path),
+	  (path))
+PATH_HOOK((unlinkat), MID_FS_DELETE, dirfd, path, int, -1, (int dirfd, const char *path, int flags),
+	  (dirfd, path, flags))
+PAIR_HOOK((rename), MID_FS_RENAME, AT_FDCWD, from, AT_FDCWD, to, (const char *from, const char *to),
+	  (from, to))
+PAIR_HOOK((renameat), MID_FS_RENAME, fromfd, from, tofd, to,
+	  (int fromfd, const char *from, int tofd, const char *to), (fromfd, from, tofd, to))
+PAIR_HOOK((renameat2), MID_FS_RENAME, fromfd, from, tofd, to,
+	  (int fromfd, const char *from, int tofd, const char *to, unsigned int flags),
+	  (fromfd, from, tofd, to, flags))
+PAIR_HOOK((link), MID_FS_LINK, AT_FDCWD, from, AT_FDCWD, to, (const char *from, const char *to),
+	  (from, to))
 /* With AT_EMPTY_PATH an empty 'from' is 'fromfd' itself. */
-MID_EXPORT int linkat(int fromfd, const char *from, int tofd, const char *to, int flags)
-{
-	if(gate_pair(MID_FS_LINK, fromfd, from, tofd, to))
-		return -1;
-	return REAL(linkat)(fromfd, from, tofd, to, flags);
-}
+PAIR_HOOK((linkat), MID_FS_LINK, fromfd, from, tofd, to,
+	  (int fromfd, const char *from, int tofd, const char *to, int flags),
+	  (fromfd, from, tofd, to, flags))
 
+REAL_DECL(symlink);
 MID_EXPORT int symlink(const char *target, const char *linkpath)
 {
 	if(gate_symlink(target, AT_FDCWD, linkpath))
@@ -751,6 +382,7 @@ MID_EXPORT int symlink(const char *target, const char *linkpath)
 	return REAL(symlink)(target, linkpath);
 }
 
+REAL_DECL(symlinkat);
 MID_EXPORT int symlinkat(const char *target, int dirfd, const char *linkpath)
 {
 	if(gate_symlink(target, dirfd, linkpath))
@@ -758,214 +390,59 @@ MID_EXPORT int symlinkat(const char *target, int dirfd, const char *linkpath)
 	return REAL(symlinkat)(target, dirfd, linkpath);
 }
 
-/* ---- mkdir, mknod -------------------------------------------------------- */
+/* ---- mkdir, mknod ---------------------------------------------------------- */
 
-MID_EXPORT int mkdir(const char *path, mode_t mode)
-{
-	if(gate_path(MID_FS_MKDIR, AT_FDCWD, path))
-		return -1;
-	return REAL(mkdir)(path, mode);
-}
-
-MID_EXPORT int mkdirat(int dirfd, const char *path, mode_t mode)
-{
-	if(gate_path(MID_FS_MKDIR, dirfd, path))
-		return -1;
-	return REAL(mkdirat)(dirfd, path, mode);
-}
-
-MID_EXPORT int mknod(const char *path, mode_t mode, dev_t dev)
-{
-	if(gate_path(MID_FS_MKNOD, AT_FDCWD, path))
-		return -1;
-	return REAL(mknod)(path, mode, dev);
-}
-
-MID_EXPORT int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
-{
-	if(gate_path(MID_FS_MKNOD, dirfd, path))
-		return -1;
-	return REAL(mknodat)(dirfd, path, mode, dev);
-}
-
+PATH_HOOK((mkdir), MID_FS_MKDIR, AT_FDCWD, path, int, -1, (const char *path, mode_t mode),
+	  (path, mode))
+PATH_HOOK((mkdirat), MID_FS_MKDIR, dirfd, path, int, -1, (int dirfd, const char *path, mode_t mode),
+	  (dirfd, path, mode))
+PATH_HOOK((mknod), MID_FS_MKNOD, AT_FDCWD, path, int, -1,
+	  (const char *path, mode_t mode, dev_t dev), (path, mode, dev))
+PATH_HOOK((mknodat), MID_FS_MKNOD, dirfd, path, int, -1,
+	  (int dirfd, const char *path, mode_t mode, dev_t dev), (dirfd, path, mode, dev))
 /* What programs built against glibc before 2.33 call for mknod. */
-MID_EXPORT int __xmknod(int ver, const char *path, mode_t mode, dev_t *dev)
-{
-	if(gate_path(MID_FS_MKNOD, AT_FDCWD, path))
-		return -1;
-	return REAL(__xmknod)(ver, path, mode, dev);
-}
-
-MID_EXPORT int __xmknodat(int ver, int dirfd, const char *path, mode_t mode, dev_t *dev)
-{
-	if(gate_path(MID_FS_MKNOD, dirfd, path))
-		return -1;
-	return REAL(__xmknodat)(ver, dirfd, path, mode, dev);
-}
-
+PATH_HOOK((__xmknod), MID_FS_MKNOD, AT_FDCWD, path, int, -1,
+	  (int ver, const char *path, mode_t mode, dev_t *dev), (ver, path, mode, dev))
+PATH_HOOK((__xmknodat), MID_FS_MKNOD, dirfd, path, int, -1,
+	  (int ver, int dirfd, const char *path, mode_t mode, dev_t *dev),
+	  (ver, dirfd, path, mode, dev))
 /* A FIFO is a node like any other: op mknod, as for mknod(S_IFIFO). */
-MID_EXPORT int mkfifo(const char *path, mode_t mode)
-{
-	if(gate_path(MID_FS_MKNOD, AT_FDCWD, path))
-		return -1;
-	return REAL(mkfifo)(path, mode);
-}
+PATH_HOOK((mkfifo), MID_FS_MKNOD, AT_FDCWD, path, int, -1, (const char *path, mode_t mode),
+	  (path, mode))
+PATH_HOOK((mkfifoat), MID_FS_MKNOD, dirfd, path, int, -1, (int dirfd, const char *path, mode_t mode),
+	  (dirfd, path, mode))
 
-MID_EXPORT int mkfifoat(int dirfd, const char *path, mode_t mode)
-{
-	if(gate_path(MID_FS_MKNOD, dirfd, path))
-		return -1;
-	return REAL(mkfifoat)(dirfd, path, mode);
-}
+/* ---- metadata -------------------------------------------------------------- */
 
-/* ---- metadata ------------------------------------------------------------ */
-
-MID_EXPORT int chmod(const char *path, mode_t mode)
-{
-	if(gate_path(MID_FS_CHMOD, AT_FDCWD, path))
-		return -1;
-	return REAL(chmod)(path, mode);
-}
-
-MID_EXPORT int fchmod(int fd, mode_t mode)
-{
-	if(gate_fd_op(MID_FS_CHMOD, fd))
-		return -1;
-	return REAL(fchmod)(fd, mode);
-}
-
-MID_EXPORT int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
-{
-	if(gate_path(MID_FS_CHMOD, dirfd, path))
-		return -1;
-	return REAL(fchmodat)(dirfd, path, mode, flags);
-}
-
-MID_EXPORT int lchmod(const char *path, mode_t mode)
-{
-	if(gate_path(MID_FS_CHMOD, AT_FDCWD, path))
-		return -1;
-	return REAL(lchmod)(path, mode);
-}
-
-MID_EXPORT int chown(const char *path, uid_t uid, gid_t gid)
-{
-	if(gate_path(MID_FS_CHOWN, AT_FDCWD, path))
-		return -1;
-	return REAL(chown)(path, uid, gid);
-}
-
-MID_EXPORT int fchown(int fd, uid_t uid, gid_t gid)
-{
-	if(gate_fd_op(MID_FS_CHOWN, fd))
-		return -1;
-	return REAL(fchown)(fd, uid, gid);
-}
-
-MID_EXPORT int lchown(const char *path, uid_t uid, gid_t gid)
-{
-	if(gate_path(MID_FS_CHOWN, AT_FDCWD, path))
-		return -1;
-	return REAL(lchown)(path, uid, gid);
-}
-
-MID_EXPORT int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
-{
-	if(gate_path(MID_FS_CHOWN, dirfd, path))
-		return -1;
-	return REAL(fchownat)(dirfd, path, uid, gid, flags);
-}
-
-MID_EXPORT int utime(const char *path, const struct utimbuf *times)
-{
-	if(gate_path(MID_FS_UTIME, AT_FDCWD, path))
-		return -1;
-	return REAL(utime)(path, times);
-}
-
-MID_EXPORT int utimes(const char *path, const struct timeval tv[2])
-{
-	if(gate_path(MID_FS_UTIME, AT_FDCWD, path))
-		return -1;
-	return REAL(utimes)(path, tv);
-}
-
-MID_EXPORT int lutimes(const char *path, const struct timeval tv[2])
-{
-	if(gate_path(MID_FS_UTIME, AT_FDCWD, path))
-		return -1;
-	return REAL(lutimes)(path, tv);
-}
-
-MID_EXPORT int futimes(int fd, const struct timeval tv[2])
-{
-	if(gate_fd_op(MID_FS_UTIME, fd))
-		return -1;
-	return REAL(futimes)(fd, tv);
-}
-
+PATH_HOOK((chmod, lchmod), MID_FS_CHMOD, AT_FDCWD, path, int, -1, (const char *path, mode_t mode),
+	  (path, mode))
+FDOP_HOOK((fchmod), MID_FS_CHMOD, fd, (int fd, mode_t mode), (fd, mode))
+PATH_HOOK((fchmodat), MID_FS_CHMOD, dirfd, path, int, -1,
+	  (int dirfd, const char *path, mode_t mode, int flags), (dirfd, path, mode, flags))
+PATH_HOOK((chown, lchown), MID_FS_CHOWN, AT_FDCWD, path, int, -1,
+	  (const char *path, uid_t uid, gid_t gid), (path, uid, gid))
+FDOP_HOOK((fchown), MID_FS_CHOWN, fd, (int fd, uid_t uid, gid_t gid), (fd, uid, gid))
+PATH_HOOK((fchownat), MID_FS_CHOWN, dirfd, path, int, -1,
+	  (int dirfd, const char *path, uid_t uid, gid_t gid, int flags),
+	  (dirfd, path, uid, gid, flags))
+PATH_HOOK((utime), MID_FS_UTIME, AT_FDCWD, path, int, -1,
+	  (const char *path, const struct utimbuf *times), (path, times))
+PATH_HOOK((utimes, lutimes), MID_FS_UTIME, AT_FDCWD, path, int, -1,
+	  (const char *path, const struct timeval tv[2]), (path, tv))
+FDOP_HOOK((futimes), MID_FS_UTIME, fd, (int fd, const struct timeval tv[2]), (fd, tv))
 /* A NULL path names 'dirfd' itself. */
-MID_EXPORT int futimesat(int dirfd, const char *path, const struct timeval tv[2])
-{
-	if(gate_path(MID_FS_UTIME, dirfd, path))
-		return -1;
-	return REAL(futimesat)(dirfd, path, tv);
-}
-
-MID_EXPORT int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flags)
-{
-	if(gate_path(MID_FS_UTIME, dirfd, path))
-		return -1;
-	return REAL(utimensat)(dirfd, path, ts, flags);
-}
-
-MID_EXPORT int futimens(int fd, const struct timespec ts[2])
-{
-	if(gate_fd_op(MID_FS_UTIME, fd))
-		return -1;
-	return REAL(futimens)(fd, ts);
-}
-
-MID_EXPORT int setxattr(const char *path, const char *name, const void *value, size_t size,
-			int flags)
-{
-	if(gate_path(MID_FS_XATTR, AT_FDCWD, path))
-		return -1;
-	return REAL(setxattr)(path, name, value, size, flags);
-}
-
-MID_EXPORT int lsetxattr(const char *path, const char *name, const void *value, size_t size,
-			 int flags)
-{
-	if(gate_path(MID_FS_XATTR, AT_FDCWD, path))
-		return -1;
-	return REAL(lsetxattr)(path, name, value, size, flags);
-}
-
-MID_EXPORT int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
-{
-	if(gate_fd_op(MID_FS_XATTR, fd))
-		return -1;
-	return REAL(fsetxattr)(fd, name, value, size, flags);
-}
-
-MID_EXPORT int removexattr(const char *path, const char *name)
-{
-	if(gate_path(MID_FS_XATTR, AT_FDCWD, path))
-		return -1;
-	return REAL(removexattr)(path, name);
-}
-
-MID_EXPORT int lremovexattr(const char *path, const char *name)
-{
-	if(gate_path(MID_FS_XATTR, AT_FDCWD, path))
-		return -1;
-	return REAL(lremovexattr)(path, name);
-}
-
-MID_EXPORT int fremovexattr(int fd, const char *name)
-{
-	if(gate_fd_op(MID_FS_XATTR, fd))
-		return -1;
-	return REAL(fremovexattr)(fd, name);
-}
+PATH_HOOK((futimesat), MID_FS_UTIME, dirfd, path, int, -1,
+	  (int dirfd, const char *path, const struct timeval tv[2]), (dirfd, path, tv))
+PATH_HOOK((utimensat), MID_FS_UTIME, dirfd, path, int, -1,
+	  (int dirfd, const char *path, const struct timespec ts[2], int flags),
+	  (dirfd, path, ts, flags))
+FDOP_HOOK((futimens), MID_FS_UTIME, fd, (int fd, const struct timespec ts[2]), (fd, ts))
+PATH_HOOK((setxattr, lsetxattr), MID_FS_XATTR, AT_FDCWD, path, int, -1,
+	  (const char *path, const char *name, const void *value, size_t size, int flags),
+	  (path, name, value, size, flags))
+FDOP_HOOK((fsetxattr), MID_FS_XATTR, fd,
+	  (int fd, const char *name, const void *value, size_t size, int flags),
+	  (fd, name, value, size, flags))
+PATH_HOOK((removexattr, lremovexattr), MID_FS_XATTR, AT_FDCWD, path, int, -1,
+	  (const char *path, const char *name), (path, name))
+FDOP_HOOK((fremovexattr), MID_FS_XATTR, fd, (int fd, const char *name), (fd, name))

@@ -68,11 +68,14 @@ MID_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 	return REAL(connect)(fd, sa, len);
 }
 
+MID_ALIAS(connect, __connect)
+
 MID_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
 	GATE_FD_OR_FAIL(fd, -1);
 	return REAL(send)(fd, buf, n, flags);
 }
+MID_ALIAS(send, __send)
 
 /* sendto with an address names its peer (UDP); without one it is send. */
 MID_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
@@ -114,6 +117,7 @@ MID_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 		GATE_FD_OR_FAIL(fd, -1);
 	return REAL(sendmmsg)(fd, vec, vlen, flags);
 }
+MID_ALIAS(sendmmsg, __sendmmsg)
 
 MID_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 			   struct addrinfo **res)
@@ -196,6 +200,7 @@ MID_EXPORT int socket(int domain, int type, int protocol)
 	mid_fd_forget(fd);
 	return fd;
 }
+MID_ALIAS(socket, __socket)
 
 MID_EXPORT int socketpair(int domain, int type, int protocol, int sv[2])
 {

@@ -21,6 +21,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <wchar.h>
 
 /* A macro under optimisation; hooked here as the function it also is. */
@@ -40,39 +41,6 @@ int __fwprintf_chk(FILE *f, int flag, const wchar_t *fmt, ...);
 int __vwprintf_chk(int flag, const wchar_t *fmt, va_list ap);
 int __vfwprintf_chk(FILE *f, int flag, const wchar_t *fmt, va_list ap);
 
-REAL_DECL(fwrite);
-REAL_DECL(fwrite_unlocked);
-REAL_DECL(fputs);
-REAL_DECL(fputs_unlocked);
-REAL_DECL(fputc);
-REAL_DECL(fputc_unlocked);
-REAL_DECL(putc);
-REAL_DECL(putc_unlocked);
-REAL_DECL(_IO_putc);
-REAL_DECL(putchar);
-REAL_DECL(putchar_unlocked);
-REAL_DECL(puts);
-REAL_DECL(putw);
-REAL_DECL(__overflow);
-REAL_DECL(fputws);
-REAL_DECL(fputws_unlocked);
-REAL_DECL(fputwc);
-REAL_DECL(fputwc_unlocked);
-REAL_DECL(putwc);
-REAL_DECL(putwc_unlocked);
-REAL_DECL(putwchar);
-REAL_DECL(putwchar_unlocked);
-REAL_DECL(__woverflow);
-REAL_DECL(vprintf);
-REAL_DECL(vfprintf);
-REAL_DECL(vdprintf);
-REAL_DECL(__vprintf_chk);
-REAL_DECL(__vfprintf_chk);
-REAL_DECL(__vdprintf_chk);
-REAL_DECL(vwprintf);
-REAL_DECL(vfwprintf);
-REAL_DECL(__vwprintf_chk);
-REAL_DECL(__vfwprintf_chk);
 REAL_DECL(fflush);
 REAL_DECL(fflush_unlocked);
 
@@ -96,151 +64,55 @@ static int stream_fd(FILE *f)
 		} \
 	} while(0)
 
+/* Bytes into the stream 'f', gated as a write to its descriptor. */
+#define STREAM_HOOK(names, ...) MID_HOOKS(names, STREAM_HOOK1, __VA_ARGS__)
+#define STREAM_HOOK1(a, name) MID_CALL(STREAM_HOOK_, name, MID_UNPACK a)
+#define STREAM_HOOK_(name, f, ret, fail, params, args) \
+	MID_HOOK_BODY(name, GATE_STREAM_OR_FAIL(f, fail), (void)0, ret, params, args)
+
 /* ---- bytes and strings --------------------------------------------------- */
 
-MID_EXPORT size_t fwrite(const void *p, size_t size, size_t n, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, 0);
-	return REAL(fwrite)(p, size, n, f);
-}
-
-MID_EXPORT size_t fwrite_unlocked(const void *p, size_t size, size_t n, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, 0);
-	return REAL(fwrite_unlocked)(p, size, n, f);
-}
-
-MID_EXPORT int fputs(const char *s, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(fputs)(s, f);
-}
-
-MID_EXPORT int fputs_unlocked(const char *s, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(fputs_unlocked)(s, f);
-}
-
-MID_EXPORT int fputc(int c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(fputc)(c, f);
-}
-
-MID_EXPORT int fputc_unlocked(int c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(fputc_unlocked)(c, f);
-}
-
-MID_EXPORT int putc(int c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(putc)(c, f);
-}
-
-MID_EXPORT int putc_unlocked(int c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(putc_unlocked)(c, f);
-}
-
-MID_EXPORT int _IO_putc(int c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(_IO_putc)(c, f);
-}
-
-MID_EXPORT int putchar(int c)
-{
-	GATE_STREAM_OR_FAIL(stdout, EOF);
-	return REAL(putchar)(c);
-}
-
-MID_EXPORT int putchar_unlocked(int c)
-{
-	GATE_STREAM_OR_FAIL(stdout, EOF);
-	return REAL(putchar_unlocked)(c);
-}
-
-MID_EXPORT int puts(const char *s)
-{
-	GATE_STREAM_OR_FAIL(stdout, EOF);
-	return REAL(puts)(s);
-}
-
-MID_EXPORT int putw(int w, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(putw)(w, f);
-}
-
+STREAM_HOOK((fwrite, fwrite_unlocked), f, size_t, 0,
+	    (const void *p, size_t size, size_t n, FILE *f), (p, size, n, f))
+STREAM_HOOK((fputs, fputs_unlocked), f, int, EOF, (const char *s, FILE *f), (s, f))
+STREAM_HOOK((fputc, fputc_unlocked, putc, putc_unlocked), f, int, EOF, (int c, FILE *f), (c, f))
+STREAM_HOOK((_IO_putc, putw), f, int, EOF, (int c, FILE *f), (c, f))
+STREAM_HOOK((putchar, putchar_unlocked), stdout, int, EOF, (int c), (c))
+STREAM_HOOK((puts), stdout, int, EOF, (const char *s), (s))
 /* With optimisation the headers inline putc_unlocked and friends into
  * the program; they call __overflow when the buffer is full. */
-MID_EXPORT int __overflow(FILE *f, int c)
-{
-	GATE_STREAM_OR_FAIL(f, EOF);
-	return REAL(__overflow)(f, c);
-}
+STREAM_HOOK((__overflow), f, int, EOF, (FILE *f, int c), (f, c))
+
+MID_ALIAS(fwrite, _IO_fwrite)
+MID_ALIAS(fputs, _IO_fputs)
+MID_ALIAS(puts, _IO_puts)
 
 /* ---- wide characters ----------------------------------------------------- */
 
-MID_EXPORT int fputws(const wchar_t *s, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, -1);
-	return REAL(fputws)(s, f);
-}
-
-MID_EXPORT int fputws_unlocked(const wchar_t *s, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, -1);
-	return REAL(fputws_unlocked)(s, f);
-}
-
-MID_EXPORT wint_t fputwc(wchar_t c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, WEOF);
-	return REAL(fputwc)(c, f);
-}
-
-MID_EXPORT wint_t fputwc_unlocked(wchar_t c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, WEOF);
-	return REAL(fputwc_unlocked)(c, f);
-}
-
-MID_EXPORT wint_t putwc(wchar_t c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, WEOF);
-	return REAL(putwc)(c, f);
-}
-
-MID_EXPORT wint_t putwc_unlocked(wchar_t c, FILE *f)
-{
-	GATE_STREAM_OR_FAIL(f, WEOF);
-	return REAL(putwc_unlocked)(c, f);
-}
-
-MID_EXPORT wint_t putwchar(wchar_t c)
-{
-	GATE_STREAM_OR_FAIL(stdout, WEOF);
-	return REAL(putwchar)(c);
-}
-
-MID_EXPORT wint_t putwchar_unlocked(wchar_t c)
-{
-	GATE_STREAM_OR_FAIL(stdout, WEOF);
-	return REAL(putwchar_unlocked)(c);
-}
-
-MID_EXPORT wint_t __woverflow(FILE *f, wint_t wc)
-{
-	GATE_STREAM_OR_FAIL(f, WEOF);
-	return REAL(__woverflow)(f, wc);
-}
+STREAM_HOOK((fputws, fputws_unlocked), f, int, -1, (const wchar_t *s, FILE *f), (s, f))
+STREAM_HOOK((fputwc, fputwc_unlocked, putwc, putwc_unlocked), f, wint_t, WEOF,
+	    (wchar_t c, FILE *f), (c, f))
+STREAM_HOOK((putwchar, putwchar_unlocked), stdout, wint_t, WEOF, (wchar_t c), (c))
+STREAM_HOOK((__woverflow), f, wint_t, WEOF, (FILE *f, wint_t wc), (f, wc))
 
 /* ---- printf -------------------------------------------------------------- */
+
+STREAM_HOOK((vprintf), stdout, int, -1, (const char *fmt, va_list ap), (fmt, ap))
+STREAM_HOOK((vfprintf), f, int, -1, (FILE *f, const char *fmt, va_list ap), (f, fmt, ap))
+FD_HOOK((vdprintf), fd, int, -1, (int fd, const char *fmt, va_list ap), (fd, fmt, ap))
+
+STREAM_HOOK((__vprintf_chk), stdout, int, -1, (int flag, const char *fmt, va_list ap),
+	    (flag, fmt, ap))
+STREAM_HOOK((__vfprintf_chk), f, int, -1, (FILE *f, int flag, const char *fmt, va_list ap),
+	    (f, flag, fmt, ap))
+FD_HOOK((__vdprintf_chk), fd, int, -1, (int fd, int flag, const char *fmt, va_list ap),
+	(fd, flag, fmt, ap))
+STREAM_HOOK((vwprintf), stdout, int, -1, (const wchar_t *fmt, va_list ap), (fmt, ap))
+STREAM_HOOK((vfwprintf), f, int, -1, (FILE *f, const wchar_t *fmt, va_list ap), (f, fmt, ap))
+STREAM_HOOK((__vwprintf_chk), stdout, int, -1, (int flag, const wchar_t *fmt, va_list ap),
+	    (flag, fmt, ap))
+STREAM_HOOK((__vfwprintf_chk), f, int, -1, (FILE *f, int flag, const wchar_t *fmt, va_list ap),
+	    (f, flag, fmt, ap))
 
 MID_EXPORT int printf(const char *fmt, ...)
 {
@@ -276,24 +148,6 @@ MID_EXPORT int dprintf(int fd, const char *fmt, ...)
 	rc = REAL(vdprintf)(fd, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-MID_EXPORT int vprintf(const char *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	return REAL(vprintf)(fmt, ap);
-}
-
-MID_EXPORT int vfprintf(FILE *f, const char *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(f, -1);
-	return REAL(vfprintf)(f, fmt, ap);
-}
-
-MID_EXPORT int vdprintf(int fd, const char *fmt, va_list ap)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(vdprintf)(fd, fmt, ap);
 }
 
 /* The fortified printf family (-D_FORTIFY_SOURCE=2): 'flag' asks for
@@ -334,24 +188,6 @@ MID_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 	return rc;
 }
 
-MID_EXPORT int __vprintf_chk(int flag, const char *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	return REAL(__vprintf_chk)(flag, fmt, ap);
-}
-
-MID_EXPORT int __vfprintf_chk(FILE *f, int flag, const char *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(f, -1);
-	return REAL(__vfprintf_chk)(f, flag, fmt, ap);
-}
-
-MID_EXPORT int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(__vdprintf_chk)(fd, flag, fmt, ap);
-}
-
 MID_EXPORT int wprintf(const wchar_t *fmt, ...)
 {
 	va_list ap;
@@ -374,18 +210,6 @@ MID_EXPORT int fwprintf(FILE *f, const wchar_t *fmt, ...)
 	rc = REAL(vfwprintf)(f, fmt, ap);
 	va_end(ap);
 	return rc;
-}
-
-MID_EXPORT int vwprintf(const wchar_t *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	return REAL(vwprintf)(fmt, ap);
-}
-
-MID_EXPORT int vfwprintf(FILE *f, const wchar_t *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(f, -1);
-	return REAL(vfwprintf)(f, fmt, ap);
 }
 
 MID_EXPORT int __wprintf_chk(int flag, const wchar_t *fmt, ...)
@@ -412,40 +236,153 @@ MID_EXPORT int __fwprintf_chk(FILE *f, int flag, const wchar_t *fmt, ...)
 	return rc;
 }
 
-MID_EXPORT int __vwprintf_chk(int flag, const wchar_t *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	return REAL(__vwprintf_chk)(flag, fmt, ap);
-}
-
-MID_EXPORT int __vfwprintf_chk(FILE *f, int flag, const wchar_t *fmt, va_list ap)
-{
-	GATE_STREAM_OR_FAIL(f, -1);
-	return REAL(__vfwprintf_chk)(f, flag, fmt, ap);
-}
+MID_ALIAS(printf, _IO_printf)
+MID_ALIAS(fprintf, _IO_fprintf)
+MID_ALIAS(vfprintf, _IO_vfprintf)
 
 /* ---- flush --------------------------------------------------------------- */
 
 /* A flush is a boundary only when it has bytes to write: programs (bash
  * before every fork) flush empty streams all the time. glibc's FILE
- * keeps pending output between _IO_write_base and _IO_write_ptr.
- * fflush(NULL) flushes every stream: bytes that were gated when they
- * entered their buffers. */
+ * keeps pending output between _IO_write_base and _IO_write_ptr. */
 static int pending(FILE *f)
 {
 	return f && f->_IO_write_ptr > f->_IO_write_base;
 }
 
+/* glibc's stream list, walked as its own fflush(NULL) walks it. */
+typedef FILE *mid_io_iter;
+void _IO_list_lock(void);
+void _IO_list_unlock(void);
+mid_io_iter _IO_iter_begin(void);
+mid_io_iter _IO_iter_end(void);
+mid_io_iter _IO_iter_next(mid_io_iter it);
+FILE *_IO_iter_file(mid_io_iter it);
+#define MID_IO_LINE_BUF 0x0200 /* glibc's _IO_LINE_BUF flag */
+
+static int gate_stream(FILE *f)
+{
+	GATE_STREAM_OR_FAIL(f, -1);
+	return 0;
+}
+
+/*
+ * Before bytes already in a stream's buffer are written: they were gated
+ * when they went in, except those put there by the inline putc_unlocked
+ * family, which no hook sees. A stream whose descriptor may not be
+ * written now loses its pending bytes instead (the gate has logged it, or
+ * ended the process). With 'linebuf', only line-buffered streams (what
+ * _flushlbf flushes); with 'f', that one stream.
+ */
+static void gate_pending(FILE *f, int linebuf)
+{
+	mid_io_iter it;
+
+	if(mid_in_shim || !mid_shim_ready)
+		return;
+	if(f) {
+		if(pending(f) && gate_stream(f))
+			f->_IO_write_ptr = f->_IO_write_base;
+		return;
+	}
+	_IO_list_lock();
+	for(it = _IO_iter_begin(); it != _IO_iter_end(); it = _IO_iter_next(it)) {
+		f = _IO_iter_file(it);
+		if(linebuf && !(f->_flags & MID_IO_LINE_BUF))
+			continue;
+		if(pending(f) && gate_stream(f))
+			f->_IO_write_ptr = f->_IO_write_base;
+	}
+	_IO_list_unlock();
+}
+
+/* fflush(NULL) flushes every stream. */
 MID_EXPORT int fflush(FILE *f)
 {
-	if(pending(f))
+	int e = errno;
+
+	if(f && pending(f))
 		GATE_STREAM_OR_FAIL(f, EOF);
+	else if(!f)
+		gate_pending(NULL, 0);
+	errno = e;
 	return REAL(fflush)(f);
 }
+MID_ALIAS(fflush, _IO_fflush)
 
 MID_EXPORT int fflush_unlocked(FILE *f)
 {
-	if(pending(f))
+	int e = errno;
+
+	if(f && pending(f))
 		GATE_STREAM_OR_FAIL(f, EOF);
+	else if(!f)
+		gate_pending(NULL, 0);
+	errno = e;
 	return REAL(fflush_unlocked)(f);
 }
+
+/* Every stream at once: fcloseall, glibc's _IO_flush_all, and exit
+ * (below); the line-buffered ones: _flushlbf. 'ret_kw' is return, or
+ * nothing for a void function. */
+#define FLUSH_ALL_HOOK(names, ...) MID_HOOKS(names, FLUSH_ALL_HOOK1, __VA_ARGS__)
+#define FLUSH_ALL_HOOK1(a, name) MID_CALL(FLUSH_ALL_HOOK_, name, MID_UNPACK a)
+#define FLUSH_ALL_HOOK_(name, linebuf, ret, ret_kw) \
+	REAL_DECL(name); \
+	MID_EXPORT ret name(void) \
+	{ \
+		int e = errno; \
+		gate_pending(NULL, linebuf); \
+		errno = e; \
+		ret_kw REAL(name)(); \
+	}
+int _IO_flush_all(void);
+void _IO_flush_all_linebuffered(void);
+FLUSH_ALL_HOOK((fcloseall, _IO_flush_all), 0, int, return)
+FLUSH_ALL_HOOK((_flushlbf, _IO_flush_all_linebuffered), 1, void, )
+
+/* exit flushes every stream after the program's atexit functions and
+ * the libraries' destructors, this one among them. */
+__attribute__((destructor)) static void gate_exit_flush(void)
+{
+	int e = errno;
+
+	gate_pending(NULL, 0);
+	errno = e;
+}
+
+/* fclose writes what is pending before it closes. */
+void mid_stdio_gate_close(FILE *f)
+{
+	int e = errno;
+
+	gate_pending(f, 0);
+	errno = e;
+}
+
+/* ---- glibc's stream internals ------------------------------------------------ */
+
+/* Exported for programs built against the libio of the 1990s; each puts
+ * bytes into, or out of, the stream it is given. */
+int _IO_do_write(FILE *f, const char *p, size_t n);
+ssize_t _IO_file_write(FILE *f, const void *p, ssize_t n);
+size_t _IO_file_xsputn(FILE *f, const void *p, size_t n);
+int _IO_file_overflow(FILE *f, int c);
+int _IO_file_sync(FILE *f);
+int _IO_wdo_write(FILE *f, const wchar_t *p, size_t n);
+size_t _IO_wfile_xsputn(FILE *f, const void *p, size_t n);
+wint_t _IO_wfile_overflow(FILE *f, wint_t c);
+int _IO_wfile_sync(FILE *f);
+ssize_t _IO_padn(FILE *f, int pad, ssize_t n);
+size_t _IO_default_xsputn(FILE *f, const void *p, size_t n);
+size_t _IO_wdefault_xsputn(FILE *f, const void *p, size_t n);
+
+STREAM_HOOK((_IO_do_write), f, int, EOF, (FILE *f, const char *p, size_t n), (f, p, n))
+STREAM_HOOK((_IO_file_write), f, ssize_t, -1, (FILE *f, const void *p, ssize_t n), (f, p, n))
+STREAM_HOOK((_IO_file_xsputn, _IO_default_xsputn, _IO_wfile_xsputn, _IO_wdefault_xsputn), f,
+	    size_t, 0, (FILE *f, const void *p, size_t n), (f, p, n))
+STREAM_HOOK((_IO_file_overflow), f, int, EOF, (FILE *f, int c), (f, c))
+STREAM_HOOK((_IO_file_sync, _IO_wfile_sync), f, int, EOF, (FILE *f), (f))
+STREAM_HOOK((_IO_wdo_write), f, int, EOF, (FILE *f, const wchar_t *p, size_t n), (f, p, n))
+STREAM_HOOK((_IO_wfile_overflow), f, wint_t, WEOF, (FILE *f, wint_t c), (f, c))
+STREAM_HOOK((_IO_padn), f, ssize_t, -1, (FILE *f, int pad, ssize_t n), (f, pad, n))

@@ -15,18 +15,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-REAL_DECL(write);
-REAL_DECL(writev);
-REAL_DECL(pwrite);
-REAL_DECL(pwrite64);
-REAL_DECL(pwritev);
-REAL_DECL(pwritev64);
-REAL_DECL(pwritev2);
-REAL_DECL(pwritev64v2);
-REAL_DECL(copy_file_range);
-REAL_DECL(sendfile);
-REAL_DECL(sendfile64);
-REAL_DECL(splice);
 REAL_DECL(close);
 REAL_DECL(dup);
 REAL_DECL(dup2);
@@ -38,80 +26,28 @@ REAL_DECL(pipe2);
 REAL_DECL(fcntl);
 REAL_DECL(fcntl64);
 
-MID_EXPORT ssize_t write(int fd, const void *buf, size_t n)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(write)(fd, buf, n);
-}
-
-MID_EXPORT ssize_t writev(int fd, const struct iovec *iov, int cnt)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(writev)(fd, iov, cnt);
-}
-
-MID_EXPORT ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(pwrite)(fd, buf, n, off);
-}
-
-MID_EXPORT ssize_t pwrite64(int fd, const void *buf, size_t n, off64_t off)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(pwrite64)(fd, buf, n, off);
-}
-
-MID_EXPORT ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(pwritev)(fd, iov, cnt, off);
-}
-
-MID_EXPORT ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off64_t off)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(pwritev64)(fd, iov, cnt, off);
-}
-
-MID_EXPORT ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int flags)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(pwritev2)(fd, iov, cnt, off, flags);
-}
-
-MID_EXPORT ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off64_t off, int flags)
-{
-	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(pwritev64v2)(fd, iov, cnt, off, flags);
-}
-
+FD_HOOK((write), fd, ssize_t, -1, (int fd, const void *buf, size_t n), (fd, buf, n))
+FD_HOOK((writev), fd, ssize_t, -1, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
+FD_HOOK((pwrite, pwrite64), fd, ssize_t, -1, (int fd, const void *buf, size_t n, off_t off),
+	(fd, buf, n, off))
+FD_HOOK((pwritev, pwritev64), fd, ssize_t, -1, (int fd, const struct iovec *iov, int cnt, off_t off),
+	(fd, iov, cnt, off))
+FD_HOOK((pwritev2, pwritev64v2), fd, ssize_t, -1,
+	(int fd, const struct iovec *iov, int cnt, off_t off, int flags), (fd, iov, cnt, off, flags))
 /* cp uses copy_file_range: the bytes land in 'out'. */
-MID_EXPORT ssize_t copy_file_range(int in, off64_t *inoff, int out, off64_t *outoff, size_t n,
-				   unsigned int flags)
-{
-	GATE_FD_OR_FAIL(out, -1);
-	return REAL(copy_file_range)(in, inoff, out, outoff, n, flags);
-}
+FD_HOOK((copy_file_range), out, ssize_t, -1,
+	(int in, off64_t *inoff, int out, off64_t *outoff, size_t n, unsigned int flags),
+	(in, inoff, out, outoff, n, flags))
+FD_HOOK((sendfile, sendfile64), out, ssize_t, -1, (int out, int in, off_t *off, size_t n),
+	(out, in, off, n))
+FD_HOOK((splice), out, ssize_t, -1,
+	(int in, off64_t *inoff, int out, off64_t *outoff, size_t n, unsigned int flags),
+	(in, inoff, out, outoff, n, flags))
 
-MID_EXPORT ssize_t sendfile(int out, int in, off_t *off, size_t n)
-{
-	GATE_FD_OR_FAIL(out, -1);
-	return REAL(sendfile)(out, in, off, n);
-}
-
-MID_EXPORT ssize_t sendfile64(int out, int in, off64_t *off, size_t n)
-{
-	GATE_FD_OR_FAIL(out, -1);
-	return REAL(sendfile64)(out, in, off, n);
-}
-
-MID_EXPORT ssize_t splice(int in, off64_t *inoff, int out, off64_t *outoff, size_t n,
-			  unsigned int flags)
-{
-	GATE_FD_OR_FAIL(out, -1);
-	return REAL(splice)(in, inoff, out, outoff, n, flags);
-}
+/* glibc's other names of the same functions. */
+MID_ALIAS(write, __write)
+MID_ALIAS(pwrite64, __pwrite64)
+MID_ALIAS(pwrite64, __libc_pwrite)
 
 /* ---- descriptor lifetime ---------------------------------------------- */
 
@@ -221,3 +157,9 @@ MID_EXPORT int fcntl64(int fd, int cmd, ...)
 		mid_fd_forget(rc);
 	return rc;
 }
+
+MID_ALIAS(close, __close)
+MID_ALIAS(dup2, __dup2)
+MID_ALIAS(pipe, __pipe)
+MID_ALIAS(fcntl, __fcntl)
+MID_ALIAS(fcntl64, __libc_fcntl64)

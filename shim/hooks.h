@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <stdio.h>
 
 #include "shim.h"
 
@@ -36,6 +37,9 @@ void mid_hook_exec_warm(void);
  * -1: fail the call, errno set. */
 int mid_fs_gate_open(int dirfd, const char *path, int flags);
 
+/* Before fclose writes what is pending in 'f': gate it (hook_stdio.c). */
+void mid_stdio_gate_close(FILE *f);
+
 #define READY() (__builtin_expect(mid_shim_ready, 1) || mid_shim_init_now())
 
 /* Declare and fetch the real 'fn' with the hook's own prototype. */
@@ -43,18 +47,19 @@ int mid_fs_gate_open(int dirfd, const char *path, int flags);
 #define REAL(fn) \
 	(real_##fn ? real_##fn : (*(void **)&real_##fn = mid_real(#fn), real_##fn))
 
-/* Gate an event; on a denial in errno mode, fail the call with 'ret'. */
-#define GATE_OR_FAIL(evp, ret) \
-	do { \
-		int e_ = errno; \
-		if(!mid_in_shim && READY() && mid_gate_check(evp)) { \
-			errno = EPERM; \
-			return ret; \
-		} \
-		errno = e_; \
-	} while(0)
+/* The one errno/EPERM check every hook makes: ask the gate about 'ev';
+ * 0: go on, errno back to 'e'; -1: fail the call, errno EPERM. */
+static inline int mid_hook_check(const struct mid_event *ev, int e)
+{
+	if(mid_gate_check(ev)) {
+		errno = EPERM;
+		return -1;
+	}
+	errno = e;
+	return 0;
+}
 
-/* The same for a write or send on 'fd'. A fresh descriptor (see
+/* A write or send on 'fd': the same answer. A fresh descriptor (see
  * mid_gate_fd_fresh) goes straight through: this is the hot path. */
 #define GATE_FD_OR_FAIL(fd, ret) \
 	do { \
@@ -67,5 +72,49 @@ int mid_fs_gate_open(int dirfd, const char *path, int flags);
 		} \
 		errno = e_; \
 	} while(0)
+
+/*
+ * Hooks by shape. Each shape macro takes the hooked names first, as one
+ * parenthesised list (a call and its twins: the *64 variant, the *_unlocked
+ * one, glibc's __X alias when it is a function of its own), then what the
+ * gate needs, the return type, the value that fails the call, the
+ * parameters and the arguments passed on. For each name it declares the
+ * real pointer and defines the exported hook; tests/static/symbols.sh reads
+ * the names from these lines. glibc's plain aliases of a hooked function
+ * (the same address under another name: __write, _IO_fputs) are exported
+ * with MID_ALIAS, pointing at the one hook.
+ */
+#define MID_ALIAS(fn, other) \
+	extern __typeof__(fn) other __attribute__((alias(#fn), copy(fn), visibility("default")));
+
+#define MID_UNPACK(...) __VA_ARGS__
+#define MID_CALL(m, ...) m(__VA_ARGS__)
+#define MID_NTH(_1, _2, _3, _4, n, ...) n
+#define MID_EACH(m, a, ...) \
+	MID_NTH(__VA_ARGS__, MID_EACH4, MID_EACH3, MID_EACH2, MID_EACH1, -)(m, a, __VA_ARGS__)
+#define MID_EACH1(m, a, n1) m(a, n1)
+#define MID_EACH2(m, a, n1, n2) m(a, n1) m(a, n2)
+#define MID_EACH3(m, a, n1, n2, n3) m(a, n1) m(a, n2) m(a, n3)
+#define MID_EACH4(m, a, n1, n2, n3, n4) m(a, n1) m(a, n2) m(a, n3) m(a, n4)
+#define MID_HOOKS(names, shape, ...) MID_EACH(shape, (__VA_ARGS__), MID_UNPACK names)
+
+/* Define one hook: 'gate' is a statement that returns 'fail' when the
+ * call must not happen; 'after' runs on the result (as 'r_'). */
+#define MID_HOOK_BODY(name, gate, after, ret, params, args) \
+	REAL_DECL(name); \
+	MID_EXPORT ret name params \
+	{ \
+		gate; \
+		ret r_ = REAL(name) args; \
+		after; \
+		return r_; \
+	}
+
+/* A write or send on the descriptor 'fd': FD_HOOK((write), fd, ssize_t, -1,
+ * (int fd, const void *b, size_t n), (fd, b, n)). */
+#define FD_HOOK(names, ...) MID_HOOKS(names, MID_FD_HOOK1, __VA_ARGS__)
+#define MID_FD_HOOK1(a, name) MID_CALL(MID_FD_HOOK, name, MID_UNPACK a)
+#define MID_FD_HOOK(name, fd, ret, fail, params, args) \
+	MID_HOOK_BODY(name, GATE_FD_OR_FAIL(fd, fail), (void)0, ret, params, args)
 
 #endif

@@ -32,6 +32,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "go.h"
+
 extern char **environ;
 
 static const char *op_name;
@@ -47,25 +49,6 @@ static int fail_rc(int rc)
 {
 	errno = rc;
 	return fail();
-}
-
-/* Block on $GO, when set, so a test can act before the side effect. */
-static void wait_go(void)
-{
-	const char *go = getenv("GO");
-	char buf[256];
-	int fd;
-
-	if(!go || !*go)
-		return;
-	printf("ready\n");
-	fflush(stdout);
-	fd = open(go, O_RDONLY);
-	if(fd < 0)
-		return;
-	while(read(fd, buf, sizeof(buf)) > 0)
-		;
-	close(fd);
 }
 
 /* The exit status a shell would give for wait status 'st'. */

@@ -17,43 +17,46 @@ SO=$B/libmidshim.so
 LIBC=$(ldd "$SO" | awk '$1 == "libc.so.6" { print $3 }')
 [ -n "$LIBC" ] || LIBC=/lib/x86_64-linux-gnu/libc.so.6
 
-# Twins that need no hook, each with its reason. An entry must still
-# exist in libc, so the list cannot rot silently.
-declare -A ALLOW=(
-	# glibc's own aliases of hooked calls (__X for X), exported for its
-	# internal use by other glibc libraries. No public header declares
-	# them, so a program reaches them only by naming them itself; none of
-	# the binaries of a Debian 12 system does.
-	[__open]="internal alias of open"
-	[__open64]="internal alias of open64"
-	[__write]="internal alias of write"
-	[__pwrite64]="internal alias of pwrite64"
-	[__send]="internal alias of send"
-	[__sendmmsg]="internal alias of sendmmsg"
-	[__connect]="internal alias of connect"
-	# The same, for calls that write nothing: they only make, copy or
-	# end descriptors.
-	[__close]="internal alias of close"
-	[__dup2]="internal alias of dup2"
-	[__fcntl]="internal alias of fcntl"
-	[__pipe]="internal alias of pipe"
-	[__socket]="internal alias of socket"
+# Twins and aliases that need no hook, each with its reason. An entry must
+# still exist in libc, so the list cannot rot silently.
+declare -A ALLOW=()
+
+# Entry points that are no alias of a hooked function but move bytes,
+# open, flush or look up a hook by another road; each must be hooked.
+REQUIRED=(
+	fcloseall _flushlbf _IO_flush_all _IO_flush_all_linebuffered
+	_IO_do_write _IO_file_write _IO_file_xsputn _IO_file_overflow _IO_file_sync
+	_IO_wdo_write _IO_wfile_xsputn _IO_wfile_overflow _IO_wfile_sync
+	_IO_default_xsputn _IO_wdefault_xsputn _IO_padn
+	_IO_file_fopen _IO_file_open _IO_proc_open
+	dlsym dlvsym
 )
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-symbols.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 
-# Function symbols (T, W, i), versions stripped. "@@" marks the default
-# version, the one a program linked today gets; "@" alone an old one.
+# Function symbols (T, W, i): "name@@version" (the default version, the
+# one a program linked today gets) or "name@version" (an old one).
 funcs() {
 	nm -D --defined-only "$1" | awk '$2 ~ /^[TWi]$/ { print $3 }'
 }
-funcs "$LIBC" | sed 's/@.*//' | sort -u >"$T/libc"
-funcs "$LIBC" | grep '@@' | sed 's/@.*//' | sort -u >"$T/libc.default"
-funcs "$SO" | sed 's/@.*//' | sort -u >"$T/ours"
-# The names the hook files fetch from libc: each one is a hook.
-grep -ho 'REAL_DECL([A-Za-z0-9_]*)' shim/hook_*.c | sed 's/REAL_DECL(\(.*\))/\1/' |
-	sort -u >"$T/hooks"
+funcs "$LIBC" | sort -u >"$T/libc.versioned"
+sed 's/@.*//' "$T/libc.versioned" | sort -u >"$T/libc"
+grep '@@' "$T/libc.versioned" | sed 's/@.*//' | sort -u >"$T/libc.default"
+funcs "$SO" | sort -u >"$T/ours.versioned"
+sed 's/@.*//' "$T/ours.versioned" | sort -u >"$T/ours"
+# libc's aliases: every name (any version) at each address.
+nm -D --defined-only "$LIBC" | awk '$2 ~ /^[TWi]$/ { n = $3; sub(/@.*/, "", n); print $1, n }' |
+	sort -u >"$T/libc.addr"
+# The names the hook files declare: REAL_DECL(fn), the shape macros'
+# name lists (OPEN_HOOK((open, open64), ...)) and MID_ALIAS(fn, other).
+{
+	grep -ho 'REAL_DECL([A-Za-z0-9_]*)' shim/hook_*.c | sed 's/REAL_DECL(\(.*\))/\1/' | grep -vx name
+	grep -hoE '^[A-Z_]+_HOOK\(\([A-Za-z0-9_, ]+\)' shim/hook_*.c |
+		sed -E 's/^[A-Z_]+_HOOK\(\(//; s/\)$//' | tr ',' '\n' | tr -d ' '
+	grep -hoE '^MID_ALIAS\([A-Za-z0-9_]+, *[A-Za-z0-9_]+\)' shim/hook_*.c |
+		sed -E 's/.*, *([A-Za-z0-9_]+)\)/\1/'
+} | sort -u >"$T/hooks"
 
 fails=0
 bad() {
@@ -71,7 +74,12 @@ while read -r s; do LIBC_ALL[$s]=1; done <"$T/libc"
 while read -r s; do LIBC_DEFAULT[$s]=1; done <"$T/libc.default"
 while read -r s; do OURS[$s]=1; done <"$T/ours"
 
-# 1. Every export is a libc function, and a default version of one.
+declare -A LIBC_VERSIONED=()
+while read -r s; do LIBC_VERSIONED[$s]=1; done <"$T/libc.versioned"
+
+# 1. Every export is a libc function, a default version of one, under
+# libc's own version tag (so dlvsym and versioned binaries find it); an
+# old version only where libc has that old version too.
 for s in "${!OURS[@]}"; do
 	if [ -z "${LIBC_ALL[$s]:-}" ]; then
 		bad "exports '$s', which is no libc function"
@@ -79,6 +87,19 @@ for s in "${!OURS[@]}"; do
 		bad "hooks '$s', which libc keeps only for old binaries"
 	fi
 done
+while read -r v; do
+	[ -n "${LIBC_VERSIONED[$v]:-}" ] || bad "exports '$v', a version libc does not give that name"
+done <"$T/ours.versioned"
+
+# 1b. Every version libc has of a hooked name: a binary built against an
+# old glibc asks for posix_spawn@GLIBC_2.2.5, which a hook exported only
+# as posix_spawn@@GLIBC_2.15 would not answer.
+declare -A OURS_VERSIONED=()
+while read -r v; do OURS_VERSIONED[${v/@@/@}]=1; done <"$T/ours.versioned"
+while read -r v; do
+	[ -n "${OURS[${v%%@*}]:-}" ] || continue
+	[ -n "${OURS_VERSIONED[${v/@@/@}]:-}" ] || bad "'${v%%@*}' is hooked but not its version '$v'"
+done <"$T/libc.versioned"
 
 # 2. Every hook is exported: a missing MID_EXPORT leaves it hidden and
 # never called.
@@ -109,6 +130,28 @@ for s in "${!OURS[@]}"; do
 	done
 done
 
+# 3b. Aliases: every other name libc gives the address of a hooked
+# function (__write for write, _IO_fputs for fputs, __libc_system for
+# system) must be hooked too.
+declare -A ADDR_OF=()
+while read -r addr name; do
+	[ -n "${OURS[$name]:-}" ] && ADDR_OF[$addr]=1
+done <"$T/libc.addr"
+aliases=0
+while read -r addr name; do
+	[ -n "${ADDR_OF[$addr]:-}" ] || continue
+	aliases=$((aliases + 1))
+	[ -n "${OURS[$name]:-}" ] && continue
+	[ -n "${ALLOW[$name]:-}" ] && continue
+	bad "'$name' is libc's other name of a hooked function (address $addr) but is not hooked"
+done <"$T/libc.addr"
+
+# 3c. The other roads.
+for r in "${REQUIRED[@]}"; do
+	[ -n "${LIBC_ALL[$r]:-}" ] || continue
+	[ -n "${OURS[$r]:-}" ] || bad "'$r' is not hooked: $(printf '%s' "$r") reaches a gated effect by another road"
+done
+
 for t in "${!ALLOW[@]}"; do
 	[ -n "${LIBC_ALL[$t]:-}" ] || bad "allow-list entry '$t' is not in libc any more"
 done
@@ -121,6 +164,6 @@ while read -r lib _; do
 	esac
 done < <(ldd "$SO" | sed 's/^[[:space:]]*//')
 
-echo "# $n exports, $(wc -l <"$T/hooks") hooks, $checked twins checked against $LIBC"
+echo "# $n exports, $(wc -l <"$T/hooks") hooks, $checked twins and $aliases alias names checked against $LIBC"
 [ "$fails" -eq 0 ] || { echo "$fails problem(s)" >&2; exit 1; }
 echo "ok"
