@@ -38,32 +38,71 @@ REAL_DECL(socketpair);
 REAL_DECL(accept);
 REAL_DECL(accept4);
 
-/* Describe a connect/send to 'sa' and gate it. 0: go on. */
-static int gate_addr(enum mid_kind kind, const struct sockaddr *sa, socklen_t len)
+/* The socket facts an unreadable address is decided on. */
+static void sock_facts(int fd, struct mid_sock *sock)
+{
+	struct sockaddr_storage peer;
+	socklen_t n = sizeof(int), pn = sizeof(peer);
+
+	memset(sock, 0, sizeof(*sock));
+	if(getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &sock->domain, &n))
+		sock->domain = -1;
+	n = sizeof(int);
+	if(getsockopt(fd, SOL_SOCKET, SO_TYPE, &sock->type, &n))
+		sock->type = -1;
+	sock->connected = getpeername(fd, (struct sockaddr *)&peer, &pn) == 0;
+}
+
+/*
+ * Gate a connect or send to 'sa' on 'fd'. 0: go on. An address the gate
+ * cannot read alone is decided on the socket: a connected one sends to
+ * its peer, which is gated like any send; with no peer the call fails
+ * closed.
+ */
+static int gate_addr(enum mid_kind kind, int fd, const struct sockaddr *sa, socklen_t len)
 {
 	struct mid_event ev;
+	struct mid_sock sock;
+	enum mid_addr_way way;
 	char host[256];
 	int e = errno;
 
 	if(mid_in_shim || !READY())
 		return 0;
-	memset(&ev, 0, sizeof(ev));
-	if(!mid_sockaddr_event(sa, len, kind, &ev))
-		return 0; /* netlink, packet, vsock...: not a network peer we gate */
-	if(kind == MID_EV_SEND)
-		ev.fdkind = MID_FD_SOCKET;
-	ev.host = mid_names_lookup(&ev, host, sizeof(host));
-	if(mid_gate_check(&ev)) {
-		errno = EPERM;
-		return -1;
+	way = mid_sockaddr_way(sa, len, kind, NULL, &ev);
+	if(way == MID_ADDR_ASK) {
+		sock_facts(fd, &sock);
+		errno = e;
+		way = mid_sockaddr_way(sa, len, kind, &sock, &ev);
 	}
-	errno = e;
-	return 0;
+	switch(way) {
+	case MID_ADDR_GATE:
+		if(kind == MID_EV_SEND)
+			ev.fdkind = MID_FD_SOCKET;
+		ev.host = mid_names_lookup(&ev, host, sizeof(host));
+		return mid_hook_check(&ev, e);
+	case MID_ADDR_DESCRIPTOR:
+		if(mid_gate_fd(fd)) {
+			errno = EPERM;
+			return -1;
+		}
+		errno = e;
+		return 0;
+	case MID_ADDR_REFUSE:
+		ev.fdkind = MID_FD_SOCKET;
+		if(mid_enforce(&ev, MID_CODE_BAD_ADDRESS, "-", -1))
+			return -1;
+		errno = e;
+		return 0;
+	default:
+		errno = e;
+		return 0;
+	}
 }
 
 MID_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
-	if(gate_addr(MID_EV_CONNECT, sa, len))
+	if(gate_addr(MID_EV_CONNECT, fd, sa, len))
 		return -1;
 	return REAL(connect)(fd, sa, len);
 }
@@ -82,7 +121,7 @@ MID_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			  const struct sockaddr *sa, socklen_t len)
 {
 	if(sa) {
-		if(gate_addr(MID_EV_SEND, sa, len))
+		if(gate_addr(MID_EV_SEND, fd, sa, len))
 			return -1;
 	} else {
 		GATE_FD_OR_FAIL(fd, -1);
@@ -93,7 +132,7 @@ MID_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 MID_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
 	if(msg && msg->msg_name) {
-		if(gate_addr(MID_EV_SEND, msg->msg_name, msg->msg_namelen))
+		if(gate_addr(MID_EV_SEND, fd, msg->msg_name, msg->msg_namelen))
 			return -1;
 	} else {
 		GATE_FD_OR_FAIL(fd, -1);
@@ -109,7 +148,8 @@ MID_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 	for(i = 0; vec && i < vlen; i++) {
 		if(vec[i].msg_hdr.msg_name) {
 			named = 1;
-			if(gate_addr(MID_EV_SEND, vec[i].msg_hdr.msg_name, vec[i].msg_hdr.msg_namelen))
+			if(gate_addr(MID_EV_SEND, fd, vec[i].msg_hdr.msg_name,
+				     vec[i].msg_hdr.msg_namelen))
 				return -1;
 		}
 	}

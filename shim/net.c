@@ -33,8 +33,10 @@ bool mid_sockaddr_event(const struct sockaddr *sa, socklen_t len, enum mid_kind 
 		return true;
 	}
 	case AF_INET6: {
+		/* The kernel takes RFC 2133's 24-byte form, without the
+		 * scope id. */
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
-		if(len < (socklen_t)sizeof(*in6))
+		if(len < (socklen_t)offsetof(struct sockaddr_in6, sin6_scope_id))
 			return false;
 		ev->port = ntohs(in6->sin6_port);
 		/* An IPv4-mapped address is an IPv4 peer: rules on
@@ -73,6 +75,41 @@ bool mid_sockaddr_event(const struct sockaddr *sa, socklen_t len, enum mid_kind 
 	default:
 		return false;
 	}
+}
+
+enum mid_addr_way mid_sockaddr_way(const struct sockaddr *sa, socklen_t len, enum mid_kind kind,
+				   const struct mid_sock *sock, struct mid_event *ev)
+{
+	struct sockaddr_in in;
+	int family;
+
+	memset(ev, 0, sizeof(*ev));
+	if(mid_sockaddr_event(sa, len, kind, ev))
+		return MID_ADDR_GATE;
+	family = sa && len >= (socklen_t)sizeof(sa_family_t) ? sa->sa_family : AF_UNSPEC;
+	ev->kind = kind;
+	ev->family = 0;
+	/* Netlink talks to the kernel of this machine, not to a peer. */
+	if(family == AF_NETLINK)
+		return MID_ADDR_PASS;
+	/* connect(AF_UNSPEC) dissolves an association: nothing is sent. */
+	if(kind == MID_EV_CONNECT && family == AF_UNSPEC)
+		return MID_ADDR_PASS;
+	if(!sock)
+		return MID_ADDR_ASK;
+	/* An IPv4 datagram or raw socket reads an AF_UNSPEC address as an
+	 * AF_INET one (the kernel's compatibility rule). */
+	if(family == AF_UNSPEC && sock->domain == AF_INET && sock->type != SOCK_STREAM &&
+	   len >= (socklen_t)sizeof(in)) {
+		memcpy(&in, sa, sizeof(in));
+		in.sin_family = AF_INET;
+		if(mid_sockaddr_event((const struct sockaddr *)&in, sizeof(in), kind, ev))
+			return MID_ADDR_GATE;
+	}
+	/* Otherwise a connected socket sends to its peer (TCP ignores the
+	 * address; the kernel refuses the rest): decide on the descriptor.
+	 * With no peer there is nothing the gate can name: refuse. */
+	return sock->connected ? MID_ADDR_DESCRIPTOR : MID_ADDR_REFUSE;
 }
 
 #define NAMES 128

@@ -240,6 +240,31 @@ int mid_gate_fd(int fd);
 bool mid_sockaddr_event(const struct sockaddr *sa, socklen_t len,
 			enum mid_kind kind, struct mid_event *ev);
 
+/* The denial code of an address the gate cannot read, on a socket with
+ * no peer to decide it on. */
+#define MID_CODE_BAD_ADDRESS "UNREADABLE_ADDRESS"
+
+/* What the gate does with an address given to connect or a send. */
+enum mid_addr_way {
+	MID_ADDR_GATE,       /* 'ev' names the peer: gate it */
+	MID_ADDR_PASS,       /* no peer is reached: netlink, connect(AF_UNSPEC) */
+	MID_ADDR_ASK,        /* not readable alone: ask again with the socket */
+	MID_ADDR_DESCRIPTOR, /* the data goes to the socket's peer: gate that */
+	MID_ADDR_REFUSE,     /* nothing the gate can name: fail closed */
+};
+
+/* The socket an address is used on (SO_DOMAIN, SO_TYPE, getpeername). */
+struct mid_sock {
+	int domain, type;
+	bool connected;
+};
+
+/* Decide 'sa' as the kernel will read it; 'sock' is NULL on the first
+ * try and the socket's facts once MID_ADDR_ASK asked for them. Fills
+ * 'ev' (kind set; family 0 when the address says nothing). */
+enum mid_addr_way mid_sockaddr_way(const struct sockaddr *sa, socklen_t len, enum mid_kind kind,
+				   const struct mid_sock *sock, struct mid_event *ev);
+
 /* Remember that 'host' resolved to 'sa'; look a name up for an event. */
 void mid_names_atfork_child(void);
 void mid_names_remember(const char *host, const struct sockaddr *sa);

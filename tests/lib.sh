@@ -280,6 +280,15 @@ expect_fault() {
 
 # A loopback TCP listener, not gated, that appends each connection's
 # bytes (or "connected") to $1. Sets LISTEN_PORT and LISTEN_PID.
+# wait_listening HOST PORT: until a TCP connect succeeds (at most 5 s).
+wait_listening() {
+	local i
+	for i in $(seq 1 100); do
+		python3 -c "import socket; socket.create_connection(('$1', $2), 1).close()" 2>/dev/null && return
+		sleep 0.05
+	done
+}
+
 listener_start() {
 	local log=$1
 	LISTEN_PORT=$(free_port)
@@ -316,11 +325,7 @@ while True:
 PY
 	LISTEN_PID=$!
 	on_exit "kill $LISTEN_PID 2>/dev/null"
-	local i
-	for i in $(seq 1 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1', $LISTEN_PORT), 1).close()" 2>/dev/null && break
-		sleep 0.05
-	done
+	wait_listening 127.0.0.1 "$LISTEN_PORT"
 	# The probe connection above is logged; start from a clean log.
 	sleep 0.1
 	: >"$log"

@@ -760,6 +760,80 @@ START_TEST(test_shim_exec_resolve)
 }
 END_TEST
 
+/* Addresses by family and length, on each kind of socket: the gate reads
+ * every address the kernel would send to (and reads it as the kernel
+ * does), decides the rest on a connected socket's peer, and refuses the
+ * rest; only netlink and connect(AF_UNSPEC), which reach no peer, pass. */
+START_TEST(test_shim_sockaddr_families_and_lengths)
+{
+	static const int families[] = {AF_UNSPEC, AF_INET, AF_INET6, AF_UNIX,
+				       AF_NETLINK, AF_PACKET, AF_VSOCK, 200};
+	static const socklen_t lens[] = {0, 1, 2, 8, 15, 16, 23, 24, 27, 28, 64, 128};
+	static const struct mid_sock socks[] = {
+		{AF_INET, SOCK_STREAM, false}, {AF_INET, SOCK_STREAM, true},
+		{AF_INET, SOCK_DGRAM, false},  {AF_INET, SOCK_DGRAM, true},
+		{AF_INET6, SOCK_DGRAM, false}, {AF_UNIX, SOCK_DGRAM, false},
+	};
+	static const enum mid_kind kinds[] = {MID_EV_CONNECT, MID_EV_SEND};
+	unsigned char raw[128];
+	size_t f, l, k, n, cases = 0;
+
+	/* Port 0x1234, address bytes 0x01..0x10 wherever a family puts them. */
+	for(n = 0; n < sizeof(raw); n++)
+		raw[n] = (unsigned char)(n < 2 ? 0 : n == 2 ? 0x12 : n == 3 ? 0x34 : n);
+	for(f = 0; f < sizeof(families) / sizeof(families[0]); f++)
+	for(l = 0; l < sizeof(lens) / sizeof(lens[0]); l++)
+	for(k = 0; k < 2; k++)
+	for(n = 0; n < sizeof(socks) / sizeof(socks[0]); n++) {
+		struct sockaddr *sa = (struct sockaddr *)raw;
+		const struct mid_sock *so = &socks[n];
+		int fam = families[f];
+		socklen_t len = lens[l];
+		struct mid_event ev;
+		enum mid_addr_way way;
+		bool inet, inet6, unixp, unspec4, peer;
+
+		sa->sa_family = (sa_family_t)fam;
+		inet = fam == AF_INET && len >= 16;
+		inet6 = fam == AF_INET6 && len >= 24;
+		unixp = fam == AF_UNIX && len >= 2;
+		unspec4 = fam == AF_UNSPEC && so->domain == AF_INET && so->type != SOCK_STREAM &&
+			  len >= 16 && kinds[k] == MID_EV_SEND;
+		way = mid_sockaddr_way(sa, len, kinds[k], NULL, &ev);
+		if(way == MID_ADDR_ASK)
+			way = mid_sockaddr_way(sa, len, kinds[k], so, &ev);
+		cases++;
+		ck_assert_int_ne(way, MID_ADDR_ASK);
+		ck_assert_int_eq(ev.kind, kinds[k]);
+		peer = inet || inet6 || unixp || unspec4;
+		if(peer) {
+			ck_assert_msg(way == MID_ADDR_GATE, "family %d len %u: not gated as an address",
+				      fam, (unsigned)len);
+			if(inet || unspec4) {
+				ck_assert_int_eq(ev.family, AF_INET);
+				ck_assert_int_eq(ev.port, 0x1234);
+				ck_assert_mem_eq(ev.addr, raw + 4, 4);
+			} else if(inet6) {
+				ck_assert_int_eq(ev.family, AF_INET6);
+				ck_assert_int_eq(ev.port, 0x1234);
+				ck_assert_mem_eq(ev.addr, raw + 8, 16);
+			} else {
+				ck_assert_int_eq(ev.family, AF_UNIX);
+			}
+		} else if(fam == AF_NETLINK && len >= 2) {
+			ck_assert_int_eq(way, MID_ADDR_PASS);
+		} else if(kinds[k] == MID_EV_CONNECT && (fam == AF_UNSPEC || len < 2)) {
+			ck_assert_int_eq(way, MID_ADDR_PASS);
+		} else {
+			ck_assert_msg(way == (so->connected ? MID_ADDR_DESCRIPTOR : MID_ADDR_REFUSE),
+				      "family %d len %u socket %zu: way %d", fam, (unsigned)len, n,
+				      (int)way);
+		}
+	}
+	ck_assert_uint_eq(cases, 8 * 12 * 2 * 6);
+}
+END_TEST
+
 static Suite *shim_suite(void)
 {
 	Suite *s = suite_create("shim");
@@ -785,6 +859,7 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_exec_followable);
 	tcase_add_test(core, test_shim_exec_resolve);
 	tcase_add_test(core, test_shim_denial_names_peer_once);
+	tcase_add_test(core, test_shim_sockaddr_families_and_lengths);
 	suite_add_tcase(s, core);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
