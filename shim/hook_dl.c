@@ -10,7 +10,10 @@
  * untouched; that is a few instructions of assembly, for x86-64.
  *
  * libc's own dlsym is found by reading libc's dynamic symbol table: the
- * name "dlsym" itself now leads to the hook.
+ * name "dlsym" itself now leads to the hook. A sanitizer's runtime, loaded
+ * before the shim, calls dlsym while it sets itself up, before it can
+ * serve instrumented code or its own string functions: the code on that
+ * path is not instrumented and calls no libc string function.
  */
 #define _GNU_SOURCE
 #include "hooks.h"
@@ -22,6 +25,8 @@
 
 #if defined(__x86_64__)
 
+#define MID_NO_SANITIZE __attribute__((no_sanitize("address", "undefined")))
+
 typedef void *dlsym_fn(void *, const char *);
 typedef void *dlvsym_fn(void *, const char *, const char *);
 
@@ -29,8 +34,18 @@ typedef void *dlvsym_fn(void *, const char *, const char *);
 __attribute__((visibility("hidden"))) dlsym_fn *mid_libc_dlsym;
 __attribute__((visibility("hidden"))) dlvsym_fn *mid_libc_dlvsym;
 
+/* strcmp(a, b) == 0, without libc. */
+MID_NO_SANITIZE static int same(const char *a, const char *b)
+{
+	while(*a && *a == *b) {
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
 /* Look 'name' up in the dynamic symbol table of 'lm' (its GNU hash). */
-static void *elf_lookup(const struct link_map *lm, const char *name)
+MID_NO_SANITIZE static void *elf_lookup(const struct link_map *lm, const char *name)
 {
 	const ElfW(Sym) *sym = NULL;
 	const char *str = NULL;
@@ -66,7 +81,7 @@ static void *elf_lookup(const struct link_map *lm, const char *name)
 	do {
 		ch = chain[i - off];
 		if((ch | 1) == (h | 1) && sym[i].st_shndx != SHN_UNDEF &&
-		   strcmp(str + sym[i].st_name, name) == 0)
+		   same(str + sym[i].st_name, name))
 			return (void *)(lm->l_addr + sym[i].st_value);
 		i++;
 	} while(!(ch & 1));
@@ -74,17 +89,19 @@ static void *elf_lookup(const struct link_map *lm, const char *name)
 }
 
 /* A function's address as data (ISO C has no cast between the two). */
-static void *code_addr(pid_t (*fn)(void))
+MID_NO_SANITIZE static void *code_addr(pid_t (*fn)(void))
 {
-	void *p;
+	union {
+		pid_t (*fn)(void);
+		void *p;
+	} u = {fn};
 
-	memcpy(&p, &fn, sizeof(p));
-	return p;
+	return u.p;
 }
 
 /* Called by the assembly the first time, before it jumps. */
 __attribute__((visibility("hidden"))) void mid_dl_init(void);
-void mid_dl_init(void)
+MID_NO_SANITIZE void mid_dl_init(void)
 {
 	struct dl_find_object fo;
 
