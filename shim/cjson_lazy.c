@@ -46,10 +46,11 @@ static void load(void)
 		(void **)&api.is_number, (void **)&api.is_object, (void **)&api.is_string,
 		(void **)&api.is_true,
 	};
+	sigset_t mask;
 	void *h;
 	size_t i;
 
-	mid_in_shim++;
+	mid_shim_enter(&mask);
 	h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
 	if(!h) {
 		mid_shim_say("cannot load %s (%s): install libcjson1; every JSON reply and "
@@ -66,7 +67,7 @@ static void load(void)
 	}
 	ready = 1;
 out:
-	mid_in_shim--;
+	mid_shim_leave(&mask);
 }
 
 /* True when libcjson is there; loads it on the first call. */

@@ -43,6 +43,7 @@ static void put(int fd, const char *s, size_t n)
 void mid_shim_say(const char *fmt, ...)
 {
 	char line[1024];
+	sigset_t mask;
 	va_list ap;
 	int n, e = errno;
 
@@ -56,9 +57,9 @@ void mid_shim_say(const char *fmt, ...)
 	if(n > (int)sizeof(line) - 2)
 		n = (int)sizeof(line) - 2;
 	line[n++] = '\n';
-	mid_in_shim++;
+	mid_shim_enter(&mask);
 	put(2, line, (size_t)n);
-	mid_in_shim--;
+	mid_shim_leave(&mask);
 	errno = e;
 }
 
@@ -173,6 +174,7 @@ static void audit_line(const struct mid_config *cfg, const char *kind, const cha
 {
 	char line[2048], ts[40];
 	struct timespec now;
+	sigset_t mask;
 	struct tm tm;
 	int fd, n;
 
@@ -191,13 +193,13 @@ static void audit_line(const struct mid_config *cfg, const char *kind, const cha
 		return;
 	if(n >= (int)sizeof(line))
 		n = (int)sizeof(line) - 1;
-	mid_in_shim++;
+	mid_shim_enter(&mask);
 	fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if(fd >= 0) {
 		put(fd, line, (size_t)n);
 		close(fd);
 	}
-	mid_in_shim--;
+	mid_shim_leave(&mask);
 }
 
 static void log_denial(const struct mid_event *ev, const char *code, const char *request_id,

@@ -385,13 +385,15 @@ static bool has_interp(int fd)
 
 bool mid_exec_followable(const char *path, const char **why)
 {
+	sigset_t mask;
 	struct stat st;
 	bool ok = true;
 	int fd;
 
 	*why = NULL;
-	mid_in_shim++;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	mid_shim_enter(&mask);
+	/* Never wait: a FIFO's open would block until a writer comes. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if(fd >= 0) {
 		if(fstat(fd, &st) == 0) {
 			if((st.st_mode & S_ISUID) && st.st_uid != geteuid()) {
@@ -407,7 +409,7 @@ bool mid_exec_followable(const char *path, const char **why)
 		}
 		close(fd);
 	}
-	mid_in_shim--;
+	mid_shim_leave(&mask);
 	return ok;
 }
 

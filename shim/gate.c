@@ -161,14 +161,12 @@ static int deny(const struct mid_event *ev, int fd, const char *code, const char
 static int ask(const struct mid_event *ev, int fd, int force)
 {
 	struct mid_decision d;
-	sigset_t all, old;
+	sigset_t old;
 	uint64_t t0;
 	int allowed;
 
 	memset(&d, 0, sizeof(d));
-	sigfillset(&all);
-	pthread_sigmask(SIG_BLOCK, &all, &old);
-	mid_in_shim++;
+	mid_shim_enter(&old);
 	mid_forklock_lock(&flight);
 	t0 = mid_now_ms();
 	if(!force && t0 < atomic_load_explicit(&allow_until, memory_order_acquire)) {
@@ -183,8 +181,7 @@ static int ask(const struct mid_event *ev, int fd, int force)
 		set_allow(allowed && cfg->ttl_ms > 0 ? t0 + (uint64_t)cfg->ttl_ms : 0);
 	}
 	mid_forklock_unlock(&flight);
-	mid_in_shim--;
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	mid_shim_leave(&old);
 	if(allowed)
 		return 0;
 	return deny(ev, fd, d.code[0] ? d.code : "MIDSHIM_BAD_REPLY",

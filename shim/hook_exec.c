@@ -345,15 +345,16 @@ static int gate_shell(const char *cmd)
 {
 	const char *argv[] = {"sh", "-c", cmd, NULL};
 	char *const *av = (char *const *)(uintptr_t)argv;
+	sigset_t mask;
 	int e = errno;
 
 	if(!READY() || mid_exec_gate("/bin/sh", av)) {
 		errno = EPERM;
 		return -1;
 	}
-	mid_in_shim++;
+	mid_shim_enter(&mask);
 	mid_exec_fix_environ();
-	mid_in_shim--;
+	mid_shim_leave(&mask);
 	errno = e;
 	return 0;
 }

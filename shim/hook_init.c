@@ -122,6 +122,7 @@ static void atfork_child(void)
 
 int mid_shim_release_fd(int fd)
 {
+	sigset_t mask;
 	int ours;
 
 	if(!client || fd < 0)
@@ -129,9 +130,9 @@ int mid_shim_release_fd(int fd)
 	mid_gate_lock();
 	ours = mid_client_fd(client) == fd;
 	if(ours) {
-		mid_in_shim++;
+		mid_shim_enter(&mask);
 		mid_client_disconnect(client);
-		mid_in_shim--;
+		mid_shim_leave(&mask);
 	}
 	mid_gate_unlock();
 	return ours;
@@ -156,12 +157,13 @@ static void die(const char *what, const char *err)
 
 static void setup(void)
 {
+	sigset_t mask;
 	char err[1024];
 	const char *v;
 	uint64_t until;
 	enum mid_rc rc;
 
-	mid_in_shim++;
+	mid_shim_enter(&mask);
 	if(mid_config_load(&config, env, environ, err, sizeof(err)))
 		die("configuration error", err);
 	rc = mid_client_check(config.url, config.org_key, config.timeout_ms, err, sizeof(err));
@@ -182,7 +184,7 @@ static void setup(void)
 		   !d.allowed && strcmp(d.status, "removed"))
 			mid_shim_say("register %s: %s", config.device, d.status);
 	}
-	mid_in_shim--;
+	mid_shim_leave(&mask);
 	mid_shim_ready = 1;
 	/* The startup gate: validate before main, unless a parent's allow
 	 * is still fresh. */

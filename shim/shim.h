@@ -10,6 +10,7 @@
 #define MID_SHIM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -67,6 +68,25 @@ static inline void mid_forklock_atfork_child(struct mid_forklock *l)
  * log writes): hooks then call the real function at once. Initial-exec TLS
  * so reading it is one instruction, with no lazy TLS allocation. */
 extern __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
+
+/* Raise and lower the guard. Every signal is blocked while it is up: a
+ * handler that ran then (during a blocking open or a network wait) would
+ * have its own calls go through ungated. The only way the guard is
+ * raised (tests/static/guard.sh checks). */
+static inline void mid_shim_enter(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+	mid_in_shim++;
+}
+
+static inline void mid_shim_leave(const sigset_t *old)
+{
+	mid_in_shim--;
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
 
 /* The shim's configuration, read once from the environment and the
  * policy file. Strings are owned by the configuration. */

@@ -834,6 +834,34 @@ START_TEST(test_shim_sockaddr_families_and_lengths)
 }
 END_TEST
 
+/* A signal that comes while the guard is up waits until it is down: the
+ * handler's own calls then meet the hooks. */
+static volatile sig_atomic_t guard_seen = -1;
+
+static void note_guard(int sig)
+{
+	(void)sig;
+	guard_seen = mid_in_shim;
+}
+
+START_TEST(test_shim_guard_blocks_signals)
+{
+	struct sigaction sa, old;
+	sigset_t mask;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = note_guard;
+	ck_assert_int_eq(sigaction(SIGUSR1, &sa, &old), 0);
+	mid_shim_enter(&mask);
+	ck_assert_int_eq(raise(SIGUSR1), 0);
+	ck_assert_int_eq(guard_seen, -1);
+	mid_shim_leave(&mask);
+	ck_assert_int_eq(guard_seen, 0);
+	ck_assert_int_eq(mid_in_shim, 0);
+	sigaction(SIGUSR1, &old, NULL);
+}
+END_TEST
+
 static Suite *shim_suite(void)
 {
 	Suite *s = suite_create("shim");
@@ -860,6 +888,7 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_exec_resolve);
 	tcase_add_test(core, test_shim_denial_names_peer_once);
 	tcase_add_test(core, test_shim_sockaddr_families_and_lengths);
+	tcase_add_test(core, test_shim_guard_blocks_signals);
 	suite_add_tcase(s, core);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
