@@ -44,12 +44,14 @@ MID_NO_SANITIZE static int same(const char *a, const char *b)
 	return *a == *b;
 }
 
-/* Look 'name' up in the dynamic symbol table of 'lm' (its GNU hash). */
+/* Look 'name' up in the dynamic symbol table of 'lm' (its GNU hash): its
+ * default version, when it has several. */
 MID_NO_SANITIZE static void *elf_lookup(const struct link_map *lm, const char *name)
 {
 	const ElfW(Sym) *sym = NULL;
 	const char *str = NULL;
 	const uint32_t *gh = NULL;
+	const ElfW(Half) *versym = NULL;
 	const ElfW(Dyn) *d;
 	uint32_t h = 5381, nb, off, i, ch;
 	const unsigned char *c;
@@ -66,6 +68,8 @@ MID_NO_SANITIZE static void *elf_lookup(const struct link_map *lm, const char *n
 			str = (const char *)p;
 		else if(d->d_tag == DT_GNU_HASH)
 			gh = (const uint32_t *)p;
+		else if(d->d_tag == DT_VERSYM)
+			versym = (const ElfW(Half) *)p;
 	}
 	if(!sym || !str || !gh || !gh[0])
 		return NULL;
@@ -81,7 +85,7 @@ MID_NO_SANITIZE static void *elf_lookup(const struct link_map *lm, const char *n
 	do {
 		ch = chain[i - off];
 		if((ch | 1) == (h | 1) && sym[i].st_shndx != SHN_UNDEF &&
-		   same(str + sym[i].st_name, name))
+		   !(versym && (versym[i] & 0x8000)) && same(str + sym[i].st_name, name))
 			return (void *)(lm->l_addr + sym[i].st_value);
 		i++;
 	} while(!(ch & 1));
@@ -128,36 +132,37 @@ static void *object_of(const void *p)
 }
 
 /* 'found' came from a lookup through a handle. When it is a libc
- * function that the shim hooks under the same name and version, the
- * hook. */
-static void *prefer_hook(void *found, const char *name, const char *version)
+ * function that the shim hooks under the same name, the hook: read from
+ * the shim's own symbol table, not looked up in the global scope, where a
+ * sanitizer's interceptor may come first. (An old version asked for by
+ * dlvsym gets the hook of the default one.) */
+static void *prefer_hook(void *found, const char *name)
 {
-	void *hook, *libc = object_of(code_addr(getpid));
+	struct dl_find_object self;
+	void *hook;
 	int e = errno;
 
-	if(!found || object_of(found) != libc) {
+	if(!found || object_of(found) != object_of(code_addr(getpid)) ||
+	   _dl_find_object((void *)&mid_libc_dlsym, &self)) {
 		errno = e;
 		return found;
 	}
-	hook = version ? mid_libc_dlvsym(RTLD_DEFAULT, name, version)
-		       : mid_libc_dlsym(RTLD_DEFAULT, name);
-	if(!hook || object_of(hook) != object_of(&mid_libc_dlsym))
-		hook = found;
+	hook = elf_lookup(self.dlfo_link_map, name);
 	errno = e;
-	return hook;
+	return hook ? hook : found;
 }
 
 __attribute__((visibility("hidden"))) void *mid_dlsym_handle(void *h, const char *name);
 void *mid_dlsym_handle(void *h, const char *name)
 {
-	return prefer_hook(mid_libc_dlsym(h, name), name, NULL);
+	return prefer_hook(mid_libc_dlsym(h, name), name);
 }
 
 __attribute__((visibility("hidden"))) void *mid_dlvsym_handle(void *h, const char *name,
 								const char *version);
 void *mid_dlvsym_handle(void *h, const char *name, const char *version)
 {
-	return prefer_hook(mid_libc_dlvsym(h, name, version), name, version);
+	return prefer_hook(mid_libc_dlvsym(h, name, version), name);
 }
 
 /*
