@@ -309,7 +309,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 	for(i = 1; i < argc && strcmp(argv[i], "--"); i++) {
 		size_t n, k;
 
-		if(strncmp(argv[i], "--", 2))
+		if(!MID_HAS_PREFIX(argv[i], "--"))
 			continue;
 		n = strcspn(argv[i] + 2, "=");
 		for(k = 0; longopts[k].name; k++)
@@ -419,19 +419,19 @@ static int setup(struct mid_ctl *c, const struct opts *o, char *key, size_t keyl
 	bool found;
 	int ex;
 
-	c->url = o->url ? o->url : getenv("MIDSHIM_URL");
+	c->url = o->url ? o->url : getenv(MID_ENV_URL);
 	if(!c->url || !*c->url)
 		c->url = DEFAULT_URL;
 	c->timeout_ms = o->timeout_ms ? o->timeout_ms : MID_CTL_TIMEOUT_DEFAULT;
 	c->json = o->json;
-	ex = load_key(o->admin_file, "MIDSHIM_ADMIN_KEY", "MIDSHIM_ADMIN_KEY_FILE", key,
+	ex = load_key(o->admin_file, MID_ENV_ADMIN_KEY, MID_ENV_ADMIN_KEY_FILE, key,
 		      keylen, &found);
 	if(ex)
 		return ex;
 	c->admin = found;
 	if(!found) {
 		hdr = "x-org-key";
-		ex = load_key(o->org_file, "MIDSHIM_ORG_KEY", "MIDSHIM_ORG_KEY_FILE", key,
+		ex = load_key(o->org_file, MID_ENV_ORG_KEY, MID_ENV_ORG_KEY_FILE, key,
 			      keylen, &found);
 		if(ex)
 			return ex;

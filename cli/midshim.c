@@ -134,23 +134,23 @@ static int cmd_run(int argc, char **argv)
 	while((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
 		int rc = 0;
 		switch(c) {
-		case 'd': rc = set("MIDSHIM_DEVICE_ID", optarg); break;
-		case 'u': rc = set("MIDSHIM_URL", optarg); break;
-		case 'k': rc = set("MIDSHIM_ORG_KEY_FILE", optarg); unsetenv("MIDSHIM_ORG_KEY"); break;
-		case 'p': rc = set("MIDSHIM_POLICY", optarg); break;
-		case 't': rc = set("MIDSHIM_TTL_MS", optarg); break;
-		case 'T': rc = set("MIDSHIM_TIMEOUT_MS", optarg); break;
-		case 'o': rc = set("MIDSHIM_ON_DENY", optarg); break;
-		case 'a': rc = set("MIDSHIM_MODE", "audit"); break;
+		case 'd': rc = set(MID_ENV_DEVICE_ID, optarg); break;
+		case 'u': rc = set(MID_ENV_URL, optarg); break;
+		case 'k': rc = set(MID_ENV_ORG_KEY_FILE, optarg); unsetenv(MID_ENV_ORG_KEY); break;
+		case 'p': rc = set(MID_ENV_POLICY, optarg); break;
+		case 't': rc = set(MID_ENV_TTL_MS, optarg); break;
+		case 'T': rc = set(MID_ENV_TIMEOUT_MS, optarg); break;
+		case 'o': rc = set(MID_ENV_ON_DENY, optarg); break;
+		case 'a': rc = set(MID_ENV_MODE, "audit"); break;
 		case 'l': {
 			char abs[PATH_MAX];
 			/* The shim wants an absolute path: children may chdir. */
 			if(optarg[0] != '/' && getcwd(abs, sizeof(abs) - strlen(optarg) - 2)) {
 				strcat(abs, "/");
 				strcat(abs, optarg);
-				rc = set("MIDSHIM_AUDIT_LOG", abs);
+				rc = set(MID_ENV_AUDIT_LOG, abs);
 			} else {
-				rc = set("MIDSHIM_AUDIT_LOG", optarg);
+				rc = set(MID_ENV_AUDIT_LOG, optarg);
 			}
 			break;
 		}
@@ -196,8 +196,8 @@ static int cmd_run(int argc, char **argv)
 		snprintf(preload, sizeof(preload), "%s", lib);
 	if(set("LD_PRELOAD", preload))
 		return EXIT_CANNOT;
-	unsetenv("MIDSHIM_ALLOW_UNTIL");
-	unsetenv("MIDSHIM_REGISTERED");
+	unsetenv(MID_ENV_ALLOW_UNTIL);
+	unsetenv(MID_ENV_REGISTERED);
 	execv(prog, argv + optind);
 	fprintf(stderr, "midshim: cannot run %s: %s\n", prog, strerror(errno));
 	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_CANNOT;
@@ -224,32 +224,6 @@ static int cmd_policy(int argc, char **argv)
 	return bad;
 }
 
-static int parse_fsop(const char *s, enum mid_fsop *op)
-{
-	int i;
-
-	for(i = 1; i < MID_FS_OP_COUNT; i++) {
-		if(!strcmp(s, mid_fsop_name((enum mid_fsop)i))) {
-			*op = (enum mid_fsop)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-static int parse_fdkind(const char *s, enum mid_fdkind *k)
-{
-	int i;
-
-	for(i = 0; i < MID_FD_KIND_COUNT; i++) {
-		if(!strcmp(s, mid_fdkind_name((enum mid_fdkind)i))) {
-			*k = (enum mid_fdkind)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int parse_peer(struct mid_event *ev, int argc, char **argv, int i)
 {
 	char *end;
@@ -261,9 +235,9 @@ static int parse_peer(struct mid_event *ev, int argc, char **argv, int i)
 		ev->family = AF_INET;
 	} else if(inet_pton(AF_INET6, argv[i], ev->addr) == 1) {
 		ev->family = AF_INET6;
-	} else if(!strncmp(argv[i], "unix:", 5)) {
+	} else if(MID_HAS_PREFIX(argv[i], "unix:")) {
 		ev->family = AF_UNIX;
-		ev->path = argv[i] + 5;
+		ev->path = argv[i] + strlen("unix:");
 		return 0;
 	} else {
 		return -1;
@@ -279,13 +253,12 @@ static int parse_peer(struct mid_event *ev, int argc, char **argv, int i)
 
 static int cmd_explain(int argc, char **argv)
 {
-	static const char *kinds[] = {"exec", "connect", "send", "write", "fs"};
-	const char *file = getenv("MIDSHIM_POLICY");
+	const char *file = getenv(MID_ENV_POLICY);
 	struct mid_policy *pol = NULL;
 	struct mid_event ev;
 	enum mid_action a;
 	char err[1024], desc[1024];
-	int i = 1, k, rule, rc = EXIT_USAGE;
+	int i = 1, rule, rc = EXIT_USAGE;
 
 	if(argc > 2 && !strcmp(argv[1], "--policy")) {
 		file = argv[2];
@@ -294,12 +267,8 @@ static int cmd_explain(int argc, char **argv)
 	if(i >= argc)
 		return die_usage("explain needs an event: exec, connect, send, write or fs", NULL);
 	memset(&ev, 0, sizeof(ev));
-	for(k = 0; k < (int)MID_ARRAY_LEN(kinds); k++)
-		if(!strcmp(argv[i], kinds[k]))
-			break;
-	if(k == (int)MID_ARRAY_LEN(kinds))
+	if(mid_kind_from_name(argv[i], &ev.kind))
 		return die_usage("unknown event kind (exec, connect, send, write, fs):", argv[i]);
-	ev.kind = (enum mid_kind)k;
 	i++;
 	switch(ev.kind) {
 	case MID_EV_EXEC:
@@ -320,11 +289,11 @@ static int cmd_explain(int argc, char **argv)
 			return die_usage("explain write needs a PATH", NULL);
 		ev.path = argv[i];
 		ev.fdkind = MID_FD_FILE;
-		if(i + 1 < argc && parse_fdkind(argv[i + 1], &ev.fdkind))
+		if(i + 1 < argc && mid_fdkind_from_name(argv[i + 1], &ev.fdkind))
 			return die_usage("unknown fd kind:", argv[i + 1]);
 		break;
 	case MID_EV_FS:
-		if(i + 1 >= argc || parse_fsop(argv[i], &ev.op))
+		if(i + 1 >= argc || mid_fsop_from_name(argv[i], &ev.op))
 			return die_usage("explain fs needs OP PATH [PATH2]", NULL);
 		ev.path = argv[i + 1];
 		if(i + 2 < argc)

@@ -50,6 +50,28 @@
 #define MID_TIMEOUT_DEFAULT_MS 2000
 #define MID_TIMEOUT_MAX_MS 60000
 
+/* The environment the parts share (README.md, "Configuration"): the
+ * shim reads these, `midshim run` sets them, midctl reads the URL and the
+ * keys. Any other MIDSHIM_ name is a typo the shim refuses, except the
+ * test hooks under MID_ENV_TEST_PREFIX. */
+#define MID_ENV_PREFIX "MIDSHIM_"
+#define MID_ENV_TEST_PREFIX "MIDSHIM_TEST_"
+#define MID_ENV_URL "MIDSHIM_URL"
+#define MID_ENV_DEVICE_ID "MIDSHIM_DEVICE_ID"
+#define MID_ENV_ORG_KEY "MIDSHIM_ORG_KEY"
+#define MID_ENV_ORG_KEY_FILE "MIDSHIM_ORG_KEY_FILE"
+#define MID_ENV_ADMIN_KEY "MIDSHIM_ADMIN_KEY"
+#define MID_ENV_ADMIN_KEY_FILE "MIDSHIM_ADMIN_KEY_FILE"
+#define MID_ENV_POLICY "MIDSHIM_POLICY"
+#define MID_ENV_TTL_MS "MIDSHIM_TTL_MS"
+#define MID_ENV_TIMEOUT_MS "MIDSHIM_TIMEOUT_MS"
+#define MID_ENV_ON_DENY "MIDSHIM_ON_DENY"
+#define MID_ENV_MODE "MIDSHIM_MODE"
+#define MID_ENV_AUDIT_LOG "MIDSHIM_AUDIT_LOG"
+/* set by the shim for the programs a gated program starts */
+#define MID_ENV_ALLOW_UNTIL "MIDSHIM_ALLOW_UNTIL"
+#define MID_ENV_REGISTERED "MIDSHIM_REGISTERED"
+
 enum mid_rc {
 	MID_OK = 0,
 	MID_ERR_NOMEM,       /* allocation failed */

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-static const char *const kinds[MID_EV_KIND_COUNT] = {
+const char *const mid_kind_names[MID_EV_KIND_COUNT] = {
 	[MID_EV_EXEC] = "exec",
 	[MID_EV_CONNECT] = "connect",
 	[MID_EV_SEND] = "send",
@@ -44,7 +44,7 @@ static const char *const fdkinds[MID_FD_KIND_COUNT] = {
 	[MID_FD_OTHER] = "other",
 };
 
-static const char *const actions[MID_ACT_COUNT] = {
+const char *const mid_action_names[MID_ACT_COUNT] = {
 	[MID_ACT_ALLOW] = "allow",
 	[MID_ACT_DENY] = "deny",
 	[MID_ACT_VALIDATE] = "validate",
@@ -72,7 +72,7 @@ static enum mid_rc lookup(const char *const *t, size_t n, size_t first, const ch
 
 const char *mid_kind_name(enum mid_kind k)
 {
-	return name(kinds, MID_ARRAY_LEN(kinds), (unsigned)k);
+	return name(mid_kind_names, MID_ARRAY_LEN(mid_kind_names), (unsigned)k);
 }
 
 const char *mid_fsop_name(enum mid_fsop op)
@@ -87,13 +87,13 @@ const char *mid_fdkind_name(enum mid_fdkind k)
 
 const char *mid_action_name(enum mid_action a)
 {
-	return name(actions, MID_ARRAY_LEN(actions), (unsigned)a);
+	return name(mid_action_names, MID_ARRAY_LEN(mid_action_names), (unsigned)a);
 }
 
 enum mid_rc mid_kind_from_name(const char *s, enum mid_kind *out)
 {
 	unsigned i;
-	enum mid_rc rc = lookup(kinds, MID_ARRAY_LEN(kinds), 0, s, &i);
+	enum mid_rc rc = lookup(mid_kind_names, MID_ARRAY_LEN(mid_kind_names), 0, s, &i);
 
 	if(!rc)
 		*out = (enum mid_kind)i;
@@ -103,7 +103,7 @@ enum mid_rc mid_kind_from_name(const char *s, enum mid_kind *out)
 enum mid_rc mid_action_from_name(const char *s, enum mid_action *out)
 {
 	unsigned i;
-	enum mid_rc rc = lookup(actions, MID_ARRAY_LEN(actions), 0, s, &i);
+	enum mid_rc rc = lookup(mid_action_names, MID_ARRAY_LEN(mid_action_names), 0, s, &i);
 
 	if(!rc)
 		*out = (enum mid_action)i;
@@ -140,8 +140,8 @@ enum mid_rc mid_on_deny_parse(const char *s, enum mid_on_deny *out, int *exit_co
 		*out = MID_DENY_ABORT;
 	} else if(!strcmp(s, "errno")) {
 		*out = MID_DENY_ERRNO;
-	} else if(!strncmp(s, "exit:", 5)) {
-		const char *d = s + 5;
+	} else if(MID_HAS_PREFIX(s, "exit:")) {
+		const char *d = s + strlen("exit:");
 		int n = 0, i;
 
 		/* 1 to 3 digits, 0..255: "exit:", "exit:+1", "exit:1x" are typos */

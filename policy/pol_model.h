@@ -65,11 +65,10 @@ struct mid_policy {
 	bool builtin;
 };
 
-/* Policy spellings back to enums; MID_ERR_INVAL for an unknown name. */
-MID_WUR enum mid_rc mid_kind_from_name(const char *s, enum mid_kind *out);
-MID_WUR enum mid_rc mid_action_from_name(const char *s, enum mid_action *out);
-MID_WUR enum mid_rc mid_fsop_from_name(const char *s, enum mid_fsop *out);
-MID_WUR enum mid_rc mid_fdkind_from_name(const char *s, enum mid_fdkind *out);
+/* The spellings of kinds and actions (names.c), indexed by the enum, for
+ * the parser's lists of valid values. */
+extern const char *const mid_kind_names[MID_EV_KIND_COUNT];
+extern const char *const mid_action_names[MID_ACT_COUNT];
 
 /* Index the rules by kind and note which kinds look at targets; the
  * parser and the built-in policy call it once the rules are final. */

@@ -48,7 +48,6 @@ static const char *const rule_keys[] = {
 };
 enum { R_ON, R_ACTION, R_PATH, R_ARGV, R_ADDR, R_PORT, R_HOST, R_OP, R_FD, R_COMMENT, R_COUNT };
 
-static const char *const kind_keys[] = {"exec", "connect", "send", "write", "fs"};
 
 #define BIT(k) (1u << (k))
 /* The matchers each kind may use, by rule key. */
@@ -200,15 +199,13 @@ static enum mid_rc choice(struct ctx *c, const cJSON *v, const char *field,
 		    v->valuestring);
 }
 
-static const char *const action_names[] = {"allow", "deny", "validate"};
-
 static enum mid_rc action(struct ctx *c, const cJSON *v, const char *field, enum mid_action *out)
 {
 	unsigned i;
-	enum mid_rc rc = choice(c, v, field, action_names, MID_ARRAY_LEN(action_names), &i);
+	enum mid_rc rc = choice(c, v, field, mid_action_names, MID_ARRAY_LEN(mid_action_names), &i);
 
-	if(!rc && mid_action_from_name(action_names[i], out))
-		rc = fail(c, MID_ERR_INVAL, v, "\"%s\" names no action", field);
+	if(!rc)
+		*out = (enum mid_action)i;
 	return rc;
 }
 
@@ -325,12 +322,12 @@ static enum mid_rc parse_default(struct ctx *c, const cJSON *v, struct mid_polic
 	if(!cJSON_IsObject(v))
 		return fail(c, MID_ERR_INVAL, v, "\"default\" must be an action (allow, deny, "
 			    "validate) or an object of kinds to actions, not %s", type_name(v));
-	rc = members(c, v, "kind", " in \"default\"", kind_keys, MID_ARRAY_LEN(kind_keys), f);
+	rc = members(c, v, "kind", " in \"default\"", mid_kind_names, MID_ARRAY_LEN(mid_kind_names), f);
 	for(k = 0; !rc && k < MID_EV_KIND_COUNT; k++) {
 		char field[32];
 		if(!f[k])
 			continue;
-		snprintf(field, sizeof(field), "default.%s", kind_keys[k]);
+		snprintf(field, sizeof(field), "default.%s", mid_kind_names[k]);
 		rc = action(c, f[k], field, &pol->def[k]);
 	}
 	return rc;
@@ -566,16 +563,15 @@ static enum mid_rc parse_rule(struct ctx *c, const cJSON *obj, struct mid_rule *
 		return rc;
 	if(!f[R_ON])
 		return fail(c, MID_ERR_INVAL, obj, "missing \"on\" (one of: %s)",
-			    join(valid, sizeof(valid), kind_keys, MID_ARRAY_LEN(kind_keys),
-				 ALL(MID_ARRAY_LEN(kind_keys))));
+			    join(valid, sizeof(valid), mid_kind_names, MID_ARRAY_LEN(mid_kind_names),
+				 ALL(MID_ARRAY_LEN(mid_kind_names))));
 	if(!f[R_ACTION])
 		return fail(c, MID_ERR_INVAL, obj, "missing \"action\" (one of: allow, deny, "
 			    "validate)");
-	rc = choice(c, f[R_ON], "on", kind_keys, MID_ARRAY_LEN(kind_keys), &k);
+	rc = choice(c, f[R_ON], "on", mid_kind_names, MID_ARRAY_LEN(mid_kind_names), &k);
 	if(rc || (rc = action(c, f[R_ACTION], "action", &r->action)))
 		return rc;
-	if(mid_kind_from_name(kind_keys[k], &r->kind))
-		return fail(c, MID_ERR_INVAL, f[R_ON], "\"on\" names no kind");
+	r->kind = (enum mid_kind)k;
 	c->kind = r->kind;
 	for(m = 0; m < MID_ARRAY_LEN(matchers); m++) {
 		const cJSON *v = f[matchers[m].key];
@@ -583,7 +579,7 @@ static enum mid_rc parse_rule(struct ctx *c, const cJSON *obj, struct mid_rule *
 			continue;
 		if(!(valid_matchers[r->kind] & BIT(matchers[m].key)))
 			return fail(c, MID_ERR_INVAL, v, "field \"%s\" is not valid for on=\"%s\" "
-				    "(valid: %s)", rule_keys[matchers[m].key], kind_keys[r->kind],
+				    "(valid: %s)", rule_keys[matchers[m].key], mid_kind_names[r->kind],
 				    join(valid, sizeof(valid), rule_keys, R_COUNT,
 					 valid_matchers[r->kind]));
 		rc = entries(c, v, rule_keys[matchers[m].key], matchers[m].expect, r,

@@ -178,6 +178,13 @@ const char *mid_fsop_name(enum mid_fsop op);
 const char *mid_fdkind_name(enum mid_fdkind k);
 const char *mid_action_name(enum mid_action a);
 
+/* Policy spellings back to enums (the one table of each is in names.c);
+ * MID_ERR_INVAL for an unknown name. The op "none" is no name. */
+MID_WUR enum mid_rc mid_kind_from_name(const char *s, enum mid_kind *out);
+MID_WUR enum mid_rc mid_action_from_name(const char *s, enum mid_action *out);
+MID_WUR enum mid_rc mid_fsop_from_name(const char *s, enum mid_fsop *out);
+MID_WUR enum mid_rc mid_fdkind_from_name(const char *s, enum mid_fdkind *out);
+
 /* Parse "kill", "abort", "exit:N" (0..255), "errno". Returns MID_ERR_INVAL
  * on anything else. */
 MID_WUR enum mid_rc mid_on_deny_parse(const char *s, enum mid_on_deny *out,

@@ -20,13 +20,19 @@
 
 /* Every variable the shim reads; any other MIDSHIM_* name is a typo. */
 static const char *const known_vars[] = {
-	"MIDSHIM_URL", "MIDSHIM_ORG_KEY", "MIDSHIM_ORG_KEY_FILE",
-	"MIDSHIM_DEVICE_ID", "MIDSHIM_POLICY", "MIDSHIM_TTL_MS",
-	"MIDSHIM_TIMEOUT_MS", "MIDSHIM_ON_DENY", "MIDSHIM_MODE",
-	"MIDSHIM_AUDIT_LOG",
+	MID_ENV_URL, MID_ENV_ORG_KEY, MID_ENV_ORG_KEY_FILE,
+	MID_ENV_DEVICE_ID, MID_ENV_POLICY, MID_ENV_TTL_MS,
+	MID_ENV_TIMEOUT_MS, MID_ENV_ON_DENY, MID_ENV_MODE,
+	MID_ENV_AUDIT_LOG,
 	/* set by the shim for its children */
-	"MIDSHIM_ALLOW_UNTIL", "MIDSHIM_REGISTERED",
+	MID_ENV_ALLOW_UNTIL, MID_ENV_REGISTERED,
 };
+
+/* Is the 'n'-byte name at 'e' (of "NAME=value") exactly 'name'? */
+static bool name_is(const char *e, size_t n, const char *name)
+{
+	return strlen(name) == n && !strncmp(e, name, n);
+}
 
 static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 {
@@ -37,13 +43,13 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 		size_t n;
 		int known = 0;
 
-		if(strncmp(e, "MIDSHIM_", 8) != 0)
+		if(!MID_HAS_PREFIX(e, MID_ENV_PREFIX))
 			continue;
 		for(n = 0; e[n] && e[n] != '='; n++)
 			;
 		/* The operator's key must not reach a gated program: with it
 		 * the program could restore its own device. */
-		if(!strncmp(e, "MIDSHIM_ADMIN_KEY", 17) && (n == 17 || (n == 22 && !strncmp(e + 17, "_FILE", 5)))) {
+		if(name_is(e, n, MID_ENV_ADMIN_KEY) || name_is(e, n, MID_ENV_ADMIN_KEY_FILE)) {
 			snprintf(err, errlen,
 				 "%.*s is set: a gated program must not hold the operator's admin key "
 				 "(it could restore itself); remove it from this program's environment",
@@ -51,9 +57,9 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 			return MID_ERR_INVAL;
 		}
 		for(k = 0; k < MID_ARRAY_LEN(known_vars); k++)
-			if(strlen(known_vars[k]) == n && !strncmp(e, known_vars[k], n))
+			if(name_is(e, n, known_vars[k]))
 				known = 1;
-		if(!known && strncmp(e, "MIDSHIM_TEST_", 13) != 0) {
+		if(!known && !MID_HAS_PREFIX(e, MID_ENV_TEST_PREFIX)) {
 			snprintf(err, errlen,
 				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "
 				 "MIDSHIM_DEVICE_ID, MIDSHIM_POLICY, MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, "
@@ -102,7 +108,7 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 	if(rc)
 		goto out;
 
-	v = getenv_fn("MIDSHIM_POLICY");
+	v = getenv_fn(MID_ENV_POLICY);
 	if(v && *v) {
 		rc = mid_policy_load(v, &cfg->policy, err, errlen);
 		if(rc)
@@ -135,7 +141,7 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		cfg->unfollowable = ps->unfollowable;
 
 	rc = MID_ERR_INVAL;
-	if((v = getenv_fn("MIDSHIM_DEVICE_ID")) && *v) {
+	if((v = getenv_fn(MID_ENV_DEVICE_ID)) && *v) {
 		if(!mid_device_ok(v, strlen(v))) {
 			snprintf(err, errlen, "MIDSHIM_DEVICE_ID must be 1..%d bytes of printable "
 				 "ASCII without spaces, like service:env:role:instance",
@@ -149,7 +155,7 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			 "or \"device\" in the policy file");
 		goto out;
 	}
-	if((v = getenv_fn("MIDSHIM_URL")) && *v) {
+	if((v = getenv_fn(MID_ENV_URL)) && *v) {
 		if(strlen(v) >= sizeof(cfg->url)) {
 			snprintf(err, errlen, "MIDSHIM_URL is longer than %zu bytes", sizeof(cfg->url) - 1);
 			goto out;
@@ -160,23 +166,23 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		snprintf(err, errlen, "MIDSHIM_URL %s", why);
 		goto out;
 	}
-	if((v = getenv_fn("MIDSHIM_TTL_MS")) && *v) {
-		if(parse_long("MIDSHIM_TTL_MS", v, 0, MID_TTL_MAX_MS, &cfg->ttl_ms, err, errlen))
+	if((v = getenv_fn(MID_ENV_TTL_MS)) && *v) {
+		if(parse_long(MID_ENV_TTL_MS, v, 0, MID_TTL_MAX_MS, &cfg->ttl_ms, err, errlen))
 			goto out;
 	}
-	if((v = getenv_fn("MIDSHIM_TIMEOUT_MS")) && *v) {
-		if(parse_long("MIDSHIM_TIMEOUT_MS", v, 1, MID_TIMEOUT_MAX_MS, &cfg->timeout_ms, err,
+	if((v = getenv_fn(MID_ENV_TIMEOUT_MS)) && *v) {
+		if(parse_long(MID_ENV_TIMEOUT_MS, v, 1, MID_TIMEOUT_MAX_MS, &cfg->timeout_ms, err,
 			      errlen))
 			goto out;
 	}
-	if((v = getenv_fn("MIDSHIM_ON_DENY")) && *v) {
+	if((v = getenv_fn(MID_ENV_ON_DENY)) && *v) {
 		if(mid_on_deny_parse(v, &cfg->on_deny, &cfg->exit_code)) {
 			snprintf(err, errlen, "MIDSHIM_ON_DENY=%.64s: use kill, abort, exit:N (0..255) "
 				 "or errno", v);
 			goto out;
 		}
 	}
-	if((v = getenv_fn("MIDSHIM_MODE")) && *v) {
+	if((v = getenv_fn(MID_ENV_MODE)) && *v) {
 		if(!strcmp(v, "enforce")) {
 			cfg->mode = MID_MODE_ENFORCE;
 		} else if(!strcmp(v, "audit")) {
@@ -186,7 +192,7 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			goto out;
 		}
 	}
-	if((v = getenv_fn("MIDSHIM_AUDIT_LOG")) && *v) {
+	if((v = getenv_fn(MID_ENV_AUDIT_LOG)) && *v) {
 		if(v[0] != '/' || strlen(v) >= PATH_MAX) {
 			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG=%.128s: use an absolute file path", v);
 			goto out;
@@ -197,14 +203,14 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			goto out;
 		}
 	}
-	if((v = getenv_fn("MIDSHIM_ORG_KEY")) && *v) {
+	if((v = getenv_fn(MID_ENV_ORG_KEY)) && *v) {
 		if(!mid_key_ok(v)) {
 			snprintf(err, errlen, "MIDSHIM_ORG_KEY must be 1 to %d bytes without a space "
 				 "or control character", MID_KEY_MAX);
 			goto out;
 		}
 		mid_strlcpy(cfg->org_key, v, sizeof(cfg->org_key));
-	} else if((v = getenv_fn("MIDSHIM_ORG_KEY_FILE")) && *v) {
+	} else if((v = getenv_fn(MID_ENV_ORG_KEY_FILE)) && *v) {
 		if(mid_key_read_file(v, cfg->org_key, sizeof(cfg->org_key), NULL, why,
 				     sizeof(why))) {
 			snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s: %s; point it at the file "

@@ -39,7 +39,7 @@ MID_HOT static size_t saved_used;
 /* A setting a child gets only from what was captured at start. */
 static int is_ours(const char *e)
 {
-	return !strncmp(e, "LD_PRELOAD=", 11) || !strncmp(e, "MIDSHIM_", 8);
+	return MID_HAS_PREFIX(e, "LD_PRELOAD=") || MID_HAS_PREFIX(e, MID_ENV_PREFIX);
 }
 
 /* Loader variables no child gets. LD_AUDIT loads a library whose
@@ -49,12 +49,12 @@ static int is_ours(const char *e)
  * library in its place.) */
 static int is_dropped(const char *e)
 {
-	return !strncmp(e, "LD_AUDIT=", 9);
+	return MID_HAS_PREFIX(e, "LD_AUDIT=");
 }
 
 static int is_computed(const char *e)
 {
-	return !strncmp(e, "MIDSHIM_ALLOW_UNTIL=", 20) || !strncmp(e, "MIDSHIM_REGISTERED=", 19);
+	return MID_HAS_PREFIX(e, MID_ENV_ALLOW_UNTIL "=") || MID_HAS_PREFIX(e, MID_ENV_REGISTERED "=");
 }
 
 /* Keep the concatenation of 'a' to 'd' (all but 'a' may be NULL) for
@@ -165,7 +165,7 @@ void mid_exec_init(void)
 	for(e = environ; e && *e; e++) {
 		if(!is_ours(*e) || is_computed(*e))
 			continue;
-		if(!strncmp(*e, "LD_PRELOAD=", 11)) {
+		if(MID_HAS_PREFIX(*e, "LD_PRELOAD=")) {
 			if(!have_preload)
 				save_preload(*e + 11);
 			have_preload = 1;
@@ -290,10 +290,10 @@ void mid_exec_fix_environ(void)
 	}
 	snprintf(until, sizeof(until), "%llu", (unsigned long long)u);
 	if(u)
-		setenv("MIDSHIM_ALLOW_UNTIL", until, 1);
+		setenv(MID_ENV_ALLOW_UNTIL, until, 1);
 	else
-		unsetenv("MIDSHIM_ALLOW_UNTIL");
-	setenv("MIDSHIM_REGISTERED", "1", 1);
+		unsetenv(MID_ENV_ALLOW_UNTIL);
+	setenv(MID_ENV_REGISTERED, "1", 1);
 }
 
 bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t outlen)
