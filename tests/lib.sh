@@ -21,7 +21,10 @@ _cleanup() {
 	local rc=$?
 	local h
 	for h in "${_cleanup_hooks[@]}"; do eval "$h" || true; done
-	midd_stop || true
+	if ! _midd_stop; then
+		echo "FAIL: $_midd_err" >&2
+		[ "$rc" -ne 0 ] || rc=1
+	fi
 	if [ "$rc" -ne 0 ] && [ -f "$T/midd.log" ]; then
 		echo "--- midd log (tail) ---" >&2
 		tail -n 20 "$T/midd.log" >&2
@@ -81,6 +84,14 @@ VG=()
 if [ -n "${MIDSHIM_TEST_VALGRIND:-}" ]; then
 	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
 fi
+# Under ASan, midd and midctl run with leak checking ("${OURS[@]}" in
+# front of them), unlike gated programs (see PRELOAD below); a leak makes
+# them exit non-zero. tests/lsan.supp lists known leaks, each with its reason.
+OURS=()
+if [ -n "${MIDSHIM_TEST_SANITIZER:-}" ]; then
+	OURS=(env "ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0"
+		"LSAN_OPTIONS=suppressions=$TOP/tests/lsan.supp:print_suppressions=0")
+fi
 
 # The database midd_init and midd_start use; a test may set it elsewhere
 # (e.g. on a file system it mounts) before calling them.
@@ -90,7 +101,7 @@ DB_FILE=$T/midd.db
 # $T/keys/org.key and $T/keys/admin.key and in ORG_KEY / ADMIN_KEY.
 midd_init() {
 	[ -f "$DB_FILE" ] && return 0
-	"$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" "$@" >"$T/init.out"
+	"${OURS[@]}" "$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" "$@" >"$T/init.out"
 	ORG_KEY=$(cat "$T/keys/org.key")
 	ADMIN_KEY=$(cat "$T/keys/admin.key")
 	export ORG_KEY ADMIN_KEY
@@ -102,7 +113,7 @@ midd_init() {
 midd_start() {
 	midd_init
 	MIDD_PORT=${MIDD_PORT:-$(free_port)}
-	"${VG[@]}" "$BIN/midd" --db "$DB_FILE" --listen "127.0.0.1:$MIDD_PORT" "$@" \
+	"${OURS[@]}" "${VG[@]}" "$BIN/midd" --db "$DB_FILE" --listen "127.0.0.1:$MIDD_PORT" "$@" \
 		>>"$T/midd.log" 2>&1 &
 	MIDD_PID=$!
 	export MIDSHIM_URL=http://127.0.0.1:$MIDD_PORT
@@ -117,16 +128,44 @@ midd_start() {
 	fail "midd did not answer /healthz in time"
 }
 
-midd_stop() {
-	[ -n "$MIDD_PID" ] || return 0
-	kill -TERM "$MIDD_PID" 2>/dev/null || true
-	local rc=0
-	wait "$MIDD_PID" 2>/dev/null || rc=$?
-	MIDD_PID=
-	# Under valgrind, a memory error or leak in midd fails the test.
-	if [ "$rc" -eq 99 ]; then
-		fail "midd: valgrind reported errors: $(tail -n 30 "$T/midd.log")"
+# midd_stop: stop midd with SIGTERM. The test fails unless it exits 0
+# within 10 s (60 s under valgrind) and its log holds no sanitizer or
+# valgrind report; the end of every test stops midd this way.
+midd_stop() { _midd_stop || fail "$_midd_err"; }
+
+_midd_err=
+_midd_stop() {
+	local rc=0 i pid=$MIDD_PID
+	if [ -n "$pid" ]; then
+		MIDD_PID=
+		kill -TERM "$pid" 2>/dev/null || true
+		for i in $(seq 1 $((${#VG[@]} ? 1200 : 200))); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		if kill -0 "$pid" 2>/dev/null; then
+			kill -KILL "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			_midd_err="midd did not stop within $((${#VG[@]} ? 60 : 10)) s of SIGTERM"
+			return 1
+		fi
+		wait "$pid" 2>/dev/null || rc=$?
+		if [ "$rc" -ne 0 ]; then
+			_midd_err="midd exited $rc at SIGTERM, not 0: $(_midd_report || tail -n 30 "$T/midd.log")"
+			return 1
+		fi
 	fi
+	if _midd_report >/dev/null; then
+		_midd_err="midd: a sanitizer or valgrind report: $(_midd_report)"
+		return 1
+	fi
+	return 0
+}
+
+# The first sanitizer or valgrind report in midd's log, if any.
+_midd_report() {
+	[ -f "$T/midd.log" ] &&
+		grep -E -m 1 -A 20 '(ERROR|WARNING|SUMMARY): [A-Za-z]+Sanitizer|runtime error:|^==[0-9]+== [A-Z]' "$T/midd.log"
 }
 
 midd_kill9() {
@@ -337,7 +376,7 @@ PY
 # Never fails by itself. stdin is the caller's.
 midctl_run() {
 	set +e
-	"${VG[@]}" "$BIN/midctl" "$@" >"$T/midctl.out" 2>"$T/midctl.err"
+	"${OURS[@]}" "${VG[@]}" "$BIN/midctl" "$@" >"$T/midctl.out" 2>"$T/midctl.err"
 	RC=$?
 	set -e
 	cat "$T/midctl.out" "$T/midctl.err" >>"$T/midctl.all"

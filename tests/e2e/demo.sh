@@ -45,7 +45,10 @@ grep -Eq "^      [0-9T:.Z-]+ +demo:local:runaway:01 +validate +deny +DEVICE_REVO
 assert_contains "$out" "exit status 137 (killed by SIGKILL)" "exit status shown"
 ms=$(sed -n 's/.*program died at [0-9:.]*: \([0-9]*\) ms (TTL 500 ms)$/\1/p' "$T/out")
 [ -n "$ms" ] || fail "no revoke-to-death time: $out"
-[ "$ms" -le 1500 ] || fail "death ${ms} ms after the revoke, over TTL + 1 s"
+# The program connects every 200 ms: it dies within the TTL, one period
+# and a margin of 300 ms.
+note "death $ms ms after the revoke (limit 500 + 200 + 300 ms)"
+[ "$ms" -le 1000 ] || fail "death ${ms} ms after the revoke, over TTL 500 + 200 + 300 ms"
 grep -Eq "out.log: ([0-9]+) lines at its death, still \1 lines 1 s later$" "$T/out" ||
 	fail "file growth after the death not shown as none: $out"
 grep -Eq "it runs again: .*out.log grew from [0-9]+ to [0-9]+ lines" "$T/out" ||

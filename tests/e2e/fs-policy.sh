@@ -41,6 +41,9 @@ allowed() {
 	eval "$done" || fail "$op: allowed change did not happen"
 }
 
+# xattrs FILE: the names of FILE's extended attributes, sorted, on one line.
+xattrs() { python3 -c 'import os, sys; print(" ".join(sorted(os.listxattr(sys.argv[1]))))' "$1"; }
+
 fresh() {
 	rm -rf "${D:?}"/* "${O:?}"/* "${WD:?}"/*
 	echo original >"$D/f"
@@ -65,8 +68,14 @@ denied symlink "fs link /etc/passwd -> $D/l" '[ ! -L "$D/l" ]' symlink /etc/pass
 denied link "fs link $O/f -> $D/h" '[ ! -e "$D/h" ]' link "$O/f" "$D/h"
 denied chmod "fs chmod $D/f" '[ "$(stat -c %a "$D/f")" != 600 ]' chmod "$D/f"
 denied truncate "fs truncate $D/f" 'grep -q original "$D/f"' truncate "$D/f"
-denied utimensat "fs utime $D/f" true utimensat "$D/f"
-denied setxattr "fs xattr $D/f" true setxattr "$D/f"
+# Times and attributes: the file's times (set far in the past, so "now"
+# differs), its change time and its extended attributes stay as they were.
+touch -d @1000000000 "$D/f"
+times0=$(stat -c '%y|%z' "$D/f")
+denied utimensat "fs utime $D/f" '[ "$(stat -c "%y|%z" "$D/f")" = "$times0" ]' utimensat "$D/f"
+assert_eq 1000000000 "$(stat -c %Y "$D/f")" "utimensat: mtime after the denial"
+denied setxattr "fs xattr $D/f" '[ "$(stat -c "%y|%z" "$D/f")" = "$times0" ] && [ -z "$(xattrs "$D/f")" ]' \
+	setxattr "$D/f"
 denied mkstemp "fs create $D/sidefx.XXXXXX" '[ -z "$(ls "$D" | grep sidefx)" ]' mkstemp "$D"
 denied copy_file_range "fs create $D/c" '[ ! -e "$D/c" ]' copy_file_range "$O/f" "$D/c"
 denied sendfile "fs create $D/c" '[ ! -e "$D/c" ]' sendfile "$O/f" "$D/c"
@@ -97,6 +106,9 @@ allowed rename '[ -e "$O/g" ] && [ ! -e "$O/f" ]' "$O/f" "$O/g"
 allowed link '[ -e "$O/h" ]' "$O/g" "$O/h"
 allowed symlink '[ -L "$O/l" ]' "$O/g" "$O/l"
 allowed chmod '[ "$(stat -c %a "$O/g")" = 600 ]' "$O/g"
+touch -d @1000000000 "$O/g"
+allowed utimensat '[ "$(stat -c %Y "$O/g")" != 1000000000 ]' "$O/g"
+allowed setxattr '[ "$(xattrs "$O/g")" = user.test ]' "$O/g"
 allowed truncate '[ ! -s "$O/g" ]' "$O/g"
 allowed mkdir '[ -d "$O/sub" ]' "$O/sub"
 allowed rmdir '[ ! -e "$O/sub" ]' "$O/sub"

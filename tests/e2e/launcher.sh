@@ -73,12 +73,16 @@ out=$("$MS" explain --policy "$T/p.json" fs delete /tmp/x)
 assert_contains "$out" "validate" "explain default"
 
 # A child given a clean environment (no LD_PRELOAD, no MIDSHIM_*) is
-# still gated: after a revoke it dies at its first boundary.
+# still gated: after a revoke it dies at its first boundary, its own exec
+# of touch. sidefx does not wait (SIDEFX_NOWAIT): it execs /bin/sh at once,
+# and the shell says "ready" and waits on the FIFO, which it cannot learn
+# from its clean environment but from its command line.
 expect_allowed "clean env child" "$BIN/helpers/sidefx" execve-clean-env /usr/bin/touch "$M"
 assert_exists "$M" "clean-env child ran while allowed"
 rm -f "$M"
-SIDEFX_NOWAIT=1 expect_revoked "clean env child" "exec" "$BIN/helpers/sidefx" execve-clean-env \
-	/bin/sh -c "echo ready; read -r _ < $T/go; touch $M"
+SIDEFX_NOWAIT=1 expect_revoked "clean env child" "exec /usr/bin/touch" "$BIN/helpers/sidefx" \
+	execve-clean-env /bin/sh -c "echo ready; read -r _ < $T/go; exec /usr/bin/touch $M"
+assert_eq ready "$(cat "$T/out")" "the clean-env shell ran up to its wait"
 assert_absent "$M" "clean-env child after revoke"
 # env -i in bash, then the grandchild's own side effect after a revoke.
 gated bash -c "env -i /bin/sh -c 'echo \$LD_PRELOAD; echo \$MIDSHIM_DEVICE_ID'"

@@ -4,7 +4,7 @@
 # fork, exec and take signals whose handlers write, with the cache
 # expiring constantly (TTL 0 and TTL 1 ms). No deadlock (bounded by
 # timeout), no crash, no failed operation; then a revoke in the middle of
-# such a run kills it within TTL + 1 s.
+# such a run kills it within the TTL plus a 300 ms margin.
 . "$(dirname "$0")/../lib.sh"
 midd_start
 shim_env "test:e2e:stress:01"
@@ -54,9 +54,12 @@ for ttl in 0 1; do
 	done
 done
 
-# A revoke in the middle: the process must die within TTL + 1 s.
+# A revoke in the middle: a thread's next gated call after the cached
+# allow goes stale kills the process, so it must die within the TTL plus a
+# margin of 300 ms for the validate and the kill on a loaded machine.
+TTL=100 MARGIN_MS=300
 mkdir -p "$T/sr"
-MIDSHIM_TTL_MS=100 LD_PRELOAD=$PRELOAD "$BIN/helpers/stress" "$T/sr" "$LPORT" 30 >"$T/out" 2>"$T/err" &
+MIDSHIM_TTL_MS=$TTL LD_PRELOAD=$PRELOAD "$BIN/helpers/stress" "$T/sr" "$LPORT" 30 >"$T/out" 2>"$T/err" &
 pid=$!
 for i in $(seq 1 100); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
 sleep 1
@@ -70,6 +73,6 @@ set -e
 ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
 device_restore
 assert_eq 137 "$RC" "stress process killed by the revoke"
-[ "$ms" -le 1100 ] || fail "revoke to death took $ms ms (limit TTL 100 ms + 1 s)"
+note "revoke -> death: $ms ms (limit TTL $TTL + $MARGIN_MS ms)"
+[ "$ms" -le $((TTL + MARGIN_MS)) ] || fail "revoke to death took $ms ms, over TTL $TTL + $MARGIN_MS ms"
 grep -Eq "code DEVICE_REVOKED, request_id $UUID_RE" "$T/err" || fail "no DEVICE_REVOKED line: $(tail -n 3 "$T/err")"
-note "revoke -> death: $ms ms"

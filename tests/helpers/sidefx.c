@@ -8,7 +8,8 @@
  * that dies by a signal makes sidefx exit 128+signal, as a shell would.
  *
  * When GO names a FIFO, sidefx prints "ready" and blocks reading it just
- * before the side effect: a test can revoke the device meanwhile. What
+ * before the side effect: a test can revoke the device meanwhile, unless
+ * SIDEFX_NOWAIT is set (then a child it starts does the waiting). What
  * must already exist for the effect to be the next gated call (the open
  * file of a write, the connection of a send) is set up before the wait.
  * Text written to files and sockets gets a trailing newline.

@@ -58,9 +58,9 @@ assert_eq limit_reached "$(jf status)" "limit after restart"
 
 note "init rejects a bad limit and a taken name"
 set +e
-"$BIN/midd" init --db "$T/midd.db" --device-limit -1 >/dev/null 2>"$T/e1"
+"${OURS[@]}" "$BIN/midd" init --db "$T/midd.db" --device-limit -1 >/dev/null 2>"$T/e1"
 rc1=$?
-"$BIN/midd" init --db "$T/midd.db" --name default >/dev/null 2>"$T/e2"
+"${OURS[@]}" "$BIN/midd" init --db "$T/midd.db" --name default >/dev/null 2>"$T/e2"
 rc2=$?
 set -e
 assert_eq 2 "$rc1" "negative device limit is a usage error"

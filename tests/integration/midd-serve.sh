@@ -22,9 +22,9 @@ out=$(curl -sS --max-time 5 --unix-socket "$S" -H "x-org-key: $ORG_KEY" \
 assert_eq DEVICE_REVOKED "$(jf code "$out")" "unix socket sees the TCP revoke"
 
 note "a second midd on a live socket is refused"
-"$BIN/midd" init --db "$T/other.db" >/dev/null
+"${OURS[@]}" "$BIN/midd" init --db "$T/other.db" >/dev/null
 set +e
-"$BIN/midd" --db "$T/other.db" --listen none --socket "$S" 2>"$T/e" &
+"${OURS[@]}" "$BIN/midd" --db "$T/other.db" --listen none --socket "$S" 2>"$T/e" &
 p=$!
 for i in $(seq 1 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
 kill -0 $p 2>/dev/null && { kill $p; fail "second midd kept running on a live socket"; }
@@ -37,7 +37,7 @@ midd_alive
 
 note "a second midd on the same database is refused"
 set +e
-timeout 10 "$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$(free_port)" 2>"$T/e"
+timeout 10 "${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$(free_port)" 2>"$T/e"
 rc=$?
 set -e
 assert_eq 1 "$rc" "second midd on one database"
@@ -60,7 +60,7 @@ assert_file_contains "$T/midd.log" "midd: stop" "stop log line"
 note "unix socket only; a stale socket file is replaced"
 python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$S"
 [ -S "$S" ] || fail "could not make a stale socket"
-"$BIN/midd" --db "$T/midd.db" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
+"${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
 pid=$!
 ok=
 for i in $(seq 1 100); do
@@ -88,7 +88,7 @@ assert_eq 0 "$rc" "exit status after SIGINT"
 # refuse ARGS...: midd ARGS must exit 2 at once, naming the fix.
 refuse() {
 	set +e
-	timeout 10 "$BIN/midd" --db "$T/midd.db" "$@" >"$T/o" 2>"$T/e"
+	timeout 10 "${OURS[@]}" "$BIN/midd" --db "$T/midd.db" "$@" >"$T/o" 2>"$T/e"
 	RC=$?
 	set -e
 }
@@ -116,7 +116,7 @@ assert_eq 2 "$RC" "unknown option"
 
 note "loopback forms are accepted"
 for l in "localhost:$port" "[::1]:$port"; do
-	"$BIN/midd" --db "$T/midd.db" --listen "$l" >>"$T/midd.log" 2>&1 &
+	"${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen "$l" >>"$T/midd.log" 2>&1 &
 	pid=$!
 	host=${l%:*}
 	[ "$host" = localhost ] && host=127.0.0.1
@@ -138,7 +138,7 @@ sqlite3 "$T/empty.db" 'CREATE TABLE x(y);'
 refuse --db "$T/empty.db" --listen "127.0.0.1:$port"
 assert_eq 1 "$RC" "database without an org"
 assert_file_contains "$T/e" "run \`midd init --db $T/empty.db\` first" "no-org message"
-MIDD_DB=$T/midd.db "$BIN/midd" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
+MIDD_DB=$T/midd.db "${OURS[@]}" "$BIN/midd" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
 pid=$!
 ok=
 for i in $(seq 1 100); do
@@ -146,11 +146,11 @@ for i in $(seq 1 100); do
 	sleep 0.05
 done
 kill -TERM "$pid"
-wait "$pid" || true
+wait "$pid" || fail "midd with MIDD_DB did not exit 0 at SIGTERM"
 [ -n "$ok" ] || fail "MIDD_DB was not used as the default database"
 
 note "--help and --version"
-"$BIN/midd" --help >"$T/o"
+"${OURS[@]}" "$BIN/midd" --help >"$T/o"
 assert_file_contains "$T/o" "midd init" "help names init"
 assert_file_contains "$T/o" "--allow-remote" "help names --allow-remote"
-"$BIN/midd" --version | grep -q '^midd [0-9]' || fail "--version"
+"${OURS[@]}" "$BIN/midd" --version | grep -q '^midd [0-9]' || fail "--version"
