@@ -151,7 +151,7 @@ _midd_stop() {
 		fi
 		wait "$pid" 2>/dev/null || rc=$?
 		if [ "$rc" -ne 0 ]; then
-			_midd_err="midd exited $rc at SIGTERM, not 0: $(_midd_report || tail -n 30 "$T/midd.log")"
+			_midd_err="midd ended with status $rc, not 0 at SIGTERM: $(_midd_report || tail -n 30 "$T/midd.log")"
 			return 1
 		fi
 	fi

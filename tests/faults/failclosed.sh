@@ -17,23 +17,45 @@ export MIDSHIM_TIMEOUT_MS=400
 # the allowed run of the control case, plus a margin of 300 ms.
 MARGIN_MS=300
 
-FPORT=$(free_port)
-start_fault() {
-	[ -z "${FPID:-}" ] || { kill "$FPID" 2>/dev/null; wait "$FPID" 2>/dev/null || true; }
-	python3 "$TOP/tests/faults/faultd.py" "$FPORT" "$1" &
-	FPID=$!
-	local i
-	for i in $(seq 1 100); do
-		python3 -c "import socket; socket.create_connection(('127.0.0.1', $FPORT), 1).close()" 2>/dev/null && return 0
-		sleep 0.05
-	done
-	fail "fault server ($1) did not start"
-}
-on_exit '[ -z "${FPID:-}" ] || kill "$FPID" 2>/dev/null'
-export MIDSHIM_URL=http://127.0.0.1:$FPORT
+CASES="hang:MIDSHIM_TIMEOUT slow:MIDSHIM_TIMEOUT garbage:MIDSHIM_BAD_HTTP
+	notjson:MIDSHIM_NOT_JSON string:MIDSHIM_BAD_REPLY missing:MIDSHIM_BAD_REPLY
+	array:MIDSHIM_BAD_REPLY http500:MIDSHIM_HTTP_500 http301:MIDSHIM_HTTP_301
+	http429:MIDSHIM_HTTP_429 http401:MIDSHIM_HTTP_401 big:MIDSHIM_TOO_LARGE
+	reset:MIDSHIM_TRUNCATED truncated:MIDSHIM_TRUNCATED chunkbad:MIDSHIM_BAD_HTTP"
+# One stand-in process serves every mode, each on its own port.
+modes=(allow)
+for c in $CASES; do modes+=("${c%%:*}"); done
+read -r -a ports <<<"$("$PY" -c '
+import socket, sys
+socks = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in socks))' "${#modes[@]}")"
+declare -A PORT_OF
+pairs=()
+for i in "${!modes[@]}"; do
+	PORT_OF[${modes[i]}]=${ports[i]}
+	pairs+=("${ports[i]}" "${modes[i]}")
+done
+"$PY" "$TOP/tests/faults/faultd.py" "${pairs[@]}" &
+FPID=$!
+on_exit "kill $FPID 2>/dev/null"
+"$PY" - "${ports[@]}" <<'PY' || fail "the stand-in did not listen on every port"
+import socket, sys, time
+end = time.time() + 30
+for p in sys.argv[1:]:
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", int(p)), 1).close()
+            break
+        except OSError:
+            if time.time() > end:
+                sys.exit(1)
+            time.sleep(0.05)
+PY
 
 # The control case: the stand-in's well-formed allow lets the program run.
-start_fault allow
+export MIDSHIM_URL=http://127.0.0.1:${PORT_OF[allow]}
 t0=${EPOCHREALTIME/./}
 expect_allowed "fault server control case" sh -c "touch $M"
 base=$(((${EPOCHREALTIME/./} - t0) / 1000))
@@ -41,12 +63,8 @@ assert_exists "$M" "allowed run"
 LIMIT_MS=$((base + 2 * MIDSHIM_TIMEOUT_MS + MARGIN_MS))
 note "allowed run: $base ms; limit for a fault: $LIMIT_MS ms ($base + 2 x $MIDSHIM_TIMEOUT_MS + $MARGIN_MS ms)"
 
-for c in hang:MIDSHIM_TIMEOUT slow:MIDSHIM_TIMEOUT garbage:MIDSHIM_BAD_HTTP \
-	notjson:MIDSHIM_NOT_JSON string:MIDSHIM_BAD_REPLY missing:MIDSHIM_BAD_REPLY \
-	array:MIDSHIM_BAD_REPLY http500:MIDSHIM_HTTP_500 http301:MIDSHIM_HTTP_301 \
-	http429:MIDSHIM_HTTP_429 http401:MIDSHIM_HTTP_401 big:MIDSHIM_TOO_LARGE \
-	reset:MIDSHIM_TRUNCATED truncated:MIDSHIM_TRUNCATED chunkbad:MIDSHIM_BAD_HTTP; do
-	start_fault "${c%%:*}"
+for c in $CASES; do
+	export MIDSHIM_URL=http://127.0.0.1:${PORT_OF[${c%%:*}]}
 	t0=${EPOCHREALTIME/./}
 	expect_fault "${c%%:*}" "${c#*:}"
 	ms=$(((${EPOCHREALTIME/./} - t0) / 1000))

@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 """A misbehaving control plane for fail-closed tests.
 
-    faultd.py PORT MODE
+    faultd.py PORT MODE [PORT MODE]...
 
-Listens on 127.0.0.1:PORT and answers every request according to MODE.
-It stops by itself after 120 s. Modes:
+Listens on 127.0.0.1:PORT and answers every request there according to
+MODE; one process serves every pair given. It stops by itself after
+120 s. Modes:
   hang       accept, read the request, never answer
   slow       answer a valid allow after 3 s
   garbage    a reply that is not HTTP
@@ -103,20 +104,32 @@ def serve(conn, mode):
             pass
 
 
-def main():
-    port, mode = int(sys.argv[1]), sys.argv[2]
-    srv = socket.socket()
-    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
-    srv.listen(64)
-    srv.settimeout(1)
-    end = time.time() + 120
+def listen(srv, mode, end):
     while time.time() < end:
         try:
             c, _ = srv.accept()
         except socket.timeout:
             continue
         threading.Thread(target=serve, args=(c, mode), daemon=True).start()
+
+
+def main():
+    args = sys.argv[1:]
+    if not args or len(args) % 2:
+        sys.exit("usage: faultd.py PORT MODE [PORT MODE]...")
+    end = time.time() + 120
+    threads = []
+    for port, mode in zip(args[0::2], args[1::2]):
+        srv = socket.socket()
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", int(port)))
+        srv.listen(64)
+        srv.settimeout(1)
+        t = threading.Thread(target=listen, args=(srv, mode, end), daemon=True)
+        t.start()
+        threads.append(t)
+    for t in threads:
+        t.join()
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ PY
 		[ -e "$T/notify.out.bound" ] && break
 		sleep 0.05
 	done
-	NOTIFY_SOCKET=$NS "$BIN/midd" --db "$T/midd.db" --listen none --socket "$T/midd.sock" \
+	NOTIFY_SOCKET=$NS "${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen none --socket "$T/midd.sock" \
 		>>"$T/midd.log" 2>&1 &
 	MPID=$!
 	for _ in $(seq 1 200); do
@@ -53,7 +53,7 @@ PY
 done
 grep -q "cannot notify" "$T/midd.log" && fail "midd warned: $(cat "$T/midd.log")"
 # An unusable NOTIFY_SOCKET is a warning, not a failure.
-NOTIFY_SOCKET=$T/none.sock "$BIN/midd" --db "$T/midd.db" --listen none --socket "$T/midd.sock" \
+NOTIFY_SOCKET=$T/none.sock "${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen none --socket "$T/midd.sock" \
 	>"$T/bad.log" 2>&1 &
 MPID=$!
 for _ in $(seq 1 100); do grep -q "cannot notify" "$T/bad.log" && break; sleep 0.05; done
