@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "midshim_conf.h"
 #include "policy.h"
 #include "shim.h"
 
@@ -109,6 +111,47 @@ static int set(const char *name, const char *value)
 	return 0;
 }
 
+/*
+ * Fill in what flags and the environment left unset from the
+ * configuration file ('config', else $MIDSHIM_CONFIG, else the default
+ * one if it exists), make every path absolute (the program may change
+ * directory before the shim reads one) and check that the audit log can
+ * be written: a log that silently goes nowhere is a configuration error.
+ */
+static int settle_config(const char *config)
+{
+	static const char *const paths[] = {MID_ENV_POLICY, MID_ENV_ORG_KEY_FILE,
+					    MID_ENV_AUDIT_LOG};
+	const char *env = getenv(MID_ENV_CONFIG), *log;
+	char err[PATH_MAX + 256];
+	size_t i;
+	int fd;
+
+	if(!config && env && *env)
+		config = env;
+	if(mid_conf_apply(config ? config : MID_CONF_DEFAULT, config != NULL, err, sizeof(err)))
+		goto bad;
+	unsetenv(MID_ENV_CONFIG);
+	for(i = 0; i < MID_ARRAY_LEN(paths); i++)
+		if(mid_conf_absolute(paths[i], err, sizeof(err)))
+			goto bad;
+	log = getenv(MID_ENV_AUDIT_LOG);
+	if(log && *log) {
+		fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		if(fd < 0) {
+			snprintf(err, sizeof(err), "audit log %.1024s: %s; make it writable for this "
+				 "user or choose another file (--audit-log, audit_log in the "
+				 "configuration)", log, strerror(errno));
+			goto bad;
+		}
+		close(fd);
+	}
+	return 0;
+bad:
+	fprintf(stderr, "midshim: configuration error: %s\n", err);
+	return -1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -123,11 +166,12 @@ static int cmd_run(int argc, char **argv)
 		{"audit-log", required_argument, NULL, 'l'},
 		{"allow-static", no_argument, NULL, 's'},
 		{"lib", required_argument, NULL, 'L'},
+		{"config", required_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	char lib[PATH_MAX] = "", prog[PATH_MAX], preload[2 * PATH_MAX + 2];
-	const char *why, *old;
+	const char *why, *old, *config = NULL;
 	int c, allow_static = 0;
 
 	optind = 1;
@@ -142,18 +186,8 @@ static int cmd_run(int argc, char **argv)
 		case 'T': rc = set(MID_ENV_TIMEOUT_MS, optarg); break;
 		case 'o': rc = set(MID_ENV_ON_DENY, optarg); break;
 		case 'a': rc = set(MID_ENV_MODE, "audit"); break;
-		case 'l': {
-			char abs[PATH_MAX];
-			/* The shim wants an absolute path: children may chdir. */
-			if(optarg[0] != '/' && getcwd(abs, sizeof(abs) - strlen(optarg) - 2)) {
-				strcat(abs, "/");
-				strcat(abs, optarg);
-				rc = set(MID_ENV_AUDIT_LOG, abs);
-			} else {
-				rc = set(MID_ENV_AUDIT_LOG, optarg);
-			}
-			break;
-		}
+		case 'l': rc = set(MID_ENV_AUDIT_LOG, optarg); break;
+		case 'c': config = optarg; break;
 		case 's': allow_static = 1; break;
 		case 'L':
 			if(!realpath(optarg, lib)) {
@@ -169,6 +203,8 @@ static int cmd_run(int argc, char **argv)
 	}
 	if(optind >= argc)
 		return die_usage("run needs a command after --", NULL);
+	if(settle_config(config))
+		return EXIT_CANNOT;
 	if(!lib[0] && find_lib(lib, sizeof(lib))) {
 		fprintf(stderr, "midshim: cannot find libmidshim.so beside this program or in "
 			"../lib/midshim/; pass --lib PATH\n");

@@ -68,6 +68,8 @@
 #define MID_ENV_ON_DENY "MIDSHIM_ON_DENY"
 #define MID_ENV_MODE "MIDSHIM_MODE"
 #define MID_ENV_AUDIT_LOG "MIDSHIM_AUDIT_LOG"
+/* read by the launcher only: its configuration file */
+#define MID_ENV_CONFIG "MIDSHIM_CONFIG"
 /* set by the shim for the programs a gated program starts */
 #define MID_ENV_ALLOW_UNTIL "MIDSHIM_ALLOW_UNTIL"
 #define MID_ENV_REGISTERED "MIDSHIM_REGISTERED"

@@ -24,6 +24,8 @@ static const char *const known_vars[] = {
 	MID_ENV_DEVICE_ID, MID_ENV_POLICY, MID_ENV_TTL_MS,
 	MID_ENV_TIMEOUT_MS, MID_ENV_ON_DENY, MID_ENV_MODE,
 	MID_ENV_AUDIT_LOG,
+	/* read by the launcher only */
+	MID_ENV_CONFIG,
 	/* set by the shim for its children */
 	MID_ENV_ALLOW_UNTIL, MID_ENV_REGISTERED,
 };

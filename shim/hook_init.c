@@ -9,6 +9,8 @@
 #define _GNU_SOURCE
 #include "hooks.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +171,18 @@ static void setup(void)
 	rc = mid_client_check(config.url, config.org_key, config.timeout_ms, err, sizeof(err));
 	if(rc)
 		die("MIDSHIM_URL", err);
+	if(config.audit_log) {
+		/* Denials logged to nowhere would pass unnoticed. */
+		int fd = open(config.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+
+		if(fd < 0) {
+			snprintf(err, sizeof(err), "MIDSHIM_AUDIT_LOG=%.512s: %s; make it writable "
+				 "for this user or choose another file", config.audit_log,
+				 strerror(errno));
+			die("configuration error", err);
+		}
+		close(fd);
+	}
 	mid_exec_init();
 	mid_gate_setup(&config, validate, NULL);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
