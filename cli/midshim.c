@@ -287,13 +287,24 @@ static int parse_peer(struct mid_event *ev, int argc, char **argv, int i)
 	return 0;
 }
 
+/* A path as the runtime matches it: absolute (from the working
+ * directory) and normalised by text, '.' and '..' removed. */
+static int normal(const char *path, char *out, size_t outlen)
+{
+	if(mid_path_abs(AT_FDCWD, path, out, outlen)) {
+		fprintf(stderr, "midshim: %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int cmd_explain(int argc, char **argv)
 {
 	const char *file = getenv(MID_ENV_POLICY);
 	struct mid_policy *pol = NULL;
 	struct mid_event ev;
 	enum mid_action a;
-	char err[1024], desc[1024];
+	char err[1024], desc[1024], abs1[PATH_MAX], abs2[PATH_MAX];
 	int i = 1, rule, rc = EXIT_USAGE;
 
 	if(argc > 2 && !strcmp(argv[1], "--policy")) {
@@ -323,7 +334,9 @@ static int cmd_explain(int argc, char **argv)
 	case MID_EV_WRITE:
 		if(i >= argc)
 			return die_usage("explain write needs a PATH", NULL);
-		ev.path = argv[i];
+		if(normal(argv[i], abs1, sizeof(abs1)))
+			return EXIT_USAGE;
+		ev.path = abs1;
 		ev.fdkind = MID_FD_FILE;
 		if(i + 1 < argc && mid_fdkind_from_name(argv[i + 1], &ev.fdkind))
 			return die_usage("unknown fd kind:", argv[i + 1]);
@@ -331,9 +344,14 @@ static int cmd_explain(int argc, char **argv)
 	case MID_EV_FS:
 		if(i + 1 >= argc || mid_fsop_from_name(argv[i], &ev.op))
 			return die_usage("explain fs needs OP PATH [PATH2]", NULL);
-		ev.path = argv[i + 1];
-		if(i + 2 < argc)
-			ev.path2 = argv[i + 2];
+		if(normal(argv[i + 1], abs1, sizeof(abs1)))
+			return EXIT_USAGE;
+		ev.path = abs1;
+		if(i + 2 < argc) {
+			if(normal(argv[i + 2], abs2, sizeof(abs2)))
+				return EXIT_USAGE;
+			ev.path2 = abs2;
+		}
 		break;
 	default:
 		break;
