@@ -584,8 +584,11 @@ START_TEST(test_policy_examples_decide)
 				.path = "/var/lib/report/out/r.csv", .fdkind = MID_FD_FILE}, NULL),
 			 MID_ACT_ALLOW);
 	ck_assert_int_eq(decide(pol, ev_write("/etc/cron.d/x", MID_FD_FILE), 2), MID_ACT_DENY);
-	ck_assert_int_eq(decide(pol, ev_exec("/usr/bin/gzip", gz), 6), MID_ACT_VALIDATE);
-	ck_assert_int_eq(decide(pol, ev_exec("/bin/sh", NULL), 7), MID_ACT_DENY);
+	ck_assert_int_eq(decide(pol, ev_exec("/usr/bin/gzip", gz), 7), MID_ACT_VALIDATE);
+	ck_assert_int_eq(decide(pol, ev_exec("/bin/sh", NULL), 8), MID_ACT_DENY);
+	/* bash opens /dev/tty at its start, under cron too. */
+	ck_assert_int_eq(decide(pol, ev_fs(MID_FS_OPEN, "/dev/tty", NULL), 5), MID_ACT_ALLOW);
+	ck_assert_int_eq(decide(pol, ev_fs(MID_FS_DELETE, "/dev/tty", NULL), 6), MID_ACT_DENY);
 	ck_assert_int_eq(decide(pol, ev_fs(MID_FS_RENAME, "/etc/passwd", "/tmp/p"), 3),
 			 MID_ACT_VALIDATE);
 	mid_policy_free(pol);
