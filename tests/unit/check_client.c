@@ -7,7 +7,6 @@
  * closes and the one retry).
  */
 #define _GNU_SOURCE
-#include <check.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +24,7 @@
 #include <unistd.h>
 
 #include "client_int.h"
+#include "mid_check.h"
 
 #define RID "6f1c1f5e-0a47-4f55-9d2e-1b2b8d3f2c10"
 #define ALLOW_BODY "{\"allowed\":true,\"code\":\"ALLOW\",\"request_id\":\"" RID "\"}"
@@ -1655,12 +1655,11 @@ START_TEST(test_client_https_without_libcurl)
 }
 END_TEST
 
-static Suite *client_suite(void)
+static void mid_check_tests(struct mid_check *t)
 {
-	Suite *s = suite_create("client");
-	TCase *core = tcase_create("core");
-	TCase *limits = tcase_create("limits");
-	TCase *errors = tcase_create("errors");
+	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
+
+	t->name = "client";
 
 	tcase_set_timeout(core, 60);
 	tcase_set_timeout(limits, 60);
@@ -1709,19 +1708,4 @@ static Suite *client_suite(void)
 	tcase_add_test(errors, test_client_retry_once_on_reused);
 	tcase_add_test(errors, test_client_retry_only_once);
 	tcase_add_test(errors, test_client_https_without_libcurl);
-	suite_add_tcase(s, core);
-	suite_add_tcase(s, limits);
-	suite_add_tcase(s, errors);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(client_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }

@@ -6,7 +6,6 @@
  * cannot be placed.
  */
 #define _GNU_SOURCE
-#include <check.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "mid_check.h"
 
 static char out[PATH_MAX];
 
@@ -223,12 +223,11 @@ START_TEST(test_paths_fd_unreadable_names_link)
 }
 END_TEST
 
-static Suite *paths_suite(void)
+static void mid_check_tests(struct mid_check *t)
 {
-	Suite *s = suite_create("paths");
-	TCase *core = tcase_create("core");
-	TCase *limits = tcase_create("limits");
-	TCase *errors = tcase_create("errors");
+	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
+
+	t->name = "paths";
 
 	tcase_add_test(core, test_paths_absolute_is_normalised);
 	tcase_add_test(core, test_paths_relative_joins_base);
@@ -237,25 +236,10 @@ static Suite *paths_suite(void)
 	tcase_add_test(core, test_paths_abs_uses_dirfd);
 	tcase_add_test(core, test_paths_abs_keeps_errno);
 	tcase_add_test(core, test_paths_fd_names_open_file);
-	suite_add_tcase(s, core);
 	tcase_add_test(limits, test_paths_result_is_capped);
 	tcase_add_test(limits, test_paths_long_input_too_big);
-	suite_add_tcase(s, limits);
 	tcase_add_test(errors, test_paths_bad_dirfd_is_ebadf);
 	tcase_add_test(errors, test_paths_socket_dirfd_is_enotdir);
 	tcase_add_test(errors, test_paths_relative_base_is_inval);
 	tcase_add_test(errors, test_paths_fd_unreadable_names_link);
-	suite_add_tcase(s, errors);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(paths_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

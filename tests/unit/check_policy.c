@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <check.h>
 #include <dirent.h>
 #include <malloc.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 
 #include "pol_glob.h"
 #include "policy.h"
+#include "mid_check.h"
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -1229,12 +1229,11 @@ END_TEST
 
 /* ---- suite ----------------------------------------------------------- */
 
-static Suite *policy_suite(void)
+static void mid_check_tests(struct mid_check *t)
 {
-	Suite *s = suite_create("policy");
-	TCase *core = tcase_create("core");
-	TCase *limits = tcase_create("limits");
-	TCase *errors = tcase_create("errors");
+	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
+
+	t->name = "policy";
 
 	tcase_add_test(core, test_policy_exec_path_and_argv);
 	tcase_add_test(core, test_policy_argv_is_matched_as_joined);
@@ -1257,7 +1256,6 @@ static Suite *policy_suite(void)
 	tcase_add_test(core, test_policy_examples_decide);
 	tcase_add_test(core, test_policy_load_file);
 	tcase_add_test(core, test_policy_match_allocates_nothing);
-	suite_add_tcase(s, core);
 
 	tcase_add_test(limits, test_policy_device_256_bytes);
 	tcase_add_test(limits, test_policy_ttl_30000);
@@ -1269,7 +1267,6 @@ static Suite *policy_suite(void)
 	tcase_add_test(limits, test_policy_list_256_entries);
 	tcase_add_test(limits, test_policy_glob_4096_bytes);
 	tcase_add_test(limits, test_policy_url_longest_host);
-	suite_add_tcase(s, limits);
 
 	tcase_add_test(errors, test_policy_err_unknown_top_level);
 	tcase_add_test(errors, test_policy_err_unknown_rule_key);
@@ -1288,17 +1285,4 @@ static Suite *policy_suite(void)
 	tcase_add_test(errors, test_policy_err_field_not_valid_for_kind);
 	tcase_add_test(errors, test_policy_err_bad_glob);
 	tcase_add_test(errors, test_policy_err_one_line);
-	suite_add_tcase(s, errors);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(policy_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
 }

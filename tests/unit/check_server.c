@@ -7,7 +7,6 @@
  * each refusal with its message ("errors").
  */
 #define _GNU_SOURCE
-#include <check.h>
 #include <cjson/cJSON.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "state.h"
 #include "store.h"
 #include "wire.h"
+#include "mid_check.h"
 
 /* ---- helpers -------------------------------------------------------- */
 
@@ -953,12 +953,11 @@ START_TEST(test_server_keys_write_errors)
 }
 END_TEST
 
-static Suite *server_suite(void)
+static void mid_check_tests(struct mid_check *t)
 {
-	Suite *s = suite_create("server");
-	TCase *core = tcase_create("core");
-	TCase *limits = tcase_create("limits");
-	TCase *errors = tcase_create("errors");
+	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
+
+	t->name = "server";
 
 	tcase_add_checked_fixture(core, tmp_setup, tmp_teardown);
 	tcase_add_checked_fixture(limits, tmp_setup, tmp_teardown);
@@ -991,19 +990,4 @@ static Suite *server_suite(void)
 	tcase_add_test(errors, test_server_unknown_device_errors);
 	tcase_add_test(errors, test_server_keys_write_errors);
 	tcase_add_test(errors, test_server_journal_damage);
-	suite_add_tcase(s, core);
-	suite_add_tcase(s, limits);
-	suite_add_tcase(s, errors);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(server_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }

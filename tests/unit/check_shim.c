@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
-#include <check.h>
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +20,7 @@
 #include <unistd.h>
 
 #include "shim.h"
+#include "mid_check.h"
 
 /* ---- a programmable validator ----------------------------------------- */
 
@@ -862,12 +862,11 @@ START_TEST(test_shim_guard_blocks_signals)
 }
 END_TEST
 
-static Suite *shim_suite(void)
+static void mid_check_tests(struct mid_check *t)
 {
-	Suite *s = suite_create("shim");
-	TCase *core = tcase_create("core");
-	TCase *limits = tcase_create("limits");
-	TCase *errors = tcase_create("errors");
+	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
+
+	t->name = "shim";
 
 	tcase_set_timeout(core, 20);
 	tcase_add_test(core, test_shim_policy_allow_skips_control_plane);
@@ -889,12 +888,10 @@ static Suite *shim_suite(void)
 	tcase_add_test(core, test_shim_denial_names_peer_once);
 	tcase_add_test(core, test_shim_sockaddr_families_and_lengths);
 	tcase_add_test(core, test_shim_guard_blocks_signals);
-	suite_add_tcase(s, core);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
 	tcase_add_test(limits, test_shim_short_ttl_skips_fast_path);
 	tcase_add_test(limits, test_shim_exec_followable_wild_header);
-	suite_add_tcase(s, limits);
 
 	tcase_add_loop_test(errors, test_shim_fault_is_deny_with_code, 0, (int)MID_ARRAY_LEN(faults));
 	tcase_add_test(errors, test_shim_missing_code_is_bad_reply);
@@ -902,17 +899,4 @@ static Suite *shim_suite(void)
 	tcase_add_test(errors, test_shim_config_requires_device_and_key);
 	tcase_add_test(errors, test_shim_exit_action);
 	tcase_add_test(errors, test_shim_kill_action);
-	suite_add_tcase(s, errors);
-	return s;
-}
-
-int main(void)
-{
-	SRunner *sr = srunner_create(shim_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
 }
