@@ -37,7 +37,7 @@ LIBS_MHD = -lmicrohttpd
 LIBS_SQLITE = -lsqlite3
 LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-# Sources by part (see DESIGN.md). Hook files go only into the preload.
+# Sources by part (see doc/design.md). Hook files go only into the preload.
 COMMON_SRC = $(wildcard common/*.c)
 POLICY_SRC = $(wildcard policy/*.c)
 CLIENT_SRC = $(wildcard client/*.c)
@@ -121,11 +121,11 @@ $(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY
 		$(call obj,$(SHIM_PRELOAD_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
 		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
 
-$(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+$(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -pthread
 
-$(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
+$(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CJSON) -pthread
 
@@ -162,6 +162,15 @@ $(B)/ut/libmidclient.a: $(call obj,$(addprefix ut/,$(CLIENT_SRC)))
 $(B)/ut/libmidshimcore.a: $(call obj,$(addprefix ut/,$(SHIM_CORE_SRC)))
 $(B)/ut/libmidserver.a: $(call obj,$(addprefix ut/,$(SERVER_SRC)))
 ut_libs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(B)/ut/libmid$(m).a)
+# The same sets as sources, for `make fuzz`, which compiles them with clang.
+SRC_common = $(COMMON_SRC)
+SRC_policy = $(POLICY_SRC)
+SRC_client = $(CLIENT_SRC)
+SRC_shimcore = $(SHIM_CORE_SRC)
+SRC_server = $(SERVER_SRC)
+ut_srcs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(SRC_$(m)))
+FUZZ_NAMES = $(notdir $(basename $(FUZZ_SRC)))
+rparen = )
 UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -ldl -pthread
 
 .SECONDEXPANSION:
@@ -232,11 +241,9 @@ FUZZ_FLAGS = -g -O1 -fsanitize=fuzzer,address,undefined -DMID_UNIT_TEST -Icommon
 fuzz:
 	$(Q)scripts/install-deps.sh fuzz >/dev/null
 	@mkdir -p $(B)/fuzz-lf
-	$(Q)for t in $(notdir $(basename $(FUZZ_SRC))); do \
+	$(Q)for t in $(FUZZ_NAMES); do \
 		n=$${t#fuzz_}; mods=; \
-		case $$n in policy) mods="$(POLICY_SRC) $(COMMON_SRC)" ;; \
-			reply) mods="$(CLIENT_SRC) $(COMMON_SRC)" ;; \
-			*) mods="$(SERVER_SRC) $(CLIENT_SRC) $(POLICY_SRC) $(COMMON_SRC)" ;; esac; \
+		case $$t in $(foreach t,$(FUZZ_NAMES),$(t)$(rparen) mods="$(call ut_srcs,$(t))" ;; ) esac; \
 		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -o $(B)/fuzz-lf/$$t tests/fuzz/$$t.c $$mods \
 			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -ldl -pthread || exit 1; \

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The policy model: a JSON document (see midshim-policy(5) and DESIGN.md)
+ * The policy model: a JSON document (see midshim-policy(5) and doc/design.md)
  * loaded once, checked strictly, then matched against events without
  * allocating. Pure code: no network, no hooks, no global state.
  */

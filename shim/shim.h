@@ -105,7 +105,7 @@ struct mid_config {
 };
 
 /*
- * Fill 'cfg' from the environment (MIDSHIM_*; see DESIGN.md) and the
+ * Fill 'cfg' from the environment (MIDSHIM_*; see doc/design.md) and the
  * policy file it names. 'getenv_fn' reads a variable (getenv in the shim,
  * a table in tests); 'envp', when not NULL, is checked for misspelt
  * MIDSHIM_* names. Environment wins over the policy file, which wins
