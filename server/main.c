@@ -210,11 +210,18 @@ static int cmd_init(int argc, char **argv)
 	}
 	printf("created org '%s' in %s (device limit %ld%s)\n", name, db, limit,
 	       limit ? "" : ": unlimited");
-	printf("org key:   %s   (for shims: MIDSHIM_ORG_KEY)\n", org_key);
-	printf("admin key: %s   (for operators: MIDSHIM_ADMIN_KEY)\n", admin_key);
-	if(keydir)
-		printf("keys written to %s/org.key and %s/admin.key\n", keydir, keydir);
-	printf("These keys are shown only once; midd stores only their SHA-256 hashes.\n");
+	/* Written to files, the keys stay off the terminal, its scrollback
+	 * and any log that captures stdout. */
+	if(keydir) {
+		printf("keys written to %s/org.key (for shims: MIDSHIM_ORG_KEY_FILE) and "
+		       "%s/admin.key (for operators: MIDSHIM_ADMIN_KEY_FILE)\n", keydir, keydir);
+		printf("midd stores only their SHA-256 hashes; keep the files safe.\n");
+	} else {
+		printf("org key:   %s   (for shims: MIDSHIM_ORG_KEY)\n", org_key);
+		printf("admin key: %s   (for operators: MIDSHIM_ADMIN_KEY)\n", admin_key);
+		printf("These keys are shown only once; midd stores only their SHA-256 "
+		       "hashes.\n");
+	}
 	if(fflush(stdout)) {
 		snprintf(err, sizeof(err), "cannot write the keys to stdout: %s", strerror(errno));
 		goto out;

@@ -7,8 +7,14 @@
 . "$(dirname "$0")/midd.lib"
 
 midd_start
-assert_contains "$(cat "$T/init.out")" "org key:   $ORG_KEY" "init prints the org key"
-assert_contains "$(cat "$T/init.out")" "admin key: $ADMIN_KEY" "init prints the admin key"
+# With --write-keys the keys go to the files only, never to stdout.
+assert_not_contains "$(cat "$T/init.out")" "$ORG_KEY" "init --write-keys prints the org key"
+assert_not_contains "$(cat "$T/init.out")" "$ADMIN_KEY" "init --write-keys prints the admin key"
+assert_contains "$(cat "$T/init.out")" "keys written to $T/keys/org.key" "init names the key files"
+# Without it, stdout is the one place they appear.
+"$BIN/midd" init --db "$T/printed.db" >"$T/printed.out"
+grep -Eq "^org key: +mid_org_[0-9a-f]{64} " "$T/printed.out" || fail "init without --write-keys: $(cat "$T/printed.out")"
+grep -Eq "^admin key: mid_adm_[0-9a-f]{64} " "$T/printed.out" || fail "init without --write-keys: $(cat "$T/printed.out")"
 [[ $ORG_KEY =~ ^mid_org_[0-9a-f]{64}$ ]] || fail "org key format: $ORG_KEY"
 [[ $ADMIN_KEY =~ ^mid_adm_[0-9a-f]{64}$ ]] || fail "admin key format: $ADMIN_KEY"
 assert_eq 600 "$(stat -c %a "$T/keys/org.key")" "org.key mode"
