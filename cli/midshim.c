@@ -239,10 +239,27 @@ static int cmd_run(int argc, char **argv)
 	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_CANNOT;
 }
 
+/* "--help" or "-h" among a subcommand's words. */
+static int wants_help(int argc, char **argv)
+{
+	for(int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+		if(!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+			return 1;
+	return 0;
+}
+
 static int cmd_policy(int argc, char **argv)
 {
 	int i, bad = 0;
 
+	if(wants_help(argc, argv)) {
+		printf("usage: midshim policy check FILE...\n\n"
+		       "Check each JSON policy FILE: it must parse and name only known fields,\n"
+		       "kinds, actions and operations. Prints FILE: ok (N rules), or the file,\n"
+		       "line and reason. Exit 0 when every FILE is valid, 1 otherwise.\n"
+		       "See midshim-policy(5).\n");
+		return 0;
+	}
 	if(argc < 3 || strcmp(argv[1], "check"))
 		return die_usage("usage: midshim policy check FILE...", NULL);
 	for(i = 2; i < argc; i++) {
@@ -307,6 +324,17 @@ static int cmd_explain(int argc, char **argv)
 	char err[1024], desc[1024], abs1[PATH_MAX], abs2[PATH_MAX];
 	int i = 1, rule, rc = EXIT_USAGE;
 
+	if(wants_help(argc, argv)) {
+		printf("usage: midshim explain [--policy FILE] EVENT...\n\n"
+		       "Print the action (allow, deny, validate) the policy (FILE, else\n"
+		       "MIDSHIM_POLICY, else the built-in policy) takes for one event, and the\n"
+		       "rule or default that decides it. Paths are made absolute and normal as\n"
+		       "at run time. Events:\n"
+		       "  exec PATH [ARGS...]              connect ADDR PORT [HOST]\n"
+		       "  send ADDR PORT [HOST]            write PATH [FDKIND]\n"
+		       "  fs OP PATH [PATH2]\n");
+		return 0;
+	}
 	if(argc > 2 && !strcmp(argv[1], "--policy")) {
 		file = argv[2];
 		i = 3;
