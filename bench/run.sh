@@ -13,8 +13,9 @@
 # Knobs (environment): BENCH_ROUNDS (hot path rounds, default 21),
 # BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_QUIET_WAIT
 # (seconds to wait for a quiet machine first, 60), BENCH_OUT (where
-# results.md and latency.png go, default bench/), BENCH_QUICK=1 (tiny
-# runs that only check the harness works).
+# results.md and latency.png go, default bench/), BENCH_LIVE_LEVELS
+# (numbers of live gated processes, default "1000 5000 10000"),
+# BENCH_QUICK=1 (tiny runs that only check the harness works).
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
@@ -40,11 +41,12 @@ LOAD_CONNS=32
 LOAD_THREADS=2
 LOAD_SECS=5
 TTL_HOT=30000
+LIVE_LEVELS=${BENCH_LIVE_LEVELS:-1000 5000 10000}
 # A quick pass that checks the harness itself, not the numbers.
 if [ -n "${BENCH_QUICK:-}" ]; then
 	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1
 	N_NULL=10000 N_FILE=10000 N_PTRACE_NULL=1000 N_PTRACE_FILE=1000 N_SPAWN=20
-	N_VALIDATE=2000 LOAD_SECS=1
+	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20
 	: "${BENCH_QUIET_WAIT:=0}"
 fi
 SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
@@ -53,7 +55,7 @@ SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
 PTRACE_SET=write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,sendmmsg,connect,execve,execveat,open,openat,creat,truncate,ftruncate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat,chmod,fchmodat,chown,fchownat
 PTRACE="strace -f -qq --seccomp-bpf -o /dev/null -e trace=$PTRACE_SET"
 
-for f in "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen"; do
+for f in "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing; run 'make bench'" >&2; exit 1; }
 done
 for t in strace curl awk; do
@@ -307,6 +309,18 @@ RSS_MAX=$RSS_HOT
 row 'extra RSS per gated process (`hotpath` paused / `sleep`), median of 5' '≤ 1 MiB' \
 	"**$RSS_HOT / $RSS_SLEEP KiB**" "$(verdict "$RSS_MAX" 1024)" rss
 say "rss: hotpath +$RSS_HOT KiB, sleep +$RSS_SLEEP KiB"
+
+# ---- 6b. many live processes ------------------------------------------------
+# bench/live.sh keeps LEVEL gated processes alive at once against this
+# midd, each with its connection, and prints one summary row per level.
+BIN=$BIN MIDD_PORT=$MIDD_PORT MIDD_PID=$MIDD_PID KEYS=$T/keys timeout 3600 \
+	bash bench/live.sh $LIVE_LEVELS >"$LOG/live.rows" 2>>"$LOG/live.err" ||
+	die "live.sh failed: $(tail -n 3 "$LOG/live.err")"
+while IFS= read -r line; do
+	ROWS+=("$line")
+	[[ $line == *"| met |" ]] || MISSED+=(live)
+done <"$LOG/live.rows"
+say "live processes: $(grep -c . "$LOG/live.rows") levels"
 
 # ---- 7. the ptrace comparison ----------------------------------------------
 METRIC=wall
@@ -634,6 +648,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | throughput | \`$B/bench/loadgen http://127.0.0.1:PORT KEYFILE $VDEV $LOAD_CONNS $LOAD_SECS $LOAD_THREADS\` | 3 |
 | revoke → halt | \`bench/halt.sh TTL 5\` for TTL 100 and 1000 | 5 each |
 | RSS | VmRSS of \`$B/bench/hotpath pause DIR\` and of \`sleep 30\`, gated minus ungated | 5 |
+| live processes | \`bench/live.sh $LIVE_LEVELS\`: LEVEL × \`$B/bench/live 600 DIR\` at once, then \`$B/bench/validate ... 5000\` | 1 per level |
 
 Notes on the figures:
 
@@ -656,6 +671,14 @@ Notes on the figures:
   validate and the kill.
 - *RSS*: the paused \`hotpath\` has done a gated open, a validate and a
   write of each kind, so the shim's client, cache and tables are live.
+- *live processes*: each \`bench/live\` validated in its start-up gate
+  and keeps its kept-alive connection (it validates again every 20 s, under
+  \`midd\`'s 30 s idle deadline). \`midd\`'s RSS and descriptors are read
+  once every process holds its connection, against \`midd\` just before;
+  the fresh client is \`bench/validate\` (the shim's own client, 1000
+  warm-up calls, then 5000 timed) run meanwhile. Every process is killed
+  by its PID before the next level. A level the machine cannot hold
+  (memory, processes, descriptors) is reported as not measured.
 
 ## Against a ptrace-based gate
 

@@ -84,10 +84,13 @@ static const struct command commands[] = {
 	 "program of the org stops at its next boundary; device states are kept.\n"
 	 "org enable undoes it. Needs the admin key.\n",
 	 1, 1},
-	{"audit", "[--device D] [--limit N]", "recent decisions, newest first",
+	{"audit", "[--device D] [--limit N] [--before CURSOR]", "recent decisions, newest first",
 	 "Shows recent decisions of midd, newest first: time, device, route,\n"
 	 "decision, code, request_id and peer. --device D shows only D's, --limit N\n"
-	 "at most N entries. Needs the admin key.\n",
+	 "at most N entries (default 100, up to 1000000: midd is asked page by\n"
+	 "page). When older entries remain, the last line on stderr names the\n"
+	 "cursor; --before CURSOR starts there. With --json: one object with\n"
+	 "\"entries\" and \"next\" (the cursor, or null). Needs the admin key.\n",
 	 0, 0},
 	{"rotate-key", "org [--grace D]|admin", "new key, printed once",
 	 "Issues a new org or admin key and prints it alone on one line of stdout,\n"
@@ -250,7 +253,7 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 /* ---- command line --------------------------------------------------- */
 
 struct opts {
-	const char *url, *admin_file, *org_file, *device;
+	const char *url, *admin_file, *org_file, *device, *before;
 	long timeout_ms, limit, grace_s;
 	bool json, help, grace_set;
 };
@@ -297,6 +300,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"device", required_argument, NULL, 'd'},
 		{"limit", required_argument, NULL, 'l'},
+		{"before", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -327,6 +331,12 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'O': o->org_file = optarg; break;
 		case 'j': o->json = true; break;
 		case 'd': o->device = optarg; break;
+		case 'b':
+			o->before = optarg;
+			if(!*optarg || optarg[strspn(optarg, "0123456789.")] || strlen(optarg) > 40)
+				return die_usage("--before wants the cursor an earlier audit named, "
+						 "not '%.64s'", optarg);
+			break;
 		case 't':
 			ex = parse_long(optarg, 1, MID_CTL_TIMEOUT_MAX_MS, "--timeout-ms", &o->timeout_ms);
 			if(ex)
@@ -371,6 +381,8 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 		return die_usage("--device is for audit and console, not %s", n);
 	if(o->limit && strcmp(n, "audit"))
 		return die_usage("--limit is for audit, not %s", n);
+	if(o->before && strcmp(n, "audit"))
+		return die_usage("--before is for audit, not %s", n);
 	if(!strcmp(n, "org") && strcmp(args[0], "disable") && strcmp(args[0], "enable"))
 		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
 	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
@@ -403,7 +415,7 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 	if(!strcmp(n, "org"))
 		return mid_ctl_org(c, !strcmp(args[0], "disable"));
 	if(!strcmp(n, "audit"))
-		return mid_ctl_audit(c, o->device, o->limit);
+		return mid_ctl_audit(c, o->device, o->limit, o->before);
 	if(!strcmp(n, "rotate-key"))
 		return mid_ctl_rotate_key(c, args[0], o->grace_set ? o->grace_s : MID_CTL_GRACE_DEFAULT);
 	if(!strcmp(n, "keys"))

@@ -98,7 +98,9 @@ int mid_ctl_list(struct mid_ctl *c);
 int mid_ctl_usage(struct mid_ctl *c);
 int mid_ctl_org(struct mid_ctl *c, bool disable);
 /* 'device' may be NULL (all devices); 'limit' 0 leaves the server's default. */
-int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit);
+/* The newest 'limit' audit entries (all pages needed), below the cursor
+ * 'before' unless it is NULL. */
+int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit, const char *before);
 /* 'which' is "org" or "admin". */
 /* 'grace_s': how long the old org key keeps working (0: not at all). */
 int mid_ctl_rotate_key(struct mid_ctl *c, const char *which, long grace_s);

@@ -17,6 +17,8 @@
 
 #define TABLE_COLS 8
 #define CELL_MAX 512
+#define AUDIT_DEFAULT 100 /* audit entries shown without --limit */
+#define AUDIT_PAGE 1000   /* the most midd gives in one answer */
 #define ERR_MAX (MID_URL_MAX + 1024)
 
 void mid_ctl_err(const char *fmt, ...)
@@ -682,49 +684,100 @@ out:
 	return ex;
 }
 
-int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit)
+/* Fetch one page of at most 'want' audit entries below 'before' (NULL:
+ * the newest) into 'all'; '*next' gets the cursor of the page after it
+ * (freed by the caller), NULL when there is none. */
+static int audit_page(struct mid_ctl *c, const char *esc_dev, const char *before, long want,
+		      cJSON *all, char **next)
+{
+	char path[3 * MID_DEVICE_MAX + 160];
+	struct mid_ctl_reply r = {0};
+	const cJSON *n;
+	cJSON *entries, *e;
+	int ex;
+
+	*next = NULL;
+	snprintf(path, sizeof(path), "/api/v1/audit?limit=%ld%s%s%s%s", want,
+		 esc_dev ? "&deviceId=" : "", esc_dev ? esc_dev : "", before ? "&before=" : "",
+		 before ? before : "");
+	ex = call(c, "audit", "GET", path, NULL, &r);
+	if(ex)
+		goto out;
+	entries = cJSON_GetObjectItemCaseSensitive(r.json, "entries");
+	n = cJSON_GetObjectItemCaseSensitive(r.json, "next");
+	if(!cJSON_IsArray(entries) || (n && !cJSON_IsString(n) && !cJSON_IsNull(n))) {
+		mid_ctl_err("audit: midd's answer has no entries");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	while((e = cJSON_DetachItemFromArray(entries, 0)))
+		cJSON_AddItemToArray(all, e);
+	if(cJSON_IsString(n) && !(*next = strdup(n->valuestring))) {
+		mid_ctl_err("audit: out of memory");
+		ex = MID_CTL_EXIT_REFUSED;
+	}
+out:
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit, const char *before)
 {
 	static const char *const head[] = {"TIME", "DEVICE", "ROUTE", "DECISION",
 					   "CODE", "REQUEST_ID", "PEER"};
 	static const char *const keys[] = {"time", "deviceId", "route", "decision",
 					   "code", "request_id", "peer"};
-	char path[3 * MID_DEVICE_MAX + 96];
-	struct mid_ctl_reply r = {0};
 	struct table t = {.ncol = MID_ARRAY_LEN(head)};
-	const cJSON *e, *entries;
-	char *esc = NULL;
-	size_t n;
-	int ex;
+	cJSON *out = cJSON_CreateObject(), *all;
+	char *esc = NULL, *next = NULL, *cursor = NULL;
+	const cJSON *e;
+	long have;
+	int ex = MID_CTL_EXIT_REFUSED;
 
-	n = (size_t)snprintf(path, sizeof(path), "/api/v1/audit");
+	if(limit <= 0)
+		limit = AUDIT_DEFAULT;
 	if(device) {
 		ex = mid_ctl_check_device(device);
 		if(ex)
 			return ex;
 		esc = mid_ctl_http_escape(c->http, device);
-		if(!esc) {
-			mid_ctl_err("out of memory");
-			return MID_CTL_EXIT_REFUSED;
-		}
-		n += (size_t)snprintf(path + n, sizeof(path) - n, "?deviceId=%s", esc);
 	}
-	if(limit > 0)
-		snprintf(path + n, sizeof(path) - n, "%climit=%ld", device ? '&' : '?', limit);
-	ex = call(c, "audit", "GET", path, NULL, &r);
-	if(ex)
-		goto out;
-	if(c->json) {
-		print_raw(&r);
-		goto out;
-	}
-	entries = cJSON_GetObjectItemCaseSensitive(r.json, "entries");
-	if(!cJSON_IsArray(entries)) {
-		mid_ctl_err("audit: midd's answer has no entries");
+	all = cJSON_AddArrayToObject(out, "entries");
+	if(!all || (device && !esc) || (before && !(cursor = strdup(before)))) {
+		mid_ctl_err("out of memory");
 		ex = MID_CTL_EXIT_REFUSED;
 		goto out;
 	}
+	/* midd answers at most AUDIT_PAGE rows at once: page on below the
+	 * last row until 'limit' rows or the oldest. */
+	for(have = 0; have < limit; have = cJSON_GetArraySize(all)) {
+		long want = limit - have > AUDIT_PAGE ? AUDIT_PAGE : limit - have;
+
+		ex = audit_page(c, esc, cursor, want, all, &next);
+		free(cursor);
+		cursor = next;
+		next = NULL;
+		if(ex || !cursor)
+			break;
+	}
+	if(ex)
+		goto out;
+	if(c->json) {
+		char *text;
+
+		if(!(cursor ? cJSON_AddStringToObject(out, "next", cursor) :
+			      cJSON_AddNullToObject(out, "next")) ||
+		   !(text = cJSON_PrintUnformatted(out))) {
+			mid_ctl_err("audit: out of memory");
+			ex = MID_CTL_EXIT_REFUSED;
+			goto out;
+		}
+		puts(text);
+		free(text);
+		goto out;
+	}
 	table_add(&t, head);
-	cJSON_ArrayForEach(e, entries) {
+	cJSON_ArrayForEach(e, all) {
 		char b[MID_ARRAY_LEN(keys)][CELL_MAX];
 		const char *row[MID_ARRAY_LEN(keys)];
 		size_t i;
@@ -745,10 +798,13 @@ int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit)
 		table_print(&t);
 	else
 		puts("no audit entries");
+	if(cursor)
+		fprintf(stderr, "midctl: older entries follow: midctl audit --before %s\n", cursor);
 out:
 	free(esc);
+	free(cursor);
+	cJSON_Delete(out);
 	table_free(&t);
-	mid_ctl_reply_cleanup(&r);
 	return ex;
 }
 

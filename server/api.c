@@ -4,7 +4,11 @@
  * with the headers, once per chunk of body and once at the end; the body
  * is kept in a fixed buffer of MID_REQUEST_BODY_MAX bytes, and a body
  * announced or found to be larger is answered with 413 without storing it.
- * Order of checks: route, method, body size, key, body content.
+ * Order of checks: route, method, body size, key, body content. Validate
+ * (and health, usage) is answered on libmicrohttpd's thread; every other
+ * route suspends its connection and runs in the slow lane (lane.h), which
+ * makes the answer and resumes it, so floods of those never queue in front
+ * of validate.
  */
 #define _GNU_SOURCE
 #include "api.h"
@@ -20,6 +24,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn.h"
+#include "lane.h"
 #include "log.h"
 #include "wire.h"
 
@@ -30,6 +36,7 @@
 struct mid_api {
 	struct MHD_Daemon *d;
 	struct mid_service *svc;
+	struct mid_lane *lane;
 	int is_unix;
 };
 
@@ -37,6 +44,15 @@ enum need {
 	NEED_NONE,
 	NEED_ORG,   /* org key or admin key */
 	NEED_ADMIN, /* admin key only */
+};
+
+/* An answer made but not yet queued: a route in the slow lane makes it on
+ * the lane's thread, and libmicrohttpd's thread queues it. */
+struct reply {
+	unsigned status;
+	char *json;           /* owned; NULL: out of memory */
+	const char *allow;    /* static */
+	char retry_after[16]; /* "" for none */
 };
 
 /* One request in flight. */
@@ -51,6 +67,13 @@ struct call {
 	char peer[MID_PEER_MAX];
 	const char *body;
 	size_t len;
+	struct reply out;
+};
+
+enum lane {
+	INLINE, /* answered from memory on libmicrohttpd's thread */
+	SLOW,   /* touches the database or walks every device: the slow lane */
+	NEW,    /* the slow lane only for a device not known yet (register) */
 };
 
 struct route {
@@ -60,42 +83,67 @@ struct route {
 	enum MHD_Result (*fn)(struct call *c);
 	const char *action;        /* device state routes: audit/log name */
 	enum mid_dev_state to;     /* device state routes: target state */
+	enum lane lane;
+};
+
+enum req_state {
+	RQ_READING, /* head and body arriving */
+	RQ_LANE,    /* suspended, waiting for the slow lane */
+	RQ_ANSWERED /* c.out holds the answer to queue */
 };
 
 struct req {
 	size_t len;
 	size_t discarded;
 	int too_big;
+	enum req_state state;
+	struct call call;
 	char body[MID_REQUEST_BODY_MAX];
 };
 
 /* ---- answers --------------------------------------------------------- */
 
-static enum MHD_Result send_text(struct MHD_Connection *conn, unsigned status, char *json,
-				 const char *allow)
+/* Queue the answer 'o' made for the request on 'conn'. */
+static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct reply *o)
 {
 	static const char oom[] = "{\"error\":\"" MID_E_INTERNAL "\",\"message\":\"out of memory\"}";
+	unsigned status = o->status;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	if(json)
-		r = MHD_create_response_from_buffer(strlen(json), json, MHD_RESPMEM_MUST_FREE);
+	if(o->json)
+		r = MHD_create_response_from_buffer(strlen(o->json), o->json, MHD_RESPMEM_MUST_FREE);
 	else {
 		status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		r = MHD_create_response_from_buffer(sizeof(oom) - 1, (void *)(uintptr_t)oom,
 						    MHD_RESPMEM_PERSISTENT);
 	}
-	if(!r) {
-		free(json);
+	if(!r)
 		return MHD_NO;
-	}
+	o->json = NULL; /* the response owns it now */
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if(allow)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+	if(o->allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, o->allow);
+	if(o->retry_after[0])
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, o->retry_after);
 	ret = MHD_queue_response(conn, status, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+/* Make the answer of 'c': 'json' (taken; NULL means out of memory) with
+ * 'status' and the optional headers. */
+static enum MHD_Result send_text(struct call *c, unsigned status, char *json, const char *allow,
+				 const char *retry_after)
+{
+	free(c->out.json);
+	c->out.status = status;
+	c->out.json = json;
+	c->out.allow = allow;
+	mid_strlcpy(c->out.retry_after, retry_after ? retry_after : "",
+		    sizeof(c->out.retry_after));
+	return MHD_YES;
 }
 
 /* Answer with 'o' plus the request_id; takes 'o'. */
@@ -106,13 +154,13 @@ static enum MHD_Result send_obj(struct call *c, unsigned status, cJSON *o)
 	if(o && cJSON_AddStringToObject(o, "request_id", c->rid))
 		s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
-	return send_text(c->conn, status, s, NULL);
+	return send_text(c, status, s, NULL, NULL);
 }
 
 static enum MHD_Result send_err(struct call *c, unsigned status, const char *code,
 				const char *message)
 {
-	return send_text(c->conn, status, mid_wire_error(code, message, c->rid), NULL);
+	return send_text(c, status, mid_wire_error(code, message, c->rid), NULL, NULL);
 }
 
 /* Say in 'o' how durable a change is: "persisted", and when it is not,
@@ -214,17 +262,24 @@ static enum MHD_Result r_health(struct call *c)
 
 static enum MHD_Result r_register(struct call *c)
 {
-	char dev[MID_DEVICE_MAX + 1];
+	char dev[MID_DEVICE_MAX + 1], msg[128], secs[16];
 	enum mid_reg_status s;
 	enum MHD_Result ret;
-
+	unsigned retry;
 	enum mid_rc rc;
 
 	if(!body_device(c, dev, &ret))
 		return ret;
-	rc = mid_service_register(c->api->svc, c->org, dev, &c->who, &s);
+	rc = mid_service_register(c->api->svc, c->org, dev, &c->who, &s, &retry);
 	if(rc)
 		return send_failed(c, rc);
+	if(s == MID_REG_RATE) {
+		snprintf(msg, sizeof(msg), "this org creates devices too fast; try again in %u ms",
+			 retry);
+		snprintf(secs, sizeof(secs), "%u", (retry + 999) / 1000);
+		return send_text(c, MHD_HTTP_TOO_MANY_REQUESTS,
+				 mid_wire_error(MID_E_RATE, msg, c->rid), NULL, secs);
+	}
 	return send_device(c, mid_reg_status_name(s), dev, NULL, NULL);
 }
 
@@ -261,7 +316,7 @@ static enum MHD_Result r_validate(struct call *c)
 		return send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
 	c->who.mode = mid_proc_mode_parse(mode);
 	mid_service_validate(c->api->svc, c->org, dev, &c->who, &v);
-	return send_text(c->conn, MHD_HTTP_OK, mid_api_verdict_json(&v, dev, c->rid), NULL);
+	return send_text(c, MHD_HTTP_OK, mid_api_verdict_json(&v, dev, c->rid), NULL, NULL);
 }
 
 static enum MHD_Result r_set_state(struct call *c)
@@ -315,13 +370,19 @@ static int list_one(const struct mid_dev_info *d, void *arg)
 	return l->only != NULL;
 }
 
-/* The optional ?deviceId= filter: NULL when absent, or answer 400. */
+/* The optional ?deviceId= filter: NULL when absent, or answer 400. A
+ * %00 inside it would end the C string early, so the decoded length
+ * must be the string's. */
 static int query_device(struct call *c, const char **dev, enum MHD_Result *ret)
 {
-	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "deviceId");
+	const char *v = NULL;
+	size_t n = 0;
 
+	if(MHD_lookup_connection_value_n(c->conn, MHD_GET_ARGUMENT_KIND, "deviceId", 8, &v, &n) !=
+	   MHD_YES)
+		v = NULL;
 	*dev = v;
-	if(v && !mid_device_ok(v, strlen(v))) {
+	if(v && (n != strlen(v) || !mid_device_ok(v, n))) {
 		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_DEVICE_ID,
 				"deviceId must be 1 to 256 bytes of printable ASCII without spaces");
 		return 0;
@@ -492,13 +553,26 @@ static enum MHD_Result r_keys(struct call *c)
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
+struct audit_ctx {
+	cJSON *arr;
+	unsigned n, limit;
+	struct mid_audit_cursor last; /* of the last row given */
+	int more;                     /* a row past 'limit' exists */
+};
+
 static int audit_one(const struct mid_audit_row *a, void *arg)
 {
-	cJSON *o = cJSON_CreateObject();
+	struct audit_ctx *x = arg;
+	cJSON *o;
 	char t[32];
 
+	if(x->n == x->limit) {
+		x->more = 1;
+		return 0;
+	}
+	o = cJSON_CreateObject();
 	mid_wire_time(a->time_ms, t);
-	if(!o || !cJSON_AddItemToArray(arg, o) ||
+	if(!o || !cJSON_AddItemToArray(x->arr, o) ||
 	   !cJSON_AddStringToObject(o, "time", t) ||
 	   !(a->device[0] ? cJSON_AddStringToObject(o, "deviceId", a->device) :
 			    cJSON_AddNullToObject(o, "deviceId")) ||
@@ -508,6 +582,9 @@ static int audit_one(const struct mid_audit_row *a, void *arg)
 	   !cJSON_AddStringToObject(o, "request_id", a->request_id) ||
 	   !cJSON_AddStringToObject(o, "peer", a->peer))
 		return 1;
+	x->n++;
+	x->last.time_ms = a->time_ms;
+	x->last.id = a->id;
 	return 0;
 }
 
@@ -532,47 +609,89 @@ static unsigned query_limit(struct call *c, enum MHD_Result *ret)
 	return n > AUDIT_LIMIT_MAX ? AUDIT_LIMIT_MAX : (unsigned)n;
 }
 
+/* A whole number of 1 to 18 digits at '*p', which is moved past it. */
+static int cursor_part(const char **p, int64_t *out)
+{
+	int64_t n = 0;
+	int i;
+
+	for(i = 0; (*p)[i] >= '0' && (*p)[i] <= '9'; i++) {
+		if(i == 18)
+			return 0;
+		n = n * 10 + ((*p)[i] - '0');
+	}
+	*p += i;
+	*out = n;
+	return i > 0;
+}
+
+/* ?before=CURSOR, the "next" of the page before: TIME.ID. The newest
+ * page without it; 0 with 400 sent when it does not parse. */
+static int query_before(struct call *c, struct mid_audit_cursor *from, enum MHD_Result *ret)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "before");
+
+	from->time_ms = INT64_MAX;
+	from->id = INT64_MAX;
+	if(!v)
+		return 1;
+	if(cursor_part(&v, &from->time_ms) && *v++ == '.' && cursor_part(&v, &from->id) && !*v)
+		return 1;
+	*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+			"before must be the \"next\" of an earlier audit answer");
+	return 0;
+}
+
 static enum MHD_Result r_audit(struct call *c)
 {
+	struct audit_ctx x = {0};
+	struct mid_audit_cursor from;
 	enum MHD_Result ret;
 	const char *dev;
-	unsigned limit;
-	cJSON *o, *arr;
+	char next[48];
+	cJSON *o;
 
 	if(!query_device(c, &dev, &ret))
 		return ret;
-	limit = query_limit(c, &ret);
-	if(!limit)
+	x.limit = query_limit(c, &ret);
+	if(!x.limit || !query_before(c, &from, &ret))
 		return ret;
 	o = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(o, "entries");
-	if(!arr) {
+	x.arr = cJSON_AddArrayToObject(o, "entries");
+	if(!x.arr) {
 		cJSON_Delete(o);
 		return send_obj(c, MHD_HTTP_OK, NULL);
 	}
-	if(mid_store_audit_query(mid_service_store(c->api->svc), mid_org_id(c->org), dev, limit,
-				 audit_one, arr)) {
+	/* One row more than asked tells whether another page follows. */
+	if(mid_store_audit_query(mid_service_store(c->api->svc), mid_org_id(c->org), dev, &from,
+				 x.limit + 1, audit_one, &x)) {
 		cJSON_Delete(o);
 		return send_internal(c);
+	}
+	snprintf(next, sizeof(next), "%lld.%lld", (long long)x.last.time_ms,
+		 (long long)x.last.id);
+	if(!(x.more ? cJSON_AddStringToObject(o, "next", next) : cJSON_AddNullToObject(o, "next"))) {
+		cJSON_Delete(o);
+		o = NULL;
 	}
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
 static const struct route routes[] = {
-	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE},
-	{"/api/v1/devices/register", "POST", NEED_ORG, r_register, NULL, MID_DEV_NONE},
-	{"/api/v1/devices/validate", "POST", NEED_ORG, r_validate, NULL, MID_DEV_NONE},
-	{"/api/v1/devices/revoke", "POST", NEED_ADMIN, r_set_state, "revoke", MID_DEV_REVOKED},
-	{"/api/v1/devices/unrevoke", "POST", NEED_ADMIN, r_set_state, "unrevoke", MID_DEV_ACTIVE},
-	{"/api/v1/devices/restore", "POST", NEED_ADMIN, r_set_state, "restore", MID_DEV_ACTIVE},
-	{"/api/v1/devices/remove", "POST", NEED_ADMIN, r_set_state, "remove", MID_DEV_REMOVED},
-	{"/api/v1/devices/list", "GET", NEED_ORG, r_list, NULL, MID_DEV_NONE},
-	{"/api/v1/usage", "GET", NEED_ORG, r_usage, NULL, MID_DEV_NONE},
-	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_disable, NULL, MID_DEV_NONE},
-	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_enable, NULL, MID_DEV_NONE},
-	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE},
-	{"/api/v1/org/keys", "GET", NEED_ADMIN, r_keys, NULL, MID_DEV_NONE},
-	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE},
+	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
+	{"/api/v1/devices/register", "POST", NEED_ORG, r_register, NULL, MID_DEV_NONE, NEW},
+	{"/api/v1/devices/validate", "POST", NEED_ORG, r_validate, NULL, MID_DEV_NONE, INLINE},
+	{"/api/v1/devices/revoke", "POST", NEED_ADMIN, r_set_state, "revoke", MID_DEV_REVOKED, SLOW},
+	{"/api/v1/devices/unrevoke", "POST", NEED_ADMIN, r_set_state, "unrevoke", MID_DEV_ACTIVE, SLOW},
+	{"/api/v1/devices/restore", "POST", NEED_ADMIN, r_set_state, "restore", MID_DEV_ACTIVE, SLOW},
+	{"/api/v1/devices/remove", "POST", NEED_ADMIN, r_set_state, "remove", MID_DEV_REMOVED, SLOW},
+	{"/api/v1/devices/list", "GET", NEED_ORG, r_list, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/usage", "GET", NEED_ORG, r_usage, NULL, MID_DEV_NONE, INLINE},
+	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_disable, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_enable, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/org/keys", "GET", NEED_ADMIN, r_keys, NULL, MID_DEV_NONE, INLINE},
+	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE, SLOW},
 };
 
 /* The route for 'url' and 'method'; '*path' is the route of 'url' under
@@ -652,38 +771,92 @@ static int authorise(struct call *c, enum need need, enum MHD_Result *ret)
 	return 1;
 }
 
+/* 1 when the body names a device the org already has: registering it
+ * again changes nothing, so every gated start's register is answered
+ * at once. Anything else (a new device, a bad body) takes the lane. */
+static int known_device(struct call *c)
+{
+	char dev[MID_DEVICE_MAX + 1];
+	struct mid_dev_info info;
+	struct mid_wire_err e;
+
+	return mid_wire_body_string(c->body, c->len, "deviceId", 1, dev, sizeof(dev), &e) == MID_OK &&
+	       mid_state_get(c->org, dev, &info) == MID_OK;
+}
+
+/* Check the request in 'rq' and make its answer in rq->call.out; 1 when
+ * its route is to run in the slow lane instead. */
+static int prepare(struct mid_api *api, struct MHD_Connection *conn, const char *url,
+		   const char *method, struct req *rq)
+{
+	const struct route *path = NULL;
+	struct call *c = &rq->call;
+	enum MHD_Result ret;
+
+	memset(c, 0, sizeof(*c));
+	c->api = api;
+	c->conn = conn;
+	mid_wire_request_id(c->rid);
+	peer_name(api, conn, c->peer, sizeof(c->peer));
+	c->who.peer = c->peer;
+	c->who.request_id = c->rid;
+	c->route = find_route(url, method, &path);
+	if(!c->route && !path) {
+		send_err(c, MHD_HTTP_NOT_FOUND, MID_E_NOT_FOUND,
+			 "no such route; the API lives under /api/v1/");
+		return 0;
+	}
+	if(!c->route) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "%s takes %s only", path->path, path->method);
+		send_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, mid_wire_error(MID_E_METHOD, msg, c->rid),
+			  path->method, NULL);
+		return 0;
+	}
+	if(rq->too_big) {
+		send_err(c, MHD_HTTP_CONTENT_TOO_LARGE, MID_E_TOO_LARGE,
+			 "request body is larger than 4096 bytes");
+		return 0;
+	}
+	if(!authorise(c, c->route->need, &ret))
+		return 0;
+	c->body = rq->body;
+	c->len = rq->len;
+	if(c->route->lane == SLOW || (c->route->lane == NEW && !known_device(c)))
+		return 1;
+	c->route->fn(c);
+	return 0;
+}
+
+/* On the lane's thread: make the answer, then let libmicrohttpd's thread
+ * queue it (it calls handle() again once resumed). */
+static void lane_run(void *arg)
+{
+	struct req *rq = arg;
+
+	rq->call.route->fn(&rq->call);
+	rq->state = RQ_ANSWERED;
+	MHD_resume_connection(rq->call.conn);
+}
+
 static enum MHD_Result finish_request(struct mid_api *api, struct MHD_Connection *conn,
 				      const char *url, const char *method, struct req *rq)
 {
-	const struct route *path = NULL;
-	struct call c;
-	enum MHD_Result ret;
-
-	memset(&c, 0, sizeof(c));
-	c.api = api;
-	c.conn = conn;
-	mid_wire_request_id(c.rid);
-	peer_name(api, conn, c.peer, sizeof(c.peer));
-	c.who.peer = c.peer;
-	c.who.request_id = c.rid;
-	c.route = find_route(url, method, &path);
-	if(!c.route && !path)
-		return send_err(&c, MHD_HTTP_NOT_FOUND, MID_E_NOT_FOUND,
-				"no such route; the API lives under /api/v1/");
-	if(!c.route) {
-		char msg[96];
-		snprintf(msg, sizeof(msg), "%s takes %s only", path->path, path->method);
-		return send_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-				 mid_wire_error(MID_E_METHOD, msg, c.rid), path->method);
+	if(prepare(api, conn, url, method, rq)) {
+		rq->state = RQ_LANE;
+		MHD_suspend_connection(conn);
+		if(mid_lane_push(api->lane, rq->call.role == MID_ROLE_ADMIN ? MID_LANE_ADMIN :
+					    MID_LANE_ORG, lane_run, rq) == MID_OK)
+			return MHD_YES;
+		send_text(&rq->call, MHD_HTTP_SERVICE_UNAVAILABLE,
+			  mid_wire_error(MID_E_BUSY, "midd is busy with other requests of this "
+				       "kind; try again shortly", rq->call.rid), NULL, "1");
+		rq->state = RQ_ANSWERED;
+		MHD_resume_connection(conn);
+		return MHD_YES;
 	}
-	if(rq->too_big)
-		return send_err(&c, MHD_HTTP_CONTENT_TOO_LARGE, MID_E_TOO_LARGE,
-				"request body is larger than 4096 bytes");
-	if(!authorise(&c, c.route->need, &ret))
-		return ret;
-	c.body = rq->body;
-	c.len = rq->len;
-	return c.route->fn(&c);
+	rq->state = RQ_ANSWERED;
+	return queue_reply(conn, &rq->call.out);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -697,12 +870,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if(!rq) {
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		mid_conn_busy(conn);
 		rq = malloc(sizeof(*rq));
 		if(!rq)
 			return MHD_NO;
 		rq->len = 0;
 		rq->discarded = 0;
 		rq->too_big = 0;
+		rq->state = RQ_READING;
+		rq->call.out.json = NULL;
 		*con_cls = rq;
 		/* Announced too large: answer now; libmicrohttpd then closes
 		 * the connection without reading the body. */
@@ -712,6 +888,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		}
 		return MHD_YES;
 	}
+	if(rq->state == RQ_ANSWERED) /* back from the slow lane */
+		return queue_reply(conn, &rq->call.out);
+	if(rq->state == RQ_LANE)
+		return MHD_YES;
 	if(*upload_size) {
 		size_t n = *upload_size;
 
@@ -733,21 +913,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		      enum MHD_RequestTerminationCode toe)
 {
+	struct req *rq = *con_cls;
+
 	(void)cls;
-	(void)conn;
 	(void)toe;
-	free(*con_cls);
+	mid_conn_idle(conn);
+	if(rq)
+		free(rq->call.out.json);
+	free(rq);
 	*con_cls = NULL;
 }
 
-enum mid_rc mid_api_start(struct mid_service *svc, int fd, unsigned threads, int is_unix,
-			  struct mid_api **out, char *err, size_t errlen)
+enum mid_rc mid_api_start(struct mid_service *svc, struct mid_conns *conns, int fd,
+			  unsigned threads, int is_unix, struct mid_api **out, char *err,
+			  size_t errlen)
 {
 	struct mid_api *api = calloc(1, sizeof(*api));
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+	struct mid_conn_opts lim;
 
 	*out = NULL;
-	if(!api) {
+	if(!api || mid_lane_new(&api->lane)) {
+		free(api);
 		close(fd);
 		return MID_ERR_NOMEM;
 	}
@@ -755,11 +942,15 @@ enum mid_rc mid_api_start(struct mid_service *svc, int fd, unsigned threads, int
 	api->is_unix = is_unix;
 	if(threads == 0)
 		threads = 1;
+	/* The table decides which connections stay; libmicrohttpd's own cap
+	 * and idle timeout only back it up. */
+	mid_conns_limits(conns, &lim);
 	api->d = MHD_start_daemon(flags, 0, NULL, NULL, handle, api,
 				  MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 				  MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
-				  MHD_OPTION_CONNECTION_LIMIT, (unsigned)MID_API_CONNECTIONS,
-				  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)MID_API_IDLE_SECONDS,
+				  MHD_OPTION_CONNECTION_LIMIT, lim.max,
+				  MHD_OPTION_CONNECTION_TIMEOUT, lim.idle_ms / 1000 + 2,
+				  MHD_OPTION_NOTIFY_CONNECTION, mid_conns_notify, conns,
 				  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)MID_API_CONN_MEMORY,
 				  MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 				  MHD_OPTION_END);
@@ -767,6 +958,7 @@ enum mid_rc mid_api_start(struct mid_service *svc, int fd, unsigned threads, int
 		snprintf(err, errlen, "cannot start the HTTP server: %s",
 			 errno ? strerror(errno) : "libmicrohttpd refused the options");
 		close(fd);
+		mid_lane_free(api->lane);
 		free(api);
 		return MID_ERR_IO;
 	}
@@ -778,6 +970,10 @@ void mid_api_stop(struct mid_api *api)
 {
 	if(!api)
 		return;
+	/* The lane first: every suspended request is answered and resumed
+	 * before libmicrohttpd closes the connections; later ones get 503. */
+	mid_lane_stop(api->lane);
 	MHD_stop_daemon(api->d);
+	mid_lane_free(api->lane);
 	free(api);
 }

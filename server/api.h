@@ -9,20 +9,21 @@
 
 #include <stddef.h>
 
+#include "conn.h"
 #include "mid.h"
 #include "service.h"
 
-#define MID_API_CONNECTIONS 1024    /* open connections per server */
-#define MID_API_IDLE_SECONDS 30     /* an idle connection is closed */
 #define MID_API_CONN_MEMORY 16384   /* per-connection buffer (headers) */
 #define MID_API_DISCARD_MAX 65536   /* oversized body bytes read before hanging up */
 
 struct mid_api;
 
 /* Serve on the bound, listening socket 'fd' (it becomes the server's)
- * with 'threads' worker threads. 'is_unix' names peers "unix". */
-enum mid_rc mid_api_start(struct mid_service *svc, int fd, unsigned threads, int is_unix,
-			  struct mid_api **out, char *err, size_t errlen) MID_WUR;
+ * with 'threads' worker threads; 'conns' (shared by every server) decides
+ * which connections are kept. 'is_unix' names peers "unix". */
+enum mid_rc mid_api_start(struct mid_service *svc, struct mid_conns *conns, int fd,
+			  unsigned threads, int is_unix, struct mid_api **out, char *err,
+			  size_t errlen) MID_WUR;
 
 /* Stop accepting, finish the requests in progress, free. */
 void mid_api_stop(struct mid_api *api);

@@ -18,7 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define BACKLOG 511
+#define BACKLOG 4096 /* the kernel caps it at net.core.somaxconn */
 
 enum mid_rc mid_listen_parse(const char *spec, struct mid_listen *out,
 			     char *err, size_t errlen)

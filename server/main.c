@@ -26,6 +26,7 @@
 #include "log.h"
 #include "mid.h"
 #include "notify.h"
+#include "quota.h"
 #include "service.h"
 #include "store.h"
 #include "wire.h"
@@ -41,6 +42,8 @@ enum { EXIT_USAGE = 2 };
 static const char usage_text[] =
 "Usage: midd [--db FILE] [--listen ADDR:PORT|none] [--socket PATH]\n"
 "            [--allow-remote] [--threads N] [--quiet]\n"
+"            [--max-connections N] [--peer-connections N] [--head-timeout-ms N]\n"
+"            [--register-rate N] [--register-burst N]\n"
 "       midd init [--db FILE] [--name ORG] [--device-limit N] [--write-keys DIR]\n"
 "       midd --help | --version\n"
 "\n"
@@ -60,6 +63,19 @@ static const char usage_text[] =
 "                       (the API is plain HTTP: put TLS in front of it)\n"
 "  --threads N          worker threads (default: number of CPUs)\n"
 "  --quiet              do not log refused requests (401, 403)\n"
+"  --max-connections N  connections held at once, over all listeners\n"
+"                       (default: RLIMIT_NOFILE, raised to its hard limit,\n"
+"                       less 64); near it the longest-idle kept-alive\n"
+"                       connection of the peer holding the most is closed\n"
+"  --peer-connections N most connections of one peer: a uid on the unix\n"
+"                       socket or loopback, else an address (default: the\n"
+"                       maximum less an eighth)\n"
+"  --head-timeout-ms N  a new connection must send a whole request head\n"
+"                       within N ms, however it trickles (default 5000)\n"
+"  --register-rate N    new devices an org may register a second, after a\n"
+"                       burst (default 20; 0 = no limit); over it register\n"
+"                       answers 429 RATE_LIMITED with Retry-After\n"
+"  --register-burst N   new devices an org may register at once (default 200)\n"
 "\n"
 "midd init:\n"
 "  --db FILE            database to create or extend (default as above)\n"
@@ -262,6 +278,8 @@ struct serve_opts {
 	int allow_remote;
 	long threads;
 	int quiet;
+	struct mid_conn_opts conn;
+	long reg_rate, reg_burst;
 };
 
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
@@ -273,14 +291,22 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 		{"allow-remote", no_argument, NULL, 'r'},
 		{"threads", required_argument, NULL, 't'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"max-connections", required_argument, NULL, 'm'},
+		{"peer-connections", required_argument, NULL, 'p'},
+		{"head-timeout-ms", required_argument, NULL, 'H'},
+		{"register-rate", required_argument, NULL, 'R'},
+		{"register-burst", required_argument, NULL, 'B'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
+	long v;
 	int c;
 
 	o->db = default_db();
 	o->listen = DEFAULT_LISTEN;
+	o->reg_rate = MID_QUOTA_RATE;
+	o->reg_burst = MID_QUOTA_BURST;
 	o->threads = sysconf(_SC_NPROCESSORS_ONLN);
 	if(o->threads < 1)
 		o->threads = 1;
@@ -299,6 +325,37 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 				usage_error("--threads wants a number from 1 to 256, not '%s'", optarg);
 				return EXIT_USAGE;
 			}
+			break;
+		case 'm':
+		case 'p':
+			v = parse_count(optarg, 1000000);
+			if(v < MID_CONN_MIN) {
+				usage_error("--%s wants a number from %d to 1000000, not '%s'",
+					    c == 'm' ? "max-connections" : "peer-connections",
+					    MID_CONN_MIN, optarg);
+				return EXIT_USAGE;
+			}
+			*(c == 'm' ? &o->conn.max : &o->conn.per_peer) = (unsigned)v;
+			break;
+		case 'H':
+			v = parse_count(optarg, 600000);
+			if(v < 100) {
+				usage_error("--head-timeout-ms wants a number from 100 to 600000, not '%s'",
+					    optarg);
+				return EXIT_USAGE;
+			}
+			o->conn.head_ms = (unsigned)v;
+			break;
+		case 'R':
+		case 'B':
+			v = parse_count(optarg, 1000000);
+			if(v < (c == 'B')) {
+				usage_error("--%s wants a number from %d to 1000000, not '%s'",
+					    c == 'R' ? "register-rate" : "register-burst", c == 'B',
+					    optarg);
+				return EXIT_USAGE;
+			}
+			*(c == 'R' ? &o->reg_rate : &o->reg_burst) = v;
 			break;
 		case 'h': fputs(usage_text, stdout); return -1;
 		case 'V': printf("midd %s\n", MIDD_VERSION); return -1;
@@ -321,6 +378,8 @@ static int serve(int argc, char **argv)
 	struct serve_opts o = {0};
 	struct mid_service *svc = NULL;
 	struct mid_api *tcp = NULL, *unx = NULL;
+	struct mid_conns *conns = NULL;
+	struct mid_conn_opts lim;
 	struct mid_listen l;
 	char err[512] = "";
 	sigset_t sigs;
@@ -352,24 +411,30 @@ static int serve(int argc, char **argv)
 
 	if(mid_service_open(o.db, &svc, err, sizeof(err)))
 		goto out;
+	mid_service_set_register_rate(svc, (unsigned)o.reg_rate, (unsigned)o.reg_burst);
 	lockfd = lock_db(o.db, err, sizeof(err));
 	if(lockfd < 0)
 		goto out;
+	if(mid_conns_new(&o.conn, &conns, err, sizeof(err)))
+		goto out;
+	mid_conns_limits(conns, &lim);
 	if(strcmp(o.listen, "none")) {
 		if(mid_listen_tcp(&l, &fd, err, sizeof(err)) ||
-		   mid_api_start(svc, fd, (unsigned)o.threads, 0, &tcp, err, sizeof(err)))
+		   mid_api_start(svc, conns, fd, (unsigned)o.threads, 0, &tcp, err, sizeof(err)))
 			goto out;
 	}
 	if(o.socket) {
 		if(mid_listen_unix(o.socket, &fd, err, sizeof(err)))
 			goto out;
 		made_socket = 1;
-		if(mid_api_start(svc, fd, (unsigned)o.threads, 1, &unx, err, sizeof(err)))
+		if(mid_api_start(svc, conns, fd, (unsigned)o.threads, 1, &unx, err, sizeof(err)))
 			goto out;
 	}
-	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld", MIDD_VERSION,
-		(long)getpid(), o.db, o.listen, o.socket ? " socket=" : "",
-		o.socket ? o.socket : "", o.threads);
+	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld max_connections=%u"
+		" peer_connections=%u head_timeout_ms=%u register_rate=%ld/s register_burst=%ld",
+		MIDD_VERSION, (long)getpid(), o.db, o.listen, o.socket ? " socket=" : "",
+		o.socket ? o.socket : "", o.threads, lim.max, lim.per_peer, lim.head_ms,
+		o.reg_rate, o.reg_burst);
 	/* Under systemd (Type=notify), units ordered after midd start only
 	 * now that its sockets accept calls. */
 	{
@@ -387,6 +452,7 @@ static int serve(int argc, char **argv)
 out:
 	mid_api_stop(tcp);
 	mid_api_stop(unx);
+	mid_conns_free(conns);
 	if(made_socket)
 		unlink(o.socket);
 	mid_service_close(svc);

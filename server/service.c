@@ -22,6 +22,7 @@
 #include "flush.h"
 #include "journal.h"
 #include "log.h"
+#include "quota.h"
 #include "wire.h"
 
 /* A change toward deny that memory holds and the database does not yet:
@@ -34,6 +35,8 @@ struct pend {
 };
 
 struct mid_service {
+	struct mid_quota quota; /* under wmu */
+	uint64_t rate_logged;   /* ms: the last rate_limited log line */
 	struct mid_store *db;
 	struct mid_state *st;
 	struct mid_audit *q;
@@ -59,6 +62,7 @@ const char *mid_reg_status_name(enum mid_reg_status s)
 	case MID_REG_EXISTS: return "exists";
 	case MID_REG_LIMIT: return "limit_reached";
 	case MID_REG_REMOVED: return "removed";
+	case MID_REG_RATE: return "rate_limited";
 	}
 	return "unknown";
 }
@@ -382,6 +386,7 @@ enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err
 	if(!svc)
 		return rc;
 	pthread_mutex_init(&svc->wmu, NULL);
+	mid_quota_init(&svc->quota, MID_QUOTA_RATE, MID_QUOTA_BURST);
 	rc = mid_store_open(db, 0, &svc->db, err, errlen);
 	if(rc)
 		goto out;
@@ -461,14 +466,23 @@ static void audit_fill(struct mid_audit_row *a, struct mid_org *org, const char 
 	mid_strlcpy(a->peer, c->peer, sizeof(a->peer));
 }
 
+void mid_service_set_register_rate(struct mid_service *svc, unsigned rate, unsigned burst)
+{
+	pthread_mutex_lock(&svc->wmu);
+	mid_quota_init(&svc->quota, rate, burst);
+	pthread_mutex_unlock(&svc->wmu);
+}
+
 enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, const char *dev,
-				 const struct mid_caller *c, enum mid_reg_status *status)
+				 const struct mid_caller *c, enum mid_reg_status *status,
+				 unsigned *retry_ms)
 {
 	static const char *const codes[] = {
 		[MID_REG_OK] = "REGISTERED",
 		[MID_REG_EXISTS] = "EXISTS",
 		[MID_REG_LIMIT] = "LIMIT_REACHED",
 		[MID_REG_REMOVED] = "DEVICE_REMOVED",
+		[MID_REG_RATE] = "RATE_LIMITED",
 	};
 	struct mid_audit_row a;
 	struct mid_dev_info info;
@@ -477,12 +491,16 @@ enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, c
 	enum mid_rc rc = MID_OK;
 	int64_t now;
 
+	*retry_ms = 0;
 	pthread_mutex_lock(&svc->wmu);
 	if(mid_state_get(org, dev, &info) == MID_OK) {
 		s = info.state == MID_DEV_REMOVED ? MID_REG_REMOVED : MID_REG_EXISTS;
 	} else {
 		mid_state_usage(org, &u);
 		s = u.limit && u.devices - u.removed >= u.limit ? MID_REG_LIMIT : MID_REG_OK;
+		if(s == MID_REG_OK &&
+		   !mid_quota_take(&svc->quota, mid_org_id(org), mid_now_ms(), retry_ms))
+			s = MID_REG_RATE;
 	}
 	audit_fill(&a, org, dev, "register", mid_reg_status_name(s), codes[s], c);
 	if(s != MID_REG_OK) {
@@ -492,6 +510,13 @@ enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, c
 			mid_log("register-refused org=%s device=%s reason=limit_reached limit=%llu"
 				" peer=%s request_id=%s", mid_org_name(org), dev,
 				(unsigned long long)u.limit, c->peer, c->request_id);
+		/* A flood would flood the log: one line a second tells. */
+		if(s == MID_REG_RATE && mid_now_ms() >= svc->rate_logged + 1000) {
+			svc->rate_logged = mid_now_ms();
+			mid_log("register-refused org=%s device=%s reason=rate_limited rate=%u/s"
+				" burst=%u peer=%s request_id=%s", mid_org_name(org), dev,
+				svc->quota.rate, svc->quota.burst, c->peer, c->request_id);
+		}
 		goto out;
 	}
 	now = a.time_ms;

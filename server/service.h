@@ -37,6 +37,7 @@ enum mid_reg_status {
 	MID_REG_EXISTS,
 	MID_REG_LIMIT,
 	MID_REG_REMOVED,
+	MID_REG_RATE, /* over the org's rate of new devices: try again later */
 };
 
 /* A validate answer. All strings are static. */
@@ -82,8 +83,15 @@ void mid_service_close(struct mid_service *svc);
 enum mid_rc mid_service_auth(struct mid_service *svc, const char *key,
 			     struct mid_org **org, enum mid_role *role) MID_WUR;
 
+/* Register 'dev'. MID_REG_RATE, with '*retry_ms', when the org may not
+ * create another device yet (see mid_service_set_register_rate). */
 enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, const char *dev,
-				 const struct mid_caller *c, enum mid_reg_status *status) MID_WUR;
+				 const struct mid_caller *c, enum mid_reg_status *status,
+				 unsigned *retry_ms) MID_WUR;
+
+/* New devices an org may create: 'rate' a second (0 = any number) in
+ * bursts of 'burst'. The default is MID_QUOTA_RATE and MID_QUOTA_BURST. */
+void mid_service_set_register_rate(struct mid_service *svc, unsigned rate, unsigned burst);
 
 void mid_service_validate(struct mid_service *svc, struct mid_org *org, const char *dev,
 			  const struct mid_caller *c, struct mid_verdict *v);

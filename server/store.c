@@ -729,7 +729,8 @@ static void column_copy(sqlite3_stmt *st, int i, char *out, size_t outlen)
 }
 
 enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const char *device,
-				  unsigned limit, mid_store_audit_fn fn, void *arg)
+				  const struct mid_audit_cursor *from, unsigned limit,
+				  mid_store_audit_fn fn, void *arg)
 {
 	sqlite3_stmt *st = NULL;
 	struct mid_audit_row row;
@@ -737,16 +738,22 @@ enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const cha
 	int r;
 
 	pthread_mutex_lock(&s->mu);
+	/* A page goes on below the last row of the one before, so rows
+	 * written meanwhile neither repeat nor shift it. */
 	if(prepare(s, device ?
-		   "SELECT time, device_id, route, decision, code, request_id, peer FROM audit"
-		   " WHERE org_id = ?1 AND device_id = ?2 ORDER BY time DESC, id DESC LIMIT ?3" :
-		   "SELECT time, device_id, route, decision, code, request_id, peer FROM audit"
-		   " WHERE org_id = ?1 ORDER BY time DESC, id DESC LIMIT ?3", &st))
+		   "SELECT time, device_id, route, decision, code, request_id, peer, id FROM audit"
+		   " WHERE org_id = ?1 AND device_id = ?2 AND (time < ?4 OR (time = ?4 AND id < ?5))"
+		   " ORDER BY time DESC, id DESC LIMIT ?3" :
+		   "SELECT time, device_id, route, decision, code, request_id, peer, id FROM audit"
+		   " WHERE org_id = ?1 AND (time < ?4 OR (time = ?4 AND id < ?5))"
+		   " ORDER BY time DESC, id DESC LIMIT ?3", &st))
 		goto out;
 	sqlite3_bind_int64(st, 1, org_id);
 	if(device)
 		sqlite3_bind_text(st, 2, device, -1, SQLITE_STATIC);
 	sqlite3_bind_int(st, 3, (int)limit);
+	sqlite3_bind_int64(st, 4, from->time_ms);
+	sqlite3_bind_int64(st, 5, from->id);
 	while((r = sqlite3_step(st)) == SQLITE_ROW) {
 		memset(&row, 0, sizeof(row));
 		row.org_id = org_id;
@@ -757,6 +764,7 @@ enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const cha
 		column_copy(st, 4, row.code, sizeof(row.code));
 		column_copy(st, 5, row.request_id, sizeof(row.request_id));
 		column_copy(st, 6, row.peer, sizeof(row.peer));
+		row.id = sqlite3_column_int64(st, 7);
 		if(fn(&row, arg)) {
 			rc = MID_ERR_NOMEM;
 			goto out;

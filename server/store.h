@@ -25,6 +25,7 @@ struct mid_store;
 
 /* One audit row. An empty 'device' means the action concerned the org. */
 struct mid_audit_row {
+	int64_t id;      /* set by a query: the row's place for paging */
 	int64_t time_ms;
 	int64_t org_id;
 	char device[MID_DEVICE_MAX + 1];
@@ -115,10 +116,17 @@ enum mid_rc mid_store_audit_append(struct mid_store *s, mid_store_row_fn next, v
 /* Write the counters in 'd' (absolute values) in one transaction. */
 enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, size_t n) MID_WUR;
 
-/* Call 'fn' for the newest 'limit' audit rows of 'org_id', newest first,
- * only those of 'device' unless it is NULL. */
+/* Where a page of the audit trail starts: rows older than (time_ms, id);
+ * { INT64_MAX, INT64_MAX } for the newest. */
+struct mid_audit_cursor {
+	int64_t time_ms, id;
+};
+
+/* Call 'fn' for the newest 'limit' audit rows of 'org_id' below 'from',
+ * newest first, only those of 'device' unless it is NULL. */
 typedef int (*mid_store_audit_fn)(const struct mid_audit_row *row, void *arg);
 enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const char *device,
-				  unsigned limit, mid_store_audit_fn fn, void *arg) MID_WUR;
+				  const struct mid_audit_cursor *from, unsigned limit,
+				  mid_store_audit_fn fn, void *arg) MID_WUR;
 
 #endif

@@ -11,6 +11,30 @@
 #include <string.h>
 #include <time.h>
 
+/* 1 when a string in the JSON text 'body' holds a NUL, raw or as the
+ * escape \u0000. cJSON ends its copy of a string there, so "a\u0000b"
+ * would be read as "a": a value we cannot hold whole is refused. */
+static int holds_nul(const char *body, size_t len)
+{
+	int in_string = 0;
+	size_t i;
+
+	for(i = 0; i < len; i++) {
+		if(body[i] == '"') {
+			in_string = !in_string;
+		} else if(!in_string) {
+			continue;
+		} else if(body[i] == '\0') {
+			return 1;
+		} else if(body[i] == '\\' && i + 1 < len) {
+			if(body[i + 1] == 'u' && len - i >= 6 && !memcmp(body + i + 2, "0000", 4))
+				return 1;
+			i++; /* the escaped character: "\\u0000" is a backslash and text */
+		}
+	}
+	return 0;
+}
+
 /* The JSON object in 'body', or NULL with 'e' filled; 'name' is the
  * member the example in a message shows. */
 static cJSON *body_object(const char *body, size_t len, const char *name,
@@ -23,6 +47,12 @@ static cJSON *body_object(const char *body, size_t len, const char *name,
 	if(len == 0) {
 		snprintf(e->message, sizeof(e->message),
 			 "empty body; send a JSON object like {\"%s\":\"...\"}", name);
+		return NULL;
+	}
+	if(holds_nul(body, len)) {
+		e->code = strcmp(name, "deviceId") ? MID_E_BAD_REQUEST : MID_E_BAD_DEVICE_ID;
+		snprintf(e->message, sizeof(e->message),
+			 "the body holds a NUL character (\\u0000), which no member may contain");
 		return NULL;
 	}
 	root = cJSON_ParseWithLength(body, len);

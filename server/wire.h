@@ -23,6 +23,8 @@
 #define MID_E_DEVICE_NOT_FOUND "DEVICE_NOT_FOUND"
 #define MID_E_INTERNAL "INTERNAL_ERROR"
 #define MID_E_STORAGE "STORAGE_UNAVAILABLE"
+#define MID_E_RATE "RATE_LIMITED"
+#define MID_E_BUSY "BUSY"
 
 /* A parse failure: the answer's error code and a message for the caller. */
 struct mid_wire_err {

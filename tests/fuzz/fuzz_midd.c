@@ -38,6 +38,7 @@
 static char dir[256], db[320], sock[320];
 static struct mid_service *svc;
 static struct mid_api *api;
+static struct mid_conns *conns;
 
 static void die(const char *what, const char *err)
 {
@@ -49,6 +50,8 @@ static void stop(void)
 {
 	mid_api_stop(api);
 	api = NULL;
+	mid_conns_free(conns);
+	conns = NULL;
 	mid_service_close(svc);
 	svc = NULL;
 }
@@ -56,6 +59,7 @@ static void stop(void)
 /* A fresh database with one org holding the fixed keys, served on 'sock'. */
 static void start(void)
 {
+	static const struct mid_conn_opts lim = {0};
 	unsigned char oh[MID_SHA256_LEN], ah[MID_SHA256_LEN];
 	struct mid_store *st = NULL;
 	char err[512] = "", path[400];
@@ -75,8 +79,9 @@ static void start(void)
 	mid_store_free(st);
 	if(mid_service_open(db, &svc, err, sizeof(err)))
 		die("service", err);
-	if(mid_listen_unix(sock, &fd, err, sizeof(err)) ||
-	   mid_api_start(svc, fd, 1, 1, &api, err, sizeof(err)))
+	if(mid_conns_new(&lim, &conns, err, sizeof(err)) ||
+	   mid_listen_unix(sock, &fd, err, sizeof(err)) ||
+	   mid_api_start(svc, conns, fd, 1, 1, &api, err, sizeof(err)))
 		die("listen", err);
 }
 

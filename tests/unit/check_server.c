@@ -20,6 +20,7 @@
 #include "journal.h"
 #include "keys.h"
 #include "listen.h"
+#include "quota.h"
 #include "service.h"
 #include "sha256.h"
 #include "state.h"
@@ -432,6 +433,7 @@ START_TEST(test_server_store_roundtrip)
 	struct mid_org *org = NULL;
 	enum mid_role role;
 	enum mid_reg_status rs;
+	unsigned retry;
 	struct mid_verdict v;
 	struct mid_change res;
 	char newkey[MID_KEY_LEN + 1];
@@ -441,9 +443,9 @@ START_TEST(test_server_store_roundtrip)
 	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
 	ck_assert_int_eq(role, MID_ROLE_ORG);
 	ck_assert_str_eq(mid_org_name(org), "acme");
-	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs, &retry), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_OK);
-	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs, &retry), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_EXISTS);
 	mid_service_validate(svc, org, "d1", &who, &v);
 	ck_assert_int_eq(v.allowed, 1);
@@ -746,11 +748,12 @@ START_TEST(test_server_deny_unlinked)
 	enum mid_reg_status rs;
 	enum mid_role role;
 	struct mid_verdict v;
+	unsigned retry;
 
 	make_db(db, 0, ok, ak);
 	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
 	ck_assert_int_eq(mid_service_auth(svc, ak, &org, &role), MID_OK);
-	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs, &retry), MID_OK);
 	mid_service_health(svc, &h);
 	ck_assert_int_eq(h.pending, 0);
 	ck_assert_int_eq(h.db, MID_STORE_OK);
@@ -765,7 +768,7 @@ START_TEST(test_server_deny_unlinked)
 	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
 	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "restore", MID_DEV_ACTIVE, &who,
 					       &res), MID_ERR_IO);
-	ck_assert_int_eq(mid_service_register(svc, org, "d2", &who, &rs), MID_ERR_IO);
+	ck_assert_int_eq(mid_service_register(svc, org, "d2", &who, &rs, &retry), MID_ERR_IO);
 	mid_service_validate(svc, org, "d1", &who, &v);
 	ck_assert_str_eq(v.code, "DEVICE_REVOKED");
 	mid_service_health(svc, &h);
@@ -805,21 +808,69 @@ START_TEST(test_server_register_limit)
 	enum mid_role role;
 	enum mid_reg_status rs;
 	struct mid_change res;
+	unsigned retry;
 
 	make_db(db, 2, ok, ak);
 	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
 	ck_assert_int_eq(mid_service_auth(svc, ak, &org, &role), MID_OK);
-	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs), MID_OK);
-	ck_assert_int_eq(mid_service_register(svc, org, "b", &who, &rs), MID_OK);
-	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs, &retry), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "b", &who, &rs, &retry), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs, &retry), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_LIMIT);
 	ck_assert_int_eq(mid_service_set_state(svc, org, "a", "remove", MID_DEV_REMOVED, &who,
 					       &res), MID_OK);
-	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "a", &who, &rs, &retry), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_REMOVED);
-	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "c", &who, &rs, &retry), MID_OK);
 	ck_assert_int_eq(rs, MID_REG_OK);
+	/* Under the limit, the rate of new devices: only a registration
+	 * that would create one is counted. */
+	ck_assert_int_eq(mid_service_set_state(svc, org, "b", "remove", MID_DEV_REMOVED, &who,
+					       &res), MID_OK);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "c", "remove", MID_DEV_REMOVED, &who,
+					       &res), MID_OK);
+	mid_service_set_register_rate(svc, 1, 1);
+	ck_assert_int_eq(mid_service_register(svc, org, "e", &who, &rs, &retry), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "f", &who, &rs, &retry), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_RATE);
+	ck_assert_uint_gt(retry, 0);
+	ck_assert_int_eq(mid_service_register(svc, org, "e", &who, &rs, &retry), MID_OK);
+	ck_assert_int_eq(rs, MID_REG_EXISTS);
+	ck_assert_str_eq(mid_reg_status_name(MID_REG_RATE), "rate_limited");
 	mid_service_close(svc);
+}
+END_TEST
+
+START_TEST(test_server_register_rate)
+{
+	struct mid_quota q;
+	unsigned retry, i;
+
+	/* The bucket: 'burst' at once, then 'rate' a second. */
+	mid_quota_init(&q, 10, 3);
+	for(i = 0; i < 3; i++)
+		ck_assert(mid_quota_take(&q, 1, 1000, &retry));
+	ck_assert(!mid_quota_take(&q, 1, 1000, &retry));
+	ck_assert_uint_ge(retry, 100);
+	ck_assert_uint_le(retry, 101);
+	ck_assert(!mid_quota_take(&q, 1, 1099, &retry));
+	ck_assert(mid_quota_take(&q, 1, 1100, &retry));
+	ck_assert(mid_quota_take(&q, 2, 1100, &retry)); /* another org has its own */
+	ck_assert(mid_quota_take(&q, 1, 100000, &retry));
+	ck_assert(mid_quota_take(&q, 1, 100000, &retry));
+	ck_assert(mid_quota_take(&q, 1, 100000, &retry));
+	ck_assert(!mid_quota_take(&q, 1, 100000, &retry)); /* no more than the burst */
+	/* Past MID_QUOTA_ORGS, orgs share one bucket. */
+	for(i = 3; i <= MID_QUOTA_ORGS; i++)
+		ck_assert(mid_quota_take(&q, i, 100000, &retry));
+	ck_assert(mid_quota_take(&q, MID_QUOTA_ORGS + 10, 100000, &retry));
+	ck_assert(mid_quota_take(&q, MID_QUOTA_ORGS + 11, 100000, &retry));
+	ck_assert(mid_quota_take(&q, MID_QUOTA_ORGS + 12, 100000, &retry));
+	ck_assert(!mid_quota_take(&q, MID_QUOTA_ORGS + 13, 100000, &retry));
+	mid_quota_init(&q, 0, 0);
+	for(i = 0; i < 1000; i++)
+		ck_assert(mid_quota_take(&q, 1, 5, &retry));
 }
 END_TEST
 
@@ -842,6 +893,9 @@ START_TEST(test_server_body_errors)
 		{"{\"deviceId\":\"\"}", MID_E_BAD_DEVICE_ID, "printable ASCII"},
 		{"{\"deviceId\":\"a b\"}", MID_E_BAD_DEVICE_ID, "printable ASCII"},
 		{"{\"deviceId\":\"a\\nb\"}", MID_E_BAD_DEVICE_ID, "printable ASCII"},
+		{"{\"deviceId\":\"a\\u0000b\"}", MID_E_BAD_DEVICE_ID, "NUL"},
+		{"{\"deviceId\":\"a\\u0000\"}", MID_E_BAD_DEVICE_ID, "NUL"},
+		{"{\"x\":\"\\u0000\",\"deviceId\":\"a\"}", MID_E_BAD_DEVICE_ID, "NUL"},
 	};
 	char dev[MID_DEVICE_MAX + 1];
 	struct mid_wire_err e;
@@ -853,6 +907,14 @@ START_TEST(test_server_body_errors)
 		ck_assert_msg(!strcmp(e.code, v[i].code), "%s: code %s", v[i].body, e.code);
 		ck_assert_msg(strstr(e.message, v[i].msg), "%s: message %s", v[i].body, e.message);
 	}
+	/* A raw NUL inside the string is refused too; an escaped backslash
+	 * followed by the text u0000 is a valid deviceId. */
+	ck_assert_int_eq(mid_wire_body_string("{\"deviceId\":\"a\0b\"}", 18, "deviceId", 1, dev,
+					      sizeof(dev), &e), MID_ERR_PARSE);
+	ck_assert_str_eq(e.code, MID_E_BAD_DEVICE_ID);
+	ck_assert_int_eq(mid_wire_body_string("{\"deviceId\":\"a\\\\u0000\"}", 23, "deviceId", 1,
+					      dev, sizeof(dev), &e), MID_OK);
+	ck_assert_str_eq(dev, "a\\u0000");
 	/* A value longer than the caller's buffer is refused, not cut. */
 	ck_assert_int_eq(mid_wire_body_string("{\"key\":\"administrator\"}", 23, "key", 0, dev, 6,
 					      &e), MID_ERR_PARSE);
@@ -984,6 +1046,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(limits, test_server_audit_queue_full);
 	tcase_add_test(limits, test_server_state_many_devices);
 	tcase_add_test(limits, test_server_register_limit);
+	tcase_add_test(limits, test_server_register_rate);
 	tcase_add_test(errors, test_server_body_errors);
 	tcase_add_test(errors, test_server_listen_errors);
 	tcase_add_test(errors, test_server_open_errors);
