@@ -32,11 +32,11 @@
 #define MID_HAS_PREFIX_CI(s, lit) (strncasecmp((s), "" lit, sizeof(lit) - 1) == 0)
 
 /* Hard limits shared by the client and the server. */
-#define MID_DEVICE_MAX 256       /* bytes in a deviceId */
-#define MID_CODE_MAX 64          /* bytes in a decision code */
-#define MID_REQUEST_ID_MAX 64    /* bytes in a request_id */
+#define MID_DEVICE_MAX 256        /* bytes in a deviceId */
+#define MID_CODE_MAX 64           /* bytes in a decision code */
+#define MID_REQUEST_ID_MAX 64     /* bytes in a request_id */
 #define MID_REQUEST_BODY_MAX 4096 /* largest request body midd accepts */
-#define MID_URL_MAX 512          /* bytes in a control-plane URL, with the NUL */
+#define MID_URL_MAX 512           /* bytes in a control-plane URL, with the NUL */
 /* Bytes in an org or admin key. midd issues 72; the shim keeps the key
  * in the configuration every gated process writes at its start, so the
  * cap stays at the shim's 255 rather than the client's former 512. */

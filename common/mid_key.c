@@ -52,7 +52,7 @@ static enum mid_rc first_line(int fd, char *key, size_t keylen, char *err, size_
 		/* The buffer is full: the line fits only if it ends here. */
 		if(read(fd, &next, 1) == 1 && next != '\n' && next != '\r') {
 			snprintf(err, errlen, "its first line is longer than %zu bytes",
-				 keylen - 1);
+			         keylen - 1);
 			return MID_ERR_TOO_BIG;
 		}
 	}
@@ -61,7 +61,7 @@ static enum mid_rc first_line(int fd, char *key, size_t keylen, char *err, size_
 }
 
 enum mid_rc mid_key_read_file(const char *path, char *key, size_t keylen, bool *shared,
-			      char *err, size_t errlen)
+                              char *err, size_t errlen)
 {
 	enum mid_rc rc = MID_ERR_IO;
 	struct stat st;

@@ -27,6 +27,6 @@ bool mid_key_ok(const char *key);
  * wiped.
  */
 MID_WUR enum mid_rc mid_key_read_file(const char *path, char *key, size_t keylen,
-				      bool *shared, char *err, size_t errlen);
+                                      bool *shared, char *err, size_t errlen);
 
 #endif

@@ -34,6 +34,6 @@ struct mid_url {
  * On MID_ERR_INVAL 'err' holds "'URL': reason; accepted forms: ...".
  */
 MID_WUR enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err,
-				  size_t errlen);
+                                  size_t errlen);
 
 #endif

@@ -13,9 +13,9 @@
 
 struct mid_sha256 {
 	uint32_t h[8];
-	uint64_t len;        /* bytes fed so far */
+	uint64_t len; /* bytes fed so far */
 	unsigned char buf[64];
-	size_t fill;         /* bytes waiting in 'buf' */
+	size_t fill; /* bytes waiting in 'buf' */
 };
 
 void mid_sha256_init(struct mid_sha256 *s);

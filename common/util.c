@@ -15,19 +15,32 @@
 const char *mid_rc_str(enum mid_rc rc)
 {
 	switch(rc) {
-	case MID_OK: return "ok";
-	case MID_ERR_NOMEM: return "out of memory";
-	case MID_ERR_INVAL: return "invalid argument";
-	case MID_ERR_IO: return "I/O error";
-	case MID_ERR_PARSE: return "parse error";
-	case MID_ERR_TOO_BIG: return "too big";
-	case MID_ERR_UNREACHABLE: return "unreachable";
-	case MID_ERR_TIMEOUT: return "timed out";
-	case MID_ERR_PROTOCOL: return "protocol error";
-	case MID_ERR_HTTP: return "HTTP error";
-	case MID_ERR_BAD_REPLY: return "bad reply";
-	case MID_ERR_NOT_FOUND: return "not found";
-	case MID_ERR_DENIED: return "denied";
+	case MID_OK:
+		return "ok";
+	case MID_ERR_NOMEM:
+		return "out of memory";
+	case MID_ERR_INVAL:
+		return "invalid argument";
+	case MID_ERR_IO:
+		return "I/O error";
+	case MID_ERR_PARSE:
+		return "parse error";
+	case MID_ERR_TOO_BIG:
+		return "too big";
+	case MID_ERR_UNREACHABLE:
+		return "unreachable";
+	case MID_ERR_TIMEOUT:
+		return "timed out";
+	case MID_ERR_PROTOCOL:
+		return "protocol error";
+	case MID_ERR_HTTP:
+		return "HTTP error";
+	case MID_ERR_BAD_REPLY:
+		return "bad reply";
+	case MID_ERR_NOT_FOUND:
+		return "not found";
+	case MID_ERR_DENIED:
+		return "denied";
 	}
 	return "unknown error";
 }
@@ -138,7 +151,7 @@ void mid_uuid4(char out[37])
 
 		clock_gettime(CLOCK_REALTIME, &rt);
 		hi = mix64(((uint64_t)rt.tv_sec << 30) ^ (uint64_t)rt.tv_nsec ^
-			   ((uint64_t)getpid() << 40));
+		           ((uint64_t)getpid() << 40));
 		lo = mix64(mid_now_ns() ^ (n << 20) ^ hi);
 		memcpy(b, &hi, 8);
 		memcpy(b + 8, &lo, 8);

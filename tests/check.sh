@@ -1,6 +1,6 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# make check: three passes, each a build then tests/run.sh, and one closing
+# make check: make lint, then three passes, each a build then tests/run.sh, and one closing
 # line "N passed, N failed, N skipped" summing them all (a pass whose build
 # fails counts as one failure). Every pass runs even when an earlier one
 # failed; the exit status is 0 only if nothing failed.
@@ -41,6 +41,16 @@ one_pass() {
 	fi
 	P=$((P + p)) F=$((F + f)) S=$((S + s))
 }
+
+# make lint (cppcheck, shellcheck, clang-format) counts as one test.
+echo "== make check: lint"
+if "$MAKE" --no-print-directory lint; then
+	recap+=("lint: clean")
+	P=$((P + 1))
+else
+	recap+=("lint: failed")
+	F=$((F + 1))
+fi
 
 MK=(B="$B" build-all tests-build)
 RUN_ENV=(B="$B")

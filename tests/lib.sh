@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash
 # Shared helpers for integration and end-to-end tests. Source it:
 #   . "$(dirname "$0")/../lib.sh"
 # It makes a private temp dir $T (removed on exit), knows the build dir
