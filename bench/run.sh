@@ -89,7 +89,7 @@ is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: '$1' (see $LOG)
 # Start midd as the tests do: a temp database, a free loopback port, a
 # unix socket beside it; wait until /healthz answers.
 midd_start() {
-	"$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" >"$LOG/midd-init.out"
+	"$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" --admin-key-dir "$T/admin" >"$LOG/midd-init.out"
 	local _i
 	for _ in 1 2 3 4 5; do
 		MIDD_PORT=$((20000 + RANDOM % 30000))

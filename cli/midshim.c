@@ -17,7 +17,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "mid_key.h"
 #include "midshim_conf.h"
+#include "orgkey.h"
 #include "policy.h"
 #include "shim.h"
 
@@ -152,6 +154,32 @@ bad:
 	return -1;
 }
 
+/* The key the program will hold must be the org key, with no admin key
+ * readable beside it (the shim checks the same at the program's start;
+ * saying it here names the launcher's option). */
+static int check_org_key(void)
+{
+	const char *file = getenv(MID_ENV_ORG_KEY_FILE), *key = getenv(MID_ENV_ORG_KEY);
+	char buf[512] = "", err[1024];
+	enum mid_rc rc = MID_OK;
+
+	if(key && *key)
+		rc = mid_org_key_check(key, NULL, err, sizeof(err));
+	else if(file && *file) {
+		char why[256];
+
+		rc = mid_key_read_file(file, buf, sizeof(buf), NULL, why, sizeof(why));
+		if(rc)
+			snprintf(err, sizeof(err), "--org-key-file %.256s: %s", file, why);
+		else
+			rc = mid_org_key_check(buf, file, err, sizeof(err));
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if(rc)
+		fprintf(stderr, "midshim: %s\n", err);
+	return rc ? -1 : 0;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -204,6 +232,8 @@ static int cmd_run(int argc, char **argv)
 	if(optind >= argc)
 		return die_usage("run needs a command after --", NULL);
 	if(settle_config(config))
+		return EXIT_CANNOT;
+	if(check_org_key())
 		return EXIT_CANNOT;
 	if(!lib[0] && find_lib(lib, sizeof(lib))) {
 		fprintf(stderr, "midshim: cannot find libmidshim.so beside this program or in "

@@ -14,10 +14,14 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Backoff between tries at a control plane that refuses: 5, 10, 20...
@@ -152,14 +156,82 @@ enum mid_rc mid_client_set_mode(struct mid_client *c, const char *mode)
 	return MID_OK;
 }
 
+/*
+ * Is c->fd still the socket this client connected? A program can close
+ * the number behind the shim's back (fclose(fdopen(fd)), fcloseall) and
+ * put a socket of its own there. The inode of a socket names that socket
+ * alone (a copy the program dup'ed from ours is the same connection, to
+ * the same midd), so it says more than the peer's address would.
+ */
+static int own_fd(const struct mid_client *c)
+{
+	struct stat st;
+
+	return c->fd >= 0 && fstat(c->fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	       st.st_dev == c->fd_dev && st.st_ino == c->fd_ino;
+}
+
+/* Let go of c->fd: closed when it is still ours, else only forgotten,
+ * since the number now holds the program's descriptor. */
+static void let_go(struct mid_client *c)
+{
+	if(own_fd(c))
+		close(c->fd);
+	c->fd = -1;
+	c->served = 0;
+}
+
+/* Move a fresh connection to a high number, out of the way of the low
+ * numbers a program reuses (a dup() lands on the lowest free one), and
+ * remember what it is. 0, or -1 when it cannot be told apart. */
+static int settle(struct mid_client *c, int fd)
+{
+	struct rlimit rl;
+	struct stat st;
+	long base = 1024;
+	int hi;
+
+	if(getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)base)
+		base = (long)rl.rlim_cur;
+	base -= 32;
+	if(base > fd && (hi = fcntl(fd, F_DUPFD_CLOEXEC, (int)base)) >= 0) {
+		close(fd);
+		fd = hi;
+	}
+	if(fstat(fd, &st)) {
+		close(fd);
+		return -1;
+	}
+	c->fd = fd;
+	c->fd_dev = st.st_dev;
+	c->fd_ino = st.st_ino;
+	return 0;
+}
+
+static void nonce_seed(struct mid_client *c)
+{
+	uint64_t t = mid_now_ns();
+
+	if(getrandom(c->nonce_seed, sizeof(c->nonce_seed), GRND_NONBLOCK) !=
+	   (ssize_t)sizeof(c->nonce_seed))
+		memcpy(c->nonce_seed, &t, sizeof(c->nonce_seed));
+	c->nonce_count = 0;
+}
+
+void mid_client_bind(struct mid_client *c)
+{
+	if(!c || c->url.scheme == MID_SCHEME_HTTPS || c->bind)
+		return;
+	c->bind = 1;
+	c->req_ready = 0;
+	nonce_seed(c);
+}
+
 void mid_client_disconnect(struct mid_client *c)
 {
 	if(!c)
 		return;
-	if(c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->served = 0;
+	let_go(c);
 	c->rlen = 0;
 	mid_https_close(c, 0);
 }
@@ -169,8 +241,11 @@ void mid_client_forget(struct mid_client *c)
 	if(!c)
 		return;
 	/* Only the child's copy goes: a shutdown() or a write would end
-	 * or corrupt the parent's connection. */
-	if(c->fd >= 0)
+	 * or corrupt the parent's connection. The child's nonces must not
+	 * repeat the parent's. */
+	if(c->bind)
+		nonce_seed(c);
+	if(own_fd(c))
 		close(c->fd);
 	c->fd = -1;
 	c->served = 0;
@@ -186,6 +261,7 @@ void mid_client_free(struct mid_client *c)
 	if(c->req)
 		explicit_bzero(c->req, MID_REQUEST_MAX);
 	explicit_bzero(c->key, sizeof(c->key));
+	explicit_bzero(c->skey, sizeof(c->skey));
 	free(c->req);
 	free(c->rbuf);
 	free(c);
@@ -195,7 +271,9 @@ int mid_client_fd(const struct mid_client *c)
 {
 	if(!c)
 		return -1;
-	return c->url.scheme == MID_SCHEME_HTTPS ? c->curl_fd : c->fd;
+	if(c->url.scheme == MID_SCHEME_HTTPS)
+		return c->curl_fd;
+	return own_fd(c) ? c->fd : -1;
 }
 
 unsigned long mid_client_connects(const struct mid_client *c)
@@ -256,6 +334,16 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 	if(h < 0 || (size_t)h >= MID_REQUEST_MAX)
 		return MID_ERR_TOO_BIG;
 	n = (size_t)h;
+	if(c->bind) {
+		/* The nonce's digits are written per request (stamp). */
+		h = snprintf(c->req + n, MID_REQUEST_MAX - n, "%s: %0*d\r\n%s: %s\r\n",
+		             MID_BIND_NONCE_HEADER, MID_BIND_HEX, 0, MID_BIND_SESSION_HEADER,
+		             c->have_session ? c->sid : MID_BIND_NEW);
+		if(h < 0 || (size_t)h >= MID_REQUEST_MAX - n)
+			return MID_ERR_TOO_BIG;
+		c->nonce_off = n + strlen(MID_BIND_NONCE_HEADER) + 2;
+		n += (size_t)h;
+	}
 	h = snprintf(c->req + n, MID_REQUEST_MAX - n,
 	             "x-org-key: %s\r\nContent-Type: application/json\r\n"
 	             "Content-Length: %zu\r\n\r\n",
@@ -386,9 +474,13 @@ static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline,
 		freeaddrinfo(res);
 	}
 	if(rc == MID_OK) {
-		c->connects++;
-		c->served = 0;
-		return MID_OK;
+		if(settle(c, c->fd) == 0) {
+			c->connects++;
+			c->served = 0;
+			return MID_OK;
+		}
+		e = errno;
+		rc = MID_ERR_IO;
 	}
 	c->fd = -1;
 	*err = e;
@@ -403,10 +495,54 @@ static enum mid_rc open_conn(struct mid_client *c, uint64_t deadline,
 
 static void drop(struct mid_client *c)
 {
-	if(c->fd >= 0)
-		close(c->fd);
-	c->fd = -1;
-	c->served = 0;
+	let_go(c);
+}
+
+/* Write a fresh nonce into the ready request. */
+static void stamp(struct mid_client *c)
+{
+	unsigned char id[MID_BIND_ID_BYTES];
+	uint64_t n = ++c->nonce_count;
+	int i;
+
+	memcpy(id, c->nonce_seed, 8);
+	for(i = 0; i < 8; i++)
+		id[8 + i] = (unsigned char)(n >> (56 - 8 * i));
+	mid_hex(id, sizeof(id), c->nonce);
+	memcpy(c->req + c->nonce_off, c->nonce, MID_BIND_HEX);
+}
+
+/* A bound client's answer: take the session a first answer opens, then
+ * accept a validate answer only with midd's proof over this request's
+ * nonce and the decision. */
+static enum mid_rc bind_check(struct mid_client *c, enum mid_call kind, const char *device,
+                              struct mid_decision *d)
+{
+	char want[2 * MID_SHA256_LEN + 1];
+	int good;
+
+	if(!c->have_session && d->session[0] && d->session_key[0] &&
+	   mid_unhex(d->session_key, c->skey, sizeof(c->skey))) {
+		memcpy(c->sid, d->session, sizeof(c->sid));
+		c->have_session = 1;
+		c->req_ready = 0; /* the next request names the session */
+	}
+	explicit_bzero(d->session_key, sizeof(d->session_key));
+	if(kind != MID_CALL_VALIDATE)
+		return MID_OK;
+	good = 0;
+	if(c->have_session && d->proof[0]) {
+		mid_bind_proof(c->skey, c->nonce, device, d->allowed, d->code, d->request_id,
+		               want);
+		good = mid_ct_equal(want, d->proof, sizeof(want) - 1);
+	}
+	if(good)
+		return MID_OK;
+	mid_strlcpy(c->detail,
+	            c->have_session ? "the answer carries no valid proof for this request"
+	                            : "the answer opens no session, so it proves nothing",
+	            sizeof(c->detail));
+	return mid_reply_fault(d, MID_ERR_BAD_REPLY, MID_CODE_BAD_PROOF);
 }
 
 /*
@@ -426,6 +562,15 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline,
 	*early = 0;
 	c->rlen = 0;
 	memset(&r, 0, sizeof(r));
+	/* The request holds the org key: it goes only to the socket this
+	 * client connected. */
+	if(!own_fd(c)) {
+		snprintf(c->detail, sizeof(c->detail),
+		         "the connection's descriptor was replaced; not sent");
+		c->fd = -1;
+		c->served = 0;
+		return mid_reply_fault(d, MID_ERR_IO, MID_CODE_IO);
+	}
 	while(off < c->req_len) {
 		n = send(c->fd, c->req + off, c->req_len - off,
 		         MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -481,6 +626,12 @@ fault:
 		rc = mid_reply_fault(d, MID_ERR_IO, MID_CODE_IO);
 	}
 out:
+	if(rc == MID_OK && !own_fd(c)) {
+		/* Replaced while the call ran: the answer is not midd's. */
+		snprintf(c->detail, sizeof(c->detail),
+		         "the connection's descriptor was replaced during the call");
+		rc = mid_reply_fault(d, MID_ERR_IO, MID_CODE_IO);
+	}
 	if(rc == MID_OK && !r.close && r.consumed == c->rlen)
 		c->served++;
 	else
@@ -550,8 +701,14 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	deadline = t0 + (uint64_t)c->timeout_ms;
 	if(c->url.scheme == MID_SCHEME_HTTPS)
 		return mid_https_call(c, deadline, d);
-	/* An idle connection the server has closed is replaced before use;
-	 * the retry below covers a close that races with our request. */
+	/* A number that no longer holds our socket is the program's now:
+	 * forgotten, never written to, and a fresh connection made. An idle
+	 * connection the server has closed is replaced before use; the retry
+	 * below covers a close that races with our request. */
+	if(c->fd >= 0 && !own_fd(c)) {
+		c->fd = -1;
+		c->served = 0;
+	}
 	if(c->fd >= 0 && stale(c->fd))
 		drop(c);
 	for(;;) {
@@ -574,6 +731,8 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 			if(rc)
 				break;
 		}
+		if(c->bind)
+			stamp(c);
 		rc = exchange(c, deadline, d, &early);
 		/* Closed before the reply: a kept-alive connection is
 		 * replaced; a fresh one is a fault (the request may have
@@ -581,6 +740,8 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 		if(!rc || !early || !reused)
 			break;
 	}
+	if(rc == MID_OK && c->bind)
+		rc = bind_check(c, kind, device, d);
 	if(rc == MID_OK) {
 		c->detail[0] = '\0';
 	} else if(tries > 1) {

@@ -34,6 +34,10 @@
 #define MID_CODE_BAD_HTTP "MIDSHIM_BAD_HTTP"       /* malformed status line/headers/chunks */
 #define MID_CODE_IO "MIDSHIM_IO"                   /* local socket error */
 #define MID_CODE_INVALID "MIDSHIM_INVALID"         /* bad argument, e.g. deviceId too long */
+/* midd's 403 when a gated program presents the admin key (MID_ERR_HTTP). */
+#define MID_CODE_ADMIN_KEY "ADMIN_KEY_REFUSED"
+/* A reply to a bound client without a good proof (MID_ERR_BAD_REPLY). */
+#define MID_CODE_BAD_PROOF "MIDSHIM_BAD_PROOF"
 
 #define MID_REPLY_MAX 65536 /* whole reply, headers and body */
 
@@ -49,6 +53,10 @@ struct mid_decision {
 	char code[MID_CODE_MAX];
 	char request_id[MID_REQUEST_ID_MAX];
 	char status[32];
+	/* midd's binding members (bind.h), "" when absent or malformed. */
+	char proof[65];       /* 64 hex digits */
+	char session[33];     /* 32 hex digits */
+	char session_key[65]; /* 64 hex digits; the client wipes it */
 };
 
 struct mid_client; /* opaque */
@@ -88,11 +96,22 @@ MID_WUR enum mid_rc mid_client_set_ca_file(struct mid_client *c, const char *pat
  * touching it (the parent still uses it). */
 void mid_client_forget(struct mid_client *c);
 
+/*
+ * Bind the client's answers to its requests (plain http:// and unix:;
+ * https:// is bound by TLS): every request carries a fresh nonce, the
+ * first one asks midd for a session, and from then on a validate answer
+ * counts only with midd's proof over that nonce and the decision under
+ * the session's key (MIDSHIM_BAD_PROOF otherwise). The shim binds its
+ * client; other MachineID v1 clients need not.
+ */
+void mid_client_bind(struct mid_client *c);
+
 /* Close the connection (if any). The next call reconnects. */
 void mid_client_disconnect(struct mid_client *c);
 
-/* The file descriptor of the open connection, or -1. The shim uses this to
- * let its own I/O pass its hooks. */
+/* The file descriptor of the open connection, or -1 (also when the
+ * number no longer holds the socket the client connected). The shim uses
+ * this to let go of its connection when the program closes it. */
 int mid_client_fd(const struct mid_client *c);
 
 /* How many connections this client has opened (for tests and benchmarks:

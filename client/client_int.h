@@ -9,8 +9,10 @@
 
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <sys/un.h>
 
+#include "bind.h"
 #include "client.h"
 #include "mid_key.h"
 #include "mid_url.h"
@@ -31,6 +33,8 @@ struct mid_client {
 	socklen_t addrlen;
 
 	int fd;                 /* the kept-alive connection or -1 */
+	dev_t fd_dev;           /* what fstat said of 'fd' when it was connected: */
+	ino_t fd_ino;           /* a socket at that number is ours only if it matches */
 	unsigned long served;   /* replies read on 'fd' */
 	unsigned long connects; /* connections opened, ever */
 
@@ -41,6 +45,16 @@ struct mid_client {
 	char *req; /* MID_REQUEST_MAX bytes */
 	size_t req_len;
 	size_t body_off; /* the JSON body inside 'req' */
+
+	/* Binding (mid_client_bind), plain transports. */
+	int bind;
+	int have_session;
+	char sid[MID_BIND_HEX + 1];
+	unsigned char skey[MID_BIND_KEY_BYTES];
+	unsigned char nonce_seed[8]; /* random, new in each process */
+	uint64_t nonce_count;
+	char nonce[MID_BIND_HEX + 1]; /* of the request in flight */
+	size_t nonce_off;             /* where its hex sits in 'req' */
 
 	char *rbuf; /* MID_REPLY_MAX + 1 bytes: one more tells "over" */
 	size_t rlen;

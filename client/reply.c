@@ -375,6 +375,24 @@ static const cJSON *member(const cJSON *obj, const char *name)
 	return found;
 }
 
+/* Copy the string member 'name' into 'out' when it is exactly 'n'
+ * lowercase hex digits; else leave 'out' empty. */
+static void hex_member(const cJSON *root, const char *name, char *out, size_t n)
+{
+	const cJSON *it = member(root, name);
+	size_t i;
+
+	out[0] = '\0';
+	if(!cJSON_IsString(it) || !it->valuestring || strlen(it->valuestring) != n)
+		return;
+	for(i = 0; i < n; i++) {
+		char ch = it->valuestring[i];
+		if(!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f')))
+			return;
+	}
+	memcpy(out, it->valuestring, n + 1);
+}
+
 enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body,
                              size_t blen, struct mid_decision *d)
 {
@@ -384,15 +402,21 @@ enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body,
 	enum mid_rc rc;
 
 	d->http_status = status;
+	root = blen ? cJSON_ParseWithLengthOpts(body, blen, &end, 0) : NULL;
 	if(status < 200 || status > 299) {
 		char code[MID_CODE_MAX];
 
 		snprintf(code, sizeof(code), "%s%03d", MID_CODE_HTTP_PREFIX,
 		         status % 1000);
+		/* midd's refusal of an admin key is named: the fix is to
+		 * give the program the org key, not to look at midd. */
+		it = status == 403 && cJSON_IsObject(root) ? member(root, "error") : NULL;
+		if(cJSON_IsString(it) && it->valuestring &&
+		   !strcmp(it->valuestring, MID_CODE_ADMIN_KEY))
+			mid_strlcpy(code, MID_CODE_ADMIN_KEY, sizeof(code));
 		rc = mid_reply_fault(d, MID_ERR_HTTP, code);
 		goto out;
 	}
-	root = blen ? cJSON_ParseWithLengthOpts(body, blen, &end, 0) : NULL;
 	if(root) {
 		/* cJSON stops after the value; only white space may follow. */
 		size_t i = (size_t)(end - body);
@@ -431,6 +455,9 @@ enum mid_rc mid_reply_decide(enum mid_call call, int status, const char *body,
 		clean_copy(d->code, sizeof(d->code), it->valuestring);
 	if(!d->code[0])
 		mid_strlcpy(d->code, d->allowed ? "ALLOW" : "DENIED", sizeof(d->code));
+	hex_member(root, "proof", d->proof, 64);
+	hex_member(root, "session", d->session, 32);
+	hex_member(root, "sessionKey", d->session_key, 64);
 	d->request_id[0] = '\0';
 	it = member(root, "request_id");
 	if(cJSON_IsString(it) && it->valuestring)

@@ -2,7 +2,9 @@
 /*
  * SHA-256 as specified in FIPS 180-4, written for clarity over speed: midd
  * hashes one short key per request, so a plain block loop is plenty.
+ * HMAC-SHA256 on top of it proves midd's answers to the shim.
  */
+#define _GNU_SOURCE
 #include "sha256.h"
 
 #include <string.h>
@@ -146,4 +148,59 @@ void mid_hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = hex[in[i] & 15];
 	}
 	out[2 * n] = '\0';
+}
+
+void mid_hmac_init(struct mid_hmac *m, const void *key, size_t klen)
+{
+	unsigned char k[64], pad[64];
+	size_t i;
+
+	memset(k, 0, sizeof(k));
+	if(klen > sizeof(k))
+		mid_sha256(key, klen, k);
+	else
+		memcpy(k, key, klen);
+	for(i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x36;
+	mid_sha256_init(&m->inner);
+	mid_sha256_update(&m->inner, pad, sizeof(pad));
+	for(i = 0; i < sizeof(pad); i++)
+		pad[i] = k[i] ^ 0x5c;
+	mid_sha256_init(&m->outer);
+	mid_sha256_update(&m->outer, pad, sizeof(pad));
+	explicit_bzero(k, sizeof(k));
+	explicit_bzero(pad, sizeof(pad));
+}
+
+void mid_hmac_update(struct mid_hmac *m, const void *data, size_t n)
+{
+	mid_sha256_update(&m->inner, data, n);
+}
+
+void mid_hmac_final(struct mid_hmac *m, unsigned char out[MID_SHA256_LEN])
+{
+	unsigned char in[MID_SHA256_LEN];
+
+	mid_sha256_final(&m->inner, in);
+	mid_sha256_update(&m->outer, in, sizeof(in));
+	mid_sha256_final(&m->outer, out);
+	explicit_bzero(in, sizeof(in));
+}
+
+bool mid_unhex(const char *in, unsigned char *out, size_t n)
+{
+	size_t i;
+
+	for(i = 0; i < 2 * n; i++) {
+		char c = in[i];
+		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+
+		if(v < 0)
+			return false;
+		if(i & 1)
+			out[i / 2] = (unsigned char)(out[i / 2] | v);
+		else
+			out[i / 2] = (unsigned char)(v << 4);
+	}
+	return in[2 * n] == '\0';
 }

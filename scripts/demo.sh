@@ -141,14 +141,14 @@ else
 	PORT=$(free_port)
 fi
 ORG_KEY=$D/keys/org.key
-ADMIN_KEY=$D/keys/admin.key
+ADMIN_KEY=$D/admin/admin.key
 
 printf '%smidshim demo%s: a runaway program, a revoke, and the program stops at its next side effect\n' \
 	"$C_B" "$C_0"
 
 # ---- 1. control plane -------------------------------------------------------
 heading "control plane"
-"$BIN/midd" init --db "$D/midd.db" --write-keys "$D/keys" >"$D/init.log" 2>&1 ||
+"$BIN/midd" init --db "$D/midd.db" --write-keys "$D/keys" --admin-key-dir "$D/admin" >"$D/init.log" 2>&1 ||
 	die "midd init failed" "$D/init.log"
 { [ -s "$ORG_KEY" ] && [ -s "$ADMIN_KEY" ]; } || die "midd init wrote no keys to $(rel "$D/keys")"
 start_midd() { # 0 once /healthz answers, 1 when midd exited, 2 after 5 s

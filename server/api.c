@@ -21,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "conn.h"
 #include "lane.h"
+#include "bind.h"
 #include "log.h"
 #include "wire.h"
 
@@ -44,6 +46,7 @@ enum need {
 	NEED_NONE,
 	NEED_ORG,   /* org key or admin key */
 	NEED_ADMIN, /* admin key only */
+	NEED_GATED, /* the org key only: what a gated process asks (validate) */
 };
 
 /* An answer made but not yet queued: a route in the slow lane makes it on
@@ -229,6 +232,67 @@ static int body_device(struct call *c, char dev[MID_DEVICE_MAX + 1], enum MHD_Re
 	return 1;
 }
 
+/* ---- the shim's binding (bind.h) ------------------------------------- */
+
+/* What the shim asked for: a proof over its nonce, under its session or
+ * a new one. 'ok' is 0 for any other client, which gets the plain answer. */
+struct bind_req {
+	int ok, fresh;
+	const char *nonce;
+	char sid[MID_BIND_HEX + 1];
+	unsigned char key[MID_BIND_KEY_BYTES];
+};
+
+static void bind_read(struct call *c, const char *dev, struct bind_req *b)
+{
+	const char *n = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
+						    MID_BIND_NONCE_HEADER);
+	const char *s = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
+						    MID_BIND_SESSION_HEADER);
+	unsigned char id[MID_BIND_ID_BYTES];
+
+	memset(b, 0, sizeof(*b));
+	if(!n || !s || !mid_bind_id_ok(n))
+		return;
+	if(!strcmp(s, MID_BIND_NEW)) {
+		if(getrandom(id, sizeof(id), 0) != (ssize_t)sizeof(id))
+			return;
+		mid_hex(id, sizeof(id), b->sid);
+		b->fresh = 1;
+	} else if(mid_bind_id_ok(s)) {
+		memcpy(b->sid, s, MID_BIND_HEX + 1);
+	} else {
+		return;
+	}
+	mid_service_session_key(c->api->svc, c->org, dev, b->sid, b->key);
+	b->nonce = n;
+	b->ok = 1;
+}
+
+/* The members a bound answer adds: a new session's id and key, and the
+ * proof of a validate answer 'v'. "" when the request was not bound. */
+static void bind_members(struct bind_req *b, const char *dev, const struct mid_verdict *v,
+			 const char *rid, char *out, size_t outlen)
+{
+	char key[2 * MID_BIND_KEY_BYTES + 1], proof[2 * MID_SHA256_LEN + 1];
+	size_t o = 0;
+
+	out[0] = '\0';
+	if(!b->ok)
+		return;
+	if(b->fresh) {
+		mid_hex(b->key, sizeof(b->key), key);
+		o = (size_t)snprintf(out, outlen, ",\"session\":\"%s\",\"sessionKey\":\"%s\"",
+				     b->sid, key);
+		explicit_bzero(key, sizeof(key));
+	}
+	if(v && o < outlen) {
+		mid_bind_proof(b->key, b->nonce, dev, v->allowed, v->code, rid, proof);
+		snprintf(out + o, outlen - o, ",\"proof\":\"%s\"", proof);
+	}
+	explicit_bzero(b->key, sizeof(b->key));
+}
+
 /* ---- routes ---------------------------------------------------------- */
 
 /* Liveness, and whether every change is durable: "status" is "ok", or
@@ -262,11 +326,13 @@ static enum MHD_Result r_health(struct call *c)
 
 static enum MHD_Result r_register(struct call *c)
 {
-	char dev[MID_DEVICE_MAX + 1], msg[128], secs[16];
+	char dev[MID_DEVICE_MAX + 1], msg[128], secs[16], key[2 * MID_BIND_KEY_BYTES + 1];
+	struct bind_req b;
 	enum mid_reg_status s;
 	enum MHD_Result ret;
 	unsigned retry;
 	enum mid_rc rc;
+	cJSON *o;
 
 	if(!body_device(c, dev, &ret))
 		return ret;
@@ -280,13 +346,34 @@ static enum MHD_Result r_register(struct call *c)
 		return send_text(c, MHD_HTTP_TOO_MANY_REQUESTS,
 				 mid_wire_error(MID_E_RATE, msg, c->rid), NULL, secs);
 	}
-	return send_device(c, mid_reg_status_name(s), dev, NULL, NULL);
+	bind_read(c, dev, &b);
+	if(!b.fresh)
+		return send_device(c, mid_reg_status_name(s), dev, NULL, NULL);
+	/* The shim opens its session with its register, before main. */
+	mid_hex(b.key, sizeof(b.key), key);
+	explicit_bzero(b.key, sizeof(b.key));
+	o = cJSON_CreateObject();
+	if(o && (!cJSON_AddStringToObject(o, "status", mid_reg_status_name(s)) ||
+		 !cJSON_AddStringToObject(o, "deviceId", dev) ||
+		 !cJSON_AddStringToObject(o, "session", b.sid) ||
+		 !cJSON_AddStringToObject(o, "sessionKey", key))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	explicit_bzero(key, sizeof(key));
+	return send_obj(c, MHD_HTTP_OK, o);
 }
 
 char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const char *request_id)
 {
+	return mid_api_verdict_json_ex(v, dev, request_id, "");
+}
+
+char *mid_api_verdict_json_ex(const struct mid_verdict *v, const char *dev,
+			      const char *request_id, const char *extra)
+{
 	char qdev[2 * MID_DEVICE_MAX + 8], *s;
-	size_t cap = sizeof(qdev) + 256;
+	size_t cap = sizeof(qdev) + 256 + strlen(extra);
 	int n;
 
 	/* Written by hand: this is the one answer on the hot path, and its
@@ -297,8 +384,8 @@ char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const c
 	if(!s)
 		return NULL;
 	n = snprintf(s, cap, "{\"allowed\":%s,\"code\":\"%s\",\"status\":\"%s\",\"reason\":\"%s\","
-		     "\"deviceId\":%s,\"request_id\":\"%s\"}", v->allowed ? "true" : "false",
-		     v->code, v->status, v->reason, qdev, request_id);
+		     "\"deviceId\":%s,\"request_id\":\"%s\"%s}", v->allowed ? "true" : "false",
+		     v->code, v->status, v->reason, qdev, request_id, extra);
 	if(n < 0 || (size_t)n >= cap) {
 		free(s);
 		return NULL;
@@ -308,15 +395,20 @@ char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const c
 
 static enum MHD_Result r_validate(struct call *c)
 {
-	char dev[MID_DEVICE_MAX + 1], mode[8];
+	char dev[MID_DEVICE_MAX + 1], mode[8], extra[256], *json;
 	struct mid_wire_err e;
 	struct mid_verdict v;
+	struct bind_req b;
 
 	if(mid_wire_body_validate(c->body, c->len, dev, sizeof(dev), mode, &e))
 		return send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
 	c->who.mode = mid_proc_mode_parse(mode);
 	mid_service_validate(c->api->svc, c->org, dev, &c->who, &v);
-	return send_text(c, MHD_HTTP_OK, mid_api_verdict_json(&v, dev, c->rid), NULL, NULL);
+	bind_read(c, dev, &b);
+	bind_members(&b, dev, &v, c->rid, extra, sizeof(extra));
+	json = mid_api_verdict_json_ex(&v, dev, c->rid, extra);
+	explicit_bzero(extra, sizeof(extra));
+	return send_text(c, MHD_HTTP_OK, json, NULL, NULL);
 }
 
 static enum MHD_Result r_set_state(struct call *c)
@@ -680,7 +772,7 @@ static enum MHD_Result r_audit(struct call *c)
 static const struct route routes[] = {
 	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/devices/register", "POST", NEED_ORG, r_register, NULL, MID_DEV_NONE, NEW},
-	{"/api/v1/devices/validate", "POST", NEED_ORG, r_validate, NULL, MID_DEV_NONE, INLINE},
+	{"/api/v1/devices/validate", "POST", NEED_GATED, r_validate, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/devices/revoke", "POST", NEED_ADMIN, r_set_state, "revoke", MID_DEV_REVOKED, SLOW},
 	{"/api/v1/devices/unrevoke", "POST", NEED_ADMIN, r_set_state, "unrevoke", MID_DEV_ACTIVE, SLOW},
 	{"/api/v1/devices/restore", "POST", NEED_ADMIN, r_set_state, "restore", MID_DEV_ACTIVE, SLOW},
@@ -758,6 +850,21 @@ static int authorise(struct call *c, enum need need, enum MHD_Result *ret)
 				c->route->path, presented ? "unknown" : "missing", c->peer, c->rid);
 		*ret = send_err(c, MHD_HTTP_UNAUTHORIZED, MID_E_UNAUTHORIZED,
 				"missing or unknown key (send x-org-key or x-admin-key)");
+		return 0;
+	}
+	/* A gated process may only ever hold the org key: with the admin
+	 * key it could restore its own device. So validate refuses the
+	 * admin key, and so does a register that comes from the shim (it
+	 * sends x-mid-nonce); an operator may still register with it. */
+	if(c->role == MID_ROLE_ADMIN &&
+	   (need == NEED_GATED ||
+	    (c->route->fn == r_register &&
+	     MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, "x-mid-nonce")))) {
+		mid_log_request("admin-key-refused route=%s org=%s peer=%s request_id=%s",
+				c->route->path, mid_org_name(c->org), c->peer, c->rid);
+		*ret = send_err(c, MHD_HTTP_FORBIDDEN, MID_E_ADMIN_REFUSED,
+				"the admin key may not validate or register a gated program;"
+				" give the program the org key");
 		return 0;
 	}
 	if(need == NEED_ADMIN && c->role != MID_ROLE_ADMIN) {

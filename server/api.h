@@ -32,4 +32,8 @@ void mid_api_stop(struct mid_api *api);
  * the unit tests. */
 char *mid_api_verdict_json(const struct mid_verdict *v, const char *dev, const char *request_id);
 
+/* The same with 'extra' (JSON members, each after a comma) at the end. */
+char *mid_api_verdict_json_ex(const struct mid_verdict *v, const char *dev,
+			      const char *request_id, const char *extra);
+
 #endif

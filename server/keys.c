@@ -30,8 +30,10 @@ void mid_keys_hash(const char *key, unsigned char out[MID_SHA256_LEN])
 	mid_sha256(key, strlen(key), out);
 }
 
-static enum mid_rc write_one(const char *dir, const char *name, const char *key,
-			     char *err, size_t errlen)
+/* Write 'key' and a newline to 'dir'/'name', created with 'mode'; a
+ * 'gid' other than -1 becomes the file's group. */
+static enum mid_rc write_one(const char *dir, const char *name, const char *key, mode_t mode,
+			     gid_t gid, char *err, size_t errlen)
 {
 	char path[4096];
 	enum mid_rc rc = MID_OK;
@@ -48,7 +50,10 @@ static enum mid_rc write_one(const char *dir, const char *name, const char *key,
 			 errno == EEXIST ? " (remove the old key file first)" : "");
 		return MID_ERR_IO;
 	}
-	if(write(fd, key, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd)) {
+	/* The mode is set on the open file, after the group: the key is
+	 * never readable by anyone the caller did not name. */
+	if((gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid)) || fchmod(fd, mode) ||
+	   write(fd, key, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd)) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		rc = MID_ERR_IO;
 	}
@@ -56,16 +61,23 @@ static enum mid_rc write_one(const char *dir, const char *name, const char *key,
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		rc = MID_ERR_IO;
 	}
+	if(rc)
+		unlink(path);
 	return rc;
 }
 
-enum mid_rc mid_keys_write(const char *dir, const char *org_key, const char *admin_key,
-			   char *err, size_t errlen)
+/* Make 'dir' a directory (created 0700, or 0750 with group 'gid'). */
+static enum mid_rc make_dir(const char *dir, gid_t gid, char *err, size_t errlen)
 {
 	struct stat sb;
-	enum mid_rc rc;
 
-	if(mkdir(dir, 0700) && errno != EEXIST) {
+	if(mkdir(dir, 0700) == 0) {
+		if(gid != (gid_t)-1 && (chown(dir, (uid_t)-1, gid) || chmod(dir, 0750))) {
+			snprintf(err, errlen, "cannot give %s to group %u: %s", dir, (unsigned)gid,
+				 strerror(errno));
+			return MID_ERR_IO;
+		}
+	} else if(errno != EEXIST) {
 		snprintf(err, errlen, "cannot create key directory %s: %s", dir, strerror(errno));
 		return MID_ERR_IO;
 	}
@@ -73,8 +85,28 @@ enum mid_rc mid_keys_write(const char *dir, const char *org_key, const char *adm
 		snprintf(err, errlen, "%s is not a directory", dir);
 		return MID_ERR_IO;
 	}
-	rc = write_one(dir, "org.key", org_key, err, errlen);
+	return MID_OK;
+}
+
+enum mid_rc mid_keys_write(const char *dir, const char *admin_dir, gid_t gid,
+			   const char *org_key, const char *admin_key, char *err, size_t errlen)
+{
+	enum mid_rc rc;
+
+	rc = make_dir(dir, gid, err, errlen);
+	if(!rc)
+		rc = make_dir(admin_dir, (gid_t)-1, err, errlen);
+	if(!rc)
+		rc = write_one(dir, "org.key", org_key, gid != (gid_t)-1 ? 0640 : 0600, gid, err,
+			       errlen);
 	if(rc)
 		return rc;
-	return write_one(dir, "admin.key", admin_key, err, errlen);
+	rc = write_one(admin_dir, "admin.key", admin_key, 0400, (gid_t)-1, err, errlen);
+	if(rc) {
+		char p[4096];
+
+		snprintf(p, sizeof(p), "%s/org.key", dir);
+		unlink(p);
+	}
+	return rc;
 }

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <getopt.h>
+#include <grp.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -44,7 +45,8 @@ static const char usage_text[] =
 "            [--allow-remote] [--threads N] [--quiet]\n"
 "            [--max-connections N] [--peer-connections N] [--head-timeout-ms N]\n"
 "            [--register-rate N] [--register-burst N]\n"
-"       midd init [--db FILE] [--name ORG] [--device-limit N] [--write-keys DIR]\n"
+"       midd init [--db FILE] [--name ORG] [--device-limit N]\n"
+"                 [--write-keys DIR [--admin-key-dir ADIR] [--key-group GROUP]]\n"
 "       midd --help | --version\n"
 "\n"
 "midd is the midshim control plane: it answers the shims' register and\n"
@@ -82,14 +84,15 @@ static const char usage_text[] =
 "  --name ORG           org name (default 'default'); printable ASCII\n"
 "  --device-limit N     most devices the org may register; removed devices\n"
 "                       do not count; 0 = unlimited (default 1000)\n"
-"  --write-keys DIR     also write DIR/org.key and DIR/admin.key (0600;\n"
-"                       DIR is created 0700)\n"
-"  init prints the org key (for shims, MIDSHIM_ORG_KEY) and the admin key\n"
-"  (for operators, MIDSHIM_ADMIN_KEY) once; the database keeps only their\n"
-"  SHA-256 hashes.\n"
+"  --write-keys DIR     write DIR/org.key (0600) and ADIR/admin.key (0400)\n"
+"                       instead of printing the keys; run it as the operator\n"
+"  --admin-key-dir ADIR where admin.key goes (default DIR/admin)\n"
+"  --key-group GROUP    org.key 0640 in GROUP, for gated programs in it\n"
+"  Without --write-keys, init prints both keys once. The database keeps\n"
+"  only their SHA-256 hashes.\n"
 "\n"
-"Routes (keys in headers x-org-key / x-admin-key; the admin key works\n"
-"wherever the org key does):\n"
+"Routes (keys in x-org-key / x-admin-key; the admin key works wherever\n"
+"the org key does, except validate and the shim's register: 403):\n"
 "  POST /api/v1/devices/register   org    {\"deviceId\":\"...\"}\n"
 "  POST /api/v1/devices/validate   org    {\"deviceId\":\"...\"}\n"
 "  POST /api/v1/devices/revoke     admin  {\"deviceId\":\"...\"}\n"
@@ -161,11 +164,15 @@ static int cmd_init(int argc, char **argv)
 		{"name", required_argument, NULL, 'n'},
 		{"device-limit", required_argument, NULL, 'l'},
 		{"write-keys", required_argument, NULL, 'w'},
+		{"admin-key-dir", required_argument, NULL, 'A'},
+		{"key-group", required_argument, NULL, 'g'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *db = default_db(), *name = "default", *keydir = NULL;
+	const char *db = default_db(), *name = "default", *keydir = NULL, *admindir = NULL;
 	char org_key[MID_KEY_LEN + 1], admin_key[MID_KEY_LEN + 1], err[512] = "";
+	char admindef[4096];
+	gid_t gid = (gid_t)-1;
 	unsigned char oh[MID_SHA256_LEN], ah[MID_SHA256_LEN];
 	struct mid_store *store = NULL;
 	long limit = DEFAULT_LIMIT;
@@ -178,6 +185,17 @@ static int cmd_init(int argc, char **argv)
 		case 'd': db = optarg; break;
 		case 'n': name = optarg; break;
 		case 'w': keydir = optarg; break;
+		case 'A': admindir = optarg; break;
+		case 'g': {
+			struct group *g = getgrnam(optarg);
+
+			if(!g) {
+				usage_error("--key-group: no group '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			gid = g->gr_gid;
+			break;
+		}
 		case 'l':
 			limit = parse_count(optarg, 1000000000L);
 			if(limit < 0) {
@@ -193,6 +211,17 @@ static int cmd_init(int argc, char **argv)
 	if(optind < argc) {
 		usage_error("init takes no argument '%s'", argv[optind]);
 		return EXIT_USAGE;
+	}
+	if((admindir || gid != (gid_t)-1) && !keydir) {
+		usage_error("--admin-key-dir and --key-group go with --write-keys DIR");
+		return EXIT_USAGE;
+	}
+	if(keydir && !admindir) {
+		if(snprintf(admindef, sizeof(admindef), "%s/admin", keydir) >= (int)sizeof(admindef)) {
+			usage_error("--write-keys: the directory name is too long");
+			return EXIT_USAGE;
+		}
+		admindir = admindef;
 	}
 	if(strlen(name) > MID_ORG_NAME_MAX || !mid_device_ok(name, strlen(name))) {
 		usage_error("--name wants 1 to 64 bytes of printable ASCII without spaces, not '%s'",
@@ -212,14 +241,14 @@ static int cmd_init(int argc, char **argv)
 	mid_keys_hash(admin_key, ah);
 	/* Key files first: if they cannot be written, no org exists whose
 	 * keys nobody holds. */
-	if(keydir && mid_keys_write(keydir, org_key, admin_key, err, sizeof(err)))
+	if(keydir && mid_keys_write(keydir, admindir, gid, org_key, admin_key, err, sizeof(err)))
 		goto out;
 	if(mid_store_org_create(store, name, oh, ah, (uint64_t)limit, &id, err, sizeof(err))) {
 		if(keydir) {
-			char p[4096];
+			char p[4096 + 16];
 			snprintf(p, sizeof(p), "%s/org.key", keydir);
 			unlink(p);
-			snprintf(p, sizeof(p), "%s/admin.key", keydir);
+			snprintf(p, sizeof(p), "%.4096s/admin.key", admindir);
 			unlink(p);
 		}
 		goto out;
@@ -230,7 +259,9 @@ static int cmd_init(int argc, char **argv)
 	 * and any log that captures stdout. */
 	if(keydir) {
 		printf("keys written to %s/org.key (for shims: MIDSHIM_ORG_KEY_FILE) and "
-		       "%s/admin.key (for operators: MIDSHIM_ADMIN_KEY_FILE)\n", keydir, keydir);
+		       "%s/admin.key (for operators: MIDSHIM_ADMIN_KEY_FILE)\n", keydir, admindir);
+		printf("only this user can read admin.key: run gated programs as another "
+		       "user.\n");
 		printf("midd stores only their SHA-256 hashes; keep the files safe.\n");
 	} else {
 		printf("org key:   %s   (for shims: MIDSHIM_ORG_KEY)\n", org_key);

@@ -19,6 +19,7 @@
 #include <stdatomic.h>
 
 #include "audit.h"
+#include "bind.h"
 #include "flush.h"
 #include "journal.h"
 #include "log.h"
@@ -53,6 +54,7 @@ struct mid_service {
 	_Atomic size_t pending_n;
 	_Atomic int64_t pending_since_ms;
 	_Atomic size_t journal_used;
+	unsigned char secret[MID_SHA256_LEN]; /* of the shim's sessions */
 };
 
 const char *mid_reg_status_name(enum mid_reg_status s)
@@ -390,6 +392,9 @@ enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err
 	rc = mid_store_open(db, 0, &svc->db, err, errlen);
 	if(rc)
 		goto out;
+	rc = mid_store_secret(svc->db, svc->secret, err, errlen);
+	if(rc)
+		goto out;
 	rc = mid_state_new(&svc->st);
 	if(rc)
 		goto out;
@@ -438,6 +443,7 @@ void mid_service_close(struct mid_service *svc)
 	mid_state_free(svc->st);
 	pthread_mutex_destroy(&svc->wmu);
 	free(svc->pend);
+	explicit_bzero(svc->secret, sizeof(svc->secret));
 	free(svc);
 }
 
@@ -697,4 +703,10 @@ struct mid_state *mid_service_state(struct mid_service *svc)
 struct mid_store *mid_service_store(struct mid_service *svc)
 {
 	return svc->db;
+}
+
+void mid_service_session_key(const struct mid_service *svc, const struct mid_org *org,
+			     const char *dev, const char *sid, unsigned char key[MID_BIND_KEY_BYTES])
+{
+	mid_bind_session_key(svc->secret, mid_org_id(org), dev, sid, key);
 }

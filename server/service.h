@@ -118,6 +118,10 @@ enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enu
 
 void mid_service_health(struct mid_service *svc, struct mid_health *h);
 
+/* The key of the shim's session 'sid' for 'dev' (see bind.h). */
+void mid_service_session_key(const struct mid_service *svc, const struct mid_org *org,
+			     const char *dev, const char *sid, unsigned char key[MID_SHA256_LEN]);
+
 /* Read access for the list, usage and audit routes. */
 struct mid_state *mid_service_state(struct mid_service *svc);
 struct mid_store *mid_service_store(struct mid_service *svc);

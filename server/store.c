@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -777,6 +778,51 @@ enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const cha
 	rc = MID_OK;
 out:
 	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+enum mid_rc mid_store_secret(struct mid_store *s, unsigned char out[MID_SHA256_LEN], char *err,
+			     size_t errlen)
+{
+	unsigned char fresh[MID_SHA256_LEN];
+	char hex[2 * MID_SHA256_LEN + 1];
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	size_t got = 0;
+
+	while(got < sizeof(fresh)) {
+		ssize_t n = getrandom(fresh + got, sizeof(fresh) - got, 0);
+		if(n <= 0) {
+			snprintf(err, errlen, "cannot read random bytes for the reply secret");
+			return MID_ERR_IO;
+		}
+		got += (size_t)n;
+	}
+	mid_hex(fresh, sizeof(fresh), hex);
+	explicit_bzero(fresh, sizeof(fresh));
+	pthread_mutex_lock(&s->mu);
+	/* Made once per database, kept across restarts: a session a shim
+	 * holds stays good while midd restarts. */
+	if(prepare(s, "INSERT OR IGNORE INTO meta(key, value) VALUES ('reply_secret', ?)", &st))
+		goto out;
+	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
+	if(sqlite3_step(st) != SQLITE_DONE)
+		goto out;
+	sqlite3_finalize(st);
+	st = NULL;
+	if(prepare(s, "SELECT value FROM meta WHERE key = 'reply_secret'", &st) ||
+	   sqlite3_step(st) != SQLITE_ROW)
+		goto out;
+	if(sqlite3_column_text(st, 0) &&
+	   mid_unhex((const char *)sqlite3_column_text(st, 0), out, MID_SHA256_LEN))
+		rc = MID_OK;
+out:
+	if(rc)
+		snprintf(err, errlen, "cannot read or make the reply secret: %s",
+			 sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	explicit_bzero(hex, sizeof(hex));
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }

@@ -54,6 +54,11 @@ enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
 			   char *err, size_t errlen) MID_WUR;
 void mid_store_free(struct mid_store *s);
 
+/* midd's secret for the keys of the shim's sessions (see bind.h): made
+ * from getrandom(2) at the first call and kept in the database. */
+enum mid_rc mid_store_secret(struct mid_store *s, unsigned char out[MID_SHA256_LEN], char *err,
+			     size_t errlen) MID_WUR;
+
 /* Add an org; its id in '*id'. A name already taken is MID_ERR_INVAL. */
 enum mid_rc mid_store_org_create(struct mid_store *s, const char *name,
 				 const unsigned char org_hash[MID_SHA256_LEN],

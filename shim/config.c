@@ -9,6 +9,7 @@
 #include "mid_key.h"
 #include "mid_url.h"
 #include "shim.h"
+#include "orgkey.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,6 +213,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			goto out;
 		}
 		mid_strlcpy(cfg->org_key, v, sizeof(cfg->org_key));
+		if(mid_org_key_check(cfg->org_key, NULL, err, errlen))
+			goto out;
 	} else if((v = getenv_fn(MID_ENV_ORG_KEY_FILE)) && *v) {
 		if(mid_key_read_file(v, cfg->org_key, sizeof(cfg->org_key), NULL, why,
 				     sizeof(why))) {
@@ -219,6 +222,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 				 "holding the org key (see `midd init --write-keys`)", v, why);
 			goto out;
 		}
+		if(mid_org_key_check(cfg->org_key, v, err, errlen))
+			goto out;
 	} else {
 		snprintf(err, errlen, "no org key: set MIDSHIM_ORG_KEY_FILE to the file holding it "
 			 "(or MIDSHIM_ORG_KEY)");

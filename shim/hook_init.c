@@ -62,6 +62,9 @@ static struct mid_client *get_client(struct mid_decision *d)
 	}
 	if(client && !client_pid)
 		mid_client_set_mode(client, config.mode == MID_MODE_AUDIT ? "audit" : "enforce");
+	/* A program can swap the shim's descriptor for a socket of its own
+	 * choosing: only an answer midd proves counts. */
+	mid_client_bind(client);
 	if(!client_pid)
 		client_pid = getpid();
 	return client;

@@ -99,12 +99,12 @@ fi
 DB_FILE=$T/midd.db
 
 # midd_init: create the database $DB_FILE and an org; keys land in
-# $T/keys/org.key and $T/keys/admin.key and in ORG_KEY / ADMIN_KEY.
+# $T/keys/org.key and $T/admin/admin.key and in ORG_KEY / ADMIN_KEY.
 midd_init() {
 	[ -f "$DB_FILE" ] && return 0
-	"${OURS[@]}" "$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" "$@" >"$T/init.out"
+	"${OURS[@]}" "$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" --admin-key-dir "$T/admin" "$@" >"$T/init.out"
 	ORG_KEY=$(cat "$T/keys/org.key")
-	ADMIN_KEY=$(cat "$T/keys/admin.key")
+	ADMIN_KEY=$(cat "$T/admin/admin.key")
 	export ORG_KEY ADMIN_KEY
 }
 

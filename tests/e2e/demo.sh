@@ -75,7 +75,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$cmd" ] || fail "interactive demo printed no console command: $(cat "$T/iout")"
-assert_contains "$cmd" "--admin-key-file $T/demo/keys/admin.key" "console command names the admin key"
+assert_contains "$cmd" "--admin-key-file $T/demo/admin/admin.key" "console command names the admin key"
 sleep 1
 # shellcheck disable=SC2086 # the printed command, split as a shell would
 echo revoke | $cmd >"$T/console" 2>&1 || fail "console: $(cat "$T/console")"

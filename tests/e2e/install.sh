@@ -67,7 +67,7 @@ assert_exists "$T/m1" "allowed run did its side effect"
 assert_contains "$(cat "$T/out")" "$P/lib/midshim/libmidshim.so" "the installed library is preloaded"
 assert_not_contains "$(cat "$T/out")" "$BUILD_BIN/libmidshim.so" "no library from the build tree"
 
-"$P/bin/midctl" --url "$MIDSHIM_URL" --admin-key-file "$T/keys/admin.key" revoke "$DEV" >"$T/ctl" 2>&1 ||
+"$P/bin/midctl" --url "$MIDSHIM_URL" --admin-key-file "$T/admin/admin.key" revoke "$DEV" >"$T/ctl" 2>&1 ||
 	fail "installed midctl revoke: $(cat "$T/ctl")"
 grep -Eq "^revoked $DEV \(request_id $UUID_RE\)$" "$T/ctl" || fail "revoke output: $(cat "$T/ctl")"
 sleep 0.2

@@ -5,8 +5,9 @@
     faultd.py PORT MODE [PORT MODE]...
 
 Listens on 127.0.0.1:PORT and answers every request there according to
-MODE; one process serves every pair given. It stops by itself after
-120 s. Modes:
+MODE; one process serves every pair given. With FAULTD_LOG set to a file,
+it appends "connected" for each connection and every byte it receives
+there. It stops by itself after 120 s. Modes:
   hang       accept, read the request, never answer
   slow       answer a valid allow after 3 s
   garbage    a reply that is not HTTP
@@ -19,8 +20,9 @@ MODE; one process serves every pair given. It stops by itself after
   reset      half a reply, then a TCP reset
   truncated  Content-Length 100, 10 bytes, close
   chunkbad   chunked encoding with a bad chunk size
-  allow      a valid allow (control case)
+  allow      a well-formed allow without midd's proof (the shim refuses it)
 """
+import os
 import socket
 import struct
 import sys
@@ -35,8 +37,19 @@ def reply(status, body, extra=b""):
             b"Content-Length: " + str(len(body)).encode() + b"\r\n" + extra + b"\r\n" + body)
 
 
+LOG = os.environ.get("FAULTD_LOG")
+LOG_LOCK = threading.Lock()
+
+
+def note(data):
+    if LOG:
+        with LOG_LOCK, open(LOG, "ab") as f:
+            f.write(data)
+
+
 def serve(conn, mode):
     conn.settimeout(10)
+    note(b"connected\n")
     try:
         while True:
             data = b""
@@ -44,13 +57,18 @@ def serve(conn, mode):
                 chunk = conn.recv(4096)
                 if not chunk:
                     return
+                note(chunk)
                 data += chunk
             head, _, body = data.partition(b"\r\n\r\n")
             for line in head.split(b"\r\n"):
                 if line.lower().startswith(b"content-length:"):
                     need = int(line.split(b":")[1])
                     while len(body) < need:
-                        body += conn.recv(4096)
+                        chunk = conn.recv(4096)
+                        if not chunk:
+                            return
+                        note(chunk)
+                        body += chunk
             if mode == "hang":
                 time.sleep(60)
                 return

@@ -6,7 +6,7 @@
 # status and usage work, an admin command fails with the server's 403.
 . "$(dirname "$0")/../lib.sh"
 midd_start
-export MIDSHIM_ADMIN_KEY_FILE=$T/keys/admin.key
+export MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key
 unset MIDSHIM_ADMIN_KEY MIDSHIM_ORG_KEY MIDSHIM_ORG_KEY_FILE
 D=tool:test:admin:01
 R=tool:test:admin-revoked:02
@@ -91,7 +91,7 @@ assert_eq active "$(device_state "$O")" "the org key revoked nothing"
 # The same through MIDSHIM_ORG_KEY.
 unset MIDSHIM_ORG_KEY_FILE
 MIDSHIM_ORG_KEY=$ORG_KEY midctl_expect 0 "org key from the environment" list
-export MIDSHIM_ADMIN_KEY_FILE=$T/keys/admin.key
+export MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key
 # An unknown key is the server's 401.
 bad=$T/bad.key
 echo "not-a-key-$$" >"$bad"

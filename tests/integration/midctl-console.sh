@@ -10,7 +10,7 @@
 # `printf ... | midctl_expect` must set OUT, ERR and RC in this shell.
 shopt -s lastpipe
 midd_start
-export MIDSHIM_ADMIN_KEY_FILE=$T/keys/admin.key
+export MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key
 unset MIDSHIM_ADMIN_KEY MIDSHIM_ORG_KEY MIDSHIM_ORG_KEY_FILE
 D=tool:test:console:01
 E=tool:test:console-other:02

@@ -6,7 +6,7 @@
 # and usage in text and --json; status does not count as device traffic.
 . "$(dirname "$0")/../lib.sh"
 midd_start
-export MIDSHIM_ADMIN_KEY_FILE=$T/keys/admin.key
+export MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key
 unset MIDSHIM_ADMIN_KEY MIDSHIM_ORG_KEY MIDSHIM_ORG_KEY_FILE
 D=tool:test:midctl:01
 E=tool:test:midctl-other:02

@@ -70,15 +70,15 @@ midctl_expect 2 "a directory as key file" --admin-key-file "$T" list
 # One device slot, so that the limit can be reached below.
 midd_init --device-limit 1
 midd_start
-export MIDSHIM_ADMIN_KEY_FILE=$T/keys/admin.key
-chmod 600 "$T/keys/admin.key" "$T/keys/org.key"
+export MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key
+chmod 600 "$T/admin/admin.key" "$T/keys/org.key"
 # First line only, trailing blanks stripped.
 printf '%s \t\r\nsecond line\n' "$ADMIN_KEY" >"$T/padded.key"
 chmod 600 "$T/padded.key"
 midctl_expect 0 "padded key file" --admin-key-file "$T/padded.key" register "$D"
 assert_eq "" "$ERR" "no warning for a private key file"
 # A key file others may read works, with a warning.
-cp "$T/keys/admin.key" "$T/open.key"
+cp "$T/admin/admin.key" "$T/open.key"
 chmod 644 "$T/open.key"
 midctl_expect 0 "readable key file" --admin-key-file "$T/open.key" list
 assert_contains "$ERR" "midctl: warning: key file $T/open.key is readable by other users" "open key file warning"
@@ -86,7 +86,7 @@ assert_contains "$ERR" "midctl: warning: key file $T/open.key is readable by oth
 MIDSHIM_ORG_KEY_FILE=$T/keys/org.key midctl_expect 0 "admin key preferred" revoke "$D"
 # MIDSHIM_ADMIN_KEY beats MIDSHIM_ADMIN_KEY_FILE, --admin-key-file beats both.
 MIDSHIM_ADMIN_KEY=wrong-key midctl_expect 1 "MIDSHIM_ADMIN_KEY first" list
-MIDSHIM_ADMIN_KEY=wrong-key midctl_expect 0 "--admin-key-file first" --admin-key-file "$T/keys/admin.key" list
+MIDSHIM_ADMIN_KEY=wrong-key midctl_expect 0 "--admin-key-file first" --admin-key-file "$T/admin/admin.key" list
 note "ok: keys"
 
 # ---- unix socket ---------------------------------------------------------------

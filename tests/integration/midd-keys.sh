@@ -18,7 +18,9 @@ grep -Eq "^admin key: mid_adm_[0-9a-f]{64} " "$T/printed.out" || fail "init with
 [[ $ORG_KEY =~ ^mid_org_[0-9a-f]{64}$ ]] || fail "org key format: $ORG_KEY"
 [[ $ADMIN_KEY =~ ^mid_adm_[0-9a-f]{64}$ ]] || fail "admin key format: $ADMIN_KEY"
 assert_eq 600 "$(stat -c %a "$T/keys/org.key")" "org.key mode"
-assert_eq 600 "$(stat -c %a "$T/keys/admin.key")" "admin.key mode"
+assert_eq 400 "$(stat -c %a "$T/admin/admin.key")" "admin.key mode"
+assert_eq 700 "$(stat -c %a "$T/admin")" "admin key directory mode"
+assert_not_contains "$(ls "$T/keys")" "admin.key" "the admin key is not beside the org key"
 assert_eq 700 "$(stat -c %a "$T/keys")" "key directory mode"
 assert_eq 600 "$(stat -c %a "$T/midd.db")" "database mode"
 register k:prod:a:01
@@ -41,12 +43,31 @@ expect_code k:prod:a:01 ALLOW
 req GET /api/v1/usage "$ORG_KEY"
 assert_eq false "$(jf org_disabled)" "org key could not disable"
 
-note "the admin key works on org routes too"
-req POST /api/v1/devices/validate "$ADMIN_KEY" '{"deviceId":"k:prod:a:01"}'
-expect_status 200 "admin key on validate"
-assert_eq ALLOW "$(jf code)" "admin key validate"
+note "the admin key works on org routes, but never where a gated program asks"
 req GET /api/v1/devices/list "$ADMIN_KEY"
 expect_status 200 "admin key on list"
+req POST /api/v1/devices/register "$ADMIN_KEY" '{"deviceId":"k:prod:a:02"}'
+expect_status 200 "an operator registers with the admin key"
+# A gated program holding the admin key could restore its own device:
+# validate refuses it, and so does the shim's register (it sends a nonce).
+req POST /api/v1/devices/validate "$ADMIN_KEY" '{"deviceId":"k:prod:a:01"}'
+expect_status 403 "admin key on validate"
+assert_eq ADMIN_KEY_REFUSED "$(jf error)" "admin key on validate: error code"
+assert_contains "$(jf message)" "org key" "admin key on validate: the message names the fix"
+assert_eq null "$(jf allowed)" "a refusal is no allow"
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-admin-key: $ADMIN_KEY" \
+	-H "x-mid-nonce: 00112233445566778899aabbccddeeff" \
+	--data-binary '{"deviceId":"k:prod:a:03"}' "$MIDSHIM_URL/api/v1/devices/register")
+assert_eq 403 "$code" "the shim's register with the admin key"
+assert_eq ADMIN_KEY_REFUSED "$(jf error "$(cat "$T/b")")" "shim register: error code"
+assert_eq none "$(device_state k:prod:a:03)" "a refused register adds no device"
+# Both headers: the admin key is recognised first, and refused.
+code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST -H "x-admin-key: $ADMIN_KEY" \
+	-H "x-org-key: $ORG_KEY" --data-binary '{"deviceId":"k:prod:a:01"}' \
+	"$MIDSHIM_URL/api/v1/devices/validate")
+assert_eq 403 "$code" "admin and org key together on validate"
+grep -q "admin-key-refused route=/api/v1/devices/validate" "$T/midd.log" ||
+	fail "midd logs no admin-key refusal: $(tail -n 5 "$T/midd.log")"
 
 note "missing or wrong key: 401"
 code=$(curl -sS -o "$T/b" -w '%{http_code}' -X POST --data-binary '{"deviceId":"k:prod:a:01"}' \

@@ -18,7 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -517,6 +519,15 @@ START_TEST(test_client_validate_unix)
 	ck_assert(!d.allowed);
 	pthread_mutex_lock(&s.lock);
 	ck_assert(memmem(s.req, s.req_len, UNIX_HEAD, sizeof(UNIX_HEAD) - 1) == s.req);
+	pthread_mutex_unlock(&s.lock);
+	/* Bound, the same allow proves nothing: this server, like any other
+	 * MachineID v1 server, ignores the binding. */
+	mid_client_bind(c);
+	assert_fault(mid_client_validate(c, "svc:prod:runner:02", &d), &d, MID_ERR_BAD_REPLY,
+	             MID_CODE_BAD_PROOF);
+	pthread_mutex_lock(&s.lock);
+	ck_assert_ptr_nonnull(memmem(s.req, s.req_len, "\r\nx-mid-session: new\r\n", 22));
+	ck_assert_ptr_nonnull(memmem(s.req, s.req_len, "\r\nx-mid-nonce: ", 15));
 	pthread_mutex_unlock(&s.lock);
 	mid_client_free(c);
 	srv_stop(&s);
@@ -1091,6 +1102,25 @@ START_TEST(test_client_http_errors)
 		             &d, MID_ERR_HTTP, cases[i].code);
 		ck_assert_int_eq(d.http_status, atoi(cases[i].status));
 	}
+	/* midd's refusal of an admin key is named, for validate and register;
+	 * the name counts only on a 403, and only as the "error" member. */
+	assert_fault(validate_s(with_len("403 Forbidden", "",
+	                                 "{\"error\":\"ADMIN_KEY_REFUSED\",\"message\":\"x\"}"),
+	                        &d),
+	             &d, MID_ERR_HTTP, MID_CODE_ADMIN_KEY);
+	ck_assert(!d.allowed);
+	assert_fault(parse_s(MID_CALL_REGISTER,
+	                     with_len("403 Forbidden", "", "{\"error\":\"ADMIN_KEY_REFUSED\"}"),
+	                     true, &d),
+	             &d, MID_ERR_HTTP, MID_CODE_ADMIN_KEY);
+	assert_fault(validate_s(with_len("401 Unauthorized", "",
+	                                 "{\"error\":\"ADMIN_KEY_REFUSED\"}"),
+	                        &d),
+	             &d, MID_ERR_HTTP, "MIDSHIM_HTTP_401");
+	assert_fault(validate_s(with_len("403 Forbidden", "",
+	                                 "{\"code\":\"ADMIN_KEY_REFUSED\"}"),
+	                        &d),
+	             &d, MID_ERR_HTTP, "MIDSHIM_HTTP_403");
 	/* No body can come with 204, 304 or 1xx. */
 	assert_fault(validate_s("HTTP/1.1 204 No Content\r\n\r\n", &d), &d,
 	             MID_ERR_BAD_REPLY, MID_CODE_NOT_JSON);
@@ -1634,6 +1664,180 @@ START_TEST(test_client_connection_close)
 }
 END_TEST
 
+/* ==== binding answers to requests ========================================= */
+
+/* How serve_bound answers: as midd does, or as an impostor would. */
+enum bound_mode {
+	BOUND_MIDD,    /* session on "new", proof under its key */
+	BOUND_WRONG,   /* a proof under another key */
+	BOUND_NONE,    /* no proof at all */
+	BOUND_REPLAY,  /* midd's first answer, again, for every request */
+};
+static atomic_int bound_mode;
+static atomic_int bound_seen_new, bound_seen_sid;
+static const unsigned char bound_secret[MID_SHA256_LEN] = {7, 7, 7};
+
+/* The value of header 'name' in 'req' (up to CR) into 'out'. */
+static void header_of(const char *req, size_t len, const char *name, char *out, size_t n)
+{
+	char pat[64];
+	const char *h, *e;
+
+	out[0] = '\0';
+	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
+	h = memmem(req, len, pat, strlen(pat));
+	if(!h)
+		return;
+	h += strlen(pat);
+	e = memchr(h, '\r', len - (size_t)(h - req));
+	if(e && (size_t)(e - h) < n) {
+		memcpy(out, h, (size_t)(e - h));
+		out[e - h] = '\0';
+	}
+}
+
+static void serve_bound(struct srv *s, int fd, int index)
+{
+	char first[1024] = "", body[1024];
+	(void)index;
+
+	while(read_request(s, fd) > 0) {
+		char nonce[64], sid[64], proof[65], key[65], extra[256] = "";
+		unsigned char k[MID_BIND_KEY_BYTES];
+
+		pthread_mutex_lock(&s->lock);
+		header_of(s->req, s->req_len, MID_BIND_NONCE_HEADER, nonce, sizeof(nonce));
+		header_of(s->req, s->req_len, MID_BIND_SESSION_HEADER, sid, sizeof(sid));
+		pthread_mutex_unlock(&s->lock);
+		if(!strcmp(sid, MID_BIND_NEW)) {
+			atomic_fetch_add(&bound_seen_new, 1);
+			strcpy(sid, "00112233445566778899aabbccddeeff");
+			mid_bind_session_key(bound_secret, 1, "svc:prod:bound:01", sid, k);
+			mid_hex(k, sizeof(k), key);
+			snprintf(extra, sizeof(extra), ",\"session\":\"%s\",\"sessionKey\":\"%s\"",
+			         sid, key);
+		} else {
+			atomic_fetch_add(&bound_seen_sid, 1);
+		}
+		mid_bind_session_key(bound_secret, atomic_load(&bound_mode) == BOUND_WRONG ? 2 : 1,
+		                     "svc:prod:bound:01", sid, k);
+		mid_bind_proof(k, nonce, "svc:prod:bound:01", true, "ALLOW", RID, proof);
+		snprintf(body, sizeof(body),
+		         "{\"allowed\":true,\"code\":\"ALLOW\",\"request_id\":\"" RID "\"%s%s%s%s}",
+		         extra, atomic_load(&bound_mode) == BOUND_NONE ? "" : ",\"proof\":\"",
+		         atomic_load(&bound_mode) == BOUND_NONE ? "" : proof,
+		         atomic_load(&bound_mode) == BOUND_NONE ? "" : "\"");
+		if(atomic_load(&bound_mode) == BOUND_REPLAY && first[0])
+			mid_strlcpy(body, first, sizeof(body));
+		else if(!first[0])
+			mid_strlcpy(first, body, sizeof(first));
+		send_str(fd, with_len("200 OK", "", body));
+	}
+}
+
+static void bound_run(enum bound_mode mode, bool second_ok)
+{
+	struct mid_client *c;
+	struct mid_decision d;
+	struct srv s;
+
+	atomic_store(&bound_mode, mode);
+	atomic_store(&bound_seen_new, 0);
+	atomic_store(&bound_seen_sid, 0);
+	srv_start(&s, serve_bound, false);
+	c = client_for(s.url, 5000);
+	mid_client_bind(c);
+	/* The first answer opens the session; under the wrong key or
+	 * without a proof it counts for nothing. */
+	if(mode == BOUND_MIDD || mode == BOUND_REPLAY) {
+		ck_assert_int_eq(mid_client_validate(c, "svc:prod:bound:01", &d), MID_OK);
+		ck_assert(d.allowed);
+	} else {
+		assert_fault(mid_client_validate(c, "svc:prod:bound:01", &d), &d,
+		             MID_ERR_BAD_REPLY, MID_CODE_BAD_PROOF);
+	}
+	ck_assert_str_eq(d.session_key, "");
+	/* Later requests name the session and carry a new nonce. */
+	if(second_ok) {
+		ck_assert_int_eq(mid_client_validate(c, "svc:prod:bound:01", &d), MID_OK);
+		ck_assert(d.allowed);
+	} else {
+		assert_fault(mid_client_validate(c, "svc:prod:bound:01", &d), &d,
+		             MID_ERR_BAD_REPLY, MID_CODE_BAD_PROOF);
+	}
+	ck_assert_int_eq(atomic_load(&bound_seen_new), 1);
+	ck_assert_int_eq(atomic_load(&bound_seen_sid), 1);
+	mid_client_free(c);
+	srv_stop(&s);
+}
+
+START_TEST(test_client_bind_proof)
+{
+	bound_run(BOUND_MIDD, true);
+	bound_run(BOUND_WRONG, false);
+	bound_run(BOUND_NONE, false);
+	/* midd's own allow, replayed for a later request, is refused. */
+	bound_run(BOUND_REPLAY, false);
+}
+END_TEST
+
+/* Count what arrives on 'fd' within 'ms'. */
+static size_t drain(int fd, int ms)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char b[4096];
+	size_t total = 0;
+	ssize_t n;
+
+	while(poll(&p, 1, ms) > 0 && (n = recv(fd, b, sizeof(b), MSG_DONTWAIT)) > 0)
+		total += (size_t)n;
+	return total;
+}
+
+START_TEST(test_client_fd_replaced)
+{
+	struct mid_client *c;
+	struct mid_decision d;
+	struct srv s;
+	struct rlimit rl;
+	struct stat st;
+	long base = 1024;
+	int fd, sp[2];
+
+	srv_start(&s, serve_allow, false);
+	c = client_for(s.url, 5000);
+	ck_assert_int_eq(mid_client_validate(c, "svc:prod:runner:01", &d), MID_OK);
+	fd = mid_client_fd(c);
+	/* Kept high, out of the way of the numbers a program reuses. */
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	if(rl.rlim_cur < (rlim_t)base)
+		base = (long)rl.rlim_cur;
+	ck_assert_int_ge(fd, base - 32);
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	/* The program closes the number unseen and puts its own socket
+	 * there (as fclose(fdopen(fd)) and a dup onto it would). */
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+	ck_assert_int_eq(dup2(sp[0], fd), fd);
+	ck_assert_int_eq(mid_client_fd(c), -1);
+	/* The next call goes to a new connection of the client's own; not
+	 * a byte (nor the key) reaches the program's socket, which stays
+	 * open. */
+	ck_assert_int_eq(mid_client_validate(c, "svc:prod:runner:01", &d), MID_OK);
+	ck_assert(d.allowed);
+	ck_assert_uint_eq(mid_client_connects(c), 2);
+	ck_assert_int_ne(mid_client_fd(c), fd);
+	ck_assert_uint_eq(drain(sp[1], 100), 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	/* Letting go of the client leaves the program's descriptor alone. */
+	mid_client_free(c);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	close(fd);
+	close(sp[0]);
+	close(sp[1]);
+	srv_stop(&s);
+}
+END_TEST
+
 START_TEST(test_client_https_without_libcurl)
 {
 	const char *real = mid_https_soname;
@@ -1665,6 +1869,8 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_set_timeout(limits, 60);
 	tcase_set_timeout(errors, 60);
 	tcase_add_test(core, test_client_parse_content_length);
+	tcase_add_test(core, test_client_bind_proof);
+	tcase_add_test(core, test_client_fd_replaced);
 	tcase_add_test(core, test_client_parse_denied);
 	tcase_add_test(core, test_client_parse_defaults);
 	tcase_add_test(core, test_client_parse_chunked);

@@ -998,19 +998,39 @@ END_TEST
 
 START_TEST(test_server_keys_write_errors)
 {
-	const char *dir = tmp_path("keys");
+	char dir[128], admin[128];
 	struct stat sb;
 
-	ck_assert_int_eq(mid_keys_write(dir, "mid_org_1", "mid_adm_1", err, sizeof(err)), MID_OK);
+	mid_strlcpy(dir, tmp_path("keys"), sizeof(dir));
+	mid_strlcpy(admin, tmp_path("keys/admin"), sizeof(admin));
+	ck_assert_int_eq(mid_keys_write(dir, admin, (gid_t)-1, "mid_org_1", "mid_adm_1", err,
+					sizeof(err)), MID_OK);
 	ck_assert_int_eq(stat(dir, &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0700);
 	ck_assert_int_eq(stat(tmp_path("keys/org.key"), &sb), 0);
 	ck_assert_int_eq(sb.st_mode & 0777, 0600);
 	ck_assert_int_eq(sb.st_size, 10);
+	/* The admin key in its own directory, readable by its owner only. */
+	ck_assert_int_eq(stat(admin, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0700);
+	ck_assert_int_eq(stat(tmp_path("keys/admin/admin.key"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0400);
+	ck_assert_int_eq(stat(tmp_path("keys/admin.key"), &sb), -1);
 	/* Existing key files are never overwritten. */
-	ck_assert_int_eq(mid_keys_write(dir, "mid_org_2", "mid_adm_2", err, sizeof(err)),
-			 MID_ERR_IO);
+	ck_assert_int_eq(mid_keys_write(dir, admin, (gid_t)-1, "mid_org_2", "mid_adm_2", err,
+					sizeof(err)), MID_ERR_IO);
 	ck_assert_ptr_nonnull(strstr(err, "remove the old key file first"));
+	/* A group for the org key: 0640 in that group, the admin key as before. */
+	mid_strlcpy(dir, tmp_path("gkeys"), sizeof(dir));
+	mid_strlcpy(admin, tmp_path("gadmin"), sizeof(admin));
+	ck_assert_int_eq(mid_keys_write(dir, admin, getgid(), "mid_org_1", "mid_adm_1", err,
+					sizeof(err)), MID_OK);
+	ck_assert_int_eq(stat(dir, &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0750);
+	ck_assert_int_eq(stat(tmp_path("gkeys/org.key"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0640);
+	ck_assert_int_eq(stat(tmp_path("gadmin/admin.key"), &sb), 0);
+	ck_assert_int_eq(sb.st_mode & 0777, 0400);
 	ck_assert_int_eq(mid_audit_new(0, &(struct mid_audit *){NULL}), MID_ERR_INVAL);
 }
 END_TEST
