@@ -782,45 +782,55 @@ out:
 	return rc;
 }
 
+/* The stored secret into 'out'; 1 when there is one. */
+static int read_secret(struct mid_store *s, unsigned char out[MID_SHA256_LEN])
+{
+	sqlite3_stmt *st = NULL;
+	int ok = 0;
+
+	if(prepare(s, "SELECT value FROM meta WHERE key = 'reply_secret'", &st) == 0 &&
+	   sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+		ok = mid_unhex((const char *)sqlite3_column_text(st, 0), out, MID_SHA256_LEN);
+	sqlite3_finalize(st);
+	return ok;
+}
+
 enum mid_rc mid_store_secret(struct mid_store *s, unsigned char out[MID_SHA256_LEN], char *err,
 			     size_t errlen)
 {
 	unsigned char fresh[MID_SHA256_LEN];
 	char hex[2 * MID_SHA256_LEN + 1];
 	sqlite3_stmt *st = NULL;
-	enum mid_rc rc = MID_ERR_IO;
+	enum mid_rc rc = MID_OK;
 	size_t got = 0;
 
+	pthread_mutex_lock(&s->mu);
+	/* Made once per database, at the first start, and kept: a session a
+	 * shim holds stays good while midd restarts. A start only reads it. */
+	if(read_secret(s, out))
+		goto out;
 	while(got < sizeof(fresh)) {
 		ssize_t n = getrandom(fresh + got, sizeof(fresh) - got, 0);
 		if(n <= 0) {
 			snprintf(err, errlen, "cannot read random bytes for the reply secret");
-			return MID_ERR_IO;
+			rc = MID_ERR_IO;
+			goto out;
 		}
 		got += (size_t)n;
 	}
 	mid_hex(fresh, sizeof(fresh), hex);
 	explicit_bzero(fresh, sizeof(fresh));
-	pthread_mutex_lock(&s->mu);
-	/* Made once per database, kept across restarts: a session a shim
-	 * holds stays good while midd restarts. */
+	rc = MID_ERR_IO;
 	if(prepare(s, "INSERT OR IGNORE INTO meta(key, value) VALUES ('reply_secret', ?)", &st))
-		goto out;
+		goto fail;
 	sqlite3_bind_text(st, 1, hex, -1, SQLITE_STATIC);
-	if(sqlite3_step(st) != SQLITE_DONE)
-		goto out;
-	sqlite3_finalize(st);
-	st = NULL;
-	if(prepare(s, "SELECT value FROM meta WHERE key = 'reply_secret'", &st) ||
-	   sqlite3_step(st) != SQLITE_ROW)
-		goto out;
-	if(sqlite3_column_text(st, 0) &&
-	   mid_unhex((const char *)sqlite3_column_text(st, 0), out, MID_SHA256_LEN))
-		rc = MID_OK;
+	if(sqlite3_step(st) != SQLITE_DONE || !read_secret(s, out))
+		goto fail;
+	rc = MID_OK;
+	goto out;
+fail:
+	snprintf(err, errlen, "cannot read or make the reply secret: %s", sqlite3_errmsg(s->db));
 out:
-	if(rc)
-		snprintf(err, errlen, "cannot read or make the reply secret: %s",
-			 sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	explicit_bzero(hex, sizeof(hex));
 	pthread_mutex_unlock(&s->mu);

@@ -35,3 +35,27 @@ for how in fclose pclose; do
 	! grep -qF -- "$ORG_KEY" "$T/fake.log" || fail "$how: the impostor received the org key"
 	note "ok: swap by $how: stopped, the impostor heard nothing"
 done
+
+# The session outlives a midd restart (its secret is in the database): a
+# program that opened it before the restart acts after it.
+rm -f "$M"
+GO=$T/go2
+mkfifo "$GO"
+GO=$GO LD_PRELOAD=$PRELOAD "$BIN/helpers/sidefx" creat "$M" >"$T/out" 2>"$T/err" </dev/null &
+pid=$!
+for _ in $(seq 1 200); do
+	grep -q ready "$T/out" 2>/dev/null && break
+	sleep 0.05
+done
+grep -q ready "$T/out" || fail "restart: the program never got ready: $(cat "$T/err")"
+midd_stop
+midd_start
+sleep $(((MIDSHIM_TTL_MS + 150) / 1000)).$(printf '%03d' $(((MIDSHIM_TTL_MS + 150) % 1000)))
+timeout 5 sh -c 'echo go > "$1"' _ "$GO" || true
+set +e
+wait "$pid"
+RC=$?
+set -e
+[ "$RC" -eq 0 ] || fail "restart: the program was stopped ($RC): $(cat "$T/err")"
+assert_exists "$M" "restart: the side effect after the restart"
+note "ok: a session outlives a midd restart"

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "bind.h"
 #include "mid.h"
 #include "mid_key.h"
 #include "mid_url.h"
@@ -227,6 +228,67 @@ END_TEST
 /* With getrandom refused for good, mid_uuid4 still returns distinct v4
  * UUIDs, and mid_random says it failed. Run in a child with an alarm, so
  * a loop that never ends fails the test instead of hanging it. */
+START_TEST(test_common_hmac_vectors)
+{
+	/* RFC 4231, test cases 2 (a short key) and 6 (a key longer than a
+	 * block, hashed first). */
+	static const char want2[] =
+	    "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+	static const char want6[] =
+	    "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54";
+	unsigned char key6[131], mac[MID_SHA256_LEN];
+	char hex[2 * MID_SHA256_LEN + 1];
+	struct mid_hmac m;
+
+	mid_hmac_init(&m, "Jefe", 4);
+	mid_hmac_update(&m, "what do ya want ", 16);
+	mid_hmac_update(&m, "for nothing?", 12);
+	mid_hmac_final(&m, mac);
+	mid_hex(mac, sizeof(mac), hex);
+	ck_assert_str_eq(hex, want2);
+	memset(key6, 0xaa, sizeof(key6));
+	mid_hmac_init(&m, key6, sizeof(key6));
+	mid_hmac_update(&m, "Test Using Larger Than Block-Size Key - Hash Key First", 54);
+	mid_hmac_final(&m, mac);
+	mid_hex(mac, sizeof(mac), hex);
+	ck_assert_str_eq(hex, want6);
+	ck_assert(mid_unhex(want6, mac, sizeof(mac)));
+	ck_assert_uint_eq(mac[0], 0x60);
+	ck_assert(!mid_unhex("60E4", mac, 2));
+	ck_assert(!mid_unhex("60e4x", mac, 2));
+}
+END_TEST
+
+START_TEST(test_common_bind_proof)
+{
+	static const unsigned char secret[MID_SHA256_LEN] = {1, 2, 3};
+	unsigned char k1[MID_BIND_KEY_BYTES], k2[MID_BIND_KEY_BYTES];
+	char p1[65], p2[65];
+	const char *sid = "00112233445566778899aabbccddeeff";
+
+	ck_assert(mid_bind_id_ok(sid));
+	ck_assert(!mid_bind_id_ok("00112233445566778899aabbccddeef"));
+	ck_assert(!mid_bind_id_ok("00112233445566778899AABBCCDDEEFF"));
+	ck_assert(!mid_bind_id_ok("00112233445566778899aabbccddeeff0"));
+	/* A key per org, device and session. */
+	mid_bind_session_key(secret, 1, "a:b:c:d", sid, k1);
+	mid_bind_session_key(secret, 2, "a:b:c:d", sid, k2);
+	ck_assert(memcmp(k1, k2, sizeof(k1)) != 0);
+	mid_bind_session_key(secret, 1, "a:b:c:e", sid, k2);
+	ck_assert(memcmp(k1, k2, sizeof(k1)) != 0);
+	/* A proof per nonce and decision; fields cannot slide into each other. */
+	mid_bind_proof(k1, sid, "a:b:c:d", true, "ALLOW", "r", p1);
+	mid_bind_proof(k1, sid, "a:b:c:d", false, "ALLOW", "r", p2);
+	ck_assert_str_ne(p1, p2);
+	mid_bind_proof(k1, sid, "a:b:c:d", true, "ALLO", "Wr", p2);
+	ck_assert_str_ne(p1, p2);
+	mid_bind_proof(k1, "ffeeddccbbaa99887766554433221100", "a:b:c:d", true, "ALLOW", "r", p2);
+	ck_assert_str_ne(p1, p2);
+	mid_bind_proof(k1, sid, "a:b:c:d", true, "ALLOW", "r", p2);
+	ck_assert_str_eq(p1, p2);
+}
+END_TEST
+
 START_TEST(test_common_uuid4_without_getrandom)
 {
 	int status;
@@ -261,6 +323,8 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(t->core, test_common_json_str_escapes);
 	tcase_add_test(t->core, test_common_url_forms);
 	tcase_add_test(t->core, test_common_key_file_first_line);
+	tcase_add_test(t->core, test_common_hmac_vectors);
+	tcase_add_test(t->core, test_common_bind_proof);
 	tcase_add_test(t->limits, test_common_json_str_cap);
 	tcase_add_test(t->limits, test_common_key_file_limit);
 	tcase_add_test(t->errors, test_common_key_file_refusals);
