@@ -14,7 +14,7 @@ cat >"$T/policy.json" <<'JSON'
 JSON
 export MIDSHIM_POLICY=$T/policy.json
 # The operator's key reaches midctl only, never the gated programs.
-CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/keys/admin.key" "${OURS[@]}" "$BIN/midctl" --url "$MIDSHIM_URL")
+CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/admin/admin.key" "${OURS[@]}" "$BIN/midctl" --url "$MIDSHIM_URL")
 
 # A loop that deletes a file (a policy deny) and appends a line to a file
 # every 20 ms, for at most 60 s.
