@@ -15,7 +15,7 @@ M=$T/marker
 # allow and logs what it receives.
 FPORT=$(free_port)
 : >"$T/fake.log"
-"$PY" "$TOP/tests/faults/faultd.py" "$FPORT" allow "$T/fake.log" &
+FAULTD_LOG=$T/fake.log "$PY" "$TOP/tests/faults/faultd.py" "$FPORT" allow &
 FAKE_PID=$!
 on_exit "kill $FAKE_PID 2>/dev/null"
 for _ in $(seq 1 100); do

@@ -9,7 +9,7 @@
 midd_start
 shim_env "test:e2e:rotate:01"
 export MIDSHIM_TTL_MS=100
-CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/keys/admin.key" "${OURS[@]}" "$BIN/midctl" --url "$MIDSHIM_URL")
+CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/admin/admin.key" "${OURS[@]}" "$BIN/midctl" --url "$MIDSHIM_URL")
 LOOP='for i in $(seq 1 3000); do [ -e "$1/stop" ] && exit 0; echo "$i" >>"$1/out"; sleep 0.02; done; exit 3'
 
 start_job() { # name keyfile: a loop in $T/NAME, pid in PID_NAME
