@@ -33,11 +33,11 @@ alive_for() { # seconds names...: every named job still writes after that long
 	done
 }
 
-cp "$T/keys/org.key" "$T/k0"
-start_job A "$T/k0"
-"${CTL[@]}" rotate-key org >"$T/k1" 2>"$T/rotate.err" || fail "rotate-key: $(cat "$T/rotate.err")"
+cp "$T/keys/org.key" "$T/keys/k0"
+start_job A "$T/keys/k0"
+"${CTL[@]}" rotate-key org >"$T/keys/k1" 2>"$T/rotate.err" || fail "rotate-key: $(cat "$T/rotate.err")"
 alive_for 1 A
-start_job B "$T/k1"
+start_job B "$T/keys/k1"
 alive_for 0.5 A B
 "${CTL[@]}" keys >"$T/keys.out"
 grep -Eq '^org key +current, and the previous one until .*\((59[0-9]|600) s left\)$' "$T/keys.out" ||
