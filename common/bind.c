@@ -14,8 +14,8 @@ static void field(struct mid_hmac *m, const char *s)
 }
 
 void mid_bind_session_key(const unsigned char secret[MID_SHA256_LEN], int64_t org_id,
-			  const char *device, const char *sid,
-			  unsigned char key[MID_BIND_KEY_BYTES])
+                          const char *device, const char *sid,
+                          unsigned char key[MID_BIND_KEY_BYTES])
 {
 	unsigned char id[8];
 	struct mid_hmac m;
@@ -32,8 +32,8 @@ void mid_bind_session_key(const unsigned char secret[MID_SHA256_LEN], int64_t or
 }
 
 void mid_bind_proof(const unsigned char key[MID_BIND_KEY_BYTES], const char *nonce,
-		    const char *device, bool allowed, const char *code, const char *request_id,
-		    char out[2 * MID_SHA256_LEN + 1])
+                    const char *device, bool allowed, const char *code,
+                    const char *request_id, char out[2 * MID_SHA256_LEN + 1])
 {
 	unsigned char mac[MID_SHA256_LEN];
 	struct mid_hmac m;

@@ -19,21 +19,21 @@
 
 #define MID_BIND_NONCE_HEADER "x-mid-nonce"
 #define MID_BIND_SESSION_HEADER "x-mid-session"
-#define MID_BIND_NEW "new"        /* x-mid-session: open a session */
-#define MID_BIND_ID_BYTES 16      /* a nonce or session id, sent as hex */
+#define MID_BIND_NEW "new"   /* x-mid-session: open a session */
+#define MID_BIND_ID_BYTES 16 /* a nonce or session id, sent as hex */
 #define MID_BIND_HEX (2 * MID_BIND_ID_BYTES)
 #define MID_BIND_KEY_BYTES MID_SHA256_LEN
 
 /* The key of session 'sid' (hex) for 'device' of org 'org_id', under
  * midd's 'secret'. */
 void mid_bind_session_key(const unsigned char secret[MID_SHA256_LEN], int64_t org_id,
-			  const char *device, const char *sid,
-			  unsigned char key[MID_BIND_KEY_BYTES]);
+                          const char *device, const char *sid,
+                          unsigned char key[MID_BIND_KEY_BYTES]);
 
 /* The proof of a validate answer, as hex into 'out' (65 bytes). */
 void mid_bind_proof(const unsigned char key[MID_BIND_KEY_BYTES], const char *nonce,
-		    const char *device, bool allowed, const char *code, const char *request_id,
-		    char out[2 * MID_SHA256_LEN + 1]);
+                    const char *device, bool allowed, const char *code,
+                    const char *request_id, char out[2 * MID_SHA256_LEN + 1]);
 
 /* Is 's' a nonce or session id: exactly MID_BIND_HEX lowercase hex digits? */
 bool mid_bind_id_ok(const char *s);

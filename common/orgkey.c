@@ -20,13 +20,14 @@
 /* Can this process read a regular file at 'dir'/'name'? Then 'found'
  * gets its path. */
 static int readable(const char *dir, size_t dlen, const char *name, char *found,
-		    size_t foundlen)
+                    size_t foundlen)
 {
 	char path[PATH_MAX];
 	struct stat st;
 	int fd, ok;
 
-	if(snprintf(path, sizeof(path), "%.*s/%s", (int)dlen, dir, name) >= (int)sizeof(path))
+	if(snprintf(path, sizeof(path), "%.*s/%s", (int)dlen, dir, name) >=
+	   (int)sizeof(path))
 		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 	if(fd < 0)
@@ -57,19 +58,25 @@ enum mid_rc mid_org_key_check(const char *key, const char *file, char *err, size
 	char found[PATH_MAX], real[PATH_MAX];
 
 	if(!strncmp(key, MID_ADMIN_KEY_PREFIX, strlen(MID_ADMIN_KEY_PREFIX))) {
-		snprintf(err, errlen, "%s%.256s holds an admin key (%s...): a gated program must "
-			 "hold only the org key, or it could restore its own device; give it "
-			 "the org key (org.key of `midd init --write-keys`)",
-			 file ? "MIDSHIM_ORG_KEY_FILE=" : "MIDSHIM_ORG_KEY",
-			 file ? file : "", MID_ADMIN_KEY_PREFIX);
+		snprintf(
+		    err, errlen,
+		    "%s%.256s holds an admin key (%s...): a gated program must "
+		    "hold only the org key, or it could restore its own device; give it "
+		    "the org key (org.key of `midd init --write-keys`)",
+		    file ? "MIDSHIM_ORG_KEY_FILE=" : "MIDSHIM_ORG_KEY", file ? file : "",
+		    MID_ADMIN_KEY_PREFIX);
 		return MID_ERR_INVAL;
 	}
 	if(file && (beside(file, found, sizeof(found)) ||
-		    (realpath(file, real) && beside(real, found, sizeof(found))))) {
-		snprintf(err, errlen, "%.256s, beside the org key, is readable by this program: "
-			 "with the admin key it could restore its own device; make it readable "
-			 "by the operator only (0400, another owner) or move it away, or run the "
-			 "program as another user", found);
+	            (realpath(file, real) && beside(real, found, sizeof(found))))) {
+		snprintf(err, errlen,
+		         "%.256s, beside the org key, is readable by this program: "
+		         "with the admin key it could restore its own device; make it "
+		         "readable "
+		         "by the operator only (0400, another owner) or move it away, or "
+		         "run the "
+		         "program as another user",
+		         found);
 		return MID_ERR_INVAL;
 	}
 	return MID_OK;

@@ -18,6 +18,6 @@
  * admin key file in the org key file's directory, as named or resolved,
  * or in its admin/ subdirectory. */
 MID_WUR enum mid_rc mid_org_key_check(const char *key, const char *file, char *err,
-				      size_t errlen);
+                                      size_t errlen);
 
 #endif

@@ -193,7 +193,9 @@ bool mid_unhex(const char *in, unsigned char *out, size_t n)
 
 	for(i = 0; i < 2 * n; i++) {
 		char c = in[i];
-		int v = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		int v = c >= '0' && c <= '9'   ? c - '0'
+		        : c >= 'a' && c <= 'f' ? c - 'a' + 10
+		                               : -1;
 
 		if(v < 0)
 			return false;
