@@ -15,7 +15,12 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-symver.XXXXXX")
 trap 'rm -rf "$T"' EXIT
 readelf -sW "$@" 2>/dev/null |
 	awk '($5 == "GLOBAL" || $5 == "WEAK") && $6 == "DEFAULT" && $7 != "UND" && $4 == "FUNC" { print $8 }' |
-	grep -v '@' | grep -v '^mid_' | sort -u >"$T/exports"
+	grep -v '@' | grep -v '^mid_' | sort -u >"$T/all"
+# A name given its default version by hand (name@@VERSION in the object)
+# is left out here.
+readelf -sW "$@" 2>/dev/null | awk '$8 ~ /@@/ && $7 != "UND" { sub(/@@.*/, "", $8); print $8 }' |
+	sort -u >"$T/byhand"
+comm -23 "$T/all" "$T/byhand" >"$T/exports"
 nm -D --defined-only "$LIBC" | awk '$3 ~ /@@/ { split($3, a, "@@"); print a[1], a[2] }' |
 	sort -u >"$T/versions"
 join -a 1 "$T/exports" "$T/versions" >"$T/joined"

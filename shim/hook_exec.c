@@ -373,6 +373,20 @@ MID_EXPORT FILE *popen(const char *cmd, const char *type)
 	return REAL(popen)(cmd, type);
 }
 
+/* pclose writes what is pending and closes the descriptor internally:
+ * gated as fclose, and the fd table forgets the number. */
+REAL_DECL(pclose);
+MID_EXPORT int pclose(FILE *f)
+{
+	int e = errno;
+
+	mid_stdio_gate_close(f);
+	if(f)
+		mid_fd_forget(fileno_unlocked(f));
+	errno = e;
+	return REAL(pclose)(f);
+}
+
 MID_ALIAS(system, __libc_system)
 MID_ALIAS(popen, _IO_popen)
 

@@ -21,7 +21,11 @@
 #include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
+#include <mqueue.h>
+#include <semaphore.h>
+#include <sys/mman.h>
 #include <utime.h>
+#include <utmp.h>
 
 /* Entry points the headers declare only for fortified or old builds. */
 int __open_2(const char *path, int flags);
@@ -61,6 +65,11 @@ static int gate_path(enum mid_fsop op, int dirfd, const char *path)
 	ev.op = op;
 	ev.path = abs;
 	return check(&ev, e);
+}
+
+int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path)
+{
+	return gate_path(op, dirfd, path);
 }
 
 /* A rename or link: 'path' is the existing name, 'path2' the new one. */
@@ -446,3 +455,137 @@ FDOP_HOOK((fsetxattr), MID_FS_XATTR, fd,
 PATH_HOOK((removexattr, lremovexattr), MID_FS_XATTR, AT_FDCWD, path, int, -1,
 	  (const char *path, const char *name), (path, name))
 FDOP_HOOK((fremovexattr), MID_FS_XATTR, fd, (int fd, const char *name), (fd, name))
+
+/* ---- POSIX shared memory, semaphores and message queues ------------------- */
+
+/* Their names are files under /dev/shm ("sem." first for a semaphore)
+ * and /dev/mqueue: the path the gate sees. */
+static const char *ipc_path(const char *dir, const char *prefix, const char *name, char *out,
+			    size_t outlen)
+{
+	while(name && *name == '/')
+		name++;
+	if(!name || (size_t)snprintf(out, outlen, "%s/%s%s", dir, prefix, name) >= outlen)
+		return "";
+	return out;
+}
+
+#define SHM_PATH(name) ipc_path("/dev/shm", "", name, ipc, sizeof(ipc))
+#define SEM_PATH(name) ipc_path("/dev/shm", "sem.", name, ipc, sizeof(ipc))
+#define MQ_PATH(name) ipc_path("/dev/mqueue", "", name, ipc, sizeof(ipc))
+
+REAL_DECL(shm_open);
+MID_EXPORT int shm_open(const char *name, int flags, mode_t mode)
+{
+	char ipc[PATH_MAX];
+	int fd;
+
+	if(mid_fs_gate_open(AT_FDCWD, SHM_PATH(name), flags))
+		return -1;
+	fd = REAL(shm_open)(name, flags, mode);
+	mid_fd_forget(fd);
+	return fd;
+}
+
+/* A semaphore is always opened for writing: sem_post changes it. */
+REAL_DECL(sem_open);
+MID_EXPORT sem_t *sem_open(const char *name, int flags, ...)
+{
+	char ipc[PATH_MAX];
+	unsigned value = 0;
+	mode_t mode = 0;
+	va_list ap;
+
+	if(flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		value = va_arg(ap, unsigned);
+		va_end(ap);
+	}
+	if(mid_fs_gate_open(AT_FDCWD, SEM_PATH(name), flags | O_RDWR))
+		return SEM_FAILED;
+	return REAL(sem_open)(name, flags, mode, value);
+}
+
+/* mq_open's attributes come only with O_CREAT, like its mode. */
+REAL_DECL(mq_open);
+MID_EXPORT mqd_t mq_open(const char *name, int flags, ...)
+{
+	struct mq_attr *attr = NULL;
+	char ipc[PATH_MAX];
+	mode_t mode = 0;
+	va_list ap;
+	mqd_t q;
+
+	if(flags & O_CREAT) {
+		va_start(ap, flags);
+		mode = va_arg(ap, mode_t);
+		attr = va_arg(ap, struct mq_attr *);
+		va_end(ap);
+	}
+	if(mid_fs_gate_open(AT_FDCWD, MQ_PATH(name), flags))
+		return (mqd_t)-1;
+	q = REAL(mq_open)(name, flags, mode, attr);
+	mid_fd_forget(q);
+	return q;
+}
+
+#define IPC_UNLINK(fn, where) \
+	REAL_DECL(fn); \
+	MID_EXPORT int fn(const char *name) \
+	{ \
+		char ipc[PATH_MAX]; \
+		if(gate_path(MID_FS_DELETE, AT_FDCWD, where(name))) \
+			return -1; \
+		return REAL(fn)(name); \
+	}
+IPC_UNLINK(shm_unlink, SHM_PATH)
+IPC_UNLINK(sem_unlink, SEM_PATH)
+IPC_UNLINK(mq_unlink, MQ_PATH)
+
+/* The fortified mq_open (flags known only at run time, no O_CREAT). */
+int __mq_open_2(const char *name, int flags);
+REAL_DECL(__mq_open_2);
+MID_EXPORT int __mq_open_2(const char *name, int flags)
+{
+	char ipc[PATH_MAX];
+	int q;
+
+	if(mid_fs_gate_open(AT_FDCWD, MQ_PATH(name), flags))
+		return -1;
+	q = REAL(__mq_open_2)(name, flags);
+	mid_fd_forget(q);
+	return q;
+}
+
+/* From when these lived in librt. */
+MID_VERSIONS(shm_open, "GLIBC_2.34", "GLIBC_2.2.5")
+MID_VERSIONS(shm_unlink, "GLIBC_2.34", "GLIBC_2.2.5")
+MID_VERSIONS(sem_open, "GLIBC_2.34", "GLIBC_2.2.5")
+MID_VERSIONS(sem_unlink, "GLIBC_2.34", "GLIBC_2.2.5")
+MID_VERSIONS(mq_open, "GLIBC_2.34", "GLIBC_2.3.4")
+MID_VERSIONS(mq_unlink, "GLIBC_2.34", "GLIBC_2.3.4")
+MID_VERSIONS(__mq_open_2, "GLIBC_2.34", "GLIBC_2.7")
+
+/* updwtmp appends a record to the file it names; a refused one is not
+ * written (it reports nothing either way). */
+REAL_DECL(updwtmp);
+MID_EXPORT void updwtmp(const char *file, const struct utmp *ut)
+{
+	if(!gate_path(MID_FS_OPEN, AT_FDCWD, file))
+		REAL(updwtmp)(file, ut);
+}
+
+/* open_by_handle_at opens a file by its handle, below 'mount_fd': no
+ * path to name, so an open with write intent is gated on the mount. */
+REAL_DECL(open_by_handle_at);
+MID_EXPORT int open_by_handle_at(int mount_fd, struct file_handle *handle, int flags)
+{
+	int fd;
+
+	if((flags & WRITE_INTENT) && gate_fd_op(MID_FS_OPEN, mount_fd))
+		return -1;
+	fd = REAL(open_by_handle_at)(mount_fd, handle, flags);
+	mid_fd_forget(fd);
+	return fd;
+}

@@ -13,6 +13,7 @@
 
 #include "hooks.h"
 
+#include <fcntl.h>
 #include <netdb.h>
 #include <string.h>
 
@@ -230,6 +231,22 @@ MID_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, c
 	if(rc == 0 && result)
 		remember_hostent(name, *result);
 	return rc;
+}
+
+/* bind to an AF_UNIX path makes a socket file: gated as the mknod it is
+ * (an abstract name, starting with NUL, makes none). */
+REAL_DECL(bind);
+MID_EXPORT int bind(int fd, const struct sockaddr *sa, socklen_t len)
+{
+	struct mid_event ev;
+	int e = errno;
+
+	if(!mid_in_shim && READY() && mid_sockaddr_event(sa, len, MID_EV_FS, &ev) &&
+	   ev.family == AF_UNIX && ev.path && ev.path[0] && ev.path[0] != '@' &&
+	   mid_fs_gate_path(MID_FS_MKNOD, AT_FDCWD, ev.path))
+		return -1;
+	errno = e;
+	return REAL(bind)(fd, sa, len);
 }
 
 /* New descriptors: forget what the table knew of a reused number. */

@@ -20,6 +20,7 @@
 #include "hooks.h"
 
 #include <stdarg.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <wchar.h>
@@ -82,6 +83,9 @@ STREAM_HOOK((puts), stdout, int, EOF, (const char *s), (s))
 /* With optimisation the headers inline putc_unlocked and friends into
  * the program; they call __overflow when the buffer is full. */
 STREAM_HOOK((__overflow), f, int, EOF, (FILE *f, int c), (f, c))
+
+/* putpwent writes a passwd line into the stream through internal calls. */
+STREAM_HOOK((putpwent), f, int, -1, (const struct passwd *pw, FILE *f), (pw, f))
 
 MID_ALIAS(fwrite, _IO_fwrite)
 MID_ALIAS(fputs, _IO_fputs)

@@ -3,9 +3,11 @@
  * syscall(): a program may skip libc's wrapper and name a system call by
  * number. For every number the shim gates, the call is handed to the
  * libc function of the same meaning, which is the shim's own hook, so
- * the decision is made in one place; any other number goes straight to
- * the real syscall(). This costs a switch on the hot path of programs
- * that use syscall() for futex or gettid.
+ * the decision is made in one place; a number on the list of harmless
+ * calls (shim/syscalls.c) goes straight to the real syscall(); any other
+ * is refused with ENOSYS, which programs treat as a kernel without the
+ * call. This costs a switch on the hot path of programs that use
+ * syscall() for futex or gettid.
  */
 #define _GNU_SOURCE
 #include "hooks.h"
@@ -13,7 +15,9 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
@@ -38,18 +42,56 @@ static long real(long nr, const long a[6])
 }
 
 /* openat2 has no libc wrapper: gate it as the openat it is, then make
- * the real call. A short or missing 'how' is the kernel's to refuse. */
+ * the real call. 'how' is copied once and the copy passed on: another
+ * thread could change the flags between the gate's read and the
+ * kernel's. A short or missing 'how' is the kernel's to refuse. */
 static long openat2_gated(long nr, const long a[6])
 {
-	const struct open_how *how = P(2);
-	long fd;
+	struct open_how how;
+	long b[6], fd;
+	size_t n = (size_t)a[3];
 
-	if(how && (size_t)a[3] >= sizeof(how->flags) &&
-	   mid_fs_gate_open(I(0), P(1), (int)how->flags))
-		return -1;
-	fd = real(nr, a);
+	memcpy(b, a, sizeof(b));
+	if(P(2) && n >= sizeof(how.flags)) {
+		memset(&how, 0, sizeof(how));
+		if(n > sizeof(how)) {
+			/* Larger structs are the kernel's to check for zeros. */
+			errno = E2BIG;
+			return -1;
+		}
+		memcpy(&how, P(2), n);
+		if(mid_fs_gate_open(I(0), P(1), (int)how.flags))
+			return -1;
+		b[2] = (long)(uintptr_t)&how;
+	}
+	fd = real(nr, b);
 	mid_fd_forget((int)fd);
 	return fd;
+}
+
+/* A number the shim does not know: refused, with one line per number. */
+static long refuse(long nr)
+{
+	static _Atomic unsigned long said[1024 / (8 * sizeof(unsigned long))];
+	unsigned long bit = 1ul << ((unsigned long)nr % (8 * sizeof(unsigned long)));
+	size_t word = ((unsigned long)nr / (8 * sizeof(unsigned long))) % (sizeof(said) / sizeof(said[0]));
+
+	if(!(atomic_fetch_or(&said[word], bit) & bit))
+		mid_shim_say("syscall(%ld) refused: the shim does not know what it does; "
+			     "call the libc function instead", nr);
+	errno = ENOSYS;
+	return -1;
+}
+
+/* A signal to this process itself: no other process is touched. */
+static long signal_self(long nr, const long a[6])
+{
+	pid_t me = getpid();
+
+	if((nr == SYS_kill && (pid_t)a[0] == me) || (nr == SYS_tgkill && (pid_t)a[0] == me) ||
+	   (nr == SYS_tkill && (pid_t)a[0] == gettid()))
+		return real(nr, a);
+	return refuse(nr);
 }
 
 /* Reads six arguments whatever the number, as glibc's own syscall()
@@ -123,8 +165,9 @@ MID_EXPORT long syscall(long nr, ...)
 	case SYS_fallocate: return fallocate64(I(0), I(1), (off64_t)a[2], (off64_t)a[3]);
 	case SYS_mknodat: return mknodat(I(0), P(1), (mode_t)a[2], (dev_t)a[3]);
 	/* A NULL path is futimens, which glibc's utimensat refuses. */
+	/* The kernel reads flags as an int: high bits are not flags. */
 	case SYS_utimensat:
-		if(!a[1] && !a[3])
+		if(!a[1] && !I(3))
 			return futimens(I(0), P(2));
 		if(!a[1])
 			return real(nr, a);
@@ -143,6 +186,20 @@ MID_EXPORT long syscall(long nr, ...)
 #endif
 	case SYS_dup3: return dup3(I(0), I(1), I(2));
 	case SYS_close_range: return close_range(U(0), U(1), I(2));
-	default: return real(nr, a);
+	case SYS_fcntl: return fcntl(I(0), I(1), a[2]);
+	case SYS_dup: return dup(I(0));
+	case SYS_pipe2: return pipe2(P(0), I(1));
+#ifdef SYS_pipe
+	case SYS_pipe: return pipe(P(0));
+#endif
+	case SYS_socket: return socket(I(0), I(1), I(2));
+	case SYS_socketpair: return socketpair(I(0), I(1), I(2), P(3));
+	case SYS_accept: return accept(I(0), P(1), P(2));
+	case SYS_accept4: return accept4(I(0), P(1), P(2), I(3));
+	case SYS_bind: return bind(I(0), P(1), (socklen_t)a[2]);
+	case SYS_kill:
+	case SYS_tkill:
+	case SYS_tgkill: return signal_self(nr, a);
+	default: return mid_syscall_harmless(nr) ? real(nr, a) : refuse(nr);
 	}
 }

@@ -8,7 +8,11 @@
 #define _GNU_SOURCE
 #include "hooks.h"
 
+#include <aio.h>
+#include <stdint.h>
+#include <execinfo.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <stdarg.h>
 #include <sys/sendfile.h>
 #include <sys/syscall.h>
@@ -163,3 +167,60 @@ MID_ALIAS(dup2, __dup2)
 MID_ALIAS(pipe, __pipe)
 MID_ALIAS(fcntl, __fcntl)
 MID_ALIAS(fcntl64, __libc_fcntl64)
+
+/* ---- other writers ---------------------------------------------------------- */
+
+/* A message queue descriptor: a send is a write to it. */
+FD_HOOK((mq_send), q, int, -1, (mqd_t q, const char *p, size_t n, unsigned prio), (q, p, n, prio))
+FD_HOOK((mq_timedsend), q, int, -1,
+	(mqd_t q, const char *p, size_t n, unsigned prio, const struct timespec *t),
+	(q, p, n, prio, t))
+
+/* POSIX AIO: the request names its descriptor. */
+FD_HOOK((aio_write), cb->aio_fildes, int, -1, (struct aiocb *cb), (cb))
+FD_HOOK((aio_write64), cb->aio_fildes, int, -1, (struct aiocb64 *cb), (cb))
+
+/* lio_listio: every LIO_WRITE in the list, before any is queued. The
+ * 64-bit request has the same head (descriptor, opcode) on every ABI. */
+static int gate_lio(struct aiocb *const list[], int n)
+{
+	int i;
+
+	for(i = 0; list && i < n; i++)
+		if(list[i] && list[i]->aio_lio_opcode == LIO_WRITE)
+			GATE_FD_OR_FAIL(list[i]->aio_fildes, -1);
+	return 0;
+}
+
+REAL_DECL(lio_listio);
+MID_EXPORT int lio_listio(int mode, struct aiocb *const list[], int n, struct sigevent *sev)
+{
+	if(gate_lio(list, n))
+		return -1;
+	return REAL(lio_listio)(mode, list, n, sev);
+}
+
+REAL_DECL(lio_listio64);
+MID_EXPORT int lio_listio64(int mode, struct aiocb64 *const list[], int n, struct sigevent *sev)
+{
+	if(gate_lio((struct aiocb *const *)(uintptr_t)list, n))
+		return -1;
+	return REAL(lio_listio64)(mode, list, n, sev);
+}
+
+/* backtrace_symbols_fd writes through an internal call; it reports
+ * nothing, so a refused one writes nothing. */
+REAL_DECL(backtrace_symbols_fd);
+MID_EXPORT void backtrace_symbols_fd(void *const *buf, int n, int fd)
+{
+	GATE_FD_OR_FAIL(fd, );
+	REAL(backtrace_symbols_fd)(buf, n, fd);
+}
+
+MID_ALIAS(backtrace_symbols_fd, __backtrace_symbols_fd)
+MID_VERSIONS(aio_write, "GLIBC_2.34", "GLIBC_2.2.5")
+MID_VERSIONS(aio_write64, "GLIBC_2.34", "GLIBC_2.2.5")
+MID_VERSIONS2(lio_listio, "GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.4")
+MID_VERSIONS2(lio_listio64, "GLIBC_2.34", "GLIBC_2.2.5", "GLIBC_2.4")
+MID_VERSIONS(mq_send, "GLIBC_2.34", "GLIBC_2.3.4")
+MID_VERSIONS(mq_timedsend, "GLIBC_2.34", "GLIBC_2.3.4")

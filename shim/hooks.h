@@ -37,6 +37,10 @@ void mid_hook_exec_warm(void);
  * -1: fail the call, errno set. */
 int mid_fs_gate_open(int dirfd, const char *path, int flags);
 
+/* Gate 'op' on 'path' seen from 'dirfd', as the fs hooks do (bind to a
+ * unix socket path). 0: go on; -1: fail the call, errno set. */
+int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path);
+
 /* Before fclose writes what is pending in 'f': gate it (hook_stdio.c). */
 void mid_stdio_gate_close(FILE *f);
 
@@ -86,6 +90,19 @@ static inline int mid_hook_check(const struct mid_event *ev, int e)
  */
 #define MID_ALIAS(fn, other) \
 	extern __typeof__(fn) other __attribute__((alias(#fn), copy(fn), visibility("default")));
+
+/* Answer also to the old versions libc keeps of 'fn' (aio_write@GLIBC_2.2.5,
+ * from when it lived in librt): binaries built then ask for it by that
+ * version. The linker keeps a name's plain definition out once it has an
+ * old version, so the default one is given by hand too: MID_VERSIONS(fn,
+ * "GLIBC_2.34", "GLIBC_2.2.5"[, second old]). */
+#define MID_VERSION_LABEL(fn, tag, at, version) \
+	__asm__(".globl mid_" #fn "_" tag "\n.set mid_" #fn "_" tag ", " #fn "\n" \
+		".symver mid_" #fn "_" tag ", " #fn at version "\n");
+#define MID_VERSIONS(fn, def, old) \
+	MID_VERSION_LABEL(fn, "def", "@@", def) MID_VERSION_LABEL(fn, "old", "@", old)
+#define MID_VERSIONS2(fn, def, old, old2) \
+	MID_VERSIONS(fn, def, old) MID_VERSION_LABEL(fn, "old2", "@", old2)
 
 #define MID_UNPACK(...) __VA_ARGS__
 #define MID_CALL(m, ...) m(__VA_ARGS__)

@@ -315,6 +315,11 @@ MID_WUR enum mid_rc mid_path_abs(int dirfd, const char *path, char *out, size_t 
  * when it cannot be read. Keeps errno. */
 void mid_path_fd(int fd, char *out, size_t outlen);
 
+/* ---- syscall() ----------------------------------------------------------- */
+
+/* May syscall() make call 'nr' without the gate (shim/syscalls.c)? */
+bool mid_syscall_harmless(long nr);
+
 /* ---- exec -------------------------------------------------------------- */
 
 /* Capture LD_PRELOAD and MIDSHIM_* at start (the library's own path is

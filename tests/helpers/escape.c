@@ -10,17 +10,25 @@
  * it needs (an open file, a connection, bytes in a buffer) set up first.
  */
 #define _GNU_SOURCE
+#include <aio.h>
 #include <arpa/inet.h>
+#include <execinfo.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <mqueue.h>
 #include <netinet/in.h>
+#include <pwd.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -256,6 +264,111 @@ static int op_exit_putc(char **av)
 	exit(0);
 }
 
+/* After pclose, a file put on the pipe's old number by a raw fcntl
+ * F_DUPFD: the fd-kind table must not still call it a pipe (pipes are
+ * written without asking the control plane). */
+static int op_pclose_dupfd(char **av)
+{
+	FILE *p = popen("cat >/dev/null", "w");
+	int n, fd;
+
+	if(!p)
+		return fail();
+	n = fileno(p);
+	if(fputs("x\n", p) < 0 || fflush(p))
+		return fail(); /* the table learns: a pipe */
+	pclose(p);
+	fd = out_fd(av[0]);
+	if(fd < 0 || syscall(SYS_fcntl, fd, F_DUPFD, n) != n)
+		return fail();
+	close(fd);
+	wait_go();
+	return write(n, payload, PAYLOAD_LEN) == (ssize_t)PAYLOAD_LEN ? 0 : fail();
+}
+
+/* ---- class: side effects by other roads --------------------------------- */
+
+/* fchmodat2 (Linux 6.6), by number: the syscall() hook must not pass a
+ * number it does not know. */
+static int op_syscall_fchmodat2(char **av)
+{
+	wait_go();
+	return syscall(452, AT_FDCWD, av[0], 0600, 0) ? fail() : 0;
+}
+
+static int op_shm_open(char **av)
+{
+	wait_go();
+	return shm_open(av[0], O_CREAT | O_RDWR, 0600) >= 0 ? 0 : fail();
+}
+
+static int op_mq_send(char **av)
+{
+	struct mq_attr attr = {.mq_maxmsg = 4, .mq_msgsize = 64};
+	mqd_t q = mq_open(av[0], O_CREAT | O_RDWR, 0600, &attr);
+
+	if(q == (mqd_t)-1)
+		return fail();
+	wait_go();
+	return mq_send(q, payload, PAYLOAD_LEN, 0) ? fail() : 0;
+}
+
+static int op_aio_write(char **av)
+{
+	struct aiocb cb;
+	const struct aiocb *list[1] = {&cb};
+	int fd = out_fd(av[0]);
+
+	if(fd < 0)
+		return fail();
+	memset(&cb, 0, sizeof(cb));
+	cb.aio_fildes = fd;
+	cb.aio_buf = (void *)(uintptr_t)payload;
+	cb.aio_nbytes = PAYLOAD_LEN;
+	wait_go();
+	if(aio_write(&cb) || aio_suspend(list, 1, NULL) || aio_return(&cb) != (ssize_t)PAYLOAD_LEN)
+		return fail();
+	return 0;
+}
+
+static int op_bind_unix(char **av)
+{
+	struct sockaddr_un un;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	if(fd < 0)
+		return fail();
+	memset(&un, 0, sizeof(un));
+	un.sun_family = AF_UNIX;
+	snprintf(un.sun_path, sizeof(un.sun_path), "%s", av[0]);
+	wait_go();
+	return bind(fd, (struct sockaddr *)&un, sizeof(un)) ? fail() : 0;
+}
+
+static int op_backtrace_symbols_fd(char **av)
+{
+	void *frames[4];
+	int n = backtrace(frames, 4), fd = out_fd(av[0]);
+
+	if(fd < 0)
+		return fail();
+	wait_go();
+	backtrace_symbols_fd(frames, n, fd);
+	return 0;
+}
+
+static int op_putpwent(char **av)
+{
+	struct passwd pw = {.pw_name = "payload", .pw_passwd = "x", .pw_dir = "/", .pw_shell = "/"};
+	FILE *f = fopen(av[0], "w");
+
+	if(!f)
+		return fail();
+	setvbuf(f, NULL, _IONBF, 0);
+	wait_go();
+	return putpwent(&pw, f) ? fail() : 0;
+}
+
 /* ---- class: addresses ------------------------------------------------------ */
 
 static int tcp_to(const char *host, const char *port, int fd)
@@ -374,6 +487,14 @@ static const struct op ops[] = {
 	{"dlvsym-libc", op_dlvsym_libc, 1, "FILE"},
 	{"exit-putc", op_exit_putc, 1, "FILE"},
 	{"fifo-exec", op_fifo_exec, 2, "FILE FIFO"},
+	{"pclose-dupfd", op_pclose_dupfd, 1, "FILE"},
+	{"syscall-fchmodat2", op_syscall_fchmodat2, 1, "FILE"},
+	{"shm_open", op_shm_open, 1, "NAME"},
+	{"mq_send", op_mq_send, 1, "NAME"},
+	{"aio_write", op_aio_write, 1, "FILE"},
+	{"bind-unix", op_bind_unix, 1, "PATH"},
+	{"backtrace_symbols_fd", op_backtrace_symbols_fd, 1, "FILE"},
+	{"putpwent", op_putpwent, 1, "FILE"},
 	{"__connect", op___connect, 2, "HOST PORT"},
 	{"__send", op___send, 2, "HOST PORT"},
 	{"sendto-unspec", op_sendto_unspec, 2, "HOST PORT"},

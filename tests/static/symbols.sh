@@ -51,7 +51,7 @@ nm -D --defined-only "$LIBC" | awk '$2 ~ /^[TWi]$/ { n = $3; sub(/@.*/, "", n); 
 # The names the hook files declare: REAL_DECL(fn), the shape macros'
 # name lists (OPEN_HOOK((open, open64), ...)) and MID_ALIAS(fn, other).
 {
-	grep -ho 'REAL_DECL([A-Za-z0-9_]*)' shim/hook_*.c | sed 's/REAL_DECL(\(.*\))/\1/' | grep -vx name
+	grep -ho 'REAL_DECL([A-Za-z0-9_]*)' shim/hook_*.c | sed 's/REAL_DECL(\(.*\))/\1/' | grep -vxE 'name|fn'
 	grep -hoE '^[A-Z_]+_HOOK\(\([A-Za-z0-9_, ]+\)' shim/hook_*.c |
 		sed -E 's/^[A-Z_]+_HOOK\(\(//; s/\)$//' | tr ',' '\n' | tr -d ' '
 	grep -hoE '^MID_ALIAS\([A-Za-z0-9_]+, *[A-Za-z0-9_]+\)' shim/hook_*.c |

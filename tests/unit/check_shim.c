@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -862,6 +863,35 @@ START_TEST(test_shim_guard_blocks_signals)
 }
 END_TEST
 
+/* syscall() numbers: none passes by default. The harmless list holds no
+ * call known to change anything outside the process. */
+START_TEST(test_shim_syscall_numbers)
+{
+	static const long effects[] = {
+		SYS_write, SYS_pwrite64, SYS_writev, SYS_sendto, SYS_sendmsg, SYS_connect,
+		SYS_execve, SYS_execveat, SYS_openat, SYS_openat2, SYS_unlinkat, SYS_renameat2,
+		SYS_fchmodat, 452 /* fchmodat2 */, SYS_io_submit, SYS_io_uring_setup,
+		SYS_io_uring_enter, SYS_open_by_handle_at, SYS_ptrace, SYS_process_vm_writev,
+		SYS_kill, SYS_tgkill, SYS_pidfd_send_signal, SYS_mq_timedsend, SYS_ioctl,
+		SYS_copy_file_range, SYS_splice, SYS_vmsplice, SYS_tee, SYS_sendfile,
+		SYS_bind, SYS_fcntl, SYS_mount, SYS_setxattr, SYS_init_module, SYS_bpf,
+	};
+	long nr;
+	size_t i, harmless = 0;
+
+	for(i = 0; i < sizeof(effects) / sizeof(effects[0]); i++)
+		ck_assert_msg(!mid_syscall_harmless(effects[i]), "syscall %ld is called harmless",
+			      effects[i]);
+	for(nr = -2; nr < 1024; nr++)
+		harmless += mid_syscall_harmless(nr);
+	ck_assert(mid_syscall_harmless(SYS_read) && mid_syscall_harmless(SYS_futex));
+	/* Numbers past the kernel's table are not harmless. */
+	for(nr = 600; nr < 1024; nr++)
+		ck_assert(!mid_syscall_harmless(nr));
+	ck_assert_uint_lt(harmless, 200);
+}
+END_TEST
+
 static void mid_check_tests(struct mid_check *t)
 {
 	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
@@ -888,6 +918,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_shim_denial_names_peer_once);
 	tcase_add_test(core, test_shim_sockaddr_families_and_lengths);
 	tcase_add_test(core, test_shim_guard_blocks_signals);
+	tcase_add_test(core, test_shim_syscall_numbers);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
 	tcase_add_test(limits, test_shim_short_ttl_skips_fast_path);
