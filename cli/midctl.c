@@ -71,9 +71,10 @@ static const struct command commands[] = {
 	 "\"registered\", \"org_disabled\", \"pending_persistence\" and \"validate\":\n"
 	 "{\"allowed\", \"code\"} added.\n",
 	 0, 1},
-	{"list", "", "all devices",
-	 "Lists every device of the org with its state, creation time, last\n"
-	 "validate and validate count.\n",
+	{"list", "[--state S]", "all devices, or those in state S",
+	 "Lists every device of the org with its state, the mode its processes run\n"
+	 "in, creation time, last validate and validate count. --state S (active,\n"
+	 "revoked or removed) shows only the devices in that state, --json too.\n",
 	 0, 0},
 	{"usage", "", "counts",
 	 "Shows how many devices the org has in each state, its device limit, the\n"
@@ -253,7 +254,7 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 /* ---- command line --------------------------------------------------- */
 
 struct opts {
-	const char *url, *admin_file, *org_file, *device, *before;
+	const char *url, *admin_file, *org_file, *device, *before, *state;
 	long timeout_ms, limit, grace_s;
 	bool json, help, grace_set;
 };
@@ -299,6 +300,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"json", no_argument, NULL, 'j'},
 		{"timeout-ms", required_argument, NULL, 't'},
 		{"device", required_argument, NULL, 'd'},
+		{"state", required_argument, NULL, 'S'},
 		{"limit", required_argument, NULL, 'l'},
 		{"before", required_argument, NULL, 'b'},
 		{"help", no_argument, NULL, 'h'},
@@ -337,6 +339,7 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 				return die_usage("--before wants the cursor an earlier audit named, "
 						 "not '%.64s'", optarg);
 			break;
+		case 'S': o->state = optarg; break;
 		case 't':
 			ex = parse_long(optarg, 1, MID_CTL_TIMEOUT_MAX_MS, "--timeout-ms", &o->timeout_ms);
 			if(ex)
@@ -379,6 +382,11 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 		return die_usage("too many arguments for %s", n);
 	if(o->device && strcmp(n, "audit") && strcmp(n, "console"))
 		return die_usage("--device is for audit and console, not %s", n);
+	if(o->state && strcmp(n, "list"))
+		return die_usage("--state is for list, not %s", n);
+	if(o->state && strcmp(o->state, "active") && strcmp(o->state, "revoked") &&
+	   strcmp(o->state, "removed"))
+		return die_usage("--state takes active, revoked or removed, not '%.64s'", o->state);
 	if(o->limit && strcmp(n, "audit"))
 		return die_usage("--limit is for audit, not %s", n);
 	if(o->before && strcmp(n, "audit"))
@@ -409,7 +417,7 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 	if(!strcmp(n, "status"))
 		return args[0] ? mid_ctl_status(c, args[0]) : mid_ctl_health(c);
 	if(!strcmp(n, "list"))
-		return mid_ctl_list(c);
+		return mid_ctl_list(c, o->state);
 	if(!strcmp(n, "usage"))
 		return mid_ctl_usage(c);
 	if(!strcmp(n, "org"))

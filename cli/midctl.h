@@ -94,7 +94,8 @@ int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device);
 int mid_ctl_status(struct mid_ctl *c, const char *device);
 /* midd's storage health from /healthz: 0 when every change is persisted. */
 int mid_ctl_health(struct mid_ctl *c);
-int mid_ctl_list(struct mid_ctl *c);
+/* 'state' (active, revoked, removed) shows only those devices; NULL all. */
+int mid_ctl_list(struct mid_ctl *c, const char *state);
 int mid_ctl_usage(struct mid_ctl *c);
 int mid_ctl_org(struct mid_ctl *c, bool disable);
 /* 'device' may be NULL (all devices); 'limit' 0 leaves the server's default. */

@@ -593,23 +593,48 @@ out:
 
 /* ---- list, usage, audit --------------------------------------------- */
 
-int mid_ctl_list(struct mid_ctl *c)
+int mid_ctl_list(struct mid_ctl *c, const char *state)
 {
 	static const char *const head[] = {"DEVICE", "STATE", "MODE", "CREATED", "LAST SEEN",
 					   "VALIDATES"};
 	struct mid_ctl_reply r = {0};
 	struct table t = {.ncol = MID_ARRAY_LEN(head)};
-	const cJSON *d, *devices;
+	const cJSON *d;
+	cJSON *devices;
 	int ex;
 
 	ex = call(c, "list", "GET", "/api/v1/devices/list", NULL, &r);
 	if(ex)
 		goto out;
+	devices = cJSON_GetObjectItemCaseSensitive(r.json, "devices");
+	if(state && cJSON_IsArray(devices)) {
+		cJSON *d2 = devices->child;
+
+		while(d2) {
+			cJSON *next = d2->next;
+			const char *s = jstr(d2, "state");
+
+			if(!s || strcmp(s, state))
+				cJSON_Delete(cJSON_DetachItemViaPointer(devices, d2));
+			d2 = next;
+		}
+	}
+	if(c->json && state) {
+		char *s = cJSON_PrintUnformatted(r.json);
+
+		if(!s) {
+			mid_ctl_err("list: out of memory");
+			ex = MID_CTL_EXIT_REFUSED;
+			goto out;
+		}
+		puts(s);
+		free(s);
+		goto out;
+	}
 	if(c->json) {
 		print_raw(&r);
 		goto out;
 	}
-	devices = cJSON_GetObjectItemCaseSensitive(r.json, "devices");
 	if(!cJSON_IsArray(devices)) {
 		mid_ctl_err("list: midd's answer has no device list");
 		ex = MID_CTL_EXIT_REFUSED;

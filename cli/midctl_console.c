@@ -67,7 +67,7 @@ static int run_line(struct mid_ctl *c, const char *device, char *line)
 			return MID_CTL_EXIT_USAGE;
 		}
 		if(!strcmp(w[0], "list"))
-			return mid_ctl_list(c);
+			return mid_ctl_list(c, NULL);
 		return mid_ctl_org(c, !strcmp(w[0], "disable"));
 	}
 	if(strcmp(w[0], "revoke") && strcmp(w[0], "restore") && strcmp(w[0], "unrevoke") &&

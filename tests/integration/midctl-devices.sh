@@ -109,6 +109,19 @@ while IFS= read -r line; do
 		fail "list column not aligned at $col: '$line'"
 done <<<"$OUT"
 
+# --state: only the devices in that state, in text and in JSON.
+midctl_expect 0 "list --state revoked" list --state revoked
+assert_eq 2 "$(wc -l <<<"$OUT")" "list --state revoked: header and one device"
+grep -Eq "^$E +revoked " <<<"$OUT" || fail "list --state revoked lacks $E: $OUT"
+midctl_expect 0 "list --state active" --json list --state active
+assert_json "list --state active --json" "$OUT"
+assert_contains "$OUT" "\"$D\"" "list --state active --json has $D"
+assert_not_contains "$OUT" "\"$E\"" "list --state active --json leaves $E out"
+midctl_expect 0 "list --state removed" list --state removed
+assert_eq "no devices" "$OUT" "list --state removed"
+midctl_expect 2 "list --state bogus" list --state bogus
+midctl_expect 2 "--state on usage" usage --state active
+
 midctl_expect 0 "usage" usage
 assert_eq 2 "$(field devices)" "usage devices"
 assert_eq 1 "$(field active)" "usage active"
