@@ -256,8 +256,8 @@ static int op_exit_putc(char **av)
 	FILE *f = fopen(av[0], "w");
 	size_t i;
 
-	if(!f)
-		return fail();
+	if(!f || fputc('\n', f) == EOF)
+		return fail(); /* the buffer now exists: no __overflow below */
 	wait_go();
 	for(i = 0; i < PAYLOAD_LEN; i++)
 		__putc_unlocked_body(payload[i], f);
