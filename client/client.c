@@ -753,6 +753,100 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	return rc;
 }
 
+enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const char *hello,
+                               int *fdout)
+{
+	char req[MID_REQUEST_MAX], head[1024];
+	struct mid_decision d;
+	uint64_t deadline;
+	size_t off = 0, hl = 0;
+	enum mid_rc rc;
+	int saved, fd, h, e;
+	unsigned long connects;
+
+	*fdout = -1;
+	if(!c || c->url.scheme == MID_SCHEME_HTTPS || !device ||
+	   strnlen(device, MID_DEVICE_MAX + 1) > MID_DEVICE_MAX)
+		return MID_ERR_INVAL;
+	/* deviceId is printable ASCII without spaces; only '&', '#', '%'
+	 * and '+' would change the query's meaning. */
+	if(strpbrk(device, "&#%+"))
+		return MID_ERR_INVAL;
+	h = snprintf(req, sizeof(req),
+	             "GET " MID_PUSH_PATH "?deviceId=%s HTTP/1.1\r\nHost: %s\r\n"
+	             "x-org-key: %s\r\nConnection: Upgrade\r\nUpgrade: " MID_PUSH_PROTOCOL
+	             "\r\n%s\r\n",
+	             device, c->url.scheme == MID_SCHEME_UNIX ? "localhost" : c->url.host,
+	             c->key, hello ? hello : "");
+	if(h < 0 || (size_t)h >= sizeof(req))
+		return MID_ERR_TOO_BIG;
+	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
+	/* A connection of its own: the kept-alive one carries validates. */
+	saved = c->fd;
+	connects = c->connects;
+	c->fd = -1;
+	rc = open_conn(c, deadline, &d, &e);
+	fd = c->fd;
+	c->fd = saved;
+	c->connects = connects;
+	if(rc)
+		goto out;
+	while(off < (size_t)h) {
+		ssize_t n = send(fd, req + off, (size_t)h - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if(n > 0)
+			off += (size_t)n;
+		else if(n < 0 && (errno == EAGAIN || errno == EINTR))
+			rc = wait_fd(fd, POLLOUT, deadline);
+		else
+			rc = MID_ERR_IO;
+		if(rc)
+			goto out;
+	}
+	explicit_bzero(req, sizeof(req));
+	/* Peek, and take only the head: the first byte after it is a kill. */
+	for(;;) {
+		ssize_t n = recv(fd, head, sizeof(head) - 1, MSG_PEEK | MSG_DONTWAIT);
+		char *end;
+
+		if(n > 0) {
+			head[n] = '\0';
+			end = strstr(head, "\r\n\r\n");
+			if(end) {
+				hl = (size_t)(end + 4 - head);
+				if(recv(fd, head, hl, MSG_DONTWAIT) != (ssize_t)hl)
+					rc = MID_ERR_IO;
+				break;
+			}
+			if((size_t)n == sizeof(head) - 1) {
+				rc = MID_ERR_TOO_BIG;
+				goto out;
+			}
+		} else if(n == 0 || (errno != EAGAIN && errno != EINTR)) {
+			rc = MID_ERR_IO;
+			goto out;
+		}
+		/* Part of the head, or none yet: wait for more. A peek
+		 * leaves the bytes readable, so wait a little instead. */
+		rc = n > 0 ? (poll(NULL, 0, 1), mid_now_ms() >= deadline ? MID_ERR_TIMEOUT : MID_OK)
+			   : wait_fd(fd, POLLIN, deadline);
+		if(rc)
+			goto out;
+	}
+	if(rc)
+		goto out;
+	head[hl] = '\0';
+	if(strncmp(head, "HTTP/1.1 101 ", 13))
+		rc = MID_ERR_HTTP;
+out:
+	explicit_bzero(req, sizeof(req));
+	if(rc && fd >= 0)
+		close(fd);
+	else if(!rc)
+		*fdout = fd;
+	return rc;
+}
+
 enum mid_rc mid_client_validate(struct mid_client *c, const char *device,
                                 struct mid_decision *d)
 {

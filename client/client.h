@@ -133,6 +133,17 @@ const char *mid_client_detail(const struct mid_client *c);
 MID_WUR enum mid_rc mid_client_validate(struct mid_client *c, const char *device,
 					struct mid_decision *d);
 
+/*
+ * Open a push channel for 'device' on a connection of its own: GET
+ * MID_PUSH_PATH with 'Upgrade: MID_PUSH_PROTOCOL', plus the header lines
+ * in 'hello' (each ending in CRLF; may be NULL). On a 101 answer '*fd' is
+ * the socket (non-blocking, close-on-exec), with nothing after the
+ * answer's head read from it. Not for https:// (MID_ERR_INVAL): the
+ * channel is a raw socket after the upgrade. Bounded by the timeout.
+ */
+MID_WUR enum mid_rc mid_client_channel(struct mid_client *c, const char *device,
+				       const char *hello, int *fd);
+
 /* POST /api/v1/devices/register for 'device'. d->status holds the
  * server's status; d->allowed is true for "ok" and "exists". */
 MID_WUR enum mid_rc mid_client_register(struct mid_client *c, const char *device,

@@ -73,6 +73,11 @@
 /* set by the shim for the programs a gated program starts */
 #define MID_ENV_ALLOW_UNTIL "MIDSHIM_ALLOW_UNTIL"
 #define MID_ENV_REGISTERED "MIDSHIM_REGISTERED"
+/* The push channel: GET MID_PUSH_PATH?deviceId=D with the org key and
+ * 'Upgrade: MID_PUSH_PROTOCOL', answered 101; then midd writes one line,
+ * "kill CODE REQUEST_ID", when the device is denied. */
+#define MID_PUSH_PATH "/api/v1/devices/push"
+#define MID_PUSH_PROTOCOL "midshim-push"
 
 enum mid_rc {
 	MID_OK = 0,

@@ -16,12 +16,16 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -63,6 +67,7 @@ struct call {
 	struct mid_api *api;
 	const struct route *route;
 	struct MHD_Connection *conn;
+	struct req *rq;
 	struct mid_org *org;
 	enum mid_role role;
 	struct mid_caller who;
@@ -95,12 +100,21 @@ enum req_state {
 	RQ_ANSWERED /* c.out holds the answer to queue */
 };
 
+/* A push channel being handed out of the HTTP server. */
+struct upgrade {
+	struct mid_org *org;
+	struct mid_push_chan ch;
+	char rid[37];
+	char peer[MID_PEER_MAX];
+};
+
 struct req {
 	size_t len;
 	size_t discarded;
 	int too_big;
 	enum req_state state;
 	struct call call;
+	struct upgrade *up; /* set by the push route; freed with the request */
 	char body[MID_REQUEST_BODY_MAX];
 };
 
@@ -482,6 +496,37 @@ static int query_device(struct call *c, const char **dev, enum MHD_Result *ret)
 	return 1;
 }
 
+static void process_one(void *arg, const struct mid_push_chan *ch)
+{
+	cJSON *o = cJSON_CreateObject();
+	char since[32];
+
+	mid_wire_time(ch->since_ms, since);
+	if(!o || !cJSON_AddItemToArray(arg, o) ||
+	   !cJSON_AddNumberToObject(o, "pid", (double)ch->pid) ||
+	   !cJSON_AddStringToObject(o, "program", ch->program) ||
+	   !cJSON_AddStringToObject(o, "since", since) ||
+	   !cJSON_AddStringToObject(o, "channel", ch->kind))
+		return;
+}
+
+/* Each listed device's live processes: those holding a push channel.
+ * Taken after the device table's lock is released. */
+static int add_processes(struct call *c, cJSON *arr)
+{
+	cJSON *d;
+
+	cJSON_ArrayForEach(d, arr) {
+		cJSON *id = cJSON_GetObjectItemCaseSensitive(d, "deviceId");
+		cJSON *procs = cJSON_AddArrayToObject(d, "processes");
+
+		if(!procs || !cJSON_IsString(id))
+			return -1;
+		mid_service_push_each(c->api->svc, c->org, id->valuestring, process_one, procs);
+	}
+	return 0;
+}
+
 static enum MHD_Result r_list(struct call *c)
 {
 	struct list_ctx l = {0};
@@ -499,7 +544,8 @@ static enum MHD_Result r_list(struct call *c)
 	mid_state_each(c->org, list_one, &l);
 	mid_state_usage(c->org, &u);
 	mid_service_health(c->api->svc, &h);
-	if(l.failed || !cJSON_AddBoolToObject(o, "org_disabled", u.disabled) ||
+	if(l.failed || add_processes(c, l.arr) ||
+	   !cJSON_AddBoolToObject(o, "org_disabled", u.disabled) ||
 	   !cJSON_AddBoolToObject(o, "org_disabled_persisted", !u.disabled_unpersisted) ||
 	   !cJSON_AddNumberToObject(o, "pending_persistence", (double)h.pending))
 		goto oom;
@@ -769,6 +815,109 @@ static enum MHD_Result r_audit(struct call *c)
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
+/* A header of printable bytes copied into 'out', unsafe bytes as '_'. */
+static void header_copy(struct call *c, const char *name, char *out, size_t n)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
+	size_t i;
+
+	out[0] = '\0';
+	if(!v)
+		return;
+	for(i = 0; v[i] && i + 1 < n; i++)
+		out[i] = (v[i] > ' ' && v[i] < 0x7f && v[i] != '"' && v[i] != '\\') ? v[i] : '_';
+	out[i] = '\0';
+}
+
+static int64_t header_num(struct call *c, const char *name)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND, name);
+	uint64_t x;
+
+	return v && mid_parse_u64(v, &x) && x <= INT64_MAX ? (int64_t)x : 0;
+}
+
+/* The socket leaves libmicrohttpd here: midd keeps its own descriptor
+ * (the server's is closed with the connection, which sends nothing on
+ * a connection without TLS), so the channel lives outside the server's
+ * connection limit and idle timeout. */
+static void upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, const char *extra,
+		     size_t extra_len, MHD_socket sock, struct MHD_UpgradeResponseHandle *urh)
+{
+	struct mid_api *api = cls;
+	struct req *rq = con_cls;
+	struct upgrade *up = rq ? rq->up : NULL;
+	int fd = fcntl(sock, F_DUPFD_CLOEXEC, 3);
+	struct mid_caller who;
+
+	(void)conn;
+	(void)extra;
+	(void)extra_len;
+	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	if(fd < 0 || !up) {
+		mid_log("push-refused reason=%s", fd < 0 ? strerror(errno) : "lost request");
+		if(fd >= 0)
+			close(fd);
+		return;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	who.peer = up->peer;
+	who.request_id = up->rid;
+	/* A refusal is logged and closes the descriptor. */
+	(void)!mid_service_push_add(api->svc, up->org, fd, &up->ch, &who);
+}
+
+static enum MHD_Result r_push(struct call *c)
+{
+	const char *dev, *upg = MHD_lookup_connection_value(c->conn, MHD_HEADER_KIND,
+							    MHD_HTTP_HEADER_UPGRADE);
+	struct upgrade *up;
+	enum MHD_Result ret;
+
+	if(!query_device(c, &dev, &ret))
+		return ret;
+	if(!dev)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_DEVICE_ID,
+				"the push route needs ?deviceId=");
+	if(!upg || strcasecmp(upg, MID_PUSH_PROTOCOL))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"the push route needs 'Connection: Upgrade' and 'Upgrade: "
+				MID_PUSH_PROTOCOL "'");
+	up = calloc(1, sizeof(*up));
+	if(!up)
+		return send_obj(c, MHD_HTTP_OK, NULL);
+	up->org = c->org;
+	mid_strlcpy(up->ch.device, dev, sizeof(up->ch.device));
+	up->ch.pid = header_num(c, "x-midshim-pid");
+	up->ch.since_ms = header_num(c, "x-midshim-since");
+	if(!up->ch.since_ms)
+		up->ch.since_ms = mid_wire_now_ms();
+	header_copy(c, "x-midshim-program", up->ch.program, sizeof(up->ch.program));
+	header_copy(c, "x-midshim-kind", up->ch.kind, sizeof(up->ch.kind));
+	if(strcmp(up->ch.kind, "launcher"))
+		mid_strlcpy(up->ch.kind, "preload", sizeof(up->ch.kind));
+	mid_strlcpy(up->ch.peer, c->peer, sizeof(up->ch.peer));
+	mid_strlcpy(up->rid, c->rid, sizeof(up->rid));
+	mid_strlcpy(up->peer, c->peer, sizeof(up->peer));
+	/* Queued by finish_request: the answer is a 101, not JSON. */
+	((struct req *)(void *)((char *)c - offsetof(struct req, call)))->up = up;
+	return MHD_YES;
+}
+
+static enum MHD_Result queue_upgrade(struct req *rq)
+{
+	struct MHD_Response *r = MHD_create_response_for_upgrade(upgraded, rq->call.api);
+	enum MHD_Result ret;
+
+	if(!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, MID_PUSH_PROTOCOL);
+	MHD_add_response_header(r, "x-request-id", rq->call.rid);
+	ret = MHD_queue_response(rq->call.conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static const struct route routes[] = {
 	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/devices/register", "POST", NEED_ORG, r_register, NULL, MID_DEV_NONE, NEW},
@@ -778,6 +927,7 @@ static const struct route routes[] = {
 	{"/api/v1/devices/restore", "POST", NEED_ADMIN, r_set_state, "restore", MID_DEV_ACTIVE, SLOW},
 	{"/api/v1/devices/remove", "POST", NEED_ADMIN, r_set_state, "remove", MID_DEV_REMOVED, SLOW},
 	{"/api/v1/devices/list", "GET", NEED_ORG, r_list, NULL, MID_DEV_NONE, SLOW},
+	{MID_PUSH_PATH, "GET", NEED_ORG, r_push, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/usage", "GET", NEED_ORG, r_usage, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/org/disable", "POST", NEED_ADMIN, r_org_disable, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/org/enable", "POST", NEED_ADMIN, r_org_enable, NULL, MID_DEV_NONE, SLOW},
@@ -963,6 +1113,8 @@ static enum MHD_Result finish_request(struct mid_api *api, struct MHD_Connection
 		return MHD_YES;
 	}
 	rq->state = RQ_ANSWERED;
+	if(rq->up && !rq->call.out.json)
+		return queue_upgrade(rq);
 	return queue_reply(conn, &rq->call.out);
 }
 
@@ -986,6 +1138,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		rq->too_big = 0;
 		rq->state = RQ_READING;
 		rq->call.out.json = NULL;
+		rq->up = NULL;
 		*con_cls = rq;
 		/* Announced too large: answer now; libmicrohttpd then closes
 		 * the connection without reading the body. */
@@ -1027,6 +1180,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	mid_conn_idle(conn);
 	if(rq)
 		free(rq->call.out.json);
+	if(rq)
+		free(rq->up);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -1036,7 +1191,8 @@ enum mid_rc mid_api_start(struct mid_service *svc, struct mid_conns *conns, int 
 			  size_t errlen)
 {
 	struct mid_api *api = calloc(1, sizeof(*api));
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_ALLOW_UPGRADE;
 	struct mid_conn_opts lim;
 
 	*out = NULL;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "keeper.h"
 #include "keys.h"
 #include "listen.h"
 #include "log.h"
@@ -404,6 +405,23 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 	return 0;
 }
 
+/* Push channels, kept by a keeper on DB.push (see keeper.h). The keeper
+ * is this program, found before any fork: under a tool that runs midd
+ * (valgrind), /proc/self/exe names the tool. */
+static int start_push(struct mid_service *svc, const char *db, char *err, size_t errlen)
+{
+	char path[4096], exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	int w = snprintf(path, sizeof(path), "%s.push", db);
+
+	if(n <= 0 || w < 0 || (size_t)w >= sizeof(path)) {
+		snprintf(err, errlen, "cannot name the push keeper for %s", db);
+		return -1;
+	}
+	exe[n] = '\0';
+	return mid_service_push_start(svc, path, exe, err, errlen) ? -1 : 0;
+}
+
 static int serve(int argc, char **argv)
 {
 	struct serve_opts o = {0};
@@ -449,6 +467,8 @@ static int serve(int argc, char **argv)
 	if(mid_conns_new(&o.conn, &conns, err, sizeof(err)))
 		goto out;
 	mid_conns_limits(conns, &lim);
+	if(start_push(svc, o.db, err, sizeof(err)))
+		goto out;
 	if(strcmp(o.listen, "none")) {
 		if(mid_listen_tcp(&l, &fd, err, sizeof(err)) ||
 		   mid_api_start(svc, conns, fd, (unsigned)o.threads, 0, &tcp, err, sizeof(err)))
@@ -500,5 +520,8 @@ int main(int argc, char **argv)
 {
 	if(argc > 1 && !strcmp(argv[1], "init"))
 		return cmd_init(argc - 1, argv + 1);
+	/* Started by midd itself, never by hand (see keeper.h). */
+	if(argc == 3 && !strcmp(argv[1], "push-keeper"))
+		return mid_keeper_main(argv[2]);
 	return serve(argc, argv);
 }

@@ -24,6 +24,7 @@
 #include "journal.h"
 #include "log.h"
 #include "quota.h"
+#include "push.h"
 #include "wire.h"
 
 /* A change toward deny that memory holds and the database does not yet:
@@ -43,6 +44,7 @@ struct mid_service {
 	struct mid_audit *q;
 	struct mid_flush *flush;
 	struct mid_journal *jr; /* NULL: it could not be opened */
+	struct mid_push *push; /* NULL until mid_service_push_start */
 	pthread_mutex_t wmu;
 	/* Under wmu. */
 	struct pend *pend;
@@ -432,6 +434,7 @@ void mid_service_close(struct mid_service *svc)
 {
 	if(!svc)
 		return;
+	mid_push_free(svc->push);
 	mid_flush_stop(svc->flush);
 	if(svc->npend)
 		mid_log("storage: %zu deny changes still pending persistence at stop; %s",
@@ -579,6 +582,143 @@ void mid_service_validate(struct mid_service *svc, struct mid_org *org, const ch
 	mid_audit_push(svc->q, &a);
 }
 
+struct kill_ctx {
+	struct mid_service *svc;
+	struct mid_org *org;
+	const char *code;
+	const char *request_id;
+};
+
+/* Each channel a push kill reaches: an audit row under the request ID of
+ * the change that caused it, and a log line. */
+static void audit_kill(void *arg, const struct mid_push_chan *ch)
+{
+	struct kill_ctx *k = arg;
+	struct mid_caller c = {.peer = "push", .request_id = k->request_id};
+	struct mid_audit_row a;
+
+	audit_fill(&a, k->org, ch->device, "push", "kill", k->code, &c);
+	snprintf(a.peer, sizeof(a.peer), "pid %lld %.40s", (long long)ch->pid, ch->program);
+	mid_audit_push(k->svc->q, &a);
+	mid_log("push-kill org=%s device=%s pid=%lld program=%s kind=%s code=%s request_id=%s",
+		mid_org_name(k->org), ch->device, (long long)ch->pid, ch->program, ch->kind,
+		k->code, k->request_id);
+}
+
+/* After the in-memory change that denies 'dev' (NULL: the whole org)
+ * with 'code' (NULL: nothing denied), kill its live channels. */
+static void push_fire(struct mid_service *svc, struct mid_org *org, const char *dev,
+		      const char *code, const struct mid_caller *c)
+{
+	struct kill_ctx k = {svc, org, code, c->request_id};
+
+	if(code)
+		mid_push_kill(svc->push, mid_org_id(org), dev, code, c->request_id, audit_kill, &k);
+}
+
+/* The code a validate of 'dev' would deny with now, or NULL for allow. */
+static const char *deny_code(struct mid_org *org, const char *dev)
+{
+	struct mid_dev_info info;
+
+	if(mid_state_disabled(org))
+		return "ORG_DISABLED";
+	if(mid_state_get(org, dev, &info))
+		return "DEVICE_NOT_FOUND";
+	return info.state == MID_DEV_ACTIVE ? NULL :
+	       info.state == MID_DEV_REVOKED ? "DEVICE_REVOKED" : "DEVICE_REMOVED";
+}
+
+enum mid_rc mid_service_push_add(struct mid_service *svc, struct mid_org *org, int fd,
+				 struct mid_push_chan *ch, const struct mid_caller *c)
+{
+	struct kill_ctx k = {svc, org, NULL, c->request_id};
+	enum mid_rc rc;
+
+	ch->org_id = mid_org_id(org);
+	rc = mid_push_add(svc->push, fd, ch);
+	if(rc) {
+		mid_log("push-refused org=%s device=%s pid=%lld reason=%s request_id=%s",
+			mid_org_name(org), ch->device, (long long)ch->pid, mid_rc_str(rc),
+			c->request_id);
+		return rc;
+	}
+	mid_log("push-open org=%s device=%s pid=%lld program=%s kind=%s peer=%s request_id=%s",
+		mid_org_name(org), ch->device, (long long)ch->pid, ch->program, ch->kind, c->peer,
+		c->request_id);
+	/* A change that raced with this channel's arrival may have missed
+	 * it: the state is read after the channel is in the table, so one
+	 * of the two sees the other. */
+	k.code = deny_code(org, ch->device);
+	if(k.code)
+		mid_push_kill_id(svc->push, ch->id, k.code, c->request_id, audit_kill, &k);
+	return MID_OK;
+}
+
+void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const char *dev,
+			   void (*fn)(void *arg, const struct mid_push_chan *ch), void *arg)
+{
+	mid_push_each(svc->push, mid_org_id(org), dev, fn, arg);
+}
+
+struct sweep {
+	uint64_t id[MID_PUSH_MAX];
+	int64_t org[MID_PUSH_MAX];
+	char dev[MID_PUSH_MAX][MID_DEVICE_MAX + 1];
+	size_t n;
+};
+
+static void sweep_one(void *arg, const struct mid_push_chan *ch)
+{
+	struct sweep *s = arg;
+
+	if(s->n == MID_PUSH_MAX)
+		return;
+	s->id[s->n] = ch->id;
+	s->org[s->n] = ch->org_id;
+	mid_strlcpy(s->dev[s->n], ch->device, sizeof(s->dev[0]));
+	s->n++;
+}
+
+enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_path,
+				   const char *exe, char *err, size_t errlen)
+{
+	char rid[37];
+	struct sweep *s;
+	unsigned restored;
+	long kpid;
+	enum mid_rc rc;
+
+	rc = mid_push_new(keeper_path, exe, &svc->push, err, errlen);
+	if(rc)
+		return rc;
+	mid_push_keeper_info(svc->push, &restored, &kpid);
+	if(!restored)
+		return MID_OK;
+	/* Channels taken back from the keeper: what was revoked while they
+	 * waited dies now, under one request ID for the audit trail. */
+	s = malloc(sizeof(*s));
+	if(!s)
+		return MID_OK;
+	s->n = 0;
+	mid_uuid4(rid);
+	mid_push_each(svc->push, 0, NULL, sweep_one, s);
+	for(size_t i = 0; i < s->n; i++) {
+		struct mid_org *org = mid_state_org_by_id(svc->st, s->org[i]);
+		struct kill_ctx k = {svc, org, NULL, rid};
+
+		if(!org) {
+			mid_push_kill_id(svc->push, s->id[i], "DEVICE_NOT_FOUND", rid, NULL, NULL);
+			continue;
+		}
+		k.code = deny_code(org, s->dev[i]);
+		if(k.code)
+			mid_push_kill_id(svc->push, s->id[i], k.code, rid, audit_kill, &k);
+	}
+	free(s);
+	return MID_OK;
+}
+
 enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, const char *dev,
 				  const char *action, enum mid_dev_state to,
 				  const struct mid_caller *c, struct mid_change *res)
@@ -606,6 +746,10 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 		res->persisted = rc == MID_OK;
 	} else {
 		rc = mid_state_put(org, dev, to, 0, 0, 0);
+		/* Push from the change in memory, before it is stored. */
+		if(!rc)
+			push_fire(svc, org, dev, to == MID_DEV_REVOKED ? "DEVICE_REVOKED" :
+				  "DEVICE_REMOVED", c);
 		if(!rc)
 			rc = deny(svc, &a, res);
 	}
@@ -633,6 +777,7 @@ enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *or
 	audit_fill(&a, org, NULL, route, disabled ? "disabled" : "enabled", "OK", c);
 	if(disabled) {
 		mid_state_set_disabled(org, 1);
+		push_fire(svc, org, NULL, "ORG_DISABLED", c);
 		rc = deny(svc, &a, res);
 	} else {
 		rc = allow_ready(svc);

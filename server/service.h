@@ -18,6 +18,7 @@
 
 #include <stddef.h>
 
+#include "keeper.h"
 #include "keys.h"
 #include "mid.h"
 #include "state.h"
@@ -121,6 +122,27 @@ void mid_service_health(struct mid_service *svc, struct mid_health *h);
 /* The key of the shim's session 'sid' for 'dev' (see bind.h). */
 void mid_service_session_key(const struct mid_service *svc, const struct mid_org *org,
 			     const char *dev, const char *sid, unsigned char key[MID_SHA256_LEN]);
+
+/* Start push channels: the registry, with its keeper on 'keeper_path'
+ * (the program 'exe' is started as the keeper when none runs). Channels
+ * the keeper gives back whose device is no longer allowed are killed at
+ * once. A keeper that cannot be had is logged; push then works without
+ * surviving a restart. */
+enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_path,
+				   const char *exe, char *err, size_t errlen) MID_WUR;
+
+/* Register a push channel 'fd' (taken) of 'ch->device' in 'org'. A device
+ * that is already denied has its channel killed at once. Revoke, remove
+ * and org disable kill the channels of what they deny, after the change
+ * in memory, each with an audit row (route "push", decision "kill") under
+ * the change's request ID. */
+enum mid_rc mid_service_push_add(struct mid_service *svc, struct mid_org *org, int fd,
+				 struct mid_push_chan *ch, const struct mid_caller *c) MID_WUR;
+
+/* Each live channel of 'dev' (NULL: all) in 'org'; 'fn' must not call
+ * back into the service. */
+void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const char *dev,
+			   void (*fn)(void *arg, const struct mid_push_chan *ch), void *arg);
 
 /* Read access for the list, usage and audit routes. */
 struct mid_state *mid_service_state(struct mid_service *svc);

@@ -73,9 +73,15 @@ static struct mid_client *get_client(struct mid_decision *d)
 static enum mid_rc validate(void *ctx, struct mid_decision *d)
 {
 	struct mid_client *c = get_client(d);
+	enum mid_rc rc;
 
 	(void)ctx;
-	return c ? mid_client_validate(c, config.device, d) : d->local;
+	if(!c)
+		return d->local;
+	rc = mid_client_validate(c, config.device, d);
+	if(rc == MID_OK && d->allowed)
+		mid_chan_open(c, config.device);
+	return rc;
 }
 
 /* getenv, but without libc's: every gated process runs this before
@@ -123,6 +129,7 @@ static void atfork_child(void)
 	/* The flight lock is held (by this thread, in atfork_prepare). */
 	mid_gate_atfork_child();
 	mid_names_atfork_child();
+	mid_chan_atfork_child();
 }
 
 int mid_shim_release_fd(int fd)
@@ -130,6 +137,10 @@ int mid_shim_release_fd(int fd)
 	sigset_t mask;
 	int ours;
 
+	/* The program closing the push channel: it is opened again at the
+	 * next validate; meanwhile the TTL gate holds. */
+	if(fd >= 0 && fd == mid_chan_fd())
+		mid_chan_forget();
 	if(!client || fd < 0)
 		return 0;
 	mid_gate_lock();
@@ -145,8 +156,10 @@ int mid_shim_release_fd(int fd)
 
 void mid_shim_release_range(unsigned lo, unsigned hi)
 {
-	int fd;
+	int fd = mid_chan_fd();
 
+	if(fd >= 0 && (unsigned)fd >= lo && (unsigned)fd <= hi)
+		mid_chan_forget();
 	if(!client)
 		return;
 	fd = mid_client_fd(client);

@@ -179,6 +179,22 @@ int mid_enforce(const struct mid_event *ev, const char *code,
 void mid_enforce_log(const struct mid_event *ev, const char *code,
 		     const char *request_id, const char *action);
 
+/* ---- the push channel (chan.c) ------------------------------------------ */
+
+/* After an allow, with the flight lock held: open and arm this process's
+ * push channel through 'c' unless it has one. A channel that cannot be
+ * had leaves the process to the TTL gate. */
+void mid_chan_open(struct mid_client *c, const char *device);
+
+/* This process's channel descriptor, or -1. */
+int mid_chan_fd(void);
+
+/* In a fork child: close the parent's channel. */
+void mid_chan_atfork_child(void);
+
+/* The program closed the channel's descriptor. */
+void mid_chan_forget(void);
+
 /* Write one line to stderr, prefixed "midshim: ", with the real write. */
 void mid_shim_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

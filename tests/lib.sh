@@ -26,6 +26,7 @@ _cleanup() {
 		echo "FAIL: $_midd_err" >&2
 		[ "$rc" -ne 0 ] || rc=1
 	fi
+	keepers_stop
 	if [ "$rc" -ne 0 ] && [ -f "$T/midd.log" ]; then
 		echo "--- midd log (tail) ---" >&2
 		tail -n 20 "$T/midd.log" >&2
@@ -167,6 +168,18 @@ _midd_stop() {
 _midd_report() {
 	[ -f "$T/midd.log" ] &&
 		grep -E -m 1 -A 20 '(ERROR|WARNING|SUMMARY): [A-Za-z]+Sanitizer|runtime error:|^==[0-9]+== [A-Z]' "$T/midd.log"
+}
+
+# keepers_stop: end the push keepers midd started for this test (named in
+# its log), by PID; a keeper outlives midd while gated processes hold
+# channels.
+keepers_stop() {
+	local pid
+	for pid in $(sed -n 's/.*push-keeper pid=\([0-9]*\).*/\1/p' "$T/midd.log" 2>/dev/null | sort -u); do
+		if grep -qs push-keeper "/proc/$pid/cmdline"; then
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	done
 }
 
 midd_kill9() {
