@@ -133,9 +133,9 @@ $(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) 
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CJSON) -ldl -pthread
 
-# A static binary for the launcher's refusal test: no sanitizer can be
-# linked statically, so it is built plain.
-$(B)/helpers/static_true: tests/helpers/static_true.c
+# Static binaries for the launcher's tests (its refusal, its tree kill):
+# no sanitizer can be linked statically, so they are built plain.
+$(B)/helpers/static_%: tests/helpers/static_%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -static -o $@ $<
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * midshim: run a program under the gate, check a policy, or explain which
- * rule decides an event. The launcher only sets the environment and execs:
- * all gating happens in libmidshim.so inside the program.
+ * rule decides an event. The launcher sets the environment and keeps the
+ * program's process tree (midshim_tree.c): all gating happens in
+ * libmidshim.so inside the program; the launcher only carries out pushes.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -20,6 +21,7 @@
 #include "mid_key.h"
 #include "midshim_conf.h"
 #include "orgkey.h"
+#include "midshim_tree.h"
 #include "policy.h"
 #include "shim.h"
 
@@ -58,6 +60,18 @@ static const char usage_text[] =
 	"                       setuid) anyway, ungated, with a warning\n"
 	"  --lib PATH           libmidshim.so to preload (default: found beside\n"
 	"                       this program or in ../lib/midshim/)\n"
+	"  --no-keeper          replace this process with the program (exec) instead\n"
+	"                       of keeping its tree: a revoke then stops each process\n"
+	"                       through its own push channel or at its next side effect\n"
+	"                       (also with MIDSHIM_PUSH=off, which turns push off)\n"
+	"\n"
+	"run keeps the program's tree: the program runs as its child in a fresh\n"
+	"cgroup (cgroup v2, when one can be made) or its own process group (the\n"
+	"launcher being a child subreaper); run holds the device's push channel and,\n"
+	"when the control plane revokes, removes or disables the device, kills\n"
+	"every process of the tree with SIGKILL at once, daemons and static\n"
+	"children included. SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 and\n"
+	"SIGWINCH are forwarded to the program.\n"
 	"\n"
 	"explain events:\n"
 	"  exec PATH [ARGS...]              connect ADDR PORT [HOST]\n"
@@ -65,7 +79,8 @@ static const char usage_text[] =
 	"  fs OP PATH [PATH2]               (OP: open create truncate delete rename\n"
 	"                                    link mkdir mknod chmod chown utime xattr)\n"
 	"\n"
-	"Exit status: run exits with the program's status; 126 when the program\n"
+	"Exit status: run exits with the program's status (128+N when a signal N\n"
+	"killed it; 137 after a push kill); 126 when the program\n"
 	"cannot be gated or the configuration is bad, 127 when it is not found,\n"
 	"2 for usage errors. policy check: 0 valid, 1 invalid. explain: 0.\n";
 
@@ -182,6 +197,11 @@ static int check_org_key(void)
 	return rc ? -1 : 0;
 }
 
+static const char *env(const char *name)
+{
+	return getenv(name);
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -197,12 +217,13 @@ static int cmd_run(int argc, char **argv)
 		{"allow-static", no_argument, NULL, 's'},
 		{"lib", required_argument, NULL, 'L'},
 		{"config", required_argument, NULL, 'c'},
+		{"no-keeper", no_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
 	char lib[PATH_MAX] = "", prog[PATH_MAX], preload[2 * PATH_MAX + 2];
 	const char *why, *old, *config = NULL;
-	int c, allow_static = 0;
+	int c, allow_static = 0, no_keeper = 0;
 
 	optind = 1;
 	while((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -219,6 +240,7 @@ static int cmd_run(int argc, char **argv)
 		case 'l': rc = set(MID_ENV_AUDIT_LOG, optarg); break;
 		case 'c': config = optarg; break;
 		case 's': allow_static = 1; break;
+		case 'n': no_keeper = 1; break;
 		case 'L':
 			if(!realpath(optarg, lib)) {
 				fprintf(stderr, "midshim: --lib %s: %s\n", optarg, strerror(errno));
@@ -266,6 +288,24 @@ static int cmd_run(int argc, char **argv)
 		return EXIT_CANNOT;
 	unsetenv(MID_ENV_ALLOW_UNTIL);
 	unsetenv(MID_ENV_REGISTERED);
+	if(!no_keeper && getenv(MID_ENV_PUSH) && !strcmp(getenv(MID_ENV_PUSH), "off"))
+		no_keeper = 1;
+	if(!no_keeper) {
+		struct mid_config cfg;
+		char err[1024];
+		int st;
+
+		/* The same check the program's shim makes before its main:
+		 * a bad setting stops here with its one line. */
+		if(mid_config_load(&cfg, env, environ, err, sizeof(err))) {
+			fprintf(stderr, "midshim: configuration error: %s\n", err);
+			return EXIT_CANNOT;
+		}
+		st = mid_tree_run(prog, argv + optind, cfg.device, cfg.url, cfg.org_key,
+				  cfg.timeout_ms);
+		mid_config_cleanup(&cfg);
+		return st;
+	}
 	execv(prog, argv + optind);
 	fprintf(stderr, "midshim: cannot run %s: %s\n", prog, strerror(errno));
 	return errno == ENOENT ? EXIT_NOTFOUND : EXIT_CANNOT;

@@ -68,6 +68,7 @@
 #define MID_ENV_ON_DENY "MIDSHIM_ON_DENY"
 #define MID_ENV_MODE "MIDSHIM_MODE"
 #define MID_ENV_AUDIT_LOG "MIDSHIM_AUDIT_LOG"
+#define MID_ENV_PUSH "MIDSHIM_PUSH"
 /* read by the launcher only: its configuration file */
 #define MID_ENV_CONFIG "MIDSHIM_CONFIG"
 /* set by the shim for the programs a gated program starts */

@@ -207,7 +207,9 @@ while :; do
 	read -r -t 0.2 _
 done
 EOF
-PROG=("$BIN/midshim" run --ttl-ms "$TTL_MS" --device "$DEVICE" --url "$URL"
+# Push is off here: this part shows the gate at the next side effect (a
+# push would stop the program at the revoke itself, before it acts).
+PROG=(env MIDSHIM_PUSH=off "$BIN/midshim" run --ttl-ms "$TTL_MS" --device "$DEVICE" --url "$URL"
 	--org-key-file "$ORG_KEY" -- bash "$D/runaway.sh" "$LOG" "$PORT")
 
 mkfifo "$D/idle" || die "cannot make the FIFO $D/idle"
@@ -232,7 +234,7 @@ wait_lines() { # n seconds: until the file has n lines
 heading "the program"
 say "every ~200 ms: GET $URL/healthz, then append a line to $(rel "$LOG")"
 sed -n '/^while/,/^done/{s/\t/  /g;p}' "$D/runaway.sh" | shown
-cmdline "$(rel "$BIN/midshim") run --ttl-ms $TTL_MS --device $DEVICE \\"
+cmdline "MIDSHIM_PUSH=off $(rel "$BIN/midshim") run --ttl-ms $TTL_MS --device $DEVICE \\"
 printf '    %s        --url %s --org-key-file %s \\%s\n' "$C_DIM" "$URL" "$(rel "$ORG_KEY")" "$C_0"
 printf '    %s        -- bash %s %s %s%s\n' "$C_DIM" "$(rel "$D/runaway.sh")" "$(rel "$LOG")" "$PORT" "$C_0"
 start_program "$D/program.err"

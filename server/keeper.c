@@ -25,6 +25,7 @@
 
 #define KEEPER_MAGIC 0x4d53484bu /* "KHSM" */
 #define KEEPER_GRACE_MS 4000     /* how long a new keeper waits for its first midd */
+#define HELLO_TIMEOUT_MS 1000    /* from a connection to its HELLO */
 
 struct held {
 	int fd;
@@ -179,6 +180,17 @@ static void drop_held(struct held *h, size_t *n, size_t i)
 	h[i] = h[--*n];
 }
 
+static int is_hello(int c)
+{
+	struct mid_keeper_msg m;
+	int fd = -1, ok;
+
+	ok = mid_keeper_recv(c, &m, &fd, HELLO_TIMEOUT_MS) == MID_OK && m.op == MID_KEEPER_HELLO;
+	if(fd >= 0)
+		close(fd);
+	return ok;
+}
+
 /* A new midd: give it everything, then END with the keeper's pid. */
 static int hand_back(int conn, const struct held *h, size_t n)
 {
@@ -281,7 +293,9 @@ int mid_keeper_main(const char *path)
 		if(p[0].revents & POLLIN) {
 			int c = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
 
-			if(c >= 0 && (!same_user(c) || hand_back(c, h, n))) {
+			/* A midd says HELLO first; a starting keeper's probe of
+			 * this socket says nothing and must not replace it. */
+			if(c >= 0 && (!same_user(c) || !is_hello(c) || hand_back(c, h, n))) {
 				close(c);
 				c = -1;
 			}

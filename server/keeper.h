@@ -41,6 +41,7 @@ enum mid_keeper_op {
 	MID_KEEPER_DEL,     /* midd -> keeper: let channel 'id' go */
 	MID_KEEPER_ENT,     /* keeper -> midd: a channel it holds (with its fd) */
 	MID_KEEPER_END,     /* keeper -> midd: that was all; ch.pid is the keeper's */
+	MID_KEEPER_HELLO,   /* midd -> keeper, first: a midd, not a probe */
 };
 
 struct mid_keeper_msg {

@@ -156,6 +156,11 @@ static void keeper_sync(struct mid_push *p)
 	}
 	/* A keeper that was just leaving (its last midd gone, nothing to
 	 * keep) resets the connection: the next attempt starts another. */
+	if(mid_keeper_send(p->keeper, MID_KEEPER_HELLO, NULL, -1)) {
+		close(p->keeper);
+		p->keeper = -1;
+		return;
+	}
 	if(restore(p))
 		return;
 	for(size_t i = 0; i < p->n && p->keeper >= 0; i++)
@@ -336,14 +341,20 @@ static unsigned kill_matching(struct mid_push *p, uint64_t id, int64_t org_id,
 	if(!p)
 		return 0;
 	pthread_mutex_lock(&p->mu);
-	for(size_t i = p->n; i-- > 0;) {
-		const struct mid_push_chan *ch = &p->s[i].ch;
+	/* Launchers first: a launcher that saw its program die before its
+	 * own kill line came would miss the rest of the tree. */
+	for(int pass = 0; pass < 2; pass++) {
+		for(size_t i = p->n; i-- > 0;) {
+			const struct mid_push_chan *ch = &p->s[i].ch;
 
-		if(id ? ch->id != id :
-		   ch->org_id != org_id || (device && strcmp(ch->device, device)))
-			continue;
-		kill_slot(p, i, line, len, fn, arg);
-		k++;
+			if((pass == 0) != !strcmp(ch->kind, "launcher"))
+				continue;
+			if(id ? ch->id != id :
+			   ch->org_id != org_id || (device && strcmp(ch->device, device)))
+				continue;
+			kill_slot(p, i, line, len, fn, arg);
+			k++;
+		}
 	}
 	pthread_mutex_unlock(&p->mu);
 	return k;

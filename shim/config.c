@@ -24,7 +24,7 @@ static const char *const known_vars[] = {
 	MID_ENV_URL, MID_ENV_ORG_KEY, MID_ENV_ORG_KEY_FILE,
 	MID_ENV_DEVICE_ID, MID_ENV_POLICY, MID_ENV_TTL_MS,
 	MID_ENV_TIMEOUT_MS, MID_ENV_ON_DENY, MID_ENV_MODE,
-	MID_ENV_AUDIT_LOG,
+	MID_ENV_AUDIT_LOG, MID_ENV_PUSH,
 	/* read by the launcher only */
 	MID_ENV_CONFIG,
 	/* set by the shim for its children */
@@ -66,7 +66,7 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 			snprintf(err, errlen,
 				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "
 				 "MIDSHIM_DEVICE_ID, MIDSHIM_POLICY, MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, "
-				 "MIDSHIM_ON_DENY, MIDSHIM_MODE, MIDSHIM_AUDIT_LOG",
+				 "MIDSHIM_ON_DENY, MIDSHIM_MODE, MIDSHIM_AUDIT_LOG, MIDSHIM_PUSH",
 				 (int)(n > 64 ? 64 : n), e);
 			return MID_ERR_INVAL;
 		}
@@ -192,6 +192,16 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			cfg->mode = MID_MODE_AUDIT;
 		} else {
 			snprintf(err, errlen, "MIDSHIM_MODE=%.64s: use enforce or audit", v);
+			goto out;
+		}
+	}
+	if((v = getenv_fn(MID_ENV_PUSH)) && *v) {
+		if(!strcmp(v, "on")) {
+			cfg->no_push = 0;
+		} else if(!strcmp(v, "off")) {
+			cfg->no_push = 1;
+		} else {
+			snprintf(err, errlen, "MIDSHIM_PUSH=%.64s: use on or off", v);
 			goto out;
 		}
 	}

@@ -79,7 +79,10 @@ static enum mid_rc validate(void *ctx, struct mid_decision *d)
 	if(!c)
 		return d->local;
 	rc = mid_client_validate(c, config.device, d);
-	if(rc == MID_OK && d->allowed)
+	/* A push can only kill: not in audit mode, nor when a denial is
+	 * meant to end otherwise (abort, exit:N, errno). */
+	if(rc == MID_OK && d->allowed && !config.no_push && config.mode == MID_MODE_ENFORCE &&
+	   config.on_deny == MID_DENY_KILL)
 		mid_chan_open(c, config.device);
 	return rc;
 }

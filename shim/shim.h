@@ -101,6 +101,7 @@ struct mid_config {
 	int exit_code;
 	enum mid_mode mode;
 	enum mid_unfollowable unfollowable;
+	int no_push; /* MIDSHIM_PUSH=off: no push channel, the TTL gate only */
 	struct mid_policy *policy;
 };
 

@@ -218,6 +218,9 @@ export PY
 # A test device is registered by the shim itself at its first start.
 # TTL is short so a revoke is seen quickly; tests wait out TTL explicitly.
 export MIDSHIM_TTL_MS=${MIDSHIM_TTL_MS:-100}
+# Tests of the gate at side effects revoke while a program waits: a push
+# would kill it first. The push tests turn it on.
+export MIDSHIM_PUSH=${MIDSHIM_PUSH:-off}
 UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
 # The sanitizer runtime must come first in LD_PRELOAD for ASan builds.
 PRELOAD=$SHIM

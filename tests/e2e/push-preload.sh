@@ -10,10 +10,10 @@ midd_start
 shim_env "test:e2e:push:01"
 DEV=$MIDSHIM_DEVICE_ID
 # A long TTL: only the push can stop these programs within the bound.
-export MIDSHIM_TTL_MS=30000
+export MIDSHIM_TTL_MS=30000 MIDSHIM_PUSH=on
 
 start() { # tag cmd...: start a gated program in the background
-	local tag=$1
+	local tag=$1.$$
 	shift
 	MIDTEST_TAG=$tag LD_PRELOAD=$PRELOAD "$@" >>"$T/out" 2>>"$T/err" </dev/null &
 	on_exit "kill -KILL $! 2>/dev/null"
@@ -26,7 +26,7 @@ run_case() { # name path body cmd...: one idle program, one action
 	shift 3
 	start "$name" "$@"
 	push_wait "$DEV" 1
-	push_halt "$name" 1 "$path" "$b" || fail "$name"
+	push_halt "$name.$$" 1 "$path" "$b" || fail "$name"
 	note "ok: $name"
 }
 

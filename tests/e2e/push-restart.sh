@@ -10,30 +10,30 @@
 midd_start
 shim_env "test:e2e:push:restart"
 DEV=$MIDSHIM_DEVICE_ID
-export MIDSHIM_TTL_MS=30000
+export MIDSHIM_TTL_MS=30000 MIDSHIM_PUSH=on
 
 for i in 1 2; do
-	MIDTEST_TAG=restart LD_PRELOAD=$PRELOAD sleep 600 >>"$T/out" 2>>"$T/err" </dev/null &
+	MIDTEST_TAG=restart.$$ LD_PRELOAD=$PRELOAD sleep 600 >>"$T/out" 2>>"$T/err" </dev/null &
 	on_exit "kill -KILL $! 2>/dev/null"
 done
 push_wait "$DEV" 2
-before=$(tag_pids restart)
+before=$(tag_pids restart.$$)
 
 midd_kill9
 sleep 0.5
-assert_eq "$before" "$(tag_pids restart)" "processes alive after midd was killed"
+assert_eq "$before" "$(tag_pids restart.$$)" "processes alive after midd was killed"
 midd_start
 push_wait "$DEV" 2
 grep -q "restored=2" "$T/midd.log" || fail "the new midd did not take back 2 channels: $(cat "$T/midd.log")"
 
 midd_stop
 sleep 0.5
-assert_eq "$before" "$(tag_pids restart)" "processes alive after midd stopped"
+assert_eq "$before" "$(tag_pids restart.$$)" "processes alive after midd stopped"
 midd_start
 push_wait "$DEV" 2
 sleep 0.5
-assert_eq "$before" "$(tag_pids restart)" "processes alive after the restarts"
+assert_eq "$before" "$(tag_pids restart.$$)" "processes alive after the restarts"
 note "ok: two restarts killed nothing"
 
-push_halt restart 2 /api/v1/devices/revoke "{\"deviceId\":\"$DEV\"}" || fail "revoke after restart"
+push_halt restart.$$ 2 /api/v1/devices/revoke "{\"deviceId\":\"$DEV\"}" || fail "revoke after restart"
 note "ok: a revoke after the restarts halts every process"
