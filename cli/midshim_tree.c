@@ -83,6 +83,28 @@ static int own_cgroup(char *out, size_t n)
 	return snprintf(out, n, "%s%s", mnt, strcmp(rel, "/") ? rel : "") < (int)n ? 0 : -1;
 }
 
+/* The cgroups of launchers that are gone: a launcher that killed its
+ * tree exits at once, before the kernel has emptied the cgroup, so the
+ * next one removes it (rmdir refuses one that still holds a process). */
+static void sweep_cgroups(const char *base)
+{
+	struct dirent *e;
+	DIR *d = opendir(base);
+
+	while(d && (e = readdir(d))) {
+		char path[PATH_MAX + 300];
+		long pid;
+
+		if(strncmp(e->d_name, "midshim-", 8) || sscanf(e->d_name + 8, "%ld", &pid) != 1 ||
+		   pid <= 0 || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", base, e->d_name);
+		rmdir(path);
+	}
+	if(d)
+		closedir(d);
+}
+
 /* A fresh cgroup below the launcher's own, if it has cgroup.kill. */
 static void make_cgroup(struct tree *t)
 {
@@ -91,6 +113,7 @@ static void make_cgroup(struct tree *t)
 	t->cg[0] = '\0';
 	if(own_cgroup(base, sizeof(base)))
 		return;
+	sweep_cgroups(base);
 	if(snprintf(t->cg, sizeof(t->cg), "%s/midshim-%ld", base, (long)getpid()) >=
 	   (int)sizeof(t->cg) || mkdir(t->cg, 0755)) {
 		t->cg[0] = '\0';
@@ -323,7 +346,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 	struct mid_decision d;
 	sigset_t set, old;
 	char err[256], line[256];
-	int sfd, st = 0, tty;
+	int sfd, st = 0, tty, pushed = 0;
 
 	if(mid_client_new(url, org_key, timeout_ms, &t.client, err, sizeof(err))) {
 		fprintf(stderr, "midshim: %s\n", err);
@@ -402,6 +425,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 		if(n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		   chan_read(&t, line, sizeof(line))) {
 			push_kill(&t, prog, line);
+			pushed = 1;
 			while(!reap(t.child, &st) && waitpid(t.child, &st, 0) != t.child)
 				;
 			break;
@@ -421,7 +445,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 			 * within moments, and the rest of the tree must go too. */
 			if(done && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && t.chan >= 0 &&
 			   poll(&p[1], 1, LATE_KILL_MS) > 0 && chan_read(&t, line, sizeof(line)))
-				push_kill(&t, prog, line);
+				push_kill(&t, prog, line), pushed = 1;
 			if(done)
 				break;
 		}
@@ -430,7 +454,12 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 		signal(SIGTTOU, SIG_IGN);
 		tcsetpgrp(STDIN_FILENO, getpgrp());
 	}
-	drop_cgroup(&t);
+	if(pushed) {
+		if(t.cg[0])
+			rmdir(t.cg); /* else the next launcher's sweep removes it */
+	} else {
+		drop_cgroup(&t);
+	}
 	if(t.chan >= 0)
 		close(t.chan);
 	mid_client_free(t.client);
