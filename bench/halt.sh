@@ -7,8 +7,9 @@
 #
 #   bench/halt.sh TTL_MS REPS
 #
-# Needs BIN (build dir), MIDD_PORT, KEYS (dir with org.key and
-# admin.key) and DEVICE in the environment; run.sh sets them. Each
+# Needs BIN (build dir), MIDD_PORT, KEYS (dir with org.key), DEVICE and
+# ADMIN_KEY_FILE (default KEYS/../admin/admin.key, where midd init
+# --write-keys puts it) in the environment; run.sh sets them. Each
 # repetition waits a random part of TTL before the revoke, so the revoke
 # falls anywhere in the cache's lifetime, and restores the device after.
 # Prints one line per repetition ("halt ttl T rep I ms X") and a summary
@@ -21,7 +22,7 @@ REPS=${2:?usage: halt.sh TTL_MS REPS}
 : "${BIN:?}" "${MIDD_PORT:?}" "${KEYS:?}" "${DEVICE:?}"
 [ "$REPS" -ge 1 ] && [ "$REPS" -le 50 ] || { echo "halt.sh: REPS must be 1..50" >&2; exit 2; }
 [ "$TTL" -ge 1 ] && [ "$TTL" -le 30000 ] || { echo "halt.sh: TTL_MS must be 1..30000" >&2; exit 2; }
-ADMIN_KEY=$(cat "$KEYS/admin.key")
+ADMIN_KEY=$(cat "${ADMIN_KEY_FILE:-$KEYS/../admin/admin.key}")
 W=$(mktemp -d "${TMPDIR:-/tmp}/midshim-halt.XXXXXX")
 VICTIM=
 cleanup() {

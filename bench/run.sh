@@ -256,7 +256,7 @@ say "throughput: $RATE/s"
 # ---- 5. revoke → halt --------------------------------------------------------
 HALT=()
 for ttl in 100 1000; do
-	BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys DEVICE=bench:halt:busy:01 \
+	BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key DEVICE=bench:halt:busy:01 \
 		timeout 120 bash bench/halt.sh "$ttl" 5 >"$LOG/halt-$ttl.out" 2>>"$LOG/halt.err" ||
 		die "halt.sh $ttl failed: $(grep -v Killed "$LOG/halt.err" | tail -n 3)"
 	read -r _ _ _ _ _ _ hmed _ hmax <<<"$(tail -n 1 "$LOG/halt-$ttl.out")"
