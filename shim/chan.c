@@ -26,8 +26,16 @@
  * on open files, out of the way of programs that count from 3. */
 #define CHAN_FD_MARGIN 16
 
+/* After a failed open the next try waits: 1 s, doubling to a minute.
+ * Without it every uncached validate of a process whose control plane
+ * has no push route would pay a second round trip. */
+#define CHAN_RETRY_MIN_MS 1000u
+#define CHAN_RETRY_MAX_MS 60000u
+
 MID_HOT static int chan_fd = -1;
 MID_HOT static pid_t chan_pid;
+static uint64_t chan_retry_at_ms;
+static unsigned chan_retry_ms;
 
 /* The lowest descriptor the channel may take. */
 static int high_fd(void)
@@ -48,16 +56,27 @@ void mid_chan_open(struct mid_client *c, const char *device)
 	pid_t me = getpid();
 	int fd, hi;
 
-	if(chan_fd >= 0 && chan_pid == me)
+	if(chan_pid != me) {
+		chan_fd = -1;
+		chan_pid = me;
+		chan_retry_at_ms = 0;
+		chan_retry_ms = 0;
+	}
+	if(chan_fd >= 0 || mid_now_ms() < chan_retry_at_ms)
 		return;
-	chan_fd = -1;
-	chan_pid = me;
 	snprintf(hello, sizeof(hello),
 		 "x-midshim-pid: %ld\r\nx-midshim-program: %.60s\r\nx-midshim-kind: preload\r\n"
 		 "x-midshim-since: %lld\r\n", (long)me, program_invocation_short_name,
 		 (long long)time(NULL) * 1000);
-	if(mid_client_channel(c, device, hello, &fd))
-		return; /* the TTL gate still holds */
+	if(mid_client_channel(c, device, hello, &fd)) {
+		/* the TTL gate still holds; try again later */
+		chan_retry_ms = chan_retry_ms ? chan_retry_ms * 2 : CHAN_RETRY_MIN_MS;
+		if(chan_retry_ms > CHAN_RETRY_MAX_MS)
+			chan_retry_ms = CHAN_RETRY_MAX_MS;
+		chan_retry_at_ms = mid_now_ms() + chan_retry_ms;
+		return;
+	}
+	chan_retry_ms = 0;
 	hi = fcntl(fd, F_DUPFD_CLOEXEC, high_fd());
 	if(hi >= 0) {
 		close(fd);
