@@ -17,6 +17,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <link.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,10 +90,13 @@ static void save(const char *a, const char *b, const char *c, const char *d)
 static const char *self_path(void)
 {
 	static char self[4096];
-	Dl_info info;
+	struct dl_find_object o;
 
-	if(!self[0] && dladdr((void *)&saved_used, &info) && info.dli_fname)
-		mid_strlcpy(self, info.dli_fname, sizeof(self));
+	/* _dl_find_object, not dladdr: dladdr also looks for the nearest
+	 * symbol, a walk of the shim's whole symbol table at every start. */
+	if(!self[0] && _dl_find_object((void *)&saved_used, &o) == 0 && o.dlfo_link_map &&
+	   o.dlfo_link_map->l_name)
+		mid_strlcpy(self, o.dlfo_link_map->l_name, sizeof(self));
 	return self[0] ? self : NULL;
 }
 

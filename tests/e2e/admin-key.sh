@@ -67,6 +67,13 @@ chmod 644 "$T/pub/org.key"
 install -m 0644 "$T/keys/admin/admin.key" "$T/pub/admin.key"
 MIDSHIM_ORG_KEY_FILE=$T/pub/org.key refused "$T/pub/admin.key, beside the org key" \
 	"admin.key readable beside org.key" "${NOBODY[@]}" env LD_PRELOAD="$PRELOAD" "${touch_m[@]}"
+# The org key a link to that file, from a directory with no admin key:
+# the directory the link points into counts.
+mkdir -m 0755 "$T/pub/elsewhere"
+ln -s "$T/pub/org.key" "$T/pub/elsewhere/org.key"
+MIDSHIM_ORG_KEY_FILE=$T/pub/elsewhere/org.key refused "$T/pub/admin.key, beside the org key" \
+	"admin.key readable beside the file an org key link names" \
+	"${NOBODY[@]}" env LD_PRELOAD="$PRELOAD" "${touch_m[@]}"
 chmod 0400 "$T/pub/admin.key"
 rm -f "$T/pub/m"
 MIDSHIM_ORG_KEY_FILE=$T/pub/org.key "${NOBODY[@]}" env LD_PRELOAD="$PRELOAD" "${touch_m[@]}" \
