@@ -41,12 +41,18 @@ static const struct command commands[] = {
 	 "restores a revoked device. Fails (exit 1) when the org's device limit is\n"
 	 "reached or the device was removed (use restore). Works with the org key.\n",
 	 1, 1},
-	{"revoke", "DEVICE", "stop a device at its next boundary",
+	{"revoke", "DEVICE|--match GLOB [--yes]", "stop a device (or all matching GLOB) at its next boundary",
 	 "Revokes DEVICE: from now on validate answers DEVICE_REVOKED, and a gated\n"
 	 "program is stopped at its next side effect (at most one allow-cache TTL\n"
 	 "later). Needs the admin key. Exit 1 with DEVICE_NOT_FOUND for an unknown\n"
-	 "device.\n",
-	 1, 1},
+	 "device.\n"
+	 "With --match GLOB (a shell pattern, e.g. 'svc:prod:*'; '*' also matches\n"
+	 "':'), revokes every active device whose ID matches: midctl lists them,\n"
+	 "then asks for their count on the terminal; --yes skips the question\n"
+	 "(without a terminal it is required). midd revokes them only if the count\n"
+	 "is still the one confirmed (else exit 1, MATCH_CHANGED), all under one\n"
+	 "request_id.\n",
+	 0, 1},
 	{"restore", "DEVICE", "allow a revoked/removed device again (alias: unrevoke)",
 	 "Makes DEVICE active again after revoke or remove. Programs that were\n"
 	 "stopped stay stopped; start them again. Needs the admin key.\n",
@@ -254,9 +260,9 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 /* ---- command line --------------------------------------------------- */
 
 struct opts {
-	const char *url, *admin_file, *org_file, *device, *before, *state;
+	const char *url, *admin_file, *org_file, *device, *before, *state, *match;
 	long timeout_ms, limit, grace_s;
-	bool json, help, grace_set;
+	bool json, help, grace_set, yes;
 };
 
 static int parse_long(const char *s, long lo, long hi, const char *what, long *out)
@@ -303,6 +309,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"state", required_argument, NULL, 'S'},
 		{"limit", required_argument, NULL, 'l'},
 		{"before", required_argument, NULL, 'b'},
+		{"match", required_argument, NULL, 'M'},
+		{"yes", no_argument, NULL, 'y'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -340,6 +348,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 						 "not '%.64s'", optarg);
 			break;
 		case 'S': o->state = optarg; break;
+		case 'M': o->match = optarg; break;
+		case 'y': o->yes = true; break;
 		case 't':
 			ex = parse_long(optarg, 1, MID_CTL_TIMEOUT_MAX_MS, "--timeout-ms", &o->timeout_ms);
 			if(ex)
@@ -376,6 +386,20 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 {
 	const char *n = cmd->name;
 
+	if((o->match || o->yes) && strcmp(n, "revoke"))
+		return die_usage("--match and --yes are for revoke, not %s", n);
+	if(o->yes && !o->match)
+		return die_usage("--yes goes with revoke --match GLOB");
+	if(o->match) {
+		if(nargs)
+			return die_usage("revoke takes DEVICE or --match GLOB, not both");
+		if(!mid_device_ok(o->match, strlen(o->match)) || !strpbrk(o->match, "*?["))
+			return die_usage("--match wants a pattern of 1 to %d printable bytes with"
+					 " * ? or [, not '%.64s'", MID_DEVICE_MAX, o->match);
+		return MID_CTL_EXIT_OK;
+	}
+	if(!strcmp(n, "revoke") && nargs == 0)
+		return die_usage("revoke needs DEVICE or --match GLOB");
 	if(nargs < cmd->min)
 		return die_usage("%s needs %s", n, cmd->args);
 	if(nargs > cmd->max)
@@ -398,7 +422,8 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 	if(o->grace_set && (strcmp(n, "rotate-key") || strcmp(args[0], "org")))
 		return die_usage("--grace is for rotate-key org: the old admin key always stops "
 				 "at once");
-	if(!strcmp(cmd->args, "DEVICE") || (!strcmp(cmd->args, "[DEVICE]") && nargs == 1))
+	if(!strcmp(cmd->args, "DEVICE") || (cmd->args[0] != '[' && !strcmp(n, "revoke")) ||
+	   (!strcmp(cmd->args, "[DEVICE]") && nargs == 1))
 		return mid_ctl_check_device(args[0]);
 	if(o->device)
 		return mid_ctl_check_device(o->device);
@@ -410,6 +435,8 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 {
 	const char *n = cmd->name;
 
+	if(o->match)
+		return mid_ctl_revoke_match(c, o->match, o->yes);
 	if(!strcmp(n, "register") || !strcmp(n, "revoke") || !strcmp(n, "remove"))
 		return mid_ctl_device(c, n, args[0]);
 	if(!strcmp(n, "restore") || !strcmp(n, "unrevoke"))

@@ -91,6 +91,9 @@ struct mid_ctl {
  * 'action' is "register", "revoke", "restore" or "remove".
  */
 int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device);
+/* Revoke every active device matching the pattern 'glob', after showing
+ * them and, unless 'yes', asking for their count on the terminal. */
+int mid_ctl_revoke_match(struct mid_ctl *c, const char *glob, bool yes);
 int mid_ctl_status(struct mid_ctl *c, const char *device);
 /* midd's storage health from /healthz: 0 when every change is persisted. */
 int mid_ctl_health(struct mid_ctl *c);

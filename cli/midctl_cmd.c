@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "mid_key.h"
@@ -389,6 +390,105 @@ int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device)
 	warn_unpersisted(what, &r, rid);
 out:
 	free(body);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+/* The body of a bulk revoke: {"match": GLOB, "dryRun": DRY[, "expect": N]}. */
+static char *match_body(const char *glob, bool dry, long expect)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s = NULL;
+
+	if(o && cJSON_AddStringToObject(o, "match", glob) && cJSON_AddBoolToObject(o, "dryRun", dry) &&
+	   (expect < 0 || cJSON_AddNumberToObject(o, "expect", (double)expect)))
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if(!s)
+		mid_ctl_err("out of memory");
+	return s;
+}
+
+/* Ask on the terminal whether to revoke 'n' devices: the answer must be
+ * the count itself, so a reflexive "y" does not do it. */
+static bool confirm_count(long n, const char *glob)
+{
+	char line[32], g[MID_DEVICE_MAX + 1];
+
+	printf("revoke %ld devices matching %s? type %ld to confirm: ", n,
+	       clean(glob, g, sizeof(g)), n);
+	fflush(stdout);
+	if(!fgets(line, sizeof(line), stdin))
+		return false;
+	line[strcspn(line, "\r\n")] = '\0';
+	return strtol(line, NULL, 10) == n && line[strspn(line, "0123456789")] == '\0';
+}
+
+int mid_ctl_revoke_match(struct mid_ctl *c, const char *glob, bool yes)
+{
+	char what[MID_DEVICE_MAX + 32], rid[MID_REQUEST_ID_MAX], g[MID_DEVICE_MAX + 1], d[MID_DEVICE_MAX + 1];
+	struct mid_ctl_reply r = {0};
+	const cJSON *v, *id;
+	char *body;
+	long n;
+	int ex;
+
+	snprintf(what, sizeof(what), "revoke --match %s", clean(glob, g, sizeof(g)));
+	body = match_body(glob, true, -1);
+	if(!body)
+		return MID_CTL_EXIT_REFUSED;
+	ex = call(c, what, "POST", "/api/v1/devices/revoke-match", body, &r);
+	free(body);
+	v = ex ? NULL : cJSON_GetObjectItemCaseSensitive(r.json, "matched");
+	if(!ex && !cJSON_IsNumber(v)) {
+		mid_ctl_err("%s: midd's answer has no count", what);
+		ex = MID_CTL_EXIT_REFUSED;
+	}
+	if(ex) {
+		mid_ctl_reply_cleanup(&r);
+		return ex;
+	}
+	n = (long)v->valuedouble;
+	if(n == 0) {
+		if(c->json)
+			print_raw(&r);
+		else
+			printf("no active device matches %s; nothing revoked\n", g);
+		mid_ctl_reply_cleanup(&r);
+		return MID_CTL_EXIT_OK;
+	}
+	if(!c->json) {
+		printf("%ld active devices match %s:\n", n, g);
+		cJSON_ArrayForEach(id, cJSON_GetObjectItemCaseSensitive(r.json, "devices"))
+			if(cJSON_IsString(id))
+				printf("  %s\n", clean(id->valuestring, d, sizeof(d)));
+		if(n > cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r.json, "devices")))
+			printf("  ...\n");
+	}
+	mid_ctl_reply_cleanup(&r);
+	if(!yes && !isatty(STDIN_FILENO)) {
+		mid_ctl_err("%s: %ld devices match; give --yes to revoke them without a prompt", what, n);
+		return MID_CTL_EXIT_USAGE;
+	}
+	if(!yes && !confirm_count(n, glob)) {
+		mid_ctl_err("%s: not confirmed; nothing revoked", what);
+		return MID_CTL_EXIT_REFUSED;
+	}
+	body = match_body(glob, false, n);
+	if(!body)
+		return MID_CTL_EXIT_REFUSED;
+	ex = call(c, what, "POST", "/api/v1/devices/revoke-match", body, &r);
+	free(body);
+	if(!ex) {
+		v = cJSON_GetObjectItemCaseSensitive(r.json, "revoked");
+		request_id(&r, rid, sizeof(rid));
+		if(c->json)
+			print_raw(&r);
+		else
+			printf("revoked %ld devices matching %s (request_id %s)\n",
+			       cJSON_IsNumber(v) ? (long)v->valuedouble : 0L, g, rid);
+		warn_unpersisted(what, &r, rid);
+	}
 	mid_ctl_reply_cleanup(&r);
 	return ex;
 }

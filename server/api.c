@@ -31,6 +31,7 @@
 
 #include "conn.h"
 #include "lane.h"
+#include "match.h"
 #include "bind.h"
 #include "log.h"
 #include "wire.h"
@@ -38,6 +39,7 @@
 #define AUDIT_LIMIT_DEFAULT 100
 #define AUDIT_LIMIT_MAX 1000
 #define MID_GRACE_MAX_S 604800 /* a week: an overlap, not a second key */
+#define MATCH_LIST_MAX 100     /* deviceIds a bulk revoke answer names */
 
 struct mid_api {
 	struct MHD_Daemon *d;
@@ -442,6 +444,70 @@ static enum MHD_Result r_set_state(struct call *c)
 	if(rc)
 		return send_failed(c, rc);
 	return send_device(c, "ok", dev, mid_dev_state_name(c->route->to), &res);
+}
+
+/* Revoke every active device matching {"match": GLOB} (match.h). With
+ * "dryRun": true only counts them; "expect": N refuses with 409 when the
+ * count is no longer N, so a confirmation names what is done. */
+static enum MHD_Result r_revoke_match(struct call *c)
+{
+	char glob[MID_DEVICE_MAX + 1], msg[128];
+	cJSON *root = cJSON_ParseWithLength(c->body, c->len), *o, *arr;
+	const cJSON *dry = cJSON_GetObjectItemCaseSensitive(root, "dryRun");
+	const cJSON *expect = cJSON_GetObjectItemCaseSensitive(root, "expect");
+	const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "match");
+	struct mid_match m;
+	struct mid_change res;
+	enum mid_rc rc;
+	size_t i;
+
+	if(!cJSON_IsString(g) || !mid_match_glob_ok(g->valuestring) ||
+	   (dry && !cJSON_IsBool(dry)) || (expect && !cJSON_IsNumber(expect))) {
+		cJSON_Delete(root);
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"the body must be {\"match\": GLOB} with a pattern of 1 to 256"
+				" printable bytes holding * ? or [, optional \"dryRun\": true|false"
+				" and \"expect\": N");
+	}
+	mid_strlcpy(glob, g->valuestring, sizeof(glob));
+	rc = mid_match_find(c->org, glob, &m);
+	if(rc == MID_OK && expect && expect->valuedouble != (double)m.n) {
+		snprintf(msg, sizeof(msg), "%zu devices match now, not %.0f: confirm again", m.n,
+			 expect->valuedouble);
+		mid_match_free(&m);
+		cJSON_Delete(root);
+		return send_err(c, MHD_HTTP_CONFLICT, MID_E_MATCH_CHANGED, msg);
+	}
+	if(rc == MID_OK && !cJSON_IsTrue(dry))
+		rc = mid_match_revoke(c->api->svc, c->org, &m, &c->who);
+	cJSON_Delete(root);
+	if(rc == MID_ERR_TOO_BIG) {
+		mid_match_free(&m);
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"more than 100000 devices match; narrow the pattern");
+	}
+	if(rc) {
+		mid_match_free(&m);
+		return send_failed(c, rc);
+	}
+	res.persisted = m.persisted;
+	res.journaled = m.journaled;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "devices");
+	for(i = 0; arr && i < m.n && i < MATCH_LIST_MAX; i++)
+		if(!cJSON_AddItemToArray(arr, cJSON_CreateString(m.ids[i])))
+			arr = NULL;
+	if(!arr || !cJSON_AddStringToObject(o, "status", "ok") ||
+	   !cJSON_AddStringToObject(o, "match", glob) ||
+	   !cJSON_AddNumberToObject(o, "matched", (double)m.n) ||
+	   !cJSON_AddBoolToObject(o, "dryRun", cJSON_IsTrue(dry)) ||
+	   (!cJSON_IsTrue(dry) && (!cJSON_AddNumberToObject(o, "revoked", (double)m.revoked) ||
+				   !add_durability(o, &res)))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	mid_match_free(&m);
+	return send_obj(c, MHD_HTTP_OK, o);
 }
 
 struct list_ctx {
@@ -926,6 +992,7 @@ static const struct route routes[] = {
 	{"/api/v1/devices/unrevoke", "POST", NEED_ADMIN, r_set_state, "unrevoke", MID_DEV_ACTIVE, SLOW},
 	{"/api/v1/devices/restore", "POST", NEED_ADMIN, r_set_state, "restore", MID_DEV_ACTIVE, SLOW},
 	{"/api/v1/devices/remove", "POST", NEED_ADMIN, r_set_state, "remove", MID_DEV_REMOVED, SLOW},
+	{"/api/v1/devices/revoke-match", "POST", NEED_ADMIN, r_revoke_match, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/devices/list", "GET", NEED_ORG, r_list, NULL, MID_DEV_NONE, SLOW},
 	{MID_PUSH_PATH, "GET", NEED_ORG, r_push, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/usage", "GET", NEED_ORG, r_usage, NULL, MID_DEV_NONE, INLINE},

@@ -26,6 +26,7 @@
 #define MID_E_STORAGE "STORAGE_UNAVAILABLE"
 #define MID_E_RATE "RATE_LIMITED"
 #define MID_E_BUSY "BUSY"
+#define MID_E_MATCH_CHANGED "MATCH_CHANGED"
 
 /* A parse failure: the answer's error code and a message for the caller. */
 struct mid_wire_err {
