@@ -23,7 +23,7 @@ endif
 WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wvla
 OPT ?= -O2 -g
-CPPFLAGS += -Icommon -Ipolicy -Iclient -Ishim -Iserver -MMD -MP
+CPPFLAGS += -Icommon -Ipolicy -Iclient -Ishim -Iserver -Icli -MMD -MP
 CFLAGS += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden \
 	-fno-strict-aliasing -pthread
 ifneq ($(SANITIZER),)
@@ -48,6 +48,7 @@ SERVER_MAIN = server/main.c
 SERVER_SRC = $(filter-out $(SERVER_MAIN),$(wildcard server/*.c))
 MIDCTL_SRC = $(wildcard cli/midctl*.c)
 MIDSHIM_SRC = $(wildcard cli/midshim*.c)
+SUP_SRC = cli/midshim_filter.c
 UNIT_SRC = $(wildcard tests/unit/check_*.c)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
 BENCH_SRC = $(wildcard bench/*.c)
@@ -156,11 +157,13 @@ UT_MODS_check_shim = shimcore client policy common
 UT_MODS_check_paths = shimcore common
 UT_MODS_check_server = server common
 UT_MODS_check_common = common
+UT_MODS_check_filter = sup common
 $(B)/ut/libmidcommon.a: $(call obj,$(addprefix ut/,$(COMMON_SRC)))
 $(B)/ut/libmidpolicy.a: $(call obj,$(addprefix ut/,$(POLICY_SRC)))
 $(B)/ut/libmidclient.a: $(call obj,$(addprefix ut/,$(CLIENT_SRC)))
 $(B)/ut/libmidshimcore.a: $(call obj,$(addprefix ut/,$(SHIM_CORE_SRC)))
 $(B)/ut/libmidserver.a: $(call obj,$(addprefix ut/,$(SERVER_SRC)))
+$(B)/ut/libmidsup.a: $(call obj,$(addprefix ut/,$(SUP_SRC)))
 ut_libs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(B)/ut/libmid$(m).a)
 # The same sets as sources, for `make fuzz`, which compiles them with clang.
 SRC_common = $(COMMON_SRC)
@@ -168,6 +171,7 @@ SRC_policy = $(POLICY_SRC)
 SRC_client = $(CLIENT_SRC)
 SRC_shimcore = $(SHIM_CORE_SRC)
 SRC_server = $(SERVER_SRC)
+SRC_sup = $(SUP_SRC)
 ut_srcs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(SRC_$(m)))
 FUZZ_NAMES = $(notdir $(basename $(FUZZ_SRC)))
 rparen = )
