@@ -4,6 +4,7 @@
 # device is revoked; we time from the moment the revoke's reply arrives
 # to the moment the process is dead (reaped by `wait`). With an allow
 # cached for TTL ms, the gate must stop it within TTL plus one validate.
+# The process runs with MIDSHIM_PUSH=off, so that the gate stops it.
 #
 #   bench/halt.sh TTL_MS REPS
 #
@@ -55,7 +56,9 @@ restore() {
 
 results=()
 for rep in $(seq 1 "$REPS"); do
-	LD_PRELOAD=$BIN/libmidshim.so MIDSHIM_TTL_MS=$TTL MIDSHIM_DEVICE_ID=$DEVICE \
+	# Push off: this row measures the gate at the next side effect; the
+	# push, which kills at once, has its own row (halt_idle.py).
+	LD_PRELOAD=$BIN/libmidshim.so MIDSHIM_TTL_MS=$TTL MIDSHIM_DEVICE_ID=$DEVICE MIDSHIM_PUSH=off \
 		"$BIN/bench/hotpath" busy 30 "$W" >"$W/out" 2>"$W/err" </dev/null &
 	VICTIM=$!
 	delay=$((RANDOM % TTL))

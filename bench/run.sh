@@ -37,6 +37,7 @@ N_PTRACE_NULL=100000
 N_PTRACE_FILE=50000
 N_SPAWN=1000
 N_VALIDATE=20000
+N_IDLE=50
 LOAD_CONNS=32
 LOAD_THREADS=2
 LOAD_SECS=5
@@ -46,7 +47,7 @@ LIVE_LEVELS=${BENCH_LIVE_LEVELS:-1000 5000 10000}
 if [ -n "${BENCH_QUICK:-}" ]; then
 	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1
 	N_NULL=10000 N_FILE=10000 N_PTRACE_NULL=1000 N_PTRACE_FILE=1000 N_SPAWN=20
-	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20
+	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20 N_IDLE=3
 	: "${BENCH_QUIET_WAIT:=0}"
 fi
 SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
@@ -264,6 +265,19 @@ for ttl in 100 1000; do
 	row "revoke → halt of a busy writer, TTL $ttl ms: median / max of 5" "≤ TTL + 1 ms = $((ttl + 1)) ms" \
 		"**$hmed / $hmax ms**" "$(verdict "$hmax" $((ttl + 1)))" "halt-$ttl"
 	say "halt TTL $ttl: median $hmed ms, max $hmax ms"
+done
+# An idle program (asleep, 30 s TTL): only push revocation stops it.
+for mode in preload launcher; do
+	BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key \
+		DEVICE=bench:halt:idle:01 timeout 300 python3 bench/halt_idle.py "$mode" "$N_IDLE" \
+		>"$LOG/halt-idle-$mode.out" 2>>"$LOG/halt.err" ||
+		die "halt_idle.py $mode failed: $(tail -n 3 "$LOG/halt.err")"
+	read -r _ _ _ _ _ imed _ ip99 _ imax <<<"$(tail -n 1 "$LOG/halt-idle-$mode.out")"
+	met=$(verdict "$imed" 10)
+	[ "$met" = met ] && met=$(verdict "$ip99" 50)
+	row "revoke → halt of an idle program (\`sleep 600\`, TTL 30 s), $mode: median / p99 / max of $N_IDLE" \
+		'median ≤ 10 ms, p99 ≤ 50 ms' "**$imed / $ip99 / $imax ms**" "$met" "halt-idle-$mode"
+	say "halt idle $mode: median $imed ms, p99 $ip99 ms, max $imax ms"
 done
 
 # ---- 6. extra RSS ---------------------------------------------------------
@@ -647,6 +661,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | cold validate | \`$B/bench/validate unix:DIR/midd.sock KEYFILE $VDEV $N_VALIDATE\` and \`... http://127.0.0.1:PORT ...\`, alternating | 3 each |
 | throughput | \`$B/bench/loadgen http://127.0.0.1:PORT KEYFILE $VDEV $LOAD_CONNS $LOAD_SECS $LOAD_THREADS\` | 3 |
 | revoke → halt | \`bench/halt.sh TTL 5\` for TTL 100 and 1000 | 5 each |
+| revoke → halt, idle | \`bench/halt_idle.py preload $N_IDLE\` and \`... launcher $N_IDLE\` | $N_IDLE each |
 | RSS | VmRSS of \`$B/bench/hotpath pause DIR\` and of \`sleep 30\`, gated minus ungated | 5 |
 | live processes | \`bench/live.sh $LIVE_LEVELS\`: LEVEL × \`$B/bench/live 600 DIR\` at once, then \`$B/bench/validate ... 5000\` | 1 per level |
 
@@ -669,6 +684,12 @@ Notes on the figures:
   shell) to the writer's death (reaped by \`wait\`). The allow cached just
   before the revoke may run for a whole TTL, so the bound is TTL plus one
   validate and the kill.
+- *revoke → halt, idle*: \`sleep 600\` under the preload (it holds its
+  own push channel once its start is validated) or under \`midshim run\`
+  (the launcher holds the channel and kills the tree), with a 30 s TTL so
+  that only the push can stop it. The clock runs from the revoke's reply
+  to the program's death seen through a pidfd. midd sends the kill before
+  it answers, so most deaths come before the reply has been read.
 - *RSS*: the paused \`hotpath\` has done a gated open, a validate and a
   write of each kind, so the shim's client, cache and tables are live.
 - *live processes*: each \`bench/live\` validated in its start-up gate
