@@ -10,7 +10,9 @@
 # happened: the program's last lines, the revoke, the shim's denial line,
 # the exit status, the time from the revoke's reply to the death, and that
 # the file stopped growing. Then it restores the device and shows the same
-# program working again.
+# program working again. Last, it runs `sleep 600` under `midshim run`
+# with push on and a 30 s TTL, an idle program that meets no gate, and
+# shows push revocation stopping it at the revoke (not interactive only).
 #
 # Exits 0 only when the program died by SIGKILL within TTL + 1 s of the
 # revoke's reply, its denial line carries DEVICE_REVOKED and a UUID
@@ -412,6 +414,46 @@ else
 	stop_group "$PROG_PID"
 	PROG_PID=''
 	say "stopped it"
+fi
+
+# ---- 5. an idle program: push revocation ------------------------------------
+# A program that does nothing meets no gate; with push on (the default),
+# midshim run holds the device's channel and kills the tree at the revoke.
+if [ -z "$INTERACTIVE" ] && curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1; then
+	heading "an idle program, stopped by push revocation"
+	cmdline "$(rel "$BIN/midshim") run --ttl-ms 30000 --device $DEVICE ... -- sleep 600"
+	setsid "$BIN/midshim" run --ttl-ms 30000 --device "$DEVICE" --url "$URL" \
+		--org-key-file "$ORG_KEY" -- sleep 600 </dev/null >/dev/null 2>"$D/idle.err" &
+	PROG_PID=$!
+	listed=''
+	for _ in $(seq 1 100); do
+		curl -fsS --max-time 1 -H "x-org-key: $(cat "$ORG_KEY")" \
+			"$URL/api/v1/devices/list?deviceId=$DEVICE" 2>/dev/null | grep -q '"pid"' && listed=1 && break
+		sleep 0.05
+	done
+	if [ -z "$listed" ]; then
+		problems+=("the idle program's push channel never showed in midd (see $(rel "$D/idle.err"))")
+	else
+		say "asleep for 10 minutes with a 30 s TTL: no side effect, no gate to meet"
+		cmdline "midctl revoke $DEVICE"
+		say "$("${MIDCTL[@]}" revoke "$DEVICE" 2>&1)"
+		t0=${EPOCHREALTIME/./}
+		(sleep 2 && kill -KILL "$PROG_PID" 2>/dev/null && touch "$D/idle.overdue") &
+		dog=$!
+		wait "$PROG_PID" 2>/dev/null
+		t1=${EPOCHREALTIME/./}
+		kill "$dog" 2>/dev/null
+		wait "$dog" 2>/dev/null
+		PROG_PID=''
+		if [ -e "$D/idle.overdue" ]; then
+			problems+=("the idle program still ran 2 s after the revoke")
+		else
+			say "midd pushed the kill to the launcher, which killed its tree:"
+			say "midshim run and its tree were gone $(((t1 - t0) / 1000)) ms after midctl revoke returned"
+		fi
+		"${MIDCTL[@]}" restore "$DEVICE" >/dev/null 2>&1
+	fi
+	[ -z "$PROG_PID" ] || { stop_group "$PROG_PID"; PROG_PID=''; }
 fi
 cleanup
 
