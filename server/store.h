@@ -1,13 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * midd's SQLite database: orgs (name, key hashes, limit, disabled flag),
- * devices (state, created, last_seen, validates) and the audit table.
- * WAL mode with synchronous=FULL: every function that changes state has
- * committed durably when it returns MID_OK. One connection, serialised
- * by a mutex inside the store; callers need no lock of their own. A
- * failing statement is logged here, with SQLite's message. Every write
- * first checks that the database file and its log are still linked
- * (st_nlink): into an unlinked file a commit would succeed and be lost.
+ * midd's database: orgs (name, key hashes, limit, disabled flag), devices
+ * (state, created, last_seen, validates) and the audit table, behind one
+ * set of operations whatever the backend (store_backend.h): SQLite for a
+ * --db value that is a path, the default. Every function that changes
+ * state has committed durably when it returns MID_OK. Serialised inside
+ * the store; callers need no lock of their own. A failing statement is
+ * logged by the backend, with the engine's message.
  */
 #ifndef MID_STORE_H
 #define MID_STORE_H
@@ -48,11 +47,15 @@ struct mid_store_org {
 	int64_t grace_until_ms;          /* ... valid until then (ms since the epoch) */
 };
 
-/* Open the database at 'path'. With 'create' a missing file is created
- * and the schema is added; without it a missing file is an error. */
-enum mid_rc mid_store_open(const char *path, int create, struct mid_store **out,
+/* Open the database 'target' names (a --db value), with the backend it
+ * names. With 'create' a missing SQLite file is created and the schema is
+ * added; without it a missing file is an error. */
+enum mid_rc mid_store_open(const char *target, int create, struct mid_store **out,
 			   char *err, size_t errlen) MID_WUR;
 void mid_store_free(struct mid_store *s);
+
+/* The backend's name: "sqlite". Static storage. */
+const char *mid_store_backend(const struct mid_store *s);
 
 /* midd's secret for the keys of the shim's sessions (see bind.h): made
  * from getrandom(2) at the first call and kept in the database. */

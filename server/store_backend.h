@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The storage backends' side of store.h: each backend fills one table of
+ * operations, and every handle it returns starts with struct mid_store,
+ * whose 'ops' names that table. store.c picks the backend by the --db
+ * value and calls through the table; nothing else includes this header.
+ * The operations promise what the mid_store_* function of the same name
+ * promises in store.h.
+ */
+#ifndef MID_STORE_BACKEND_H
+#define MID_STORE_BACKEND_H
+
+#include "store.h"
+
+struct mid_store_ops {
+	const char *name; /* "sqlite", "postgresql": for /healthz and logs */
+	enum mid_rc (*open)(const char *target, int create, struct mid_store **out, char *err,
+			    size_t errlen);
+	void (*free)(struct mid_store *s);
+	enum mid_rc (*secret)(struct mid_store *s, unsigned char out[MID_SHA256_LEN], char *err,
+			      size_t errlen);
+	enum mid_rc (*org_create)(struct mid_store *s, const char *name,
+				  const unsigned char org_hash[MID_SHA256_LEN],
+				  const unsigned char admin_hash[MID_SHA256_LEN], uint64_t limit,
+				  int64_t *id, char *err, size_t errlen);
+	enum mid_rc (*each_org)(struct mid_store *s, mid_store_org_fn fn, void *arg, char *err,
+				size_t errlen);
+	enum mid_rc (*each_device)(struct mid_store *s, mid_store_dev_fn fn, void *arg, char *err,
+				   size_t errlen);
+	enum mid_rc (*device_add)(struct mid_store *s, int64_t org_id, const char *id,
+				  enum mid_dev_state state, int64_t created_ms,
+				  const struct mid_audit_row *a);
+	enum mid_rc (*device_set)(struct mid_store *s, int64_t org_id, const char *id,
+				  enum mid_dev_state state, const struct mid_audit_row *a);
+	enum mid_rc (*org_set_disabled)(struct mid_store *s, int64_t org_id, int disabled,
+					const struct mid_audit_row *a);
+	enum mid_rc (*org_rotate)(struct mid_store *s, int64_t org_id, enum mid_role which,
+				  const unsigned char hash[MID_SHA256_LEN],
+				  const unsigned char old[MID_SHA256_LEN], int64_t until_ms,
+				  const struct mid_audit_row *a);
+	enum mid_rc (*apply_denies)(struct mid_store *s, const struct mid_audit_row *changes,
+				    size_t n, const struct mid_audit_row *audit, size_t na);
+	enum mid_store_health (*health)(struct mid_store *s);
+	enum mid_rc (*audit_append)(struct mid_store *s, mid_store_row_fn next, void *arg);
+	enum mid_rc (*counters)(struct mid_store *s, const struct mid_dirty *d, size_t n);
+	enum mid_rc (*audit_query)(struct mid_store *s, int64_t org_id, const char *device,
+				   const struct mid_audit_cursor *from, unsigned limit,
+				   mid_store_audit_fn fn, void *arg);
+};
+
+struct mid_store {
+	const struct mid_store_ops *ops;
+};
+
+extern const struct mid_store_ops mid_store_sqlite;
+
+#endif
