@@ -24,7 +24,8 @@ curl python3 perl bash coreutils procps iproute2 man-db groff-base
 psmisc file binutils jq e2fsprogs util-linux mount
 git rsync make gcc tar gzip
 gnuplot-nox
-nodejs default-jdk-headless shellcheck clang-format cppcheck openssl systemd"
+nodejs default-jdk-headless shellcheck clang-format cppcheck openssl systemd
+python3-prometheus-client"
 for extra in "$@"; do
 	case $extra in
 	bench) PKGS="$PKGS strace valgrind" ;;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/random.h>
 #include <strings.h>
 #include <sys/socket.h>
@@ -34,6 +35,7 @@
 #include "match.h"
 #include "bind.h"
 #include "log.h"
+#include "metrics.h"
 #include "wire.h"
 
 #define AUDIT_LIMIT_DEFAULT 100
@@ -44,6 +46,7 @@
 struct mid_api {
 	struct MHD_Daemon *d;
 	struct mid_service *svc;
+	struct mid_conns *conns;
 	struct mid_lane *lane;
 	int is_unix;
 };
@@ -62,6 +65,7 @@ struct reply {
 	char *json;           /* owned; NULL: out of memory */
 	const char *allow;    /* static */
 	char retry_after[16]; /* "" for none */
+	const char *type;     /* static; NULL: application/json */
 };
 
 /* One request in flight. */
@@ -115,10 +119,17 @@ struct req {
 	size_t discarded;
 	int too_big;
 	enum req_state state;
+	uint64_t t0_ns; /* the request's arrival, CLOCK_MONOTONIC */
 	struct call call;
 	struct upgrade *up; /* set by the push route; freed with the request */
 	char body[MID_REQUEST_BODY_MAX];
 };
+
+/* The request a call belongs to. */
+static struct req *req_of(struct call *c)
+{
+	return (struct req *)(void *)((char *)c - offsetof(struct req, call));
+}
 
 /* ---- answers --------------------------------------------------------- */
 
@@ -140,7 +151,9 @@ static enum MHD_Result queue_reply(struct MHD_Connection *conn, struct reply *o)
 	if(!r)
 		return MHD_NO;
 	o->json = NULL; /* the response owns it now */
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	mid_metrics_status(status);
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+				o->type ? o->type : "application/json");
 	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
 	if(o->allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, o->allow);
@@ -160,6 +173,7 @@ static enum MHD_Result send_text(struct call *c, unsigned status, char *json, co
 	c->out.status = status;
 	c->out.json = json;
 	c->out.allow = allow;
+	c->out.type = NULL;
 	mid_strlcpy(c->out.retry_after, retry_after ? retry_after : "",
 		    sizeof(c->out.retry_after));
 	return MHD_YES;
@@ -328,6 +342,9 @@ static enum MHD_Result r_health(struct call *c)
 	mid_wire_time(h.pending_since_ms, since);
 	if(o && (!cJSON_AddStringToObject(o, "status", h.pending || h.db != MID_STORE_OK ?
 						       "degraded" : "ok") ||
+		 !cJSON_AddStringToObject(o, "version", MIDD_VERSION) ||
+		 !cJSON_AddNumberToObject(o, "uptime_seconds",
+					  (double)(time(NULL) - mid_metrics_started())) ||
 		 !cJSON_AddStringToObject(o, "database", db[h.db]) ||
 		 !cJSON_AddNumberToObject(o, "pending_persistence", (double)h.pending) ||
 		 !(h.pending ? cJSON_AddStringToObject(o, "pending_since", since) :
@@ -338,6 +355,14 @@ static enum MHD_Result r_health(struct call *c)
 		o = NULL;
 	}
 	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+/* Prometheus text format; totals only, so no key is asked (metrics.h). */
+static enum MHD_Result r_metrics(struct call *c)
+{
+	send_text(c, MHD_HTTP_OK, mid_metrics_text(c->api->svc, c->api->conns), NULL, NULL);
+	c->out.type = "text/plain; version=0.0.4; charset=utf-8";
+	return MHD_YES;
 }
 
 static enum MHD_Result r_register(struct call *c)
@@ -424,6 +449,7 @@ static enum MHD_Result r_validate(struct call *c)
 	bind_members(&b, dev, &v, c->rid, extra, sizeof(extra));
 	json = mid_api_verdict_json_ex(&v, dev, c->rid, extra);
 	explicit_bzero(extra, sizeof(extra));
+	mid_metrics_validate(v.code, mid_now_ns() - req_of(c)->t0_ns);
 	return send_text(c, MHD_HTTP_OK, json, NULL, NULL);
 }
 
@@ -966,7 +992,7 @@ static enum MHD_Result r_push(struct call *c)
 	mid_strlcpy(up->rid, c->rid, sizeof(up->rid));
 	mid_strlcpy(up->peer, c->peer, sizeof(up->peer));
 	/* Queued by finish_request: the answer is a 101, not JSON. */
-	((struct req *)(void *)((char *)c - offsetof(struct req, call)))->up = up;
+	req_of(c)->up = up;
 	return MHD_YES;
 }
 
@@ -986,6 +1012,7 @@ static enum MHD_Result queue_upgrade(struct req *rq)
 
 static const struct route routes[] = {
 	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
+	{"/metrics", "GET", NEED_NONE, r_metrics, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/devices/register", "POST", NEED_ORG, r_register, NULL, MID_DEV_NONE, NEW},
 	{"/api/v1/devices/validate", "POST", NEED_GATED, r_validate, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/devices/revoke", "POST", NEED_ADMIN, r_set_state, "revoke", MID_DEV_REVOKED, SLOW},
@@ -1204,6 +1231,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		rq->discarded = 0;
 		rq->too_big = 0;
 		rq->state = RQ_READING;
+		rq->t0_ns = mid_now_ns();
 		rq->call.out.json = NULL;
 		rq->up = NULL;
 		*con_cls = rq;
@@ -1269,7 +1297,9 @@ enum mid_rc mid_api_start(struct mid_service *svc, struct mid_conns *conns, int 
 		return MID_ERR_NOMEM;
 	}
 	api->svc = svc;
+	api->conns = conns;
 	api->is_unix = is_unix;
+	mid_metrics_start();
 	if(threads == 0)
 		threads = 1;
 	/* The table decides which connections stay; libmicrohttpd's own cap

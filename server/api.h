@@ -13,6 +13,7 @@
 #include "mid.h"
 #include "service.h"
 
+#define MIDD_VERSION "0.1.0"         /* midd --version, /healthz, /metrics */
 #define MID_API_CONN_MEMORY 16384   /* per-connection buffer (headers) */
 #define MID_API_DISCARD_MAX 65536   /* oversized body bytes read before hanging up */
 

@@ -26,7 +26,8 @@ struct mid_audit {
 	size_t used;     /* bytes in buf[active] */
 	size_t rows;     /* rows in buf[active] */
 	int active;
-	uint64_t dropped;
+	uint64_t dropped;       /* since the last take */
+	uint64_t dropped_total; /* since the start */
 };
 
 enum mid_rc mid_audit_new(size_t cap, struct mid_audit **out)
@@ -91,6 +92,7 @@ int mid_audit_push(struct mid_audit *q, const struct mid_audit_row *row)
 		q->rows++;
 	} else {
 		q->dropped++;
+		q->dropped_total++;
 		r = -1;
 	}
 	pthread_mutex_unlock(&q->mu);
@@ -113,6 +115,14 @@ size_t mid_audit_take(struct mid_audit *q, struct mid_audit_batch *b, uint64_t *
 	q->dropped = 0;
 	pthread_mutex_unlock(&q->mu);
 	return n;
+}
+
+void mid_audit_depth(struct mid_audit *q, size_t *rows, uint64_t *dropped_total)
+{
+	pthread_mutex_lock(&q->mu);
+	*rows = q->rows;
+	*dropped_total = q->dropped_total;
+	pthread_mutex_unlock(&q->mu);
 }
 
 static void field(const unsigned char **p, size_t len, char *out, size_t outlen)

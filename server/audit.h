@@ -38,6 +38,9 @@ int mid_audit_push(struct mid_audit *q, const struct mid_audit_row *row);
  * bytes taken. Only one thread may take. */
 size_t mid_audit_take(struct mid_audit *q, struct mid_audit_batch *b, uint64_t *dropped);
 
+/* Rows waiting in the queue now, and rows dropped since the start. */
+void mid_audit_depth(struct mid_audit *q, size_t *rows, uint64_t *dropped_total);
+
 /* Unpack the next row of 'b' into 'row'; 0 when there is none left. */
 int mid_audit_next(struct mid_audit_batch *b, struct mid_audit_row *row);
 

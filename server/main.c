@@ -33,7 +33,6 @@
 #include "store.h"
 #include "wire.h"
 
-#define MIDD_VERSION "0.1.0"
 #define DEFAULT_DB "/var/lib/midshim/midd.db"
 #define DEFAULT_LISTEN "127.0.0.1:7070"
 #define DEFAULT_LIMIT 1000

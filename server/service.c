@@ -378,6 +378,33 @@ void mid_service_health(struct mid_service *svc, struct mid_health *h)
 	h->journal_used = atomic_load(&svc->journal_used);
 }
 
+static void count_chan(void *arg, const struct mid_push_chan *ch)
+{
+	(void)ch;
+	(*(uint64_t *)arg)++;
+}
+
+void mid_service_gauges(struct mid_service *svc, struct mid_gauges *g)
+{
+	size_t i;
+
+	memset(g, 0, sizeof(*g));
+	g->orgs = mid_state_org_count(svc->st);
+	for(i = 0; i < g->orgs; i++) {
+		struct mid_org *org = mid_state_org_at(svc->st, i);
+		struct mid_usage u;
+
+		mid_state_usage(org, &u);
+		g->devices[MID_DEV_ACTIVE] += u.active;
+		g->devices[MID_DEV_REVOKED] += u.revoked;
+		g->devices[MID_DEV_REMOVED] += u.removed;
+		g->orgs_disabled += u.disabled != 0;
+	}
+	if(svc->push)
+		mid_push_each(svc->push, 0, NULL, count_chan, &g->push_channels);
+	mid_audit_depth(svc->q, &g->audit_queued, &g->audit_dropped);
+}
+
 /* ---- open, close -------------------------------------------------------- */
 
 enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err, size_t errlen)

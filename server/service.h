@@ -64,6 +64,16 @@ struct mid_health {
 	size_t journal_used;      /* its slots in use */
 };
 
+/* What /metrics reads at a scrape: totals over every org. */
+struct mid_gauges {
+	uint64_t devices[4]; /* by enum mid_dev_state: active, revoked, removed */
+	uint64_t orgs, orgs_disabled;
+	uint64_t push_channels;
+	size_t audit_queued;
+	uint64_t audit_dropped;
+};
+void mid_service_gauges(struct mid_service *svc, struct mid_gauges *g);
+
 #define MID_RETRY_MIN_MS 100   /* first retry of a pending change */
 #define MID_RETRY_MAX_MS 5000  /* backoff bound */
 

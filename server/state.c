@@ -239,6 +239,11 @@ size_t mid_state_org_count(const struct mid_state *st)
 	return st->norgs;
 }
 
+struct mid_org *mid_state_org_at(struct mid_state *st, size_t i)
+{
+	return i < st->norgs ? st->orgs[i] : NULL;
+}
+
 int64_t mid_org_id(const struct mid_org *org)
 {
 	return org->id;

@@ -96,6 +96,8 @@ enum mid_rc mid_state_add_org(struct mid_state *st, int64_t id, const char *name
 /* The org with database id 'id', or NULL. */
 struct mid_org *mid_state_org_by_id(struct mid_state *st, int64_t id);
 size_t mid_state_org_count(const struct mid_state *st);
+/* The org at place 'i' (0 .. count - 1); orgs are only added at start. */
+struct mid_org *mid_state_org_at(struct mid_state *st, size_t i);
 
 int64_t mid_org_id(const struct mid_org *org);
 /* The org's name; owned by the table. */
