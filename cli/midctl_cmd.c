@@ -578,6 +578,24 @@ out:
 	return s ? MID_CTL_EXIT_OK : MID_CTL_EXIT_REFUSED;
 }
 
+/* The trees `midshim adopt` keeps for the device: their keepers' channels. */
+static void adopted_lines(const cJSON *dev)
+{
+	const cJSON *p;
+	char b1[CELL_MAX], b2[CELL_MAX], b3[CELL_MAX];
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(dev, "processes")) {
+		const char *kind = jstr(p, "channel"), *prog = jstr(p, "program");
+
+		if(!kind || strcmp(kind, "adopt") || !prog)
+			continue;
+		printf("adopted     PIDs %s, keeper %s, since %s\n",
+		       clean(MID_HAS_PREFIX(prog, "adopt:") ? prog + 6 : prog, b1, sizeof(b1)),
+		       fmt_val(cJSON_GetObjectItemCaseSensitive(p, "pid"), "?", b2, sizeof(b2)),
+		       fmt_time(cJSON_GetObjectItemCaseSensitive(p, "since"), b3, sizeof(b3)));
+	}
+}
+
 int mid_ctl_status(struct mid_ctl *c, const char *device)
 {
 	char what[MID_DEVICE_MAX + 32], path[3 * MID_DEVICE_MAX + 64], dev[MID_DEVICE_MAX + 1];
@@ -643,6 +661,7 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 		       " not yet in the database\n", fmt_val(pending, "?", b1, sizeof(b1)));
 	else if(cJSON_IsNumber(pending))
 		printf("storage     every change is persisted\n");
+	adopted_lines(d);
 	printf("validate    %s\n", !code ? "unknown (unexpected device state)" :
 				       !strcmp(code, "ALLOW") ? "allowed" : code);
 	printf("request_id  %s\n", rid);

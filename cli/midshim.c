@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mid_key.h"
+#include "midshim_adopt.h"
 #include "midshim_conf.h"
 #include "orgkey.h"
 #include "midshim_tree.h"
@@ -35,6 +36,7 @@
 
 static const char usage_text[] =
 	"usage: midshim run [OPTIONS] -- COMMAND [ARGS...]\n"
+	"       midshim adopt [OPTIONS] --device ID PID... (see midshim adopt --help)\n"
 	"       midshim policy check FILE...\n"
 	"       midshim explain [--policy FILE] EVENT...\n"
 	"       midshim --help | --version\n"
@@ -496,9 +498,16 @@ int main(int argc, char **argv)
 	}
 	if(!strcmp(argv[1], "run"))
 		return cmd_run(argc - 1, argv + 1);
+	if(!strcmp(argv[1], "adopt")) {
+		char lib[PATH_MAX] = "";
+
+		if(find_lib(lib, sizeof(lib)))
+			lib[0] = '\0';
+		return mid_adopt_main(argc - 1, argv + 1, lib);
+	}
 	if(!strcmp(argv[1], "policy"))
 		return cmd_policy(argc - 1, argv + 1);
 	if(!strcmp(argv[1], "explain"))
 		return cmd_explain(argc - 1, argv + 1);
-	return die_usage("unknown command (run, policy, explain):", argv[1]);
+	return die_usage("unknown command (run, adopt, policy, explain):", argv[1]);
 }

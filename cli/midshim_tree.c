@@ -53,7 +53,7 @@ struct tree {
 };
 
 /* The cgroup v2 mount and this process's cgroup in it, joined. */
-static int own_cgroup(char *out, size_t n)
+int mid_tree_own_cgroup(char *out, size_t n)
 {
 	char line[PATH_MAX + 64], mnt[PATH_MAX] = "", rel[PATH_MAX] = "";
 	FILE *f = fopen("/proc/self/mounts", "re");
@@ -111,7 +111,7 @@ static void make_cgroup(struct tree *t)
 	char base[PATH_MAX], kill_file[PATH_MAX + 16];
 
 	t->cg[0] = '\0';
-	if(own_cgroup(base, sizeof(base)))
+	if(mid_tree_own_cgroup(base, sizeof(base)))
 		return;
 	sweep_cgroups(base);
 	if(snprintf(t->cg, sizeof(t->cg), "%s/midshim-%ld", base, (long)getpid()) >=
@@ -126,7 +126,7 @@ static void make_cgroup(struct tree *t)
 	}
 }
 
-static int write_file(const char *dir, const char *name, const char *text)
+int mid_tree_write_file(const char *dir, const char *name, const char *text)
 {
 	char path[PATH_MAX + 32];
 	ssize_t w;
@@ -223,7 +223,7 @@ static void kill_tree(struct tree *t)
 	/* The cgroup holds every descendant (one that moved itself out
 	 * needed the privilege to): one pass over /proc is a backstop.
 	 * Without one, passes go on while a tree still forks. */
-	if(t->cg[0] && write_file(t->cg, "cgroup.kill", "1"))
+	if(t->cg[0] && mid_tree_write_file(t->cg, "cgroup.kill", "1"))
 		t->cg[0] = '\0';
 	kill(-t->child, SIGKILL);
 	kill(t->child, SIGKILL);
@@ -283,10 +283,9 @@ static void chan_open(struct tree *t)
 	t->backoff_ms = t->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : t->backoff_ms * 2;
 }
 
-/* Bytes on the channel: a kill line, or its close. 1: kill the tree. */
-static int chan_read(struct tree *t, char *line, size_t n)
+int mid_tree_chan_recv(int fd, char *line, size_t n)
 {
-	ssize_t r = recv(t->chan, line, n - 1, MSG_DONTWAIT);
+	ssize_t r = recv(fd, line, n - 1, MSG_DONTWAIT);
 
 	if(r < 0 && (errno == EAGAIN || errno == EINTR))
 		return 0;
@@ -295,6 +294,16 @@ static int chan_read(struct tree *t, char *line, size_t n)
 		line[strcspn(line, "\n")] = '\0';
 		return !strncmp(line, "kill ", 5);
 	}
+	return -1;
+}
+
+/* Bytes on the channel: a kill line, or its close. 1: kill the tree. */
+static int chan_read(struct tree *t, char *line, size_t n)
+{
+	int k = mid_tree_chan_recv(t->chan, line, n);
+
+	if(k >= 0)
+		return k;
 	/* Closed: midd went away without its keeper, or dropped us. The
 	 * program's own gate still holds; reopen when midd answers. */
 	close(t->chan);
@@ -390,7 +399,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 
 		/* Into the unit before exec, so every descendant is in it. */
 		if(t.cg[0])
-			write_file(t.cg, "cgroup.procs", "0");
+			mid_tree_write_file(t.cg, "cgroup.procs", "0");
 		setpgid(0, 0);
 		if(tty) {
 			signal(SIGTTOU, SIG_IGN);

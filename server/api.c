@@ -36,6 +36,7 @@
 #include "bind.h"
 #include "log.h"
 #include "metrics.h"
+#include "report.h"
 #include "wire.h"
 
 #define AUDIT_LIMIT_DEFAULT 100
@@ -986,7 +987,7 @@ static enum MHD_Result r_push(struct call *c)
 		up->ch.since_ms = mid_wire_now_ms();
 	header_copy(c, "x-midshim-program", up->ch.program, sizeof(up->ch.program));
 	header_copy(c, "x-midshim-kind", up->ch.kind, sizeof(up->ch.kind));
-	if(strcmp(up->ch.kind, "launcher"))
+	if(strcmp(up->ch.kind, "launcher") && strcmp(up->ch.kind, "adopt"))
 		mid_strlcpy(up->ch.kind, "preload", sizeof(up->ch.kind));
 	mid_strlcpy(up->ch.peer, c->peer, sizeof(up->ch.peer));
 	mid_strlcpy(up->rid, c->rid, sizeof(up->rid));
@@ -1010,6 +1011,33 @@ static enum MHD_Result queue_upgrade(struct req *rq)
 	return ret;
 }
 
+/* A client's report of one event (report.h): audited, 202. */
+static enum MHD_Result r_report(struct call *c)
+{
+	char err[160], msg[96], secs[16];
+	struct mid_dev_info info;
+	struct mid_report r;
+	enum MHD_Result ret;
+	unsigned retry;
+
+	if(mid_report_parse(c->body, c->len, &r, err, sizeof(err)))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST, err);
+	if(mid_state_get(c->org, r.device, &info) != MID_OK)
+		return send_err(c, MHD_HTTP_NOT_FOUND, MID_E_DEVICE_NOT_FOUND,
+				"no device with this deviceId in this organisation");
+	if(!mid_report_take(mid_org_id(c->org), r.device, mid_now_ms(), &retry)) {
+		snprintf(msg, sizeof(msg), "this device reports too fast; try again in %u ms",
+			 retry);
+		snprintf(secs, sizeof(secs), "%u", (retry + 999) / 1000);
+		return send_text(c, MHD_HTTP_TOO_MANY_REQUESTS,
+				 mid_wire_error(MID_E_RATE, msg, c->rid), NULL, secs);
+	}
+	mid_service_report(c->api->svc, c->org, &r, &c->who);
+	ret = send_device(c, "accepted", r.device, NULL, NULL);
+	c->out.status = MHD_HTTP_ACCEPTED;
+	return ret;
+}
+
 static const struct route routes[] = {
 	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
 	{"/metrics", "GET", NEED_NONE, r_metrics, NULL, MID_DEV_NONE, SLOW},
@@ -1028,6 +1056,7 @@ static const struct route routes[] = {
 	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/org/keys", "GET", NEED_ADMIN, r_keys, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/report", "POST", NEED_GATED, r_report, NULL, MID_DEV_NONE, SLOW},
 };
 
 /* The route for 'url' and 'method'; '*path' is the route of 'url' under

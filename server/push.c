@@ -341,13 +341,14 @@ static unsigned kill_matching(struct mid_push *p, uint64_t id, int64_t org_id,
 	if(!p)
 		return 0;
 	pthread_mutex_lock(&p->mu);
-	/* Launchers first: a launcher that saw its program die before its
-	 * own kill line came would miss the rest of the tree. */
+	/* Launchers (and adopt keepers) first: a launcher that saw its
+	 * program die before its own kill line came would miss the rest of
+	 * the tree. */
 	for(int pass = 0; pass < 2; pass++) {
 		for(size_t i = p->n; i-- > 0;) {
 			const struct mid_push_chan *ch = &p->s[i].ch;
 
-			if((pass == 0) != !strcmp(ch->kind, "launcher"))
+			if((pass == 0) != (!strcmp(ch->kind, "launcher") || !strcmp(ch->kind, "adopt")))
 				continue;
 			if(id ? ch->id != id :
 			   ch->org_id != org_id || (device && strcmp(ch->device, device)))

@@ -23,6 +23,7 @@
 #include "flush.h"
 #include "journal.h"
 #include "log.h"
+#include "report.h"
 #include "quota.h"
 #include "push.h"
 #include "wire.h"
@@ -680,6 +681,24 @@ enum mid_rc mid_service_push_add(struct mid_service *svc, struct mid_org *org, i
 	if(k.code)
 		mid_push_kill_id(svc->push, ch->id, k.code, c->request_id, audit_kill, &k);
 	return MID_OK;
+}
+
+void mid_service_report(struct mid_service *svc, struct mid_org *org,
+			const struct mid_report *r, const struct mid_caller *c)
+{
+	char who[MID_REPORT_PROGRAM_MAX + MID_REPORT_DETAIL_MAX + 32];
+	struct mid_audit_row a;
+
+	audit_fill(&a, org, r->device, "report", r->event, r->event, c);
+	snprintf(who, sizeof(who), "%s%.0lld%s%s%s%s", r->pid ? "pid " : "", (long long)r->pid,
+		 r->pid && r->program[0] ? " " : "", r->program,
+		 r->detail[0] && (r->pid || r->program[0]) ? ": " : "", r->detail);
+	mid_strlcpy(a.peer, who, sizeof(a.peer));
+	mid_audit_push(svc->q, &a);
+	mid_log("report org=%s device=%s event=%s pid=%lld program=%s rule=%s detail=\"%s\""
+		" peer=%s request_id=%s", mid_org_name(org), r->device, r->event,
+		(long long)r->pid, r->program[0] ? r->program : "-", r->rule[0] ? r->rule : "-",
+		r->detail, c->peer, c->request_id);
 }
 
 void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const char *dev,

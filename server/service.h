@@ -149,6 +149,14 @@ enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_p
 enum mid_rc mid_service_push_add(struct mid_service *svc, struct mid_org *org, int fd,
 				 struct mid_push_chan *ch, const struct mid_caller *c) MID_WUR;
 
+/* One event a client reported (report.h): an audit row with route
+ * "report", decision and code the event, and in the peer column the pid,
+ * program and as much of the detail as fits; the whole report goes to
+ * the log. */
+struct mid_report;
+void mid_service_report(struct mid_service *svc, struct mid_org *org,
+			const struct mid_report *r, const struct mid_caller *c);
+
 /* Each live channel of 'dev' (NULL: all) in 'org'; 'fn' must not call
  * back into the service. */
 void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const char *dev,
