@@ -712,6 +712,47 @@ out:
 
 /* ---- list, usage, audit --------------------------------------------- */
 
+/* The whole device list, page by page (midd answers at most
+ * MIDCTL_LIST_PAGE devices a call, with the cursor "next"): every page's
+ * devices are moved into the first reply's array. */
+#define MIDCTL_LIST_PAGE 5000
+static int list_all(struct mid_ctl *c, struct mid_ctl_reply *r)
+{
+	char path[96];
+	struct mid_ctl_reply page = {0};
+	cJSON *all, *next;
+	int ex;
+
+	snprintf(path, sizeof(path), "/api/v1/devices/list?limit=%d", MIDCTL_LIST_PAGE);
+	ex = call(c, "list", "GET", path, NULL, r);
+	all = ex ? NULL : cJSON_GetObjectItemCaseSensitive(r->json, "devices");
+	next = ex ? NULL : cJSON_GetObjectItemCaseSensitive(r->json, "next");
+	while(!ex && cJSON_IsArray(all) && cJSON_IsNumber(next)) {
+		cJSON *more, *d;
+
+		snprintf(path, sizeof(path), "/api/v1/devices/list?limit=%d&after=%.0f",
+			 MIDCTL_LIST_PAGE, next->valuedouble);
+		ex = call(c, "list", "GET", path, NULL, &page);
+		if(ex)
+			break;
+		more = cJSON_GetObjectItemCaseSensitive(page.json, "devices");
+		while(cJSON_IsArray(more) && (d = more->child))
+			cJSON_AddItemToArray(all, cJSON_DetachItemViaPointer(more, d));
+		/* The last page's "next" (null) stands for the whole. */
+		next = cJSON_DetachItemFromObjectCaseSensitive(page.json, "next");
+		if(!next || !cJSON_ReplaceItemInObjectCaseSensitive(r->json, "next", next)) {
+			cJSON_Delete(next);
+			mid_ctl_err("list: midd's page has no \"next\" cursor");
+			ex = MID_CTL_EXIT_REFUSED;
+			break;
+		}
+		mid_ctl_reply_cleanup(&page);
+		memset(&page, 0, sizeof(page));
+	}
+	mid_ctl_reply_cleanup(&page);
+	return ex;
+}
+
 int mid_ctl_list(struct mid_ctl *c, const char *state)
 {
 	static const char *const head[] = {"DEVICE", "STATE", "MODE", "CREATED", "LAST SEEN",
@@ -722,7 +763,7 @@ int mid_ctl_list(struct mid_ctl *c, const char *state)
 	cJSON *devices;
 	int ex;
 
-	ex = call(c, "list", "GET", "/api/v1/devices/list", NULL, &r);
+	ex = list_all(c, &r);
 	if(ex)
 		goto out;
 	devices = cJSON_GetObjectItemCaseSensitive(r.json, "devices");
@@ -738,7 +779,7 @@ int mid_ctl_list(struct mid_ctl *c, const char *state)
 			d2 = next;
 		}
 	}
-	if(c->json && state) {
+	if(c->json) {
 		char *s = cJSON_PrintUnformatted(r.json);
 
 		if(!s) {
@@ -748,10 +789,6 @@ int mid_ctl_list(struct mid_ctl *c, const char *state)
 		}
 		puts(s);
 		free(s);
-		goto out;
-	}
-	if(c->json) {
-		print_raw(&r);
 		goto out;
 	}
 	if(!cJSON_IsArray(devices)) {

@@ -540,6 +540,7 @@ static enum MHD_Result r_revoke_match(struct call *c)
 struct list_ctx {
 	cJSON *arr;
 	const char *only;
+	size_t left; /* devices still to list on this page */
 	int failed;
 };
 
@@ -566,7 +567,26 @@ static int list_one(const struct mid_dev_info *d, void *arg)
 		l->failed = 1;
 		return 1;
 	}
-	return l->only != NULL;
+	return l->only != NULL || --l->left == 0;
+}
+
+/* An optional unsigned query argument 'name' of at most 'max': 'dflt'
+ * when absent, or answer 400. */
+static int query_num(struct call *c, const char *name, uint64_t dflt, uint64_t max,
+		     uint64_t *out, enum MHD_Result *ret)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, name);
+	char msg[96];
+
+	*out = dflt;
+	if(!v)
+		return 1;
+	if(mid_parse_u64(v, out) && *out <= max)
+		return 1;
+	snprintf(msg, sizeof(msg), "%s must be a whole number from 0 to %llu", name,
+		 (unsigned long long)max);
+	*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST, msg);
+	return 0;
 }
 
 /* The optional ?deviceId= filter: NULL when absent, or answer 400. A
@@ -626,18 +646,29 @@ static enum MHD_Result r_list(struct call *c)
 	struct mid_health h;
 	struct mid_usage u;
 	enum MHD_Result ret;
+	uint64_t limit, after;
+	size_t next, total;
 	cJSON *o;
 
-	if(!query_device(c, &l.only, &ret))
+	if(!query_device(c, &l.only, &ret) ||
+	   !query_num(c, "limit", MID_LIST_PAGE, MID_LIST_PAGE_MAX, &limit, &ret) ||
+	   !query_num(c, "after", 0, UINT32_MAX, &after, &ret))
 		return ret;
+	if(limit == 0)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"limit must be at least 1");
+	l.left = (size_t)limit;
 	o = cJSON_CreateObject();
 	l.arr = cJSON_AddArrayToObject(o, "devices");
 	if(!l.arr)
 		goto oom;
-	mid_state_each(c->org, list_one, &l);
+	next = mid_state_each_from(c->org, l.only ? 0 : (size_t)after, list_one, &l, &total);
 	mid_state_usage(c->org, &u);
 	mid_service_health(c->api->svc, &h);
+	/* "next": the cursor of the following page, null after the last. */
 	if(l.failed || add_processes(c, l.arr) ||
+	   !(!l.only && next < total ? cJSON_AddNumberToObject(o, "next", (double)next) :
+				       cJSON_AddNullToObject(o, "next")) ||
 	   !cJSON_AddBoolToObject(o, "org_disabled", u.disabled) ||
 	   !cJSON_AddBoolToObject(o, "org_disabled_persisted", !u.disabled_unpersisted) ||
 	   !cJSON_AddNumberToObject(o, "pending_persistence", (double)h.pending))

@@ -15,6 +15,8 @@
 
 #define MIDD_VERSION "0.1.0"         /* midd --version, /healthz, /metrics */
 #define MID_API_CONN_MEMORY 16384   /* per-connection buffer (headers) */
+#define MID_LIST_PAGE 1000          /* devices a list page holds unless ?limit= says */
+#define MID_LIST_PAGE_MAX 10000     /* the most ?limit= may ask */
 #define MID_API_DISCARD_MAX 65536   /* oversized body bytes read before hanging up */
 
 struct mid_api;

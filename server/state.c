@@ -437,18 +437,29 @@ void mid_state_usage(struct mid_org *org, struct mid_usage *u)
 	pthread_rwlock_unlock(&org->lock);
 }
 
-void mid_state_each(struct mid_org *org, mid_state_each_fn fn, void *arg)
+size_t mid_state_each_from(struct mid_org *org, size_t from, mid_state_each_fn fn, void *arg,
+			   size_t *total)
 {
 	struct mid_dev_info info;
 	size_t i;
 
 	pthread_rwlock_rdlock(&org->lock);
-	for(i = 0; i < org->ndev; i++) {
+	for(i = from; i < org->ndev; i++) {
 		copy_info(org->order[i], &info);
-		if(fn(&info, arg))
+		if(fn(&info, arg)) {
+			i++;
 			break;
+		}
 	}
+	if(total)
+		*total = org->ndev;
 	pthread_rwlock_unlock(&org->lock);
+	return i;
+}
+
+void mid_state_each(struct mid_org *org, mid_state_each_fn fn, void *arg)
+{
+	mid_state_each_from(org, 0, fn, arg, NULL);
 }
 
 void mid_state_set_disabled(struct mid_org *org, int disabled)

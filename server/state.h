@@ -135,6 +135,11 @@ void mid_state_usage(struct mid_org *org, struct mid_usage *u);
  * 'fn' must not call back into the table. A non-zero return stops. */
 typedef int (*mid_state_each_fn)(const struct mid_dev_info *info, void *arg);
 void mid_state_each(struct mid_org *org, mid_state_each_fn fn, void *arg);
+/* The same from place 'from' in creation order (devices are never taken
+ * out of it, so a place stays valid): returns the place after the last
+ * device seen, and the count of devices in '*total' (when not NULL). */
+size_t mid_state_each_from(struct mid_org *org, size_t from, mid_state_each_fn fn, void *arg,
+			   size_t *total);
 
 void mid_state_set_disabled(struct mid_org *org, int disabled);
 int mid_state_disabled(struct mid_org *org);
