@@ -57,7 +57,10 @@ static const char usage_text[] =
 	"  --timeout-ms N       validate deadline (default 2000)\n"
 	"  --on-deny ACTION     kill (default), abort, exit:N, errno\n"
 	"  --audit              log would-be denials, never stop anything\n"
-	"  --audit-log FILE     append JSON lines for every denial to FILE\n"
+	"  --audit-log FILE     append one JSON line per denial to FILE (repeats of\n"
+	"                       an event are counted, see midshim(1))\n"
+	"  --quiet              no stderr line for what --audit lets through\n"
+	"  --syslog             each denial to syslog (LOG_USER, ident midshim) too\n"
 	"  --allow-static       run a program the shim cannot follow (static or\n"
 	"                       setuid) anyway, ungated, with a warning\n"
 	"  --lib PATH           libmidshim.so to preload (default: found beside\n"
@@ -220,6 +223,8 @@ static int cmd_run(int argc, char **argv)
 		{"lib", required_argument, NULL, 'L'},
 		{"config", required_argument, NULL, 'c'},
 		{"no-keeper", no_argument, NULL, 'n'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"syslog", no_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -240,6 +245,8 @@ static int cmd_run(int argc, char **argv)
 		case 'o': rc = set(MID_ENV_ON_DENY, optarg); break;
 		case 'a': rc = set(MID_ENV_MODE, "audit"); break;
 		case 'l': rc = set(MID_ENV_AUDIT_LOG, optarg); break;
+		case 'q': rc = set(MID_ENV_QUIET, "1"); break;
+		case 'S': rc = set(MID_ENV_SYSLOG, "1"); break;
 		case 'c': config = optarg; break;
 		case 's': allow_static = 1; break;
 		case 'n': no_keeper = 1; break;

@@ -32,6 +32,8 @@ static const struct {
 	{"on_deny", MID_ENV_ON_DENY, 0},
 	{"mode", MID_ENV_MODE, 0},
 	{"audit_log", MID_ENV_AUDIT_LOG, 1},
+	{"quiet", MID_ENV_QUIET, 0},
+	{"syslog", MID_ENV_SYSLOG, 0},
 };
 
 static char *trim(char *s)
@@ -66,7 +68,7 @@ static int set_from(const char *path, int line, const char *dir, char *key, char
 			break;
 	if(i == MID_ARRAY_LEN(keys)) {
 		snprintf(err, errlen, "%s:%d: unknown key '%.64s'; use url, org_key_file, policy, "
-			 "ttl_ms, timeout_ms, on_deny, mode or audit_log", path, line, key);
+			 "ttl_ms, timeout_ms, on_deny, mode, audit_log, quiet or syslog", path, line, key);
 		return -1;
 	}
 	if(!*value) {

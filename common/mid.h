@@ -69,6 +69,9 @@
 #define MID_ENV_MODE "MIDSHIM_MODE"
 #define MID_ENV_AUDIT_LOG "MIDSHIM_AUDIT_LOG"
 #define MID_ENV_PUSH "MIDSHIM_PUSH"
+#define MID_ENV_QUIET "MIDSHIM_QUIET"
+#define MID_ENV_SYSLOG "MIDSHIM_SYSLOG"
+#define MID_ENV_SYSLOG_SOCKET "MIDSHIM_SYSLOG_SOCKET"
 /* read by the launcher only: its configuration file */
 #define MID_ENV_CONFIG "MIDSHIM_CONFIG"
 /* set by the shim for the programs a gated program starts */

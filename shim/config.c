@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Every variable the shim reads; any other MIDSHIM_* name is a typo. */
@@ -24,7 +25,8 @@ static const char *const known_vars[] = {
 	MID_ENV_URL, MID_ENV_ORG_KEY, MID_ENV_ORG_KEY_FILE,
 	MID_ENV_DEVICE_ID, MID_ENV_POLICY, MID_ENV_TTL_MS,
 	MID_ENV_TIMEOUT_MS, MID_ENV_ON_DENY, MID_ENV_MODE,
-	MID_ENV_AUDIT_LOG, MID_ENV_PUSH,
+	MID_ENV_AUDIT_LOG, MID_ENV_PUSH, MID_ENV_QUIET, MID_ENV_SYSLOG,
+	MID_ENV_SYSLOG_SOCKET,
 	/* read by the launcher only */
 	MID_ENV_CONFIG,
 	/* set by the shim for its children */
@@ -66,11 +68,28 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 			snprintf(err, errlen,
 				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "
 				 "MIDSHIM_DEVICE_ID, MIDSHIM_POLICY, MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, "
-				 "MIDSHIM_ON_DENY, MIDSHIM_MODE, MIDSHIM_AUDIT_LOG, MIDSHIM_PUSH",
+				 "MIDSHIM_ON_DENY, MIDSHIM_MODE, MIDSHIM_AUDIT_LOG, MIDSHIM_PUSH, "
+				 "MIDSHIM_QUIET, MIDSHIM_SYSLOG(_SOCKET)",
 				 (int)(n > 64 ? 64 : n), e);
 			return MID_ERR_INVAL;
 		}
 	}
+	return MID_OK;
+}
+
+/* A 0/1 setting 'name' into '*out' (unset: left as it is). */
+static enum mid_rc parse_flag(const char *(*getenv_fn)(const char *), const char *name, int *out,
+			      char *err, size_t errlen)
+{
+	const char *v = getenv_fn(name);
+
+	if(!v || !*v)
+		return MID_OK;
+	if(strcmp(v, "0") && strcmp(v, "1")) {
+		snprintf(err, errlen, "%s=%.64s: use 1 or 0", name, v);
+		return MID_ERR_INVAL;
+	}
+	*out = v[0] == '1';
 	return MID_OK;
 }
 
@@ -205,6 +224,21 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			goto out;
 		}
 	}
+	if(parse_flag(getenv_fn, MID_ENV_QUIET, &cfg->quiet, err, errlen) ||
+	   parse_flag(getenv_fn, MID_ENV_SYSLOG, &cfg->syslog, err, errlen))
+		goto out;
+	if((v = getenv_fn(MID_ENV_SYSLOG_SOCKET)) && *v) {
+		if(v[0] != '/' || strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+			snprintf(err, errlen, "MIDSHIM_SYSLOG_SOCKET=%.128s: use an absolute path "
+				 "of at most 107 bytes", v);
+			goto out;
+		}
+		cfg->syslog_socket = strdup(v);
+		if(!cfg->syslog_socket) {
+			snprintf(err, errlen, "MIDSHIM_SYSLOG_SOCKET: out of memory");
+			goto out;
+		}
+	}
 	if((v = getenv_fn(MID_ENV_AUDIT_LOG)) && *v) {
 		if(v[0] != '/' || strlen(v) >= PATH_MAX) {
 			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG=%.128s: use an absolute file path", v);
@@ -254,5 +288,7 @@ void mid_config_cleanup(struct mid_config *cfg)
 	cfg->policy = NULL;
 	free(cfg->audit_log);
 	cfg->audit_log = NULL;
+	free(cfg->syslog_socket);
+	cfg->syslog_socket = NULL;
 	memset(cfg->org_key, 0, sizeof(cfg->org_key));
 }

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "shim.h"
+#include "record.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -169,61 +170,42 @@ static const char *action_text(const struct mid_config *cfg, bool soft, char *bu
 	return "killed";
 }
 
-static void audit_line(const struct mid_config *cfg, const char *kind, const char *target,
-		       const char *code, const char *request_id, int rule, const char *action)
-{
-	char line[2048], ts[40];
-	struct timespec now;
-	sigset_t mask;
-	struct tm tm;
-	int fd, n;
-
-	if(!cfg->audit_log)
-		return;
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	n = snprintf(line, sizeof(line),
-		     "{\"time\":\"%s.%03ldZ\",\"pid\":%d,\"device\":\"%s\",\"event\":\"%s\","
-		     "\"target\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\",\"rule\":%d,"
-		     "\"action\":\"%s\",\"mode\":\"%s\"}\n",
-		     ts, now.tv_nsec / 1000000, (int)getpid(), cfg->device, kind, target, code,
-		     request_id, rule, action, cfg->mode == MID_MODE_AUDIT ? "audit" : "enforce");
-	if(n < 0)
-		return;
-	if(n >= (int)sizeof(line))
-		n = (int)sizeof(line) - 1;
-	mid_shim_enter(&mask);
-	fd = open(cfg->audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if(fd >= 0) {
-		put(fd, line, (size_t)n);
-		close(fd);
-	}
-	mid_shim_leave(&mask);
-}
-
+/* 'returns': the denied call fails or goes on, so it may come again. */
 static void log_denial(const struct mid_event *ev, const char *code, const char *request_id,
-		       int rule, const char *action, const char *verb)
+		       int rule, const char *action, const char *verb, bool returns)
 {
 	const struct mid_config *cfg = enforce_cfg;
 	char kind[32], target[1100], c[MID_CODE_MAX], r[MID_REQUEST_ID_MAX];
-	char ruletxt[32] = "";
+	char ruletxt[32] = "", say[1400];
+	struct mid_record_denial d;
 
 	describe(ev, kind, sizeof(kind), target, sizeof(target));
 	clean(c, sizeof(c), code ? code : "-");
 	clean(r, sizeof(r), request_id ? request_id : "-");
 	if(rule >= 0)
 		snprintf(ruletxt, sizeof(ruletxt), ", rule %d", rule + 1);
-	mid_shim_say("%s %s %s (device %s, code %s, request_id %s%s): %s", verb, kind, target,
-		     cfg ? cfg->device : "?", c, r, ruletxt, action);
-	if(cfg)
-		audit_line(cfg, kind, target, c, r, rule >= 0 ? rule + 1 : 0, action);
+	snprintf(say, sizeof(say), "%s %s %.700s (device %s, code %s, request_id %s%s): %s", verb, kind,
+		 target, cfg ? cfg->device : "?", c, r, ruletxt, action);
+	if(!cfg) {
+		mid_shim_say("%s", say);
+		return;
+	}
+	d = (struct mid_record_denial){
+		.ev = ev, .kind = kind, .target = target, .code = c, .request_id = r,
+		.action = action, .say = say, .rule = rule,
+		.decision = !strcmp(verb, "would deny") ? "would_deny" :
+			    !strcmp(verb, "denied") ? "deny" : "warning",
+		/* --quiet silences what audit mode lets through; a denial
+		 * keeps its one line. */
+		.quiet = cfg->quiet && !strcmp(verb, "would deny"),
+	};
+	mid_record_denial(cfg, &d, returns);
 }
 
 void mid_enforce_log(const struct mid_event *ev, const char *code, const char *request_id,
 		     const char *action)
 {
-	log_denial(ev, code, request_id, -1, action, "warning:");
+	log_denial(ev, code, request_id, -1, action, "warning:", true);
 }
 
 int mid_enforce(const struct mid_event *ev, const char *code, const char *request_id, int rule)
@@ -243,7 +225,7 @@ int mid_enforce(const struct mid_event *ev, const char *code, const char *reques
 	}
 	soft = cfg->mode == MID_MODE_AUDIT && !mid_enforce_hard(code);
 	log_denial(ev, code, request_id, rule, action_text(cfg, soft, buf, sizeof(buf)),
-		   soft ? "would deny" : "denied");
+		   soft ? "would deny" : "denied", soft || cfg->on_deny == MID_DENY_ERRNO);
 	if(soft) {
 		errno = e;
 		return 0;

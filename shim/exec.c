@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "shim.h"
+#include "record.h"
 
 #include <dlfcn.h>
 #include <elf.h>
@@ -434,5 +435,9 @@ int mid_exec_gate(const char *path, char *const argv[])
 		mid_shim_say("warning: %s is %s: the shim cannot gate what it does "
 			     "(policy \"unfollowable\": \"deny\" refuses such programs)", path, why);
 	}
-	return mid_gate_check(&ev);
+	if(mid_gate_check(&ev))
+		return -1;
+	/* Counts of repeated denials die with this image unless written now. */
+	mid_record_flush();
+	return 0;
 }

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "record.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +134,7 @@ static void atfork_child(void)
 	mid_gate_atfork_child();
 	mid_names_atfork_child();
 	mid_chan_atfork_child();
+	mid_record_atfork_child();
 }
 
 int mid_shim_release_fd(int fd)

@@ -102,6 +102,9 @@ struct mid_config {
 	enum mid_mode mode;
 	enum mid_unfollowable unfollowable;
 	int no_push; /* MIDSHIM_PUSH=off: no push channel, the TTL gate only */
+	int quiet;   /* MIDSHIM_QUIET=1: no stderr line for what audit mode lets through */
+	int syslog;  /* MIDSHIM_SYSLOG=1: each denial to syslog as well */
+	char *syslog_socket; /* MIDSHIM_SYSLOG_SOCKET; NULL: /dev/log */
 	struct mid_policy *policy;
 };
 
