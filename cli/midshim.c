@@ -22,6 +22,7 @@
 #include "midshim_adopt.h"
 #include "midshim_conf.h"
 #include "orgkey.h"
+#include "midshim_suggest.h"
 #include "midshim_tree.h"
 #include "policy.h"
 #include "shim.h"
@@ -38,6 +39,7 @@ static const char usage_text[] =
 	"usage: midshim run [OPTIONS] -- COMMAND [ARGS...]\n"
 	"       midshim adopt [OPTIONS] --device ID PID... (see midshim adopt --help)\n"
 	"       midshim policy check FILE...\n"
+	"       midshim policy suggest [--action validate|allow] [--fold N] [-o FILE] AUDIT.jsonl...\n"
 	"       midshim explain [--policy FILE] EVENT...\n"
 	"       midshim --help | --version\n"
 	"\n"
@@ -333,11 +335,22 @@ static int cmd_policy(int argc, char **argv)
 {
 	int i, bad = 0;
 
+	if(argc > 1 && !strcmp(argv[1], "suggest")) {
+		if(wants_help(argc, argv)) {
+			fputs(mid_suggest_usage, stdout);
+			return 0;
+		}
+		return mid_suggest_main(argc - 1, argv + 1);
+	}
 	if(wants_help(argc, argv)) {
-		printf("usage: midshim policy check FILE...\n\n"
+		printf("usage: midshim policy check FILE...\n"
+		       "       midshim policy suggest [--action validate|allow] [--fold N] [-o FILE] "
+		       "AUDIT.jsonl...\n\n"
 		       "Check each JSON policy FILE: it must parse and name only known fields,\n"
 		       "kinds, actions and operations. Prints FILE: ok (N rules), or the file,\n"
 		       "line and reason. Exit 0 when every FILE is valid, 1 otherwise.\n"
+		       "suggest writes a starting policy from audit logs (see\n"
+		       "midshim policy suggest --help).\n"
 		       "See midshim-policy(5).\n");
 		return 0;
 	}
