@@ -91,13 +91,21 @@ static const struct command commands[] = {
 	 "program of the org stops at its next boundary; device states are kept.\n"
 	 "org enable undoes it. Needs the admin key.\n",
 	 1, 1},
-	{"audit", "[--device D] [--limit N] [--before CURSOR]", "recent decisions, newest first",
+	{"audit", "[--device D] [--limit N] [--before CURSOR | --since TIME] [--follow]",
+	 "recent decisions, newest first",
 	 "Shows recent decisions of midd, newest first: time, device, route,\n"
 	 "decision, code, request_id and peer. --device D shows only D's, --limit N\n"
 	 "at most N entries (default 100, up to 1000000: midd is asked page by\n"
 	 "page). When older entries remain, the last line on stderr names the\n"
 	 "cursor; --before CURSOR starts there. With --json: one object with\n"
-	 "\"entries\" and \"next\" (the cursor, or null). Needs the admin key.\n",
+	 "\"entries\" and \"next\" (the cursor, or null). --since TIME (RFC 3339,\n"
+	 "like 2026-12-02T15:00:00Z, or how long ago: 30s, 10m, 2h, 1d) shows the\n"
+	 "entries since then, oldest first, one a line (at most --limit). --follow\n"
+	 "then prints each new entry as midd records it (it asks once a second),\n"
+	 "after the last --limit (default 10) or those --since, until Ctrl-C or\n"
+	 "until its output is closed; a midd that cannot be reached meanwhile is\n"
+	 "named once and asked again. With --json: one object a line.\n"
+	 "Needs the admin key.\n",
 	 0, 0},
 	{"rotate-key", "org [--grace D]|admin", "new key, printed once",
 	 "Issues a new org or admin key and prints it alone on one line of stdout,\n"
@@ -262,7 +270,8 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 struct opts {
 	const char *url, *admin_file, *org_file, *device, *before, *state, *match;
 	long timeout_ms, limit, grace_s;
-	bool json, help, grace_set, yes;
+	long long since_ms;
+	bool json, help, grace_set, yes, since_set, follow;
 };
 
 static int parse_long(const char *s, long lo, long hi, const char *what, long *out)
@@ -310,6 +319,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"limit", required_argument, NULL, 'l'},
 		{"before", required_argument, NULL, 'b'},
 		{"match", required_argument, NULL, 'M'},
+		{"since", required_argument, NULL, 's'},
+		{"follow", no_argument, NULL, 'f'},
 		{"yes", no_argument, NULL, 'y'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -350,6 +361,13 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->state = optarg; break;
 		case 'M': o->match = optarg; break;
 		case 'y': o->yes = true; break;
+		case 'f': o->follow = true; break;
+		case 's':
+			if(mid_ctl_parse_since(optarg, &o->since_ms))
+				return die_usage("--since wants a time like 2026-12-02T15:00:00Z, or "
+						 "how long ago: 30s, 10m, 2h, 1d; not '%.64s'", optarg);
+			o->since_set = true;
+			break;
 		case 't':
 			ex = parse_long(optarg, 1, MID_CTL_TIMEOUT_MAX_MS, "--timeout-ms", &o->timeout_ms);
 			if(ex)
@@ -415,6 +433,11 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 		return die_usage("--limit is for audit, not %s", n);
 	if(o->before && strcmp(n, "audit"))
 		return die_usage("--before is for audit, not %s", n);
+	if((o->since_set || o->follow) && strcmp(n, "audit"))
+		return die_usage("--since and --follow are for audit, not %s", n);
+	if((o->since_set || o->follow) && o->before)
+		return die_usage("--before goes back from a cursor; --since and --follow go "
+				 "forward in time: give one or the other");
 	if(!strcmp(n, "org") && strcmp(args[0], "disable") && strcmp(args[0], "enable"))
 		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
 	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
@@ -449,6 +472,10 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 		return mid_ctl_usage(c);
 	if(!strcmp(n, "org"))
 		return mid_ctl_org(c, !strcmp(args[0], "disable"));
+	if(!strcmp(n, "audit") && (o->since_set || o->follow))
+		return mid_ctl_audit_since(c, o->device, o->since_set ? o->since_ms : 0,
+					   o->limit ? o->limit : o->since_set ? 1000000 : 10,
+					   o->follow);
 	if(!strcmp(n, "audit"))
 		return mid_ctl_audit(c, o->device, o->limit, o->before);
 	if(!strcmp(n, "rotate-key"))

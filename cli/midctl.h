@@ -105,6 +105,15 @@ int mid_ctl_org(struct mid_ctl *c, bool disable);
 /* The newest 'limit' audit entries (all pages needed), below the cursor
  * 'before' unless it is NULL. */
 int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit, const char *before);
+/* The audit entries since 'since_ms' (ms since the epoch; 0: the newest
+ * 'limit'), oldest first, one a line, at most 'limit'; with 'follow',
+ * then every new one, polling each second, until SIGINT, SIGTERM or a
+ * closed stdout (midctl_follow.c). */
+int mid_ctl_audit_since(struct mid_ctl *c, const char *device, long long since_ms, long limit,
+			bool follow);
+/* "10m", "2h", "30s", "1d" ago, or an RFC 3339 time: ms since the epoch.
+ * -1 when 's' is neither. */
+int mid_ctl_parse_since(const char *s, long long *out_ms);
 /* 'which' is "org" or "admin". */
 /* 'grace_s': how long the old org key keeps working (0: not at all). */
 int mid_ctl_rotate_key(struct mid_ctl *c, const char *which, long grace_s);

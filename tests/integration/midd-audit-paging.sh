@@ -10,17 +10,7 @@
 midd_start
 DEV=page:test:a:01
 register "$DEV"
-"$PY" - "$MIDD_PORT" "$ORG_KEY" "$DEV" 2500 <<'PY'
-import http.client, json, sys
-port, key, dev, n = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-for _ in range(n):
-    c.request("POST", "/api/v1/devices/validate", json.dumps({"deviceId": dev}),
-              {"x-org-key": key, "content-type": "application/json"})
-    r = c.getresponse()
-    r.read()
-    assert r.status == 200, r.status
-PY
+validate_many "$DEV" 2500
 WANT=2501 # the register and 2,500 validates
 
 "$PY" - "$MIDD_PORT" "$ADMIN_KEY" "$ORG_KEY" "$DEV" "$WANT" <<'PY'
