@@ -8,6 +8,13 @@ BINDIR = $(PREFIX)/bin
 LIBDIR = $(PREFIX)/lib/midshim
 MANDIR = $(PREFIX)/share/man
 SHAREDIR = $(PREFIX)/share/midshim
+COMPDIR = $(PREFIX)/share/bash-completion/completions
+# The recipes name the tools where the default PREFIX puts them; an
+# install elsewhere rewrites those paths (only the tools' own: a program
+# of the user's under /usr/local/bin stays as it is).
+PREFIX_SED = -e 's|/usr/local/bin/midd|$(BINDIR)/midd|g' \
+	-e 's|/usr/local/bin/midshim|$(BINDIR)/midshim|g' \
+	-e 's|/usr/local/lib/midshim|$(LIBDIR)|g' -e 's|^PATH=/usr/local/bin:|PATH=$(BINDIR):|'
 
 B ?= build
 CC ?= cc
@@ -278,7 +285,7 @@ format:
 # a clang-format check of the files already in the format of .clang-format
 # (FORMAT_CLEAN; `make format` rewrites the rest).
 SHELL_SRC = $(wildcard scripts/*.sh bench/*.sh examples/*/*.sh tests/*.sh tests/*/*.sh \
-	tests/*/*.lib)
+	tests/*/*.lib) contrib/bash-completion/midshim
 FORMAT_CLEAN = $(wildcard common/*.c common/*.h)
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
@@ -294,7 +301,11 @@ install: all
 	install -m 0644 $(wildcard policy/examples/*.json) $(DESTDIR)$(SHAREDIR)/examples/
 	for f in $(wildcard examples/*/*); do \
 		install -D -m $$(if [ -x $$f ]; then echo 0755; else echo 0644; fi) \
-			$$f $(DESTDIR)$(SHAREDIR)/$$f; done
+			$$f $(DESTDIR)$(SHAREDIR)/$$f && \
+		sed -i $(PREFIX_SED) $(DESTDIR)$(SHAREDIR)/$$f || exit 1; done
+	install -d $(DESTDIR)$(COMPDIR)
+	for t in midshim midctl midd; do \
+		install -m 0644 contrib/bash-completion/midshim $(DESTDIR)$(COMPDIR)/$$t || exit 1; done
 	for m in $(wildcard man/*.[158]); do \
 		s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$$s/; done
@@ -302,6 +313,7 @@ install: all
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/midd $(DESTDIR)$(BINDIR)/midctl $(DESTDIR)$(BINDIR)/midshim
 	rm -rf $(DESTDIR)$(LIBDIR) $(DESTDIR)$(SHAREDIR)
+	rm -f $(DESTDIR)$(COMPDIR)/midshim $(DESTDIR)$(COMPDIR)/midctl $(DESTDIR)$(COMPDIR)/midd
 	for m in $(notdir $(wildcard man/*.[158])); do \
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 
