@@ -79,7 +79,7 @@ HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
 
 PROGRAMS = $(SHIM) $(MIDD) $(MIDCTL) $(MIDSHIM)
 
-.PHONY: all build-all tests-build unit-build deps check test unit asan ubsan tsan valgrind fuzz bench demo \
+.PHONY: all build-all tests-build unit-build deps check test unit asan ubsan tsan valgrind fuzz bench demo demo-adopt \
 	format lint install uninstall clean help
 .DEFAULT_GOAL := all
 
@@ -277,6 +277,11 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory -s build-all
 	$(Q)B=$(B) scripts/demo.sh
 
+# A running program adopted without a restart, then stopped by a revoke.
+demo-adopt: deps
+	$(Q)$(MAKE) --no-print-directory -s build-all
+	$(Q)B=$(B) scripts/demo-adopt.sh
+
 format:
 	$(Q)clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
 
@@ -318,7 +323,7 @@ uninstall:
 		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$$m; done
 
 clean:
-	rm -rf build build-asan build-ubsan build-tsan var/demo
+	rm -rf build build-asan build-ubsan build-tsan var/demo var/demo-adopt
 
 help:
 	@echo "targets: all check unit asan ubsan tsan valgrind fuzz bench demo"

@@ -775,13 +775,18 @@ static const char adopt_usage[] =
 	"options:\n"
 	"  --device ID, --url URL, --org-key-file FILE, --config FILE, --ttl-ms N,\n"
 	"  --timeout-ms N, --policy FILE, --on-deny ACTION, --audit-log FILE\n"
-	"                       as for run\n"
+	"                       as for run (the gate settings matter with --inject)\n"
 	"  --pgid PGID          every process of a process group\n"
 	"  --cgroup PATH        every process of a cgroup v2 (a path below the mount,\n"
 	"                       or absolute); the cgroup itself is killed\n"
 	"  --systemd-unit NAME  the cgroup of a unit (NAME.service when NAME has no dot)\n"
 	"  --no-cgroup          track the PIDs (pidfds, rescans) instead of moving them\n"
 	"                       into a cgroup\n"
+	"  --inject             also load libmidshim.so into each named PID through\n"
+	"                       ptrace and its own dlopen, so its side effects are\n"
+	"                       gated from then on (x86-64, dynamically linked\n"
+	"                       programs; see midshim(1) for the risks)\n"
+	"  --lib PATH           the libmidshim.so to inject\n"
 	"  --state-dir DIR      default /run/midshim/adopt as root, else\n"
 	"                       $XDG_RUNTIME_DIR/midshim/adopt\n"
 	"  --list               the adopted trees: keeper, device, how, processes\n"
@@ -956,6 +961,30 @@ static const char *env(const char *name)
 	return getenv(name);
 }
 
+/* Settings and preload for an injected shim: the same variables a
+ * program started by `midshim run` would get. */
+static char **inject_env(const char *lib)
+{
+	static const char *const names[] = {MID_ENV_DEVICE_ID, MID_ENV_URL, MID_ENV_ORG_KEY_FILE,
+					    MID_ENV_ORG_KEY, MID_ENV_POLICY, MID_ENV_TTL_MS,
+					    MID_ENV_TIMEOUT_MS, MID_ENV_ON_DENY, MID_ENV_MODE,
+					    MID_ENV_AUDIT_LOG, MID_ENV_PUSH};
+	static char *out[MID_ARRAY_LEN(names) + 2];
+	static char preload[PATH_MAX + 16];
+	size_t k = 0;
+
+	for(size_t i = 0; i < MID_ARRAY_LEN(names); i++) {
+		const char *v = getenv(names[i]);
+
+		if(v && *v && asprintf(&out[k], "%s=%s", names[i], v) > 0)
+			k++;
+	}
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s", lib);
+	out[k++] = preload;
+	out[k] = NULL;
+	return out;
+}
+
 /* The keeper's side of adoption, after the fork: take the tree, open the
  * channel, write the state, then tell `adopt` (on 'ready') and keep. */
 static int keeper_main(struct adopt *a, int ready)
@@ -1078,6 +1107,8 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 		{"cgroup", required_argument, NULL, 'C'},
 		{"systemd-unit", required_argument, NULL, 'U'},
 		{"no-cgroup", no_argument, NULL, 'N'},
+		{"inject", no_argument, NULL, 'i'},
+		{"lib", required_argument, NULL, 'L'},
 		{"state-dir", required_argument, NULL, 'S'},
 		{"list", no_argument, NULL, 'Y'},
 		{"release", required_argument, NULL, 'R'},
@@ -1087,12 +1118,12 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 	static struct adopt a;
 	static struct member members[MAX_MEMBERS];
 	const char *config = NULL, *cgroup = NULL, *unit = NULL, *sdir = NULL, *release = NULL;
-	char err[1024], pids[400], unitcg[PATH_MAX], killf[PATH_MAX + 16];
+	char err[1024], lib[PATH_MAX], pids[400], unitcg[PATH_MAX], killf[PATH_MAX + 16];
 	struct mid_decision d;
 	long pgid = 0;
-	int c, list = 0, no_cgroup = 0;
+	int c, list = 0, no_cgroup = 0, inject = 0, ex;
 
-	(void)found_lib;
+	mid_strlcpy(lib, found_lib ? found_lib : "", sizeof(lib));
 	a.m = members;
 	a.chan = -1;
 	optind = 1;
@@ -1118,6 +1149,13 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 		case 'C': cgroup = optarg; break;
 		case 'U': unit = optarg; break;
 		case 'N': no_cgroup = 1; break;
+		case 'i': inject = 1; break;
+		case 'L':
+			if(!realpath(optarg, lib)) {
+				fprintf(stderr, "midshim: --lib %s: %s\n", optarg, strerror(errno));
+				return EXIT_CANNOT;
+			}
+			break;
 		case 'S': sdir = optarg; break;
 		case 'Y': list = 1; break;
 		case 'R': release = optarg; break;
@@ -1141,6 +1179,10 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 	if((optind < argc) + !!pgid + !!cgroup + !!unit != 1) {
 		fprintf(stderr, "midshim: adopt needs PIDs, or one of --pgid, --cgroup and"
 			" --systemd-unit\n(see midshim adopt --help)\n");
+		return EXIT_USAGE;
+	}
+	if(inject && optind >= argc) {
+		fprintf(stderr, "midshim: --inject needs the PIDs named on the command line\n");
 		return EXIT_USAGE;
 	}
 	/* The settings, checked as the shim checks them (device, URL, key). */
@@ -1235,6 +1277,20 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 	}
 	if((!a.mnt[0] || no_cgroup) && a.how == HOW_MOVED)
 		a.how = HOW_TRACKED;
+	if(inject) {
+		if(!lib[0]) {
+			fprintf(stderr, "midshim: cannot find libmidshim.so to inject; pass --lib"
+				" PATH\n");
+			return EXIT_CANNOT;
+		}
+		for(size_t i = 0; i < a.nroots; i++)
+			if(mid_inject(a.roots[i], lib, inject_env(lib), 1, err, sizeof(err))) {
+				fprintf(stderr, "midshim: cannot inject into PID %d: %s; nothing"
+					" adopted, the process runs on unchanged\n",
+					(int)a.roots[i], err);
+				return EXIT_CANNOT;
+			}
+	}
 	/* Register, then validate: a device denied already is killed now. */
 	if(mid_client_register(a.client, a.cfg.device, &d) == MID_OK && !d.allowed &&
 	   strcmp(d.status, "removed"))
@@ -1259,7 +1315,20 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 		report(&a, "KILLED", detail);
 		return EXIT_DENIED;
 	}
-	return start_keeper(&a);
+	ex = start_keeper(&a);
+	if(ex || !inject)
+		return ex;
+	for(size_t i = 0; i < a.nroots; i++) {
+		if(mid_inject(a.roots[i], lib, inject_env(lib), 0, err, sizeof(err))) {
+			fprintf(stderr, "midshim: PID %d adopted but not injected: %s\n",
+				(int)a.roots[i], err);
+			ex = 1;
+		} else {
+			printf("midshim: PID %d now runs %s: its side effects are gated\n",
+			       (int)a.roots[i], lib);
+		}
+	}
+	return ex;
 full:
 	fprintf(stderr, "midshim: adopt: more than %d processes; nothing adopted\n", MAX_MEMBERS);
 	return EXIT_CANNOT;

@@ -79,6 +79,7 @@ static enum mid_rc validate(void *ctx, struct mid_decision *d)
 	(void)ctx;
 	if(!c)
 		return d->local;
+	mid_late_rebind();
 	rc = mid_client_validate(c, config.device, d);
 	/* A push can only kill: not in audit mode, nor when a denial is
 	 * meant to end otherwise (abort, exit:N, errno). */
@@ -235,4 +236,5 @@ int mid_shim_init_now(void)
 __attribute__((constructor)) static void midshim_init(void)
 {
 	mid_shim_init_now();
+	mid_late_bind();
 }

@@ -44,6 +44,12 @@ int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path);
 /* Before fclose writes what is pending in 'f': gate it (hook_stdio.c). */
 void mid_stdio_gate_close(FILE *f);
 
+/* Loaded late (dlopen into a running program, after libc): bind every
+ * loaded object's calls of hooked functions to the hooks; 1 when it was
+ * late. mid_late_rebind binds objects loaded since (hook_late.c). */
+int mid_late_bind(void);
+void mid_late_rebind(void);
+
 #define READY() (__builtin_expect(mid_shim_ready, 1) || mid_shim_init_now())
 
 /* Declare and fetch the real 'fn' with the hook's own prototype. */
