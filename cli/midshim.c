@@ -23,6 +23,7 @@
 #include "midshim_conf.h"
 #include "orgkey.h"
 #include "midshim_suggest.h"
+#include "midshim_sup.h"
 #include "midshim_tree.h"
 #include "policy.h"
 #include "shim.h"
@@ -46,7 +47,8 @@ static const char usage_text[] =
 	"Run an unmodified, dynamically linked program with libmidshim.so\n"
 	"preloaded: before it execs, connects, sends, writes or changes a file,\n"
 	"the local policy and the control plane decide; on a deny the program\n"
-	"is stopped at once.\n"
+	"is stopped at once. A static or Go program, which the preload cannot\n"
+	"see, is supervised through a seccomp filter instead (--supervise).\n"
 	"\n"
 	"run options (each sets the MIDSHIM_* variable of the same meaning):\n"
 	"  --device ID          device identity, service:env:role:instance\n"
@@ -63,6 +65,12 @@ static const char usage_text[] =
 	"                       an event are counted, see midshim(1))\n"
 	"  --quiet              no stderr line for what --audit lets through\n"
 	"  --syslog             each denial to syslog (LOG_USER, ident midshim) too\n"
+	"  --supervise          gate through a seccomp filter too: the launcher decides\n"
+	"                       the program's exec, connect, send and file changes\n"
+	"                       whatever it is written in (chosen by itself for\n"
+	"                       static and Go programs); with a dynamically linked\n"
+	"                       program the preload stays as well (both layers)\n"
+	"  --no-supervise       refuse a static or Go program instead of supervising it\n"
 	"  --allow-static       run a program the shim cannot follow (static or\n"
 	"                       setuid) anyway, ungated, with a warning\n"
 	"  --lib PATH           libmidshim.so to preload (default: found beside\n"
@@ -209,6 +217,50 @@ static const char *env(const char *name)
 	return getenv(name);
 }
 
+/* Every MIDSHIM_* variable out of this process's environment: a program
+ * supervised without the preload needs none, and must not hold the key. */
+static void drop_settings(void)
+{
+	for(size_t i = 0; environ[i];) {
+		char name[128];
+		size_t n = strcspn(environ[i], "=");
+
+		if(MID_HAS_PREFIX(environ[i], MID_ENV_PREFIX) && n < sizeof(name)) {
+			memcpy(name, environ[i], n);
+			name[n] = '\0';
+			unsetenv(name);
+			continue;
+		}
+		i++;
+	}
+}
+
+/* Run 'prog' under the supervisor (midshim_sup.c), the launcher keeping
+ * its tree; 'preload': the program has the preload too (both layers). */
+static int run_supervised(const char *prog, char *const argv[], int preload)
+{
+	struct mid_config cfg;
+	struct mid_sup *sup;
+	char err[1024];
+	int st;
+
+	if(mid_config_load(&cfg, env, environ, err, sizeof(err))) {
+		fprintf(stderr, "midshim: configuration error: %s\n", err);
+		return EXIT_CANNOT;
+	}
+	if(mid_sup_new(&sup, &cfg, preload, err, sizeof(err))) {
+		fprintf(stderr, "midshim: cannot supervise %s: %s\n", prog, err);
+		mid_config_cleanup(&cfg);
+		return EXIT_CANNOT;
+	}
+	if(!preload)
+		drop_settings();
+	st = mid_tree_run(prog, argv, cfg.device, cfg.url, cfg.org_key, cfg.timeout_ms, sup);
+	mid_sup_free(sup);
+	mid_config_cleanup(&cfg);
+	return st;
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -227,12 +279,14 @@ static int cmd_run(int argc, char **argv)
 		{"no-keeper", no_argument, NULL, 'n'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"syslog", no_argument, NULL, 'S'},
+		{"supervise", no_argument, NULL, 'V'},
+		{"no-supervise", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	char lib[PATH_MAX] = "", prog[PATH_MAX], preload[2 * PATH_MAX + 2];
+	char lib[PATH_MAX] = "", prog[PATH_MAX], preload_list[2 * PATH_MAX + 2];
 	const char *why, *old, *config = NULL;
-	int c, allow_static = 0, no_keeper = 0;
+	int c, allow_static = 0, no_keeper = 0, supervise = -1, preload = 1;
 
 	optind = 1;
 	while((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
@@ -252,6 +306,8 @@ static int cmd_run(int argc, char **argv)
 		case 'c': config = optarg; break;
 		case 's': allow_static = 1; break;
 		case 'n': no_keeper = 1; break;
+		case 'V': supervise = 1; break;
+		case 'N': supervise = 0; break;
 		case 'L':
 			if(!realpath(optarg, lib)) {
 				fprintf(stderr, "midshim: --lib %s: %s\n", optarg, strerror(errno));
@@ -279,26 +335,39 @@ static int cmd_run(int argc, char **argv)
 		fprintf(stderr, "midshim: %s: command not found\n", argv[optind]);
 		return EXIT_NOTFOUND;
 	}
-	if(!mid_exec_followable(prog, &why)) {
+	if((supervise == 1 || (supervise == -1 && !allow_static)) && mid_sup_needed(prog, &why)) {
+		/* The preload sees nothing of such a program's own calls. */
+		supervise = 1;
+		preload = 0;
+	} else if(!mid_exec_followable(prog, &why)) {
 		if(!allow_static) {
 			fprintf(stderr, "midshim: %s is %s: a preloaded library cannot see what it "
-				"does, so it cannot be gated; refusing to run it (--allow-static runs "
-				"it ungated)\n", prog, why);
+				"does, so it cannot be gated; refusing to run it (%s--allow-static "
+				"runs it ungated)\n", prog, why,
+				supervise == 0 ? "without --no-supervise it is supervised; " : "");
 			return EXIT_CANNOT;
 		}
 		fprintf(stderr, "midshim: warning: %s is %s and runs ungated\n", prog, why);
 	}
 	old = getenv("LD_PRELOAD");
 	if(old && *old && !strstr(old, lib))
-		snprintf(preload, sizeof(preload), "%s:%s", old, lib);
+		snprintf(preload_list, sizeof(preload_list), "%s:%s", old, lib);
 	else if(old && *old)
-		snprintf(preload, sizeof(preload), "%s", old);
+		snprintf(preload_list, sizeof(preload_list), "%s", old);
 	else
-		snprintf(preload, sizeof(preload), "%s", lib);
-	if(set("LD_PRELOAD", preload))
+		snprintf(preload_list, sizeof(preload_list), "%s", lib);
+	if(preload && set("LD_PRELOAD", preload_list))
 		return EXIT_CANNOT;
 	unsetenv(MID_ENV_ALLOW_UNTIL);
 	unsetenv(MID_ENV_REGISTERED);
+	if(supervise == 1 && no_keeper) {
+		fprintf(stderr, "midshim: %s%s needs the launcher to stay: --no-keeper and "
+			"MIDSHIM_PUSH=off cannot be used with it\n", prog,
+			preload ? " under --supervise" : " is supervised, which");
+		return EXIT_CANNOT;
+	}
+	if(supervise == 1)
+		return run_supervised(prog, argv + optind, preload);
 	if(!no_keeper && getenv(MID_ENV_PUSH) && !strcmp(getenv(MID_ENV_PUSH), "off"))
 		no_keeper = 1;
 	if(!no_keeper) {
@@ -313,7 +382,7 @@ static int cmd_run(int argc, char **argv)
 			return EXIT_CANNOT;
 		}
 		st = mid_tree_run(prog, argv + optind, cfg.device, cfg.url, cfg.org_key,
-				  cfg.timeout_ms);
+				  cfg.timeout_ms, NULL);
 		mid_config_cleanup(&cfg);
 		return st;
 	}

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "midshim_sup.h"
 
 #define RECONNECT_MIN_MS 100
 #define RECONNECT_MAX_MS 2000
@@ -141,22 +142,31 @@ int mid_tree_write_file(const char *dir, const char *name, const char *text)
 	return w == (ssize_t)strlen(text) ? 0 : -1;
 }
 
-/* Is 'pid' alive (not a zombie)? */
-static int alive(pid_t pid)
+ssize_t mid_proc_read(pid_t pid, const char *name, char *buf, size_t n)
 {
-	char path[64], buf[512], *p, state = 'X';
+	char path[64];
 	ssize_t r;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if(fd < 0)
-		return 0;
-	r = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	r = read(fd, buf, n - 1);
 	close(fd);
 	if(r <= 0)
-		return 0;
+		return -1;
 	buf[r] = '\0';
+	return r;
+}
+
+/* Is 'pid' alive (not a zombie)? */
+static int alive(pid_t pid)
+{
+	char buf[512], *p, state = 'X';
+
+	if(mid_proc_read(pid, "stat", buf, sizeof(buf)) < 0)
+		return 0;
 	/* "pid (comm) state ...": comm may hold spaces and ')'. */
 	p = strrchr(buf, ')');
 	return p && sscanf(p + 1, " %c", &state) == 1 && state != 'Z' && state != 'X';
@@ -348,14 +358,23 @@ static int reap(pid_t child, int *st)
 	return done;
 }
 
+/* A supervised call was denied in kill mode: the whole tree goes, as on
+ * a push (the denial line is out already). */
+static void sup_kill(struct tree *t, int *st)
+{
+	kill_tree(t);
+	while(!reap(t->child, st) && waitpid(t->child, st, 0) != t->child)
+		;
+}
+
 int mid_tree_run(const char *prog, char *const argv[], const char *device, const char *url,
-		 const char *org_key, long timeout_ms)
+		 const char *org_key, long timeout_ms, struct mid_sup *sup)
 {
 	struct tree t = {.chan = -1, .device = device, .backoff_ms = RECONNECT_MIN_MS};
 	struct mid_decision d;
 	sigset_t set, old;
 	char err[256], line[256];
-	int sfd, st = 0, tty, pushed = 0;
+	int sfd, st = 0, tty, pushed = 0, denied = 0;
 
 	if(mid_client_new(url, org_key, timeout_ms, &t.client, err, sizeof(err))) {
 		fprintf(stderr, "midshim: %s\n", err);
@@ -383,6 +402,9 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 	 * with its denial line; the launcher has nothing to push. */
 	if(mid_client_validate(t.client, device, &d) == MID_OK && !d.allowed)
 		t.retry_ms = UINT64_MAX;
+	/* A supervised tree with MIDSHIM_PUSH=off: its gate alone. */
+	if(sup && !mid_sup_push(sup))
+		t.retry_ms = UINT64_MAX;
 	mid_strlcpy(t.program, strrchr(prog, '/') ? strrchr(prog, '/') + 1 : prog,
 		    sizeof(t.program));
 	for(char *c = t.program; *c; c++)
@@ -407,16 +429,27 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 			signal(SIGTTOU, SIG_DFL);
 		}
 		sigprocmask(SIG_SETMASK, &old, NULL);
+		if(sup && mid_sup_child(sup))
+			_exit(126);
 		execv(prog, argv);
 		ok = errno == ENOENT ? 127 : 126;
 		fprintf(stderr, "midshim: cannot run %s: %s\n", prog, strerror(errno));
 		_exit(ok);
 	}
 	setpgid(t.child, t.child);
+	if(sup && mid_sup_attach(sup, t.child)) {
+		/* The child exits by itself (126) without its listener taken. */
+		kill(t.child, SIGKILL);
+		waitpid(t.child, &st, 0);
+		drop_cgroup(&t);
+		mid_client_free(t.client);
+		return 126;
+	}
 	if(t.retry_ms != UINT64_MAX)
 		chan_open(&t);
 	for(;;) {
-		struct pollfd p[2] = {{.fd = sfd, .events = POLLIN}, {.fd = t.chan, .events = POLLIN}};
+		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN}, {.fd = t.chan, .events = POLLIN},
+				      {.fd = sup ? mid_sup_fd(sup) : -1, .events = POLLIN}};
 		int wait_ms = -1, n;
 
 		if(t.chan < 0) {
@@ -428,9 +461,16 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 				wait_ms = (int)(t.retry_ms > now ? t.retry_ms - now : 1);
 			p[1].fd = t.chan;
 		}
-		n = poll(p, 2, wait_ms);
+		n = poll(p, 3, wait_ms);
 		if(n < 0 && errno != EINTR)
 			break;
+		if(n > 0 && (p[2].revents & POLLIN) && mid_sup_handle(sup) == MID_SUP_KILL) {
+			sup_kill(&t, &st);
+			denied = 1;
+			break;
+		}
+		if(n > 0 && !(p[2].revents & POLLIN) && (p[2].revents & (POLLHUP | POLLERR)))
+			mid_sup_done(sup);
 		if(n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
 		   chan_read(&t, line, sizeof(line))) {
 			push_kill(&t, prog, line);
@@ -463,7 +503,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 		signal(SIGTTOU, SIG_IGN);
 		tcsetpgrp(STDIN_FILENO, getpgrp());
 	}
-	if(pushed) {
+	if(pushed || denied) {
 		if(t.cg[0])
 			rmdir(t.cg); /* else the next launcher's sweep removes it */
 	} else {
@@ -472,5 +512,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 	if(t.chan >= 0)
 		close(t.chan);
 	mid_client_free(t.client);
+	if(denied && mid_sup_exit_status(sup) >= 0)
+		return mid_sup_exit_status(sup);
 	return status_of(st);
 }

@@ -10,9 +10,17 @@
 #define MID_MIDSHIM_TREE_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
+struct mid_sup;
+
+/* Read /proc/PID/NAME into 'buf' (NUL-terminated); its length, or -1. */
+ssize_t mid_proc_read(pid_t pid, const char *name, char *buf, size_t n);
+
+/* 'sup', when not NULL, supervises the tree (midshim_sup.h): its filter
+ * goes into the child before exec, and the launcher answers its calls. */
 int mid_tree_run(const char *prog, char *const argv[], const char *device, const char *url,
-		 const char *org_key, long timeout_ms);
+		 const char *org_key, long timeout_ms, struct mid_sup *sup);
 
 /* The cgroup v2 mount and this process's cgroup in it, joined: 0, or -1
  * without cgroup v2. */

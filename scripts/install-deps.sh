@@ -25,7 +25,8 @@ psmisc file binutils jq e2fsprogs util-linux mount
 git rsync make gcc tar gzip
 gnuplot-nox
 nodejs default-jdk-headless shellcheck clang-format cppcheck openssl systemd
-python3-prometheus-client"
+python3-prometheus-client
+golang-go"
 for extra in "$@"; do
 	case $extra in
 	bench) PKGS="$PKGS strace valgrind" ;;

@@ -22,6 +22,7 @@
 
 /* The configuration the gate was set up with. */
 MID_HOT static const struct mid_config *enforce_cfg;
+pid_t mid_enforce_subject;
 
 void mid_enforce_setup(const struct mid_config *cfg)
 {
@@ -225,10 +226,15 @@ int mid_enforce(const struct mid_event *ev, const char *code, const char *reques
 	}
 	soft = cfg->mode == MID_MODE_AUDIT && !mid_enforce_hard(code);
 	log_denial(ev, code, request_id, rule, action_text(cfg, soft, buf, sizeof(buf)),
-		   soft ? "would deny" : "denied", soft || cfg->on_deny == MID_DENY_ERRNO);
+		   soft ? "would deny" : "denied",
+		   soft || cfg->on_deny == MID_DENY_ERRNO || cfg->deny_returns);
 	if(soft) {
 		errno = e;
 		return 0;
+	}
+	if(cfg->deny_returns) {
+		errno = EPERM;
+		return -1;
 	}
 	switch(cfg->on_deny) {
 	case MID_DENY_ERRNO:

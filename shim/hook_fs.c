@@ -127,33 +127,14 @@ static int gate_fd_op(enum mid_fsop op, int fd)
 	return check(&ev, e);
 }
 
-/*
- * An open is gated only with write intent. Its op is what it will do to
- * the file: create it (O_CREAT and it does not exist yet; one faccessat
- * finds out, skipped when O_EXCL settles it), truncate it, or open it for
- * writing. O_TMPFILE creates an unnamed file in the directory 'path'.
- * With O_PATH the kernel ignores every other flag: nothing is written.
- */
+/* An open is gated only with write intent (mid_open_op names what it
+ * does). With O_PATH the kernel ignores every other flag: nothing is
+ * written. */
 int mid_fs_gate_open(int dirfd, const char *path, int flags)
 {
-	enum mid_fsop op = MID_FS_OPEN;
-	int e;
-
 	if(!(flags & WRITE_INTENT) || (flags & O_PATH) || !path || mid_in_shim)
 		return 0;
-	if((flags & O_TMPFILE) == O_TMPFILE) {
-		op = MID_FS_CREATE;
-	} else if(flags & O_CREAT) {
-		e = errno;
-		if((flags & O_EXCL) || faccessat(dirfd, path, F_OK, 0) != 0)
-			op = MID_FS_CREATE;
-		else if(flags & O_TRUNC)
-			op = MID_FS_TRUNCATE;
-		errno = e;
-	} else if(flags & O_TRUNC) {
-		op = MID_FS_TRUNCATE;
-	}
-	return gate_path(op, dirfd, path);
+	return gate_path(mid_open_op(dirfd, path, flags), dirfd, path);
 }
 
 /* open's mode is there only with O_CREAT or O_TMPFILE; reading it

@@ -166,3 +166,23 @@ out:
 	errno = e;
 	return rc;
 }
+
+enum mid_fsop mid_open_op(int dirfd, const char *path, int flags)
+{
+	enum mid_fsop op = MID_FS_OPEN;
+	int e;
+
+	if((flags & O_TMPFILE) == O_TMPFILE) {
+		op = MID_FS_CREATE;
+	} else if(flags & O_CREAT) {
+		e = errno;
+		if((flags & O_EXCL) || faccessat(dirfd, path, F_OK, 0) != 0)
+			op = MID_FS_CREATE;
+		else if(flags & O_TRUNC)
+			op = MID_FS_TRUNCATE;
+		errno = e;
+	} else if(flags & O_TRUNC) {
+		op = MID_FS_TRUNCATE;
+	}
+	return op;
+}

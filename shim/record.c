@@ -164,7 +164,8 @@ static void write_line(const struct mid_config *cfg, const char *b, uint32_t cou
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	h = snprintf(head, sizeof(head), "{\"time\":\"%.24s.%03ldZ\",\"pid\":%d,", ts,
-		     now.tv_nsec / 1000000, (int)getpid());
+		     now.tv_nsec / 1000000,
+		     (int)(mid_enforce_subject ? mid_enforce_subject : getpid()));
 	t = snprintf(tail, sizeof(tail), ",\"count\":%u%s}\n", count,
 		     repeat ? ",\"repeat\":true" : "");
 	if(h < 0 || h >= (int)sizeof(head) || t < 0 || t >= (int)sizeof(tail))
@@ -194,7 +195,8 @@ static void send_syslog(const struct mid_config *cfg, const char *msg, uint32_t 
 
 	if(!cfg->syslog)
 		return;
-	n = snprintf(dg, sizeof(dg), "<%d>midshim[%d]: %s count=%u", 1 << 3 | 4, (int)getpid(),
+	n = snprintf(dg, sizeof(dg), "<%d>midshim[%d]: %s count=%u", 1 << 3 | 4,
+		     (int)(mid_enforce_subject ? mid_enforce_subject : getpid()),
 		     msg, count);
 	if(n < 0)
 		return;

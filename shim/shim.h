@@ -105,6 +105,10 @@ struct mid_config {
 	int quiet;   /* MIDSHIM_QUIET=1: no stderr line for what audit mode lets through */
 	int syslog;  /* MIDSHIM_SYSLOG=1: each denial to syslog as well */
 	char *syslog_socket; /* MIDSHIM_SYSLOG_SOCKET; NULL: /dev/log */
+	/* Set by the launcher's supervisor (not from the environment): a
+	 * denial is logged, then returned (-1) whatever on_deny says, and the
+	 * supervisor carries the action out on the process tree. */
+	int deny_returns;
 	struct mid_policy *policy;
 };
 
@@ -178,6 +182,10 @@ void mid_enforce_setup(const struct mid_config *cfg);
  * 'code' and 'request_id' may be NULL. Returns like mid_gate_check. */
 int mid_enforce(const struct mid_event *ev, const char *code,
 		const char *request_id, int rule);
+
+/* The process a denial is about, for the audit log (0: this one). The
+ * launcher's supervisor sets it before each decision. */
+extern pid_t mid_enforce_subject;
 
 /* Log a would-be denial in audit mode, or a warning, without acting. */
 void mid_enforce_log(const struct mid_event *ev, const char *code,
@@ -334,6 +342,12 @@ MID_WUR enum mid_rc mid_path_abs(int dirfd, const char *path, char *out, size_t 
 /* The path open as 'fd', from /proc/self/fd, or the link's own name
  * when it cannot be read. Keeps errno. */
 void mid_path_fd(int fd, char *out, size_t outlen);
+
+/* What an open with write intent does to 'path' seen from 'dirfd': create
+ * it (O_CREAT and it does not exist yet, one faccessat finds out unless
+ * O_EXCL settles it; O_TMPFILE), truncate it, or open it for writing.
+ * Keeps errno. */
+enum mid_fsop mid_open_op(int dirfd, const char *path, int flags);
 
 /* ---- syscall() ----------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
-# The launcher and the configuration checks: a static binary is refused,
+# The launcher and the configuration checks: a static binary is
+# supervised, or refused with --no-supervise,
 # a bad setting stops the program before main with exit 126 and one line
 # naming it, policy check and explain answer, and a child started with a
 # clean environment is still gated.
@@ -10,9 +11,11 @@ shim_env "test:e2e:launcher:01"
 MS=$BIN/midshim
 M=$T/marker
 
-# Static binary: refused, unless --allow-static.
+# Static binary: supervised (tests/e2e/supervise.sh); refused with
+# --no-supervise, unless --allow-static.
+"$MS" run --device "$MIDSHIM_DEVICE_ID" -- "$BIN/helpers/static_true"
 set +e
-"$MS" run -- "$BIN/helpers/static_true" 2>"$T/err"
+"$MS" run --no-supervise -- "$BIN/helpers/static_true" 2>"$T/err"
 rc=$?
 set -e
 assert_eq 126 "$rc" "static binary refused"
