@@ -320,6 +320,15 @@ static void answer(struct mid_sup *s, int error, int64_t val, int go_on)
 	ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SEND, s->resp);
 }
 
+/* A denied call: EPERM in errno mode. When the tree is to die, no answer:
+ * the target waits, killable only, until the tree keeper kills it, so it
+ * never runs on past the denial. */
+static void refuse(struct mid_sup *s, enum mid_sup_verdict v)
+{
+	if(v != MID_SUP_KILL)
+		answer(s, EPERM, 0, 0);
+}
+
 /* ---- paths as the target sees them ---------------------------------------- */
 
 /* "/proc/PID/cwd" for AT_FDCWD, else "/proc/PID/fd/N". */
@@ -490,7 +499,7 @@ static enum mid_sup_verdict on_open(struct mid_sup *s, int dirfd, uint64_t path_
 	if(dfd >= 0)
 		close(dfd);
 	if(decide(s, &ev, &v)) {
-		answer(s, EPERM, 0, 0);
+		refuse(s, v);
 		return v;
 	}
 	emulate_open(s, dirfd, path, flags, mode);
@@ -662,7 +671,7 @@ static enum mid_sup_verdict on_connect(struct mid_sup *s)
 	}
 	if(decide_addr(s, sock, &sa, len, MID_EV_CONNECT, &v)) {
 		close(sock);
-		answer(s, EPERM, 0, 0);
+		refuse(s, v);
 		return v;
 	}
 	emulate_connect(s, sock, &sa, len);
@@ -731,7 +740,7 @@ static enum mid_sup_verdict on_send(struct mid_sup *s, int nr)
 		}
 		if(decide_addr(s, sock, &sa, (socklen_t)lens[i], MID_EV_SEND, &v)) {
 			close(sock);
-			answer(s, EPERM, 0, 0);
+			refuse(s, v);
 			return v;
 		}
 	}
@@ -781,7 +790,7 @@ static enum mid_sup_verdict on_exec(struct mid_sup *s, int dirfd, uint64_t path_
 	ev.path = abs;
 	ev.argv = argv;
 	if(decide(s, &ev, &v))
-		answer(s, EPERM, 0, 0);
+		refuse(s, v);
 	else
 		answer(s, 0, 0, 1);
 	return v;
@@ -904,7 +913,7 @@ static enum mid_sup_verdict on_fs(struct mid_sup *s, int k)
 	if(!still_valid(s))
 		return v;
 	if(decide(s, &ev, &v))
-		answer(s, EPERM, 0, 0);
+		refuse(s, v);
 	else
 		answer(s, 0, 0, 1);
 	return v;
