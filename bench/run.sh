@@ -43,11 +43,12 @@ LOAD_THREADS=2
 LOAD_SECS=5
 TTL_HOT=30000
 LIVE_LEVELS=${BENCH_LIVE_LEVELS:-1000 5000 10000}
+DEVICE_LEVELS=${BENCH_DEVICE_LEVELS:-10000 100000 1000000}
 # A quick pass that checks the harness itself, not the numbers.
 if [ -n "${BENCH_QUICK:-}" ]; then
 	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1
 	N_NULL=10000 N_FILE=10000 N_PTRACE_NULL=1000 N_PTRACE_FILE=1000 N_SPAWN=20
-	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20 N_IDLE=3
+	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20 N_IDLE=3 DEVICE_LEVELS=2000
 	: "${BENCH_QUIET_WAIT:=0}"
 fi
 SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
@@ -335,6 +336,17 @@ while IFS= read -r line; do
 	[[ $line == *"| met |" ]] || MISSED+=(live)
 done <"$LOG/live.rows"
 say "live processes: $(grep -c . "$LOG/live.rows") levels"
+
+# ---- 6c. many registered devices --------------------------------------------
+# bench/devices.sh starts a midd of its own on a database of LEVEL devices
+# and prints one summary row per level.
+BIN=$BIN timeout 3600 bash bench/devices.sh $DEVICE_LEVELS >"$LOG/devices.rows" 2>>"$LOG/devices.err" ||
+	die "devices.sh failed: $(tail -n 3 "$LOG/devices.err")"
+while IFS= read -r line; do
+	ROWS+=("$line")
+	[[ $line == *"| met |" ]] || MISSED+=(devices)
+done <"$LOG/devices.rows"
+say "registered devices: $(grep -c . "$LOG/devices.rows") levels"
 
 # ---- 7. the ptrace comparison ----------------------------------------------
 METRIC=wall
@@ -664,6 +676,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | revoke → halt, idle | \`bench/halt_idle.py preload $N_IDLE\` and \`... launcher $N_IDLE\` | $N_IDLE each |
 | RSS | VmRSS of \`$B/bench/hotpath pause DIR\` and of \`sleep 30\`, gated minus ungated | 5 |
 | live processes | \`bench/live.sh $LIVE_LEVELS\`: LEVEL × \`$B/bench/live 600 DIR\` at once, then \`$B/bench/validate ... 5000\` | 1 per level |
+| registered devices | \`bench/devices.sh $DEVICE_LEVELS\`: a database of LEVEL devices, \`midd\`'s start line, \`$B/bench/validate ... 5000\`, \`midctl list --json\` | 1 per level |
 
 Notes on the figures:
 
@@ -700,6 +713,13 @@ Notes on the figures:
   warm-up calls, then 5000 timed) run meanwhile. Every process is killed
   by its PID before the next level. A level the machine cannot hold
   (memory, processes, descriptors) is reported as not measured.
+- *registered devices*: the devices are written into a fresh database
+  with \`sqlite3\` as \`midd\` writes a registered one; \`midd\`'s start
+  figures are its own (\`ready_ms\`, from \`main\` to serving, and
+  \`cpu_ms\`, the CPU time spent by then, on its start line); RSS per
+  device is against a \`midd\` on an empty database; the validate row beside
+  the target is that empty-database run. \`midctl list --json\` reads
+  every page (5,000 devices a call).
 
 ## Against a ptrace-based gate
 

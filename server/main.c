@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -421,12 +422,25 @@ static int start_push(struct mid_service *svc, const char *db, char *err, size_t
 	return mid_service_push_start(svc, path, exe, err, errlen) ? -1 : 0;
 }
 
+/* CPU time this process has used, ms: what its start cost, whatever
+ * else the machine was doing meanwhile. */
+static unsigned long long cpu_ms(void)
+{
+	struct rusage u;
+
+	if(getrusage(RUSAGE_SELF, &u))
+		return 0;
+	return (unsigned long long)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 +
+	       (unsigned long long)(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000;
+}
+
 static int serve(int argc, char **argv)
 {
 	struct serve_opts o = {0};
 	struct mid_service *svc = NULL;
 	struct mid_api *tcp = NULL, *unx = NULL;
 	struct mid_conns *conns = NULL;
+	uint64_t t0_ns = mid_now_ns();
 	struct mid_conn_opts lim;
 	struct mid_listen l;
 	char err[512] = "";
@@ -481,10 +495,12 @@ static int serve(int argc, char **argv)
 			goto out;
 	}
 	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld max_connections=%u"
-		" peer_connections=%u head_timeout_ms=%u register_rate=%ld/s register_burst=%ld",
+		" peer_connections=%u head_timeout_ms=%u register_rate=%ld/s register_burst=%ld"
+		" ready_ms=%llu cpu_ms=%llu",
 		MIDD_VERSION, (long)getpid(), o.db, o.listen, o.socket ? " socket=" : "",
 		o.socket ? o.socket : "", o.threads, lim.max, lim.per_peer, lim.head_ms,
-		o.reg_rate, o.reg_burst);
+		o.reg_rate, o.reg_burst, (unsigned long long)((mid_now_ns() - t0_ns) / 1000000),
+		cpu_ms());
 	/* Under systemd (Type=notify), units ordered after midd start only
 	 * now that its sockets accept calls. */
 	{
