@@ -40,6 +40,7 @@ endif
 
 LIBS_CJSON = -lcjson
 LIBS_CURL = -lcurl
+LIBS_EDIT = -ledit
 LIBS_MHD = -lmicrohttpd
 LIBS_SQLITE = -lsqlite3
 LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
@@ -135,7 +136,7 @@ $(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON)
 
 $(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CJSON) -pthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CJSON) $(LIBS_EDIT) -pthread
 
 $(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")

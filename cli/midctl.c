@@ -121,10 +121,12 @@ static const struct command commands[] = {
 	 "until when. Needs the admin key.\n",
 	 0, 0},
 	{"console", "[--device D]", "interactive prompt: revoke, restore, status, list, ...",
-	 "Reads commands from stdin, one per line: revoke [DEVICE], restore\n"
+	 "Reads commands from stdin, one per line (on a terminal with line editing\n"
+	 "and a history in ~/.midctl_history): revoke [DEVICE], restore\n"
 	 "[DEVICE], status [DEVICE], list, disable, enable, help, quit (or exit, or\n"
 	 "end of input). With --device D, DEVICE may be left out. Shows the prompt\n"
-	 "'midctl> ' when stdin is a terminal. An error is printed and the console\n"
+	 "'midctl> ' when stdin is a terminal. disable asks to type \"disable org\"\n"
+	 "first. An error is printed and the console\n"
 	 "goes on; it exits 0, or 3 when midd was unreachable for the last command.\n",
 	 0, 0},
 	{"help", "[COMMAND]", "this text, or more about one command",

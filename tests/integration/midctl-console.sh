@@ -46,7 +46,7 @@ assert_eq active "$(device_state "$E")" "console unrevoke"
 note "ok: kill-switch sequence"
 
 # ---- list, disable, enable, help ----------------------------------------------------
-printf 'list\ndisable\nstatus %s\nenable\nstatus %s\nhelp\nexit\nstatus %s\n' "$D" "$D" "$D" |
+printf 'list\ndisable\ndisable org\nstatus %s\nenable\nstatus %s\nhelp\nexit\nstatus %s\n' "$D" "$D" "$D" |
 	midctl_expect 0 "console org switch" console
 assert_contains "$OUT" "DEVICE" "console list header"
 assert_contains "$OUT" "$E" "console list rows"
@@ -56,6 +56,17 @@ assert_eq "ORG_DISABLED allowed" "$(awk '/^validate /{ printf "%s ", $2 }' <<<"$
 assert_contains "$OUT" "revoke [DEVICE]" "console help"
 assert_eq 2 "$(grep -c '^validate ' <<<"$OUT")" "nothing runs after exit"
 note "ok: list, disable, enable, help, exit"
+
+# ---- disable asks for a typed confirmation -------------------------------------------
+printf 'disable\ny\nstatus %s\n' "$D" | midctl_expect 0 "disable not confirmed" console
+assert_contains "$OUT" 'Type "disable org" to go on' "the question"
+assert_contains "$ERR" "disable: not confirmed; the org is unchanged" "the refusal"
+assert_contains "$OUT" "validate    allowed" "the org still validates"
+printf 'disable\n' | midctl_expect 0 "disable at end of input" console
+assert_contains "$ERR" "not confirmed" "end of input is no confirmation"
+midctl_expect 0 "usage" usage
+assert_contains "$OUT" "enabled" "the org was never disabled"
+note "ok: disable confirmation"
 
 # ---- errors are printed and the console reads on -------------------------------------
 printf 'revoke\nfrobnicate\nrevoke %s\nstatus %s\n\n# a comment\nlist extra\nstatus %s\n' \
@@ -84,33 +95,63 @@ printf 'status\n' | midctl_expect 0 "midd back" console --device "$D"
 note "ok: console exit status"
 
 # ---- on a terminal: banner and prompt ------------------------------------------------
-python3 - "$BIN/midctl" "$D" >"$T/tty.out" 2>&1 <<'PY' || fail "console on a terminal: $(cat "$T/tty.out")"
+# session ARGV STEPS (python): run midctl on a pty, send each step's keys
+# and wait for its token, then quit; true when every token came and it
+# exited 0.
+SESSION_PY='
 import os, pty, select, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], [sys.argv[1], "console", "--device", sys.argv[2]])
-out = b""
-def read_until(token, secs=5):
-    global out
-    end = time.time() + secs
-    while token not in out and time.time() < end:
-        r, _, _ = select.select([fd], [], [], 0.1)
-        if r:
-            try:
-                out += os.read(fd, 4096)
-            except OSError:
-                break
-    return token in out
-ok = read_until(b"midctl> ")
-os.write(fd, b"status\n")
-ok = ok and read_until(b"validate    allowed")
-os.write(fd, b"quit\n")
-read_until(b"\x00", 2)
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
-sys.exit(0 if ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 else 1)
-PY
+def session(argv, steps):
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out = b""
+    def read_until(token, secs=10):
+        nonlocal out
+        end = time.time() + secs
+        while token not in out and time.time() < end:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    out += os.read(fd, 4096)
+                except OSError:
+                    break
+        return token in out
+    ok = read_until(b"midctl> ")
+    for keys, token in steps:
+        os.write(fd, keys)
+        ok = ok and read_until(token)
+    os.write(fd, b"quit\r")
+    read_until(b"\x00", 2)
+    _, status = os.waitpid(pid, 0)
+    sys.stdout.write(out.decode(errors="replace"))
+    return ok and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, out
+'
+python3 -c "$SESSION_PY"'
+ok, _ = session([sys.argv[1], "console", "--device", sys.argv[2]],
+                [(b"status\n", b"validate    allowed")])
+sys.exit(0 if ok else 1)' "$BIN/midctl" "$D" >"$T/tty.out" 2>&1 || fail "console on a terminal: $(cat "$T/tty.out")"
 assert_file_contains "$T/tty.out" "midctl console: midd at $MIDSHIM_URL, device $D" "console banner on a terminal"
 [ "$(grep -o 'midctl> ' "$T/tty.out" | wc -l)" -ge 2 ] || fail "prompt shown for each line: $(cat "$T/tty.out")"
 note "ok: terminal prompt"
+
+# ---- on a terminal: line editing and history (libedit) ------------------------------
+# A line is edited (Ctrl-A to its start, a word typed there), an earlier
+# one is recalled with the up arrow, and the history is kept in
+# ~/.midctl_history (0600) for the next console, whose up arrow finds it.
+mkdir -p "$T/home"
+HOME=$T/home python3 -c "$SESSION_PY"'
+dev = sys.argv[2].encode()
+argv = [sys.argv[1], "console"]
+# " " + dev typed, then Ctrl-A and "status" before it: the command runs;
+# then the up arrow runs it again.
+ok, out = session(argv, [(b" " + dev + b"\x01status\r", b"validate    allowed"),
+                         (b"\x1b[A\r", b"")])
+ok = ok and out.count(b"validate    allowed") == 2
+# A new console: two up arrows reach the line of the last one.
+ok2, _ = session(argv, [(b"\x1b[A\x1b[A\r", b"validate    allowed")])
+sys.exit(0 if ok and ok2 else 1)' "$BIN/midctl" "$D" >"$T/tty.out" 2>&1 || fail "line editing: $(cat "$T/tty.out")"
+# libedit's format: a header line, spaces written as \040.
+assert_file_contains "$T/home/.midctl_history" "status\\040$D" "the history file"
+assert_eq 600 "$(stat -c %a "$T/home/.midctl_history")" "history file mode"
+note "ok: line editing and history"
 note "ok: midctl console"
