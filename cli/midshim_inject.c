@@ -12,7 +12,8 @@
  * program's calls to its hooks (shim/hook_late.c). Each call returns to
  * address 0, which stops the thread with SIGSEGV before any handler
  * runs; its registers are then put back as they were, and every thread
- * is let go. The settings are written by this process into the stopped
+ * is let go. A call that has not returned after CALL_ALONE_MS lets the
+ * other threads run (one of them may hold a lock it waits for). The settings are written by this process into the stopped
  * program's memory, so the program cannot forge them; nothing is read
  * from a file the program could have prepared.
  *
@@ -52,7 +53,8 @@
 #include <sys/user.h>
 
 #define MAX_THREADS 1024
-#define CALL_TIMEOUT_MS 30000 /* one remote call: dlopen registers and validates */
+#define CALL_ALONE_MS 5000    /* a remote call with every other thread stopped... */
+#define CALL_TIMEOUT_MS 30000 /* ...then with them running (dlopen registers and validates) */
 #define ERESTARTSYS 512
 #define ERESTARTNOINTR 513
 #define ERESTARTNOHAND 514
@@ -76,6 +78,7 @@ struct target {
 	unsigned long dlopen_at, dlerror_at, setenv_at;
 	struct user_regs_struct saved;
 	pid_t worker; /* the thread that makes the calls */
+	int pending;  /* a signal that came for it during a call */
 };
 
 /* The offset of 'name' (a global function) in the ELF file 'path'. */
@@ -433,11 +436,19 @@ static int call(struct target *t, unsigned long fn, const char *data, size_t len
 		snprintf(err, n, "cannot start the call: %s", strerror(errno));
 		return -1;
 	}
-	for(;;) {
-		if(wait_stop(t->worker, &st, CALL_TIMEOUT_MS)) {
+	for(int others_run = 0;;) {
+		if(wait_stop(t->worker, &st, others_run ? CALL_TIMEOUT_MS : CALL_ALONE_MS)) {
+			if(!others_run) {
+				/* A stopped thread may hold a lock the call
+				 * waits for: let the others run. */
+				for(size_t i = 0; i < t->n; i++)
+					if(t->tid[i] != t->worker)
+						ptrace(PTRACE_DETACH, t->tid[i], NULL, NULL);
+				others_run = 1;
+				continue;
+			}
 			snprintf(err, n, "the call into it did not return within %d ms; it may be"
-				 " stuck on a lock another thread held when it was stopped",
-				 CALL_TIMEOUT_MS);
+				 " stuck on a lock", CALL_ALONE_MS + CALL_TIMEOUT_MS);
 			return -2;
 		}
 		if(!WIFSTOPPED(st)) {
@@ -449,7 +460,10 @@ static int call(struct target *t, unsigned long fn, const char *data, size_t len
 			*ret = r.rax;
 			return 0;
 		}
-		/* Another signal or stop: let the call run on without it. */
+		/* Another signal: kept for the thread's release, so the call
+		 * runs on without it and the program still gets it. */
+		if(!(st >> 16) && WSTOPSIG(st) != SIGSEGV && WSTOPSIG(st) != SIGTRAP)
+			t->pending = WSTOPSIG(st);
 		ptrace(PTRACE_CONT, t->worker, NULL, NULL);
 	}
 }
@@ -458,7 +472,9 @@ static int call(struct target *t, unsigned long fn, const char *data, size_t len
 static void restore(struct target *t)
 {
 	ptrace(PTRACE_SETREGS, t->worker, NULL, &t->saved);
-	let_go(t, t->n);
+	for(size_t i = 0; i < t->n; i++)
+		ptrace(PTRACE_DETACH, t->tid[i], NULL,
+		       (void *)(uintptr_t)(t->tid[i] == t->worker ? t->pending : 0));
 }
 
 static int inject(struct target *t, const char *lib, char *const env[], char *err, size_t n)
