@@ -28,7 +28,7 @@
 
 MID_HOT static int late;             /* loaded after libc */
 MID_HOT static unsigned long long adds; /* dlpi_adds at the last binding */
-static ElfW(Addr) self_base;
+static Elf64_Addr self_base;
 
 static int is_libc(const char *name)
 {
@@ -43,7 +43,7 @@ static int is_libc(const char *name)
 static void *hook_for(const char *name)
 {
 	static void *self;
-	const ElfW(Sym) *sym = NULL;
+	const Elf64_Sym *sym = NULL;
 	void *p, *ent = NULL;
 	Dl_info info;
 
@@ -52,7 +52,7 @@ static void *hook_for(const char *name)
 		self = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
 	p = self ? dlsym(self, name) : NULL;
 	if(!p || !dladdr1(p, &info, &ent, RTLD_DL_SYMENT) || !(sym = ent) ||
-	   (ElfW(Addr))info.dli_fbase != self_base)
+	   (Elf64_Addr)info.dli_fbase != self_base)
 		return NULL;
 	if(ELF64_ST_TYPE(sym->st_info) != STT_FUNC && ELF64_ST_TYPE(sym->st_info) != STT_GNU_IFUNC)
 		return NULL;
@@ -60,31 +60,31 @@ static void *hook_for(const char *name)
 }
 
 struct relro {
-	ElfW(Addr) lo, hi;
+	Elf64_Addr lo, hi;
 };
 
 /* Point the slot at 'where' to 'value', opening a RELRO page for it. */
-static void put(ElfW(Addr) where, ElfW(Addr) value, const struct relro *r)
+static void put(Elf64_Addr where, Elf64_Addr value, const struct relro *r)
 {
 	long pg = sysconf(_SC_PAGESIZE);
-	ElfW(Addr) page = where & ~(ElfW(Addr))(pg - 1);
+	Elf64_Addr page = where & ~(Elf64_Addr)(pg - 1);
 	int ro = where >= r->lo && where < r->hi;
 
-	if(*(ElfW(Addr) *)where == value)
+	if(*(Elf64_Addr *)where == value)
 		return;
 	if(ro && mprotect((void *)page, (size_t)pg, PROT_READ | PROT_WRITE))
 		return;
-	*(ElfW(Addr) *)where = value;
+	*(Elf64_Addr *)where = value;
 	if(ro)
 		mprotect((void *)page, (size_t)pg, PROT_READ);
 }
 
-static void bind_table(ElfW(Addr) base, const ElfW(Rela) *rel, size_t size,
-		       const ElfW(Sym) *symtab, const char *strtab, const struct relro *r)
+static void bind_table(Elf64_Addr base, const Elf64_Rela *rel, size_t size,
+		       const Elf64_Sym *symtab, const char *strtab, const struct relro *r)
 {
 	for(size_t i = 0; rel && i < size / sizeof(*rel); i++) {
 		unsigned long type = ELF64_R_TYPE(rel[i].r_info), si = ELF64_R_SYM(rel[i].r_info);
-		const ElfW(Sym) *s;
+		const Elf64_Sym *s;
 		void *hook;
 
 		if(!si || (type != R_X86_64_JUMP_SLOT && type != R_X86_64_GLOB_DAT &&
@@ -97,16 +97,16 @@ static void bind_table(ElfW(Addr) base, const ElfW(Rela) *rel, size_t size,
 		if(!hook)
 			continue;
 		put(base + rel[i].r_offset,
-		    (ElfW(Addr))hook + (type == R_X86_64_64 ? (ElfW(Addr))rel[i].r_addend : 0), r);
+		    (Elf64_Addr)hook + (type == R_X86_64_64 ? (Elf64_Addr)rel[i].r_addend : 0), r);
 	}
 }
 
 /* Bind one object's relocations to the shim's hooks. */
 static int bind_object(struct dl_phdr_info *i, size_t n, void *arg)
 {
-	const ElfW(Dyn) *dyn = NULL;
-	const ElfW(Rela) *rela = NULL, *jmprel = NULL;
-	const ElfW(Sym) *symtab = NULL;
+	const Elf64_Dyn *dyn = NULL;
+	const Elf64_Rela *rela = NULL, *jmprel = NULL;
+	const Elf64_Sym *symtab = NULL;
 	const char *strtab = NULL, *name = i->dlpi_name ? i->dlpi_name : "";
 	size_t relasz = 0, pltsz = 0;
 	struct relro r = {0, 0};
@@ -117,7 +117,7 @@ static int bind_object(struct dl_phdr_info *i, size_t n, void *arg)
 		return 0;
 	for(int k = 0; k < i->dlpi_phnum; k++) {
 		if(i->dlpi_phdr[k].p_type == PT_DYNAMIC)
-			dyn = (const ElfW(Dyn) *)(i->dlpi_addr + i->dlpi_phdr[k].p_vaddr);
+			dyn = (const Elf64_Dyn *)(i->dlpi_addr + i->dlpi_phdr[k].p_vaddr);
 		else if(i->dlpi_phdr[k].p_type == PT_GNU_RELRO) {
 			r.lo = i->dlpi_addr + i->dlpi_phdr[k].p_vaddr;
 			r.hi = r.lo + i->dlpi_phdr[k].p_memsz;
@@ -125,14 +125,14 @@ static int bind_object(struct dl_phdr_info *i, size_t n, void *arg)
 	}
 	for(; dyn && dyn->d_tag != DT_NULL; dyn++) {
 		/* The loader has relocated these, the vDSO aside. */
-		ElfW(Addr) p = dyn->d_un.d_ptr;
+		Elf64_Addr p = dyn->d_un.d_ptr;
 
 		switch(dyn->d_tag) {
-		case DT_RELA: rela = (const ElfW(Rela) *)p; break;
+		case DT_RELA: rela = (const Elf64_Rela *)p; break;
 		case DT_RELASZ: relasz = dyn->d_un.d_val; break;
-		case DT_JMPREL: jmprel = (const ElfW(Rela) *)p; break;
+		case DT_JMPREL: jmprel = (const Elf64_Rela *)p; break;
 		case DT_PLTRELSZ: pltsz = dyn->d_un.d_val; break;
-		case DT_SYMTAB: symtab = (const ElfW(Sym) *)p; break;
+		case DT_SYMTAB: symtab = (const Elf64_Sym *)p; break;
 		case DT_STRTAB: strtab = (const char *)p; break;
 		default: break;
 		}
