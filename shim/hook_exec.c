@@ -273,6 +273,24 @@ static int spawnp(spawn_fn *real, pid_t *pid, const char *file,
 	return spawn(real, path, pid, file, fa, attr, argv, envp);
 }
 
+/* A file action opens its file in the child between fork and exec, where
+ * no hook runs: the open is gated when it is added, as the program's own
+ * open would be (the spawn that carries it out is gated again). A
+ * relative path is taken from the directory the program is in now; a
+ * chdir action added before it is not followed (README: what a preload
+ * cannot reach). Returns an error number, as the function does. */
+REAL_DECL(posix_spawn_file_actions_addopen);
+MID_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd,
+						const char *path, int oflag, mode_t mode)
+{
+	int e = errno, r = 0;
+
+	if(mid_fs_gate_open(AT_FDCWD, path, oflag))
+		r = errno ? errno : EPERM;
+	errno = e;
+	return r ? r : REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+}
+
 MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 			   const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
 {

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Side effects by roads the shim once did not hook, each tried after a
 # revoke: POSIX AIO, shared memory and message queues, bind to a unix
-# socket path, backtrace_symbols_fd, putpwent, a file dup'ed by a raw
+# socket path, backtrace_symbols_fd, putpwent, a posix_spawn file action
+# that opens a file for the child, a file dup'ed by a raw
 # fcntl onto a number the fd table still called a pipe, and a syscall()
 # number the hook does not know (refused whether allowed or not; the
 # unit test walks every number).
@@ -28,6 +29,7 @@ check aio_write write payload
 check backtrace_symbols_fd write escape
 check putpwent write payload
 check pclose-dupfd write payload
+check spawn-addopen "fs create" payload
 
 # Shared memory: the object is a file under /dev/shm.
 expect_allowed shm_open "$ESC" shm_open "$NAME"

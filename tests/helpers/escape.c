@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdio_ext.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -331,6 +332,26 @@ static int op_aio_write(char **av)
 	return 0;
 }
 
+/* An open the spawned child makes before its exec, where no hook runs. */
+static int op_spawn_addopen(char **av)
+{
+	char *argv[] = {"echo", "payload", NULL};
+	posix_spawn_file_actions_t fa;
+	pid_t pid;
+	int st;
+
+	if(posix_spawn_file_actions_init(&fa))
+		return fail();
+	wait_go();
+	errno = posix_spawn_file_actions_addopen(&fa, 1, av[0], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if(errno)
+		return fail();
+	errno = posix_spawn(&pid, "/bin/echo", &fa, NULL, argv, environ);
+	if(errno)
+		return fail();
+	return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && !WEXITSTATUS(st) ? 0 : fail();
+}
+
 static int op_bind_unix(char **av)
 {
 	struct sockaddr_un un;
@@ -493,6 +514,7 @@ static const struct op ops[] = {
 	{"mq_send", op_mq_send, 1, "NAME"},
 	{"aio_write", op_aio_write, 1, "FILE"},
 	{"bind-unix", op_bind_unix, 1, "PATH"},
+	{"spawn-addopen", op_spawn_addopen, 1, "FILE"},
 	{"backtrace_symbols_fd", op_backtrace_symbols_fd, 1, "FILE"},
 	{"putpwent", op_putpwent, 1, "FILE"},
 	{"__connect", op___connect, 2, "HOST PORT"},
