@@ -75,7 +75,7 @@ struct target {
 	int mem; /* /proc/PID/mem */
 	unsigned long libc_base;
 	char libc_path[PATH_MAX];
-	unsigned long dlopen_at, dlerror_at, setenv_at;
+	unsigned long dlopen_at, dlerror_at, setenv_at, getenv_at;
 	struct user_regs_struct saved;
 	pid_t worker; /* the thread that makes the calls */
 	int pending;  /* a signal that came for it during a call */
@@ -251,8 +251,8 @@ static int restartless(long nr)
 /* Everything that can be checked without touching the target. */
 static int check(struct target *t, const char *lib, char *const env[], char *err, size_t n)
 {
-	static const char *const names[] = {"dlopen", "dlerror", "setenv"};
-	unsigned long off[3] = {0, 0, 0};
+	static const char *const names[] = {"dlopen", "dlerror", "setenv", "getenv"};
+	unsigned long off[4] = {0, 0, 0, 0};
 	char exe[64], buf[8];
 	const char *why;
 	long uid[4], gid[4];
@@ -286,13 +286,14 @@ static int check(struct target *t, const char *lib, char *const env[], char *err
 		snprintf(err, n, "it does not map libc");
 		return -1;
 	}
-	if(elf_symbols(t->libc_path, names, off, 3)) {
+	if(elf_symbols(t->libc_path, names, off, 4)) {
 		snprintf(err, n, "its libc %s has no dlopen (glibc older than 2.34?)", t->libc_path);
 		return -1;
 	}
 	t->dlopen_at = t->libc_base + off[0];
 	t->dlerror_at = t->libc_base + off[1];
 	t->setenv_at = t->libc_base + off[2];
+	t->getenv_at = t->libc_base + off[3];
 	if(!target_reads(t->pid, lib)) {
 		snprintf(err, n, "its user cannot read %s", lib);
 		return -1;
@@ -481,7 +482,7 @@ static int inject(struct target *t, const char *lib, char *const env[], char *er
 {
 	static const long none[3] = {-1, -1, -1}, first[3] = {0, -1, -1};
 	unsigned long num[3] = {0, 0, 0}, ret = 0;
-	char path[64], buf[PATH_MAX + 4096];
+	char path[64], buf[3 * PATH_MAX], preload[2 * PATH_MAX + 16] = "";
 	int rc;
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)t->pid);
@@ -496,17 +497,29 @@ static int inject(struct target *t, const char *lib, char *const env[], char *er
 		let_go(t, t->n);
 		return -1;
 	}
+	/* The program's own LD_PRELOAD stays, the shim after it. */
+	rc = call(t, t->getenv_at, "LD_PRELOAD", sizeof("LD_PRELOAD"), first, num, &ret, err, n);
+	if(rc)
+		goto out;
+	if(ret) {
+		char old[PATH_MAX] = "";
+
+		if(mem_read(t, ret, old, sizeof(old) - 1) == 0 && old[0] && !strstr(old, lib))
+			snprintf(preload, sizeof(preload), "LD_PRELOAD=%s:%s", old, lib);
+	}
 	for(size_t i = 0; env[i]; i++) {
 		const char *eq = strchr(env[i], '=');
 		size_t k = eq ? (size_t)(eq - env[i]) : 0;
 		const long args[3] = {0, (long)k + 1, -1};
 
-		if(!eq || strlen(env[i]) >= sizeof(buf))
+		const char *e = preload[0] && MID_HAS_PREFIX(env[i], "LD_PRELOAD=") ? preload : env[i];
+
+		if(!eq || strlen(e) >= sizeof(buf))
 			continue;
-		memcpy(buf, env[i], strlen(env[i]) + 1);
+		memcpy(buf, e, strlen(e) + 1);
 		buf[k] = '\0';
 		num[2] = 1;
-		rc = call(t, t->setenv_at, buf, strlen(env[i]) + 1, args, num, &ret, err, n);
+		rc = call(t, t->setenv_at, buf, strlen(e) + 1, args, num, &ret, err, n);
 		if(rc)
 			goto out;
 	}

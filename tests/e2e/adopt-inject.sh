@@ -139,4 +139,22 @@ for i in $(seq 1 100); do
 done
 refused "epoll_wait" "$E" "system call 232"
 note "ok: refusals"
+
+# ---- the program's own LD_PRELOAD stays; its children start gated --------
+cat >"$T/child.py" <<'PY'
+import os, subprocess, sys, time
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.02)
+r = subprocess.run(["/bin/sh", "-c", 'echo "$LD_PRELOAD"'], capture_output=True, text=True)
+print(r.returncode, r.stdout.strip(), r.stderr.strip() or "-")
+PY
+LD_PRELOAD=libm.so.6 "$PY" "$T/child.py" "$T/child.go" >"$T/child.out" 2>&1 &
+P=$!
+on_exit "kill -KILL $P 2>/dev/null"
+sleep 0.3
+"${AD[@]}" --inject "$P" >"$T/adopt.out" 2>"$T/adopt.err" || fail "inject: $(cat "$T/adopt.err")"
+touch "$T/child.go"
+wait "$P" || fail "the program with its own preload failed: $(cat "$T/child.out")"
+assert_eq "0 libm.so.6:$SHIM -" "$(cat "$T/child.out")" "the child's LD_PRELOAD"
+note "ok: LD_PRELOAD kept, the shim after it"
 midd_stop
