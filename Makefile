@@ -207,6 +207,12 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call ut_libs,$$*)
 	$(Q)$(CC) $(CPPFLAGS) -DMID_UNIT_TEST $(CFLAGS) $(LDFLAGS) -o $@ $< tests/fuzz/replay.c \
 		-Wl,--start-group $(filter %.a,$^) -Wl,--end-group $(UT_LINK)
 
+# The supervise-mode benchmark's program is static, so the launcher
+# supervises it without the preload.
+$(B)/bench/static_%: bench/static_%.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -static -o $@ $<
+
 $(B)/bench/%: bench/%.c $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $@")

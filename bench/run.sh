@@ -57,7 +57,8 @@ SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
 PTRACE_SET=write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,sendmmsg,connect,execve,execveat,open,openat,creat,truncate,ftruncate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat,chmod,fchmodat,chown,fchownat
 PTRACE="strace -f -qq --seccomp-bpf -o /dev/null -e trace=$PTRACE_SET"
 
-for f in "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live"; do
+for f in "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live" \
+	"$BB/static_supcost"; do
 	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing; run 'make bench'" >&2; exit 1; }
 done
 for t in strace curl awk; do
@@ -576,6 +577,13 @@ for m in "${profile_list[@]}"; do
 	throughput) profile_midd ;;
 	esac
 done
+
+# ---- supervise mode (bench/supervise.sh) ------------------------------------------
+while IFS= read -r l; do
+	ROWS+=("$l")
+	[[ $l == *"| missed |" ]] && MISSED+=("supervise")
+done < <(B=$B BENCH_SUP_ROWS_ONLY=1 bench/supervise.sh 2>>"$LOG/supervise.log") ||
+	say "supervise rows failed; see $LOG/supervise.log"
 
 # ---- 10. the plot --------------------------------------------------------------
 PLOT=
