@@ -14,7 +14,10 @@
 #    event kills the whole tree, exit 137, and nothing happens; with push
 #    on the tree dies at the revoke;
 #  - io_uring_setup fails with ENOSYS and the program falls back to calls
-#    that are gated.
+#    that are gated;
+#  - --supervise on a dynamically linked program (both layers) changes
+#    nothing allowed, and refuses each denied event once, raw syscall
+#    instructions included.
 # Plain pass only (a Go build): ASAN_EXCLUDE in the Makefile.
 . "$(dirname "$0")/../lib.sh"
 need go golang-go
@@ -170,6 +173,30 @@ assert_eq 137 "$rc" "push: launcher status"
 assert_absent "$T/push.out" "push: no write"
 device_restore
 note "ok: push kills the supervised tree"
+
+# Both layers: --supervise on a dynamically linked program keeps the
+# preload. Allowed, it behaves as without midshim; the preload alone
+# cannot see the raw syscall instructions, which the filter still gates.
+DYN=$BIN/helpers/sidefx_dyn
+export MIDSHIM_PUSH=off MIDSHIM_TTL_MS=1000
+"$DYN" raw - "$T/dyn.plain" "$PORT" "${CHILD[@]}" >"$T/dyn.plain.out" 2>&1
+"$MS" run --supervise --device "$DEV" -- "$DYN" raw - "$T/dyn.gated" "$PORT" "${CHILD[@]}" \
+	>"$T/dyn.gated.out" 2>"$T/dyn.err" || fail "both layers: run failed: $(cat "$T/dyn.err")"
+assert_eq "$(cat "$T/dyn.plain.out")" "$(cat "$T/dyn.gated.out")" "both layers: output"
+assert_eq "$(cat "$T/dyn.plain")" "$(cat "$T/dyn.gated")" "both layers: file"
+for mode in raw libc; do
+	"$MS" run --supervise --device "$DEV" --policy "$T/deny.json" -- "$DYN" "$mode" - \
+		"$T/denied.dyn$mode" "$PORT" "${CHILD[@]}" >"$T/dyn.$mode.out" 2>"$T/dyn.$mode.err" ||
+		fail "both layers, $mode: run failed"
+	assert_absent "$T/denied.dyn$mode" "both layers, $mode: denied write"
+	for what in "write error" "connect error" "exec error"; do
+		grep -qi "$what: .*operation not permitted" "$T/dyn.$mode.out" ||
+			fail "both layers, $mode: no EPERM for $what: $(cat "$T/dyn.$mode.out")"
+	done
+	# Each refused once: by the preload (libc) or by the launcher (raw).
+	assert_eq 3 "$(grep -c "denied .*code POLICY_DENY" "$T/dyn.$mode.err")" "both layers, $mode: one denial each"
+done
+note "ok: both layers"
 
 # A static program is refused with --no-supervise; a setuid one still is.
 set +e
