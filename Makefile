@@ -130,7 +130,16 @@ $(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY
 		$(call obj,$(SHIM_PRELOAD_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
 		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
 
-$(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON)
+# The browser console's files, compiled into midd (scripts/embed.sh).
+CONSOLE_ASSETS = $(sort $(wildcard server/console/*))
+$(B)/gen/console_assets.c: scripts/embed.sh $(CONSOLE_ASSETS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  EMBED   $@")
+	$(Q)scripts/embed.sh $@ $(CONSOLE_ASSETS)
+$(B)/gen/console_assets.o: $(B)/gen/console_assets.c
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON) $(B)/gen/console_assets.o
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -pthread
 

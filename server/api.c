@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "console.h"
 #include "lane.h"
 #include "match.h"
 #include "bind.h"
@@ -49,6 +50,7 @@ struct mid_api {
 	struct mid_service *svc;
 	struct mid_conns *conns;
 	struct mid_lane *lane;
+	struct mid_console *console; /* NULL: no console */
 	int is_unix;
 };
 
@@ -123,6 +125,7 @@ struct req {
 	uint64_t t0_ns; /* the request's arrival, CLOCK_MONOTONIC */
 	struct call call;
 	struct upgrade *up; /* set by the push route; freed with the request */
+	struct mid_console_reply *cr; /* a console route's answer */
 	char body[MID_REQUEST_BODY_MAX];
 };
 
@@ -777,6 +780,8 @@ static enum MHD_Result r_rotate(struct call *c)
 	rc = mid_service_rotate(c->api->svc, c->org, role, grace * 1000, &c->who, key, &until);
 	if(rc)
 		return send_failed(c, rc);
+	/* A console session was opened with a key: a rotation ends them all. */
+	mid_console_end_org(c->api->console, c->org);
 	mid_wire_time(until, until_text);
 	o = cJSON_CreateObject();
 	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
@@ -1132,6 +1137,16 @@ static void peer_name(struct mid_api *api, struct MHD_Connection *conn, char *ou
 			  (socklen_t)n);
 }
 
+/* The routes a console session may call (console.h): the device and org
+ * switches and what the page shows; not key rotation, validate, register,
+ * push or reports. */
+static int console_may(const struct route *r)
+{
+	return r->fn == r_set_state || r->fn == r_revoke_match || r->fn == r_list ||
+	       r->fn == r_usage || r->fn == r_org_disable || r->fn == r_org_enable ||
+	       r->fn == r_audit;
+}
+
 /* Find the org behind the request's key; 0 with 401/403 sent if none. */
 static int authorise(struct call *c, enum need need, enum MHD_Result *ret)
 {
@@ -1148,6 +1163,24 @@ static int authorise(struct call *c, enum need need, enum MHD_Result *ret)
 		presented = 1;
 		if(mid_service_auth(c->api->svc, k, &c->org, &c->role) == MID_OK)
 			break;
+	}
+	if(!c->org && !presented && console_may(c->route) && c->api->console) {
+		int change = strcmp(c->route->method, "GET") != 0;
+
+		switch(mid_console_auth(c->api->console, c->conn, change, &c->org)) {
+		case MID_OK:
+			c->role = MID_ROLE_ADMIN;
+			return 1;
+		case MID_ERR_INVAL:
+			mid_log_request("csrf-refused route=%s peer=%s request_id=%s", c->route->path,
+					c->peer, c->rid);
+			*ret = send_err(c, MHD_HTTP_FORBIDDEN, MID_E_CSRF,
+					"a console session's change needs its CSRF token in"
+					" x-csrf-token, from this origin");
+			return 0;
+		default:
+			break;
+		}
 	}
 	if(!c->org) {
 		mid_log_request("unauthorized route=%s key=%s peer=%s request_id=%s",
@@ -1246,13 +1279,66 @@ static void lane_run(void *arg)
 	struct req *rq = arg;
 
 	rq->call.route->fn(&rq->call);
+	/* An operator's change: the console's live views look again. */
+	if(strcmp(rq->call.route->method, "GET"))
+		mid_console_touch(rq->call.api->console);
 	rq->state = RQ_ANSWERED;
 	MHD_resume_connection(rq->call.conn);
+}
+
+/* A console long poll ends: queue its answer once resumed. */
+static void console_wake(void *arg, struct mid_console_reply *r)
+{
+	struct req *rq = arg;
+
+	*rq->cr = *r;
+	rq->state = RQ_ANSWERED;
+	MHD_resume_connection(rq->call.conn);
+}
+
+/* A console route (console.h): answered at once, or, for a long poll,
+ * suspended first so that the wake cannot come before the suspension. */
+static enum MHD_Result console_request(struct mid_api *api, struct MHD_Connection *conn,
+				       const char *url, const char *method, struct req *rq)
+{
+	char peer[MID_PEER_MAX];
+	int wait = !strcmp(url, "/console/wait");
+	struct mid_console_reply r;
+
+	rq->cr = calloc(1, sizeof(*rq->cr));
+	if(!rq->cr)
+		return MHD_NO;
+	rq->call.conn = conn;
+	if(rq->too_big) {
+		memset(&r, 0, sizeof(r));
+		r.status = MHD_HTTP_CONTENT_TOO_LARGE;
+		r.text = mid_wire_error(MID_E_TOO_LARGE, "request body is larger than 4096 bytes", "");
+		r.len = r.text ? strlen(r.text) : 0;
+		r.type = "application/json";
+		rq->state = RQ_ANSWERED;
+		return mid_console_queue(conn, &r);
+	}
+	peer_name(api, conn, peer, sizeof(peer));
+	if(wait) {
+		rq->state = RQ_LANE;
+		MHD_suspend_connection(conn);
+	}
+	if(mid_console_route(api->console, conn, url, method, rq->body, rq->len, peer, &r,
+			     console_wake, rq))
+		return MHD_YES;
+	if(wait) {
+		console_wake(rq, &r);
+		return MHD_YES;
+	}
+	rq->state = RQ_ANSWERED;
+	return mid_console_queue(conn, &r);
 }
 
 static enum MHD_Result finish_request(struct mid_api *api, struct MHD_Connection *conn,
 				      const char *url, const char *method, struct req *rq)
 {
+	if(api->console && mid_console_owns(url))
+		return console_request(api, conn, url, method, rq);
 	if(prepare(api, conn, url, method, rq)) {
 		rq->state = RQ_LANE;
 		MHD_suspend_connection(conn);
@@ -1294,6 +1380,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		rq->t0_ns = mid_now_ns();
 		rq->call.out.json = NULL;
 		rq->up = NULL;
+		rq->cr = NULL;
 		*con_cls = rq;
 		/* Announced too large: answer now; libmicrohttpd then closes
 		 * the connection without reading the body. */
@@ -1303,6 +1390,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		}
 		return MHD_YES;
 	}
+	if(rq->state == RQ_ANSWERED && rq->cr) /* a console long poll's end */
+		return mid_console_queue(conn, rq->cr);
 	if(rq->state == RQ_ANSWERED) /* back from the slow lane */
 		return queue_reply(conn, &rq->call.out);
 	if(rq->state == RQ_LANE)
@@ -1337,6 +1426,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		free(rq->call.out.json);
 	if(rq)
 		free(rq->up);
+	if(rq && rq->cr) {
+		mid_console_reply_free(rq->cr);
+		free(rq->cr);
+	}
 	free(rq);
 	*con_cls = NULL;
 }
@@ -1384,6 +1477,11 @@ enum mid_rc mid_api_start(struct mid_service *svc, struct mid_conns *conns, int 
 	}
 	*out = api;
 	return MID_OK;
+}
+
+void mid_api_set_console(struct mid_api *api, struct mid_console *con)
+{
+	api->console = con;
 }
 
 void mid_api_stop(struct mid_api *api)

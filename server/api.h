@@ -28,6 +28,11 @@ enum mid_rc mid_api_start(struct mid_service *svc, struct mid_conns *conns, int 
 			  unsigned threads, int is_unix, struct mid_api **out, char *err,
 			  size_t errlen) MID_WUR;
 
+/* Serve the browser console 'con' (console.h) at /console, and accept
+ * its sessions on the API routes it uses. Before the first request. */
+struct mid_console;
+void mid_api_set_console(struct mid_api *api, struct mid_console *con);
+
 /* Stop accepting, finish the requests in progress, free. */
 void mid_api_stop(struct mid_api *api);
 

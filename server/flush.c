@@ -27,6 +27,13 @@ struct mid_flush {
 	int stop;
 };
 
+static _Atomic uint64_t rows_total;
+
+uint64_t mid_flush_rows_total(void)
+{
+	return rows_total;
+}
+
 static int next_row(void *arg, struct mid_audit_row *row)
 {
 	return mid_audit_next(arg, row);
@@ -44,6 +51,8 @@ size_t mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audi
 			(unsigned long long)dropped);
 	if(b.rows && mid_store_audit_append(db, next_row, &b))
 		mid_log("audit flush failed: lost %zu audit rows", b.rows);
+	else
+		rows_total += b.rows;
 	if(counters) {
 		struct mid_dirty *d = NULL;
 		size_t nd = 0;

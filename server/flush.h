@@ -31,6 +31,10 @@ enum mid_rc mid_flush_start(struct mid_state *st, struct mid_store *db, struct m
 /* Write everything pending once more, stop the thread and free it. */
 void mid_flush_stop(struct mid_flush *f);
 
+/* Audit rows written by every flush of this process so far: the console's
+ * live view watches it to learn that the trail has grown. */
+uint64_t mid_flush_rows_total(void);
+
 /* Write everything pending now (the thread's own step; tests call it);
  * with 'counters' the device counters too. Returns the audit bytes taken. */
 size_t mid_flush_now(struct mid_state *st, struct mid_store *db, struct mid_audit *q,

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "console.h"
 #include "keeper.h"
 #include "keys.h"
 #include "listen.h"
@@ -46,6 +47,7 @@ static const char usage_text[] =
 "            [--allow-remote] [--threads N] [--quiet]\n"
 "            [--max-connections N] [--peer-connections N] [--head-timeout-ms N]\n"
 "            [--register-rate N] [--register-burst N]\n"
+"            [--no-console] [--console-tls] [--console-session-s N]\n"
 "       midd init [--db FILE] [--name ORG] [--device-limit N]\n"
 "                 [--write-keys DIR [--admin-key-dir ADIR] [--key-group GROUP]]\n"
 "       midd --help | --version\n"
@@ -79,6 +81,10 @@ static const char usage_text[] =
 "                       burst (default 20; 0 = no limit); over it register\n"
 "                       answers 429 RATE_LIMITED with Retry-After\n"
 "  --register-burst N   new devices an org may register at once (default 200)\n"
+"  --no-console         do not serve the browser console at /console\n"
+"  --console-tls        midd sits behind TLS: console cookies get Secure\n"
+"  --console-session-s N  a console session's lifetime in seconds\n"
+"                       (default 28800, from 60 to 604800)\n"
 "\n"
 "midd init:\n"
 "  --db FILE            database to create or extend (default as above)\n"
@@ -91,7 +97,9 @@ static const char usage_text[] =
 "  --key-group GROUP    org.key 0640 in GROUP, for gated programs in it\n"
 "  Without --write-keys, init prints both keys once. The database keeps\n"
 "  only their SHA-256 hashes.\n"
-"\n"
+"\n";
+
+static const char usage_routes[] =
 "Routes (keys in x-org-key / x-admin-key; the admin key works wherever\n"
 "the org key does, except validate and the shim's register: 403):\n"
 "  POST /api/v1/devices/register   org    {\"deviceId\":\"...\"}\n"
@@ -104,7 +112,9 @@ static const char usage_text[] =
 "  POST /api/v1/org/disable        admin  (and /api/v1/org/enable)\n"
 "  POST /api/v1/org/rotate-key     admin  {\"key\":\"org\"} or {\"key\":\"admin\"}\n"
 "  GET  /api/v1/audit              admin  [?deviceId=ID][&limit=N]\n"
+"  POST /api/v1/devices/revoke-match admin {\"match\":\"GLOB\"[,\"dryRun\":true]}\n"
 "  GET  /healthz                   none\n"
+"  GET  /console                   the browser console (log in with the admin key)\n"
 "\n"
 "Signals: SIGTERM and SIGINT stop midd cleanly (exit 0).\n"
 "Exit status: 0 success, 1 runtime error, 2 usage error.\n"
@@ -312,6 +322,8 @@ struct serve_opts {
 	int quiet;
 	struct mid_conn_opts conn;
 	long reg_rate, reg_burst;
+	int no_console;
+	struct mid_console_opts console;
 };
 
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
@@ -328,6 +340,9 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 		{"head-timeout-ms", required_argument, NULL, 'H'},
 		{"register-rate", required_argument, NULL, 'R'},
 		{"register-burst", required_argument, NULL, 'B'},
+		{"no-console", no_argument, NULL, 'n'},
+		{"console-tls", no_argument, NULL, 'T'},
+		{"console-session-s", required_argument, NULL, 'S'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -351,6 +366,17 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 		case 's': o->socket = optarg; break;
 		case 'r': o->allow_remote = 1; break;
 		case 'q': o->quiet = 1; break;
+		case 'n': o->no_console = 1; break;
+		case 'T': o->console.secure = 1; break;
+		case 'S':
+			v = parse_count(optarg, 604800);
+			if(v < 60) {
+				usage_error("--console-session-s wants a number from 60 to 604800, not '%s'",
+					    optarg);
+				return EXIT_USAGE;
+			}
+			o->console.ttl_s = (unsigned)v;
+			break;
 		case 't':
 			o->threads = parse_count(optarg, THREADS_MAX);
 			if(o->threads < 1) {
@@ -389,7 +415,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			}
 			*(c == 'R' ? &o->reg_rate : &o->reg_burst) = v;
 			break;
-		case 'h': fputs(usage_text, stdout); return -1;
+		case 'h': fputs(usage_text, stdout); fputs(usage_routes, stdout); return -1;
 		case 'V': printf("midd %s\n", MIDD_VERSION); return -1;
 		default: fprintf(stderr, "Try 'midd --help'.\n"); return EXIT_USAGE;
 		}
@@ -441,6 +467,7 @@ static int serve(int argc, char **argv)
 	struct mid_api *tcp = NULL, *unx = NULL;
 	struct mid_conns *conns = NULL;
 	uint64_t t0_ns = mid_now_ns();
+	struct mid_console *con = NULL;
 	struct mid_conn_opts lim;
 	struct mid_listen l;
 	char err[512] = "";
@@ -482,10 +509,16 @@ static int serve(int argc, char **argv)
 	mid_conns_limits(conns, &lim);
 	if(start_push(svc, o.db, err, sizeof(err)))
 		goto out;
+	o.console.assets = mid_console_assets;
+	if(!o.no_console && mid_console_new(svc, &o.console, &con)) {
+		snprintf(err, sizeof(err), "cannot start the console: out of memory");
+		goto out;
+	}
 	if(strcmp(o.listen, "none")) {
 		if(mid_listen_tcp(&l, &fd, err, sizeof(err)) ||
 		   mid_api_start(svc, conns, fd, (unsigned)o.threads, 0, &tcp, err, sizeof(err)))
 			goto out;
+		mid_api_set_console(tcp, con);
 	}
 	if(o.socket) {
 		if(mid_listen_unix(o.socket, &fd, err, sizeof(err)))
@@ -493,6 +526,7 @@ static int serve(int argc, char **argv)
 		made_socket = 1;
 		if(mid_api_start(svc, conns, fd, (unsigned)o.threads, 1, &unx, err, sizeof(err)))
 			goto out;
+		mid_api_set_console(unx, con);
 	}
 	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld max_connections=%u"
 		" peer_connections=%u head_timeout_ms=%u register_rate=%ld/s register_burst=%ld"
@@ -501,6 +535,8 @@ static int serve(int argc, char **argv)
 		o.socket ? o.socket : "", o.threads, lim.max, lim.per_peer, lim.head_ms,
 		o.reg_rate, o.reg_burst, (unsigned long long)((mid_now_ns() - t0_ns) / 1000000),
 		cpu_ms());
+	if(con && tcp)
+		mid_log("console url=http://%s/console", o.listen);
 	/* Under systemd (Type=notify), units ordered after midd start only
 	 * now that its sockets accept calls. */
 	{
@@ -516,9 +552,11 @@ static int serve(int argc, char **argv)
 	(void)mid_notify("STOPPING=1");
 	ret = 0;
 out:
+	mid_console_stop(con); /* its long polls end before the servers */
 	mid_api_stop(tcp);
 	mid_api_stop(unx);
 	mid_conns_free(conns);
+	mid_console_free(con);
 	if(made_socket)
 		unlink(o.socket);
 	mid_service_close(svc);

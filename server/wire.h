@@ -27,6 +27,7 @@
 #define MID_E_RATE "RATE_LIMITED"
 #define MID_E_BUSY "BUSY"
 #define MID_E_MATCH_CHANGED "MATCH_CHANGED"
+#define MID_E_CSRF "CSRF_REQUIRED"
 
 /* A parse failure: the answer's error code and a message for the caller. */
 struct mid_wire_err {
