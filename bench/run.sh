@@ -5,8 +5,9 @@
 # measured in this one run; a ratio comes from rounds in which the
 # ungated and the gated run alternate (ABBA order), and the figure is the
 # median of the rounds' ratios. Writes bench/results.md, bench/latency.png
-# (when gnuplot can be had) and the README's table; raw output is kept in
-# $B/bench-logs/.
+# (when gnuplot can be had) and the README's table, and has
+# bench/console.sh add the browser console's page weight and first render;
+# raw output is kept in $B/bench-logs/.
 #
 #   B=build bench/run.sh
 #
@@ -777,6 +778,8 @@ EOF
 		fi
 	fi
 } >"$OUT/results.md"
+# The browser console's page weight and first render (its own section).
+B=$B bash bench/console.sh "$OUT/results.md" || say "the console's figures were not measured"
 
 [ -n "$PLOT" ] && say "wrote $OUT/results.md and $OUT/latency.png" || say "wrote $OUT/results.md"
 if [ "$OUT" = "$TOP/bench" ]; then

@@ -22,7 +22,8 @@
 #   B                  build directory (default: build)
 #   DEMO_DIR           working directory, wiped at start (default: var/demo)
 #   DEMO_PORT          port for midd (default: 7070 if free, else any free one)
-#   DEMO_INTERACTIVE=1 you revoke, from a second terminal, with midctl console
+#   DEMO_INTERACTIVE=1 you revoke, from a second terminal with midctl console,
+#                      or from the browser console at URL/console
 #   DEMO_PRELOAD       libraries to preload before the shim (sanitizer builds)
 set -uo pipefail
 
@@ -184,6 +185,7 @@ MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$ADMIN_KEY" --timeout-ms 30
 say "midd listens on $URL (database $(rel "$D/midd.db"))"
 say "org key   $(rel "$ORG_KEY")   for gated programs: register, validate"
 say "admin key $(rel "$ADMIN_KEY")   for the operator: revoke, restore"
+say "console   $URL/console   in a browser; log in with the admin key"
 say "midctl below stands for: $(rel "$BIN/midctl") --url $URL --admin-key-file $(rel "$ADMIN_KEY")"
 out=$("${MIDCTL[@]}" register "$DEVICE" 2>&1) || die "midctl register failed: $out"
 cmdline "midctl register $DEVICE"
@@ -267,6 +269,9 @@ else
 		"$BIN/midctl" "$URL" "$ADMIN_KEY" "$DEVICE" "$C_0"
 	echo
 	say "and type 'revoke' (or 'disable' to stop the whole organisation)."
+	say "Or revoke from the browser: open $URL/console, log in with the admin key"
+	say "(the line in $(rel "$ADMIN_KEY")), and press Revoke next to $DEVICE;"
+	say "its denial then shows in the console's audit trail as it happens."
 	say "Waiting for the program to stop (at most $((INTERACTIVE_LIMIT_S / 60)) minutes; Ctrl-C ends the demo)."
 	limit_s=$INTERACTIVE_LIMIT_S
 fi

@@ -12,7 +12,7 @@ tmp=$out.tmp
 	echo '#include "console.h"'
 	i=0
 	for f in "$@"; do
-		echo "static const unsigned char asset$i[] = {"
+		echo "static const unsigned char asset${i}[] = {"
 		od -An -v -tx1 "$f" | sed -e 's/ \([0-9a-f][0-9a-f]\)/0x\1,/g'
 		echo "};"
 		i=$((i + 1))

@@ -26,7 +26,8 @@ git rsync make gcc tar gzip
 gnuplot-nox
 nodejs default-jdk-headless shellcheck clang-format cppcheck openssl systemd
 python3-prometheus-client
-golang-go"
+golang-go
+chromium chromium-driver python3-selenium"
 for extra in "$@"; do
 	case $extra in
 	bench) PKGS="$PKGS strace valgrind" ;;

@@ -486,7 +486,7 @@ static enum MHD_Result r_revoke_match(struct call *c)
 	const cJSON *dry = cJSON_GetObjectItemCaseSensitive(root, "dryRun");
 	const cJSON *expect = cJSON_GetObjectItemCaseSensitive(root, "expect");
 	const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "match");
-	struct mid_match m;
+	struct mid_match m = {0};
 	struct mid_change res;
 	enum mid_rc rc;
 	size_t i;

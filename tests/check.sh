@@ -4,8 +4,9 @@
 # line "N passed, N failed, N skipped" summing them all (a pass whose build
 # fails counts as one failure). Every pass runs even when an earlier one
 # failed; the exit status is 0 only if nothing failed.
-#   plain        $B, -Werror: static, unit, fuzz, integration, faults, e2e
-#   asan+ubsan   $ASAN_DIR: the same without static and ASAN_EXCLUDE
+#   plain        $B, -Werror: static, unit, fuzz, integration, faults, e2e,
+#                browser (the console in headless Chromium)
+#   asan+ubsan   $ASAN_DIR: the same without static, browser and ASAN_EXCLUDE
 #   tsan         $TSAN_DIR: unit
 # A skip for a package that scripts/install-deps.sh installs is a failure
 # here (MIDSHIM_TEST_REQUIRE_DEPS).
@@ -54,7 +55,7 @@ fi
 
 MK=(B="$B" build-all tests-build)
 RUN_ENV=(B="$B")
-SUITES=(static unit fuzz integration faults e2e)
+SUITES=(static unit fuzz integration faults e2e browser)
 one_pass plain
 
 MK=(B="$ASAN_DIR" "SANITIZER=address,undefined" OPT="-O1 -g" build-all tests-build)

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Run midshim's tests and print one closing line
 # "N passed, N failed, N skipped".
-#   tests/run.sh [static|unit|fuzz|integration|faults|e2e]...   (default: all)
+#   tests/run.sh [static|unit|fuzz|integration|faults|e2e|browser]...   (default: all)
 #
 # Each test is a program or script: exit 0 is a pass, 77 a skip (its
 # "SKIP: ..." lines say why), anything else a failure. Its output is kept
@@ -93,11 +93,11 @@ run_scripts() { # dir
 }
 
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(static unit fuzz integration faults e2e)
+[ ${#suites[@]} -eq 0 ] && suites=(static unit fuzz integration faults e2e browser)
 
 for s in "${suites[@]}"; do
 	case $s in
-	static | integration | faults | e2e)
+	static | integration | faults | e2e | browser)
 		run_scripts "tests/$s" ;;
 	unit)
 		for src in tests/unit/check_*.c; do
@@ -110,7 +110,7 @@ for s in "${suites[@]}"; do
 			run_built "fuzz-replay/$n" "$B/fuzz/$n" "tests/fuzz/corpus/${n#fuzz_}"
 		done ;;
 	*)
-		echo "run.sh: unknown suite '$s' (static, unit, fuzz, integration, faults, e2e)" >&2
+		echo "run.sh: unknown suite '$s' (static, unit, fuzz, integration, faults, e2e, browser)" >&2
 		exit 2 ;;
 	esac
 done

@@ -174,7 +174,6 @@ try:
         fail("the admin key is left in the page or its URL")
     until("the gated device listed",
           lambda: drv.find_elements(By.CSS_SELECTOR, 'li[data-device="%s"] button.revoke' % LOOP))
-    drv.save_screenshot(os.path.join(SHOTS, "console-desktop.png"))
     note("ok: logged in with the admin key")
 
     # ---- phone: revoke the gated program's device ----
@@ -238,6 +237,10 @@ try:
     if state("svc:dev:c") != "active":
         fail("bulk revoke reached svc:dev:c")
     note("ok: bulk revoke of svc:prod:* after a confirmation naming 3")
+    until("the bulk revoke in the audit view", lambda: len(drv.find_elements(
+        By.XPATH, '//ol[@id="audit"]/li[contains(., " revoke ")]')) >= 4)
+    drv.execute_script("window.scrollTo(0, 0)")
+    drv.save_screenshot(os.path.join(SHOTS, "console-desktop.png"))
 
     # ---- org disable (typed confirmation) and enable ----
     by_id("org-toggle").click()

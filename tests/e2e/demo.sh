@@ -33,6 +33,9 @@ rc=$?
 set -e
 out=$(cat "$T/out")
 assert_eq 0 "$rc" "demo exit status; output: $out"
+url=$(sed -n 's/^    console   \(http:[^ ]*\/console\)   in a browser; log in with the admin key$/\1/p' "$T/out")
+[ -n "$url" ] || fail "no console URL line: $out"
+grep -Eq "^    midd listens on ${url%/console} " "$T/out" || fail "the console URL is not midd's: $out"
 grep -Eq "^    registered demo:local:runaway:01 \(request_id $UUID_RE\)$" "$T/out" ||
 	fail "no register line: $out"
 grep -Eq "^    revoked demo:local:runaway:01 \(request_id $UUID_RE\)$" "$T/out" ||
@@ -75,6 +78,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 [ -n "$cmd" ] || fail "interactive demo printed no console command: $(cat "$T/iout")"
+assert_file_contains "$T/iout" "Or revoke from the browser: open http://" "the browser console offered"
 assert_contains "$cmd" "--admin-key-file $T/demo/admin/admin.key" "console command names the admin key"
 sleep 1
 # shellcheck disable=SC2086 # the printed command, split as a shell would
