@@ -110,14 +110,27 @@
 
   // ---- devices ----
   async function refresh() {
-    const [l, u] = await Promise.all([api('GET', '/api/v1/devices/list'), api('GET', '/api/v1/usage')]);
-    if (l.status === 200) {
-      devices = l.json.devices || [];
-      orgDisabled = !!l.json.org_disabled;
+    const [l, u] = await Promise.all([listAll(), api('GET', '/api/v1/usage')]);
+    if (l) {
+      devices = l;
       renderDevices();
     }
     if (u.status === 200) renderUsage(u.json);
     await loadAudit();
+  }
+
+  // Every device, page by page (midd gives 1,000 a page); at most 20 pages.
+  async function listAll() {
+    let all = [];
+    let after = 0;
+    for (let page = 0; page < 20; page++) {
+      const r = await api('GET', '/api/v1/devices/list?limit=1000&after=' + after);
+      if (r.status !== 200) return null;
+      all = all.concat(r.json.devices || []);
+      if (r.json.next === null || r.json.next === undefined) return all;
+      after = r.json.next;
+    }
+    return all;
   }
 
   function renderUsage(u) {

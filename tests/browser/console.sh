@@ -17,5 +17,5 @@ export ORG_KEY_FILE=$T/keys/org.key ADMIN_KEY_FILE=$T/admin/admin.key
 # The gated program's own settings: the org key from its file, a short
 # allow-cache TTL, push off so that its end is the gate's own denial.
 export MIDSHIM_TTL_MS=100 MIDSHIM_PUSH=off
-timeout -k 5 90 "$PY" "$(dirname "$0")/console.py"
+timeout -k 5 150 "$PY" "$(dirname "$0")/console.py"
 midd_stop

@@ -130,7 +130,15 @@ assert_eq 429 "$s" "login attempts over the limit"
 [ "$n" -le 11 ] || fail "$n more attempts passed before the limit"
 ra=$(header retry-after)
 [ "${ra:-0}" -ge 1 ] || fail "429 without Retry-After: $(cat "$T/h")"
-assert_eq 429 "$(login "$ADMIN_KEY")" "even the right key waits out the limit"
+# The right key waits out the limit too, unless a token came back in the
+# meantime (one per 3 s; a loaded machine can take that long).
+t0=$SECONDS
+s=$(login "$ADMIN_KEY")
+if [ $((SECONDS - t0)) -lt 2 ]; then
+	assert_eq 429 "$s" "even the right key waits out the limit"
+else
+	note "the right key's attempt took $((SECONDS - t0)) s: a token may have come back; not judged"
+fi
 note "ok: rate limit after $n more attempts, Retry-After $ra"
 midd_stop
 
