@@ -77,7 +77,9 @@ try:
         fcp.append(t[0]); dcl.append(t[1]); load.append(t[2])
 finally:
     d.quit()
-f = lambda xs: "%.0f (%.0f–%.0f)" % (statistics.median(xs), min(xs), max(xs))
+def f(xs):
+    xs = [x for x in xs if x >= 0]  # a load without a paint entry is left out
+    return "%.0f (%.0f–%.0f, n=%d)" % (statistics.median(xs), min(xs), max(xs), len(xs)) if xs else "none"
 print(f(fcp) + "|" + f(dcl) + "|" + f(load))
 PYEOF
 IFS='|' read -r fcp dcl load <"$T/render"
