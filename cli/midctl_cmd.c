@@ -596,6 +596,40 @@ static void adopted_lines(const cJSON *dev)
 	}
 }
 
+/* The device's live processes, those holding a push channel of their
+ * own (preload) or through their launcher: a revoke kills them at once.
+ * At most STATUS_PROCS lines; the count is always shown. */
+#define STATUS_PROCS 20
+static void process_lines(const cJSON *dev)
+{
+	const cJSON *p;
+	char b1[CELL_MAX], b2[CELL_MAX], b3[CELL_MAX];
+	int n = 0, shown = 0;
+
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(dev, "processes")) {
+		const char *kind = jstr(p, "channel");
+
+		n += !kind || strcmp(kind, "adopt");
+	}
+	printf("processes   %d live, each killed at once by a revoke%s\n", n,
+	       n ? " (PID, program, push channel, since):" : "");
+	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(dev, "processes")) {
+		const char *kind = jstr(p, "channel");
+
+		if((kind && !strcmp(kind, "adopt")) || shown == STATUS_PROCS)
+			continue;
+		shown++;
+		printf("            %s %s %s %s\n",
+		       fmt_val(cJSON_GetObjectItemCaseSensitive(p, "pid"), "?", b1, sizeof(b1)),
+		       fmt_val(cJSON_GetObjectItemCaseSensitive(p, "program"), "?", b2, sizeof(b2)),
+		       kind ? kind : "?",
+		       fmt_time(cJSON_GetObjectItemCaseSensitive(p, "since"), b3, sizeof(b3)));
+	}
+	if(shown < n)
+		printf("            ... and %d more (midctl --json status %s)\n", n - shown,
+		       clean(jstr(dev, "deviceId") ? jstr(dev, "deviceId") : "", b1, sizeof(b1)));
+}
+
 int mid_ctl_status(struct mid_ctl *c, const char *device)
 {
 	char what[MID_DEVICE_MAX + 32], path[3 * MID_DEVICE_MAX + 64], dev[MID_DEVICE_MAX + 1];
@@ -661,6 +695,7 @@ int mid_ctl_status(struct mid_ctl *c, const char *device)
 		       " not yet in the database\n", fmt_val(pending, "?", b1, sizeof(b1)));
 	else if(cJSON_IsNumber(pending))
 		printf("storage     every change is persisted\n");
+	process_lines(d);
 	adopted_lines(d);
 	printf("validate    %s\n", !code ? "unknown (unexpected device state)" :
 				       !strcmp(code, "ALLOW") ? "allowed" : code);

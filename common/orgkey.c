@@ -73,8 +73,8 @@ enum mid_rc mid_org_key_check(const char *key, const char *file, char *err, size
 	 * itself points to another directory (realpath costs a system call
 	 * per component, in every gated start). */
 	if(file && (beside(file, found, sizeof(found)) ||
-	            (lstat(file, &st) == 0 && S_ISLNK(st.st_mode) && realpath(file, real) &&
-	             beside(real, found, sizeof(found))))) {
+	            (lstat(file, &st) == 0 && S_ISLNK(st.st_mode) &&
+	             realpath(file, real) && beside(real, found, sizeof(found))))) {
 		snprintf(err, errlen,
 		         "%.256s, beside the org key, is readable by this program: "
 		         "with the admin key it could restore its own device; make it "

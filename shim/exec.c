@@ -434,12 +434,13 @@ static const char *elf_unfollowable(int fd, const unsigned char *b, size_t got)
 	for(i = 0; i < e.e_phnum && i < 256; i++) {
 		uint64_t off = e.e_phoff + i * e.e_phentsize;
 
+		/* Headers the kernel cannot read either: the exec fails. */
 		if(!phdr_type(fd, b, got, off, &type))
-			return "unreadable";
+			return NULL;
 		if(type != PT_INTERP)
 			continue;
 		if(!read_interp(fd, b, got, off, interp, sizeof(interp)))
-			return "unreadable";
+			return NULL;
 		return our_loader(interp) ? NULL : "loaded by another program interpreter";
 	}
 	return "statically linked";

@@ -36,6 +36,17 @@ reset() {
 	push_wait "$DEV" 0
 }
 
+# midctl status lists the live processes, by PID and program.
+start status sleep 600
+push_wait "$DEV" 1
+st=$("${OURS[@]}" "$BIN/midctl" --url "$MIDSHIM_URL" --admin-key-file "$T/admin/admin.key" \
+	status "$DEV") || fail "midctl status: $st"
+assert_contains "$st" "processes   1 live" "midctl status: the count"
+assert_contains "$st" "$(tag_pids "status.$$" | tr -d ' ') sleep preload" "midctl status: the process"
+kill -KILL "$(tag_pids "status.$$" | tr -d ' ')"
+push_wait "$DEV" 0
+note "ok: midctl status lists the live process"
+
 run_case "sleep, revoke" /api/v1/devices/revoke "$(body)" sleep 600
 reset
 run_case "pipe read, revoke" /api/v1/devices/revoke "$(body)" \

@@ -711,6 +711,7 @@ START_TEST(test_shim_exec_followable_wild_header)
 	memset(&eh, 0, sizeof(eh));
 	memcpy(eh.e_ident, ELFMAG, SELFMAG);
 	eh.e_ident[EI_CLASS] = ELFCLASS64;
+	eh.e_machine = EM_X86_64;
 	eh.e_phoff = UINT64_MAX - 1;
 	eh.e_phentsize = sizeof(Elf64_Phdr);
 	eh.e_phnum = 3;
