@@ -4,7 +4,7 @@
 # Idempotent: installs only what is missing and says what it installs.
 # Run as root or with sudo available.
 #
-#   scripts/install-deps.sh [--list] [bench] [fuzz] [valgrind]
+#   scripts/install-deps.sh [--list] [bench] [fuzz] [valgrind] [deb]
 #
 # With no argument: what make, make check and make demo need. Each
 # argument adds the tools of the make target of that name. --list prints
@@ -33,8 +33,9 @@ for extra in "$@"; do
 	bench) PKGS="$PKGS strace valgrind" ;;
 	fuzz) PKGS="$PKGS clang libclang-rt-14-dev" ;;
 	valgrind) PKGS="$PKGS valgrind" ;;
+	deb) PKGS="$PKGS dpkg-dev debhelper devscripts lintian" ;;
 	*)
-		echo "install-deps: unknown group '$extra' (bench, fuzz, valgrind)" >&2
+		echo "install-deps: unknown group '$extra' (bench, fuzz, valgrind, deb)" >&2
 		exit 2
 		;;
 	esac

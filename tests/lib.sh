@@ -232,6 +232,24 @@ if [ -n "${MIDSHIM_TEST_SANITIZER:-}" ]; then
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 fi
 
+# launcher_run LAUNCHER DEVICE MARKER: an installed launcher runs a shell
+# that prints its LD_PRELOAD and touches MARKER, with the TTL 100 ms and
+# the test's midd and org key; no MIDSHIM_* of the test's environment
+# reaches it. Output in $T/out and $T/err, status in RC.
+launcher_run() {
+	local v unset=() pre=
+	[ -z "${MIDSHIM_TEST_SANITIZER:-}" ] || pre=${PRELOAD%:*}
+	for v in ${!MIDSHIM_@}; do unset+=(-u "$v"); done
+	set +e
+	# shellcheck disable=SC2016 # expanded by the gated shell
+	env "${unset[@]}" ${pre:+LD_PRELOAD=$pre} \
+		"$1" run --device "$2" --url "$MIDSHIM_URL" --ttl-ms 100 \
+		--org-key-file "$T/keys/org.key" -- \
+		/bin/sh -c 'echo "$LD_PRELOAD"; touch "$1"' sh "$3" >"$T/out" 2>"$T/err" </dev/null
+	RC=$?
+	set -e
+}
+
 device_revoke() { # [device]
 	local r
 	r=$(api POST /api/v1/devices/revoke "$ADMIN_KEY" "{\"deviceId\":\"${1:-$MIDSHIM_DEVICE_ID}\"}")

@@ -46,21 +46,7 @@ BIN=$P/bin # midd_start and midd_init use the installed midd
 midd_start
 export ORG_KEY ADMIN_KEY
 DEV=test:e2e:install:01
-pre=
-[ -z "${MIDSHIM_TEST_SANITIZER:-}" ] || pre=${PRELOAD%:*}
-# No MIDSHIM_* from the test environment: only what `midshim run` is told.
-run_installed() { # marker
-	local v unset=()
-	for v in ${!MIDSHIM_@}; do unset+=(-u "$v"); done
-	set +e
-	# shellcheck disable=SC2016 # expanded by the gated shell
-	env "${unset[@]}" ${pre:+LD_PRELOAD=$pre} \
-		"$P/bin/midshim" run --device "$DEV" --url "$MIDSHIM_URL" --ttl-ms 100 \
-		--org-key-file "$T/keys/org.key" -- \
-		/bin/sh -c 'echo "$LD_PRELOAD"; touch "$1"' sh "$1" >"$T/out" 2>"$T/err" </dev/null
-	RC=$?
-	set -e
-}
+run_installed() { launcher_run "$P/bin/midshim" "$DEV" "$1"; }
 run_installed "$T/m1"
 assert_eq 0 "$RC" "allowed run under the installed launcher; stderr: $(cat "$T/err")"
 assert_exists "$T/m1" "allowed run did its side effect"
