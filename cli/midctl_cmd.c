@@ -937,12 +937,38 @@ out:
 	return ex;
 }
 
+/* A report's details in one cell: "program rm, pid 42, rule 2: fs delete
+ * /x (POLICY_DENY)"; "-" for a row without. */
+static const char *fmt_report(const cJSON *r, char *buf, size_t len)
+{
+	const cJSON *prog = cJSON_GetObjectItemCaseSensitive(r, "program");
+	const cJSON *pid = cJSON_GetObjectItemCaseSensitive(r, "pid");
+	const cJSON *rule = cJSON_GetObjectItemCaseSensitive(r, "rule");
+	const cJSON *text = cJSON_GetObjectItemCaseSensitive(r, "detail");
+	size_t o = 0;
+
+	if(cJSON_IsString(r))
+		return fmt_val(r, "-", buf, len);
+	if(!cJSON_IsObject(r))
+		return "-";
+	buf[0] = '\0';
+	if(cJSON_IsString(prog))
+		o += (size_t)snprintf(buf + o, len - o, "program %s", prog->valuestring);
+	if(cJSON_IsNumber(pid) && o < len)
+		o += (size_t)snprintf(buf + o, len - o, "%spid %.0f", o ? ", " : "", pid->valuedouble);
+	if(cJSON_IsString(rule) && o < len)
+		o += (size_t)snprintf(buf + o, len - o, "%srule %s", o ? ", " : "", rule->valuestring);
+	if(cJSON_IsString(text) && o < len)
+		snprintf(buf + o, len - o, "%s%s", o ? ": " : "", text->valuestring);
+	return buf;
+}
+
 int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit, const char *before)
 {
 	static const char *const head[] = {"TIME", "DEVICE", "ROUTE", "DECISION",
-					   "CODE", "REQUEST_ID", "PEER"};
+					   "CODE", "REQUEST_ID", "PEER", "DETAIL"};
 	static const char *const keys[] = {"time", "deviceId", "route", "decision",
-					   "code", "request_id", "peer"};
+					   "code", "request_id", "peer", "report"};
 	struct table t = {.ncol = MID_ARRAY_LEN(head)};
 	cJSON *out = cJSON_CreateObject(), *all;
 	char *esc = NULL, *next = NULL, *cursor = NULL;
@@ -1000,9 +1026,10 @@ int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit, const char 
 
 		row[0] = fmt_time(cJSON_GetObjectItemCaseSensitive(e, keys[0]), b[0],
 				  CELL_MAX);
-		for(i = 1; i < MID_ARRAY_LEN(keys); i++)
+		for(i = 1; i + 1 < MID_ARRAY_LEN(keys); i++)
 			row[i] = fmt_val(cJSON_GetObjectItemCaseSensitive(e, keys[i]), "-",
 					 b[i], CELL_MAX);
+		row[i] = fmt_report(cJSON_GetObjectItemCaseSensitive(e, keys[i]), b[i], CELL_MAX);
 		table_add(&t, row);
 	}
 	if(t.nomem) {

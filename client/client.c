@@ -179,6 +179,7 @@ static void let_go(struct mid_client *c)
 		close(c->fd);
 	c->fd = -1;
 	c->served = 0;
+	c->unread = 0;
 }
 
 /* Move a fresh connection to a high number, out of the way of the low
@@ -249,6 +250,7 @@ void mid_client_forget(struct mid_client *c)
 		close(c->fd);
 	c->fd = -1;
 	c->served = 0;
+	c->unread = 0;
 	c->rlen = 0;
 	mid_https_close(c, 1);
 }
@@ -639,6 +641,94 @@ out:
 	return rc;
 }
 
+static int stale(int fd);
+
+/* Read and drop the answer to a report sent without waiting for it, so
+ * the connection carries the next call in step; a connection that does
+ * not give a whole answer by 'deadline' is dropped. */
+static void drain(struct mid_client *c, uint64_t deadline)
+{
+	struct mid_decision d;
+	struct mid_reply r;
+	enum mid_rc rc;
+	ssize_t n;
+
+	c->unread = 0;
+	c->rlen = 0;
+	for(;;) {
+		if(wait_fd(c->fd, POLLIN, deadline))
+			break;
+		n = recv(c->fd, c->rbuf + c->rlen, MID_REPLY_MAX + 1 - c->rlen, MSG_DONTWAIT);
+		if(n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if(n <= 0)
+			break;
+		c->rlen += (size_t)n;
+		rc = mid_reply_read(MID_CALL_REGISTER, c->rbuf, c->rlen, 0, &r, &d);
+		if(rc == MID_ERR_PARSE)
+			continue;
+		c->rlen = 0;
+		if(r.consumed && !r.close)
+			return;
+		break;
+	}
+	c->rlen = 0;
+	drop(c);
+}
+
+enum mid_rc mid_client_report(struct mid_client *c, const char *body, size_t len)
+{
+	char req[MID_REQUEST_MAX];
+	struct mid_decision d;
+	uint64_t deadline;
+	size_t off = 0;
+	enum mid_rc rc = MID_OK;
+	int h, e;
+
+	if(!c || c->url.scheme == MID_SCHEME_HTTPS || !body || len > MID_REPORT_BODY_MAX)
+		return MID_ERR_INVAL;
+	deadline = mid_now_ms() +
+	           (uint64_t)(c->timeout_ms < MID_REPORT_WAIT_MS ? c->timeout_ms : MID_REPORT_WAIT_MS);
+	h = snprintf(req, sizeof(req),
+	             "POST " MID_REPORT_PATH " HTTP/1.1\r\nHost: %s\r\nx-org-key: %s\r\n"
+	             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%.*s",
+	             c->url.scheme == MID_SCHEME_UNIX ? "localhost" : c->url.host, c->key, len,
+	             (int)len, body);
+	if(h < 0 || (size_t)h >= sizeof(req))
+		return MID_ERR_TOO_BIG;
+	if(c->fd >= 0 && !own_fd(c)) {
+		c->fd = -1;
+		c->served = 0;
+		c->unread = 0;
+	}
+	/* One answer outstanding at a time: an earlier report's goes first. */
+	if(c->fd >= 0 && c->unread)
+		drain(c, deadline);
+	if(c->fd >= 0 && stale(c->fd))
+		drop(c);
+	if(c->fd < 0)
+		rc = open_conn(c, deadline, &d, &e);
+	while(!rc && off < (size_t)h) {
+		ssize_t n = send(c->fd, req + off, (size_t)h - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if(n > 0)
+			off += (size_t)n;
+		else if(n < 0 && (errno == EAGAIN || errno == EINTR))
+			rc = wait_fd(c->fd, POLLOUT, deadline);
+		else
+			rc = MID_ERR_IO;
+	}
+	explicit_bzero(req, sizeof(req));
+	if(rc) {
+		/* Half a request would put the connection out of step. */
+		if(c->fd >= 0)
+			drop(c);
+		return rc;
+	}
+	c->unread = 1;
+	return MID_OK;
+}
+
 /* Has the peer closed (or sent unasked bytes on) the idle connection? */
 static int stale(int fd)
 {
@@ -708,7 +798,10 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	if(c->fd >= 0 && !own_fd(c)) {
 		c->fd = -1;
 		c->served = 0;
+		c->unread = 0;
 	}
+	if(c->fd >= 0 && c->unread)
+		drain(c, deadline);
 	if(c->fd >= 0 && stale(c->fd))
 		drop(c);
 	for(;;) {

@@ -144,6 +144,19 @@ MID_WUR enum mid_rc mid_client_validate(struct mid_client *c, const char *device
 MID_WUR enum mid_rc mid_client_channel(struct mid_client *c, const char *device,
 				       const char *hello, int *fd);
 
+/*
+ * POST MID_REPORT_PATH with the JSON object 'body' ('len' bytes, at most
+ * MID_REPORT_BODY_MAX) on the client's connection, opened when there is
+ * none, without waiting for the answer: the next call reads and drops it
+ * first. Bounded by MID_REPORT_WAIT_MS (or the timeout when shorter).
+ * Not for https:// (MID_ERR_INVAL). For what the shim stops: a report
+ * lost is a row missing in midd's audit trail, never a decision.
+ */
+#define MID_REPORT_PATH "/api/v1/report"
+#define MID_REPORT_BODY_MAX 2048
+#define MID_REPORT_WAIT_MS 100
+MID_WUR enum mid_rc mid_client_report(struct mid_client *c, const char *body, size_t len);
+
 /* POST /api/v1/devices/register for 'device'. d->status holds the
  * server's status; d->allowed is true for "ok" and "exists". */
 MID_WUR enum mid_rc mid_client_register(struct mid_client *c, const char *device,

@@ -36,6 +36,7 @@ struct mid_client {
 	dev_t fd_dev;           /* what fstat said of 'fd' when it was connected: */
 	ino_t fd_ino;           /* a socket at that number is ours only if it matches */
 	unsigned long served;   /* replies read on 'fd' */
+	int unread;             /* a report's answer is still to be read on 'fd' */
 	unsigned long connects; /* connections opened, ever */
 
 	/* The ready request for (req_call, req_device). */

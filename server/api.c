@@ -827,6 +827,18 @@ struct audit_ctx {
 	int more;                     /* a row past 'limit' exists */
 };
 
+/* A row's details, stored as JSON text, as the member "report"; text
+ * that does not parse (an edited database) is shown as a string. */
+static int add_detail(cJSON *o, const char *detail)
+{
+	cJSON *d = cJSON_Parse(detail);
+
+	if(d && cJSON_IsObject(d))
+		return cJSON_AddItemToObject(o, "report", d);
+	cJSON_Delete(d);
+	return cJSON_AddStringToObject(o, "report", detail) != NULL;
+}
+
 static int audit_one(const struct mid_audit_row *a, void *arg)
 {
 	struct audit_ctx *x = arg;
@@ -847,7 +859,8 @@ static int audit_one(const struct mid_audit_row *a, void *arg)
 	   !cJSON_AddStringToObject(o, "decision", a->decision) ||
 	   !cJSON_AddStringToObject(o, "code", a->code) ||
 	   !cJSON_AddStringToObject(o, "request_id", a->request_id) ||
-	   !cJSON_AddStringToObject(o, "peer", a->peer))
+	   !cJSON_AddStringToObject(o, "peer", a->peer) ||
+	   (a->detail[0] && !add_detail(o, a->detail)))
 		return 1;
 	x->n++;
 	x->last.time_ms = a->time_ms;

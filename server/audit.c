@@ -3,8 +3,8 @@
  * Double-buffered audit queue: producers append a packed row to the
  * active buffer under a mutex held for one memcpy; the consumer swaps
  * buffers and unpacks the other one without the lock while it writes to
- * disk. A packed row is a header (time, org, six string lengths) followed
- * by the six strings without terminators.
+ * disk. A packed row is a header (time, org, seven string lengths) followed
+ * by the seven strings without terminators.
  */
 #define _GNU_SOURCE
 #include "audit.h"
@@ -16,7 +16,7 @@
 struct hdr {
 	int64_t time_ms;
 	int64_t org_id;
-	uint16_t len[6];
+	uint16_t len[7];
 };
 
 struct mid_audit {
@@ -65,8 +65,8 @@ void mid_audit_free(struct mid_audit *q)
 
 int mid_audit_push(struct mid_audit *q, const struct mid_audit_row *row)
 {
-	const char *s[6] = {row->device, row->route, row->decision, row->code,
-			    row->request_id, row->peer};
+	const char *s[7] = {row->device, row->route, row->decision, row->code,
+			    row->request_id, row->peer, row->detail};
 	struct hdr h;
 	size_t need = sizeof(h), i;
 	unsigned char *p;
@@ -74,7 +74,7 @@ int mid_audit_push(struct mid_audit *q, const struct mid_audit_row *row)
 
 	h.time_ms = row->time_ms;
 	h.org_id = row->org_id;
-	for(i = 0; i < 6; i++) {
+	for(i = 0; i < 7; i++) {
 		/* Each field is bounded by its array in the row. */
 		h.len[i] = (uint16_t)strlen(s[i]);
 		need += h.len[i];
@@ -84,7 +84,7 @@ int mid_audit_push(struct mid_audit *q, const struct mid_audit_row *row)
 		p = q->buf[q->active] + q->used;
 		memcpy(p, &h, sizeof(h));
 		p += sizeof(h);
-		for(i = 0; i < 6; i++) {
+		for(i = 0; i < 7; i++) {
 			memcpy(p, s[i], h.len[i]);
 			p += h.len[i];
 		}
@@ -151,6 +151,7 @@ int mid_audit_next(struct mid_audit_batch *b, struct mid_audit_row *row)
 	field(&p, h.len[3], row->code, sizeof(row->code));
 	field(&p, h.len[4], row->request_id, sizeof(row->request_id));
 	field(&p, h.len[5], row->peer, sizeof(row->peer));
+	field(&p, h.len[6], row->detail, sizeof(row->detail));
 	b->p = p;
 	return 1;
 }

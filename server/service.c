@@ -501,6 +501,7 @@ static void audit_fill(struct mid_audit_row *a, struct mid_org *org, const char 
 	mid_strlcpy(a->code, code, sizeof(a->code));
 	mid_strlcpy(a->request_id, c->request_id, sizeof(a->request_id));
 	mid_strlcpy(a->peer, c->peer, sizeof(a->peer));
+	a->detail[0] = '\0';
 }
 
 void mid_service_set_register_rate(struct mid_service *svc, unsigned rate, unsigned burst)
@@ -683,6 +684,34 @@ enum mid_rc mid_service_push_add(struct mid_service *svc, struct mid_org *org, i
 	return MID_OK;
 }
 
+/* The report whole, for the row's detail column: {"program", "pid",
+ * "rule", "detail"}, each only when given; "" when none is. Every part
+ * is bounded (report.h), so the object fits MID_AUDIT_DETAIL_MAX unless
+ * escapes grow it past, when the free text is left out. */
+static void report_detail(const struct mid_report *r, char *out, size_t n)
+{
+	char prog[6 * MID_REPORT_PROGRAM_MAX], rule[6 * MID_REPORT_RULE_MAX];
+	char text[6 * MID_REPORT_DETAIL_MAX], pid[32] = "";
+	int len;
+
+	out[0] = '\0';
+	if(!r->program[0] && !r->pid && !r->rule[0] && !r->detail[0])
+		return;
+	if(!mid_json_str(prog, sizeof(prog), r->program) ||
+	   !mid_json_str(rule, sizeof(rule), r->rule) ||
+	   !mid_json_str(text, sizeof(text), r->detail))
+		return;
+	if(r->pid)
+		snprintf(pid, sizeof(pid), ",\"pid\":%lld", (long long)r->pid);
+	len = snprintf(out, n, "{\"program\":%s%s,\"rule\":%s,\"detail\":%s}", prog, pid, rule,
+		       text);
+	if(len >= 0 && (size_t)len < n)
+		return;
+	len = snprintf(out, n, "{\"program\":%s%s,\"rule\":%s}", prog, pid, rule);
+	if(len < 0 || (size_t)len >= n)
+		out[0] = '\0';
+}
+
 void mid_service_report(struct mid_service *svc, struct mid_org *org,
 			const struct mid_report *r, const struct mid_caller *c)
 {
@@ -694,6 +723,7 @@ void mid_service_report(struct mid_service *svc, struct mid_org *org,
 		 r->pid && r->program[0] ? " " : "", r->program,
 		 r->detail[0] && (r->pid || r->program[0]) ? ": " : "", r->detail);
 	mid_strlcpy(a.peer, who, sizeof(a.peer));
+	report_detail(r, a.detail, sizeof(a.detail));
 	mid_audit_push(svc->q, &a);
 	mid_log("report org=%s device=%s event=%s pid=%lld program=%s rule=%s detail=\"%s\""
 		" peer=%s request_id=%s", mid_org_name(org), r->device, r->event,

@@ -19,6 +19,7 @@
 #include "state.h"
 
 #define MID_PEER_MAX 64
+#define MID_AUDIT_DETAIL_MAX 1024 /* a report's details: compact JSON */
 
 struct mid_store;
 
@@ -33,6 +34,7 @@ struct mid_audit_row {
 	char code[MID_CODE_MAX];
 	char request_id[MID_REQUEST_ID_MAX];
 	char peer[MID_PEER_MAX];
+	char detail[MID_AUDIT_DETAIL_MAX]; /* "" or a JSON object (a shim's report) */
 };
 
 struct mid_store_org {

@@ -81,7 +81,8 @@ static const char schema[] =
 	" decision TEXT NOT NULL,"
 	" code TEXT NOT NULL,"
 	" request_id TEXT NOT NULL,"
-	" peer TEXT NOT NULL);"
+	" peer TEXT NOT NULL,"
+	" detail TEXT);"
 	/* The org key a rotation replaced, valid until 'until' (ms since the
 	 * epoch) so running programs can move to the new one. */
 	"CREATE TABLE IF NOT EXISTS org_key_grace("
@@ -174,6 +175,7 @@ static enum mid_rc audit_row(struct sq *s, const struct mid_audit_row *a)
 	sqlite3_bind_text(st, 6, a->code, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 7, a->request_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, a->peer, -1, SQLITE_STATIC);
+	bind_text(st, 9, a->detail);
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -191,6 +193,19 @@ static enum mid_rc prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
 		return MID_ERR_IO;
 	}
 	return MID_OK;
+}
+
+/* A database made before audit rows had details gets the column. */
+static int add_detail(struct sq *s)
+{
+	sqlite3_stmt *st = NULL;
+
+	if(sqlite3_prepare_v2(s->db, "SELECT detail FROM audit LIMIT 0", -1, &st, NULL) ==
+	   SQLITE_OK) {
+		sqlite3_finalize(st);
+		return 0;
+	}
+	return exec(s, "ALTER TABLE audit ADD COLUMN detail TEXT");
 }
 
 /* Hold the database file and its log open to see them unlinked. The log
@@ -262,8 +277,13 @@ static enum mid_rc sq_open(const char *path, int create, struct mid_store **out,
 		snprintf(err, errlen, "cannot use database %s: %s", path, sqlite3_errmsg(s->db));
 		goto out;
 	}
+	if(add_detail(s)) {
+		snprintf(err, errlen, "cannot use database %s: %s", path, sqlite3_errmsg(s->db));
+		goto out;
+	}
 	if(prepare(s, "INSERT INTO audit(time, org_id, device_id, route, decision, code,"
-		      " request_id, peer) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", &s->audit_ins) ||
+		      " request_id, peer, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		      &s->audit_ins) ||
 	   prepare(s, "UPDATE devices SET validates = ?, last_seen = ?"
 		      " WHERE org_id = ? AND device_id = ?", &s->dev_count) ||
 	   prepare(s, "UPDATE orgs SET validates = ? WHERE id = ?", &s->org_count)) {
@@ -765,10 +785,12 @@ static enum mid_rc sq_audit_query(struct mid_store *base, int64_t org_id, const 
 	/* A page goes on below the last row of the one before, so rows
 	 * written meanwhile neither repeat nor shift it. */
 	if(prepare(s, device ?
-		   "SELECT time, device_id, route, decision, code, request_id, peer, id FROM audit"
+		   "SELECT time, device_id, route, decision, code, request_id, peer, id, detail"
+		   " FROM audit"
 		   " WHERE org_id = ?1 AND device_id = ?2 AND (time < ?4 OR (time = ?4 AND id < ?5))"
 		   " ORDER BY time DESC, id DESC LIMIT ?3" :
-		   "SELECT time, device_id, route, decision, code, request_id, peer, id FROM audit"
+		   "SELECT time, device_id, route, decision, code, request_id, peer, id, detail"
+		   " FROM audit"
 		   " WHERE org_id = ?1 AND (time < ?4 OR (time = ?4 AND id < ?5))"
 		   " ORDER BY time DESC, id DESC LIMIT ?3", &st))
 		goto out;
@@ -789,6 +811,7 @@ static enum mid_rc sq_audit_query(struct mid_store *base, int64_t org_id, const 
 		column_copy(st, 5, row.request_id, sizeof(row.request_id));
 		column_copy(st, 6, row.peer, sizeof(row.peer));
 		row.id = sqlite3_column_int64(st, 7);
+		column_copy(st, 8, row.detail, sizeof(row.detail));
 		if(fn(&row, arg)) {
 			rc = MID_ERR_NOMEM;
 			goto out;

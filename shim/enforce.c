@@ -23,6 +23,15 @@
 /* The configuration the gate was set up with. */
 MID_HOT static const struct mid_config *enforce_cfg;
 pid_t mid_enforce_subject;
+/* Sends a report to midd (hook_init.c); NULL in tests and the launcher. */
+static mid_report_fn report_fn;
+/* Reports sent in the current second, and which second (coarse ms/1000). */
+static _Atomic uint64_t report_window, report_count;
+
+void mid_enforce_set_report(mid_report_fn fn)
+{
+	report_fn = fn;
+}
 
 void mid_enforce_setup(const struct mid_config *cfg)
 {
@@ -171,6 +180,59 @@ static const char *action_text(const struct mid_config *cfg, bool soft, char *bu
 	return "killed";
 }
 
+/* Denials the shim decides itself: midd has no trace of them unless the
+ * shim reports them. (A fault reaching midd would not reach it either.) */
+static bool local_code(const char *c)
+{
+	return !strcmp(c, "POLICY_DENY") || !strcmp(c, "UNFOLLOWABLE") ||
+	       !strcmp(c, MID_CODE_BAD_ADDRESS);
+}
+
+/* At most MID_REPORT_PER_S reports a second per process. */
+static bool report_allowed(void)
+{
+	uint64_t now = mid_coarse_ms() / 1000, w = atomic_load(&report_window);
+
+	if(w != now && atomic_compare_exchange_strong(&report_window, &w, now))
+		atomic_store(&report_count, 0);
+	return atomic_fetch_add(&report_count, 1) < MID_REPORT_PER_S;
+}
+
+/* Tell midd what was stopped: event, program, pid, rule and target. */
+static void report(const struct mid_config *cfg, const char *kind, const char *target,
+		   const char *code, int rule, bool soft)
+{
+	char body[MID_REPORT_BODY_MAX], dev[2 * MID_DEVICE_MAX + 8], prog[600], text[700];
+	char detail[1200];
+	sigset_t mask;
+	int n;
+
+	if(!report_fn || !local_code(code) || !report_allowed())
+		return;
+	/* midd takes a program name of 63 bytes and a detail of 511. */
+	snprintf(text, sizeof(text), "%.63s", program_invocation_name);
+	if(!mid_json_str(prog, sizeof(prog), text))
+		return;
+	snprintf(text, sizeof(text), "%s %.440s (%s)", kind, target, code);
+	if(!mid_json_str(dev, sizeof(dev), cfg->device) ||
+	   !mid_json_str(detail, sizeof(detail), text))
+		return;
+	n = snprintf(body, sizeof(body), "{\"deviceId\":%s,\"event\":\"%s\",\"program\":%.258s,"
+		     "\"pid\":%d,\"rule\":\"%d\",\"detail\":%.514s}", dev,
+		     soft ? "AUDIT_WOULD_DENY" : code, prog, (int)getpid(), rule, detail);
+	if(n < 0 || n >= (int)sizeof(body))
+		return;
+	if(rule <= 0) /* no rule: leave the member out */
+		n = snprintf(body, sizeof(body), "{\"deviceId\":%s,\"event\":\"%s\",\"program\":"
+			     "%.258s,\"pid\":%d,\"detail\":%.514s}", dev,
+			     soft ? "AUDIT_WOULD_DENY" : code, prog, (int)getpid(), detail);
+	if(n < 0 || n >= (int)sizeof(body))
+		return;
+	mid_shim_enter(&mask);
+	report_fn(body, (size_t)n);
+	mid_shim_leave(&mask);
+}
+
 /* 'returns': the denied call fails or goes on, so it may come again. */
 static void log_denial(const struct mid_event *ev, const char *code, const char *request_id,
 		       int rule, const char *action, const char *verb, bool returns)
@@ -201,6 +263,9 @@ static void log_denial(const struct mid_event *ev, const char *code, const char 
 		.quiet = cfg->quiet && !strcmp(verb, "would deny"),
 	};
 	mid_record_denial(cfg, &d, returns);
+	if(strcmp(verb, "warning:"))
+		report(cfg, kind, target, c, rule >= 0 ? rule + 1 : 0,
+		       cfg->mode == MID_MODE_AUDIT && !mid_enforce_hard(c));
 }
 
 void mid_enforce_log(const struct mid_event *ev, const char *code, const char *request_id,

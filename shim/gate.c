@@ -266,6 +266,15 @@ void mid_gate_lock(void)
 	mid_forklock_lock(&flight);
 }
 
+int mid_gate_trylock(void)
+{
+	atomic_fetch_add_explicit(&flight.users, 1, memory_order_acq_rel);
+	if(pthread_mutex_trylock(&flight.m) == 0)
+		return 1;
+	atomic_fetch_sub_explicit(&flight.users, 1, memory_order_acq_rel);
+	return 0;
+}
+
 void mid_gate_unlock(void)
 {
 	mid_forklock_unlock(&flight);

@@ -162,6 +162,8 @@ extern const struct mid_config *mid_shim_config;
 
 /* Hold off validation while the shim's own connection is replaced. */
 void mid_gate_lock(void);
+/* The same, 0 without waiting when another thread holds it. */
+int mid_gate_trylock(void);
 void mid_gate_unlock(void);
 
 /* After fork in the child: reset the flight lock if it was in use. */
@@ -186,6 +188,15 @@ int mid_enforce(const struct mid_event *ev, const char *code,
 /* The process a denial is about, for the audit log (0: this one). The
  * launcher's supervisor sets it before each decision. */
 extern pid_t mid_enforce_subject;
+/* Send the JSON report 'body' ('len' bytes) of a denial to midd without
+ * waiting; called with the re-entrancy guard up. */
+typedef void (*mid_report_fn)(const char *body, size_t len);
+#define MID_REPORT_PER_S 10 /* reports a process sends at most each second */
+
+/* mid_enforce reports what the shim stops itself (POLICY_DENY,
+ * UNFOLLOWABLE, UNREADABLE_ADDRESS, and their would-deny in audit mode)
+ * through 'fn' after its log lines and before it acts. */
+void mid_enforce_set_report(mid_report_fn fn);
 
 /* Log a would-be denial in audit mode, or a warning, without acting. */
 void mid_enforce_log(const struct mid_event *ev, const char *code,

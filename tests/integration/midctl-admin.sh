@@ -53,7 +53,7 @@ note "ok: org disable/enable"
 for _ in 1 2 3; do validate_code "$D" >/dev/null; done
 validate_code "$R" >/dev/null
 midctl_expect 0 "audit" audit
-assert_eq "TIME DEVICE ROUTE DECISION CODE REQUEST_ID PEER" "$(head -n 1 <<<"$OUT" | tr -s ' ')" "audit header"
+assert_eq "TIME DEVICE ROUTE DECISION CODE REQUEST_ID PEER DETAIL" "$(head -n 1 <<<"$OUT" | tr -s ' ')" "audit header"
 # Newest first: the last decision made was the revoked device's.
 second=$(sed -n 2p <<<"$OUT")
 assert_contains "$second" "$R" "newest audit entry first"
