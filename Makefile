@@ -43,6 +43,8 @@ LIBS_CURL = -lcurl
 LIBS_EDIT = -ledit
 LIBS_MHD = -lmicrohttpd
 LIBS_SQLITE = -lsqlite3
+# Ed25519 for the audit chain's checkpoints (common/chain.c): midd and midctl only.
+LIBS_CRYPTO = -lcrypto
 LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 # Sources by part (see doc/design.md). Hook files go only into the preload.
@@ -142,11 +144,11 @@ $(B)/gen/console_assets.o: $(B)/gen/console_assets.c
 
 $(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON) $(B)/gen/console_assets.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -pthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CRYPTO) $(LIBS_CJSON) -pthread
 
 $(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CJSON) $(LIBS_EDIT) -pthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_CURL) $(LIBS_CRYPTO) $(LIBS_CJSON) $(LIBS_EDIT) -pthread
 
 $(MIDSHIM): $(call obj,$(MIDSHIM_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
@@ -193,7 +195,7 @@ SRC_sup = $(SUP_SRC)
 ut_srcs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(SRC_$(m)))
 FUZZ_NAMES = $(notdir $(basename $(FUZZ_SRC)))
 rparen = )
-UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -ldl -pthread
+UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $$(call ut_libs,$$*)
@@ -274,7 +276,7 @@ fuzz:
 		case $$t in $(foreach t,$(FUZZ_NAMES),$(t)$(rparen) mods="$(call ut_srcs,$(t))" ;; ) esac; \
 		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -o $(B)/fuzz-lf/$$t tests/fuzz/$$t.c $$mods \
-			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CJSON) -ldl -pthread || exit 1; \
+			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread || exit 1; \
 		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 		$(B)/fuzz-lf/$$t -max_total_time=$(FUZZ_SECONDS) $$dict tests/fuzz/corpus/$$n \
 			2>&1 | tail -n 3 || exit 1; \

@@ -91,7 +91,7 @@ static const struct command commands[] = {
 	 "program of the org stops at its next boundary; device states are kept.\n"
 	 "org enable undoes it. Needs the admin key.\n",
 	 1, 1},
-	{"audit", "[--device D] [--limit N] [--before CURSOR | --since TIME] [--follow]",
+	{"audit", "[--device D] [--limit N] [--before CURSOR | --since TIME] [--follow] | export | verify [--from FILE] [--public-key HEX]",
 	 "recent decisions, newest first",
 	 "Shows recent decisions of midd, newest first: time, device, route,\n"
 	 "decision, code, request_id and peer. --device D shows only D's, --limit N\n"
@@ -105,8 +105,15 @@ static const struct command commands[] = {
 	 "after the last --limit (default 10) or those --since, until Ctrl-C or\n"
 	 "until its output is closed; a midd that cannot be reached meanwhile is\n"
 	 "named once and asked again. With --json: one object a line.\n"
+	 "audit export prints the org's whole trail as JSON lines (a header with\n"
+	 "midd's public key, each row with its place and hash in the chain, each\n"
+	 "signed checkpoint). audit verify checks the chain and the checkpoints,\n"
+	 "of midd's trail or, with --from FILE, of an export (no midd or key\n"
+	 "needed), against --public-key HEX (as midd init printed it; default:\n"
+	 "the key midd or the file names), and names the first row that was\n"
+	 "edited, removed or inserted (exit 1).\n"
 	 "Needs the admin key.\n",
-	 0, 0},
+	 0, 1},
 	{"rotate-key", "org [--grace D]|admin", "new key, printed once",
 	 "Issues a new org or admin key and prints it alone on one line of stdout,\n"
 	 "once; store it right away. The old org key keeps working for --grace D\n"
@@ -271,6 +278,7 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 
 struct opts {
 	const char *url, *admin_file, *org_file, *device, *before, *state, *match;
+	const char *from, *public_key; /* audit verify */
 	long timeout_ms, limit, grace_s;
 	long long since_ms;
 	bool json, help, grace_set, yes, since_set, follow;
@@ -323,6 +331,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"match", required_argument, NULL, 'M'},
 		{"since", required_argument, NULL, 's'},
 		{"follow", no_argument, NULL, 'f'},
+		{"from", required_argument, NULL, 'F'},
+		{"public-key", required_argument, NULL, 'P'},
 		{"yes", no_argument, NULL, 'y'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
@@ -364,6 +374,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'M': o->match = optarg; break;
 		case 'y': o->yes = true; break;
 		case 'f': o->follow = true; break;
+		case 'F': o->from = optarg; break;
+		case 'P': o->public_key = optarg; break;
 		case 's':
 			if(mid_ctl_parse_since(optarg, &o->since_ms))
 				return die_usage("--since wants a time like 2026-12-02T15:00:00Z, or "
@@ -440,6 +452,14 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 	if((o->since_set || o->follow) && o->before)
 		return die_usage("--before goes back from a cursor; --since and --follow go "
 				 "forward in time: give one or the other");
+	if(!strcmp(n, "audit") && nargs && strcmp(args[0], "verify") && strcmp(args[0], "export"))
+		return die_usage("audit takes verify or export, not '%.64s'", args[0]);
+	if((o->from || o->public_key) && (strcmp(n, "audit") || !nargs || strcmp(args[0], "verify")))
+		return die_usage("--from and --public-key are for audit verify");
+	if(!strcmp(n, "audit") && nargs && (o->device || o->limit || o->before || o->since_set ||
+					    o->follow))
+		return die_usage("audit %s takes the whole trail: no --device, --limit, --before,"
+				 " --since or --follow", args[0]);
 	if(!strcmp(n, "org") && strcmp(args[0], "disable") && strcmp(args[0], "enable"))
 		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
 	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
@@ -474,6 +494,10 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 		return mid_ctl_usage(c);
 	if(!strcmp(n, "org"))
 		return mid_ctl_org(c, !strcmp(args[0], "disable"));
+	if(!strcmp(n, "audit") && args[0] && !strcmp(args[0], "export"))
+		return mid_ctl_audit_export(c);
+	if(!strcmp(n, "audit") && args[0])
+		return mid_ctl_audit_verify(c, NULL, o->public_key);
 	if(!strcmp(n, "audit") && (o->since_set || o->follow))
 		return mid_ctl_audit_since(c, o->device, o->since_set ? o->since_ms : 0,
 					   o->limit ? o->limit : o->since_set ? 1000000 : 10,
@@ -568,6 +592,9 @@ int main(int argc, char **argv)
 	ex = check_args(cmd, &o, argc - optind - 1, argv + optind + 1);
 	if(ex)
 		return ex;
+	/* An export on file is checked with no midd and no key. */
+	if(o.from)
+		return mid_ctl_audit_verify(NULL, o.from, o.public_key);
 	if(curl_global_init(CURL_GLOBAL_DEFAULT)) {
 		mid_ctl_err("cannot initialise libcurl");
 		return MID_CTL_EXIT_REFUSED;

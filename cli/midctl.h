@@ -95,6 +95,12 @@ int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device);
  * them and, unless 'yes', asking for their count on the terminal. */
 int mid_ctl_revoke_match(struct mid_ctl *c, const char *glob, bool yes);
 int mid_ctl_status(struct mid_ctl *c, const char *device);
+/* The org's audit trail with its hash chain, as JSON lines on stdout. */
+int mid_ctl_audit_export(struct mid_ctl *c);
+/* Check the chain and checkpoints of midd's trail, or of the export in
+ * 'from' (then 'c' may be NULL), against 'pub' (hex; NULL: the key midd
+ * or the file names); exit 1 naming the first bad row. */
+int mid_ctl_audit_verify(struct mid_ctl *c, const char *from, const char *pub);
 /* midd's storage health from /healthz: 0 when every change is persisted. */
 int mid_ctl_health(struct mid_ctl *c);
 /* 'state' (active, revoked, removed) shows only those devices; NULL all. */

@@ -957,6 +957,104 @@ static enum MHD_Result r_audit(struct call *c)
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
+/* ---- the audit chain: rows and checkpoints for a verifier ------------ */
+
+struct chain_ctx {
+	cJSON *arr;
+	int64_t last;
+};
+
+static int chain_one(const struct mid_audit_row *a, void *arg)
+{
+	struct chain_ctx *x = arg;
+	char hash[2 * MID_SHA256_LEN + 1];
+	cJSON *o = cJSON_CreateObject();
+
+	mid_hex(a->hash, MID_SHA256_LEN, hash);
+	if(!o || !cJSON_AddItemToArray(x->arr, o) ||
+	   !cJSON_AddNumberToObject(o, "id", (double)a->id) ||
+	   !(a->seq ? cJSON_AddNumberToObject(o, "seq", (double)a->seq) :
+		      cJSON_AddNullToObject(o, "seq")) ||
+	   !cJSON_AddNumberToObject(o, "time_ms", (double)a->time_ms) ||
+	   !cJSON_AddNumberToObject(o, "org", (double)a->org_id) ||
+	   !cJSON_AddStringToObject(o, "deviceId", a->device) ||
+	   !cJSON_AddStringToObject(o, "route", a->route) ||
+	   !cJSON_AddStringToObject(o, "decision", a->decision) ||
+	   !cJSON_AddStringToObject(o, "code", a->code) ||
+	   !cJSON_AddStringToObject(o, "request_id", a->request_id) ||
+	   !cJSON_AddStringToObject(o, "peer", a->peer) ||
+	   !cJSON_AddStringToObject(o, "detail", a->detail) ||
+	   !(a->seq ? cJSON_AddStringToObject(o, "hash", hash) : cJSON_AddNullToObject(o, "hash")))
+		return 1;
+	x->last = a->id;
+	return 0;
+}
+
+static int ckpt_one(const struct mid_checkpoint *cp, void *arg)
+{
+	char hash[2 * MID_SHA256_LEN + 1], sig[2 * MID_ED25519_SIG + 1];
+	cJSON *o = cJSON_CreateObject();
+
+	mid_hex(cp->hash, sizeof(cp->hash), hash);
+	mid_hex(cp->sig, sizeof(cp->sig), sig);
+	return !o || !cJSON_AddItemToArray(arg, o) ||
+	       !cJSON_AddNumberToObject(o, "seq", (double)cp->seq) ||
+	       !cJSON_AddNumberToObject(o, "time_ms", (double)cp->time_ms) ||
+	       !cJSON_AddStringToObject(o, "hash", hash) ||
+	       !cJSON_AddStringToObject(o, "signature", sig);
+}
+
+/* GET /api/v1/audit/chain?after=ID&limit=N: the org's rows in the order
+ * they were written, with their place and hash, the signed checkpoints
+ * (on the first page), and midd's public key. */
+static enum MHD_Result r_chain(struct call *c)
+{
+	const char *v = MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "after");
+	struct mid_store *db = mid_service_store(c->api->svc);
+	const struct mid_signer *sg = mid_service_signer(c->api->svc);
+	char pub[2 * MID_ED25519_PUB + 1] = "";
+	unsigned char raw[MID_ED25519_PUB];
+	struct chain_ctx x = {0};
+	enum MHD_Result ret;
+	unsigned limit = query_limit(c, &ret);
+	uint64_t after = 0;
+	cJSON *o, *cps = NULL;
+
+	if(!limit)
+		return ret;
+	if(v && (!mid_parse_u64(v, &after) || after > INT64_MAX))
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"after must be a row id: a whole number");
+	if(sg) {
+		mid_signer_public(sg, raw);
+		mid_hex(raw, sizeof(raw), pub);
+	}
+	o = cJSON_CreateObject();
+	x.arr = cJSON_AddArrayToObject(o, "rows");
+	if(!x.arr || !cJSON_AddStringToObject(o, "format", MID_CHAIN_FORMAT) ||
+	   !cJSON_AddNumberToObject(o, "org", (double)mid_org_id(c->org)) ||
+	   !(pub[0] ? cJSON_AddStringToObject(o, "public_key", pub) :
+		      cJSON_AddNullToObject(o, "public_key")) ||
+	   (!after && !(cps = cJSON_AddArrayToObject(o, "checkpoints")))) {
+		cJSON_Delete(o);
+		return send_obj(c, MHD_HTTP_OK, NULL);
+	}
+	if(mid_store_chain_rows(db, mid_org_id(c->org), (int64_t)after, limit, chain_one, &x) ||
+	   (cps && mid_store_checkpoints(db, mid_org_id(c->org), ckpt_one, cps))) {
+		cJSON_Delete(o);
+		return send_err(c, MHD_HTTP_NOT_IMPLEMENTED, MID_E_INTERNAL,
+				"the audit chain cannot be read: the backend does not keep it or"
+				" the database refused; see the midd log");
+	}
+	if(!((unsigned)cJSON_GetArraySize(x.arr) == limit ?
+		     cJSON_AddNumberToObject(o, "next", (double)x.last) :
+		     cJSON_AddNullToObject(o, "next"))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
 /* A header of printable bytes copied into 'out', unsafe bytes as '_'. */
 static void header_copy(struct call *c, const char *name, char *out, size_t n)
 {
@@ -1105,6 +1203,7 @@ static const struct route routes[] = {
 	{"/api/v1/org/rotate-key", "POST", NEED_ADMIN, r_rotate, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/org/keys", "GET", NEED_ADMIN, r_keys, NULL, MID_DEV_NONE, INLINE},
 	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/audit/chain", "GET", NEED_ADMIN, r_chain, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/report", "POST", NEED_GATED, r_report, NULL, MID_DEV_NONE, SLOW},
 };
 

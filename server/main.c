@@ -46,7 +46,7 @@ static const char usage_text[] =
 "Usage: midd [--db FILE] [--listen ADDR:PORT|none] [--socket PATH]\n"
 "            [--allow-remote] [--threads N] [--quiet]\n"
 "            [--max-connections N] [--peer-connections N] [--head-timeout-ms N]\n"
-"            [--register-rate N] [--register-burst N]\n"
+"            [--register-rate N] [--register-burst N] [--audit-checkpoint N]\n"
 "            [--no-console] [--console-tls] [--console-session-s N]\n"
 "       midd init [--db FILE] [--name ORG] [--device-limit N]\n"
 "                 [--write-keys DIR [--admin-key-dir ADIR] [--key-group GROUP]]\n"
@@ -85,6 +85,8 @@ static const char usage_text[] =
 "  --console-tls        midd sits behind TLS: console cookies get Secure\n"
 "  --console-session-s N  a console session's lifetime in seconds\n"
 "                       (default 28800, from 60 to 604800)\n"
+"  --audit-checkpoint N sign a checkpoint of the audit chain every N rows\n"
+"                       (default 1000) and at stop, with the key DB.audit-key\n"
 "\n"
 "midd init:\n"
 "  --db FILE            database to create or extend (default as above)\n"
@@ -166,6 +168,32 @@ static void make_parent(const char *db)
 	dir = dirname(buf);
 	if(mkdir(dir, 0700) == 0)
 		fprintf(stderr, "midd: created directory %s\n", dir);
+}
+
+/* The audit chain's signing key beside the database, 0400, made once; its
+ * public key printed for whoever verifies exports elsewhere. */
+static int audit_key(const char *db, char *err, size_t errlen)
+{
+	char path[4200], hex[2 * MID_ED25519_PUB + 1];
+	unsigned char pub[MID_ED25519_PUB];
+	struct mid_signer *s = NULL;
+	enum mid_rc rc;
+
+	snprintf(path, sizeof(path), "%s" MID_CHAIN_KEY_SUFFIX, db);
+	rc = mid_signer_load(path, &s, err, errlen);
+	if(rc == MID_ERR_NOT_FOUND) {
+		rc = mid_signer_create(path, err, errlen);
+		if(!rc)
+			rc = mid_signer_load(path, &s, err, errlen);
+	}
+	if(rc)
+		return -1;
+	mid_signer_public(s, pub);
+	mid_signer_free(s);
+	mid_hex(pub, sizeof(pub), hex);
+	printf("audit signing key %s (0400, apart from the API keys); its public key, to"
+	       " verify exports elsewhere: %s\n", path, hex);
+	return 0;
 }
 
 static int cmd_init(int argc, char **argv)
@@ -266,6 +294,8 @@ static int cmd_init(int argc, char **argv)
 	}
 	printf("created org '%s' in %s (device limit %ld%s)\n", name, db, limit,
 	       limit ? "" : ": unlimited");
+	if(audit_key(db, err, sizeof(err)))
+		goto out;
 	/* Written to files, the keys stay off the terminal, its scrollback
 	 * and any log that captures stdout. */
 	if(keydir) {
@@ -324,6 +354,7 @@ struct serve_opts {
 	long reg_rate, reg_burst;
 	int no_console;
 	struct mid_console_opts console;
+	long checkpoint; /* audit rows between signed checkpoints */
 };
 
 static int parse_serve(int argc, char **argv, struct serve_opts *o)
@@ -343,6 +374,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 		{"no-console", no_argument, NULL, 'n'},
 		{"console-tls", no_argument, NULL, 'T'},
 		{"console-session-s", required_argument, NULL, 'S'},
+		{"audit-checkpoint", required_argument, NULL, 'C'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -414,6 +446,14 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 				return EXIT_USAGE;
 			}
 			*(c == 'R' ? &o->reg_rate : &o->reg_burst) = v;
+			break;
+		case 'C':
+			o->checkpoint = parse_count(optarg, 1000000);
+			if(o->checkpoint < 1) {
+				usage_error("--audit-checkpoint wants a number from 1 to 1000000, not"
+					    " '%s'", optarg);
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h': fputs(usage_text, stdout); fputs(usage_routes, stdout); return -1;
 		case 'V': printf("midd %s\n", MIDD_VERSION); return -1;
@@ -501,6 +541,8 @@ static int serve(int argc, char **argv)
 	if(mid_service_open(o.db, &svc, err, sizeof(err)))
 		goto out;
 	mid_service_set_register_rate(svc, (unsigned)o.reg_rate, (unsigned)o.reg_burst);
+	if(o.checkpoint)
+		mid_service_set_chain_every(svc, (unsigned)o.checkpoint);
 	lockfd = lock_db(o.db, err, sizeof(err));
 	if(lockfd < 0)
 		goto out;

@@ -162,6 +162,14 @@ void mid_service_report(struct mid_service *svc, struct mid_org *org,
 void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const char *dev,
 			   void (*fn)(void *arg, const struct mid_push_chan *ch), void *arg);
 
+/* Sign a checkpoint of the audit chain every 'every' rows of an org
+ * (default MID_CHAIN_EVERY); midd's --audit-checkpoint. */
+void mid_service_set_chain_every(struct mid_service *svc, unsigned every);
+
+/* The key that signs the chain's checkpoints (its public half is served
+ * to verifiers). */
+const struct mid_signer *mid_service_signer(const struct mid_service *svc);
+
 /* Read access for the list, usage and audit routes. */
 struct mid_state *mid_service_state(struct mid_service *svc);
 struct mid_store *mid_service_store(struct mid_service *svc);

@@ -3,6 +3,9 @@
  * The storage interface: picks the backend a --db value names and calls
  * through its table of operations (store_backend.h).
  */
+#include <stdlib.h>
+#include <string.h>
+
 #include "store_backend.h"
 
 /* The backend for 'target'. */
@@ -20,8 +23,21 @@ enum mid_rc mid_store_open(const char *target, int create, struct mid_store **ou
 
 void mid_store_free(struct mid_store *s)
 {
-	if(s)
-		s->ops->free(s);
+	if(!s)
+		return;
+	mid_chain_free(s);
+	s->ops->free(s);
+}
+
+/* The audit row 'a' chained into 'copy' (chain lock held); NULL stays NULL. */
+static const struct mid_audit_row *chained(struct mid_store *s, const struct mid_audit_row *a,
+					   struct mid_audit_row *copy)
+{
+	if(!a)
+		return NULL;
+	*copy = *a;
+	mid_chain_fill(s, copy);
+	return copy;
 }
 
 const char *mid_store_backend(const struct mid_store *s)
@@ -59,19 +75,37 @@ enum mid_rc mid_store_device_add(struct mid_store *s, int64_t org_id, const char
 				 enum mid_dev_state state, int64_t created_ms,
 				 const struct mid_audit_row *a)
 {
-	return s->ops->device_add(s, org_id, id, state, created_ms, a);
+	struct mid_audit_row c;
+	enum mid_rc rc;
+
+	mid_chain_lock(s);
+	rc = s->ops->device_add(s, org_id, id, state, created_ms, chained(s, a, &c));
+	mid_chain_unlock(s, rc);
+	return rc;
 }
 
 enum mid_rc mid_store_device_set(struct mid_store *s, int64_t org_id, const char *id,
 				 enum mid_dev_state state, const struct mid_audit_row *a)
 {
-	return s->ops->device_set(s, org_id, id, state, a);
+	struct mid_audit_row c;
+	enum mid_rc rc;
+
+	mid_chain_lock(s);
+	rc = s->ops->device_set(s, org_id, id, state, chained(s, a, &c));
+	mid_chain_unlock(s, rc);
+	return rc;
 }
 
 enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int disabled,
 				       const struct mid_audit_row *a)
 {
-	return s->ops->org_set_disabled(s, org_id, disabled, a);
+	struct mid_audit_row c;
+	enum mid_rc rc;
+
+	mid_chain_lock(s);
+	rc = s->ops->org_set_disabled(s, org_id, disabled, chained(s, a, &c));
+	mid_chain_unlock(s, rc);
+	return rc;
 }
 
 enum mid_rc mid_store_org_rotate(struct mid_store *s, int64_t org_id, enum mid_role which,
@@ -79,13 +113,34 @@ enum mid_rc mid_store_org_rotate(struct mid_store *s, int64_t org_id, enum mid_r
 				 const unsigned char old[MID_SHA256_LEN], int64_t until_ms,
 				 const struct mid_audit_row *a)
 {
-	return s->ops->org_rotate(s, org_id, which, hash, old, until_ms, a);
+	struct mid_audit_row c;
+	enum mid_rc rc;
+
+	mid_chain_lock(s);
+	rc = s->ops->org_rotate(s, org_id, which, hash, old, until_ms, chained(s, a, &c));
+	mid_chain_unlock(s, rc);
+	return rc;
 }
 
 enum mid_rc mid_store_apply_denies(struct mid_store *s, const struct mid_audit_row *changes,
 				   size_t n, const struct mid_audit_row *audit, size_t na)
 {
-	return s->ops->apply_denies(s, changes, n, audit, na);
+	struct mid_audit_row *c = NULL;
+	enum mid_rc rc;
+	size_t i;
+
+	if(s->chain && na) {
+		c = malloc(na * sizeof(*c));
+		if(!c)
+			return MID_ERR_NOMEM;
+	}
+	mid_chain_lock(s);
+	for(i = 0; c && i < na; i++)
+		chained(s, &audit[i], &c[i]);
+	rc = s->ops->apply_denies(s, changes, n, c ? c : audit, na);
+	mid_chain_unlock(s, rc);
+	free(c);
+	return rc;
 }
 
 enum mid_store_health mid_store_health(struct mid_store *s)
@@ -93,9 +148,32 @@ enum mid_store_health mid_store_health(struct mid_store *s)
 	return s->ops->health(s);
 }
 
+/* The rows of an append, each chained as the backend takes it. */
+struct chained_rows {
+	struct mid_store *s;
+	mid_store_row_fn next;
+	void *arg;
+};
+
+static int next_chained(void *arg, struct mid_audit_row *row)
+{
+	struct chained_rows *w = arg;
+
+	if(!w->next(w->arg, row))
+		return 0;
+	mid_chain_fill(w->s, row);
+	return 1;
+}
+
 enum mid_rc mid_store_audit_append(struct mid_store *s, mid_store_row_fn next, void *arg)
 {
-	return s->ops->audit_append(s, next, arg);
+	struct chained_rows w = {s, next, arg};
+	enum mid_rc rc;
+
+	mid_chain_lock(s);
+	rc = s->ops->audit_append(s, next_chained, &w);
+	mid_chain_unlock(s, rc);
+	return rc;
 }
 
 enum mid_rc mid_store_counters(struct mid_store *s, const struct mid_dirty *d, size_t n)

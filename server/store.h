@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "chain.h"
 #include "mid.h"
 #include "sha256.h"
 #include "state.h"
@@ -35,6 +36,10 @@ struct mid_audit_row {
 	char request_id[MID_REQUEST_ID_MAX];
 	char peer[MID_PEER_MAX];
 	char detail[MID_AUDIT_DETAIL_MAX]; /* "" or a JSON object (a shim's report) */
+	/* Its place in the org's hash chain (chain.h), set by the store as
+	 * the row is written; 0 for a row outside the chain. */
+	int64_t seq;
+	unsigned char hash[MID_SHA256_LEN];
 };
 
 struct mid_store_org {
@@ -138,5 +143,41 @@ typedef int (*mid_store_audit_fn)(const struct mid_audit_row *row, void *arg);
 enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const char *device,
 				  const struct mid_audit_cursor *from, unsigned limit,
 				  mid_store_audit_fn fn, void *arg) MID_WUR;
+
+/* ---- the hash chain (chain.h) -------------------------------------------- */
+
+/* A signed checkpoint of an org's chain. */
+struct mid_checkpoint {
+	int64_t org_id, seq, time_ms;
+	unsigned char hash[MID_SHA256_LEN];
+	unsigned char sig[MID_ED25519_SIG];
+};
+
+#define MID_CHAIN_EVERY 1000 /* default rows between checkpoints */
+
+/* From now on chain every audit row written, per org, on from the last
+ * chained row the database holds, and sign a checkpoint with 'signer'
+ * (borrowed until mid_store_free) every 'every' rows. A backend that
+ * does not keep the chain is MID_ERR_INVAL with 'err' saying so. */
+enum mid_rc mid_store_chain_start(struct mid_store *s, struct mid_signer *signer, unsigned every,
+				  char *err, size_t errlen) MID_WUR;
+
+/* Change the number of rows between checkpoints. */
+void mid_store_chain_every(struct mid_store *s, unsigned every);
+
+/* Sign a checkpoint for each org whose chain moved since its last one
+ * (at shutdown). */
+enum mid_rc mid_store_chain_checkpoint(struct mid_store *s) MID_WUR;
+
+/* Call 'fn' for the audit rows of 'org_id' after row id 'after_id', in
+ * the order they were written, at most 'limit', with their chain place
+ * and hash (seq 0 for none). */
+enum mid_rc mid_store_chain_rows(struct mid_store *s, int64_t org_id, int64_t after_id,
+				 unsigned limit, mid_store_audit_fn fn, void *arg) MID_WUR;
+
+/* Call 'fn' for each checkpoint of 'org_id', by seq. */
+typedef int (*mid_store_ckpt_fn)(const struct mid_checkpoint *c, void *arg);
+enum mid_rc mid_store_checkpoints(struct mid_store *s, int64_t org_id, mid_store_ckpt_fn fn,
+				  void *arg) MID_WUR;
 
 #endif

@@ -46,11 +46,37 @@ struct mid_store_ops {
 	enum mid_rc (*audit_query)(struct mid_store *s, int64_t org_id, const char *device,
 				   const struct mid_audit_cursor *from, unsigned limit,
 				   mid_store_audit_fn fn, void *arg);
+	/* The hash chain (store_chain.c); NULL in a backend without it.
+	 * chain_heads calls 'fn' per org with the place and hash of its last
+	 * chained row and the place of its last checkpoint (0 for none). */
+	enum mid_rc (*chain_heads)(struct mid_store *s,
+				   void (*fn)(void *arg, int64_t org_id, int64_t seq,
+					      const unsigned char hash[MID_SHA256_LEN],
+					      int64_t ckpt_seq),
+				   void *arg);
+	enum mid_rc (*checkpoint_add)(struct mid_store *s, const struct mid_checkpoint *c);
+	enum mid_rc (*chain_rows)(struct mid_store *s, int64_t org_id, int64_t after_id,
+				  unsigned limit, mid_store_audit_fn fn, void *arg);
+	enum mid_rc (*checkpoints)(struct mid_store *s, int64_t org_id, mid_store_ckpt_fn fn,
+				   void *arg);
 };
+
+struct mid_chainer;
 
 struct mid_store {
 	const struct mid_store_ops *ops;
+	struct mid_chainer *chain; /* NULL until mid_store_chain_start */
 };
+
+/* The chain's side of the store (store_chain.c). Around each operation
+ * that writes audit rows: chain_lock, then chain_fill on each row (in
+ * the order the backend writes them), then chain_unlock with the
+ * operation's result, which keeps the heads or puts them back. Without
+ * a chain they do nothing. */
+void mid_chain_lock(struct mid_store *s);
+void mid_chain_fill(struct mid_store *s, struct mid_audit_row *row);
+void mid_chain_unlock(struct mid_store *s, enum mid_rc rc);
+void mid_chain_free(struct mid_store *s);
 
 extern const struct mid_store_ops mid_store_sqlite;
 

@@ -82,7 +82,17 @@ static const char schema[] =
 	" code TEXT NOT NULL,"
 	" request_id TEXT NOT NULL,"
 	" peer TEXT NOT NULL,"
-	" detail TEXT);"
+	" detail TEXT,"
+	" chain_seq INTEGER,"
+	" chain_hash TEXT);"
+	/* Signed checkpoints of each org's audit hash chain (chain.h). */
+	"CREATE TABLE IF NOT EXISTS audit_checkpoints("
+	" org_id INTEGER NOT NULL,"
+	" seq INTEGER NOT NULL,"
+	" hash TEXT NOT NULL,"
+	" time INTEGER NOT NULL,"
+	" signature TEXT NOT NULL,"
+	" PRIMARY KEY(org_id, seq));"
 	/* The org key a rotation replaced, valid until 'until' (ms since the
 	 * epoch) so running programs can move to the new one. */
 	"CREATE TABLE IF NOT EXISTS org_key_grace("
@@ -176,6 +186,16 @@ static enum mid_rc audit_row(struct sq *s, const struct mid_audit_row *a)
 	sqlite3_bind_text(st, 7, a->request_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 8, a->peer, -1, SQLITE_STATIC);
 	bind_text(st, 9, a->detail);
+	if(a->seq) {
+		char hex[2 * MID_SHA256_LEN + 1];
+
+		mid_hex(a->hash, MID_SHA256_LEN, hex);
+		sqlite3_bind_int64(st, 10, a->seq);
+		sqlite3_bind_text(st, 11, hex, -1, SQLITE_TRANSIENT);
+	} else {
+		sqlite3_bind_null(st, 10);
+		sqlite3_bind_null(st, 11);
+	}
 	r = sqlite3_step(st);
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
@@ -195,17 +215,26 @@ static enum mid_rc prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
 	return MID_OK;
 }
 
-/* A database made before audit rows had details gets the column. */
-static int add_detail(struct sq *s)
+/* A database made before audit rows had details and a place in the
+ * hash chain gets the columns. */
+static int add_column(struct sq *s, const char *name, const char *alter)
 {
+	char sql[128];
 	sqlite3_stmt *st = NULL;
 
-	if(sqlite3_prepare_v2(s->db, "SELECT detail FROM audit LIMIT 0", -1, &st, NULL) ==
-	   SQLITE_OK) {
+	snprintf(sql, sizeof(sql), "SELECT %s FROM audit LIMIT 0", name);
+	if(sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_finalize(st);
 		return 0;
 	}
-	return exec(s, "ALTER TABLE audit ADD COLUMN detail TEXT");
+	return exec(s, alter);
+}
+
+static int add_detail(struct sq *s)
+{
+	return add_column(s, "detail", "ALTER TABLE audit ADD COLUMN detail TEXT") ||
+	       add_column(s, "chain_seq", "ALTER TABLE audit ADD COLUMN chain_seq INTEGER") ||
+	       add_column(s, "chain_hash", "ALTER TABLE audit ADD COLUMN chain_hash TEXT");
 }
 
 /* Hold the database file and its log open to see them unlinked. The log
@@ -282,7 +311,8 @@ static enum mid_rc sq_open(const char *path, int create, struct mid_store **out,
 		goto out;
 	}
 	if(prepare(s, "INSERT INTO audit(time, org_id, device_id, route, decision, code,"
-		      " request_id, peer, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		      " request_id, peer, detail, chain_seq, chain_hash)"
+		      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		      &s->audit_ins) ||
 	   prepare(s, "UPDATE devices SET validates = ?, last_seen = ?"
 		      " WHERE org_id = ? AND device_id = ?", &s->dev_count) ||
@@ -771,26 +801,68 @@ static void column_copy(sqlite3_stmt *st, int i, char *out, size_t outlen)
 	mid_strlcpy(out, v ? v : "", outlen);
 }
 
+/* The columns each_row reads, in its order. */
+#define ROW_COLUMNS "time, device_id, route, decision, code, request_id, peer, id, detail," \
+		    " chain_seq, chain_hash"
+
+/* Step 'st' (selecting ROW_COLUMNS) and call 'fn' with each row of
+ * 'org_id'. A place without a readable hash is shown as none: the
+ * verifier names the row. */
+static enum mid_rc each_row(struct sq *s, sqlite3_stmt *st, int64_t org_id,
+			    mid_store_audit_fn fn, void *arg, const char *what)
+{
+	struct mid_audit_row *row = malloc(sizeof(*row));
+	enum mid_rc rc = MID_OK;
+	int r;
+
+	if(!row)
+		return MID_ERR_NOMEM;
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(st, 10);
+
+		memset(row, 0, sizeof(*row));
+		row->org_id = org_id;
+		row->time_ms = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, row->device, sizeof(row->device));
+		column_copy(st, 2, row->route, sizeof(row->route));
+		column_copy(st, 3, row->decision, sizeof(row->decision));
+		column_copy(st, 4, row->code, sizeof(row->code));
+		column_copy(st, 5, row->request_id, sizeof(row->request_id));
+		column_copy(st, 6, row->peer, sizeof(row->peer));
+		row->id = sqlite3_column_int64(st, 7);
+		column_copy(st, 8, row->detail, sizeof(row->detail));
+		if(sqlite3_column_type(st, 9) != SQLITE_NULL && hex &&
+		   mid_unhex(hex, row->hash, sizeof(row->hash)))
+			row->seq = sqlite3_column_int64(st, 9);
+		if(fn(row, arg)) {
+			rc = MID_ERR_NOMEM;
+			break;
+		}
+	}
+	if(!rc && r != SQLITE_DONE) {
+		fail(s, what);
+		rc = MID_ERR_IO;
+	}
+	free(row);
+	return rc;
+}
+
 static enum mid_rc sq_audit_query(struct mid_store *base, int64_t org_id, const char *device,
 				  const struct mid_audit_cursor *from, unsigned limit,
 				  mid_store_audit_fn fn, void *arg)
 {
 	struct sq *s = (struct sq *)base;
 	sqlite3_stmt *st = NULL;
-	struct mid_audit_row row;
 	enum mid_rc rc = MID_ERR_IO;
-	int r;
 
 	pthread_mutex_lock(&s->mu);
 	/* A page goes on below the last row of the one before, so rows
 	 * written meanwhile neither repeat nor shift it. */
 	if(prepare(s, device ?
-		   "SELECT time, device_id, route, decision, code, request_id, peer, id, detail"
-		   " FROM audit"
+		   "SELECT " ROW_COLUMNS " FROM audit"
 		   " WHERE org_id = ?1 AND device_id = ?2 AND (time < ?4 OR (time = ?4 AND id < ?5))"
 		   " ORDER BY time DESC, id DESC LIMIT ?3" :
-		   "SELECT time, device_id, route, decision, code, request_id, peer, id, detail"
-		   " FROM audit"
+		   "SELECT " ROW_COLUMNS " FROM audit"
 		   " WHERE org_id = ?1 AND (time < ?4 OR (time = ?4 AND id < ?5))"
 		   " ORDER BY time DESC, id DESC LIMIT ?3", &st))
 		goto out;
@@ -800,28 +872,7 @@ static enum mid_rc sq_audit_query(struct mid_store *base, int64_t org_id, const 
 	sqlite3_bind_int(st, 3, (int)limit);
 	sqlite3_bind_int64(st, 4, from->time_ms);
 	sqlite3_bind_int64(st, 5, from->id);
-	while((r = sqlite3_step(st)) == SQLITE_ROW) {
-		memset(&row, 0, sizeof(row));
-		row.org_id = org_id;
-		row.time_ms = sqlite3_column_int64(st, 0);
-		column_copy(st, 1, row.device, sizeof(row.device));
-		column_copy(st, 2, row.route, sizeof(row.route));
-		column_copy(st, 3, row.decision, sizeof(row.decision));
-		column_copy(st, 4, row.code, sizeof(row.code));
-		column_copy(st, 5, row.request_id, sizeof(row.request_id));
-		column_copy(st, 6, row.peer, sizeof(row.peer));
-		row.id = sqlite3_column_int64(st, 7);
-		column_copy(st, 8, row.detail, sizeof(row.detail));
-		if(fn(&row, arg)) {
-			rc = MID_ERR_NOMEM;
-			goto out;
-		}
-	}
-	if(r != SQLITE_DONE) {
-		fail(s, "audit query");
-		goto out;
-	}
-	rc = MID_OK;
+	rc = each_row(s, st, org_id, fn, arg, "audit query");
 out:
 	sqlite3_finalize(st);
 	pthread_mutex_unlock(&s->mu);
@@ -884,6 +935,139 @@ out:
 	return rc;
 }
 
+/* ---- the hash chain ------------------------------------------------------ */
+
+static enum mid_rc sq_chain_heads(struct mid_store *base,
+				  void (*fn)(void *arg, int64_t org_id, int64_t seq,
+					     const unsigned char hash[MID_SHA256_LEN],
+					     int64_t ckpt_seq),
+				  void *arg)
+{
+	struct sq *s = (struct sq *)base;
+	unsigned char h[MID_SHA256_LEN];
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT a.org_id, a.chain_seq, a.chain_hash,"
+		      " (SELECT max(seq) FROM audit_checkpoints c WHERE c.org_id = a.org_id)"
+		      " FROM audit a WHERE a.id IN (SELECT max(id) FROM audit"
+		      " WHERE chain_seq IS NOT NULL GROUP BY org_id)", &st))
+		goto out;
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *hex = (const char *)sqlite3_column_text(st, 2);
+
+		if(!hex || !mid_unhex(hex, h, sizeof(h))) {
+			mid_log("database error: the last chained audit row of org %lld has no"
+				" readable hash", (long long)sqlite3_column_int64(st, 0));
+			goto out;
+		}
+		fn(arg, sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1), h,
+		   sqlite3_column_int64(st, 3));
+	}
+	if(r != SQLITE_DONE) {
+		fail(s, "chain heads");
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc sq_checkpoint_add(struct mid_store *base, const struct mid_checkpoint *c)
+{
+	struct sq *s = (struct sq *)base;
+	char hash[2 * MID_SHA256_LEN + 1], sig[2 * MID_ED25519_SIG + 1];
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	mid_hex(c->hash, sizeof(c->hash), hash);
+	mid_hex(c->sig, sizeof(c->sig), sig);
+	pthread_mutex_lock(&s->mu);
+	sqlite3_busy_timeout(s->db, BUSY_SHORT_MS);
+	if(prepare(s, "INSERT OR REPLACE INTO audit_checkpoints(org_id, seq, hash, time, signature)"
+		      " VALUES (?, ?, ?, ?, ?)", &st) == MID_OK && !unlinked(s)) {
+		sqlite3_bind_int64(st, 1, c->org_id);
+		sqlite3_bind_int64(st, 2, c->seq);
+		sqlite3_bind_text(st, 3, hash, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, c->time_ms);
+		sqlite3_bind_text(st, 5, sig, -1, SQLITE_STATIC);
+		if(sqlite3_step(st) == SQLITE_DONE)
+			rc = MID_OK;
+		else
+			fail(s, "checkpoint insert");
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc sq_chain_rows(struct mid_store *base, int64_t org_id, int64_t after_id,
+				 unsigned limit, mid_store_audit_fn fn, void *arg)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT " ROW_COLUMNS " FROM audit WHERE org_id = ?1 AND id > ?2"
+		      " ORDER BY id LIMIT ?3", &st) == MID_OK) {
+		sqlite3_bind_int64(st, 1, org_id);
+		sqlite3_bind_int64(st, 2, after_id);
+		sqlite3_bind_int(st, 3, (int)limit);
+		rc = each_row(s, st, org_id, fn, arg, "chain rows");
+	}
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc sq_checkpoints(struct mid_store *base, int64_t org_id, mid_store_ckpt_fn fn,
+				  void *arg)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3_stmt *st = NULL;
+	struct mid_checkpoint c;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT seq, hash, time, signature FROM audit_checkpoints WHERE org_id = ?"
+		      " ORDER BY seq", &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *h = (const char *)sqlite3_column_text(st, 1);
+		const char *g = (const char *)sqlite3_column_text(st, 3);
+
+		memset(&c, 0, sizeof(c));
+		c.org_id = org_id;
+		c.seq = sqlite3_column_int64(st, 0);
+		c.time_ms = sqlite3_column_int64(st, 2);
+		/* Unreadable hex stays zero: the signature then fails. */
+		if(h)
+			(void)!mid_unhex(h, c.hash, sizeof(c.hash));
+		if(g)
+			(void)!mid_unhex(g, c.sig, sizeof(c.sig));
+		if(fn(&c, arg)) {
+			rc = MID_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if(r != SQLITE_DONE) {
+		fail(s, "checkpoints");
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 const struct mid_store_ops mid_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -901,4 +1085,8 @@ const struct mid_store_ops mid_store_sqlite = {
 	.audit_append = sq_audit_append,
 	.counters = sq_counters,
 	.audit_query = sq_audit_query,
+	.chain_heads = sq_chain_heads,
+	.checkpoint_add = sq_checkpoint_add,
+	.chain_rows = sq_chain_rows,
+	.checkpoints = sq_checkpoints,
 };
