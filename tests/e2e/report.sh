@@ -160,11 +160,13 @@ note "ok: the first report refused was number $first of 120"
 : >"$T/shim-audit.log"
 : >"$T/keep/precious"
 rm -f "$T/go"
-LD_PRELOAD=$PRELOAD MIDSHIM_TTL_MS=30000 bash -c 'while [ ! -e "$1/go" ]; do sleep 0.05; done; exec rm -f "$1/keep/precious"' _ "$T" \
+rm -f "$T/up"
+LD_PRELOAD=$PRELOAD MIDSHIM_TTL_MS=30000 bash -c ': >"$1/up"; while [ ! -e "$1/go" ]; do sleep 0.05; done; exec rm -f "$1/keep/precious"' _ "$T" \
 	>"$T/out" 2>"$T/err" </dev/null &
 pid=$!
-sleep 0.3
-kill -0 "$pid" 2>/dev/null || fail "midd down: the program died early: $(cat "$T/err")"
+# Its startup validate is done once it has written "up" (at most 10 s).
+for _ in $(seq 1 200); do [ -e "$T/up" ] && break; sleep 0.05; done
+[ -e "$T/up" ] || fail "midd down: the program did not start: $(cat "$T/err")"
 midd_stop
 t0=${EPOCHREALTIME/./}
 : >"$T/go"
