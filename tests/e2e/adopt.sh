@@ -63,8 +63,12 @@ serves() {
 
 audit_has() { # EVENT TEXT: a report row of EVENT whose peer column holds TEXT
 	local rows
-	rows=$(api GET "/api/v1/audit?deviceId=$DEV&limit=100" "$ADMIN_KEY" | grep -o '{[^{}]*}' |
-		grep -F '"route":"report"' | grep -F "\"decision\":\"$1\"" || true)
+	rows=$(api GET "/api/v1/audit?deviceId=$DEV&limit=100" "$ADMIN_KEY" | python3 -c '
+import json, sys
+body = sys.stdin.read().partition(" ")[2]
+for e in json.loads(body).get("entries", []):
+    if e.get("route") == "report" and e.get("decision") == sys.argv[1]:
+        print(json.dumps(e))' "$1" || true)
 	grep -qF "$2" <<<"$rows" || fail "audit: no $1 report row holding '$2' in: $rows"
 }
 
