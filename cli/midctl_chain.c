@@ -248,9 +248,10 @@ static int walk(struct mid_ctl *c, struct verify *x, int export, const char *pub
 				if(set_pub(x, pub ? pub : jstr(r.json, "public_key"),
 					   pub ? "--public-key" : "midd's key"))
 					break;
-				cJSON_ArrayForEach(e, cps)
+				cJSON_ArrayForEach(e, cps) {
 					if(take_ckpt(x, e))
 						goto out;
+				}
 				if(check_sigs(x))
 					break;
 				ex = MID_CTL_EXIT_OK;
@@ -267,9 +268,11 @@ static int walk(struct mid_ctl *c, struct verify *x, int export, const char *pub
 		mid_ctl_reply_cleanup(&r);
 		after = next;
 	} while(next >= 0);
-	if(!ex && export)
-		cJSON_ArrayForEach(e, cps)
+	if(!ex && export) {
+		cJSON_ArrayForEach(e, cps) {
 			print_line("checkpoint", e);
+		}
+	}
 	if(!ex && !export)
 		ex = finish(x);
 out:

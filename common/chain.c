@@ -42,8 +42,8 @@ static void put_str(struct mid_sha256 *h, const char *s)
 	mid_sha256_update(h, "\n", 1);
 }
 
-void mid_chain_hash(const unsigned char prev[MID_SHA256_LEN], const struct mid_chain_row *r,
-		    unsigned char out[MID_SHA256_LEN])
+void mid_chain_hash(const unsigned char prev[MID_SHA256_LEN],
+                    const struct mid_chain_row *r, unsigned char out[MID_SHA256_LEN])
 {
 	struct mid_sha256 h;
 
@@ -63,16 +63,19 @@ void mid_chain_hash(const unsigned char prev[MID_SHA256_LEN], const struct mid_c
 	mid_sha256_final(&h, out);
 }
 
-size_t mid_chain_ckpt_text(int64_t org_id, int64_t seq, const unsigned char hash[MID_SHA256_LEN],
-			   int64_t time_ms, char *out, size_t outlen)
+size_t mid_chain_ckpt_text(int64_t org_id, int64_t seq,
+                           const unsigned char hash[MID_SHA256_LEN], int64_t time_ms,
+                           char *out, size_t outlen)
 {
 	char hex[2 * MID_SHA256_LEN + 1];
 	int n;
 
 	mid_hex(hash, MID_SHA256_LEN, hex);
 	n = snprintf(out, outlen,
-		     MID_CHAIN_FORMAT " checkpoint\norg %" PRId64 "\nseq %" PRId64 "\nhash %s\n"
-		     "time %" PRId64 "\n", org_id, seq, hex, time_ms);
+	             MID_CHAIN_FORMAT " checkpoint\norg %" PRId64 "\nseq %" PRId64
+	                              "\nhash %s\n"
+	                              "time %" PRId64 "\n",
+	             org_id, seq, hex, time_ms);
 	return n < 0 ? 0 : (size_t)n >= outlen ? outlen - 1 : (size_t)n;
 }
 
@@ -98,7 +101,7 @@ enum mid_rc mid_signer_create(const char *path, char *err, size_t errlen)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0400);
 	if(fd < 0) {
 		snprintf(err, errlen, "cannot create the audit signing key %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		goto out;
 	}
 	f = fdopen(fd, "w");
@@ -125,7 +128,8 @@ out:
 	return rc;
 }
 
-enum mid_rc mid_signer_load(const char *path, struct mid_signer **out, char *err, size_t errlen)
+enum mid_rc mid_signer_load(const char *path, struct mid_signer **out, char *err,
+                            size_t errlen)
 {
 	struct mid_signer *s;
 	FILE *f;
@@ -134,7 +138,7 @@ enum mid_rc mid_signer_load(const char *path, struct mid_signer **out, char *err
 	f = fopen(path, "re");
 	if(!f) {
 		snprintf(err, errlen, "cannot read the audit signing key %s: %s", path,
-			 strerror(errno));
+		         strerror(errno));
 		return errno == ENOENT ? MID_ERR_NOT_FOUND : MID_ERR_IO;
 	}
 	s = calloc(1, sizeof(*s));
@@ -168,7 +172,7 @@ void mid_signer_public(const struct mid_signer *s, unsigned char pub[MID_ED25519
 }
 
 enum mid_rc mid_signer_sign(struct mid_signer *s, const void *msg, size_t len,
-			    unsigned char sig[MID_ED25519_SIG])
+                            unsigned char sig[MID_ED25519_SIG])
 {
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	size_t n = MID_ED25519_SIG;
@@ -180,10 +184,11 @@ enum mid_rc mid_signer_sign(struct mid_signer *s, const void *msg, size_t len,
 	return ok ? MID_OK : MID_ERR_IO;
 }
 
-int mid_chain_sig_ok(const unsigned char pub[MID_ED25519_PUB], const void *msg, size_t len,
-		     const unsigned char sig[MID_ED25519_SIG])
+int mid_chain_sig_ok(const unsigned char pub[MID_ED25519_PUB], const void *msg,
+                     size_t len, const unsigned char sig[MID_ED25519_SIG])
 {
-	EVP_PKEY *k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, MID_ED25519_PUB);
+	EVP_PKEY *k =
+	    EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, MID_ED25519_PUB);
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int ok;
 
@@ -201,7 +206,7 @@ void mid_chain_check_init(struct mid_chain_check *v)
 }
 
 int mid_chain_check_row(struct mid_chain_check *v, int64_t id, int has_seq,
-			const struct mid_chain_row *r, const unsigned char *hash)
+                        const struct mid_chain_row *r, const unsigned char *hash)
 {
 	unsigned char h[MID_SHA256_LEN];
 
@@ -214,8 +219,10 @@ int mid_chain_check_row(struct mid_chain_check *v, int64_t id, int has_seq,
 			return 1;
 		}
 		snprintf(v->why, sizeof(v->why),
-			 "row id %" PRId64 " was inserted: it is not part of the chain (no place"
-			 " or hash), after seq %" PRId64, id, v->next_seq - 1);
+		         "row id %" PRId64
+		         " was inserted: it is not part of the chain (no place"
+		         " or hash), after seq %" PRId64,
+		         id, v->next_seq - 1);
 		v->bad = 1;
 		return 0;
 	}
@@ -223,27 +230,33 @@ int mid_chain_check_row(struct mid_chain_check *v, int64_t id, int has_seq,
 	if(r->seq > v->next_seq) {
 		if(r->seq == v->next_seq + 1)
 			snprintf(v->why, sizeof(v->why),
-				 "the row at seq %" PRId64 " was removed (row id %" PRId64
-				 " has seq %" PRId64 ")", v->next_seq, id, r->seq);
+			         "the row at seq %" PRId64 " was removed (row id %" PRId64
+			         " has seq %" PRId64 ")",
+			         v->next_seq, id, r->seq);
 		else
 			snprintf(v->why, sizeof(v->why),
-				 "the rows at seq %" PRId64 " to %" PRId64 " were removed (row id %"
-				 PRId64 " has seq %" PRId64 ")", v->next_seq, r->seq - 1, id, r->seq);
+			         "the rows at seq %" PRId64 " to %" PRId64
+			         " were removed (row id %" PRId64 " has seq %" PRId64 ")",
+			         v->next_seq, r->seq - 1, id, r->seq);
 		v->bad = 1;
 		return 0;
 	}
 	if(r->seq < v->next_seq) {
 		snprintf(v->why, sizeof(v->why),
-			 "row id %" PRId64 " was inserted: its seq %" PRId64 " repeats or goes back"
-			 " (seq %" PRId64 " expected)", id, r->seq, v->next_seq);
+		         "row id %" PRId64 " was inserted: its seq %" PRId64
+		         " repeats or goes back"
+		         " (seq %" PRId64 " expected)",
+		         id, r->seq, v->next_seq);
 		v->bad = 1;
 		return 0;
 	}
 	mid_chain_hash(v->prev, r, h);
 	if(memcmp(h, hash, MID_SHA256_LEN)) {
 		snprintf(v->why, sizeof(v->why),
-			 "row id %" PRId64 " (seq %" PRId64 ") was edited: its content does not"
-			 " match its hash", id, r->seq);
+		         "row id %" PRId64 " (seq %" PRId64
+		         ") was edited: its content does not"
+		         " match its hash",
+		         id, r->seq);
 		v->bad = 1;
 		return 0;
 	}

@@ -34,13 +34,14 @@ struct mid_chain_row {
 };
 
 /* The hash of 'r' chained to 'prev' (the row before it). */
-void mid_chain_hash(const unsigned char prev[MID_SHA256_LEN], const struct mid_chain_row *r,
-		    unsigned char out[MID_SHA256_LEN]);
+void mid_chain_hash(const unsigned char prev[MID_SHA256_LEN],
+                    const struct mid_chain_row *r, unsigned char out[MID_SHA256_LEN]);
 
 /* The text a checkpoint's signature covers, into 'out' (at least 160
  * bytes); its length. */
-size_t mid_chain_ckpt_text(int64_t org_id, int64_t seq, const unsigned char hash[MID_SHA256_LEN],
-			   int64_t time_ms, char *out, size_t outlen);
+size_t mid_chain_ckpt_text(int64_t org_id, int64_t seq,
+                           const unsigned char hash[MID_SHA256_LEN], int64_t time_ms,
+                           char *out, size_t outlen);
 
 /* A signing key: made, written and read as PEM (PKCS#8), 0400. */
 struct mid_signer;
@@ -50,17 +51,17 @@ struct mid_signer;
 enum mid_rc mid_signer_create(const char *path, char *err, size_t errlen) MID_WUR;
 /* Read the key at 'path'; it must be an Ed25519 private key. */
 enum mid_rc mid_signer_load(const char *path, struct mid_signer **out, char *err,
-			    size_t errlen) MID_WUR;
+                            size_t errlen) MID_WUR;
 void mid_signer_free(struct mid_signer *s);
 /* Its public key. */
 void mid_signer_public(const struct mid_signer *s, unsigned char pub[MID_ED25519_PUB]);
 /* Sign 'len' bytes of 'msg'. */
 enum mid_rc mid_signer_sign(struct mid_signer *s, const void *msg, size_t len,
-			    unsigned char sig[MID_ED25519_SIG]) MID_WUR;
+                            unsigned char sig[MID_ED25519_SIG]) MID_WUR;
 
 /* 1 when 'sig' is the signature of 'msg' under the public key 'pub'. */
-int mid_chain_sig_ok(const unsigned char pub[MID_ED25519_PUB], const void *msg, size_t len,
-		     const unsigned char sig[MID_ED25519_SIG]);
+int mid_chain_sig_ok(const unsigned char pub[MID_ED25519_PUB], const void *msg,
+                     size_t len, const unsigned char sig[MID_ED25519_SIG]);
 
 /*
  * Verification, fed in the order rows were written (the table's id
@@ -82,6 +83,6 @@ void mid_chain_check_init(struct mid_chain_check *v);
 /* 'id' names the row in 'why'; 'hash' is what the row stores (NULL when
  * it stores none). 0 once the chain is broken. */
 int mid_chain_check_row(struct mid_chain_check *v, int64_t id, int has_seq,
-			const struct mid_chain_row *r, const unsigned char *hash);
+                        const struct mid_chain_row *r, const unsigned char *hash);
 
 #endif
