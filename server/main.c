@@ -114,6 +114,7 @@ static const char usage_routes[] =
 "  POST /api/v1/org/disable        admin  (and /api/v1/org/enable)\n"
 "  POST /api/v1/org/rotate-key     admin  {\"key\":\"org\"} or {\"key\":\"admin\"}\n"
 "  GET  /api/v1/audit              admin  [?deviceId=ID][&limit=N]\n"
+"  GET  /api/v1/audit/chain        admin  [?after=ID][&limit=N] rows, hashes, checkpoints\n"
 "  POST /api/v1/devices/revoke-match admin {\"match\":\"GLOB\"[,\"dryRun\":true]}\n"
 "  GET  /healthz                   none\n"
 "  GET  /console                   the browser console (log in with the admin key)\n"
