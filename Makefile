@@ -31,6 +31,8 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes \
        -Wmissing-prototypes -Wformat=2 -Wcast-qual -Wvla
 OPT ?= -O2 -g
 CPPFLAGS += -Icommon -Ipolicy -Iclient -Ishim -Iserver -Icli -MMD -MP
+# libpq-fe.h lives in a directory of its own.
+CPPFLAGS += $(shell pkg-config --cflags-only-I libpq 2>/dev/null || echo -I/usr/include/postgresql)
 CFLAGS += -std=c11 $(OPT) $(WARN) $(WERROR) -fPIC -fvisibility=hidden \
 	-fno-strict-aliasing -pthread
 ifneq ($(SANITIZER),)
@@ -45,6 +47,7 @@ LIBS_MHD = -lmicrohttpd
 LIBS_SQLITE = -lsqlite3
 # Ed25519 for the audit chain's checkpoints (common/chain.c): midd and midctl only.
 LIBS_CRYPTO = -lcrypto
+LIBS_PQ = -lpq
 LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
 # Sources by part (see doc/design.md). Hook files go only into the preload.
@@ -144,7 +147,7 @@ $(B)/gen/console_assets.o: $(B)/gen/console_assets.c
 
 $(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON) $(B)/gen/console_assets.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CRYPTO) $(LIBS_CJSON) -pthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CJSON) -pthread
 
 $(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
@@ -195,7 +198,7 @@ SRC_sup = $(SUP_SRC)
 ut_srcs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(SRC_$(m)))
 FUZZ_NAMES = $(notdir $(basename $(FUZZ_SRC)))
 rparen = )
-UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread
+UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $$(call ut_libs,$$*)
@@ -276,7 +279,7 @@ fuzz:
 		case $$t in $(foreach t,$(FUZZ_NAMES),$(t)$(rparen) mods="$(call ut_srcs,$(t))" ;; ) esac; \
 		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -o $(B)/fuzz-lf/$$t tests/fuzz/$$t.c $$mods \
-			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread || exit 1; \
+			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread || exit 1; \
 		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 		$(B)/fuzz-lf/$$t -max_total_time=$(FUZZ_SECONDS) $$dict tests/fuzz/corpus/$$n \
 			2>&1 | tail -n 3 || exit 1; \

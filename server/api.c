@@ -331,12 +331,27 @@ static void bind_members(struct bind_req *b, const char *dev, const struct mid_v
 
 /* Liveness, and whether every change is durable: "status" is "ok", or
  * "degraded" while deny changes wait for the database or it fails. */
+/* The backend and, for one of several replicas, its name and how stale
+ * its memory is. */
+static int add_replica(cJSON *o, const struct mid_health *h)
+{
+	if(!cJSON_AddStringToObject(o, "backend", h->backend))
+		return 0;
+	if(!h->replica)
+		return 1;
+	return cJSON_AddStringToObject(o, "replica", h->replica) &&
+	       cJSON_AddNumberToObject(o, "stale_ms", (double)h->lost_ms) &&
+	       cJSON_AddNumberToObject(o, "max_stale_ms", (double)h->max_stale_ms) &&
+	       cJSON_AddBoolToObject(o, "stale", h->stale);
+}
+
 static enum MHD_Result r_health(struct call *c)
 {
 	static const char *const db[] = {
 		[MID_STORE_OK] = "ok",
 		[MID_STORE_FAILING] = "failing",
 		[MID_STORE_UNLINKED] = "unlinked",
+		[MID_STORE_UNREACHABLE] = "unreachable",
 	};
 	cJSON *o = cJSON_CreateObject();
 	struct mid_health h;
@@ -354,7 +369,8 @@ static enum MHD_Result r_health(struct call *c)
 		 !(h.pending ? cJSON_AddStringToObject(o, "pending_since", since) :
 			       cJSON_AddNullToObject(o, "pending_since")) ||
 		 !(h.journal ? cJSON_AddNumberToObject(o, "journal_used", (double)h.journal_used) :
-			       cJSON_AddNullToObject(o, "journal_used")))) {
+			       cJSON_AddNullToObject(o, "journal_used")) ||
+		 !add_replica(o, &h))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}

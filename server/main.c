@@ -36,6 +36,9 @@
 #include "wire.h"
 
 #define DEFAULT_DB "/var/lib/midshim/midd.db"
+#define DEFAULT_STATE_DIR "/var/lib/midshim"
+#define DEFAULT_MAX_STALE_S 5
+#define DB_FILE_MAX 4096
 #define DEFAULT_LISTEN "127.0.0.1:7070"
 #define DEFAULT_LIMIT 1000
 #define THREADS_MAX 256
@@ -43,22 +46,35 @@
 enum { EXIT_USAGE = 2 };
 
 static const char usage_text[] =
-"Usage: midd [--db FILE] [--listen ADDR:PORT|none] [--socket PATH]\n"
+"Usage: midd [--db FILE|URL | --db-file FILE] [--listen ADDR:PORT|none]\n"
+"            [--socket PATH] [--replica-name NAME] [--max-stale SECONDS]\n"
+"            [--state-dir DIR]\n"
 "            [--allow-remote] [--threads N] [--quiet]\n"
 "            [--max-connections N] [--peer-connections N] [--head-timeout-ms N]\n"
 "            [--register-rate N] [--register-burst N] [--audit-checkpoint N]\n"
 "            [--no-console] [--console-tls] [--console-session-s N]\n"
-"       midd init [--db FILE] [--name ORG] [--device-limit N]\n"
+"       midd init [--db FILE|URL | --db-file FILE] [--name ORG] [--device-limit N]\n"
 "                 [--write-keys DIR [--admin-key-dir ADIR] [--key-group GROUP]]\n"
 "       midd --help | --version\n"
 "\n"
 "midd is the midshim control plane: it answers the shims' register and\n"
 "validate calls and the operators' revoke, restore, remove and org-wide\n"
 "disable, with a MachineID v1 compatible JSON API over HTTP. State lives\n"
-"in SQLite; validate is answered from memory.\n"
+"in SQLite, or in PostgreSQL shared by several midd replicas; validate is\n"
+"answered from memory.\n"
 "\n"
 "Serving (no command):\n"
-"  --db FILE            database (default $MIDD_DB, else " DEFAULT_DB ")\n"
+"  --db FILE|URL        database: a SQLite file, or a postgresql:// URL\n"
+"                       (default $MIDD_DB, else " DEFAULT_DB ")\n"
+"  --db-file FILE       read the postgresql:// URL from FILE, so that no\n"
+"                       password shows on a command line\n"
+"  --replica-name NAME  with PostgreSQL: this replica's name in /healthz\n"
+"                       and its local files (default: the host name)\n"
+"  --max-stale SECONDS  with PostgreSQL: after losing the database, answer\n"
+"                       validates from memory this long, then deny them\n"
+"                       with MIDD_STALE until it is back (default 5)\n"
+"  --state-dir DIR      with PostgreSQL: where the replica keeps its deny\n"
+"                       journal and push keeper (default " DEFAULT_STATE_DIR ")\n"
 "  --listen ADDR:PORT   TCP address: 127.0.0.1:PORT, [::1]:PORT or\n"
 "                       localhost:PORT (default " DEFAULT_LISTEN "); 'none'\n"
 "                       serves only on --socket\n"
@@ -87,9 +103,14 @@ static const char usage_text[] =
 "                       (default 28800, from 60 to 604800)\n"
 "  --audit-checkpoint N sign a checkpoint of the audit chain every N rows\n"
 "                       (default 1000) and at stop, with the key DB.audit-key\n"
-"\n"
+"\n";
+
+/* In parts: C11 promises string literals of 4095 bytes only. */
+static const char usage_more[] =
 "midd init:\n"
-"  --db FILE            database to create or extend (default as above)\n"
+"  --db FILE|URL        database to create or extend (default as above);\n"
+"                       PostgreSQL gets its schema migrations applied\n"
+"  --db-file FILE       read the postgresql:// URL from FILE\n"
 "  --name ORG           org name (default 'default'); printable ASCII\n"
 "  --device-limit N     most devices the org may register; removed devices\n"
 "                       do not count; 0 = unlimited (default 1000)\n"
@@ -158,6 +179,34 @@ static const char *default_db(void)
 	return e && *e ? e : DEFAULT_DB;
 }
 
+/* The postgresql:// URL in 'path' (its first line) into 'out'. */
+static int read_db_file(const char *path, char *out, size_t outlen)
+{
+	FILE *f = fopen(path, "re");
+	size_t n;
+
+	if(!f) {
+		usage_error("--db-file: cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	n = fread(out, 1, outlen - 1, f);
+	fclose(f);
+	out[n] = '\0';
+	out[strcspn(out, "\r\n")] = '\0';
+	if(n == outlen - 1 || !mid_store_is_url(out)) {
+		usage_error("--db-file: %s must hold one postgresql:// URL on its first line"
+			    " (at most %zu bytes)", path, outlen - 2);
+		return -1;
+	}
+	return 0;
+}
+
+/* How to name 'db' in messages: a URL may hold a password. */
+static const char *db_name(const char *db)
+{
+	return mid_store_is_url(db) ? "the PostgreSQL database" : db;
+}
+
 /* Create the database's directory if it alone is missing. */
 static void make_parent(const char *db)
 {
@@ -201,6 +250,7 @@ static int cmd_init(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
+		{"db-file", required_argument, NULL, 'f'},
 		{"name", required_argument, NULL, 'n'},
 		{"device-limit", required_argument, NULL, 'l'},
 		{"write-keys", required_argument, NULL, 'w'},
@@ -211,7 +261,7 @@ static int cmd_init(int argc, char **argv)
 	};
 	const char *db = default_db(), *name = "default", *keydir = NULL, *admindir = NULL;
 	char org_key[MID_KEY_LEN + 1], admin_key[MID_KEY_LEN + 1], err[512] = "";
-	char admindef[4096];
+	char admindef[4096], url[DB_FILE_MAX];
 	gid_t gid = (gid_t)-1;
 	unsigned char oh[MID_SHA256_LEN], ah[MID_SHA256_LEN];
 	struct mid_store *store = NULL;
@@ -223,6 +273,11 @@ static int cmd_init(int argc, char **argv)
 	while((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch(c) {
 		case 'd': db = optarg; break;
+		case 'f':
+			if(read_db_file(optarg, url, sizeof(url)))
+				return EXIT_USAGE;
+			db = url;
+			break;
 		case 'n': name = optarg; break;
 		case 'w': keydir = optarg; break;
 		case 'A': admindir = optarg; break;
@@ -244,7 +299,11 @@ static int cmd_init(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h': fputs(usage_text, stdout); return 0;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(usage_more, stdout);
+			fputs(usage_routes, stdout);
+			return 0;
 		default: fprintf(stderr, "Try 'midd --help'.\n"); return EXIT_USAGE;
 		}
 	}
@@ -270,7 +329,8 @@ static int cmd_init(int argc, char **argv)
 	}
 	/* The database holds only hashes, but nobody else needs to read it. */
 	umask(077);
-	make_parent(db);
+	if(!mid_store_is_url(db))
+		make_parent(db);
 	if(mid_store_open(db, 1, &store, err, sizeof(err)))
 		goto out;
 	if(mid_keys_generate(MID_KEY_ORG, org_key) || mid_keys_generate(MID_KEY_ADMIN, admin_key)) {
@@ -293,7 +353,7 @@ static int cmd_init(int argc, char **argv)
 		}
 		goto out;
 	}
-	printf("created org '%s' in %s (device limit %ld%s)\n", name, db, limit,
+	printf("created org '%s' in %s (device limit %ld%s)\n", name, db_name(db), limit,
 	       limit ? "" : ": unlimited");
 	if(audit_key(db, err, sizeof(err)))
 		goto out;
@@ -330,14 +390,15 @@ out:
  * as the process; it is an flock, independent of SQLite's own locks. */
 static int lock_db(const char *db, char *err, size_t errlen)
 {
-	int fd = open(db, O_RDONLY | O_CLOEXEC);
+	int fd = open(db, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 
 	if(fd < 0) {
-		snprintf(err, errlen, "cannot open %s: %s", db, strerror(errno));
+		snprintf(err, errlen, "cannot open %.300s: %s", db, strerror(errno));
 		return -1;
 	}
 	if(flock(fd, LOCK_EX | LOCK_NB)) {
-		snprintf(err, errlen, "another midd already serves %s; stop it first", db);
+		snprintf(err, errlen, "another midd already serves %.300s; stop it first (replicas"
+			 " on one PostgreSQL database each need their own --replica-name)", db);
 		close(fd);
 		return -1;
 	}
@@ -346,6 +407,10 @@ static int lock_db(const char *db, char *err, size_t errlen)
 
 struct serve_opts {
 	const char *db;
+	char url[DB_FILE_MAX];
+	char replica[MID_REPLICA_MAX];
+	const char *state_dir;
+	long max_stale_s;
 	const char *listen;
 	const char *socket;
 	int allow_remote;
@@ -362,6 +427,10 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 {
 	static const struct option opts[] = {
 		{"db", required_argument, NULL, 'd'},
+		{"db-file", required_argument, NULL, 'f'},
+		{"replica-name", required_argument, NULL, 'N'},
+		{"max-stale", required_argument, NULL, 'S'},
+		{"state-dir", required_argument, NULL, 'D'},
 		{"listen", required_argument, NULL, 'l'},
 		{"socket", required_argument, NULL, 's'},
 		{"allow-remote", no_argument, NULL, 'r'},
@@ -384,6 +453,11 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 	int c;
 
 	o->db = default_db();
+	o->state_dir = DEFAULT_STATE_DIR;
+	o->max_stale_s = DEFAULT_MAX_STALE_S;
+	if(gethostname(o->replica, sizeof(o->replica)))
+		mid_strlcpy(o->replica, "midd", sizeof(o->replica));
+	o->replica[sizeof(o->replica) - 1] = '\0';
 	o->listen = DEFAULT_LISTEN;
 	o->reg_rate = MID_QUOTA_RATE;
 	o->reg_burst = MID_QUOTA_BURST;
@@ -395,6 +469,28 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 	while((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch(c) {
 		case 'd': o->db = optarg; break;
+		case 'f':
+			if(read_db_file(optarg, o->url, sizeof(o->url)))
+				return EXIT_USAGE;
+			o->db = o->url;
+			break;
+		case 'N':
+			if(strlen(optarg) >= sizeof(o->replica) || !mid_device_ok(optarg, strlen(optarg)) ||
+			   strchr(optarg, '/')) {
+				usage_error("--replica-name wants 1 to 64 bytes of printable ASCII without"
+					    " spaces or '/', not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			mid_strlcpy(o->replica, optarg, sizeof(o->replica));
+			break;
+		case 'S':
+			o->max_stale_s = parse_count(optarg, 3600);
+			if(o->max_stale_s < 0) {
+				usage_error("--max-stale wants seconds from 0 to 3600, not '%s'", optarg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'D': o->state_dir = optarg; break;
 		case 'l': o->listen = optarg; break;
 		case 's': o->socket = optarg; break;
 		case 'r': o->allow_remote = 1; break;
@@ -456,7 +552,11 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 				return EXIT_USAGE;
 			}
 			break;
-		case 'h': fputs(usage_text, stdout); fputs(usage_routes, stdout); return -1;
+		case 'h':
+			fputs(usage_text, stdout);
+			fputs(usage_more, stdout);
+			fputs(usage_routes, stdout);
+			return -1;
 		case 'V': printf("midd %s\n", MIDD_VERSION); return -1;
 		default: fprintf(stderr, "Try 'midd --help'.\n"); return EXIT_USAGE;
 		}
@@ -482,7 +582,7 @@ static int start_push(struct mid_service *svc, const char *db, char *err, size_t
 	int w = snprintf(path, sizeof(path), "%s.push", db);
 
 	if(n <= 0 || w < 0 || (size_t)w >= sizeof(path)) {
-		snprintf(err, errlen, "cannot name the push keeper for %s", db);
+		snprintf(err, errlen, "cannot name the push keeper for %.300s", db);
 		return -1;
 	}
 	exe[n] = '\0';
@@ -511,7 +611,7 @@ static int serve(int argc, char **argv)
 	struct mid_console *con = NULL;
 	struct mid_conn_opts lim;
 	struct mid_listen l;
-	char err[512] = "";
+	char err[512] = "", local[4096], lockpath[4200];
 	sigset_t sigs;
 	int fd, sig = 0, ret = 1, r, lockfd = -1, made_socket = 0;
 
@@ -539,18 +639,31 @@ static int serve(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	if(mid_service_open(o.db, &svc, err, sizeof(err)))
+	/* A replica's files that are its own: the deny journal, the push
+	 * keeper and the lock that keeps a second midd off them. */
+	if(!mid_store_is_url(o.db))
+		mid_strlcpy(local, o.db, sizeof(local));
+	else if(snprintf(local, sizeof(local), "%s/midd-%s", o.state_dir, o.replica) >=
+		(int)sizeof(local)) {
+		usage_error("--state-dir: the directory name is too long");
+		return EXIT_USAGE;
+	}
+	snprintf(lockpath, sizeof(lockpath), "%s%s", local, mid_store_is_url(o.db) ? ".lock" : "");
+	if(mid_service_open_at(o.db, local, &svc, err, sizeof(err)))
 		goto out;
 	mid_service_set_register_rate(svc, (unsigned)o.reg_rate, (unsigned)o.reg_burst);
 	if(o.checkpoint)
 		mid_service_set_chain_every(svc, (unsigned)o.checkpoint);
-	lockfd = lock_db(o.db, err, sizeof(err));
+	lockfd = lock_db(lockpath, err, sizeof(err));
 	if(lockfd < 0)
 		goto out;
 	if(mid_conns_new(&o.conn, &conns, err, sizeof(err)))
 		goto out;
 	mid_conns_limits(conns, &lim);
-	if(start_push(svc, o.db, err, sizeof(err)))
+	if(start_push(svc, local, err, sizeof(err)))
+		goto out;
+	if(mid_store_is_url(o.db) &&
+	   mid_service_follow(svc, o.replica, o.max_stale_s * 1000, err, sizeof(err)))
 		goto out;
 	o.console.assets = mid_console_assets;
 	if(!o.no_console && mid_console_new(svc, &o.console, &con)) {
@@ -571,10 +684,13 @@ static int serve(int argc, char **argv)
 			goto out;
 		mid_api_set_console(unx, con);
 	}
+	if(mid_store_is_url(o.db))
+		mid_log("replica name=%s backend=postgresql max_stale=%lds state=%s", o.replica,
+			o.max_stale_s, local);
 	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld max_connections=%u"
 		" peer_connections=%u head_timeout_ms=%u register_rate=%ld/s register_burst=%ld"
 		" ready_ms=%llu cpu_ms=%llu",
-		MIDD_VERSION, (long)getpid(), o.db, o.listen, o.socket ? " socket=" : "",
+		MIDD_VERSION, (long)getpid(), db_name(o.db), o.listen, o.socket ? " socket=" : "",
 		o.socket ? o.socket : "", o.threads, lim.max, lim.per_peer, lim.head_ms,
 		o.reg_rate, o.reg_burst, (unsigned long long)((mid_now_ns() - t0_ns) / 1000000),
 		cpu_ms());

@@ -59,6 +59,11 @@ struct mid_service {
 	_Atomic size_t journal_used;
 	unsigned char secret[MID_SHA256_LEN]; /* of the shim's sessions */
 	struct mid_signer *signer;            /* of the audit chain's checkpoints */
+	/* Replicas (PostgreSQL): set by mid_service_follow. */
+	char replica[MID_REPLICA_MAX];
+	int following;
+	int64_t max_stale_ms;
+	_Atomic int64_t lost_since_ms; /* monotonic; 0: the database is reachable */
 };
 
 const char *mid_reg_status_name(enum mid_reg_status s)
@@ -91,6 +96,23 @@ static int load_dev(int64_t org_id, const struct mid_dev_info *d, void *arg)
 
 	return !org || mid_state_put(org, d->id, d->state, d->created_ms, d->last_seen_ms,
 				     d->validates) != MID_OK;
+}
+
+/* A replica that has lost its database takes no change: another replica
+ * could not learn of it, and a change toward allow could not be made
+ * durable. */
+static int unreachable(struct mid_service *svc)
+{
+	return svc->following && atomic_load(&svc->lost_since_ms) != 0;
+}
+
+/* Whether memory is too old to answer from: the database has been out of
+ * reach for longer than --max-stale. */
+static int stale(struct mid_service *svc)
+{
+	int64_t since = svc->following ? atomic_load(&svc->lost_since_ms) : 0;
+
+	return since && (int64_t)mid_now_ms() - since >= svc->max_stale_ms;
 }
 
 /* ---- pending deny changes (all under wmu) ----------------------------- */
@@ -378,6 +400,15 @@ void mid_service_health(struct mid_service *svc, struct mid_health *h)
 	h->db = mid_store_health(svc->db);
 	h->journal = svc->jr != NULL;
 	h->journal_used = atomic_load(&svc->journal_used);
+	h->backend = mid_store_backend(svc->db);
+	h->replica = svc->following ? svc->replica : NULL;
+	h->lost_ms = 0;
+	if(svc->following && atomic_load(&svc->lost_since_ms)) {
+		h->lost_ms = (int64_t)mid_now_ms() - atomic_load(&svc->lost_since_ms);
+		h->db = MID_STORE_UNREACHABLE;
+	}
+	h->stale = svc->following && stale(svc);
+	h->max_stale_ms = svc->max_stale_ms;
 }
 
 static void count_chan(void *arg, const struct mid_push_chan *ch)
@@ -454,6 +485,12 @@ const struct mid_signer *mid_service_signer(const struct mid_service *svc)
 
 enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err, size_t errlen)
 {
+	return mid_service_open_at(db, db, out, err, errlen);
+}
+
+enum mid_rc mid_service_open_at(const char *db, const char *local, struct mid_service **out,
+				char *err, size_t errlen)
+{
 	struct mid_service *svc = calloc(1, sizeof(*svc));
 	enum mid_rc rc = MID_ERR_NOMEM;
 
@@ -476,8 +513,12 @@ enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err
 	if(rc)
 		goto out;
 	if(mid_state_org_count(svc->st) == 0) {
-		snprintf(err, errlen, "database %s holds no org: run `midd init --db %s` first",
-			 db, db);
+		if(mid_store_is_url(db))
+			snprintf(err, errlen, "the PostgreSQL database holds no org: run `midd init`"
+				 " with the same --db or --db-file first");
+		else
+			snprintf(err, errlen, "database %s holds no org: run `midd init --db %s`"
+				 " first", db, db);
 		rc = MID_ERR_NOT_FOUND;
 		goto out;
 	}
@@ -487,17 +528,18 @@ enum mid_rc mid_service_open(const char *db, struct mid_service **out, char *err
 	rc = mid_audit_new(MID_AUDIT_QUEUE_BYTES, &svc->q);
 	if(rc)
 		goto out;
-	rc = chain_open(svc, db, err, errlen);
+	rc = chain_open(svc, local, err, errlen);
 	if(rc)
 		goto out;
-	rc = journal_open(svc, db, err, errlen);
+	rc = journal_open(svc, local, err, errlen);
 	if(rc)
 		goto out;
 	rc = mid_flush_start(svc->st, svc->db, svc->q, retry, svc, &svc->flush);
 out:
 	if(rc) {
 		if(err[0] == '\0')
-			snprintf(err, errlen, "cannot open %s: %s", db, mid_rc_str(rc));
+			snprintf(err, errlen, "cannot open %s: %s",
+				 mid_store_is_url(db) ? "the PostgreSQL database" : db, mid_rc_str(rc));
 		mid_service_close(svc);
 		svc = NULL;
 	}
@@ -609,7 +651,7 @@ enum mid_rc mid_service_register(struct mid_service *svc, struct mid_org *org, c
 		goto out;
 	}
 	now = a.time_ms;
-	rc = allow_ready(svc);
+	rc = unreachable(svc) ? MID_ERR_IO : allow_ready(svc);
 	if(rc)
 		goto out;
 	rc = mid_store_device_add(svc->db, mid_org_id(org), dev, MID_DEV_ACTIVE, now, &a);
@@ -636,7 +678,12 @@ void mid_service_validate(struct mid_service *svc, struct mid_org *org, const ch
 
 	mid_state_validate_mode(org, dev, mid_wire_now_ms(), c->mode, &s, &disabled);
 	v->allowed = 0;
-	if(disabled) {
+	if(stale(svc)) {
+		v->code = "MIDD_STALE";
+		v->status = "stale";
+		v->reason = "this midd has lost its database for longer than --max-stale; every"
+			    " device is denied until it is back";
+	} else if(disabled) {
 		v->code = "ORG_DISABLED";
 		v->status = "org_disabled";
 		v->reason = "the organisation is disabled; every device is denied";
@@ -863,6 +910,10 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 		mid_audit_push(svc->q, &a);
 		goto out;
 	}
+	if(unreachable(svc)) {
+		rc = MID_ERR_IO;
+		goto out;
+	}
 	audit_fill(&a, org, dev, action, mid_dev_state_name(to), "OK", c);
 	if(to == MID_DEV_ACTIVE) {
 		rc = allow_ready(svc);
@@ -901,6 +952,10 @@ enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *or
 	res->persisted = 0;
 	res->journaled = 0;
 	pthread_mutex_lock(&svc->wmu);
+	if(unreachable(svc)) {
+		rc = MID_ERR_IO;
+		goto out;
+	}
 	audit_fill(&a, org, NULL, route, disabled ? "disabled" : "enabled", "OK", c);
 	if(disabled) {
 		mid_state_set_disabled(org, 1);
@@ -940,7 +995,7 @@ enum mid_rc mid_service_rotate(struct mid_service *svc, struct mid_org *org, enu
 		goto out;
 	mid_keys_hash(key, h);
 	audit_fill(&a, org, NULL, "org/rotate-key", name, "OK", c);
-	rc = allow_ready(svc);
+	rc = unreachable(svc) ? MID_ERR_IO : allow_ready(svc);
 	if(rc)
 		goto out;
 	if(which == MID_ROLE_ORG && grace_ms > 0) {
@@ -965,6 +1020,113 @@ out:
 	else if(grace_until_ms)
 		*grace_until_ms = until;
 	return rc;
+}
+
+/* ---- replicas ------------------------------------------------------------ */
+
+/* A device as another replica left it: into memory, unless a deny change
+ * of this replica's waits for the database (it is the newer one). A
+ * change that denies kills the device's push channels here too. */
+static void follow_dev(struct mid_service *svc, struct mid_org *org,
+		       const struct mid_store_event *ev)
+{
+	const struct mid_dev_info *d = ev->dev;
+	struct mid_caller c = {.peer = "replica", .request_id = ev->request_id};
+	const char *was, *now;
+	struct pend *p = pend_find(svc, ev->org_id, d->id);
+	struct mid_dev_info cur;
+
+	if(p && !p->stored)
+		return;
+	if(mid_state_get(org, d->id, &cur) == MID_OK && cur.state == d->state)
+		return;
+	was = deny_code(org, d->id);
+	if(mid_state_put(org, d->id, d->state, d->created_ms, 0, 0)) {
+		mid_log("replica: out of memory for device %s", d->id);
+		return;
+	}
+	now = deny_code(org, d->id);
+	if(now && !was)
+		push_fire(svc, org, d->id, now, &c);
+	mid_log("replica-change org=%s device=%s state=%s request_id=%s", mid_org_name(org), d->id,
+		mid_dev_state_name(d->state), ev->request_id);
+}
+
+static void follow_org(struct mid_service *svc, struct mid_org *org,
+		       const struct mid_store_event *ev)
+{
+	const struct mid_store_org *o = ev->org;
+	struct mid_caller c = {.peer = "replica", .request_id = ev->request_id};
+	struct pend *p = pend_find(svc, ev->org_id, "");
+	unsigned char cur[MID_SHA256_LEN];
+	int was = mid_state_disabled(org);
+
+	mid_state_org_hash(org, cur);
+	if(mid_ct_equal(cur, o->org_hash, MID_SHA256_LEN) == 0) {
+		/* The old key first, as a rotation here does. */
+		mid_state_set_grace(org, o->grace_hash, o->grace_until_ms);
+		mid_state_set_key(org, MID_ROLE_ORG, o->org_hash);
+		mid_log("replica-change org=%s org key rotated request_id=%s", mid_org_name(org),
+			ev->request_id);
+	} else {
+		mid_state_set_grace(org, o->grace_hash, o->grace_until_ms);
+	}
+	mid_state_set_key(org, MID_ROLE_ADMIN, o->admin_hash);
+	if(p && !p->stored)
+		return;
+	if(o->disabled != was) {
+		mid_state_set_disabled(org, o->disabled);
+		if(o->disabled)
+			push_fire(svc, org, NULL, "ORG_DISABLED", &c);
+		mid_log("replica-change org=%s %s request_id=%s", mid_org_name(org),
+			o->disabled ? "disabled" : "enabled", ev->request_id);
+	}
+}
+
+static void on_event(const struct mid_store_event *ev, void *arg)
+{
+	struct mid_service *svc = arg;
+	struct mid_org *org;
+
+	switch(ev->kind) {
+	case MID_STORE_EV_LOST:
+		if(!atomic_load(&svc->lost_since_ms))
+			mid_log("database unreachable: %s answers validates from memory for at most"
+				" %lld ms, then denies them with MIDD_STALE; register and admin calls"
+				" answer 503", svc->replica, (long long)svc->max_stale_ms);
+		/* Never 0, which means reachable. */
+		atomic_store(&svc->lost_since_ms, ev->since_ms ? ev->since_ms : 1);
+		return;
+	case MID_STORE_EV_LOADED:
+		mid_log("database reachable again: %s reloaded its state after %lld ms",
+			svc->replica, (long long)((int64_t)mid_now_ms() -
+						  atomic_load(&svc->lost_since_ms)));
+		atomic_store(&svc->lost_since_ms, 0);
+		return;
+	default:
+		break;
+	}
+	org = mid_state_org_by_id(svc->st, ev->org_id);
+	if(!org) {
+		mid_log("replica: org %lld is new to this midd: restart it to serve the org",
+			(long long)ev->org_id);
+		return;
+	}
+	pthread_mutex_lock(&svc->wmu);
+	if(ev->kind == MID_STORE_EV_DEVICE)
+		follow_dev(svc, org, ev);
+	else
+		follow_org(svc, org, ev);
+	pthread_mutex_unlock(&svc->wmu);
+}
+
+enum mid_rc mid_service_follow(struct mid_service *svc, const char *replica,
+			       int64_t max_stale_ms, char *err, size_t errlen)
+{
+	mid_strlcpy(svc->replica, replica, sizeof(svc->replica));
+	svc->max_stale_ms = max_stale_ms;
+	svc->following = 1;
+	return mid_store_follow(svc->db, on_event, svc, err, errlen);
 }
 
 struct mid_state *mid_service_state(struct mid_service *svc)

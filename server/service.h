@@ -62,6 +62,11 @@ struct mid_health {
 	enum mid_store_health db;
 	int journal;              /* the deny journal is open */
 	size_t journal_used;      /* its slots in use */
+	const char *backend;      /* "sqlite", "postgresql" */
+	const char *replica;      /* this replica's name; NULL: not one of several */
+	int64_t lost_ms;          /* how long the database has been out of reach; 0: it is not */
+	int stale;                /* longer than --max-stale: validates are denied */
+	int64_t max_stale_ms;
 };
 
 /* What /metrics reads at a scrape: totals over every org. */
@@ -73,6 +78,8 @@ struct mid_gauges {
 	uint64_t audit_dropped;
 };
 void mid_service_gauges(struct mid_service *svc, struct mid_gauges *g);
+
+#define MID_REPLICA_MAX 65     /* bytes in a replica name, with its NUL */
 
 #define MID_RETRY_MIN_MS 100   /* first retry of a pending change */
 #define MID_RETRY_MAX_MS 5000  /* backoff bound */
@@ -86,6 +93,18 @@ const char *mid_reg_status_name(enum mid_reg_status s);
  * created is logged, and midd serves without one. */
 enum mid_rc mid_service_open(const char *db, struct mid_service **out,
 			     char *err, size_t errlen) MID_WUR;
+/* The same with the deny journal beside 'local' instead of 'db' (for a
+ * database that is not a file). */
+enum mid_rc mid_service_open_at(const char *db, const char *local, struct mid_service **out,
+				char *err, size_t errlen) MID_WUR;
+
+/* Serve as the replica 'replica' of several on one database: apply what
+ * the others change to memory and to the push channels. Once the database
+ * has been out of reach 'max_stale_ms', validates are denied with
+ * MIDD_STALE until it is back and reloaded; meanwhile register and admin
+ * calls fail with MID_ERR_IO. MID_ERR_INVAL for a SQLite database. */
+enum mid_rc mid_service_follow(struct mid_service *svc, const char *replica,
+			       int64_t max_stale_ms, char *err, size_t errlen) MID_WUR;
 
 /* Flush what is pending, stop the flush thread, close the database. */
 void mid_service_close(struct mid_service *svc);

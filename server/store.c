@@ -8,11 +8,18 @@
 
 #include "store_backend.h"
 
+#include <stdio.h>
+#include <string.h>
+
+int mid_store_is_url(const char *target)
+{
+	return !strncmp(target, "postgresql://", 13) || !strncmp(target, "postgres://", 11);
+}
+
 /* The backend for 'target'. */
 static const struct mid_store_ops *backend_for(const char *target)
 {
-	(void)target;
-	return &mid_store_sqlite;
+	return mid_store_is_url(target) ? &mid_store_postgresql : &mid_store_sqlite;
 }
 
 enum mid_rc mid_store_open(const char *target, int create, struct mid_store **out,
@@ -186,4 +193,14 @@ enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const cha
 				  mid_store_audit_fn fn, void *arg)
 {
 	return s->ops->audit_query(s, org_id, device, from, limit, fn, arg);
+}
+
+enum mid_rc mid_store_follow(struct mid_store *s, mid_store_event_fn fn, void *arg, char *err,
+			     size_t errlen)
+{
+	if(!s->ops->follow) {
+		snprintf(err, errlen, "the %s backend has no other midd to follow", s->ops->name);
+		return MID_ERR_INVAL;
+	}
+	return s->ops->follow(s, fn, arg, err, errlen);
 }

@@ -3,7 +3,8 @@
  * midd's database: orgs (name, key hashes, limit, disabled flag), devices
  * (state, created, last_seen, validates) and the audit table, behind one
  * set of operations whatever the backend (store_backend.h): SQLite for a
- * --db value that is a path, the default. Every function that changes
+ * --db value that is a path, the default; PostgreSQL for a postgresql://
+ * URL, shared by several midd replicas. Every function that changes
  * state has committed durably when it returns MID_OK. Serialised inside
  * the store; callers need no lock of their own. A failing statement is
  * logged by the backend, with the engine's message.
@@ -61,7 +62,7 @@ enum mid_rc mid_store_open(const char *target, int create, struct mid_store **ou
 			   char *err, size_t errlen) MID_WUR;
 void mid_store_free(struct mid_store *s);
 
-/* The backend's name: "sqlite". Static storage. */
+/* The backend's name: "sqlite" or "postgresql". Static storage. */
 const char *mid_store_backend(const struct mid_store *s);
 
 /* midd's secret for the keys of the shim's sessions (see bind.h): made
@@ -115,6 +116,7 @@ enum mid_store_health {
 	MID_STORE_OK = 0,   /* the last write committed */
 	MID_STORE_FAILING,  /* the last write failed: full, read-only, locked... */
 	MID_STORE_UNLINKED, /* the file is gone from the file system: writes are refused */
+	MID_STORE_UNREACHABLE, /* the database server cannot be reached */
 };
 
 /* How the database fared at its last write; an unlinked file is seen at
@@ -179,5 +181,38 @@ enum mid_rc mid_store_chain_rows(struct mid_store *s, int64_t org_id, int64_t af
 typedef int (*mid_store_ckpt_fn)(const struct mid_checkpoint *c, void *arg);
 enum mid_rc mid_store_checkpoints(struct mid_store *s, int64_t org_id, mid_store_ckpt_fn fn,
 				  void *arg) MID_WUR;
+
+/* What another replica changed, or what became of the connection that
+ * follows them (see mid_store_follow). */
+enum mid_store_event_kind {
+	MID_STORE_EV_DEVICE, /* 'dev' as the database holds it now */
+	MID_STORE_EV_ORG,    /* 'org' as the database holds it now */
+	MID_STORE_EV_LOST,   /* no word from the database since 'since_ms' (monotonic) */
+	MID_STORE_EV_LOADED, /* back: every org and device was handed on again */
+};
+
+struct mid_store_event {
+	enum mid_store_event_kind kind;
+	int64_t org_id;
+	const char *request_id; /* of the change, "-" when unknown */
+	const struct mid_dev_info *dev;
+	const struct mid_store_org *org;
+	int64_t since_ms;
+};
+
+/* Called on the follower's thread; the pointers live for the call. */
+typedef void (*mid_store_event_fn)(const struct mid_store_event *ev, void *arg);
+
+/* Hand every change another midd commits to this database to 'fn', from
+ * a thread of the store's, until mid_store_free. The rows are read after
+ * the change committed. A lost connection is an EV_LOST event; once it is
+ * back, every org and device is handed on again and EV_LOADED follows.
+ * MID_ERR_INVAL for a backend that one midd alone serves (SQLite). */
+enum mid_rc mid_store_follow(struct mid_store *s, mid_store_event_fn fn, void *arg, char *err,
+			     size_t errlen) MID_WUR;
+
+/* Whether 'target' names a PostgreSQL database (postgresql:// or
+ * postgres://) rather than a SQLite file. */
+int mid_store_is_url(const char *target);
 
 #endif

@@ -59,6 +59,9 @@ struct mid_store_ops {
 				  unsigned limit, mid_store_audit_fn fn, void *arg);
 	enum mid_rc (*checkpoints)(struct mid_store *s, int64_t org_id, mid_store_ckpt_fn fn,
 				   void *arg);
+	/* NULL: one midd alone serves this backend. */
+	enum mid_rc (*follow)(struct mid_store *s, mid_store_event_fn fn, void *arg, char *err,
+			      size_t errlen);
 };
 
 struct mid_chainer;
@@ -79,5 +82,6 @@ void mid_chain_unlock(struct mid_store *s, enum mid_rc rc);
 void mid_chain_free(struct mid_store *s);
 
 extern const struct mid_store_ops mid_store_sqlite;
+extern const struct mid_store_ops mid_store_postgresql;
 
 #endif

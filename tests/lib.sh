@@ -96,13 +96,14 @@ if [ -n "${MIDSHIM_TEST_SANITIZER:-}" ]; then
 fi
 
 # The database midd_init and midd_start use; a test may set it elsewhere
-# (e.g. on a file system it mounts) before calling them.
-DB_FILE=$T/midd.db
+# (e.g. on a file system it mounts) before calling them. Under
+# tests/integration/pg-suite.sh it is a PostgreSQL URL instead.
+DB_FILE=${MIDSHIM_TEST_DB_URL:-$T/midd.db}
 
 # midd_init: create the database $DB_FILE and an org; keys land in
 # $T/keys/org.key and $T/admin/admin.key and in ORG_KEY / ADMIN_KEY.
 midd_init() {
-	[ -f "$DB_FILE" ] && return 0
+	[ -f "$DB_FILE" ] || [ -f "$T/keys/org.key" ] && return 0
 	"${OURS[@]}" "$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" --admin-key-dir "$T/admin" "$@" >"$T/init.out"
 	ORG_KEY=$(cat "$T/keys/org.key")
 	ADMIN_KEY=$(cat "$T/admin/admin.key")
@@ -115,7 +116,9 @@ midd_init() {
 midd_start() {
 	midd_init
 	MIDD_PORT=${MIDD_PORT:-$(free_port)}
-	"${OURS[@]}" "${VG[@]}" "$BIN/midd" --db "$DB_FILE" --listen "127.0.0.1:$MIDD_PORT" "$@" \
+	local db=(--db "$DB_FILE")
+	case $DB_FILE in postgres*://*) db+=(--state-dir "$T" --replica-name test) ;; esac
+	"${OURS[@]}" "${VG[@]}" "$BIN/midd" "${db[@]}" --listen "127.0.0.1:$MIDD_PORT" "$@" \
 		>>"$T/midd.log" 2>&1 &
 	MIDD_PID=$!
 	export MIDSHIM_URL=http://127.0.0.1:$MIDD_PORT

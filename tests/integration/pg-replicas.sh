@@ -1,0 +1,163 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+# Two midd replicas on one PostgreSQL database:
+#  - a revoke on A denies on B within 50 ms (100 trials a round; the p99
+#    of the best of three rounds, as the machine may be loaded; every
+#    round's distribution is printed);
+#  - kill -9 of A in the middle of revokes: every revoke A acknowledged
+#    is denied on B;
+#  - PostgreSQL stopped: B answers from memory, then after --max-stale
+#    denies with MIDD_STALE (register and admin calls 503), and allows
+#    again once PostgreSQL is back.
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/midd.lib"
+. "$TOP/tests/pg.lib"
+need jq jq
+
+PROBE=$TOP/tests/integration/replica_probe.py
+MAX_STALE=2
+# The follower asks for a sign of life after 500 ms of silence and waits
+# 500 ms for it (server/store_pg.c, PING_MS): the loss is noticed at most
+# 1 s after the last word, so MIDD_STALE starts between MAX_STALE - 1 s
+# and MAX_STALE after the stop; 3 s of margin for a loaded machine.
+STALE_SLACK_MS=1000
+MARGIN_MS=3000
+
+T0=${EPOCHREALTIME/./}
+pg_start
+note "PostgreSQL up in $(( (${EPOCHREALTIME/./} - T0) / 1000 )) ms"
+URL=$(pg_url replicas)
+"${OURS[@]}" "$BIN/midd" init --db "$URL" --write-keys "$T/keys" --admin-key-dir "$T/admin" \
+	>"$T/init.out" || fail "midd init on PostgreSQL"
+ORG_KEY=$(cat "$T/keys/org.key")
+ADMIN_KEY=$(cat "$T/admin/admin.key")
+export ORG_KEY ADMIN_KEY
+
+declare -A PID PORT
+# replica NAME [options]: start replica NAME and wait for its /healthz.
+replica() {
+	local name=$1 i
+	shift
+	PORT[$name]=${PORT[$name]:-$(free_port)}
+	"${OURS[@]}" "$BIN/midd" --db "$URL" --listen "127.0.0.1:${PORT[$name]}" --state-dir "$T" \
+		--replica-name "$name" --register-rate 0 "$@" >>"$T/midd-$name.log" 2>&1 &
+	PID[$name]=$!
+	for i in $(seq 1 200); do
+		curl -fsS --max-time 1 "http://127.0.0.1:${PORT[$name]}/healthz" >/dev/null 2>&1 && return 0
+		kill -0 "${PID[$name]}" 2>/dev/null || fail "replica $name exited: $(tail -n 5 "$T/midd-$name.log")"
+		sleep 0.05
+	done
+	fail "replica $name did not answer /healthz within 10 s"
+}
+# stop NAME: SIGTERM; it must exit 0 within 10 s.
+stop() {
+	local pid=${PID[$1]} i rc=0
+	kill -TERM "$pid"
+	for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	kill -0 "$pid" 2>/dev/null && fail "replica $1 did not stop within 10 s"
+	wait "$pid" || rc=$?
+	assert_eq 0 "$rc" "replica $1 exit status at SIGTERM"
+	PID[$1]=
+}
+stop_all() {
+	local n
+	for n in "${!PID[@]}"; do
+		[ -n "${PID[$n]}" ] && kill -KILL "${PID[$n]}" 2>/dev/null
+	done
+	# Their push keepers, by the PIDs the logs name.
+	cat "$T"/midd-*.log >>"$T/midd.log" 2>/dev/null
+	return 0
+}
+on_exit stop_all
+at() { MIDSHIM_URL=http://127.0.0.1:${PORT[$1]}; }
+
+replica A
+replica B --max-stale "$MAX_STALE"
+
+at B
+req GET /healthz ""
+assert_eq postgresql "$(jf backend)" "healthz backend"
+assert_eq B "$(jf replica)" "healthz replica name"
+assert_eq false "$(jf stale)" "healthz stale"
+
+note "revoke on A, deny on B ($(( (${EPOCHREALTIME/./} - T0) / 1000 )) ms in)"
+ok=
+for round in 1 2 3; do
+	out=$(python3 "$PROBE" latency "${PORT[A]}" "${PORT[B]}" "$ORG_KEY" "$ADMIN_KEY" 100 "lat$round") ||
+		fail "round $round: $out"
+	note "round $round: revoke on A -> deny on B: $out"
+	p99=$(sed -n 's/.* p99 \([0-9.]*\) .*/\1/p' <<<"$out")
+	if awk -v p="$p99" 'BEGIN { exit !(p <= 50) }'; then ok=1; break; fi
+done
+[ -n "$ok" ] || fail "revoke on A -> deny on B: p99 over 50 ms in all three rounds"
+
+note "kill -9 of A in the middle of revokes ($(( (${EPOCHREALTIME/./} - T0) / 1000 )) ms in)"
+python3 "$PROBE" register "${PORT[B]}" "$ORG_KEY" kill 300 || fail "register on B"
+at A
+expect_code kill-299 ALLOW
+: >"$T/acked"
+python3 "$PROBE" revokes "${PORT[A]}" "$ADMIN_KEY" kill 300 "$T/acked" &
+probe=$!
+# Kill once a few revokes are in, while more are in flight.
+for i in $(seq 1 200); do
+	[ "$(wc -l <"$T/acked")" -ge 20 ] && break
+	sleep 0.01
+done
+kill -KILL "${PID[A]}"
+wait "${PID[A]}" 2>/dev/null || true
+PID[A]=
+wait "$probe" || fail "the revoke loop failed"
+n=$(wc -l <"$T/acked")
+[ "$n" -ge 20 ] && [ "$n" -lt 300 ] || fail "kill -9 did not land in the middle: $n of 300 revokes acknowledged"
+out=$(python3 "$PROBE" seen "${PORT[B]}" "$ORG_KEY" "$T/acked") || fail "$out"
+note "$out (A killed after $n)"
+replica A
+
+note "PostgreSQL stopped: B answers from memory, then MIDD_STALE ($(( (${EPOCHREALTIME/./} - T0) / 1000 )) ms in)"
+at B
+expect_code lat1-0 DEVICE_REVOKED
+register stale-dev
+expect_code stale-dev ALLOW
+t0=${EPOCHREALTIME/./}
+kill -INT "$PG_PID"
+expect_code stale-dev ALLOW
+first_ms=
+while :; do
+	validate stale-dev
+	el=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+	if [ "$VCODE" = MIDD_STALE ]; then first_ms=$el; break; fi
+	assert_eq ALLOW "$VCODE" "B before --max-stale"
+	[ "$el" -le $((MAX_STALE * 1000 + MARGIN_MS)) ] || fail "no MIDD_STALE ${el} ms after the stop"
+	sleep 0.05
+done
+note "MIDD_STALE after $first_ms ms (--max-stale ${MAX_STALE}s)"
+[ "$first_ms" -ge $((MAX_STALE * 1000 - STALE_SLACK_MS)) ] ||
+	fail "MIDD_STALE after $first_ms ms, before --max-stale ${MAX_STALE}s less ${STALE_SLACK_MS} ms"
+assert_eq false "$(jf allowed)" "a stale validate is a denial"
+expect_code lat1-0 MIDD_STALE
+req POST /api/v1/devices/register "$ORG_KEY" '{"deviceId":"new-while-down"}'
+expect_status 503 "register while the database is down"
+admin revoke stale-dev
+expect_status 503 "revoke while the database is down"
+req GET /healthz ""
+assert_eq true "$(jf stale)" "healthz stale while down"
+assert_eq unreachable "$(jf database)" "healthz database while down"
+pg_down
+pg_up
+t0=${EPOCHREALTIME/./}
+while :; do
+	validate stale-dev
+	[ "$VCODE" = ALLOW ] && break
+	el=$(( (${EPOCHREALTIME/./} - t0) / 1000 ))
+	[ "$el" -le 10000 ] || fail "B still answers $VCODE ${el} ms after PostgreSQL is back"
+	sleep 0.05
+done
+note "B allows again $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms after PostgreSQL is back"
+expect_code lat1-0 DEVICE_REVOKED
+admin revoke stale-dev
+expect_status 200 "revoke once the database is back"
+at A
+expect_code stale-dev DEVICE_REVOKED
+
+stop A
+stop B
