@@ -59,14 +59,14 @@ static void resolve_numeric(struct mid_client *c)
 		freeaddrinfo(res);
 }
 
-/* What mid_client_new and mid_client_check refuse: a bad URL, key or
- * timeout. Fills 'u' with the parsed URL. */
+/* What mid_client_new and mid_client_check refuse: a bad URL (list), key
+ * or timeout. Fills 'u' (MID_URLS_MAX) with the parsed URLs, '*n'. */
 static enum mid_rc check_args(const char *url, const char *org_key, long timeout_ms,
-                              struct mid_url *u, char *err, size_t errlen)
+                              struct mid_url *u, size_t *n, char *err, size_t errlen)
 {
 	enum mid_rc rc;
 
-	rc = mid_url_parse(url, u, err, errlen);
+	rc = mid_url_parse_list(url, u, n, err, errlen);
 	if(rc)
 		return rc;
 	if(!org_key || !mid_key_ok(org_key)) {
@@ -86,10 +86,11 @@ static enum mid_rc check_args(const char *url, const char *org_key, long timeout
 enum mid_rc mid_client_check(const char *url, const char *org_key, long timeout_ms,
                              char *err, size_t errlen)
 {
-	struct mid_url u;
-	enum mid_rc rc = check_args(url, org_key, timeout_ms, &u, err, errlen);
+	struct mid_url u[MID_URLS_MAX];
+	size_t n;
+	enum mid_rc rc = check_args(url, org_key, timeout_ms, u, &n, err, errlen);
 
-	if(rc == MID_OK && u.scheme == MID_SCHEME_HTTPS)
+	if(rc == MID_OK && u[0].scheme == MID_SCHEME_HTTPS)
 		rc = mid_https_load(err, errlen);
 	return rc;
 }
@@ -110,7 +111,7 @@ enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms
 	c->fd = -1;
 	c->curl_fd = -1;
 	c->curl_call = -1;
-	rc = check_args(url, org_key, timeout_ms, &c->url, err, errlen);
+	rc = check_args(url, org_key, timeout_ms, c->urls, &c->nurls, err, errlen);
 	if(rc)
 		goto out;
 	memcpy(c->key, org_key, strlen(org_key) + 1);
@@ -123,9 +124,16 @@ enum mid_rc mid_client_new(const char *url, const char *org_key, long timeout_ms
 		goto out;
 	}
 	rc = MID_OK;
-	if(c->url.scheme == MID_SCHEME_HTTP)
-		resolve_numeric(c);
-	else if(c->url.scheme == MID_SCHEME_HTTPS)
+	for(size_t i = c->nurls; i-- > 0;) {
+		c->url = c->urls[i];
+		c->addrlen = 0;
+		if(c->url.scheme == MID_SCHEME_HTTP)
+			resolve_numeric(c);
+		c->addrs[i] = c->addr;
+		c->addrlens[i] = c->addrlen;
+	}
+	mid_url_format(&c->url, c->url_text, sizeof(c->url_text));
+	if(c->url.scheme == MID_SCHEME_HTTPS)
 		rc = mid_https_load(err, errlen);
 out:
 	if(rc)
@@ -281,6 +289,16 @@ int mid_client_fd(const struct mid_client *c)
 unsigned long mid_client_connects(const struct mid_client *c)
 {
 	return c ? c->connects : 0;
+}
+
+const char *mid_client_url(const struct mid_client *c)
+{
+	return c ? c->url_text : "";
+}
+
+size_t mid_client_url_count(const struct mid_client *c)
+{
+	return c ? c->nurls : 0;
 }
 
 const char *mid_client_detail(const struct mid_client *c)
@@ -763,32 +781,42 @@ static int backoff(uint64_t deadline, unsigned *delay)
 	return 1;
 }
 
-/*
- * One call within one deadline. A kept-alive connection the server closed
- * before any reply byte is replaced; a refused connection or a
- * missing unix socket (a control plane restarting) is tried again with
- * backoff until the deadline, and only then is it a denial.
- */
-static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *device,
-                        struct mid_decision *d)
+/* Make urls['i'] the control plane in use: the connection to another
+ * one goes, and the request is made again for its Host. */
+static void use(struct mid_client *c, size_t i)
 {
-	uint64_t deadline, t0;
-	unsigned delay = MID_RETRY_FIRST_MS, tries = 0;
-	enum mid_rc rc;
-	int early = 0, e = 0, refused = 0;
+	if(i == c->at)
+		return;
+	drop(c);
+	c->rlen = 0;
+	mid_https_close(c, 0);
+	c->at = i;
+	c->url = c->urls[i];
+	c->addr = c->addrs[i];
+	c->addrlen = c->addrlens[i];
+	c->req_ready = 0;
+	mid_url_format(&c->url, c->url_text, sizeof(c->url_text));
+}
 
+/*
+ * One try at the control plane in use, until 'deadline': a kept-alive
+ * connection the server closed before any reply byte is replaced once.
+ * '*e' gets the errno of a refused or failed connect.
+ */
+static enum mid_rc attempt(struct mid_client *c, enum mid_call kind, const char *device,
+                           uint64_t deadline, struct mid_decision *d, int *e)
+{
+	enum mid_rc rc;
+	int early = 0;
+
+	*e = 0;
 	memset(d, 0, sizeof(*d));
-	if(!c)
-		return mid_reply_fault(d, MID_ERR_INVAL, MID_CODE_INVALID);
-	c->detail[0] = '\0';
 	rc = prepare(c, kind, device);
 	if(rc) {
 		snprintf(c->detail, sizeof(c->detail), "the deviceId must be 1-%d bytes",
 		         MID_DEVICE_MAX);
 		return mid_reply_fault(d, rc, MID_CODE_INVALID);
 	}
-	t0 = mid_now_ms();
-	deadline = t0 + (uint64_t)c->timeout_ms;
 	if(c->url.scheme == MID_SCHEME_HTTPS)
 		return mid_https_call(c, deadline, d);
 	/* A number that no longer holds our socket is the program's now:
@@ -807,22 +835,10 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	for(;;) {
 		int reused = c->fd >= 0;
 
-		tries++;
 		if(!reused) {
-			rc = open_conn(c, deadline, d, &e);
-			if(rc == MID_ERR_UNREACHABLE && passing(e))
-				refused = e;
-			if(rc == MID_ERR_UNREACHABLE && passing(e) && tries < MID_RETRY_TRIES &&
-			   backoff(deadline, &delay))
-				continue;
-			/* A last connect that the deadline cut short does not
-			 * hide that the server was refusing until then. */
-			if(rc == MID_ERR_TIMEOUT && refused) {
-				set_detail(c, "connect", refused);
-				rc = mid_reply_fault(d, MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
-			}
+			rc = open_conn(c, deadline, d, e);
 			if(rc)
-				break;
+				return rc;
 		}
 		if(c->bind)
 			stamp(c);
@@ -835,6 +851,89 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 	}
 	if(rc == MID_OK && c->bind)
 		rc = bind_check(c, kind, device, d);
+	return rc;
+}
+
+/* A fault another control plane of the list may not have: it cannot be
+ * reached, it failed, or it has lost its database (MIDD_STALE). */
+static int try_next(enum mid_rc rc, const struct mid_decision *d)
+{
+	return rc == MID_ERR_UNREACHABLE || rc == MID_ERR_TIMEOUT || rc == MID_ERR_IO ||
+	       (rc == MID_ERR_HTTP && d->http_status >= 500) ||
+	       (rc == MID_OK && !d->allowed && !strcmp(d->code, "MIDD_STALE"));
+}
+
+/*
+ * One call within one deadline. The control planes are tried in order,
+ * the one that answered last first; each but the last of a round gets an
+ * even share of the time left, so one that hangs cannot take it all. A
+ * refused connection or a missing unix socket (a control plane
+ * restarting) is worth another round, after a backoff, until the
+ * deadline; only then is it a denial. With one URL that is the same
+ * control plane tried again.
+ */
+static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *device,
+                        struct mid_decision *d)
+{
+	uint64_t deadline, t0, now;
+	unsigned delay = MID_RETRY_FIRST_MS, tries = 0;
+	struct mid_decision kept;
+	size_t k, i, kept_at = 0;
+	enum mid_rc rc = MID_OK;
+	int e = 0, refused = 0, again, have_kept = 0;
+
+	memset(d, 0, sizeof(*d));
+	if(!c)
+		return mid_reply_fault(d, MID_ERR_INVAL, MID_CODE_INVALID);
+	c->detail[0] = '\0';
+	t0 = mid_now_ms();
+	deadline = t0 + (uint64_t)c->timeout_ms;
+	for(;;) {
+		again = 0;
+		for(k = 0; k < c->nurls; k++) {
+			uint64_t until = deadline;
+
+			/* The preferred one, then the others in list order. */
+			i = k == 0 ? c->pref : k <= c->pref ? k - 1 : k;
+			use(c, i);
+			now = mid_now_ms();
+			if(now >= deadline)
+				break;
+			if(k + 1 < c->nurls)
+				until = now + (deadline - now) / (c->nurls - k);
+			tries++;
+			rc = attempt(c, kind, device, until, d, &e);
+			if(rc == MID_ERR_UNREACHABLE && passing(e)) {
+				refused = e;
+				again = 1;
+			}
+			/* A decision, or a fault every control plane would give. */
+			if(!try_next(rc, d))
+				goto done;
+			if(rc == MID_OK) {
+				/* MIDD_STALE: a denial, kept unless another answers. */
+				kept = *d;
+				kept_at = i;
+				have_kept = 1;
+			}
+		}
+		if(!again || tries >= MID_RETRY_TRIES || !backoff(deadline, &delay))
+			break;
+	}
+	/* A last connect that the deadline cut short does not hide that the
+	 * server was refusing until then. */
+	if(rc == MID_ERR_TIMEOUT && refused) {
+		set_detail(c, "connect", refused);
+		rc = mid_reply_fault(d, MID_ERR_UNREACHABLE, MID_CODE_UNREACHABLE);
+	}
+	if(rc != MID_OK && have_kept) {
+		use(c, kept_at);
+		*d = kept;
+		rc = MID_OK;
+	}
+done:
+	if(rc == MID_OK && (d->allowed || strcmp(d->code, "MIDD_STALE")))
+		c->pref = c->at;
 	if(rc == MID_OK) {
 		c->detail[0] = '\0';
 	} else if(tries > 1) {

@@ -64,7 +64,11 @@ struct mid_client; /* opaque */
 /*
  * Create a client for 'url': "http://HOST:PORT" (HOST a name, IPv4 or
  * [IPv6]), "unix:/PATH", or "https://HOST[:PORT]" (served by libcurl,
- * loaded with dlopen only for such a URL). 'org_key' is sent as x-org-key; 'timeout_ms'
+ * loaded with dlopen only for such a URL); or several of them, comma-
+ * separated: each call tries them in order within its one deadline,
+ * starting with the one that answered last, and moves on when one cannot
+ * be reached, fails (5xx), is cut off, or answers MIDD_STALE (a replica
+ * that has lost its database). 'org_key' is sent as x-org-key; 'timeout_ms'
  * bounds each call from start to last byte. No connection is made yet;
  * for https:// libcurl is loaded here, and when it cannot be the result is
  * MID_ERR_UNREACHABLE with 'err' saying to install libcurl4 or use http://
@@ -113,6 +117,13 @@ void mid_client_disconnect(struct mid_client *c);
  * number no longer holds the socket the client connected). The shim uses
  * this to let go of its connection when the program closes it. */
 int mid_client_fd(const struct mid_client *c);
+
+/* The control plane the last call reached or tried last, as a URL.
+ * Owned by the client; valid until its next call. */
+const char *mid_client_url(const struct mid_client *c);
+
+/* How many control planes the client was given. */
+size_t mid_client_url_count(const struct mid_client *c);
 
 /* How many connections this client has opened (for tests and benchmarks:
  * keep-alive shows as one connection for many calls). */

@@ -23,7 +23,7 @@
 #define MID_DETAIL_MAX 256
 
 struct mid_client {
-	struct mid_url url;
+	struct mid_url url; /* the control plane in use: urls[at] */
 	char key[MID_KEY_MAX + 1];
 	long timeout_ms;
 	char mode[8]; /* sent with validate: "enforce", "audit" or "" */
@@ -31,6 +31,14 @@ struct mid_client {
 	/* A numeric host is resolved once, in mid_client_new. */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+
+	/* Every control plane of the list, each resolved once; 'pref' is
+	 * the one that answered last, tried first. */
+	struct mid_url urls[MID_URLS_MAX];
+	struct sockaddr_storage addrs[MID_URLS_MAX];
+	socklen_t addrlens[MID_URLS_MAX];
+	size_t nurls, at, pref;
+	char url_text[MID_URL_MAX]; /* 'url' written out, for messages */
 
 	int fd;                 /* the kept-alive connection or -1 */
 	dev_t fd_dev;           /* what fstat said of 'fd' when it was connected: */

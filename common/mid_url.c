@@ -138,3 +138,58 @@ enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err, size_t 
 	}
 	return url_err(err, errlen, url, "unsupported scheme");
 }
+
+enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, char *err,
+                               size_t errlen)
+{
+	char one[MID_URL_MAX];
+	const char *p = list;
+	size_t https = 0;
+
+	*n = 0;
+	if(!list || !*list)
+		return url_err(err, errlen, "", "the URL is empty");
+	for(;;) {
+		size_t len = strcspn(p, ",");
+		enum mid_rc rc;
+
+		while(len && (*p == ' ' || *p == '\t')) {
+			p++;
+			len--;
+		}
+		while(len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if(len == 0)
+			return url_err(err, errlen, list, "a URL of the comma-separated list is empty");
+		if(len >= sizeof(one))
+			return url_err(err, errlen, list, "a URL of the list is too long");
+		if(*n == MID_URLS_MAX) {
+			if(err && errlen)
+				snprintf(err, errlen, "'%.200s': more than %d URLs", list, MID_URLS_MAX);
+			return MID_ERR_INVAL;
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		rc = mid_url_parse(one, &u[*n], err, errlen);
+		if(rc)
+			return rc;
+		https += u[*n].scheme == MID_SCHEME_HTTPS;
+		(*n)++;
+		p += strcspn(p, ",");
+		if(!*p)
+			break;
+		p++;
+	}
+	if(https && https != *n)
+		return url_err(err, errlen, list, "https:// cannot be mixed with other schemes in a list");
+	return MID_OK;
+}
+
+void mid_url_format(const struct mid_url *u, char *out, size_t outlen)
+{
+	if(u->scheme == MID_SCHEME_UNIX)
+		snprintf(out, outlen, "unix:%s", u->path);
+	else
+		snprintf(out, outlen, "%s://%s%s%s:%s", u->scheme == MID_SCHEME_HTTPS ? "https" : "http",
+		         u->bracket ? "[" : "", u->host, u->bracket ? "]" : "", u->port);
+}

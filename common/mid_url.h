@@ -36,4 +36,20 @@ struct mid_url {
 MID_WUR enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err,
                                   size_t errlen);
 
+/* At most this many control planes in a list (MIDSHIM_URL "A,B,..."). */
+#define MID_URLS_MAX 8
+
+/*
+ * Take a comma-separated list of URLs apart into 'u' (room for
+ * MID_URLS_MAX), '*n' of them, in order; blanks around a comma are
+ * allowed. An empty member, more than MID_URLS_MAX, or https:// mixed
+ * with other schemes (the two are served differently) is refused, and so
+ * is any URL mid_url_parse refuses; 'err' says which.
+ */
+MID_WUR enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n,
+                                       char *err, size_t errlen);
+
+/* 'u' written back as a URL ("http://HOST:PORT", "unix:/PATH") in 'out'. */
+void mid_url_format(const struct mid_url *u, char *out, size_t outlen);
+
 #endif

@@ -230,20 +230,21 @@ static enum mid_rc set_device(struct ctx *c, const cJSON *v, struct mid_policy_s
 
 static enum mid_rc set_url(struct ctx *c, const cJSON *v, struct mid_policy_settings *s)
 {
-	struct mid_url parsed;
+	struct mid_url parsed[MID_URLS_MAX];
 	char why[384];
 	const char *u;
-	size_t n;
+	size_t n, count;
 
 	if(!cJSON_IsString(v))
 		return fail(c, MID_ERR_INVAL, v, "\"url\" must be a string (http://HOST:PORT, "
-			    "https://... or unix:/PATH), not %s", type_name(v));
+			    "https://... or unix:/PATH, or several, comma-separated), not %s",
+			    type_name(v));
 	u = v->valuestring;
 	n = strlen(u);
 	if(n >= sizeof(s->url))
 		return fail(c, MID_ERR_TOO_BIG, v, "\"url\" is %zu bytes, over the limit of %zu", n,
 			    sizeof(s->url) - 1);
-	if(mid_url_parse(u, &parsed, why, sizeof(why)))
+	if(mid_url_parse_list(u, parsed, &count, why, sizeof(why)))
 		return fail(c, MID_ERR_INVAL, v, "\"url\" %s", why);
 	mid_strlcpy(s->url, u, sizeof(s->url));
 	s->set |= MID_SET_URL;

@@ -116,7 +116,8 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			    char *const *envp, char *err, size_t errlen)
 {
 	const struct mid_policy_settings *ps;
-	struct mid_url url;
+	struct mid_url url[MID_URLS_MAX];
+	size_t nurl;
 	char why[384];
 	const char *v;
 	enum mid_rc rc;
@@ -184,7 +185,7 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 		}
 		mid_strlcpy(cfg->url, v, sizeof(cfg->url));
 	}
-	if(mid_url_parse(cfg->url, &url, why, sizeof(why))) {
+	if(mid_url_parse_list(cfg->url, url, &nurl, why, sizeof(why))) {
 		snprintf(err, errlen, "MIDSHIM_URL %s", why);
 		goto out;
 	}

@@ -33,6 +33,13 @@ void mid_enforce_set_report(mid_report_fn fn)
 	report_fn = fn;
 }
 
+static const char *(*origin)(void);
+
+void mid_enforce_origin(const char *(*fn)(void))
+{
+	origin = fn;
+}
+
 void mid_enforce_setup(const struct mid_config *cfg)
 {
 	enforce_cfg = cfg;
@@ -239,16 +246,19 @@ static void log_denial(const struct mid_event *ev, const char *code, const char 
 {
 	const struct mid_config *cfg = enforce_cfg;
 	char kind[32], target[1100], c[MID_CODE_MAX], r[MID_REQUEST_ID_MAX];
-	char ruletxt[32] = "", say[1400];
+	char ruletxt[32] = "", say[1400 + MID_URL_MAX], from[MID_URL_MAX + 8] = "";
+	const char *o = origin ? origin() : NULL;
 	struct mid_record_denial d;
 
 	describe(ev, kind, sizeof(kind), target, sizeof(target));
+	if(o && *o)
+		snprintf(from, sizeof(from), ", midd %s", o);
 	clean(c, sizeof(c), code ? code : "-");
 	clean(r, sizeof(r), request_id ? request_id : "-");
 	if(rule >= 0)
 		snprintf(ruletxt, sizeof(ruletxt), ", rule %d", rule + 1);
-	snprintf(say, sizeof(say), "%s %s %.700s (device %s, code %s, request_id %s%s): %s", verb, kind,
-		 target, cfg ? cfg->device : "?", c, r, ruletxt, action);
+	snprintf(say, sizeof(say), "%s %s %.700s (device %s, code %s, request_id %s%s%s): %s", verb,
+		 kind, target, cfg ? cfg->device : "?", c, r, ruletxt, from, action);
 	if(!cfg) {
 		mid_shim_say("%s", say);
 		return;

@@ -71,6 +71,12 @@ static struct mid_client *get_client(struct mid_decision *d)
 	return client;
 }
 
+/* With several control planes, the one the last call reached. */
+static const char *decider(void)
+{
+	return client && mid_client_url_count(client) > 1 ? mid_client_url(client) : NULL;
+}
+
 static enum mid_rc validate(void *ctx, struct mid_decision *d)
 {
 	struct mid_client *c = get_client(d);
@@ -225,6 +231,7 @@ static void setup(void)
 	mid_exec_init();
 	mid_gate_setup(&config, validate, NULL);
 	mid_enforce_set_report(report);
+	mid_enforce_origin(decider);
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
 	v = env("MIDSHIM_ALLOW_UNTIL");

@@ -179,6 +179,9 @@ void mid_gate_stats(struct mid_gate_stats *out);
 
 /* Give the logger the configuration (the gate does this too). */
 void mid_enforce_setup(const struct mid_config *cfg);
+/* With several control planes, 'fn' names the one that decided, for the
+ * denial line; NULL (or 'fn' returning NULL) names none. */
+void mid_enforce_origin(const char *(*fn)(void));
 
 /* Log one denial (stderr + audit log) and carry out the configured action.
  * 'code' and 'request_id' may be NULL. Returns like mid_gate_check. */

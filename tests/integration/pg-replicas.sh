@@ -8,7 +8,9 @@
 #    is denied on B;
 #  - PostgreSQL stopped: B answers from memory, then after --max-stale
 #    denies with MIDD_STALE (register and admin calls 503), and allows
-#    again once PostgreSQL is back.
+#    again once PostgreSQL is back;
+#  - a gated program with MIDSHIM_URL naming A then B keeps running,
+#    with no denial, when A is killed; its denial line names B.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/midd.lib"
 . "$TOP/tests/pg.lib"
@@ -159,5 +161,34 @@ expect_status 200 "revoke once the database is back"
 at A
 expect_code stale-dev DEVICE_REVOKED
 
-stop A
+note "a shim with two URLs: A killed, the program goes on on B"
+shim_env failover:test:01
+export MIDSHIM_URL="http://127.0.0.1:${PORT[A]},http://127.0.0.1:${PORT[B]}"
+export MIDSHIM_TTL_MS=50
+# Each exec of true asks the gate; with a 50 ms TTL that is a validate
+# every few iterations, over about 3 s.
+LD_PRELOAD=$PRELOAD bash -c 'for i in $(seq 1 150); do true || exit 3; /bin/true || exit 4; sleep 0.02; done' \
+	>"$T/out" 2>"$T/err" </dev/null &
+prog=$!
+sleep 1
+kill -0 "$prog" 2>/dev/null || fail "the gated program ended before A was killed: $(cat "$T/err")"
+kill -KILL "${PID[A]}"
+wait "${PID[A]}" 2>/dev/null || true
+PID[A]=
+set +e
+wait "$prog"
+RC=$?
+set -e
+assert_eq 0 "$RC" "the gated program's status (stderr: $(head -c 2000 "$T/err"))"
+grep -q 'midshim: denied' "$T/err" && fail "a denial while failing over: $(cat "$T/err")"
+at B
+device_revoke failover:test:01
+# A first, as configured: refused, then B decides.
+export MIDSHIM_URL="http://127.0.0.1:${PORT[A]},http://127.0.0.1:${PORT[B]}"
+gated /bin/true
+assert_ne 0 "$RC" "a revoked device's program"
+assert_file_contains "$T/err" "code DEVICE_REVOKED" "denial line"
+assert_file_contains "$T/err" "midd http://127.0.0.1:${PORT[B]})" "the denial line names the replica that decided"
+unset MIDSHIM_URL
+
 stop B

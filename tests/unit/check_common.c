@@ -107,6 +107,40 @@ START_TEST(test_common_url_forms)
 }
 END_TEST
 
+/* Several control planes, comma-separated, in order; written back. */
+START_TEST(test_common_url_list)
+{
+	struct mid_url u[MID_URLS_MAX];
+	char err[512], out[MID_URL_MAX];
+	size_t n;
+
+	ck_assert_int_eq(mid_url_parse_list("http://127.0.0.1:7070 , unix:/run/m.sock,http://[::1]:80",
+					    u, &n, err, sizeof(err)), MID_OK);
+	ck_assert_uint_eq(n, 3);
+	mid_url_format(&u[0], out, sizeof(out));
+	ck_assert_str_eq(out, "http://127.0.0.1:7070");
+	mid_url_format(&u[1], out, sizeof(out));
+	ck_assert_str_eq(out, "unix:/run/m.sock");
+	mid_url_format(&u[2], out, sizeof(out));
+	ck_assert_str_eq(out, "http://[::1]:80");
+	ck_assert_int_eq(mid_url_parse_list("http://a:1", u, &n, err, sizeof(err)), MID_OK);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(mid_url_parse_list("http://a:1,,http://b:2", u, &n, err, sizeof(err)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "is empty"));
+	ck_assert_int_eq(mid_url_parse_list("http://a:1,https://b", u, &n, err, sizeof(err)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "cannot be mixed"));
+	ck_assert_int_eq(mid_url_parse_list("http://a:1,ftp://b", u, &n, err, sizeof(err)),
+			 MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "unsupported scheme"));
+	ck_assert_int_eq(mid_url_parse_list("http://a,http://a,http://a,http://a,http://a,"
+					    "http://a,http://a,http://a,http://a", u, &n, err,
+					    sizeof(err)), MID_ERR_INVAL);
+	ck_assert_ptr_nonnull(strstr(err, "more than 8"));
+}
+END_TEST
+
 /* Write 'text' to a fresh file with 'mode'; its path goes to 'path'. */
 static void key_file(char *path, const char *text, mode_t mode)
 {
@@ -322,6 +356,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(t->core, test_common_uuid4_shape);
 	tcase_add_test(t->core, test_common_json_str_escapes);
 	tcase_add_test(t->core, test_common_url_forms);
+	tcase_add_test(t->core, test_common_url_list);
 	tcase_add_test(t->core, test_common_key_file_first_line);
 	tcase_add_test(t->core, test_common_hmac_vectors);
 	tcase_add_test(t->core, test_common_bind_proof);
