@@ -241,7 +241,8 @@ tests-build: $(PROGRAMS) $(UNIT_BIN) $(HELPER_BIN) $(FUZZ_BIN)
 # programs); unit tests under TSan. Each pass prints its
 # "N passed, N failed, N skipped" and the last line sums them all.
 ASAN_DIR = build-asan
-ASAN_EXCLUDE = compat|demo|install|adopt|supervise|e2e/deb
+# pg-*: PostgreSQL clusters, in the plain pass only.
+ASAN_EXCLUDE = compat|demo|install|adopt|supervise|e2e/deb|pg-
 check: deps
 	$(Q)MAKE="$(MAKE)" B=$(B) ASAN_DIR=$(ASAN_DIR) TSAN_DIR=build-tsan \
 		ASAN_EXCLUDE='$(ASAN_EXCLUDE)' tests/check.sh

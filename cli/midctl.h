@@ -42,9 +42,10 @@ struct mid_ctl_reply {
 
 /*
  * Prepare calls to midd at 'url' ("http://HOST[:PORT]", "https://...", or
- * "unix:/PATH" for HTTP over a unix socket), sending 'key' in the header
- * 'key_hdr'. Each call is bounded by 'timeout_ms' from start to last
- * byte. No connection is made yet. On MID_ERR_INVAL 'err' says what is
+ * "unix:/PATH" for HTTP over a unix socket), or several, comma-separated
+ * (replicas: a call moves on to the next when one cannot be reached or
+ * answers 503), sending 'key' in the header 'key_hdr'. Each call is
+ * bounded by 'timeout_ms' from start to last byte. No connection is made yet. On MID_ERR_INVAL 'err' says what is
  * wrong with the URL. The caller frees '*out' with mid_ctl_http_free().
  */
 MID_WUR enum mid_rc mid_ctl_http_new(const char *url, const char *key_hdr, const char *key,

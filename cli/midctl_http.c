@@ -4,7 +4,9 @@
  * console keeps its connection, pointed at midd over TCP, TLS or a unix
  * socket. A reply is read into a buffer capped at MID_CTL_REPLY_MAX and
  * parsed as JSON; a transport failure comes back as one line that names
- * the URL, never the key.
+ * the URL, never the key. With several URLs (replicas of one control
+ * plane) a call that cannot connect, or that a replica answers with 503,
+ * is tried on the next, within the one timeout.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -18,13 +20,19 @@
 
 #define SOCK_MAX sizeof(((struct sockaddr_un *)0)->sun_path)
 
-struct mid_ctl_http {
-	CURL *curl;
-	char url[MID_URL_MAX];  /* as configured, for messages */
+/* One control plane of the list. */
+struct endpoint {
+	char url[MID_URL_MAX];  /* for messages */
 	char base[MID_URL_MAX]; /* every request URL starts with this */
 	char sock[SOCK_MAX];    /* unix socket path, or "" */
+	bool direct;            /* loopback or socket: never via a proxy */
+};
+
+struct mid_ctl_http {
+	CURL *curl;
+	struct endpoint ep[MID_URLS_MAX];
+	size_t n, at; /* 'at': the one that answered last */
 	char header[MID_KEY_MAX + 32];
-	bool direct;                /* loopback or socket: never via a proxy */
 	long timeout_ms;
 };
 
@@ -73,32 +81,36 @@ static bool loopback_host(const char *host)
 	       !strcmp(host, "::1");
 }
 
-/* The URL is read by the same parser as the shim's (common/mid_url.c);
- * libcurl gets it back in a canonical form. */
+/* The URLs are read by the same parser as the shim's (common/mid_url.c);
+ * libcurl gets each back in a canonical form. */
 static enum mid_rc parse_url(struct mid_ctl_http *h, const char *url, char *err,
 			     size_t errlen)
 {
-	struct mid_url u;
+	struct mid_url u[MID_URLS_MAX];
 	enum mid_rc rc;
+	size_t i;
 
-	if(mid_strlcpy(h->url, url, sizeof(h->url)) >= sizeof(h->url)) {
+	if(strlen(url) >= MID_URL_MAX) {
 		snprintf(err, errlen, "URL is longer than %d bytes", MID_URL_MAX - 1);
 		return MID_ERR_INVAL;
 	}
-	rc = mid_url_parse(url, &u, err, errlen);
+	rc = mid_url_parse_list(url, u, &h->n, err, errlen);
 	if(rc)
 		return rc;
-	if(u.scheme == MID_SCHEME_UNIX) {
-		mid_strlcpy(h->sock, u.path, sizeof(h->sock));
-		/* The host part is only what the Host header says. */
-		mid_strlcpy(h->base, "http://localhost", sizeof(h->base));
-		h->direct = true;
-		return MID_OK;
+	for(i = 0; i < h->n; i++) {
+		struct endpoint *e = &h->ep[i];
+
+		mid_url_format(&u[i], e->url, sizeof(e->url));
+		if(u[i].scheme == MID_SCHEME_UNIX) {
+			mid_strlcpy(e->sock, u[i].path, sizeof(e->sock));
+			/* The host part is only what the Host header says. */
+			mid_strlcpy(e->base, "http://localhost", sizeof(e->base));
+			e->direct = true;
+			continue;
+		}
+		mid_strlcpy(e->base, e->url, sizeof(e->base));
+		e->direct = loopback_host(u[i].host);
 	}
-	snprintf(h->base, sizeof(h->base), "%s://%s%s%s:%s",
-		 u.scheme == MID_SCHEME_HTTPS ? "https" : "http", u.bracket ? "[" : "", u.host,
-		 u.bracket ? "]" : "", u.port);
-	h->direct = loopback_host(u.host);
 	return MID_OK;
 }
 
@@ -190,12 +202,13 @@ static enum mid_rc transport_error(const struct mid_ctl_http *h, CURLcode cc,
 				   const struct sink *s, const char *why, char *err,
 				   size_t errlen)
 {
+	const struct endpoint *e = &h->ep[h->at];
 	const char *what = why[0] ? why : curl_easy_strerror(cc);
 	long oserr = 0;
 
 	/* libcurl words a unix socket failure as "localhost port 80": the
 	 * system's reason names the real problem (no such file, refused). */
-	if(h->sock[0] && cc == CURLE_COULDNT_CONNECT &&
+	if(e->sock[0] && cc == CURLE_COULDNT_CONNECT &&
 	   curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &oserr) == CURLE_OK && oserr)
 		what = strerror((int)oserr);
 
@@ -204,7 +217,7 @@ static enum mid_rc transport_error(const struct mid_ctl_http *h, CURLcode cc,
 		snprintf(err, errlen,
 			 "midd at %s did not answer within %ld ms; is midd running? "
 			 "(check --url or MIDSHIM_URL, or raise --timeout-ms)",
-			 h->url, h->timeout_ms);
+			 e->url, h->timeout_ms);
 		return MID_ERR_TIMEOUT;
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -216,30 +229,32 @@ static enum mid_rc transport_error(const struct mid_ctl_http *h, CURLcode cc,
 	case CURLE_GOT_NOTHING:
 		snprintf(err, errlen,
 			 "cannot reach midd at %s: %s; is midd running? (check --url or "
-			 "MIDSHIM_URL)", h->url, what);
+			 "MIDSHIM_URL)", e->url, what);
 		return MID_ERR_UNREACHABLE;
 	case CURLE_WRITE_ERROR:
 		if(s->toobig) {
 			snprintf(err, errlen, "reply from midd at %s is larger than %d bytes",
-				 h->url, MID_CTL_REPLY_MAX);
+				 e->url, MID_CTL_REPLY_MAX);
 			return MID_ERR_TOO_BIG;
 		}
 		if(s->nomem) {
-			snprintf(err, errlen, "out of memory reading the reply from %s", h->url);
+			snprintf(err, errlen, "out of memory reading the reply from %s", e->url);
 			return MID_ERR_NOMEM;
 		}
 		break;
 	default:
 		break;
 	}
-	snprintf(err, errlen, "request to midd at %s failed: %s", h->url, what);
+	snprintf(err, errlen, "request to midd at %s failed: %s", e->url, what);
 	return MID_ERR_PROTOCOL;
 }
 
-enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method,
-			      const char *path, const char *body,
-			      struct mid_ctl_reply *r, char *err, size_t errlen)
+/* One try at the endpoint 'h->at', bounded by 'timeout_ms'. */
+static enum mid_rc call_one(struct mid_ctl_http *h, const char *method, const char *path,
+			    const char *body, long timeout_ms, struct mid_ctl_reply *r, char *err,
+			    size_t errlen)
 {
+	const struct endpoint *e = &h->ep[h->at];
 	char url[MID_URL_MAX * 2], why[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
 	struct sink s = {0};
@@ -249,7 +264,7 @@ enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method,
 	CURL *c = h->curl;
 
 	memset(r, 0, sizeof(*r));
-	if((size_t)snprintf(url, sizeof(url), "%s%s", h->base, path) >= sizeof(url)) {
+	if((size_t)snprintf(url, sizeof(url), "%s%s", e->base, path) >= sizeof(url)) {
 		snprintf(err, errlen, "request URL is too long");
 		rc = MID_ERR_TOO_BIG;
 		goto out;
@@ -268,18 +283,18 @@ enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method,
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, h->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, why);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "midctl");
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
-	if(h->sock[0])
-		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->sock);
+	if(e->sock[0])
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->sock);
 	/* A proxy from the environment must not see a loopback control
 	 * plane's traffic, or its key. */
-	if(h->direct)
+	if(e->direct)
 		curl_easy_setopt(c, CURLOPT_PROXY, "");
 	if(post) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
@@ -312,5 +327,27 @@ enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method,
 out:
 	free(s.buf);
 	free_headers(hdrs);
+	return rc;
+}
+
+enum mid_rc mid_ctl_http_call(struct mid_ctl_http *h, const char *method, const char *path,
+			      const char *body, struct mid_ctl_reply *r, char *err, size_t errlen)
+{
+	uint64_t deadline = mid_now_ms() + (uint64_t)h->timeout_ms;
+	size_t k, pref = h->at;
+	enum mid_rc rc = MID_ERR_TIMEOUT;
+
+	/* The one that answered last, then the others in list order. */
+	for(k = 0; k < h->n; k++) {
+		uint64_t now = mid_now_ms();
+
+		if(now >= deadline)
+			break;
+		h->at = k == 0 ? pref : k <= pref ? k - 1 : k;
+		rc = call_one(h, method, path, body, (long)(deadline - now), r, err, errlen);
+		if(k + 1 == h->n || !(rc == MID_ERR_UNREACHABLE || (rc == MID_OK && r->status == 503)))
+			break;
+		mid_ctl_reply_cleanup(r);
+	}
 	return rc;
 }

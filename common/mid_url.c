@@ -160,12 +160,15 @@ enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, c
 		while(len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
 			len--;
 		if(len == 0)
-			return url_err(err, errlen, list, "a URL of the comma-separated list is empty");
+			return url_err(err, errlen, list,
+			               "a URL of the comma-separated list is empty");
 		if(len >= sizeof(one))
-			return url_err(err, errlen, list, "a URL of the list is too long");
+			return url_err(err, errlen, list,
+			               "a URL of the list is too long");
 		if(*n == MID_URLS_MAX) {
 			if(err && errlen)
-				snprintf(err, errlen, "'%.200s': more than %d URLs", list, MID_URLS_MAX);
+				snprintf(err, errlen, "'%.200s': more than %d URLs", list,
+				         MID_URLS_MAX);
 			return MID_ERR_INVAL;
 		}
 		memcpy(one, p, len);
@@ -181,7 +184,8 @@ enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, c
 		p++;
 	}
 	if(https && https != *n)
-		return url_err(err, errlen, list, "https:// cannot be mixed with other schemes in a list");
+		return url_err(err, errlen, list,
+		               "https:// cannot be mixed with other schemes in a list");
 	return MID_OK;
 }
 
@@ -190,6 +194,7 @@ void mid_url_format(const struct mid_url *u, char *out, size_t outlen)
 	if(u->scheme == MID_SCHEME_UNIX)
 		snprintf(out, outlen, "unix:%s", u->path);
 	else
-		snprintf(out, outlen, "%s://%s%s%s:%s", u->scheme == MID_SCHEME_HTTPS ? "https" : "http",
+		snprintf(out, outlen, "%s://%s%s%s:%s",
+		         u->scheme == MID_SCHEME_HTTPS ? "https" : "http",
 		         u->bracket ? "[" : "", u->host, u->bracket ? "]" : "", u->port);
 }

@@ -16,7 +16,7 @@ MAKE=${MAKE:-make}
 B=${B:-build}
 ASAN_DIR=${ASAN_DIR:-build-asan}
 TSAN_DIR=${TSAN_DIR:-build-tsan}
-ASAN_EXCLUDE=${ASAN_EXCLUDE:-compat|demo|install|adopt|supervise|e2e/deb}
+ASAN_EXCLUDE=${ASAN_EXCLUDE:-compat|demo|install|adopt|supervise|e2e/deb|pg-}
 export MIDSHIM_TEST_REQUIRE_DEPS=1
 tally=$(mktemp "${TMPDIR:-/tmp}/midshim-check.XXXXXX")
 trap 'rm -f "$tally"' EXIT
