@@ -257,6 +257,20 @@ row "\`midd\` throughput: validates/s, $LOAD_CONNS keep-alive TCP connections" '
 	"**$(thousands "$RATE")/s** (non-200 or errors: $ERRS)" "$(verdict "$RATE" 50000 ge)" throughput
 say "throughput: $RATE/s"
 
+# ---- 4b. two replicas on PostgreSQL -------------------------------------------
+if REP=$(B=$B bash bench/replicas.sh 2>>"$LOG/stderr.log"); then
+	echo "$REP" >"$LOG/replicas.txt"
+	RRATE=$(awk '$1 == "replicas-rate" { print $4 }' <<<"$REP")
+	read -r rp50 rp99 rmax <<<"$(awk '$1 == "replicas-latency" { print $4, $8, $10 }' <<<"$REP")"
+	row "two \`midd\` replicas on PostgreSQL: validates/s together, 16 connections each" '≥ 50,000' \
+		"**$(thousands "$RRATE")/s**" "$(verdict "$RRATE" 50000 ge)" replicas-rate
+	row "revoke on replica A → deny on replica B: p50 / p99 / max of 200" '≤ 50 ms p99' \
+		"**$rp50 / $rp99 / $rmax ms**" "$(verdict "$rp99" 50)" replicas-latency
+	say "replicas: $REP"
+else
+	row "two \`midd\` replicas on PostgreSQL" 'runs' "failed: see $LOG/stderr.log" missed replicas
+fi
+
 # ---- 5. revoke → halt --------------------------------------------------------
 HALT=()
 for ttl in 100 1000; do
@@ -681,6 +695,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | exec storm, shell | \`$B/bench/spawn 1 /bin/sh -c '$SH_LOOP'\` | $SPAWN_ROUNDS |
 | cold validate | \`$B/bench/validate unix:DIR/midd.sock KEYFILE $VDEV $N_VALIDATE\` and \`... http://127.0.0.1:PORT ...\`, alternating | 3 each |
 | throughput | \`$B/bench/loadgen http://127.0.0.1:PORT KEYFILE $VDEV $LOAD_CONNS $LOAD_SECS $LOAD_THREADS\` | 3 |
+| replicas | \`bench/replicas.sh\`: a throwaway PostgreSQL cluster, two replicas, \`loadgen\` against each at once (16 connections, 5 s), then \`tests/integration/replica_probe.py latency\` (200 trials) | 1 |
 | revoke → halt | \`bench/halt.sh TTL 5\` for TTL 100 and 1000 | 5 each |
 | revoke → halt, idle | \`bench/halt_idle.py preload $N_IDLE\` and \`... launcher $N_IDLE\` | $N_IDLE each |
 | RSS | VmRSS of \`$B/bench/hotpath pause DIR\` and of \`sleep 30\`, gated minus ungated | 5 |

@@ -91,7 +91,10 @@ for round in 1 2 3; do
 	p99=$(sed -n 's/.* p99 \([0-9.]*\) .*/\1/p' <<<"$out")
 	if awk -v p="$p99" 'BEGIN { exit !(p <= 50) }'; then ok=1; break; fi
 done
-[ -n "$ok" ] || fail "revoke on A -> deny on B: p99 over 50 ms in all three rounds"
+# A sanitizer build is several times slower than the one the bound is
+# for: there every trial must still deny within the probe's 2 s.
+[ -n "$ok" ] || [ -n "${MIDSHIM_TEST_SANITIZER:-}" ] ||
+	fail "revoke on A -> deny on B: p99 over 50 ms in all three rounds"
 
 note "kill -9 of A in the middle of revokes ($(( (${EPOCHREALTIME/./} - T0) / 1000 )) ms in)"
 python3 "$PROBE" register "${PORT[B]}" "$ORG_KEY" kill 300 || fail "register on B"
