@@ -429,7 +429,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 		{"db", required_argument, NULL, 'd'},
 		{"db-file", required_argument, NULL, 'f'},
 		{"replica-name", required_argument, NULL, 'N'},
-		{"max-stale", required_argument, NULL, 'S'},
+		{"max-stale", required_argument, NULL, 'X'},
 		{"state-dir", required_argument, NULL, 'D'},
 		{"listen", required_argument, NULL, 'l'},
 		{"socket", required_argument, NULL, 's'},
@@ -483,7 +483,7 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 			}
 			mid_strlcpy(o->replica, optarg, sizeof(o->replica));
 			break;
-		case 'S':
+		case 'X':
 			o->max_stale_s = parse_count(optarg, 3600);
 			if(o->max_stale_s < 0) {
 				usage_error("--max-stale wants seconds from 0 to 3600, not '%s'", optarg);
