@@ -83,6 +83,8 @@ static const char *const migrations[] = {
 	" until BIGINT NOT NULL);"
 	"CREATE INDEX audit_org_time ON audit(org_id, time);"
 	"CREATE INDEX audit_org_device_time ON audit(org_id, device_id, time);",
+	/* 2: a report's details (compact JSON) with its audit row. */
+	"ALTER TABLE audit ADD COLUMN detail TEXT;",
 };
 
 /* What this replica last wrote of one counter ("org_id/device"; the
@@ -645,14 +647,14 @@ static void i64(char *out, size_t n, int64_t v)
 static int audit_row(PGconn *c, const struct mid_audit_row *a)
 {
 	char t[24], org[24];
-	const char *v[8] = {t,	  org,	       a->device[0] ? a->device : NULL, a->route, a->decision,
-			    a->code, a->request_id, a->peer};
+	const char *v[9] = {t,	  org,	       a->device[0] ? a->device : NULL, a->route, a->decision,
+			    a->code, a->request_id, a->peer, a->detail[0] ? a->detail : NULL};
 
 	i64(t, sizeof(t), a->time_ms);
 	i64(org, sizeof(org), a->org_id);
 	return cmd(c, "audit insert", "INSERT INTO audit(time, org_id, device_id, route, decision,"
-		   " code, request_id, peer) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7, $8)",
-		   8, v) < 0 ? -1 : 0;
+		   " code, request_id, peer, detail) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7,"
+		   " $8, $9)", 9, v) < 0 ? -1 : 0;
 }
 
 static enum mid_rc pg_org_create(struct mid_store *base, const char *name,
@@ -903,7 +905,8 @@ static size_t copy_field(char *out, size_t room, const char *v, int null)
  * or 0 when it does not fit. */
 static size_t copy_line(char *line, size_t room, const struct mid_audit_row *a)
 {
-	const char *text[] = {a->device, a->route, a->decision, a->code, a->request_id, a->peer};
+	const char *text[] = {a->device, a->route, a->decision, a->code, a->request_id, a->peer,
+			      a->detail};
 	int n = snprintf(line, room, "%" PRId64 "\t%" PRId64, a->time_ms, a->org_id);
 	size_t len, i;
 
@@ -916,7 +919,7 @@ static size_t copy_line(char *line, size_t room, const struct mid_audit_row *a)
 		if(len + 2 >= room)
 			return 0;
 		line[len++] = '\t';
-		k = copy_field(line + len, room - len, text[i], i == 0);
+		k = copy_field(line + len, room - len, text[i], i == 0 || i == 6);
 		if(k == 0 && text[i][0])
 			return 0;
 		len += k;
@@ -934,7 +937,7 @@ static enum mid_rc pg_audit_append(struct mid_store *base, mid_store_row_fn next
 	enum mid_rc rc = MID_ERR_IO;
 	PGresult *r = NULL;
 	PGconn *c = NULL;
-	char line[2048];
+	char line[4096]; /* the longest row, every byte escaped in its detail */
 	int copying = 0;
 
 	pthread_mutex_lock(&s->mu);
@@ -951,8 +954,8 @@ static enum mid_rc pg_audit_append(struct mid_store *base, mid_store_row_fn next
 	 * seconds after a burst of validates. */
 	if(cmd(c, "audit batch", "SET LOCAL synchronous_commit = off", 0, NULL) < 0)
 		goto out;
-	r = PQexec(c, "COPY audit(time, org_id, device_id, route, decision, code, request_id, peer)"
-		      " FROM STDIN");
+	r = PQexec(c, "COPY audit(time, org_id, device_id, route, decision, code, request_id, peer,"
+		      " detail) FROM STDIN");
 	if(PQresultStatus(r) != PGRES_COPY_IN) {
 		fail(c, "audit batch", r);
 		goto out;
@@ -1011,11 +1014,11 @@ static enum mid_rc pg_audit_query(struct mid_store *base, int64_t org_id, const 
 	pthread_mutex_lock(&s->mu);
 	/* A page goes on below the last row of the one before. */
 	r = run_fresh(s, &c, "audit query", device ?
-		"SELECT time, device_id, route, decision, code, request_id, peer, id FROM audit"
+		"SELECT time, device_id, route, decision, code, request_id, peer, id, detail FROM audit"
 		" WHERE org_id = $1::bigint AND device_id = $5 AND (time < $3::bigint OR"
 		" (time = $3::bigint AND id < $4::bigint)) ORDER BY time DESC, id DESC"
 		" LIMIT $2::bigint" :
-		"SELECT time, device_id, route, decision, code, request_id, peer, id FROM audit"
+		"SELECT time, device_id, route, decision, code, request_id, peer, id, detail FROM audit"
 		" WHERE org_id = $1::bigint AND (time < $3::bigint OR"
 		" (time = $3::bigint AND id < $4::bigint)) ORDER BY time DESC, id DESC"
 		" LIMIT $2::bigint", device ? 5 : 4, v);
@@ -1032,6 +1035,7 @@ static enum mid_rc pg_audit_query(struct mid_store *base, int64_t org_id, const 
 		mid_strlcpy(row.request_id, PQgetvalue(r, i, 5), sizeof(row.request_id));
 		mid_strlcpy(row.peer, PQgetvalue(r, i, 6), sizeof(row.peer));
 		row.id = strtoll(PQgetvalue(r, i, 7), NULL, 10);
+		mid_strlcpy(row.detail, PQgetvalue(r, i, 8), sizeof(row.detail));
 		if(fn(&row, arg)) {
 			rc = MID_ERR_NOMEM;
 			goto out;

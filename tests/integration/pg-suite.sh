@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # The control-plane tests again with midd on PostgreSQL: a representative
 # set of them (a device's life across restarts and kill -9, the org
-# switch, key rotation, audit paging), each on a fresh
+# switch, key rotation, audit paging, a shim's reports), each on a fresh
 # database of one throwaway cluster. The tests that work on the SQLite
 # file itself (locked, unlinked, full) have no PostgreSQL counterpart.
 . "$(dirname "$0")/../lib.sh"
@@ -10,7 +10,7 @@
 
 pg_start
 n=0
-for t in midd-lifecycle midd-org midd-audit-paging; do
+for t in midd-lifecycle midd-org midd-audit-paging midd-report; do
 	n=$((n + 1))
 	url=$(pg_url "suite$n")
 	t0=${EPOCHREALTIME/./}
