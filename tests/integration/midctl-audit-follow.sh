@@ -18,8 +18,13 @@ DEV=since:test:new:01
 register "$DEV"
 # 1,050 rows after the mark: --since must page back past the first page.
 validate_many "$DEV" 1050
-
-midctl_expect 0 "audit --since RFC 3339" --json audit --since "$MARK"
+# midd writes validate rows in batches (about every 100 ms): wait, at
+# most 10 s, until all of them are in the trail.
+for _ in $(seq 1 100); do
+	midctl_expect 0 "audit --since RFC 3339" --json audit --since "$MARK"
+	[ "$(wc -l <"$T/midctl.out")" -ge 1051 ] && break
+	sleep 0.1
+done
 "$PY" - "$T/midctl.out" "$MARK" "$DEV" <<'PY' || fail "audit --since (above)"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]

@@ -68,7 +68,10 @@ body='{"deviceId":"svc:prod:one"}'
 assert_eq 403 "$(hcurl -b "$C" -H 'content-type: application/json' -d "$body" "$U/api/v1/devices/revoke")" \
 	"a change without the CSRF token"
 assert_contains "$(cat "$T/b")" CSRF_REQUIRED "its code"
-assert_eq 403 "$(hcurl -b "$C" -H "x-csrf-token: ${TOK%?}0" -d "$body" "$U/api/v1/devices/revoke")" \
+# The token with its last digit changed (to 1 when it was 0).
+BAD=${TOK%?}0
+[ "$BAD" != "$TOK" ] || BAD=${TOK%?}1
+assert_eq 403 "$(hcurl -b "$C" -H "x-csrf-token: $BAD" -d "$body" "$U/api/v1/devices/revoke")" \
 	"a wrong CSRF token"
 assert_eq 403 "$(hcurl -b "$C" -H "x-csrf-token: $TOK" -H 'origin: http://evil.example' -d "$body" \
 	"$U/api/v1/devices/revoke")" "a foreign Origin"
