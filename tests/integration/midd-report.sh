@@ -12,7 +12,13 @@ api POST /api/v1/devices/register "$ORG_KEY" "{\"deviceId\":\"$DEV\"}" >/dev/nul
 r=$(api POST /api/v1/report "$ORG_KEY" \
 	"{\"deviceId\":\"$DEV\",\"event\":\"ADOPT\",\"pid\":1234,\"program\":\"python3\",\"detail\":\"by root: adopted 2\"}")
 assert_contains "$r" '202 {"status":"accepted"' "a good report"
-a=$(api GET "/api/v1/audit?deviceId=$DEV" "$ADMIN_KEY")
+# The row reaches the trail with midd's next batch (about every 100 ms;
+# on PostgreSQL one COPY): wait at most 5 s.
+for _ in $(seq 1 50); do
+	a=$(api GET "/api/v1/audit?deviceId=$DEV" "$ADMIN_KEY")
+	[[ $a == *'"route":"report"'* ]] && break
+	sleep 0.1
+done
 assert_contains "$a" '"route":"report","decision":"ADOPT","code":"ADOPT"' "the audit row"
 assert_contains "$a" '"peer":"pid 1234 python3: by root: adopted 2"' "pid, program and detail"
 grep -q 'report org=default device=test:int:report:01 event=ADOPT pid=1234 program=python3' "$T/midd.log" ||
@@ -37,21 +43,26 @@ assert_contains "$r" "403 " "the admin key may not report"
 r=$(api GET /api/v1/report "$ORG_KEY")
 assert_contains "$r" "405 " "GET"
 
-# The rate: the burst is taken at once (one went above), then 429.
-# One kept-alive connection: the 45 go in well under a second.
-codes=$(python3 - "$MIDD_PORT" "$ORG_KEY" "$DEV" <<'PY' | sort | uniq -c | tr -s ' '
-import http.client, json, sys
+# The rate: a burst of 40 (one went above), then 10 a second. 100
+# reports on one kept-alive connection: those accepted are at most the
+# burst plus what the rate refilled while they were sent, and some are
+# refused however slow the build.
+"$PY" - "$MIDD_PORT" "$ORG_KEY" "$DEV" <<'PY' || fail "the report rate (above)"
+import http.client, json, sys, time
 c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
 body = json.dumps({"deviceId": sys.argv[3], "event": "FLOOD"})
-for _ in range(45):
+codes, t0 = [], time.monotonic()
+for _ in range(100):
     c.request("POST", "/api/v1/report", body, {"x-org-key": sys.argv[2], "content-type": "application/json"})
     r = c.getresponse()
     r.read()
-    print(r.status)
+    codes.append(r.status)
+secs = time.monotonic() - t0
+ok, refused = codes.count(202), codes.count(429)
+print("# 100 reports in %.2f s: %d accepted, %d refused" % (secs, ok, refused))
+assert ok + refused == 100, codes
+most = 40 + int(10 * secs) + 1
+assert 38 <= ok <= most, "accepted %d, expected 38 to %d" % (ok, most)
+assert secs > 6 or refused > 0, "nothing refused in %.2f s" % secs
 PY
-)
-note "45 reports at once: $codes"
-assert_contains "$codes" " 429" "over the burst is refused"
-n202=$(echo "$codes" | awk '$2 == 202 { print $1 }')
-[ "${n202:-0}" -ge 35 ] && [ "${n202:-0}" -le 41 ] || fail "expected about 39 accepted, got: $codes"
 midd_stop
