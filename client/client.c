@@ -31,6 +31,11 @@
 #define MID_RETRY_MAX_MS 200u
 #define MID_RETRY_TRIES 400u
 #define MID_RETRY_LAST_MS 5u
+/* A fresh connection closed before any reply byte: a control plane that
+ * stopped with our connection in its accept queue, or shed it under
+ * load. Worth a few more rounds within the deadline, not more: a server
+ * that does it every time is broken, and says so soon. */
+#define MID_RETRY_CLOSED 3u
 
 static void set_detail(struct mid_client *c, const char *what, int e)
 {
@@ -801,15 +806,17 @@ static void use(struct mid_client *c, size_t i)
 /*
  * One try at the control plane in use, until 'deadline': a kept-alive
  * connection the server closed before any reply byte is replaced once.
- * '*e' gets the errno of a refused or failed connect.
+ * '*e' gets the errno of a refused or failed connect; '*closed' is set
+ * when a fresh connection was closed before any reply byte.
  */
 static enum mid_rc attempt(struct mid_client *c, enum mid_call kind, const char *device,
-                           uint64_t deadline, struct mid_decision *d, int *e)
+                           uint64_t deadline, struct mid_decision *d, int *e, int *closed)
 {
 	enum mid_rc rc;
-	int early = 0;
+	int early = 0, reused = 0;
 
 	*e = 0;
+	*closed = 0;
 	memset(d, 0, sizeof(*d));
 	rc = prepare(c, kind, device);
 	if(rc) {
@@ -833,8 +840,7 @@ static enum mid_rc attempt(struct mid_client *c, enum mid_call kind, const char 
 	if(c->fd >= 0 && stale(c->fd))
 		drop(c);
 	for(;;) {
-		int reused = c->fd >= 0;
-
+		reused = c->fd >= 0;
 		if(!reused) {
 			rc = open_conn(c, deadline, d, e);
 			if(rc)
@@ -844,11 +850,14 @@ static enum mid_rc attempt(struct mid_client *c, enum mid_call kind, const char 
 			stamp(c);
 		rc = exchange(c, deadline, d, &early);
 		/* Closed before the reply: a kept-alive connection is
-		 * replaced; a fresh one is a fault (the request may have
-		 * been taken). */
+		 * replaced at once; a fresh one is a fault of this round,
+		 * which call() may try again (every call is safe to
+		 * repeat: a validate decides again, a register of a
+		 * device that exists answers "exists"). */
 		if(!rc || !early || !reused)
 			break;
 	}
+	*closed = rc != MID_OK && early && !reused;
 	if(rc == MID_OK && c->bind)
 		rc = bind_check(c, kind, device, d);
 	return rc;
@@ -876,11 +885,11 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
                         struct mid_decision *d)
 {
 	uint64_t deadline, t0, now;
-	unsigned delay = MID_RETRY_FIRST_MS, tries = 0;
+	unsigned delay = MID_RETRY_FIRST_MS, tries = 0, closes = 0;
 	struct mid_decision kept;
 	size_t k, i, kept_at = 0;
 	enum mid_rc rc = MID_OK;
-	int e = 0, refused = 0, again, have_kept = 0;
+	int e = 0, refused = 0, again, have_kept = 0, closed;
 
 	memset(d, 0, sizeof(*d));
 	if(!c)
@@ -902,11 +911,13 @@ static enum mid_rc call(struct mid_client *c, enum mid_call kind, const char *de
 			if(k + 1 < c->nurls)
 				until = now + (deadline - now) / (c->nurls - k);
 			tries++;
-			rc = attempt(c, kind, device, until, d, &e);
+			rc = attempt(c, kind, device, until, d, &e, &closed);
 			if(rc == MID_ERR_UNREACHABLE && passing(e)) {
 				refused = e;
 				again = 1;
 			}
+			if(closed && closes++ < MID_RETRY_CLOSED)
+				again = 1;
 			/* A decision, or a fault every control plane would give. */
 			if(!try_next(rc, d))
 				goto done;

@@ -1623,17 +1623,44 @@ START_TEST(test_client_retry_only_once)
 	srv_start(&s, serve_race_always, false);
 	c = client_for(s.url, 5000);
 	ck_assert_int_eq(mid_client_validate(c, "svc:prod:race:02", &d), MID_OK);
+	/* The kept-alive connection closed under the request is replaced
+	 * at once; a fresh connection closed before any byte is tried
+	 * three times more (a control plane stopping with it queued), then
+	 * it is the fault: 1 + 1 + 3 connections. */
 	assert_fault(mid_client_validate(c, "svc:prod:race:02", &d), &d, MID_ERR_IO,
 	             MID_CODE_TRUNCATED);
-	ck_assert_uint_eq(mid_client_connects(c), 2);
-	/* On a fresh connection, a close before any byte is not retried. */
-	assert_fault(mid_client_validate(c, "svc:prod:race:02", &d), &d, MID_ERR_IO,
-	             MID_CODE_TRUNCATED);
-	ck_assert_uint_eq(mid_client_connects(c), 3);
+	ck_assert_uint_eq(mid_client_connects(c), 5);
+	ck_assert_ptr_nonnull(strstr(mid_client_detail(c), "(4 tries in"));
 	mid_client_free(c);
-	wait_for(&s.closed, 3);
+	wait_for(&s.closed, 5);
 	srv_stop(&s);
-	ck_assert_int_eq(atomic_load(&s.conns), 3);
+	ck_assert_int_eq(atomic_load(&s.conns), 5);
+}
+END_TEST
+
+/* The first connection is closed with the request unanswered (a control
+ * plane that stopped with it queued); the next one answers. */
+static void serve_close_first(struct srv *s, int fd, int index)
+{
+	if(read_request(s, fd) > 0 && index > 0)
+		send_str(fd, with_len("200 OK", "", ALLOW_BODY));
+	if(index > 0)
+		await_close(fd);
+}
+
+START_TEST(test_client_fresh_close_retried)
+{
+	struct mid_client *c;
+	struct mid_decision d;
+	struct srv s;
+
+	srv_start(&s, serve_close_first, false);
+	c = client_for(s.url, 5000);
+	ck_assert_int_eq(mid_client_validate(c, "svc:prod:race:03", &d), MID_OK);
+	ck_assert(d.allowed);
+	ck_assert_uint_eq(mid_client_connects(c), 2);
+	mid_client_free(c);
+	srv_stop(&s);
 }
 END_TEST
 
@@ -1913,5 +1940,6 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(errors, test_client_reconnect_after_close);
 	tcase_add_test(errors, test_client_retry_once_on_reused);
 	tcase_add_test(errors, test_client_retry_only_once);
+	tcase_add_test(errors, test_client_fresh_close_retried);
 	tcase_add_test(errors, test_client_https_without_libcurl);
 }
