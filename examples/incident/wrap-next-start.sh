@@ -81,7 +81,9 @@ wrap_unit() {
 	mv -f "$dir/.midshim.conf.new" "$dir/midshim.conf"
 	systemctl daemon-reload
 	echo "$unit: gated from its next start (drop-in $dir/midshim.conf)."
-	echo "Running instances are not gated; to gate now: systemctl restart $unit"
+	echo "Running instances are not gated; to gate them now without a restart:"
+	echo "  midshim adopt --device $device --url $URL --org-key-file $KEY_FILE --systemd-unit $unit"
+	echo "or restart them: systemctl restart $unit"
 }
 
 unwrap_unit() {
