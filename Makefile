@@ -41,6 +41,7 @@ LDFLAGS += -fsanitize=$(SANITIZER)
 endif
 
 LIBS_CJSON = -lcjson
+# libcurl: midctl's calls and midd's webhook alerts (server/alert.c).
 LIBS_CURL = -lcurl
 LIBS_EDIT = -ledit
 LIBS_MHD = -lmicrohttpd
@@ -147,7 +148,7 @@ $(B)/gen/console_assets.o: $(B)/gen/console_assets.c
 
 $(MIDD): $(call obj,$(SERVER_MAIN)) $(LIBSERVER) $(LIBCOMMON) $(B)/gen/console_assets.o
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CJSON) -pthread
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CURL) $(LIBS_CJSON) -pthread
 
 $(MIDCTL): $(call obj,$(MIDCTL_SRC)) $(LIBCOMMON)
 	@$(if $(Q),echo "  LD      $@")
@@ -198,7 +199,7 @@ SRC_sup = $(SUP_SRC)
 ut_srcs = $(foreach m,$(or $(UT_MODS_$(1)),$(UT_MODS_DEFAULT)),$(SRC_$(m)))
 FUZZ_NAMES = $(notdir $(basename $(FUZZ_SRC)))
 rparen = )
-UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread
+UT_LINK = $(LIBS_CHECK) $(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CURL) $(LIBS_CJSON) -ldl -pthread
 
 .SECONDEXPANSION:
 $(B)/tests/%: tests/unit/%.c $$(call ut_libs,$$*)
@@ -280,7 +281,7 @@ fuzz:
 		case $$t in $(foreach t,$(FUZZ_NAMES),$(t)$(rparen) mods="$(call ut_srcs,$(t))" ;; ) esac; \
 		echo "  FUZZ    $$t ($(FUZZ_SECONDS) s)"; \
 		$(FUZZ_CC) $(FUZZ_FLAGS) -o $(B)/fuzz-lf/$$t tests/fuzz/$$t.c $$mods \
-			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CJSON) -ldl -pthread || exit 1; \
+			$(LIBS_MHD) $(LIBS_SQLITE) $(LIBS_PQ) $(LIBS_CRYPTO) $(LIBS_CURL) $(LIBS_CJSON) -ldl -pthread || exit 1; \
 		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 		$(B)/fuzz-lf/$$t -max_total_time=$(FUZZ_SECONDS) $$dict tests/fuzz/corpus/$$n \
 			2>&1 | tail -n 3 || exit 1; \

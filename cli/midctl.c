@@ -127,6 +127,21 @@ static const struct command commands[] = {
 	 "Shows whether the org key before the last rotation still works, and\n"
 	 "until when. Needs the admin key.\n",
 	 0, 0},
+	{"alert", "add URL --events LIST [--format json|slack] | list | status | remove ID",
+	 "webhooks told of revokes, denials, ...",
+	 "alert add URL --events LIST registers a webhook: midd posts each event of\n"
+	 "the kinds in LIST (comma-separated: revoke, restore, remove, org, deny,\n"
+	 "budget) to URL as JSON, signed with HMAC-SHA256 in the header\n"
+	 "X-Midd-Signature: sha256=HEX, its ID in X-Midd-Event-Id. URL is https://,\n"
+	 "or http:// to a loopback address. --format slack posts {\"text\": ...} as\n"
+	 "a chat channel shows it instead. The secret is printed alone on stdout,\n"
+	 "once; store it with the receiver. Events are queued in midd's database\n"
+	 "with the change that causes them and delivered at least once (a retry\n"
+	 "repeats the event ID), with exponential backoff, 10 tries at most.\n"
+	 "alert list shows the webhooks; alert status their pending, delivered and\n"
+	 "failed events and the last error; alert remove ID removes one, with its\n"
+	 "queued events. Needs the admin key.\n",
+	 1, 2},
 	{"console", "[--device D]", "interactive prompt: revoke, restore, status, list, ...",
 	 "Reads commands from stdin, one per line (on a terminal with line editing\n"
 	 "and a history in ~/.midctl_history): revoke [DEVICE], restore\n"
@@ -279,6 +294,7 @@ static int load_key(const char *file_opt, const char *env_key, const char *env_f
 struct opts {
 	const char *url, *admin_file, *org_file, *device, *before, *state, *match;
 	const char *from, *public_key; /* audit verify */
+	const char *events, *format;   /* alert add */
 	long timeout_ms, limit, grace_s;
 	long long since_ms;
 	bool json, help, grace_set, yes, since_set, follow;
@@ -334,6 +350,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"from", required_argument, NULL, 'F'},
 		{"public-key", required_argument, NULL, 'P'},
 		{"yes", no_argument, NULL, 'y'},
+		{"events", required_argument, NULL, 'E'},
+		{"format", required_argument, NULL, 'm'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -373,6 +391,8 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->state = optarg; break;
 		case 'M': o->match = optarg; break;
 		case 'y': o->yes = true; break;
+		case 'E': o->events = optarg; break;
+		case 'm': o->format = optarg; break;
 		case 'f': o->follow = true; break;
 		case 'F': o->from = optarg; break;
 		case 'P': o->public_key = optarg; break;
@@ -408,6 +428,35 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 			return die_usage("unknown option '%.64s'", argv[optind - 1]);
 		}
 	}
+	return MID_CTL_EXIT_OK;
+}
+
+/* alert add URL --events LIST | list | status | remove ID. */
+static int check_alert(const struct opts *o, int nargs, char **args)
+{
+	const char *a = args[0];
+
+	if(!strcmp(a, "add")) {
+		if(nargs != 2)
+			return die_usage("alert add needs the URL");
+		if(!o->events)
+			return die_usage("alert add needs --events LIST (revoke, restore, remove,"
+					 " org, deny, budget)");
+		if(o->format && strcmp(o->format, "json") && strcmp(o->format, "slack"))
+			return die_usage("--format takes json or slack, not '%.64s'", o->format);
+		return MID_CTL_EXIT_OK;
+	}
+	if(!strcmp(a, "remove")) {
+		if(nargs != 2 || !args[1][0] || args[1][strspn(args[1], "0123456789")] ||
+		   strlen(args[1]) > 18)
+			return die_usage("alert remove needs the webhook's ID (a number, as alert"
+					 " list shows it)");
+		return MID_CTL_EXIT_OK;
+	}
+	if(strcmp(a, "list") && strcmp(a, "status"))
+		return die_usage("alert takes add, list, status or remove, not '%.64s'", a);
+	if(nargs != 1)
+		return die_usage("too many arguments for alert %s", a);
 	return MID_CTL_EXIT_OK;
 }
 
@@ -460,6 +509,14 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 					    o->follow))
 		return die_usage("audit %s takes the whole trail: no --device, --limit, --before,"
 				 " --since or --follow", args[0]);
+	if((o->events || o->format) && (strcmp(n, "alert") || strcmp(args[0], "add")))
+		return die_usage("--events and --format are for alert add");
+	if(!strcmp(n, "alert")) {
+		int ex = check_alert(o, nargs, args);
+
+		if(ex)
+			return ex;
+	}
 	if(!strcmp(n, "org") && strcmp(args[0], "disable") && strcmp(args[0], "enable"))
 		return die_usage("org takes disable or enable, not '%.64s'", args[0]);
 	if(!strcmp(n, "rotate-key") && strcmp(args[0], "org") && strcmp(args[0], "admin"))
@@ -508,6 +565,12 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 		return mid_ctl_rotate_key(c, args[0], o->grace_set ? o->grace_s : MID_CTL_GRACE_DEFAULT);
 	if(!strcmp(n, "keys"))
 		return mid_ctl_keys(c);
+	if(!strcmp(n, "alert") && !strcmp(args[0], "add"))
+		return mid_ctl_alert_add(c, args[1], o->events, o->format);
+	if(!strcmp(n, "alert") && !strcmp(args[0], "remove"))
+		return mid_ctl_alert_remove(c, args[1]);
+	if(!strcmp(n, "alert"))
+		return mid_ctl_alert_list(c, !strcmp(args[0], "status"));
 	return mid_ctl_console(c, o->device, stdin);
 }
 
@@ -566,7 +629,7 @@ int main(int argc, char **argv)
 			return MID_CTL_EXIT_OK;
 		}
 		return die_usage("which command? register, revoke, restore, remove, status, "
-				 "list, usage, org, audit, rotate-key, keys or console");
+				 "list, usage, org, audit, rotate-key, keys, alert or console");
 	}
 	cmd = find_command(argv[optind]);
 	if(!cmd)

@@ -108,6 +108,13 @@ int mid_ctl_health(struct mid_ctl *c);
 int mid_ctl_list(struct mid_ctl *c, const char *state);
 int mid_ctl_usage(struct mid_ctl *c);
 int mid_ctl_org(struct mid_ctl *c, bool disable);
+/* Register a webhook for 'events' (comma-separated kinds) in 'format'
+ * (NULL: json) and print its HMAC secret alone on stdout, once. */
+int mid_ctl_alert_add(struct mid_ctl *c, const char *url, const char *events, const char *format);
+/* The org's webhooks, or with 'status' their queued, delivered and
+ * failed events and last error. */
+int mid_ctl_alert_list(struct mid_ctl *c, bool status);
+int mid_ctl_alert_remove(struct mid_ctl *c, const char *id);
 /* 'device' may be NULL (all devices); 'limit' 0 leaves the server's default. */
 /* The newest 'limit' audit entries (all pages needed), below the cursor
  * 'before' unless it is NULL. */

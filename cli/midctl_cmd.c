@@ -1161,3 +1161,125 @@ out:
 	mid_ctl_reply_cleanup(&r);
 	return ex;
 }
+
+/* ---- webhook alerts ---------------------------------------------------- */
+
+int mid_ctl_alert_add(struct mid_ctl *c, const char *url, const char *events, const char *format)
+{
+	struct mid_ctl_reply r = {0};
+	const char *secret;
+	char *body = NULL;
+	cJSON *o = cJSON_CreateObject();
+	char b[CELL_MAX];
+	int ex;
+
+	if(o && cJSON_AddStringToObject(o, "url", url) &&
+	   cJSON_AddStringToObject(o, "events", events) &&
+	   (!format || cJSON_AddStringToObject(o, "format", format)))
+		body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if(!body) {
+		mid_ctl_err("out of memory");
+		return MID_CTL_EXIT_REFUSED;
+	}
+	ex = call(c, "alert add", "POST", "/api/v1/alerts/add", body, &r);
+	if(ex)
+		goto out;
+	secret = jstr(r.json, "secret");
+	if(!secret || strlen(secret) != 64 || secret[strspn(secret, "0123456789abcdef")]) {
+		mid_ctl_err("alert add: midd's answer holds no usable secret");
+		ex = MID_CTL_EXIT_REFUSED;
+		goto out;
+	}
+	if(c->json)
+		print_raw(&r);
+	else
+		printf("%s\n", secret);
+	fflush(stdout);
+	fprintf(stderr, "midctl: webhook %s added for %s; the line above is its HMAC-SHA256"
+		" secret, not shown again: each post carries X-Midd-Signature: sha256=HEX over"
+		" the body under it\n",
+		fmt_val(cJSON_GetObjectItemCaseSensitive(r.json, "id"), "?", b, sizeof(b)),
+		events);
+out:
+	free(body);
+	if(r.body)
+		explicit_bzero(r.body, r.len);
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+/* The hooks of the org: what each receives ('status' false) or how its
+ * deliveries fare ('status' true). */
+int mid_ctl_alert_list(struct mid_ctl *c, bool status)
+{
+	static const char *const list_head[] = {"ID", "URL", "EVENTS", "FORMAT", "CREATED"};
+	static const char *const list_keys[] = {"id", "url", "events", "format", "created"};
+	static const char *const st_head[] = {"ID", "PENDING", "DELIVERED", "FAILED",
+					      "LAST DELIVERED", "LAST ERROR"};
+	static const char *const st_keys[] = {"id", "pending", "delivered", "failed",
+					      "last_delivered", "last_error"};
+	const char *const *head = status ? st_head : list_head;
+	const char *const *keys = status ? st_keys : list_keys;
+	size_t ncol = status ? MID_ARRAY_LEN(st_head) : MID_ARRAY_LEN(list_head);
+	struct table t = {.ncol = ncol};
+	struct mid_ctl_reply r = {0};
+	const cJSON *arr, *h;
+	int ex;
+
+	ex = call(c, status ? "alert status" : "alert list", "GET", "/api/v1/alerts", NULL, &r);
+	if(ex)
+		goto out;
+	if(c->json) {
+		print_raw(&r);
+		goto out;
+	}
+	arr = cJSON_GetObjectItemCaseSensitive(r.json, "alerts");
+	table_add(&t, head);
+	cJSON_ArrayForEach(h, arr) {
+		char cells[TABLE_COLS][CELL_MAX];
+		const char *row[TABLE_COLS];
+		size_t i;
+
+		for(i = 0; i < ncol; i++) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(h, keys[i]);
+
+			if(!strcmp(keys[i], "created") || !strcmp(keys[i], "last_delivered"))
+				row[i] = fmt_time(v, cells[i], sizeof(cells[i]));
+			else
+				row[i] = fmt_val(v, "-", cells[i], sizeof(cells[i]));
+		}
+		table_add(&t, row);
+	}
+	if(t.nomem) {
+		mid_ctl_err("out of memory");
+		ex = MID_CTL_EXIT_REFUSED;
+	} else if(t.nrow == 1) {
+		printf("no webhooks: add one with 'midctl alert add URL --events LIST'\n");
+	} else {
+		table_print(&t);
+	}
+	table_free(&t);
+out:
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}
+
+int mid_ctl_alert_remove(struct mid_ctl *c, const char *id)
+{
+	struct mid_ctl_reply r = {0};
+	char body[64];
+	int ex;
+
+	snprintf(body, sizeof(body), "{\"id\":%s}", id);
+	ex = call(c, "alert remove", "POST", "/api/v1/alerts/remove", body, &r);
+	if(ex)
+		goto out;
+	if(c->json)
+		print_raw(&r);
+	else
+		printf("webhook %s removed, with the events still queued for it\n", id);
+out:
+	mid_ctl_reply_cleanup(&r);
+	return ex;
+}

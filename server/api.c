@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "conn.h"
 #include "console.h"
 #include "lane.h"
@@ -1201,6 +1202,167 @@ static enum MHD_Result r_report(struct call *c)
 	return ret;
 }
 
+/* ---- webhook alerts (alert.h) ------------------------------------------ */
+
+static int add_time(cJSON *o, const char *name, int64_t ms)
+{
+	char t[32];
+
+	if(!ms)
+		return cJSON_AddNullToObject(o, name) != NULL;
+	mid_wire_time(ms, t);
+	return cJSON_AddStringToObject(o, name, t) != NULL;
+}
+
+/* One hook as the list shows it: never its secret. */
+static int hook_one(const struct mid_alert_hook *h, void *arg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if(!o || !cJSON_AddItemToArray(arg, o) ||
+	   !cJSON_AddNumberToObject(o, "id", (double)h->id) ||
+	   !cJSON_AddStringToObject(o, "url", h->url) ||
+	   !cJSON_AddStringToObject(o, "events", h->events) ||
+	   !cJSON_AddStringToObject(o, "format", h->format) || !add_time(o, "created", h->created_ms) ||
+	   !cJSON_AddNumberToObject(o, "pending", (double)h->pending) ||
+	   !cJSON_AddNumberToObject(o, "delivered", (double)h->delivered) ||
+	   !cJSON_AddNumberToObject(o, "failed", (double)h->failed) ||
+	   !add_time(o, "last_delivered", h->last_ok_ms) ||
+	   !add_time(o, "last_error_time", h->last_error_ms) ||
+	   !(h->last_error[0] ? cJSON_AddStringToObject(o, "last_error", h->last_error) :
+				cJSON_AddNullToObject(o, "last_error")))
+		return 1;
+	return 0;
+}
+
+static enum MHD_Result r_alerts(struct call *c)
+{
+	cJSON *o = cJSON_CreateObject(), *arr = cJSON_AddArrayToObject(o, "alerts");
+
+	if(!arr) {
+		cJSON_Delete(o);
+		return send_obj(c, MHD_HTTP_OK, NULL);
+	}
+	if(mid_store_alert_hooks(mid_service_store(c->api->svc), mid_org_id(c->org), hook_one,
+				 arr)) {
+		cJSON_Delete(o);
+		return send_internal(c);
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+/* {"url": URL, "events": "revoke,deny", "format": "json"|"slack"}: the
+ * answer holds the hook's secret, which no later answer shows. */
+static enum MHD_Result r_alert_add(struct call *c)
+{
+	cJSON *root = cJSON_ParseWithLength(c->body, c->len), *o = NULL;
+	const cJSON *url = cJSON_GetObjectItemCaseSensitive(root, "url");
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(root, "events");
+	const cJSON *fmt = cJSON_GetObjectItemCaseSensitive(root, "format");
+	struct mid_alert_hook *h = calloc(1, sizeof(*h));
+	unsigned char raw[MID_ALERT_SECRET_HEX / 2];
+	char err[160];
+	enum MHD_Result ret;
+	enum mid_rc rc;
+
+	if(!h) {
+		ret = send_obj(c, MHD_HTTP_OK, NULL);
+		goto out;
+	}
+	if(!cJSON_IsString(url) || !cJSON_IsString(ev) || (fmt && !cJSON_IsString(fmt))) {
+		ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+			       "the body must be {\"url\": URL, \"events\": \"KIND,...\"} with an"
+			       " optional \"format\": \"json\"|\"slack\"");
+		goto out;
+	}
+	if(!mid_alert_url_ok(url->valuestring, err, sizeof(err))) {
+		ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST, err);
+		goto out;
+	}
+	if(!mid_alert_events_ok(ev->valuestring)) {
+		ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+			       "events must be a comma-separated list of revoke, restore, remove,"
+			       " org, deny, budget"
+			       ", each at most once");
+		goto out;
+	}
+	if(fmt && strcmp(fmt->valuestring, "json") && strcmp(fmt->valuestring, "slack")) {
+		ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+			       "format must be \"json\" or \"slack\"");
+		goto out;
+	}
+	h->org_id = mid_org_id(c->org);
+	mid_strlcpy(h->url, url->valuestring, sizeof(h->url));
+	mid_strlcpy(h->events, ev->valuestring, sizeof(h->events));
+	mid_strlcpy(h->format, fmt ? fmt->valuestring : "json", sizeof(h->format));
+	h->created_ms = mid_wire_now_ms();
+	if(getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw)) {
+		ret = send_internal(c);
+		goto out;
+	}
+	mid_hex(raw, sizeof(raw), h->secret);
+	rc = mid_store_alert_hook_add(mid_service_store(c->api->svc), h, &h->id);
+	if(rc == MID_ERR_TOO_BIG) {
+		ret = send_err(c, MHD_HTTP_CONFLICT, MID_E_ALERT_LIMIT,
+			       "this org has the most webhooks it may have (16): remove one first");
+		goto out;
+	}
+	if(rc) {
+		ret = send_failed(c, rc);
+		goto out;
+	}
+	mid_log("alert-add org=%s id=%lld events=%s format=%s peer=%s request_id=%s",
+		mid_org_name(c->org), (long long)h->id, h->events, h->format, c->peer, c->rid);
+	o = cJSON_CreateObject();
+	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
+		 !cJSON_AddNumberToObject(o, "id", (double)h->id) ||
+		 !cJSON_AddStringToObject(o, "url", h->url) ||
+		 !cJSON_AddStringToObject(o, "events", h->events) ||
+		 !cJSON_AddStringToObject(o, "format", h->format) ||
+		 !cJSON_AddStringToObject(o, "secret", h->secret))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	ret = send_obj(c, MHD_HTTP_OK, o);
+out:
+	explicit_bzero(raw, sizeof(raw));
+	if(h)
+		explicit_bzero(h, sizeof(*h));
+	free(h);
+	cJSON_Delete(root);
+	return ret;
+}
+
+/* {"id": N}: the hook and the events still queued for it go. */
+static enum MHD_Result r_alert_remove(struct call *c)
+{
+	cJSON *root = cJSON_ParseWithLength(c->body, c->len);
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
+	int64_t n = cJSON_IsNumber(id) ? (int64_t)id->valuedouble : 0;
+	enum mid_rc rc;
+	cJSON *o;
+
+	cJSON_Delete(root);
+	if(n <= 0 || (double)n != id->valuedouble)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"the body must be {\"id\": N}, N a webhook's id from the list");
+	rc = mid_store_alert_hook_remove(mid_service_store(c->api->svc), mid_org_id(c->org), n);
+	if(rc == MID_ERR_NOT_FOUND)
+		return send_err(c, MHD_HTTP_NOT_FOUND, MID_E_NOT_FOUND,
+				"this org has no webhook with that id");
+	if(rc)
+		return send_failed(c, rc);
+	mid_log("alert-remove org=%s id=%lld peer=%s request_id=%s", mid_org_name(c->org),
+		(long long)n, c->peer, c->rid);
+	o = cJSON_CreateObject();
+	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
+		 !cJSON_AddNumberToObject(o, "id", (double)n))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
 static const struct route routes[] = {
 	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
 	{"/metrics", "GET", NEED_NONE, r_metrics, NULL, MID_DEV_NONE, SLOW},
@@ -1221,6 +1383,9 @@ static const struct route routes[] = {
 	{"/api/v1/audit", "GET", NEED_ADMIN, r_audit, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/audit/chain", "GET", NEED_ADMIN, r_chain, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/report", "POST", NEED_GATED, r_report, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/alerts", "GET", NEED_ADMIN, r_alerts, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/alerts/add", "POST", NEED_ADMIN, r_alert_add, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/alerts/remove", "POST", NEED_ADMIN, r_alert_remove, NULL, MID_DEV_NONE, SLOW},
 };
 
 /* The route for 'url' and 'method'; '*path' is the route of 'url' under

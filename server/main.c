@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "api.h"
 #include "console.h"
 #include "keeper.h"
@@ -137,6 +138,9 @@ static const char usage_routes[] =
 "  GET  /api/v1/audit              admin  [?deviceId=ID][&limit=N]\n"
 "  GET  /api/v1/audit/chain        admin  [?after=ID][&limit=N] rows, hashes, checkpoints\n"
 "  POST /api/v1/devices/revoke-match admin {\"match\":\"GLOB\"[,\"dryRun\":true]}\n"
+"  GET  /api/v1/alerts             admin  webhooks and their delivery counts\n"
+"  POST /api/v1/alerts/add         admin  {\"url\":URL,\"events\":\"revoke,deny\"[,\"format\":\"slack\"]}\n"
+"  POST /api/v1/alerts/remove      admin  {\"id\":N}\n"
 "  GET  /healthz                   none\n"
 "  GET  /console                   the browser console (log in with the admin key)\n"
 "\n"
@@ -610,6 +614,7 @@ static int serve(int argc, char **argv)
 	struct mid_conns *conns = NULL;
 	uint64_t t0_ns = mid_now_ns();
 	struct mid_console *con = NULL;
+	struct mid_alert *alerts = NULL;
 	struct mid_conn_opts lim;
 	struct mid_listen l;
 	char err[512] = "", local[4096], lockpath[4200];
@@ -685,6 +690,8 @@ static int serve(int argc, char **argv)
 			goto out;
 		mid_api_set_console(unx, con);
 	}
+	if(mid_alert_start(mid_service_store(svc), &alerts, err, sizeof(err)))
+		goto out;
 	if(mid_store_is_url(o.db))
 		mid_log("replica name=%s backend=postgresql max_stale=%lds state=%s", o.replica,
 			o.max_stale_s, local);
@@ -717,6 +724,7 @@ out:
 	mid_api_stop(unx);
 	mid_conns_free(conns);
 	mid_console_free(con);
+	mid_alert_stop(alerts);
 	if(made_socket)
 		unlink(o.socket);
 	mid_service_close(svc);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "alert.h"
 #include "api.h"
 #include "conn.h"
 #include "mid.h"
@@ -217,6 +218,20 @@ char *mid_metrics_text(struct mid_service *svc, struct mid_conns *conns)
 	    h.db == MID_STORE_OK ? 1 : 0);
 	one(&o, "midd_pending_persistence", "gauge",
 	    "Deny changes in effect but not yet in the database.", (double)h.pending);
+	{
+		struct mid_alert_stats a;
+
+		mid_alert_stats(&a);
+		one(&o, "midd_alert_queue_events", "gauge",
+		    "Webhook alert events waiting for delivery.", (double)a.pending);
+		one(&o, "midd_alert_failed_events", "gauge",
+		    "Webhook alert events given up on after their last try.", (double)a.failed);
+		one(&o, "midd_alert_delivered_total", "counter",
+		    "Webhook alert events delivered.", (double)a.delivered_total);
+		one(&o, "midd_alert_attempt_errors_total", "counter",
+		    "Webhook deliveries that failed (and are retried until the last try).",
+		    (double)a.attempt_errors_total);
+	}
 	if(h.journal)
 		one(&o, "midd_journal_used", "gauge", "Slots in use in the deny journal.",
 		    (double)h.journal_used);

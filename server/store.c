@@ -195,6 +195,41 @@ enum mid_rc mid_store_audit_query(struct mid_store *s, int64_t org_id, const cha
 	return s->ops->audit_query(s, org_id, device, from, limit, fn, arg);
 }
 
+enum mid_rc mid_store_alert_hook_add(struct mid_store *s, const struct mid_alert_hook *h,
+				     int64_t *id)
+{
+	return s->ops->alert_hook_add(s, h, id);
+}
+
+enum mid_rc mid_store_alert_hook_remove(struct mid_store *s, int64_t org_id, int64_t id)
+{
+	return s->ops->alert_hook_remove(s, org_id, id);
+}
+
+enum mid_rc mid_store_alert_hooks(struct mid_store *s, int64_t org_id, mid_store_hook_fn fn,
+				  void *arg)
+{
+	return s->ops->alert_hooks(s, org_id, fn, arg);
+}
+
+enum mid_rc mid_store_alert_claim(struct mid_store *s, int64_t now_ms, int64_t lease_ms,
+				  unsigned max, mid_store_item_fn fn, void *arg)
+{
+	return s->ops->alert_claim(s, now_ms, lease_ms, max, fn, arg);
+}
+
+enum mid_rc mid_store_alert_result(struct mid_store *s, const struct mid_alert_item *it,
+				   enum mid_alert_outcome out, int64_t now_ms, int64_t next_ms,
+				   const char *error)
+{
+	return s->ops->alert_result(s, it, out, now_ms, next_ms, error);
+}
+
+enum mid_rc mid_store_alert_depth(struct mid_store *s, uint64_t *pending, uint64_t *failed)
+{
+	return s->ops->alert_depth(s, pending, failed);
+}
+
 enum mid_rc mid_store_follow(struct mid_store *s, mid_store_event_fn fn, void *arg, char *err,
 			     size_t errlen)
 {

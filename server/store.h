@@ -182,6 +182,80 @@ typedef int (*mid_store_ckpt_fn)(const struct mid_checkpoint *c, void *arg);
 enum mid_rc mid_store_checkpoints(struct mid_store *s, int64_t org_id, mid_store_ckpt_fn fn,
 				  void *arg) MID_WUR;
 
+/* ---- webhook alerts (alert.h) ------------------------------------------- */
+
+#define MID_ALERT_URL_MAX 512
+#define MID_ALERT_EVENTS_MAX 64
+#define MID_ALERT_SECRET_HEX 64   /* the HMAC key, 32 random bytes in hex */
+#define MID_ALERT_DETAIL_MAX 3072 /* an event's details: compact JSON */
+#define MID_ALERT_ERROR_MAX 256
+
+/* A registered webhook and how its deliveries fare. */
+struct mid_alert_hook {
+	int64_t id, org_id;
+	char url[MID_ALERT_URL_MAX];
+	char events[MID_ALERT_EVENTS_MAX];
+	char format[8];                         /* "json" or "slack" */
+	char secret[MID_ALERT_SECRET_HEX + 1]; /* only to mid_store_alert_hook_add */
+	int64_t created_ms;
+	uint64_t pending, delivered, failed;
+	int64_t last_ok_ms, last_error_ms;      /* 0: never */
+	char last_error[MID_ALERT_ERROR_MAX];
+};
+
+/* One queued event for one hook, as the delivery thread takes it. */
+struct mid_alert_item {
+	int64_t id, hook_id;
+	char event_id[37];
+	char kind[16];
+	char org[MID_ORG_NAME_MAX + 1];
+	char device[MID_DEVICE_MAX + 1];
+	int64_t time_ms;
+	char detail[MID_ALERT_DETAIL_MAX];
+	unsigned attempts; /* made before this one */
+	char url[MID_ALERT_URL_MAX];
+	char format[8];
+	char secret[MID_ALERT_SECRET_HEX + 1];
+};
+
+/* Register 'h' (org_id, url, events, format, secret, created_ms); its id
+ * in '*id'. More than MID_ALERT_HOOKS_MAX for one org is MID_ERR_TOO_BIG. */
+enum mid_rc mid_store_alert_hook_add(struct mid_store *s, const struct mid_alert_hook *h,
+				     int64_t *id) MID_WUR;
+
+/* Remove hook 'id' of 'org_id' and its queued events; MID_ERR_NOT_FOUND
+ * when the org has no such hook. */
+enum mid_rc mid_store_alert_hook_remove(struct mid_store *s, int64_t org_id, int64_t id) MID_WUR;
+
+/* Call 'fn' for each hook of 'org_id' by id, with its counts (no secret). */
+typedef int (*mid_store_hook_fn)(const struct mid_alert_hook *h, void *arg);
+enum mid_rc mid_store_alert_hooks(struct mid_store *s, int64_t org_id, mid_store_hook_fn fn,
+				  void *arg) MID_WUR;
+
+/* Take up to 'max' pending events due at 'now_ms', oldest first, and
+ * keep them from being taken again for 'lease_ms' (another replica, or
+ * this one before the attempt ends); 'fn' is called for each after the
+ * transaction. */
+typedef void (*mid_store_item_fn)(const struct mid_alert_item *it, void *arg);
+enum mid_rc mid_store_alert_claim(struct mid_store *s, int64_t now_ms, int64_t lease_ms,
+				  unsigned max, mid_store_item_fn fn, void *arg) MID_WUR;
+
+/* What became of an attempt at event 'it': delivered (the event leaves
+ * the queue), to retry at 'next_ms', or failed for good ('next_ms' 0).
+ * 'error' is "" when delivered. */
+enum mid_alert_outcome {
+	MID_ALERT_DELIVERED,
+	MID_ALERT_RETRY,
+	MID_ALERT_FAILED,
+};
+enum mid_rc mid_store_alert_result(struct mid_store *s, const struct mid_alert_item *it,
+				   enum mid_alert_outcome out, int64_t now_ms, int64_t next_ms,
+				   const char *error) MID_WUR;
+
+/* Events pending and failed in the queue over every org. */
+enum mid_rc mid_store_alert_depth(struct mid_store *s, uint64_t *pending,
+				  uint64_t *failed) MID_WUR;
+
 /* What another replica changed, or what became of the connection that
  * follows them (see mid_store_follow). */
 enum mid_store_event_kind {

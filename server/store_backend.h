@@ -59,6 +59,18 @@ struct mid_store_ops {
 				  unsigned limit, mid_store_audit_fn fn, void *arg);
 	enum mid_rc (*checkpoints)(struct mid_store *s, int64_t org_id, mid_store_ckpt_fn fn,
 				   void *arg);
+	/* Webhook alerts (alert.h). */
+	enum mid_rc (*alert_hook_add)(struct mid_store *s, const struct mid_alert_hook *h,
+				      int64_t *id);
+	enum mid_rc (*alert_hook_remove)(struct mid_store *s, int64_t org_id, int64_t id);
+	enum mid_rc (*alert_hooks)(struct mid_store *s, int64_t org_id, mid_store_hook_fn fn,
+				   void *arg);
+	enum mid_rc (*alert_claim)(struct mid_store *s, int64_t now_ms, int64_t lease_ms,
+				   unsigned max, mid_store_item_fn fn, void *arg);
+	enum mid_rc (*alert_result)(struct mid_store *s, const struct mid_alert_item *it,
+				    enum mid_alert_outcome out, int64_t now_ms, int64_t next_ms,
+				    const char *error);
+	enum mid_rc (*alert_depth)(struct mid_store *s, uint64_t *pending, uint64_t *failed);
 	/* NULL: one midd alone serves this backend. */
 	enum mid_rc (*follow)(struct mid_store *s, mid_store_event_fn fn, void *arg, char *err,
 			      size_t errlen);

@@ -32,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "log.h"
 
 #define CHANNEL "midd"
@@ -85,6 +86,33 @@ static const char *const migrations[] = {
 	"CREATE INDEX audit_org_device_time ON audit(org_id, device_id, time);",
 	/* 2: a report's details (compact JSON) with its audit row. */
 	"ALTER TABLE audit ADD COLUMN detail TEXT;",
+	/* 3: webhooks (alert.h) and the events queued for them. */
+	"CREATE TABLE alert_hooks("
+	" id BIGSERIAL PRIMARY KEY,"
+	" org_id BIGINT NOT NULL REFERENCES orgs(id),"
+	" url TEXT NOT NULL,"
+	" secret TEXT NOT NULL,"
+	" events TEXT NOT NULL,"
+	" format TEXT NOT NULL,"
+	" created BIGINT NOT NULL,"
+	" delivered BIGINT NOT NULL DEFAULT 0,"
+	" last_ok BIGINT,"
+	" last_error TEXT,"
+	" last_error_time BIGINT);"
+	"CREATE TABLE alert_queue("
+	" id BIGSERIAL PRIMARY KEY,"
+	" hook_id BIGINT NOT NULL,"
+	" event_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" org_id BIGINT NOT NULL,"
+	" device_id TEXT,"
+	" time BIGINT NOT NULL,"
+	" detail TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_try BIGINT NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL DEFAULT 'pending',"
+	" last_error TEXT);"
+	"CREATE INDEX alert_queue_due ON alert_queue(state, next_try);",
 };
 
 /* What this replica last wrote of one counter ("org_id/device"; the
@@ -644,6 +672,27 @@ static void i64(char *out, size_t n, int64_t v)
 	snprintf(out, n, "%" PRId64, v);
 }
 
+/* Queue the alert that audit row 'a' raises, if any, for each hook of
+ * its org that asked for the kind, inside the row's transaction. */
+static int alert_queue(PGconn *c, const struct mid_audit_row *a)
+{
+	const char *kind = mid_alert_kind(a);
+	char detail[MID_ALERT_DETAIL_MAX], eid[37], org[24], t[24];
+	const char *v[6] = {eid, kind, org, a->device[0] ? a->device : NULL, t, detail};
+
+	if(!kind)
+		return 0;
+	if(!mid_alert_detail(a, detail, sizeof(detail)))
+		mid_strlcpy(detail, "{}", sizeof(detail));
+	mid_uuid4(eid);
+	i64(org, sizeof(org), a->org_id);
+	i64(t, sizeof(t), a->time_ms);
+	return cmd(c, "alert queue", "INSERT INTO alert_queue(hook_id, event_id, kind, org_id,"
+		   " device_id, time, detail) SELECT id, $1, $2, $3::bigint, $4, $5::bigint, $6"
+		   " FROM alert_hooks WHERE org_id = $3::bigint AND position(',' || $2 || ',' IN"
+		   " ',' || events || ',') > 0 ORDER BY id", 6, v) < 0 ? -1 : 0;
+}
+
 static int audit_row(PGconn *c, const struct mid_audit_row *a)
 {
 	char t[24], org[24];
@@ -652,9 +701,11 @@ static int audit_row(PGconn *c, const struct mid_audit_row *a)
 
 	i64(t, sizeof(t), a->time_ms);
 	i64(org, sizeof(org), a->org_id);
-	return cmd(c, "audit insert", "INSERT INTO audit(time, org_id, device_id, route, decision,"
-		   " code, request_id, peer, detail) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7,"
-		   " $8, $9)", 9, v) < 0 ? -1 : 0;
+	if(cmd(c, "audit insert", "INSERT INTO audit(time, org_id, device_id, route, decision,"
+	       " code, request_id, peer, detail) VALUES ($1::bigint, $2::bigint, $3, $4, $5, $6, $7,"
+	       " $8, $9)", 9, v) < 0)
+		return -1;
+	return alert_queue(c, a);
 }
 
 static enum mid_rc pg_org_create(struct mid_store *base, const char *name,
@@ -930,6 +981,27 @@ static size_t copy_line(char *line, size_t room, const struct mid_audit_row *a)
 	return len;
 }
 
+/* The rows of a batch that raise alerts, queued after its COPY. */
+struct alert_rows {
+	struct mid_audit_row *rows;
+	size_t n, cap;
+};
+
+static int keep_alert(struct alert_rows *a, const struct mid_audit_row *row)
+{
+	if(a->n == a->cap) {
+		size_t cap = a->cap ? 2 * a->cap : 8;
+		struct mid_audit_row *p = realloc(a->rows, cap * sizeof(*p));
+
+		if(!p)
+			return -1;
+		a->rows = p;
+		a->cap = cap;
+	}
+	a->rows[a->n++] = *row;
+	return 0;
+}
+
 static enum mid_rc pg_audit_append(struct mid_store *base, mid_store_row_fn next, void *arg)
 {
 	struct pg *s = (struct pg *)base;
@@ -938,7 +1010,9 @@ static enum mid_rc pg_audit_append(struct mid_store *base, mid_store_row_fn next
 	PGresult *r = NULL;
 	PGconn *c = NULL;
 	char line[4096]; /* the longest row, every byte escaped in its detail */
+	struct alert_rows alerts = {NULL, 0, 0};
 	int copying = 0;
+	size_t i;
 
 	pthread_mutex_lock(&s->mu);
 	/* The rows are taken from the queue either way: like SQLite's
@@ -968,6 +1042,10 @@ static enum mid_rc pg_audit_append(struct mid_store *base, mid_store_row_fn next
 			fail(c, "audit batch", NULL);
 			goto out;
 		}
+		if(n && mid_alert_kind(&row) && keep_alert(&alerts, &row)) {
+			mid_log("out of memory: an alert of the audit batch is lost");
+			continue;
+		}
 	}
 	copying = 0;
 	if(PQputCopyEnd(c, NULL) != 1)
@@ -978,8 +1056,12 @@ static enum mid_rc pg_audit_append(struct mid_store *base, mid_store_row_fn next
 		fail(c, "audit batch", r);
 		goto out;
 	}
+	for(i = 0; i < alerts.n; i++)
+		if(alert_queue(c, &alerts.rows[i]))
+			goto out;
 	rc = MID_OK;
 out:
+	free(alerts.rows);
 	if(copying) {
 		while(next(arg, &row))
 			;
@@ -1272,6 +1354,245 @@ static enum mid_rc pg_follow(struct mid_store *base, mid_store_event_fn fn, void
 	return MID_OK;
 }
 
+/* ---- webhook alerts ----------------------------------------------------- */
+
+static enum mid_rc pg_alert_hook_add(struct mid_store *base, const struct mid_alert_hook *h,
+				     int64_t *id)
+{
+	struct pg *s = (struct pg *)base;
+	char org[24], created[24], max[24];
+	const char *v[7] = {org, h->url, h->secret, h->events, h->format, created, max};
+	enum mid_rc rc = MID_ERR_IO;
+	PGresult *r = NULL;
+	PGconn *c = NULL;
+
+	i64(org, sizeof(org), h->org_id);
+	i64(created, sizeof(created), h->created_ms);
+	i64(max, sizeof(max), MID_ALERT_HOOKS_MAX);
+	pthread_mutex_lock(&s->mu);
+	if(begin(s, &c))
+		goto out;
+	/* The org's row, locked, keeps two adds from passing the cap together. */
+	if(cmd(c, "alert hook add", "SELECT id FROM orgs WHERE id = $1::bigint FOR UPDATE", 1,
+	       v) < 0)
+		goto out;
+	r = run(c, "alert hook add", "INSERT INTO alert_hooks(org_id, url, secret, events, format,"
+		" created) SELECT $1::bigint, $2, $3, $4, $5, $6::bigint WHERE (SELECT count(*)"
+		" FROM alert_hooks WHERE org_id = $1::bigint) < $7::bigint RETURNING id", 7, v);
+	if(!r)
+		goto out;
+	if(PQntuples(r) != 1) {
+		rc = MID_ERR_TOO_BIG;
+		goto out;
+	}
+	*id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	rc = MID_OK;
+out:
+	PQclear(r);
+	rc = finish(s, c, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc pg_alert_hook_remove(struct mid_store *base, int64_t org_id, int64_t id)
+{
+	struct pg *s = (struct pg *)base;
+	char hid[24], org[24];
+	const char *v[2] = {hid, org};
+	enum mid_rc rc = MID_ERR_IO;
+	PGconn *c = NULL;
+	long rows;
+
+	i64(hid, sizeof(hid), id);
+	i64(org, sizeof(org), org_id);
+	pthread_mutex_lock(&s->mu);
+	if(begin(s, &c))
+		goto out;
+	rows = cmd(c, "alert hook remove", "DELETE FROM alert_hooks WHERE id = $1::bigint AND"
+		   " org_id = $2::bigint", 2, v);
+	if(rows < 0)
+		goto out;
+	if(rows != 1) {
+		rc = MID_ERR_NOT_FOUND;
+		goto out;
+	}
+	if(cmd(c, "alert hook remove", "DELETE FROM alert_queue WHERE hook_id = $1::bigint", 1,
+	       v) < 0)
+		goto out;
+	rc = MID_OK;
+out:
+	rc = finish(s, c, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc pg_alert_hooks(struct mid_store *base, int64_t org_id, mid_store_hook_fn fn,
+				  void *arg)
+{
+	struct pg *s = (struct pg *)base;
+	struct mid_alert_hook *h = malloc(sizeof(*h));
+	char org[24];
+	const char *v[1] = {org};
+	enum mid_rc rc = MID_ERR_IO;
+	PGresult *r = NULL;
+	PGconn *c;
+	int i;
+
+	if(!h)
+		return MID_ERR_NOMEM;
+	i64(org, sizeof(org), org_id);
+	pthread_mutex_lock(&s->mu);
+	r = run_fresh(s, &c, "alert hooks", "SELECT h.id, h.url, h.events, h.format, h.created,"
+		      " h.delivered, coalesce(h.last_ok, 0), coalesce(h.last_error_time, 0),"
+		      " coalesce(h.last_error, ''),"
+		      " (SELECT count(*) FROM alert_queue q WHERE q.hook_id = h.id"
+		      "  AND q.state = 'pending'),"
+		      " (SELECT count(*) FROM alert_queue q WHERE q.hook_id = h.id"
+		      "  AND q.state = 'failed')"
+		      " FROM alert_hooks h WHERE h.org_id = $1::bigint ORDER BY h.id", 1, v);
+	if(!r)
+		goto out;
+	for(i = 0; i < PQntuples(r); i++) {
+		memset(h, 0, sizeof(*h));
+		h->org_id = org_id;
+		h->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		mid_strlcpy(h->url, PQgetvalue(r, i, 1), sizeof(h->url));
+		mid_strlcpy(h->events, PQgetvalue(r, i, 2), sizeof(h->events));
+		mid_strlcpy(h->format, PQgetvalue(r, i, 3), sizeof(h->format));
+		h->created_ms = strtoll(PQgetvalue(r, i, 4), NULL, 10);
+		h->delivered = strtoull(PQgetvalue(r, i, 5), NULL, 10);
+		h->last_ok_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
+		h->last_error_ms = strtoll(PQgetvalue(r, i, 7), NULL, 10);
+		mid_strlcpy(h->last_error, PQgetvalue(r, i, 8), sizeof(h->last_error));
+		h->pending = strtoull(PQgetvalue(r, i, 9), NULL, 10);
+		h->failed = strtoull(PQgetvalue(r, i, 10), NULL, 10);
+		if(fn(h, arg)) {
+			rc = MID_ERR_NOMEM;
+			goto out;
+		}
+	}
+	rc = MID_OK;
+out:
+	PQclear(r);
+	pthread_mutex_unlock(&s->mu);
+	free(h);
+	return rc;
+}
+
+static enum mid_rc pg_alert_claim(struct mid_store *base, int64_t now_ms, int64_t lease_ms,
+				  unsigned max, mid_store_item_fn fn, void *arg)
+{
+	struct pg *s = (struct pg *)base;
+	struct mid_alert_item *it = malloc(sizeof(*it));
+	char now[24], until[24], lim[24];
+	const char *v[3] = {now, until, lim};
+	enum mid_rc rc = MID_ERR_IO;
+	PGresult *r = NULL;
+	PGconn *c;
+	int i;
+
+	if(!it)
+		return MID_ERR_NOMEM;
+	i64(now, sizeof(now), now_ms);
+	i64(until, sizeof(until), now_ms + lease_ms);
+	i64(lim, sizeof(lim), max);
+	pthread_mutex_lock(&s->mu);
+	/* One statement takes and leases: replicas skip each other's rows. */
+	r = run_fresh(s, &c, "alert claim", "WITH due AS (SELECT id FROM alert_queue"
+		      " WHERE state = 'pending' AND next_try <= $1::bigint ORDER BY id"
+		      " LIMIT $3::bigint FOR UPDATE SKIP LOCKED),"
+		      " taken AS (UPDATE alert_queue q SET next_try = $2::bigint FROM due"
+		      " WHERE q.id = due.id RETURNING q.*)"
+		      " SELECT q.id, q.hook_id, q.event_id, q.kind, o.name,"
+		      " coalesce(q.device_id, ''), q.time, q.detail, q.attempts, h.url, h.format,"
+		      " h.secret FROM taken q JOIN alert_hooks h ON h.id = q.hook_id"
+		      " JOIN orgs o ON o.id = q.org_id ORDER BY q.id", 3, v);
+	if(!r)
+		goto out;
+	pthread_mutex_unlock(&s->mu);
+	for(i = 0; i < PQntuples(r); i++) {
+		memset(it, 0, sizeof(*it));
+		it->id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		it->hook_id = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+		mid_strlcpy(it->event_id, PQgetvalue(r, i, 2), sizeof(it->event_id));
+		mid_strlcpy(it->kind, PQgetvalue(r, i, 3), sizeof(it->kind));
+		mid_strlcpy(it->org, PQgetvalue(r, i, 4), sizeof(it->org));
+		mid_strlcpy(it->device, PQgetvalue(r, i, 5), sizeof(it->device));
+		it->time_ms = strtoll(PQgetvalue(r, i, 6), NULL, 10);
+		mid_strlcpy(it->detail, PQgetvalue(r, i, 7), sizeof(it->detail));
+		it->attempts = (unsigned)atoi(PQgetvalue(r, i, 8));
+		mid_strlcpy(it->url, PQgetvalue(r, i, 9), sizeof(it->url));
+		mid_strlcpy(it->format, PQgetvalue(r, i, 10), sizeof(it->format));
+		mid_strlcpy(it->secret, PQgetvalue(r, i, 11), sizeof(it->secret));
+		fn(it, arg);
+	}
+	PQclear(r);
+	explicit_bzero(it, sizeof(*it));
+	free(it);
+	return MID_OK;
+out:
+	pthread_mutex_unlock(&s->mu);
+	free(it);
+	return rc;
+}
+
+static enum mid_rc pg_alert_result(struct mid_store *base, const struct mid_alert_item *it,
+				   enum mid_alert_outcome out, int64_t now_ms, int64_t next_ms,
+				   const char *error)
+{
+	static const char *const queue_sql[] = {
+		[MID_ALERT_DELIVERED] = "DELETE FROM alert_queue WHERE id = $1::bigint",
+		[MID_ALERT_RETRY] = "UPDATE alert_queue SET attempts = attempts + 1,"
+				    " next_try = $2::bigint, last_error = $3 WHERE id = $1::bigint",
+		[MID_ALERT_FAILED] = "UPDATE alert_queue SET attempts = attempts + 1,"
+				     " state = 'failed', last_error = $3 WHERE id = $1::bigint",
+	};
+	struct pg *s = (struct pg *)base;
+	char id[24], hid[24], next[24], now[24];
+	const char *v[3] = {id, next, error};
+	const char *w[3] = {hid, now, error};
+	enum mid_rc rc = MID_ERR_IO;
+	PGconn *c = NULL;
+
+	i64(id, sizeof(id), it->id);
+	i64(hid, sizeof(hid), it->hook_id);
+	i64(next, sizeof(next), next_ms);
+	i64(now, sizeof(now), now_ms);
+	pthread_mutex_lock(&s->mu);
+	if(begin(s, &c))
+		goto out;
+	if(cmd(c, "alert result", queue_sql[out], out == MID_ALERT_DELIVERED ? 1 : 3, v) < 0 ||
+	   cmd(c, "alert result", out == MID_ALERT_DELIVERED ?
+	       "UPDATE alert_hooks SET delivered = delivered + 1, last_ok = $2::bigint"
+	       " WHERE id = $1::bigint" :
+	       "UPDATE alert_hooks SET last_error = $3, last_error_time = $2::bigint"
+	       " WHERE id = $1::bigint", out == MID_ALERT_DELIVERED ? 2 : 3, w) < 0)
+		goto out;
+	rc = MID_OK;
+out:
+	rc = finish(s, c, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc pg_alert_depth(struct mid_store *base, uint64_t *pending, uint64_t *failed)
+{
+	struct pg *s = (struct pg *)base;
+	PGresult *r;
+	PGconn *c;
+
+	pthread_mutex_lock(&s->mu);
+	r = run_fresh(s, &c, "alert depth", "SELECT count(*) FILTER (WHERE state = 'pending'),"
+		      " count(*) FILTER (WHERE state = 'failed') FROM alert_queue", 0, NULL);
+	pthread_mutex_unlock(&s->mu);
+	if(!r)
+		return MID_ERR_IO;
+	*pending = strtoull(PQgetvalue(r, 0, 0), NULL, 10);
+	*failed = strtoull(PQgetvalue(r, 0, 1), NULL, 10);
+	PQclear(r);
+	return MID_OK;
+}
+
 const struct mid_store_ops mid_store_postgresql = {
 	.name = "postgresql",
 	.open = pg_open,
@@ -1289,5 +1610,11 @@ const struct mid_store_ops mid_store_postgresql = {
 	.audit_append = pg_audit_append,
 	.counters = pg_counters,
 	.audit_query = pg_audit_query,
+	.alert_hook_add = pg_alert_hook_add,
+	.alert_hook_remove = pg_alert_hook_remove,
+	.alert_hooks = pg_alert_hooks,
+	.alert_claim = pg_alert_claim,
+	.alert_result = pg_alert_result,
+	.alert_depth = pg_alert_depth,
 	.follow = pg_follow,
 };

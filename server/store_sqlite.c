@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "log.h"
 
 #define SCHEMA_VERSION "1"
@@ -44,6 +45,7 @@ struct sq {
 	sqlite3 *db;
 	pthread_mutex_t mu;
 	sqlite3_stmt *audit_ins;
+	sqlite3_stmt *alert_ins;
 	sqlite3_stmt *dev_count;
 	sqlite3_stmt *org_count;
 	int fd[2];                  /* the database file and its log, to watch st_nlink */
@@ -99,6 +101,34 @@ static const char schema[] =
 	" org_id INTEGER PRIMARY KEY REFERENCES orgs(id),"
 	" key_sha256 BLOB NOT NULL,"
 	" until INTEGER NOT NULL);"
+	/* Webhooks (alert.h) and the events queued for them, each written
+	 * in the transaction of the audit row that records its event. */
+	"CREATE TABLE IF NOT EXISTS alert_hooks("
+	" id INTEGER PRIMARY KEY,"
+	" org_id INTEGER NOT NULL REFERENCES orgs(id),"
+	" url TEXT NOT NULL,"
+	" secret TEXT NOT NULL,"
+	" events TEXT NOT NULL,"
+	" format TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" delivered INTEGER NOT NULL DEFAULT 0,"
+	" last_ok INTEGER,"
+	" last_error TEXT,"
+	" last_error_time INTEGER);"
+	"CREATE TABLE IF NOT EXISTS alert_queue("
+	" id INTEGER PRIMARY KEY,"
+	" hook_id INTEGER NOT NULL,"
+	" event_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" org_id INTEGER NOT NULL,"
+	" device_id TEXT,"
+	" time INTEGER NOT NULL,"
+	" detail TEXT NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0,"
+	" next_try INTEGER NOT NULL DEFAULT 0,"
+	" state TEXT NOT NULL DEFAULT 'pending',"
+	" last_error TEXT);"
+	"CREATE INDEX IF NOT EXISTS alert_queue_due ON alert_queue(state, next_try);"
 	"CREATE INDEX IF NOT EXISTS audit_org_time ON audit(org_id, time);"
 	"CREATE INDEX IF NOT EXISTS audit_org_device_time ON audit(org_id, device_id, time);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '" SCHEMA_VERSION "');";
@@ -171,6 +201,37 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 		sqlite3_bind_null(st, i);
 }
 
+/* Queue the alert that audit row 'a' raises, if any, for each hook of
+ * its org that asked for the kind: inside the row's own transaction, so
+ * the event is queued exactly when the row is written. */
+static enum mid_rc alert_queue(struct sq *s, const struct mid_audit_row *a)
+{
+	const char *kind = mid_alert_kind(a);
+	sqlite3_stmt *st = s->alert_ins;
+	char detail[MID_ALERT_DETAIL_MAX], eid[37];
+	int r;
+
+	if(!kind)
+		return MID_OK;
+	if(!mid_alert_detail(a, detail, sizeof(detail)))
+		mid_strlcpy(detail, "{}", sizeof(detail));
+	mid_uuid4(eid);
+	sqlite3_bind_text(st, 1, eid, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, a->org_id);
+	bind_text(st, 4, a->device);
+	sqlite3_bind_int64(st, 5, a->time_ms);
+	sqlite3_bind_text(st, 6, detail, -1, SQLITE_STATIC);
+	r = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if(r != SQLITE_DONE) {
+		fail(s, "alert queue");
+		return MID_ERR_IO;
+	}
+	return MID_OK;
+}
+
 /* Insert one audit row inside the caller's transaction. */
 static enum mid_rc audit_row(struct sq *s, const struct mid_audit_row *a)
 {
@@ -203,7 +264,7 @@ static enum mid_rc audit_row(struct sq *s, const struct mid_audit_row *a)
 		fail(s, "audit insert");
 		return MID_ERR_IO;
 	}
-	return MID_OK;
+	return alert_queue(s, a);
 }
 
 static enum mid_rc prepare(struct sq *s, const char *sql, sqlite3_stmt **st)
@@ -260,6 +321,7 @@ static void sq_free(struct mid_store *base)
 	if(!s)
 		return;
 	sqlite3_finalize(s->audit_ins);
+	sqlite3_finalize(s->alert_ins);
 	sqlite3_finalize(s->dev_count);
 	sqlite3_finalize(s->org_count);
 	sqlite3_close(s->db);
@@ -314,6 +376,10 @@ static enum mid_rc sq_open(const char *path, int create, struct mid_store **out,
 		      " request_id, peer, detail, chain_seq, chain_hash)"
 		      " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 		      &s->audit_ins) ||
+	   prepare(s, "INSERT INTO alert_queue(hook_id, event_id, kind, org_id, device_id, time,"
+		      " detail) SELECT id, ?1, ?2, ?3, ?4, ?5, ?6 FROM alert_hooks"
+		      " WHERE org_id = ?3 AND instr(',' || events || ',', ',' || ?2 || ',') > 0"
+		      " ORDER BY id", &s->alert_ins) ||
 	   prepare(s, "UPDATE devices SET validates = ?, last_seen = ?"
 		      " WHERE org_id = ? AND device_id = ?", &s->dev_count) ||
 	   prepare(s, "UPDATE orgs SET validates = ? WHERE id = ?", &s->org_count)) {
@@ -1068,6 +1134,293 @@ out:
 	return rc;
 }
 
+/* ---- webhook alerts ----------------------------------------------------- */
+
+static enum mid_rc sq_alert_hook_add(struct mid_store *base, const struct mid_alert_hook *h,
+				     int64_t *id)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	pthread_mutex_lock(&s->mu);
+	sqlite3_busy_timeout(s->db, BUSY_CHANGE_MS);
+	if(begin(s))
+		goto out;
+	if(prepare(s, "SELECT count(*) FROM alert_hooks WHERE org_id = ?", &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, h->org_id);
+	if(sqlite3_step(st) != SQLITE_ROW) {
+		fail(s, "alert hooks");
+		goto out;
+	}
+	if(sqlite3_column_int64(st, 0) >= MID_ALERT_HOOKS_MAX) {
+		rc = MID_ERR_TOO_BIG;
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if(prepare(s, "INSERT INTO alert_hooks(org_id, url, secret, events, format, created)"
+		      " VALUES (?, ?, ?, ?, ?, ?)", &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, h->org_id);
+	sqlite3_bind_text(st, 2, h->url, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, h->secret, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, h->events, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, h->format, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, h->created_ms);
+	if(sqlite3_step(st) != SQLITE_DONE) {
+		fail(s, "alert hook add");
+		goto out;
+	}
+	*id = sqlite3_last_insert_rowid(s->db);
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc sq_alert_hook_remove(struct mid_store *base, int64_t org_id, int64_t id)
+{
+	static const char *const sql[] = {
+		"DELETE FROM alert_hooks WHERE id = ?1 AND org_id = ?2",
+		"DELETE FROM alert_queue WHERE hook_id = ?1",
+	};
+	struct sq *s = (struct sq *)base;
+	enum mid_rc rc = MID_ERR_IO;
+	size_t i;
+
+	pthread_mutex_lock(&s->mu);
+	sqlite3_busy_timeout(s->db, BUSY_CHANGE_MS);
+	if(begin(s))
+		goto out;
+	rc = MID_OK;
+	for(i = 0; i < MID_ARRAY_LEN(sql) && rc == MID_OK; i++) {
+		sqlite3_stmt *st = NULL;
+
+		if(prepare(s, sql[i], &st)) {
+			rc = MID_ERR_IO;
+			break;
+		}
+		sqlite3_bind_int64(st, 1, id);
+		if(i == 0)
+			sqlite3_bind_int64(st, 2, org_id);
+		if(sqlite3_step(st) != SQLITE_DONE) {
+			fail(s, "alert hook remove");
+			rc = MID_ERR_IO;
+		} else if(i == 0 && sqlite3_changes(s->db) != 1) {
+			rc = MID_ERR_NOT_FOUND;
+		}
+		sqlite3_finalize(st);
+	}
+out:
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc sq_alert_hooks(struct mid_store *base, int64_t org_id, mid_store_hook_fn fn,
+				  void *arg)
+{
+	struct sq *s = (struct sq *)base;
+	struct mid_alert_hook *h = malloc(sizeof(*h));
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	if(!h)
+		return MID_ERR_NOMEM;
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT h.id, h.url, h.events, h.format, h.created, h.delivered,"
+		      " coalesce(h.last_ok, 0), coalesce(h.last_error_time, 0), h.last_error,"
+		      " (SELECT count(*) FROM alert_queue q WHERE q.hook_id = h.id"
+		      "  AND q.state = 'pending'),"
+		      " (SELECT count(*) FROM alert_queue q WHERE q.hook_id = h.id"
+		      "  AND q.state = 'failed')"
+		      " FROM alert_hooks h WHERE h.org_id = ? ORDER BY h.id", &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, org_id);
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		memset(h, 0, sizeof(*h));
+		h->org_id = org_id;
+		h->id = sqlite3_column_int64(st, 0);
+		column_copy(st, 1, h->url, sizeof(h->url));
+		column_copy(st, 2, h->events, sizeof(h->events));
+		column_copy(st, 3, h->format, sizeof(h->format));
+		h->created_ms = sqlite3_column_int64(st, 4);
+		h->delivered = (uint64_t)sqlite3_column_int64(st, 5);
+		h->last_ok_ms = sqlite3_column_int64(st, 6);
+		h->last_error_ms = sqlite3_column_int64(st, 7);
+		column_copy(st, 8, h->last_error, sizeof(h->last_error));
+		h->pending = (uint64_t)sqlite3_column_int64(st, 9);
+		h->failed = (uint64_t)sqlite3_column_int64(st, 10);
+		if(fn(h, arg)) {
+			rc = MID_ERR_NOMEM;
+			goto out;
+		}
+	}
+	if(r != SQLITE_DONE) {
+		fail(s, "alert hooks");
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	free(h);
+	return rc;
+}
+
+/* The columns alert_item reads, in its order. */
+#define ITEM_COLUMNS "q.id, q.hook_id, q.event_id, q.kind, o.name, q.device_id, q.time," \
+		     " q.detail, q.attempts, h.url, h.format, h.secret"
+
+static void alert_item(sqlite3_stmt *st, struct mid_alert_item *it)
+{
+	memset(it, 0, sizeof(*it));
+	it->id = sqlite3_column_int64(st, 0);
+	it->hook_id = sqlite3_column_int64(st, 1);
+	column_copy(st, 2, it->event_id, sizeof(it->event_id));
+	column_copy(st, 3, it->kind, sizeof(it->kind));
+	column_copy(st, 4, it->org, sizeof(it->org));
+	column_copy(st, 5, it->device, sizeof(it->device));
+	it->time_ms = sqlite3_column_int64(st, 6);
+	column_copy(st, 7, it->detail, sizeof(it->detail));
+	it->attempts = (unsigned)sqlite3_column_int(st, 8);
+	column_copy(st, 9, it->url, sizeof(it->url));
+	column_copy(st, 10, it->format, sizeof(it->format));
+	column_copy(st, 11, it->secret, sizeof(it->secret));
+}
+
+static enum mid_rc sq_alert_claim(struct mid_store *base, int64_t now_ms, int64_t lease_ms,
+				  unsigned max, mid_store_item_fn fn, void *arg)
+{
+	struct sq *s = (struct sq *)base;
+	struct mid_alert_item *it = calloc(max ? max : 1, sizeof(*it));
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	unsigned n = 0, i;
+	int r;
+
+	if(!it)
+		return MID_ERR_NOMEM;
+	pthread_mutex_lock(&s->mu);
+	if(begin_batch(s)) {
+		pthread_mutex_unlock(&s->mu);
+		free(it);
+		return MID_ERR_IO;
+	}
+	if(prepare(s, "SELECT " ITEM_COLUMNS " FROM alert_queue q"
+		      " JOIN alert_hooks h ON h.id = q.hook_id JOIN orgs o ON o.id = q.org_id"
+		      " WHERE q.state = 'pending' AND q.next_try <= ? ORDER BY q.id LIMIT ?", &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_int(st, 2, (int)max);
+	while(n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
+		alert_item(st, &it[n++]);
+	sqlite3_finalize(st);
+	st = NULL;
+	if(prepare(s, "UPDATE alert_queue SET next_try = ? WHERE id = ?", &st))
+		goto out;
+	for(i = 0; i < n; i++) {
+		sqlite3_bind_int64(st, 1, now_ms + lease_ms);
+		sqlite3_bind_int64(st, 2, it[i].id);
+		if(sqlite3_step(st) != SQLITE_DONE) {
+			fail(s, "alert claim");
+			goto out;
+		}
+		sqlite3_reset(st);
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	rc = finish_batch(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	for(i = 0; rc == MID_OK && i < n; i++)
+		fn(&it[i], arg);
+	free(it);
+	return rc;
+}
+
+static enum mid_rc sq_alert_result(struct mid_store *base, const struct mid_alert_item *it,
+				   enum mid_alert_outcome out, int64_t now_ms, int64_t next_ms,
+				   const char *error)
+{
+	static const char *const queue_sql[] = {
+		[MID_ALERT_DELIVERED] = "DELETE FROM alert_queue WHERE id = ?1",
+		[MID_ALERT_RETRY] = "UPDATE alert_queue SET attempts = attempts + 1,"
+				    " next_try = ?2, last_error = ?3 WHERE id = ?1",
+		[MID_ALERT_FAILED] = "UPDATE alert_queue SET attempts = attempts + 1,"
+				     " state = 'failed', last_error = ?3 WHERE id = ?1",
+	};
+	struct sq *s = (struct sq *)base;
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	pthread_mutex_lock(&s->mu);
+	if(begin_batch(s)) {
+		pthread_mutex_unlock(&s->mu);
+		return MID_ERR_IO;
+	}
+	if(prepare(s, queue_sql[out], &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, it->id);
+	if(out != MID_ALERT_DELIVERED) {
+		sqlite3_bind_int64(st, 2, next_ms);
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	}
+	if(sqlite3_step(st) != SQLITE_DONE) {
+		fail(s, "alert result");
+		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if(prepare(s, out == MID_ALERT_DELIVERED ?
+		   "UPDATE alert_hooks SET delivered = delivered + 1, last_ok = ?2 WHERE id = ?1" :
+		   "UPDATE alert_hooks SET last_error = ?3, last_error_time = ?2 WHERE id = ?1",
+		   &st))
+		goto out;
+	sqlite3_bind_int64(st, 1, it->hook_id);
+	sqlite3_bind_int64(st, 2, now_ms);
+	if(out != MID_ALERT_DELIVERED)
+		sqlite3_bind_text(st, 3, error, -1, SQLITE_STATIC);
+	if(sqlite3_step(st) != SQLITE_DONE) {
+		fail(s, "alert result");
+		goto out;
+	}
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	rc = finish_batch(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc sq_alert_depth(struct mid_store *base, uint64_t *pending, uint64_t *failed)
+{
+	struct sq *s = (struct sq *)base;
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT coalesce(sum(state = 'pending'), 0), coalesce(sum(state = 'failed'), 0)"
+		      " FROM alert_queue", &st))
+		goto out;
+	if(sqlite3_step(st) != SQLITE_ROW) {
+		fail(s, "alert depth");
+		goto out;
+	}
+	*pending = (uint64_t)sqlite3_column_int64(st, 0);
+	*failed = (uint64_t)sqlite3_column_int64(st, 1);
+	rc = MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 const struct mid_store_ops mid_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1089,4 +1442,10 @@ const struct mid_store_ops mid_store_sqlite = {
 	.checkpoint_add = sq_checkpoint_add,
 	.chain_rows = sq_chain_rows,
 	.checkpoints = sq_checkpoints,
+	.alert_hook_add = sq_alert_hook_add,
+	.alert_hook_remove = sq_alert_hook_remove,
+	.alert_hooks = sq_alert_hooks,
+	.alert_claim = sq_alert_claim,
+	.alert_result = sq_alert_result,
+	.alert_depth = sq_alert_depth,
 };

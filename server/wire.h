@@ -28,6 +28,7 @@
 #define MID_E_BUSY "BUSY"
 #define MID_E_MATCH_CHANGED "MATCH_CHANGED"
 #define MID_E_CSRF "CSRF_REQUIRED"
+#define MID_E_ALERT_LIMIT "ALERT_LIMIT"
 
 /* A parse failure: the answer's error code and a message for the caller. */
 struct mid_wire_err {
