@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alert.h"
 #include "api.h"
 #include "audit.h"
 #include "journal.h"
@@ -1035,6 +1036,203 @@ START_TEST(test_server_keys_write_errors)
 }
 END_TEST
 
+static struct mid_audit_row alert_row(const char *route, const char *decision, const char *code,
+				      const char *dev)
+{
+	struct mid_audit_row a;
+
+	memset(&a, 0, sizeof(a));
+	mid_strlcpy(a.route, route, sizeof(a.route));
+	mid_strlcpy(a.decision, decision, sizeof(a.decision));
+	mid_strlcpy(a.code, code, sizeof(a.code));
+	mid_strlcpy(a.device, dev, sizeof(a.device));
+	return a;
+}
+
+static const char *kind_of(const char *route, const char *decision, const char *code,
+			   const char *dev)
+{
+	struct mid_audit_row a = alert_row(route, decision, code, dev);
+	const char *k = mid_alert_kind(&a);
+
+	return k ? k : "-";
+}
+
+START_TEST(test_server_alert_kind)
+{
+	ck_assert_str_eq(kind_of("revoke", "revoked", "OK", "d"), "revoke");
+	ck_assert_str_eq(kind_of("revoke", "revoked", "PERSIST_PENDING", "d"), "revoke");
+	/* The later row saying the change became durable raises nothing more. */
+	ck_assert_str_eq(kind_of("revoke", "revoked", "PERSISTED", "d"), "-");
+	ck_assert_str_eq(kind_of("revoke", "none", "DEVICE_NOT_FOUND", "d"), "-");
+	ck_assert_str_eq(kind_of("unrevoke", "active", "OK", "d"), "restore");
+	ck_assert_str_eq(kind_of("register", "active", "OK", "d"), "-");
+	ck_assert_str_eq(kind_of("remove", "removed", "OK", "d"), "remove");
+	ck_assert_str_eq(kind_of("org/disable", "disabled", "OK", ""), "org");
+	ck_assert_str_eq(kind_of("org/enable", "enabled", "OK", ""), "org");
+	ck_assert_str_eq(kind_of("report", "POLICY_DENY", "POLICY_DENY", "d"), "deny");
+	ck_assert_str_eq(kind_of("budget", "alert", "BUDGET_EXCEEDED", "d"), "budget");
+	ck_assert_str_eq(kind_of("reboot", "alert", "X", "d"), "-");
+	ck_assert_str_eq(kind_of("validate", "deny", "DEVICE_REVOKED", "d"), "-");
+	ck_assert_str_eq(kind_of("push", "kill", "DEVICE_REVOKED", "d"), "-");
+}
+END_TEST
+
+START_TEST(test_server_alert_checks)
+{
+	static const char *const good[] = {
+		"https://hooks.example.org/x/y?z=1", "https://h:8443", "http://127.0.0.1:9/hook",
+		"http://localhost/", "http://[::1]:80/a",
+	};
+	static const char *const bad[] = {
+		"http://example.org/x", "http://10.0.0.1/", "ftp://h/", "https://u:p@h/",
+		"https:///x", "https://h/a b", "https://h/#frag", "http://[::1/x", "",
+	};
+	char sig[72];
+	size_t i;
+
+	for(i = 0; i < MID_ARRAY_LEN(good); i++)
+		ck_assert_msg(mid_alert_url_ok(good[i], err, sizeof(err)), "%s: %s", good[i], err);
+	for(i = 0; i < MID_ARRAY_LEN(bad); i++)
+		ck_assert_msg(!mid_alert_url_ok(bad[i], err, sizeof(err)), "%s passed", bad[i]);
+	ck_assert(mid_alert_events_ok("revoke"));
+	ck_assert(mid_alert_events_ok("revoke,restore,remove,org,deny,budget"));
+	ck_assert(!mid_alert_events_ok(""));
+	ck_assert(!mid_alert_events_ok("revoke,"));
+	ck_assert(!mid_alert_events_ok("revoke,revoke"));
+	ck_assert(!mid_alert_events_ok("revoke,reboot"));
+	ck_assert(!mid_alert_events_ok("Revoke"));
+	/* RFC 4231-style check with the well-known example. */
+	mid_alert_sign("key", "The quick brown fox jumps over the lazy dog", 43, sig);
+	ck_assert_str_eq(sig, "sha256=f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8");
+}
+END_TEST
+
+struct claimed {
+	struct mid_alert_item it[8];
+	size_t n;
+};
+
+static void claim_one(const struct mid_alert_item *it, void *arg)
+{
+	struct claimed *c = arg;
+
+	if(c->n < MID_ARRAY_LEN(c->it))
+		c->it[c->n++] = *it;
+}
+
+static int hook_seen(const struct mid_alert_hook *h, void *arg)
+{
+	*(struct mid_alert_hook *)arg = *h;
+	return 0;
+}
+
+/* Events are queued with their audit row, for the hooks that asked for
+ * their kind; a claim leases them; retries count; the last try fails. */
+START_TEST(test_server_alert_queue)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
+	const char *db = tmp_path("al.db");
+	struct mid_service *svc = NULL;
+	struct mid_org *org = NULL;
+	struct mid_alert_hook h, seen;
+	struct mid_change res;
+	struct claimed c = {0};
+	enum mid_reg_status rs;
+	enum mid_role role;
+	uint64_t pending, failed;
+	unsigned retry;
+	int64_t id2;
+	char *body;
+
+	make_db(db, 0, ok, ak);
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
+	memset(&h, 0, sizeof(h));
+	h.org_id = mid_org_id(org);
+	mid_strlcpy(h.url, "http://127.0.0.1:9/a", sizeof(h.url));
+	mid_strlcpy(h.events, "revoke,org", sizeof(h.events));
+	mid_strlcpy(h.format, "json", sizeof(h.format));
+	memset(h.secret, 'a', MID_ALERT_SECRET_HEX);
+	ck_assert_int_eq(mid_store_alert_hook_add(mid_service_store(svc), &h, &h.id), MID_OK);
+	mid_strlcpy(h.events, "deny", sizeof(h.events));
+	ck_assert_int_eq(mid_store_alert_hook_add(mid_service_store(svc), &h, &id2), MID_OK);
+	ck_assert_int_eq(mid_service_register(svc, org, "d1", &who, &rs, &retry), MID_OK);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "revoke", MID_DEV_REVOKED, &who,
+					       &res), MID_OK);
+	ck_assert_int_eq(mid_service_set_state(svc, org, "d1", "restore", MID_DEV_ACTIVE, &who,
+					       &res), MID_OK);
+	ck_assert_int_eq(mid_store_alert_depth(mid_service_store(svc), &pending, &failed), MID_OK);
+	ck_assert_uint_eq(pending, 1); /* the revoke, for hook 1 only */
+	ck_assert_int_eq(mid_store_alert_claim(mid_service_store(svc), mid_wire_now_ms(), 60000,
+					       8, claim_one, &c), MID_OK);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_str_eq(c.it[0].kind, "revoke");
+	ck_assert_str_eq(c.it[0].device, "d1");
+	ck_assert_str_eq(c.it[0].org, "acme");
+	ck_assert_int_eq(c.it[0].hook_id, h.id);
+	ck_assert_str_eq(c.it[0].secret, h.secret);
+	ck_assert_ptr_nonnull(strstr(c.it[0].detail, "\"route\":\"revoke\""));
+	body = mid_alert_body(&c.it[0]);
+	ck_assert_ptr_nonnull(body);
+	ck_assert_ptr_nonnull(strstr(body, c.it[0].event_id));
+	free(body);
+	/* Leased: not taken again at once. */
+	c.n = 0;
+	ck_assert_int_eq(mid_store_alert_claim(mid_service_store(svc), mid_wire_now_ms(), 60000,
+					       8, claim_one, &c), MID_OK);
+	ck_assert_uint_eq(c.n, 0);
+	ck_assert_int_eq(mid_store_alert_result(mid_service_store(svc), &c.it[0], MID_ALERT_RETRY,
+						1, 2, "refused"), MID_OK);
+	ck_assert_int_eq(mid_store_alert_claim(mid_service_store(svc), 3, 60000, 8, claim_one, &c),
+			 MID_OK);
+	ck_assert_uint_eq(c.n, 1);
+	ck_assert_uint_eq(c.it[0].attempts, 1);
+	ck_assert_int_eq(mid_store_alert_result(mid_service_store(svc), &c.it[0], MID_ALERT_FAILED,
+						4, 0, "still refused"), MID_OK);
+	ck_assert_int_eq(mid_store_alert_depth(mid_service_store(svc), &pending, &failed), MID_OK);
+	ck_assert_uint_eq(pending, 0);
+	ck_assert_uint_eq(failed, 1);
+	ck_assert_int_eq(mid_store_alert_hooks(mid_service_store(svc), mid_org_id(org), hook_seen,
+					       &seen), MID_OK);
+	ck_assert_int_eq(seen.id, id2); /* the last one listed */
+	ck_assert_int_eq(mid_store_alert_hook_remove(mid_service_store(svc), mid_org_id(org), h.id),
+			 MID_OK);
+	ck_assert_int_eq(mid_store_alert_hook_remove(mid_service_store(svc), mid_org_id(org), h.id),
+			 MID_ERR_NOT_FOUND);
+	ck_assert_int_eq(mid_store_alert_depth(mid_service_store(svc), &pending, &failed), MID_OK);
+	ck_assert_uint_eq(failed, 0);
+	mid_service_close(svc);
+}
+END_TEST
+
+START_TEST(test_server_alert_hook_cap)
+{
+	char ok[MID_KEY_LEN + 1], ak[MID_KEY_LEN + 1];
+	const char *db = tmp_path("cap.db");
+	struct mid_service *svc = NULL;
+	struct mid_org *org = NULL;
+	struct mid_alert_hook h;
+	enum mid_role role;
+	int64_t id;
+	int i;
+
+	make_db(db, 0, ok, ak);
+	ck_assert_int_eq(mid_service_open(db, &svc, err, sizeof(err)), MID_OK);
+	ck_assert_int_eq(mid_service_auth(svc, ok, &org, &role), MID_OK);
+	memset(&h, 0, sizeof(h));
+	h.org_id = mid_org_id(org);
+	mid_strlcpy(h.url, "https://h/", sizeof(h.url));
+	mid_strlcpy(h.events, "deny", sizeof(h.events));
+	mid_strlcpy(h.format, "json", sizeof(h.format));
+	mid_strlcpy(h.secret, "s", sizeof(h.secret));
+	for(i = 0; i < MID_ALERT_HOOKS_MAX; i++)
+		ck_assert_int_eq(mid_store_alert_hook_add(mid_service_store(svc), &h, &id), MID_OK);
+	ck_assert_int_eq(mid_store_alert_hook_add(mid_service_store(svc), &h, &id), MID_ERR_TOO_BIG);
+	mid_service_close(svc);
+}
+END_TEST
+
 static void mid_check_tests(struct mid_check *t)
 {
 	TCase *core = t->core, *limits = t->limits, *errors = t->errors;
@@ -1061,6 +1259,10 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_server_listen_parse);
 	tcase_add_test(core, test_server_journal_roundtrip);
 	tcase_add_test(core, test_server_deny_unlinked);
+	tcase_add_test(core, test_server_alert_kind);
+	tcase_add_test(core, test_server_alert_checks);
+	tcase_add_test(core, test_server_alert_queue);
+	tcase_add_test(limits, test_server_alert_hook_cap);
 	tcase_add_test(limits, test_server_device_id_length);
 	tcase_add_test(limits, test_server_sha256_block_edges);
 	tcase_add_test(limits, test_server_audit_queue_full);
