@@ -112,6 +112,7 @@ enum req_state {
 
 /* A push channel being handed out of the HTTP server. */
 struct upgrade {
+	struct mid_service *svc; /* holds a push place until the upgrade */
 	struct mid_org *org;
 	struct mid_push_chan ch;
 	char rid[37];
@@ -1111,7 +1112,11 @@ static void upgraded(void *cls, struct MHD_Connection *conn, void *con_cls, cons
 	(void)extra;
 	(void)extra_len;
 	MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+	if(up)
+		up->svc = NULL; /* the place is taken now, or given back below */
 	if(fd < 0 || !up) {
+		if(up)
+			mid_service_push_unreserve(api->svc);
 		mid_log("push-refused reason=%s", fd < 0 ? strerror(errno) : "lost request");
 		if(fd >= 0)
 			close(fd);
@@ -1140,9 +1145,22 @@ static enum MHD_Result r_push(struct call *c)
 		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
 				"the push route needs 'Connection: Upgrade' and 'Upgrade: "
 				MID_PUSH_PROTOCOL "'");
+	/* Full: refused before the 101. After it, a refusal closes an armed
+	 * channel, and that kills the process. */
+	if(!mid_service_push_reserve(c->api->svc))
+		return send_text(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+				 mid_wire_error(MID_E_BUSY,
+						"midd holds as many push channels as its descriptors"
+						" allow; the process stays under the TTL gate (raise"
+						" RLIMIT_NOFILE, or lower --max-connections)",
+						c->rid),
+				 NULL, "60");
 	up = calloc(1, sizeof(*up));
-	if(!up)
+	if(!up) {
+		mid_service_push_unreserve(c->api->svc);
 		return send_obj(c, MHD_HTTP_OK, NULL);
+	}
+	up->svc = c->api->svc;
 	up->org = c->org;
 	mid_strlcpy(up->ch.device, dev, sizeof(up->ch.device));
 	up->ch.pid = header_num(c, "x-midshim-pid");
@@ -1717,6 +1735,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	mid_conn_idle(conn);
 	if(rq)
 		free(rq->call.out.json);
+	if(rq && rq->up && rq->up->svc)
+		mid_service_push_unreserve(rq->up->svc);
 	if(rq)
 		free(rq->up);
 	if(rq && rq->cr) {

@@ -520,22 +520,48 @@ static void *sweep(void *arg)
 
 /* ---- life cycle ------------------------------------------------------ */
 
-/* Raise the soft descriptor limit to the hard one; the usable count. */
-static rlim_t raise_nofile(void)
+/* The kernel's ceiling for RLIMIT_NOFILE (fs.nr_open). */
+static rlim_t nr_open(void)
+{
+	unsigned long long v = 0;
+	FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+
+	if(f) {
+		if(fscanf(f, "%llu", &v) != 1)
+			v = 0;
+		fclose(f);
+	}
+	return v >= 1024 ? (rlim_t)v : 1048576;
+}
+
+/*
+ * Raise the soft descriptor limit to the hard one, and the hard one to
+ * 'want' (at most the kernel's ceiling) when midd may: CAP_SYS_RESOURCE,
+ * as when root starts it without a LimitNOFILE=. Every gated process
+ * holds two connections, a validate and a push channel. The usable count.
+ */
+static rlim_t raise_nofile(rlim_t want)
 {
 	struct rlimit rl;
+	rlim_t was, top = nr_open() < want ? nr_open() : want;
 
 	if(getrlimit(RLIMIT_NOFILE, &rl))
 		return 1024;
+	was = rl.rlim_cur;
+	if(rl.rlim_max != RLIM_INFINITY && rl.rlim_max < top) {
+		struct rlimit up = {top, top};
+
+		if(setrlimit(RLIMIT_NOFILE, &up) == 0)
+			rl = up;
+	}
 	if(rl.rlim_cur < rl.rlim_max) {
-		rlim_t was = rl.rlim_cur;
 		rl.rlim_cur = rl.rlim_max;
-		if(setrlimit(RLIMIT_NOFILE, &rl) == 0)
-			mid_log("raised RLIMIT_NOFILE from %llu to %llu", (unsigned long long)was,
-				(unsigned long long)rl.rlim_max);
-		else
+		if(setrlimit(RLIMIT_NOFILE, &rl))
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
+	if(rl.rlim_cur != was)
+		mid_log("raised RLIMIT_NOFILE from %llu to %llu", (unsigned long long)was,
+			(unsigned long long)rl.rlim_cur);
 	return rl.rlim_cur;
 }
 
@@ -544,7 +570,8 @@ enum mid_rc mid_conns_new(const struct mid_conn_opts *o, struct mid_conns **out,
 {
 	struct mid_conns *t;
 	pthread_condattr_t ca;
-	rlim_t nofile = raise_nofile();
+	rlim_t nofile = raise_nofile(o->max ? (rlim_t)o->max + MID_CONN_FD_RESERVE
+					    : MID_CONN_NOFILE);
 	unsigned budget;
 
 	*out = NULL;
@@ -561,8 +588,11 @@ enum mid_rc mid_conns_new(const struct mid_conn_opts *o, struct mid_conns **out,
 	if(!t)
 		return MID_ERR_NOMEM;
 	t->o = *o;
+	/* Each gated process holds a connection and a push channel, and
+	 * both are midd's descriptors. */
 	if(!t->o.max)
-		t->o.max = budget;
+		t->o.max = budget / 2 > MID_CONN_MIN ? budget / 2 : MID_CONN_MIN;
+	t->o.push = budget - t->o.max;
 	if(!t->o.per_peer)
 		t->o.per_peer = t->o.max - t->o.max / 8;
 	if(t->o.per_peer > t->o.max)

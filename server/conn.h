@@ -24,15 +24,19 @@
 #define MID_CONN_IDLE_MS 30000     /* a kept-alive connection's next head, or one request */
 #define MID_CONN_FD_RESERVE 64     /* descriptors kept for the database, log, epoll */
 #define MID_CONN_MIN 16            /* smallest accepted --max-connections */
+#define MID_CONN_NOFILE 65536      /* RLIMIT_NOFILE midd raises itself to, when it may */
 
 struct mid_conns;
 
 struct mid_conn_opts {
-	unsigned max;      /* connections in all; 0: RLIMIT_NOFILE less a reserve */
+	unsigned max;      /* connections in all; 0: half of RLIMIT_NOFILE less a
+			    * reserve (the other half holds push channels) */
 	unsigned per_peer; /* one peer's most; 0: max less an eighth */
 	unsigned head_ms;  /* deadline of a new connection's first request head */
 	unsigned idle_ms;  /* deadline of a kept-alive connection's next head, and of
 			    * one request from its head to its answer */
+	unsigned push;     /* set by mid_conns_new: push channels the descriptors
+			    * leave room for beside 'max' connections */
 };
 
 /* Raise RLIMIT_NOFILE's soft limit to its hard limit, then make the table.

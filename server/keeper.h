@@ -20,7 +20,7 @@
 #include "mid.h"
 #include "store.h"
 
-#define MID_PUSH_MAX 4096        /* live channels per midd */
+#define MID_PUSH_MAX 32768       /* live channels per midd, at most (see mid_push_set_limit) */
 #define MID_PUSH_PROGRAM_MAX 64  /* bytes of a program name, NUL included */
 #define MID_PUSH_KIND_MAX 16
 

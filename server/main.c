@@ -86,8 +86,8 @@ static const char usage_text[] =
 "  --threads N          worker threads (default: number of CPUs)\n"
 "  --quiet              do not log refused requests (401, 403)\n"
 "  --max-connections N  connections held at once, over all listeners\n"
-"                       (default: RLIMIT_NOFILE, raised to its hard limit,\n"
-"                       less 64); near it the longest-idle kept-alive\n"
+"                       (default: RLIMIT_NOFILE, raised to 65536 when\n"
+"                       allowed, less 64); near it the longest-idle kept-alive\n"
 "                       connection of the peer holding the most is closed\n"
 "  --peer-connections N most connections of one peer: a uid on the unix\n"
 "                       socket or loopback, else an address (default: the\n"
@@ -580,7 +580,8 @@ static int parse_serve(int argc, char **argv, struct serve_opts *o)
 /* Push channels, kept by a keeper on DB.push (see keeper.h). The keeper
  * is this program, found before any fork: under a tool that runs midd
  * (valgrind), /proc/self/exe names the tool. */
-static int start_push(struct mid_service *svc, const char *db, char *err, size_t errlen)
+static int start_push(struct mid_service *svc, const char *db, size_t limit, char *err,
+		      size_t errlen)
 {
 	char path[4096], exe[4096];
 	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -591,7 +592,7 @@ static int start_push(struct mid_service *svc, const char *db, char *err, size_t
 		return -1;
 	}
 	exe[n] = '\0';
-	return mid_service_push_start(svc, path, exe, err, errlen) ? -1 : 0;
+	return mid_service_push_start(svc, path, exe, limit, err, errlen) ? -1 : 0;
 }
 
 /* CPU time this process has used, ms: what its start cost, whatever
@@ -666,7 +667,7 @@ static int serve(int argc, char **argv)
 	if(mid_conns_new(&o.conn, &conns, err, sizeof(err)))
 		goto out;
 	mid_conns_limits(conns, &lim);
-	if(start_push(svc, local, err, sizeof(err)))
+	if(start_push(svc, local, lim.push, err, sizeof(err)))
 		goto out;
 	if(mid_store_is_url(o.db) &&
 	   mid_service_follow(svc, o.replica, o.max_stale_s * 1000, err, sizeof(err)))
@@ -696,10 +697,12 @@ static int serve(int argc, char **argv)
 		mid_log("replica name=%s backend=postgresql max_stale=%lds state=%s", o.replica,
 			o.max_stale_s, local);
 	mid_log("start version=%s pid=%ld db=%s listen=%s%s%s threads=%ld max_connections=%u"
-		" peer_connections=%u head_timeout_ms=%u register_rate=%ld/s register_burst=%ld"
+		" push_channels=%u peer_connections=%u head_timeout_ms=%u register_rate=%ld/s"
+		" register_burst=%ld"
 		" ready_ms=%llu cpu_ms=%llu",
 		MIDD_VERSION, (long)getpid(), db_name(o.db), o.listen, o.socket ? " socket=" : "",
-		o.socket ? o.socket : "", o.threads, lim.max, lim.per_peer, lim.head_ms,
+		o.socket ? o.socket : "", o.threads, lim.max,
+		lim.push > MID_PUSH_MAX ? MID_PUSH_MAX : lim.push, lim.per_peer, lim.head_ms,
 		o.reg_rate, o.reg_burst, (unsigned long long)((mid_now_ns() - t0_ns) / 1000000),
 		cpu_ms());
 	if(con && tcp)

@@ -2,7 +2,7 @@
 /*
  * The push registry (see push.h): a table of channels under one mutex,
  * and one thread that waits in epoll for channels whose far end closed.
- * The table only grows up to MID_PUSH_MAX; a kill or an EOF removes an
+ * The table only grows up to its limit; a kill or an EOF removes an
  * entry by moving the last one into its place.
  */
 #define _GNU_SOURCE
@@ -33,7 +33,7 @@ struct slot {
 struct mid_push {
 	pthread_mutex_t mu;
 	struct slot *s;
-	size_t n, cap;
+	size_t n, cap, limit, reserved;
 	uint64_t next_id;
 	int ep, wake;
 	int keeper; /* connection to the keeper, -1 without one */
@@ -77,6 +77,11 @@ static enum mid_rc insert_locked(struct mid_push *p, int fd, struct mid_push_cha
 {
 	struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP};
 
+	/* A new channel takes the place reserved for it; one taken back
+	 * from the keeper is a live process and is held whatever the limit,
+	 * since refusing it would kill it. */
+	if(tell && p->reserved)
+		p->reserved--;
 	if(p->n == p->cap) {
 		size_t cap = p->cap ? 2 * p->cap : 64;
 		struct slot *s;
@@ -251,6 +256,7 @@ enum mid_rc mid_push_new(const char *keeper_path, const char *exe, struct mid_pu
 	if(!p)
 		return rc;
 	pthread_mutex_init(&p->mu, NULL);
+	p->limit = MID_PUSH_MAX;
 	p->keeper = -1;
 	p->ep = epoll_create1(EPOLL_CLOEXEC);
 	p->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -278,6 +284,33 @@ fail:
 	snprintf(err, errlen, "cannot start the push registry: %s", strerror(errno));
 	mid_push_free(p);
 	return rc;
+}
+
+void mid_push_set_limit(struct mid_push *p, size_t n)
+{
+	pthread_mutex_lock(&p->mu);
+	p->limit = n > MID_PUSH_MAX ? MID_PUSH_MAX : n;
+	pthread_mutex_unlock(&p->mu);
+}
+
+int mid_push_reserve(struct mid_push *p)
+{
+	int room;
+
+	pthread_mutex_lock(&p->mu);
+	room = p->n + p->reserved < p->limit;
+	if(room)
+		p->reserved++;
+	pthread_mutex_unlock(&p->mu);
+	return room;
+}
+
+void mid_push_unreserve(struct mid_push *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if(p->reserved)
+		p->reserved--;
+	pthread_mutex_unlock(&p->mu);
 }
 
 void mid_push_free(struct mid_push *p)

@@ -35,11 +35,24 @@ typedef void (*mid_push_fn)(void *arg, const struct mid_push_chan *ch);
 enum mid_rc mid_push_new(const char *keeper_path, const char *exe, struct mid_push **out,
 			 char *err, size_t errlen) MID_WUR;
 
+/* Hold at most 'n' channels (at most MID_PUSH_MAX): what midd's
+ * descriptors leave beside its HTTP connections. */
+void mid_push_set_limit(struct mid_push *p, size_t n);
+
+/* Hold a place for one more channel, if one is left: taken before a 101
+ * answer, so that a full registry refuses with an HTTP error the process
+ * rides out (it stays under the TTL gate) instead of closing an armed
+ * channel, which kills the process. mid_push_add takes the place; a
+ * request that ends without the upgrade gives it back with
+ * mid_push_unreserve. 1: held, 0: full. */
+int mid_push_reserve(struct mid_push *p);
+void mid_push_unreserve(struct mid_push *p);
+
 /* Close midd's copies (the keeper keeps its own), stop, free. NULL ok. */
 void mid_push_free(struct mid_push *p);
 
-/* Register channel 'fd' (taken in every case) described by 'ch'; its id
- * is assigned here and written back. MID_ERR_TOO_BIG when full. */
+/* Register channel 'fd' (taken in every case) described by 'ch' in the
+ * place mid_push_reserve held; its id is assigned here and written back. */
 enum mid_rc mid_push_add(struct mid_push *p, int fd, struct mid_push_chan *ch) MID_WUR;
 
 /* Kill every channel of 'device' in org 'org_id' ('device' NULL: every

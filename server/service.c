@@ -835,30 +835,45 @@ void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const c
 	mid_push_each(svc->push, mid_org_id(org), dev, fn, arg);
 }
 
+struct swept {
+	uint64_t id;
+	int64_t org;
+	char dev[MID_DEVICE_MAX + 1];
+};
+
 struct sweep {
-	uint64_t id[MID_PUSH_MAX];
-	int64_t org[MID_PUSH_MAX];
-	char dev[MID_PUSH_MAX][MID_DEVICE_MAX + 1];
-	size_t n;
+	struct swept *e;
+	size_t n, cap;
 };
 
 static void sweep_one(void *arg, const struct mid_push_chan *ch)
 {
 	struct sweep *s = arg;
 
-	if(s->n == MID_PUSH_MAX)
+	if(s->n == s->cap)
 		return;
-	s->id[s->n] = ch->id;
-	s->org[s->n] = ch->org_id;
-	mid_strlcpy(s->dev[s->n], ch->device, sizeof(s->dev[0]));
+	s->e[s->n].id = ch->id;
+	s->e[s->n].org = ch->org_id;
+	mid_strlcpy(s->e[s->n].dev, ch->device, sizeof(s->e[0].dev));
 	s->n++;
 }
 
+int mid_service_push_reserve(struct mid_service *svc)
+{
+	return svc->push && mid_push_reserve(svc->push);
+}
+
+void mid_service_push_unreserve(struct mid_service *svc)
+{
+	if(svc->push)
+		mid_push_unreserve(svc->push);
+}
+
 enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_path,
-				   const char *exe, char *err, size_t errlen)
+				   const char *exe, size_t limit, char *err, size_t errlen)
 {
 	char rid[37];
-	struct sweep *s;
+	struct sweep s = {0};
 	unsigned restored;
 	long kpid;
 	enum mid_rc rc;
@@ -866,30 +881,31 @@ enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_p
 	rc = mid_push_new(keeper_path, exe, &svc->push, err, errlen);
 	if(rc)
 		return rc;
+	mid_push_set_limit(svc->push, limit);
 	mid_push_keeper_info(svc->push, &restored, &kpid);
 	if(!restored)
 		return MID_OK;
 	/* Channels taken back from the keeper: what was revoked while they
 	 * waited dies now, under one request ID for the audit trail. */
-	s = malloc(sizeof(*s));
-	if(!s)
+	s.e = calloc(restored, sizeof(*s.e));
+	if(!s.e)
 		return MID_OK;
-	s->n = 0;
+	s.cap = restored;
 	mid_uuid4(rid);
-	mid_push_each(svc->push, 0, NULL, sweep_one, s);
-	for(size_t i = 0; i < s->n; i++) {
-		struct mid_org *org = mid_state_org_by_id(svc->st, s->org[i]);
+	mid_push_each(svc->push, 0, NULL, sweep_one, &s);
+	for(size_t i = 0; i < s.n; i++) {
+		struct mid_org *org = mid_state_org_by_id(svc->st, s.e[i].org);
 		struct kill_ctx k = {svc, org, NULL, rid};
 
 		if(!org) {
-			mid_push_kill_id(svc->push, s->id[i], "DEVICE_NOT_FOUND", rid, NULL, NULL);
+			mid_push_kill_id(svc->push, s.e[i].id, "DEVICE_NOT_FOUND", rid, NULL, NULL);
 			continue;
 		}
-		k.code = deny_code(org, s->dev[i]);
+		k.code = deny_code(org, s.e[i].dev);
 		if(k.code)
-			mid_push_kill_id(svc->push, s->id[i], k.code, rid, audit_kill, &k);
+			mid_push_kill_id(svc->push, s.e[i].id, k.code, rid, audit_kill, &k);
 	}
-	free(s);
+	free(s.e);
 	return MID_OK;
 }
 

@@ -158,7 +158,12 @@ void mid_service_session_key(const struct mid_service *svc, const struct mid_org
  * once. A keeper that cannot be had is logged; push then works without
  * surviving a restart. */
 enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_path,
-				   const char *exe, char *err, size_t errlen) MID_WUR;
+				   const char *exe, size_t limit, char *err, size_t errlen) MID_WUR;
+
+/* Hold, or give back, a place for one more push channel under the
+ * start's 'limit' (mid_push_reserve); mid_service_push_add takes it. */
+int mid_service_push_reserve(struct mid_service *svc);
+void mid_service_push_unreserve(struct mid_service *svc);
 
 /* Register a push channel 'fd' (taken) of 'ch->device' in 'org'. A device
  * that is already denied has its channel killed at once. Revoke, remove
