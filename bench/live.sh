@@ -3,7 +3,7 @@
 # Many live gated processes against one midd: for each LEVEL, that many
 # `bench/live` processes run at once under the real shim, each having
 # validated at its start and keeping its connection (it validates again
-# every 20 s). Measured while they all live: midd's RSS and open
+# every 20 s) and its push channel: two of midd's descriptors. Measured while they all live: midd's RSS and open
 # descriptors per live process (against midd before they started), and
 # the validate latency of a fresh client (`bench/validate`, the shim's own
 # client, 5,000 calls). Every process is killed by its PID afterwards.
@@ -57,8 +57,8 @@ mem_avail_mib() { awk '/^MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; 
 	die "set MIDD_PORT, MIDD_PID and KEYS (the midd to load and its key directory)"
 kill -0 "$MIDD_PID" 2>/dev/null || die "midd $MIDD_PID does not run"
 URL=http://127.0.0.1:$MIDD_PORT
-MAXC=$(tr '\0' ' ' <"/proc/$MIDD_PID/cmdline" | sed -n 's/.*--max-connections \([0-9]*\).*/\1/p')
-MAXC=${MAXC:-$(awk '/^Max open files/ { print $4 - 64 }' "/proc/$MIDD_PID/limits")}
+# Connections and push channels share midd's descriptors.
+MAXC=$(awk '/^Max open files/ { print $4 - 64 }' "/proc/$MIDD_PID/limits")
 export MIDSHIM_URL=$URL MIDSHIM_DEVICE_ID=$DEV MIDSHIM_ORG_KEY_FILE=$KEYS/org.key
 
 # The fresh client once before any load: the baseline, and it warms midd.
@@ -66,16 +66,22 @@ export MIDSHIM_URL=$URL MIDSHIM_DEVICE_ID=$DEV MIDSHIM_ORG_KEY_FILE=$KEYS/org.ke
 	die "fresh validate failed: $(cat "$LOG/live.fresh.0")"
 FDS0=$(fds)
 RSS0=$(rss)
-say "midd before: $RSS0 KiB, $FDS0 descriptors, max_connections $MAXC; $(cat "$LOG/live.fresh.0")"
+say "midd before: $RSS0 KiB, $FDS0 descriptors, $MAXC for connections and channels; $(cat "$LOG/live.fresh.0")"
 
 for n in "${LEVELS[@]}"; do
 	[[ $n =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le 20000 ] || die "LEVEL $n: use 1..20000"
 	need=$((n * 2 + 2048))
+	# Past the descriptors for two each, midd still holds them all
+	# (channels refused with a 503 stay under the TTL gate; idle
+	# connections are closed and re-opened): measured, and said.
+	short=
+	[ "$((2 * n + FDS0))" -gt "${MAXC:-0}" ] &&
+		short="; midd's RLIMIT_NOFILE leaves ${MAXC:-?} descriptors, not the $((2 * n)) of two each"
 	if [ "$(mem_avail_mib)" -lt "$need" ] || [ "$((n + FDS0 + 64))" -gt "${MAXC:-0}" ] ||
 		[ "$n" -gt "$(($(ulimit -u) - 2000))" ]; then
 		say "$n processes: left out (memory $(mem_avail_mib) MiB of $need needed, midd" \
 			"connections ${MAXC:-?}, process limit $(ulimit -u))"
-		echo "| $n live gated processes, each with its connection: \`midd\` RSS / descriptors per process; fresh validate p50 / p99 | all held; p99 ≤ 5 ms | not measured: the machine lacks the memory, processes or descriptors | missed |"
+		echo "| $n live gated processes, each with its connection and push channel: \`midd\` RSS / descriptors per process; fresh validate p50 / p99 | all held; p99 ≤ 5 ms | not measured: the machine lacks the memory, processes or descriptors | missed |"
 		continue
 	fi
 	rm -f "$T"/live.*
@@ -86,15 +92,18 @@ for n in "${LEVELS[@]}"; do
 		PIDS+=($!)
 	done
 	spawned=$(((${EPOCHREALTIME/./} - t0) / 1000))
-	# Every process has validated once it holds its connection.
+	# Every process has validated once it holds its connection, and
+	# then opens its channel: two descriptors each, as far as they go.
+	want=$((2 * n))
+	[ -z "$short" ] || want=$((MAXC - FDS0 - 64))
 	ok=
 	for _ in $(seq 1 $((START_WAIT * 10))); do
-		[ "$(($(fds) - FDS0))" -ge "$n" ] && { ok=1; break; }
+		[ "$(($(fds) - FDS0))" -ge "$want" ] && { ok=1; break; }
 		sleep 0.1
 	done
 	ready=$(((${EPOCHREALTIME/./} - t0) / 1000))
 	held=$(($(fds) - FDS0))
-	[ -n "$ok" ] || say "$n processes: only $held connections after $START_WAIT s"
+	[ -n "$ok" ] || say "$n processes: only $held connections and channels after $START_WAIT s"
 	sleep 1
 	"$BB/validate" "$URL" "$KEYS/org.key" bench:live:fresh:01 "$N_FRESH" >"$LOG/live.fresh.$n" ||
 		die "fresh validate beside $n processes failed: $(cat "$LOG/live.fresh.$n")"
@@ -109,9 +118,9 @@ for n in "${LEVELS[@]}"; do
 		"midd_fds $fdsn rss_per_kib $rss_per fds_per $fds_per fresh_p50_us $p50 fresh_p99_us $p99" \
 		>>"$LOG/live.rounds"
 	verdict=met
-	{ [ "$held" -ge "$n" ] && [ "$alive" -eq "$n" ] && [ "${p99%.*}" -le "$P99_MAX_US" ]; } ||
-		verdict=missed
-	echo "| $n live gated processes, each with its connection: \`midd\` RSS / descriptors per process; fresh validate p50 / p99 | all held; p99 ≤ 5 ms | **$rss_per KiB / $fds_per fds; $p50 / $p99 µs** ($held of $n connections held, $alive alive; midd $((rssn / 1024)) MiB, $fdsn fds; all connected in $((ready / 1000)) s) | $verdict |"
+	{ [ -n "$ok" ] && [ -z "$short" ] && [ "$alive" -eq "$n" ] &&
+		[ "${p99%.*}" -le "$P99_MAX_US" ]; } || verdict=missed
+	echo "| $n live gated processes, each with its connection and push channel: \`midd\` RSS / descriptors per process; fresh validate p50 / p99 | all held; p99 ≤ 5 ms | **$rss_per KiB / $fds_per fds; $p50 / $p99 µs** ($held connections and channels for $n processes, $alive alive; midd $((rssn / 1024)) MiB, $fdsn fds; connected in $((ready / 1000)) s$short) | $verdict |"
 	say "$n processes: midd +$rss_per KiB and +$fds_per fds each; fresh validate p50 $p50 p99 $p99 µs; held $held, alive $alive; started in $ready ms"
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
 	for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done

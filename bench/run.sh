@@ -343,7 +343,7 @@ say "rss: hotpath +$RSS_HOT KiB, sleep +$RSS_SLEEP KiB"
 
 # ---- 6b. many live processes ------------------------------------------------
 # bench/live.sh keeps LEVEL gated processes alive at once against this
-# midd, each with its connection, and prints one summary row per level.
+# midd, each with its connection and push channel, and prints one summary row per level.
 BIN=$BIN MIDD_PORT=$MIDD_PORT MIDD_PID=$MIDD_PID KEYS=$T/keys timeout 3600 \
 	bash bench/live.sh $LIVE_LEVELS >"$LOG/live.rows" 2>>"$LOG/live.err" ||
 	die "live.sh failed: $(tail -n 3 "$LOG/live.err")"

@@ -26,7 +26,7 @@ N=76
 TAG=pushfull.$$
 PIDS=()
 for _ in $(seq 1 $N); do
-	MIDTEST_TAG=$TAG LD_PRELOAD=$PRELOAD sleep 600 >>"$T/out" 2>>"$T/err" </dev/null &
+	MIDTEST_TAG=$TAG LD_PRELOAD=$PRELOAD sleep 600 >>"$T/out" 2>>"$T/err" &
 	PIDS+=($!)
 	on_exit "kill -KILL $! 2>/dev/null"
 done
