@@ -109,6 +109,12 @@ const struct mid_filter_call mid_filter_calls[] = {
 	NOSYS(io_uring_setup), NOSYS(openat2), NOSYS(open_by_handle_at),
 	/* reaching into another process (outside the tree too) */
 	NOSYS(ptrace), NOSYS(process_vm_writev), NOSYS(pidfd_getfd),
+	/* not gated, only noted: until one of these, every process of the
+	 * tree has the launcher's credentials and umask, and the launcher
+	 * opens for it without reading /proc/PID/status (midshim_sup.c) */
+	NOTIFY(setuid), NOTIFY(setgid), NOTIFY(setreuid), NOTIFY(setregid),
+	NOTIFY(setresuid), NOTIFY(setresgid), NOTIFY(setfsuid), NOTIFY(setfsgid),
+	NOTIFY(setgroups), NOTIFY(capset), NOTIFY(umask),
 };
 const size_t mid_filter_ncalls = sizeof(mid_filter_calls) / sizeof(mid_filter_calls[0]);
 

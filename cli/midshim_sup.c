@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +42,7 @@
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -50,6 +52,10 @@
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
+#endif
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS /* Linux 6.6 */
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
 #endif
 
 #define ARGV_MAX 256          /* argv entries read for an exec event */
@@ -71,9 +77,30 @@ struct mid_sup {
 	int exit_status;
 	uid_t uid;
 	gid_t gid;
+	mode_t umask;	 /* the launcher's, which the tree starts with */
+	int nnp;	 /* the child sets PR_SET_NO_NEW_PRIVS */
+	unsigned execs;	 /* exec notifications so far */
+	/* A process of the tree may have other credentials, or another
+	 * umask, than the launcher: it made a call that changes them (the
+	 * filter sends those), or, without no-new-privs, ran a program
+	 * after the first. Until then an open is made for the target
+	 * without reading its /proc/PID/status. Never cleared. */
+	int creds_moved, umask_moved;
 };
 
 static _Atomic int connectors;
+
+/* Does this process hold CAP_SYS_ADMIN (effective)? seccomp then lets
+ * its child install a filter without no-new-privs. */
+static int cap_sys_admin(void)
+{
+	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+	struct __user_cap_data_struct d[2];
+
+	if(syscall(SYS_capget, &h, d))
+		return 0;
+	return !!(d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32)));
+}
 
 /* ---- the validate the gate asks ------------------------------------------- */
 
@@ -103,6 +130,9 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 	s->exit_status = -1;
 	s->uid = geteuid();
 	s->gid = getegid();
+	s->umask = umask(022);
+	umask(s->umask);
+	s->nnp = !cap_sys_admin();
 	if(syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes)) {
 		snprintf(err, errlen, "this kernel has no seccomp user notification (%s); supervise "
 			 "mode needs Linux 5.9 or later with seccomp", strerror(errno));
@@ -151,6 +181,22 @@ void mid_sup_free(struct mid_sup *s)
 
 /* ---- the handover --------------------------------------------------------- */
 
+static int install(const struct sock_fprog *fp)
+{
+	/* Killable only, once the supervisor has the call: a signal must
+	 * not make the program repeat a call already made for it (a create
+	 * with O_EXCL would then fail). */
+	int fd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+			      SECCOMP_FILTER_FLAG_NEW_LISTENER |
+				      SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+			      fp);
+
+	if(fd < 0 && errno == EINVAL)
+		fd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
+				  SECCOMP_FILTER_FLAG_NEW_LISTENER, fp);
+	return fd;
+}
+
 int mid_sup_child(struct mid_sup *s)
 {
 	static struct sock_filter prog[MID_FILTER_MAX];
@@ -165,21 +211,21 @@ int mid_sup_child(struct mid_sup *s)
 	} else {
 		fp.len = (unsigned short)n;
 		fp.filter = prog;
-		/* Without it an unprivileged process may not install a filter
-		 * (and a setuid program in the tree would run with it). */
-		if(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		/* Without it a process lacking CAP_SYS_ADMIN may not install
+		 * a filter; with it a setuid program in the tree runs without
+		 * its privileges. A launcher holding CAP_SYS_ADMIN skips it,
+		 * so setuid programs keep working; should the kernel refuse
+		 * the filter anyway (EACCES), it is set after all. */
+		if(s->nnp && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 			e = errno;
-		/* Killable only, once the supervisor has the call: a signal
-		 * must not make the program repeat a call already made for it
-		 * (a create with O_EXCL would then fail). */
 		if(!e)
-			fd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
-					  SECCOMP_FILTER_FLAG_NEW_LISTENER |
-						  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
-					  &fp);
-		if(!e && fd < 0 && errno == EINVAL)
-			fd = (int)syscall(__NR_seccomp, SECCOMP_SET_MODE_FILTER,
-					  SECCOMP_FILTER_FLAG_NEW_LISTENER, &fp);
+			fd = install(&fp);
+		if(!e && fd < 0 && errno == EACCES && !s->nnp) {
+			if(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+				e = errno;
+			else
+				fd = install(&fp);
+		}
 		if(!e && fd < 0)
 			e = errno;
 	}
@@ -227,6 +273,10 @@ int mid_sup_attach(struct mid_sup *s, pid_t child)
 		return -1;
 	}
 	fcntl(s->listener, F_SETFD, FD_CLOEXEC);
+	/* The target waits for each answer: wake this process on the
+	 * target's CPU and the target on ours, rather than through the
+	 * scheduler's queues (Linux 6.6; older kernels wake as usual). */
+	ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
 	if(write(s->down[1], "k", 1) != 1)
 		return -1;
 	close(s->up[0]);
@@ -395,8 +445,9 @@ static int decide(struct mid_sup *s, const struct mid_event *ev, enum mid_sup_ve
 
 /* ---- opens with write intent: made here ------------------------------------- */
 
-/* May this process open files for the target: the same file-system
- * credentials? Also the target's umask, for a file it creates. */
+/* Does the target have this process's file-system credentials (so an
+ * open made here gets the rights the kernel would give it)? Its umask
+ * into '*umask_out'. Reads /proc/PID/status. */
 static int same_creds(struct mid_sup *s, pid_t pid, mode_t *umask_out)
 {
 	char buf[4096], *p;
@@ -418,44 +469,49 @@ static int same_creds(struct mid_sup *s, pid_t pid, mode_t *umask_out)
 	return ok;
 }
 
-static void emulate_open(struct mid_sup *s, int dirfd, const char *path, int flags, mode_t mode)
+/* May this process open for the target, and with which umask? While no
+ * process of the tree made a call that changes either (creds_moved,
+ * umask_moved), both are the launcher's own: nothing is read. Otherwise
+ * /proc/PID/status is, and the notification checked again after it. */
+static int open_as_target(struct mid_sup *s, int creating, mode_t *tmask)
+{
+	*tmask = s->umask;
+	if(!s->creds_moved && !(creating && s->umask_moved))
+		return 1;
+	return same_creds(s, (pid_t)s->req->pid, tmask) && still_valid(s);
+}
+
+/* Open 'path' from 'dfd' (AT_FDCWD or the target's directory, opened
+ * here) for the target and put the descriptor into it. */
+static void emulate_open(struct mid_sup *s, int dfd, const char *path, int flags, mode_t mode)
 {
 	struct seccomp_notif_addfd add;
-	char dir[64];
-	pid_t pid = (pid_t)s->req->pid;
-	mode_t tmask = 022, old;
-	int dfd = AT_FDCWD, fd, e;
+	int creating = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
+	mode_t tmask;
+	int fd, e;
 
-	if(path[0] != '/') {
-		proc_dir(pid, dirfd, dir, sizeof(dir));
-		dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-		if(dfd < 0) {
-			answer(s, errno == ENOENT ? EBADF : errno, 0, 0);
-			return;
-		}
-	}
-	if(!same_creds(s, pid, &tmask) || !still_valid(s)) {
+	if(!open_as_target(s, creating, &tmask)) {
 		/* A process that changed its user: this one would open with
 		 * other rights than the kernel gives it. */
-		if(dfd >= 0)
-			close(dfd);
 		answer(s, EACCES, 0, 0);
 		return;
 	}
 	/* Never block here: a FIFO without a reader would hold every other
 	 * call of the tree. O_NONBLOCK is taken off again afterwards. */
-	old = umask(tmask);
+	if(tmask != s->umask)
+		umask(tmask);
 	fd = openat(dfd, path, (flags & ~O_CLOEXEC) | O_CLOEXEC | O_NONBLOCK, mode);
 	e = errno;
-	umask(old);
-	if(dfd >= 0)
-		close(dfd);
+	if(tmask != s->umask)
+		umask(s->umask);
 	if(fd < 0) {
 		answer(s, e, 0, 0);
 		return;
 	}
+	/* F_SETFL sets exactly these flags besides O_NONBLOCK; the open
+	 * took them already, so no F_GETFL is needed. */
 	if(!(flags & O_NONBLOCK))
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		fcntl(fd, F_SETFL, flags & (O_APPEND | O_DIRECT | O_NOATIME));
 	memset(&add, 0, sizeof(add));
 	add.id = s->req->id;
 	add.flags = SECCOMP_ADDFD_FLAG_SEND;
@@ -468,41 +524,69 @@ static void emulate_open(struct mid_sup *s, int dirfd, const char *path, int fla
 	close(fd);
 }
 
+/* 'path' made absolute into 'abs', as mid_path_abs makes it in the
+ * target. A relative one also gets its directory opened here ('*dfd',
+ * else AT_FDCWD), once: it names the path and is where the open made
+ * for the target starts, as the target's own would. */
+static int target_at(pid_t pid, int dirfd, const char *path, int *dfd, char *abs, size_t n)
+{
+	char link[64], base[PATH_MAX];
+	ssize_t r;
+
+	*dfd = AT_FDCWD;
+	if(path[0] == '/')
+		return mid_path_join("/", path, abs, n) ? -1 : 0;
+	proc_dir(pid, dirfd, link, sizeof(link));
+	*dfd = open(link, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if(*dfd < 0) {
+		if(errno == ENOENT)
+			errno = EBADF;
+		return -1;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", *dfd);
+	r = readlink(link, base, sizeof(base) - 1);
+	if(r <= 0 || base[0] != '/') {
+		errno = r <= 0 ? EBADF : ENOTDIR;
+		return -1;
+	}
+	base[r] = '\0';
+	return mid_path_join(base, path, abs, n) ? -1 : 0;
+}
+
 static enum mid_sup_verdict on_open(struct mid_sup *s, int dirfd, uint64_t path_addr, int flags,
 				    mode_t mode)
 {
 	enum mid_sup_verdict v = MID_SUP_GO_ON;
-	char path[PATH_MAX], abs[PATH_MAX], dir[64];
+	char path[PATH_MAX], abs[PATH_MAX];
 	struct mid_event ev;
 	pid_t pid = (pid_t)s->req->pid;
-	int dfd;
+	int dfd = AT_FDCWD;
 
 	if(mem_string(pid, path_addr, path, sizeof(path))) {
 		answer(s, errno, 0, 0);
 		return v;
 	}
-	if(target_abs(pid, dirfd, path, abs, sizeof(abs)) || !still_valid(s)) {
+	errno = 0;
+	if(target_at(pid, dirfd, path, &dfd, abs, sizeof(abs)) || !still_valid(s)) {
 		answer(s, errno ? errno : ENOENT, 0, 0);
-		return v;
+		goto out;
 	}
 	/* The preload's own audit log (both layers) passes unasked. */
 	if(s->both && s->cfg->audit_log && !strcmp(abs, s->cfg->audit_log)) {
-		emulate_open(s, dirfd, path, flags, mode);
-		return v;
+		emulate_open(s, dfd, path, flags, mode);
+		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = MID_EV_FS;
 	ev.path = abs;
-	proc_dir(pid, dirfd, dir, sizeof(dir));
-	dfd = path[0] == '/' ? AT_FDCWD : open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	ev.op = mid_open_op(dfd, path, flags);
+	if(decide(s, &ev, &v))
+		refuse(s, v);
+	else
+		emulate_open(s, dfd, path, flags, mode);
+out:
 	if(dfd >= 0)
 		close(dfd);
-	if(decide(s, &ev, &v)) {
-		refuse(s, v);
-		return v;
-	}
-	emulate_open(s, dirfd, path, flags, mode);
 	return v;
 }
 
@@ -749,7 +833,18 @@ static enum mid_sup_verdict on_send(struct mid_sup *s, int nr)
 	return v;
 }
 
-/* ---- exec --------------------------------------------------------------------- */
+/* ---- exec and credentials --------------------------------------------------------------------- */
+
+/* Would running 'path' change credentials: setuid, setgid, or file
+ * capabilities? */
+static int privileged_file(const char *path)
+{
+	struct stat st;
+
+	if(stat(path, &st))
+		return 1;
+	return (st.st_mode & (S_ISUID | S_ISGID)) || getxattr(path, "security.capability", NULL, 0) >= 0;
+}
 
 static enum mid_sup_verdict on_exec(struct mid_sup *s, int dirfd, uint64_t path_addr,
 				    uint64_t argv_addr, int flags)
@@ -789,11 +884,31 @@ static enum mid_sup_verdict on_exec(struct mid_sup *s, int dirfd, uint64_t path_
 	ev.kind = MID_EV_EXEC;
 	ev.path = abs;
 	ev.argv = argv;
-	if(decide(s, &ev, &v))
+	if(decide(s, &ev, &v)) {
 		refuse(s, v);
-	else
-		answer(s, 0, 0, 1);
+		return v;
+	}
+	/* Without no-new-privs a setuid program or one with file
+	 * capabilities runs with its own credentials. The first exec is
+	 * the launcher's child starting the program it was given, which is
+	 * looked at here; any later one may be such a program, swapped in
+	 * after a look, so it counts as one. */
+	if(!s->nnp && (s->execs++ > 0 || privileged_file(abs)))
+		s->creds_moved = 1;
+	answer(s, 0, 0, 1);
 	return v;
+}
+
+/* A call that changes credentials or the umask: noted (see struct
+ * mid_sup), then made by the kernel. */
+static enum mid_sup_verdict on_creds(struct mid_sup *s, int nr)
+{
+	if(nr == __NR_umask)
+		s->umask_moved = 1;
+	else
+		s->creds_moved = 1;
+	answer(s, 0, 0, 1);
+	return MID_SUP_GO_ON;
 }
 
 /* ---- every other fs change: checked, then continued --------------------------- */
@@ -937,6 +1052,17 @@ enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 	case __NR_sendto:
 	case __NR_sendmsg:
 	case __NR_sendmmsg: return on_send(s, nr);
+	case __NR_setuid:
+	case __NR_setgid:
+	case __NR_setreuid:
+	case __NR_setregid:
+	case __NR_setresuid:
+	case __NR_setresgid:
+	case __NR_setfsuid:
+	case __NR_setfsgid:
+	case __NR_setgroups:
+	case __NR_capset:
+	case __NR_umask: return on_creds(s, nr);
 	case __NR_openat:
 		return on_open(s, (int)d->args[0], d->args[1], (int)d->args[2], (mode_t)d->args[3]);
 #ifdef __NR_open

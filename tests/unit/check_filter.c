@@ -63,6 +63,10 @@ static const struct {
 	{"io_uring_setup", 425, 'e', 0}, {"openat2", 437, 'e', 0},
 	{"open_by_handle_at", 304, 'e', 0}, {"ptrace", 101, 'e', 0},
 	{"process_vm_writev", 311, 'e', 0}, {"pidfd_getfd", 438, 'e', 0},
+	{"setuid", 105, 'n', 0},      {"setgid", 106, 'n', 0},     {"setreuid", 113, 'n', 0},
+	{"setregid", 114, 'n', 0},    {"setresuid", 117, 'n', 0},  {"setresgid", 119, 'n', 0},
+	{"setfsuid", 122, 'n', 0},    {"setfsgid", 123, 'n', 0},   {"setgroups", 116, 'n', 0},
+	{"capset", 126, 'n', 0},      {"umask", 95, 'n', 0},
 };
 
 /* The open flags whose every combination is tried. */
