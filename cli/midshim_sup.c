@@ -89,6 +89,8 @@ struct mid_sup {
 };
 
 static _Atomic int connectors;
+/* The supervisor whose client carries reports (one per launcher). */
+static struct mid_sup *reporter;
 
 /* Does this process hold CAP_SYS_ADMIN (effective)? seccomp then lets
  * its child install a filter without no-new-privs. */
@@ -102,13 +104,33 @@ static int cap_sys_admin(void)
 	return !!(d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32)));
 }
 
-/* ---- the validate the gate asks ------------------------------------------- */
+/* ---- the validate the gate asks, the reports it sends --------------------- */
 
 static enum mid_rc sup_validate(void *ctx, struct mid_decision *d)
 {
 	struct mid_sup *s = ctx;
 
 	return mid_client_validate(s->client, s->cfg->device, d);
+}
+
+/* A denial the gate decided here (a policy rule, an address it cannot
+ * read) goes to midd's audit trail as the preload's does, on the
+ * connection the validates use, without waiting for the answer. */
+static void sup_report(const char *body, size_t len)
+{
+	if(reporter)
+		(void)!mid_client_report(reporter->client, body, len);
+}
+
+/* The program a report names: the target's argv[0], as the preload
+ * names its own process. */
+static const char *subject_name(pid_t pid)
+{
+	static char buf[256];
+
+	if(mid_proc_read(pid, "cmdline", buf, sizeof(buf)) <= 0 || !buf[0])
+		snprintf(buf, sizeof(buf), "pid %d", (int)pid);
+	return buf;
 }
 
 int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *err,
@@ -154,6 +176,9 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 	}
 	cfg->deny_returns = 1;
 	mid_gate_setup(cfg, sup_validate, s);
+	reporter = s;
+	mid_enforce_set_report(sup_report);
+	mid_enforce_subject_name = subject_name;
 	*out = s;
 	return 0;
 fail:
@@ -165,6 +190,10 @@ void mid_sup_free(struct mid_sup *s)
 {
 	if(!s)
 		return;
+	if(reporter == s) {
+		mid_enforce_set_report(NULL);
+		reporter = NULL;
+	}
 	for(int i = 0; i < 2; i++) {
 		if(s->up[i] >= 0)
 			close(s->up[i]);

@@ -23,7 +23,9 @@
 /* The configuration the gate was set up with. */
 MID_HOT static const struct mid_config *enforce_cfg;
 pid_t mid_enforce_subject;
-/* Sends a report to midd (hook_init.c); NULL in tests and the launcher. */
+const char *(*mid_enforce_subject_name)(pid_t pid);
+/* Sends a report to midd (hook_init.c, or the launcher's supervisor in
+ * midshim_sup.c); NULL in tests. */
 static mid_report_fn report_fn;
 /* Reports sent in the current second, and which second (coarse ms/1000). */
 static _Atomic uint64_t report_window, report_count;
@@ -211,13 +213,20 @@ static void report(const struct mid_config *cfg, const char *kind, const char *t
 {
 	char body[MID_REPORT_BODY_MAX], dev[2 * MID_DEVICE_MAX + 8], prog[600], text[700];
 	char detail[1200];
+	const char *name = program_invocation_name;
+	pid_t pid = getpid();
 	sigset_t mask;
 	int n;
 
 	if(!report_fn || !local_code(code) || !report_allowed())
 		return;
+	if(mid_enforce_subject) {
+		pid = mid_enforce_subject;
+		if(mid_enforce_subject_name)
+			name = mid_enforce_subject_name(pid);
+	}
 	/* midd takes a program name of 63 bytes and a detail of 511. */
-	snprintf(text, sizeof(text), "%.63s", program_invocation_name);
+	snprintf(text, sizeof(text), "%.63s", name);
 	if(!mid_json_str(prog, sizeof(prog), text))
 		return;
 	snprintf(text, sizeof(text), "%s %.440s (%s)", kind, target, code);
@@ -226,13 +235,13 @@ static void report(const struct mid_config *cfg, const char *kind, const char *t
 		return;
 	n = snprintf(body, sizeof(body), "{\"deviceId\":%s,\"event\":\"%s\",\"program\":%.258s,"
 		     "\"pid\":%d,\"rule\":\"%d\",\"detail\":%.514s}", dev,
-		     soft ? "AUDIT_WOULD_DENY" : code, prog, (int)getpid(), rule, detail);
+		     soft ? "AUDIT_WOULD_DENY" : code, prog, (int)pid, rule, detail);
 	if(n < 0 || n >= (int)sizeof(body))
 		return;
 	if(rule <= 0) /* no rule: leave the member out */
 		n = snprintf(body, sizeof(body), "{\"deviceId\":%s,\"event\":\"%s\",\"program\":"
 			     "%.258s,\"pid\":%d,\"detail\":%.514s}", dev,
-			     soft ? "AUDIT_WOULD_DENY" : code, prog, (int)getpid(), detail);
+			     soft ? "AUDIT_WOULD_DENY" : code, prog, (int)pid, detail);
 	if(n < 0 || n >= (int)sizeof(body))
 		return;
 	mid_shim_enter(&mask);

@@ -191,6 +191,9 @@ int mid_enforce(const struct mid_event *ev, const char *code,
 /* The process a denial is about, for the audit log (0: this one). The
  * launcher's supervisor sets it before each decision. */
 extern pid_t mid_enforce_subject;
+/* Its program (argv[0]) for a report to midd, when set: the supervisor
+ * reads it only when a denial is reported. */
+extern const char *(*mid_enforce_subject_name)(pid_t pid);
 /* Send the JSON report 'body' ('len' bytes) of a denial to midd without
  * waiting; called with the re-entrancy guard up. */
 typedef void (*mid_report_fn)(const char *body, size_t len);

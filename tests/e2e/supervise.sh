@@ -21,6 +21,7 @@
 # Plain pass only (a Go build): ASAN_EXCLUDE in the Makefile.
 . "$(dirname "$0")/../lib.sh"
 need go golang-go
+need setpriv util-linux
 midd_start
 shim_env "test:e2e:supervise:01"
 DEV=$MIDSHIM_DEVICE_ID
@@ -197,6 +198,96 @@ for mode in raw libc; do
 	assert_eq 3 "$(grep -c "denied .*code POLICY_DENY" "$T/dyn.$mode.err")" "both layers, $mode: one denial each"
 done
 note "ok: both layers"
+
+# Denials the launcher decides reach midd's audit trail as the
+# preload's do: a policy deny as a report row (program, PID, rule,
+# target) within 1 s; a revoke as midd's own denied validate.
+CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/admin/admin.key" "${OURS[@]}" "$BIN/midctl" --url "$MIDSHIM_URL")
+# audit_rows: midctl's audit rows of $DEV, "route|decision|rule|program|detail|request_id".
+audit_rows() {
+	"${CTL[@]}" --json audit --device "$DEV" --limit 1000 >"$T/audit.json" || fail "midctl audit"
+	"$PY" - "$T/audit.json" <<'PY'
+import json, sys
+for r in json.load(open(sys.argv[1]))["entries"]:
+    rep = r.get("report") or {}
+    print("%s|%s|%s|%s|%s|%s" % (r.get("route"), r.get("decision"), rep.get("rule", ""),
+          rep.get("program", ""), rep.get("detail", ""), r.get("request_id", "")))
+PY
+}
+cat >"$T/kill.json" <<EOF
+{"version": 1, "rules": [{"on": "fs", "path": "$T/reported*", "action": "deny"}]}
+EOF
+set +e
+"$MS" run --device "$DEV" --policy "$T/kill.json" -- "$STATIC" libc - "$T/reported" "$PORT" \
+	"${CHILD[@]}" >"$T/rep.out" 2>"$T/rep.err"
+rc=$?
+set -e
+t0=${EPOCHREALTIME/./}
+assert_eq 137 "$rc" "report: the policy deny killed the tree"
+assert_absent "$T/reported" "report: denied write"
+# Polled through the API (curl starts quicker than midctl on a loaded
+# machine); midctl shows the same row below. The bound: 1 s.
+ms=
+while [ $(((${EPOCHREALTIME/./} - t0) / 1000)) -le 1000 ]; do
+	r=$(api GET "/api/v1/audit?deviceId=$DEV&limit=20" "$ADMIN_KEY")
+	if [[ $r == *"fs create $T/reported (POLICY_DENY)"* ]]; then
+		ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+		break
+	fi
+	sleep 0.02
+done
+[ -n "$ms" ] || fail "report: no POLICY_DENY row for the supervised deny within 1000 ms: $r"
+row=$(audit_rows | grep "^report|POLICY_DENY|" | grep -F "fs create $T/reported (POLICY_DENY)" | head -1 || true)
+[ -n "$row" ] || fail "report: midctl audit lacks the row: $(cat "$T/audit.json")"
+IFS='|' read -r _ _ rule prog _ <<<"$row"
+assert_eq 1 "$rule" "report: the rule"
+assert_eq "$STATIC" "$prog" "report: the program is the supervised one, not the launcher"
+note "ok: a supervised policy deny is in midctl audit with its rule ($ms ms)"
+# The revokes (see check): midd denied the supervisor's validate itself,
+# under the request_id of the launcher's denial line.
+rid=$(grep -Eo "request_id $UUID_RE" "$T/rv.raw.err" | head -1)
+[ -n "$rid" ] || fail "report: no request_id in the revoke denial line: $(cat "$T/rv.raw.err")"
+audit_rows | grep -q "^validate|deny|.*|${rid#request_id }\$" ||
+	fail "report: no denied validate $rid in the trail: $(cat "$T/audit.json")"
+note "ok: the supervised revokes are midd's denied validates in midctl audit"
+
+# Opens the launcher makes for the program: with the launcher's umask
+# and credentials until a process of the tree changes its own (the
+# filter sends those calls too): then with the program's umask, and
+# refused to a process that became another user.
+"$MS" run --supervise --device "$DEV" -- /bin/bash -c 'umask 077; echo x >"$1/umask.f"' _ "$T" ||
+	fail "umask: run failed"
+assert_eq 600 "$(stat -c %a "$T/umask.f")" "umask: the program's umask, not the launcher's"
+if [ "$(id -u)" = 0 ]; then
+	: >"$T/rootonly"
+	chmod 644 "$T/rootonly"
+	chmod 755 "$T"
+	set +e
+	"$MS" run --supervise --device "$DEV" -- setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+		/bin/sh -c 'echo x >"$1/rootonly"' _ "$T" 2>"$T/setuid.err"
+	rc=$?
+	set -e
+	[ "$rc" != 0 ] || fail "setuid: a process that became nobody wrote a file of root's"
+	assert_eq 0 "$(stat -c %s "$T/rootonly")" "setuid: the file is untouched"
+	note "ok: the program's umask; no write for a process that left the launcher's user"
+else
+	note "ok: the program's umask"
+fi
+
+# No-new-privs: skipped when the launcher holds CAP_SYS_ADMIN (setuid
+# programs in the tree keep working), set when it does not.
+nnp() { # [launcher prefix...]: NoNewPrivs of a supervised grep
+	"$@" "$MS" run --supervise --device "$DEV" -- /bin/grep NoNewPrivs /proc/self/status |
+		awk '{ print $2 }'
+}
+if [ "$(id -u)" = 0 ] && grep -q '^CapEff:.*[1-9a-f]' /proc/self/status; then
+	assert_eq 0 "$(nnp)" "no-new-privs: launcher with CAP_SYS_ADMIN"
+	assert_eq 1 "$(nnp setpriv --inh-caps=-all --bounding-set=-all)" "no-new-privs: launcher without capabilities"
+	note "ok: no-new-privs skipped with CAP_SYS_ADMIN, set without it"
+else
+	assert_eq 1 "$(nnp)" "no-new-privs: unprivileged launcher"
+	note "ok: no-new-privs set (unprivileged launcher)"
+fi
 
 # A static program is refused with --no-supervise; a setuid one still is.
 set +e
