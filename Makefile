@@ -81,7 +81,7 @@ MIDCTL = $(B)/midctl
 MIDSHIM = $(B)/midshim
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-BENCH_BIN = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC))
+BENCH_BIN = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/dyn_supcost
 HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
 
 PROGRAMS = $(SHIM) $(MIDD) $(MIDCTL) $(MIDSHIM)
@@ -228,6 +228,12 @@ $(B)/fuzz/%: tests/fuzz/%.c tests/fuzz/replay.c $$(call ut_libs,$$*)
 $(B)/bench/static_%: bench/static_%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -static -o $@ $<
+
+# The same program linked dynamically: both layers (--supervise keeps the
+# preload).
+$(B)/bench/dyn_supcost: bench/static_supcost.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -O2 -o $@ $<
 
 $(B)/bench/%: bench/%.c $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

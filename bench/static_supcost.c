@@ -4,11 +4,13 @@
  * so `midshim run` supervises it without the preload):
  *
  *   static_supcost gated N DIR    N opens with write intent (+ close) of DIR/f
+ *   static_supcost writes N FILE  one open of FILE with write intent, N writes
+ *                                 of one byte to it
  *   static_supcost ungated N      N getppid calls, which the filter lets through
  *   static_supcost spawn N        N posix_spawns of itself ("true"), each waited for
  *   static_supcost true
  *
- * Prints "<mode> <N> <ns per op>": for gated and ungated the median of
+ * Prints "<mode> <N> <ns per op>": for gated, writes and ungated the median of
  * the N calls' own wall times (a call preempted by another tenant of a
  * shared machine moves the median little), for spawn the mean. The
  * harness (bench/supervise.sh) takes the difference between a supervised
@@ -52,7 +54,7 @@ int main(int argc, char **argv)
 	if(argc > 1 && !strcmp(argv[1], "true"))
 		return 0;
 	if(argc < 3 || n <= 0 || n > 10000000) {
-		fprintf(stderr, "usage: static_supcost gated N DIR | ungated N | spawn N\n");
+		fprintf(stderr, "usage: static_supcost gated N DIR | writes N FILE | ungated N | spawn N\n");
 		return 2;
 	}
 	if(!strcmp(argv[1], "gated")) {
@@ -74,6 +76,19 @@ int main(int argc, char **argv)
 			close(fd);
 			lat[i] = now_ns() - t0;
 		}
+	} else if(!strcmp(argv[1], "writes")) {
+		int fd = argc > 3 ? open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+
+		lat = malloc(sizeof(*lat) * (size_t)n);
+		if(fd < 0 || !lat)
+			return 1;
+		for(long i = 0; i < n; i++) {
+			t0 = now_ns();
+			if(write(fd, "x", 1) != 1)
+				return 1;
+			lat[i] = now_ns() - t0;
+		}
+		close(fd);
 	} else if(!strcmp(argv[1], "ungated")) {
 		lat = malloc(sizeof(*lat) * (size_t)n);
 		if(!lat)

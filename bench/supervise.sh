@@ -4,7 +4,11 @@
 # call (an open with write intent, which the launcher decides from a
 # fresh cached allow and makes itself), of an ungated one (getppid, which
 # the filter lets through in the kernel), and an exec storm of a static
-# program, supervised and plain. Rounds alternate plain and supervised
+# program, supervised and plain. Then both layers (--supervise on the
+# same program linked dynamically, bench/dyn_supcost): the extra time of
+# a gated open, and how many notifications the launcher received for a
+# run of 10 libc writes and one of 2000 (strace on the launcher counts
+# them; equal counts: no write left the kernel). Rounds alternate plain and supervised
 # runs (ABBA); each figure is the median over the rounds. The program
 # (bench/static_supcost.c) times its own loop, so the launcher's start
 # is not counted.
@@ -21,12 +25,13 @@ set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
 PROG=$B/bench/static_supcost
+DYN=$B/bench/dyn_supcost
 MS=$B/midshim
 ROUNDS=${BENCH_SUP_ROUNDS:-7}
 N_GATED=${BENCH_SUP_GATED:-3000}
 N_UNGATED=${BENCH_SUP_UNGATED:-2000000}
 N_SPAWN=${BENCH_SUP_SPAWN:-300}
-for f in "$PROG" "$MS" "$B/midd"; do
+for f in "$PROG" "$DYN" "$MS" "$B/midd"; do
 	[ -x "$f" ] || { echo "bench/supervise: $f is not built (make bench)" >&2; exit 1; }
 done
 T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-supbench.XXXXXX")
@@ -51,15 +56,24 @@ unset MIDSHIM_ORG_KEY MIDSHIM_POLICY MIDSHIM_MODE MIDSHIM_ON_DENY MIDSHIM_AUDIT_
 export MIDSHIM_DEVICE_ID=bench:supervise:01 MIDSHIM_TTL_MS=30000
 
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-# one WAY ARGS...: the program's ns per op, plain or supervised.
+# one WAY ARGS...: the program's ns per op, plain or supervised. The
+# program is $PROG, or with BOTH=1 $DYN under --supervise (both layers).
 one() {
-	local way=$1
+	local way=$1 prog=$PROG sup=()
 	shift
+	[ -n "${BOTH:-}" ] && prog=$DYN sup=(--supervise)
 	if [ "$way" = plain ]; then
-		"$PROG" "$@"
+		"$prog" "$@"
 	else
-		"$MS" run -- "$PROG" "$@"
+		"$MS" run "${sup[@]}" -- "$prog" "$@"
 	fi | awk '{ print $3 }'
+}
+# notifs N: the notifications the launcher received for one open and N
+# libc writes of $DYN under --supervise.
+notifs() {
+	rm -f "$T/w"
+	strace -o "$T/strace" -e trace=ioctl -e signal=none "$MS" run --supervise -- "$DYN" writes "$1" "$T/w" >/dev/null
+	grep -c 'SECCOMP_IOCTL_NOTIF_RECV' "$T/strace"
 }
 # ab NAME ARGS...: ROUNDS alternating pairs; lines "plain supervised".
 ab() {
@@ -92,6 +106,14 @@ ab ungated ungated "$N_UNGATED"
 rows+=("| supervise: extra time per ungated call (\`getppid\`, let through by the filter), median of $ROUNDS | ≤ 0.5 µs | **$(printf '%.3f' "$D") µs** ($(printf '%.1f' "$P") → $(printf '%.1f' "$S") ns) | $(verdict "$D" 0.5) |")
 ab spawn spawn "$N_SPAWN"
 rows+=("| supervise: exec storm, $N_SPAWN × \`posix_spawn\` of a static program, supervised / plain (wall), median of $ROUNDS | — | **$(printf '%.2f' "$R")x** ($(printf '%.0f' "$(echo "$P" | awk '{ print $1 / 1000 }')") → $(printf '%.0f' "$(echo "$S" | awk '{ print $1 / 1000 }')") µs per spawn) | reported |")
+
+BOTH=1 ab both gated "$N_GATED" "$T/files"
+rows+=("| supervise, both layers (\`--supervise\` on a dynamic program): extra time per gated call (the same \`open\`: the preload decides, then the launcher), median of $ROUNDS | — | **$(printf '%.1f' "$D") µs** ($(printf '%.2f' "$(echo "$P" | awk '{ print $1 / 1000 }')") → $(printf '%.2f' "$(echo "$S" | awk '{ print $1 / 1000 }')") µs) | reported |")
+if command -v strace >/dev/null; then
+	n10=$(notifs 10)
+	n2000=$(notifs 2000)
+	rows+=("| supervise, both layers: notifications the launcher received for a run with 10 libc \`write\`s / with 2000 (strace on the launcher) | equal | **$n10 / $n2000** | $([ "$n10" = "$n2000" ] && echo met || echo missed) |")
+fi
 
 printf '%s\n' "${rows[@]}"
 [ -n "${BENCH_SUP_ROWS_ONLY:-}" ] && exit 0
