@@ -247,7 +247,7 @@ note "ok: a supervised policy deny is in midctl audit with its rule ($ms ms)"
 # under the request_id of the launcher's denial line.
 rid=$(grep -Eo "request_id $UUID_RE" "$T/rv.raw.err" | head -1)
 [ -n "$rid" ] || fail "report: no request_id in the revoke denial line: $(cat "$T/rv.raw.err")"
-audit_rows | grep -q "^validate|deny|.*|${rid#request_id }\$" ||
+audit_rows | grep "^validate|deny|.*|${rid#request_id }\$" >/dev/null ||
 	fail "report: no denied validate $rid in the trail: $(cat "$T/audit.json")"
 note "ok: the supervised revokes are midd's denied validates in midctl audit"
 
