@@ -1269,6 +1269,27 @@ static enum MHD_Result r_alerts(struct call *c)
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
+/* The audit row of a webhook added or removed: its id and, when added,
+ * its kinds, format and host (a chat webhook's path is its password). */
+static void note_hook(struct call *c, const char *route, const char *decision,
+		      const struct mid_alert_hook *h)
+{
+	char host[MID_ALERT_URL_MAX], *json = NULL;
+	cJSON *o = cJSON_CreateObject();
+	const char *p = strstr(h->url, "://");
+
+	mid_strlcpy(host, p ? p + 3 : "", sizeof(host));
+	host[strcspn(host, "/?")] = '\0';
+	if(o && cJSON_AddNumberToObject(o, "id", (double)h->id) &&
+	   (!h->events[0] || (cJSON_AddStringToObject(o, "events", h->events) &&
+			      cJSON_AddStringToObject(o, "format", h->format) &&
+			      cJSON_AddStringToObject(o, "host", host))))
+		json = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	mid_service_note(c->api->svc, c->org, route, decision, json, &c->who);
+	free(json);
+}
+
 /* {"url": URL, "events": "revoke,deny", "format": "json"|"slack"}: the
  * answer holds the hook's secret, which no later answer shows. */
 static enum MHD_Result r_alert_add(struct call *c)
@@ -1331,6 +1352,7 @@ static enum MHD_Result r_alert_add(struct call *c)
 	}
 	mid_log("alert-add org=%s id=%lld events=%s format=%s peer=%s request_id=%s",
 		mid_org_name(c->org), (long long)h->id, h->events, h->format, c->peer, c->rid);
+	note_hook(c, "alert/add", "added", h);
 	o = cJSON_CreateObject();
 	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
 		 !cJSON_AddNumberToObject(o, "id", (double)h->id) ||
@@ -1372,6 +1394,7 @@ static enum MHD_Result r_alert_remove(struct call *c)
 		return send_failed(c, rc);
 	mid_log("alert-remove org=%s id=%lld peer=%s request_id=%s", mid_org_name(c->org),
 		(long long)n, c->peer, c->rid);
+	note_hook(c, "alert/remove", "removed", &(struct mid_alert_hook){.id = n});
 	o = cJSON_CreateObject();
 	if(o && (!cJSON_AddStringToObject(o, "status", "ok") ||
 		 !cJSON_AddNumberToObject(o, "id", (double)n))) {

@@ -829,6 +829,17 @@ void mid_service_report(struct mid_service *svc, struct mid_org *org,
 		r->detail, c->peer, c->request_id);
 }
 
+void mid_service_note(struct mid_service *svc, struct mid_org *org, const char *route,
+		      const char *decision, const char *detail, const struct mid_caller *c)
+{
+	struct mid_audit_row a;
+
+	audit_fill(&a, org, NULL, route, decision, "OK", c);
+	if(detail)
+		mid_strlcpy(a.detail, detail, sizeof(a.detail));
+	mid_audit_push(svc->q, &a);
+}
+
 void mid_service_push_each(struct mid_service *svc, struct mid_org *org, const char *dev,
 			   void (*fn)(void *arg, const struct mid_push_chan *ch), void *arg)
 {

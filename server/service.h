@@ -134,6 +134,13 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 				  const char *action, enum mid_dev_state to,
 				  const struct mid_caller *c, struct mid_change *res) MID_WUR;
 
+/* Record an operator's change made outside the device and org tables
+ * (a webhook added or removed): an audit row of 'route' with 'decision',
+ * code OK and the details 'detail' (a JSON object or NULL), written with
+ * the next batch. */
+void mid_service_note(struct mid_service *svc, struct mid_org *org, const char *route,
+		      const char *decision, const char *detail, const struct mid_caller *c);
+
 /* Disable (deny) or enable (allow) the org, as mid_service_set_state. */
 enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *org, int disabled,
 				     const struct mid_caller *c, struct mid_change *res) MID_WUR;

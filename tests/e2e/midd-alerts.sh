@@ -7,8 +7,9 @@
 # {"text": ...}; with the receiver down, a revoke waits in the queue
 # across a `kill -9` of midd and a restart and arrives afterwards with
 # its event ID (duplicates allowed, never a loss); status, /metrics,
-# list and remove show and change what they should; bad URLs and event
-# lists are refused.
+# list and remove show and change what they should, and the audit trail
+# records who added and removed a webhook; bad URLs and event lists are
+# refused.
 . "$(dirname "$0")/../lib.sh"
 midd_start
 shim_env "test:e2e:alerts:01"
@@ -227,4 +228,15 @@ ctl 1 "alert remove again" alert remove 2
 assert_contains "$ERR" "NOT_FOUND" "alert remove of a removed hook"
 ctl 0 "alert list" alert list
 assert_not_contains "$OUT" "/slack" "alert list after remove"
+# Both changes are in the audit trail, without the secret or the path.
+for i in $(seq 1 50); do
+	r=$(api GET "/api/v1/audit?limit=1000" "$ADMIN_KEY")
+	[[ $r == *'"route":"alert/remove"'* ]] && break
+	sleep 0.1
+done
+assert_contains "$r" '"route":"alert/add","decision":"added"' "audit: the webhook added"
+assert_contains "$r" '"host":"localhost:'"$RECV_PORT"'"' "audit: the webhook's host"
+assert_contains "$r" '"route":"alert/remove","decision":"removed"' "audit: the webhook removed"
+assert_not_contains "$r" "$SECRET" "audit: no secret"
+assert_not_contains "$r" "/slack" "audit: no URL path"
 midd_stop
