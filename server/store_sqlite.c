@@ -1306,22 +1306,28 @@ static enum mid_rc sq_alert_claim(struct mid_store *base, int64_t now_ms, int64_
 
 	if(!it)
 		return MID_ERR_NOMEM;
+	/* Read first, outside a transaction: an idle queue, looked at twice
+	 * a second, takes no write lock. One midd alone writes this file, and
+	 * the store's mutex keeps the rows as read until they are leased. */
 	pthread_mutex_lock(&s->mu);
-	if(begin_batch(s)) {
+	if(prepare(s, "SELECT " ITEM_COLUMNS " FROM alert_queue q"
+		      " JOIN alert_hooks h ON h.id = q.hook_id JOIN orgs o ON o.id = q.org_id"
+		      " WHERE q.state = 'pending' AND q.next_try <= ? ORDER BY q.id LIMIT ?", &st)) {
 		pthread_mutex_unlock(&s->mu);
 		free(it);
 		return MID_ERR_IO;
 	}
-	if(prepare(s, "SELECT " ITEM_COLUMNS " FROM alert_queue q"
-		      " JOIN alert_hooks h ON h.id = q.hook_id JOIN orgs o ON o.id = q.org_id"
-		      " WHERE q.state = 'pending' AND q.next_try <= ? ORDER BY q.id LIMIT ?", &st))
-		goto out;
 	sqlite3_bind_int64(st, 1, now_ms);
 	sqlite3_bind_int(st, 2, (int)max);
 	while(n < max && (r = sqlite3_step(st)) == SQLITE_ROW)
 		alert_item(st, &it[n++]);
 	sqlite3_finalize(st);
 	st = NULL;
+	if(n == 0 || begin_batch(s)) {
+		pthread_mutex_unlock(&s->mu);
+		free(it);
+		return n ? MID_ERR_IO : MID_OK;
+	}
 	if(prepare(s, "UPDATE alert_queue SET next_try = ? WHERE id = ?", &st))
 		goto out;
 	for(i = 0; i < n; i++) {
@@ -1340,6 +1346,7 @@ out:
 	pthread_mutex_unlock(&s->mu);
 	for(i = 0; rc == MID_OK && i < n; i++)
 		fn(&it[i], arg);
+	explicit_bzero(it, n * sizeof(*it));
 	free(it);
 	return rc;
 }
