@@ -1378,12 +1378,14 @@ static enum MHD_Result r_alert_remove(struct call *c)
 {
 	cJSON *root = cJSON_ParseWithLength(c->body, c->len);
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(root, "id");
-	int64_t n = cJSON_IsNumber(id) ? (int64_t)id->valuedouble : 0;
+	int64_t n = cJSON_IsNumber(id) && id->valuedouble >= 1 && id->valuedouble < 1e18 &&
+			    id->valuedouble == (double)(int64_t)id->valuedouble ?
+		    (int64_t)id->valuedouble : 0;
 	enum mid_rc rc;
 	cJSON *o;
 
 	cJSON_Delete(root);
-	if(n <= 0 || (double)n != id->valuedouble)
+	if(n <= 0)
 		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
 				"the body must be {\"id\": N}, N a webhook's id from the list");
 	rc = mid_store_alert_hook_remove(mid_service_store(c->api->svc), mid_org_id(c->org), n);

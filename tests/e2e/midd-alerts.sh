@@ -105,6 +105,10 @@ ctl 1 "repeated kind" alert add https://example.org/x --events deny,deny
 ctl 2 "no --events" alert add https://example.org/x
 ctl 2 "bad --format" alert add https://example.org/x --events deny --format xml
 ctl 2 "remove without an ID" alert remove x1
+for b in '{}' '{"id":"1"}' '{"id":1.5}' '{"id":-1}' '{"id":1e30}' 'nope'; do
+	r=$(api POST /api/v1/alerts/remove "$ADMIN_KEY" "$b")
+	assert_contains "$r" "400 " "alert remove with the body $b"
+done
 r=$(api GET /api/v1/alerts "$ORG_KEY")
 assert_contains "$r" "403 " "the org key may not list webhooks"
 r=$(api POST /api/v1/alerts/add "$ORG_KEY" '{"url":"https://example.org/","events":"deny"}')
