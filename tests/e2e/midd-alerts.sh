@@ -52,10 +52,18 @@ HTTPServer(("127.0.0.1", port), H).serve_forever()
 PY
 RECV_PORT=$(free_port)
 RECV_PID=
+# On a loaded machine python3 takes seconds to import http.server: wait
+# up to 60 s for the port (bash's /dev/tcp costs no process).
 recv_start() {
+	local i
 	"$PY" "$T/recv.py" "$RECV_PORT" "$T" &
 	RECV_PID=$!
-	wait_listening 127.0.0.1 "$RECV_PORT"
+	for i in $(seq 1 600); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$RECV_PORT") 2>/dev/null && return 0
+		kill -0 "$RECV_PID" 2>/dev/null || fail "the receiver exited at start"
+		sleep 0.1
+	done
+	fail "the receiver did not listen within 60 s"
 }
 recv_stop() {
 	[ -z "$RECV_PID" ] || { kill "$RECV_PID" 2>/dev/null; wait "$RECV_PID" 2>/dev/null; } || true
@@ -84,15 +92,16 @@ for line in open(sys.argv[1]):
         break
 PY
 }
-# wait_got KIND DEVICE [PATH] [SECONDS]: wait for that post; print it.
+# wait_got KIND DEVICE [PATH] [SECONDS]: wait for that post (30 s unless
+# told: a first try that failed waits 1 s, then 2 s, ...); print it.
 wait_got() {
 	local i r
-	for i in $(seq 1 $((${4:-10} * 20))); do
+	for i in $(seq 1 $((${4:-30} * 20))); do
 		r=$(got "$1" "$2" "${3:-/hook}")
 		[ -z "$r" ] || { echo "$r"; return 0; }
 		sleep 0.05
 	done
-	fail "no $1 alert for $2 at ${3:-/hook} in ${4:-10} s; received: $(cat "$T/recv.log")"
+	fail "no $1 alert for $2 at ${3:-/hook} in ${4:-30} s; received: $(cat "$T/recv.log")"
 }
 
 # 1. Refusals: the URL, the kinds, the format, the key.
@@ -198,11 +207,11 @@ assert_contains "$m" "midd_alert_attempt_errors_total" "/metrics: failed tries"
 midd_kill9
 recv_start
 midd_start
-row=$(wait_got revoke test:e2e:alerts:03 /hook 20)
+row=$(wait_got revoke test:e2e:alerts:03 /hook 90)
 IFS='|' read -r ok hid bid body <<<"$row"
 assert_eq True "$ok" "revoke across kill -9: the signature verifies"
 assert_eq "$hid" "$bid" "revoke across kill -9: one event ID"
-row=$(wait_got revoke test:e2e:alerts:03 /slack 20)
+row=$(wait_got revoke test:e2e:alerts:03 /slack 90)
 # Every post was signed right, and every repeat carries its first ID.
 "$PY" - "$T/recv.log" <<'PY' || fail "receiver log: $(cat "$T/recv.log")"
 import json, sys
