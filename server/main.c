@@ -26,6 +26,7 @@
 #include "api.h"
 #include "console.h"
 #include "keeper.h"
+#include "journal.h"
 #include "keys.h"
 #include "listen.h"
 #include "log.h"
@@ -595,6 +596,54 @@ static int start_push(struct mid_service *svc, const char *db, size_t limit, cha
 	return mid_service_push_start(svc, path, exe, limit, err, errlen) ? -1 : 0;
 }
 
+/* Say why a replica waits for its database, and what its deny journal
+ * at 'local'-pending keeps for it meanwhile. */
+static void log_waiting(const char *local, const char *why)
+{
+	char path[4200], e[256];
+	struct mid_journal *j;
+	size_t n = 0;
+
+	snprintf(path, sizeof(path), "%s" MID_JOURNAL_SUFFIX, local);
+	if(mid_journal_open(path, &j, e, sizeof(e)) == MID_OK) {
+		n = mid_journal_used(j);
+		mid_journal_free(j);
+	}
+	mid_log("waiting for the database: %s; trying again every second; the deny journal %s"
+		" keeps %zu change(s) toward deny for it", why, path, n);
+	(void)mid_notify("STATUS=waiting for the database");
+}
+
+/* Open the service. A replica whose database is out of reach at start
+ * waits for it, a try a second, until SIGTERM or SIGINT in 'sigs': what
+ * its deny journal keeps is replayed and committed once the database
+ * answers, and exiting would only restart into the same error. 0 when
+ * open, 1 when stopped while waiting, -1 on any other error. */
+static int open_service(const struct serve_opts *o, const char *local, const sigset_t *sigs,
+			struct mid_service **svc, char *err, size_t errlen)
+{
+	const struct timespec second = {1, 0};
+	uint64_t t0 = mid_now_ms();
+	enum mid_rc rc;
+	int waited = 0;
+
+	for(;;) {
+		rc = mid_service_open_at(o->db, local, svc, err, errlen);
+		if(rc != MID_ERR_UNREACHABLE || !mid_store_is_url(o->db))
+			break;
+		if(!waited++)
+			log_waiting(local, err);
+		if(sigtimedwait(sigs, NULL, &second) > 0) {
+			mid_log("stopping: a signal came while waiting for the database");
+			return 1;
+		}
+	}
+	if(!rc && waited)
+		mid_log("database reachable after %llu ms of waiting",
+			(unsigned long long)(mid_now_ms() - t0));
+	return rc ? -1 : 0;
+}
+
 /* CPU time this process has used, ms: what its start cost, whatever
  * else the machine was doing meanwhile. */
 static unsigned long long cpu_ms(void)
@@ -656,8 +705,11 @@ static int serve(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	snprintf(lockpath, sizeof(lockpath), "%s%s", local, mid_store_is_url(o.db) ? ".lock" : "");
-	if(mid_service_open_at(o.db, local, &svc, err, sizeof(err)))
+	r = open_service(&o, local, &sigs, &svc, err, sizeof(err));
+	if(r) {
+		ret = r > 0 ? 0 : 1;
 		goto out;
+	}
 	mid_service_set_register_rate(svc, (unsigned)o.reg_rate, (unsigned)o.reg_burst);
 	if(o.checkpoint)
 		mid_service_set_chain_every(svc, (unsigned)o.checkpoint);

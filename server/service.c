@@ -98,9 +98,11 @@ static int load_dev(int64_t org_id, const struct mid_dev_info *d, void *arg)
 				     d->validates) != MID_OK;
 }
 
-/* A replica that has lost its database takes no change: another replica
- * could not learn of it, and a change toward allow could not be made
- * durable. */
+/* A replica that has lost its database takes no change toward allow:
+ * it could not be made durable, and another replica could not learn of
+ * it. A change toward deny it takes (see deny()), as a SQLite midd does
+ * when its writes fail: in force here at once, journaled, and retried
+ * into the database, whose NOTIFY then tells the others. */
 static int unreachable(struct mid_service *svc)
 {
 	return svc->following && atomic_load(&svc->lost_since_ms) != 0;
@@ -259,7 +261,10 @@ static enum mid_rc deny(struct mid_service *svc, const struct mid_audit_row *a,
 			a->request_id);
 		return MID_ERR_NOMEM;
 	}
-	if(persist(svc) == MID_OK) {
+	/* Out of reach, the database is not even tried: the follower has
+	 * yet to reload it, and a commit made before that reload could be
+	 * undone in memory by the reload's older rows. */
+	if(!unreachable(svc) && persist(svc) == MID_OK) {
 		svc->backoff_ms = MID_RETRY_MIN_MS;
 		res->persisted = 1;
 		return MID_OK;
@@ -297,13 +302,15 @@ static enum mid_rc allow_ready(struct mid_service *svc)
 }
 
 /* The flush thread's tick: retry pending changes, backing off from
- * MID_RETRY_MIN_MS to MID_RETRY_MAX_MS. */
+ * MID_RETRY_MIN_MS to MID_RETRY_MAX_MS; a replica waits until it has
+ * its database back and reloaded (then it retries at once, see
+ * on_event). */
 static void retry(void *arg)
 {
 	struct mid_service *svc = arg;
 	uint64_t now;
 
-	if(!atomic_load(&svc->pending_n))
+	if(!atomic_load(&svc->pending_n) || unreachable(svc))
 		return;
 	pthread_mutex_lock(&svc->wmu);
 	now = mid_now_ms();
@@ -937,13 +944,9 @@ enum mid_rc mid_service_set_state(struct mid_service *svc, struct mid_org *org, 
 		mid_audit_push(svc->q, &a);
 		goto out;
 	}
-	if(unreachable(svc)) {
-		rc = MID_ERR_IO;
-		goto out;
-	}
 	audit_fill(&a, org, dev, action, mid_dev_state_name(to), "OK", c);
 	if(to == MID_DEV_ACTIVE) {
-		rc = allow_ready(svc);
+		rc = unreachable(svc) ? MID_ERR_IO : allow_ready(svc);
 		if(!rc)
 			rc = mid_store_device_set(svc->db, mid_org_id(org), dev, to, &a);
 		if(!rc)
@@ -979,17 +982,13 @@ enum mid_rc mid_service_set_disabled(struct mid_service *svc, struct mid_org *or
 	res->persisted = 0;
 	res->journaled = 0;
 	pthread_mutex_lock(&svc->wmu);
-	if(unreachable(svc)) {
-		rc = MID_ERR_IO;
-		goto out;
-	}
 	audit_fill(&a, org, NULL, route, disabled ? "disabled" : "enabled", "OK", c);
 	if(disabled) {
 		mid_state_set_disabled(org, 1);
 		push_fire(svc, org, NULL, "ORG_DISABLED", c);
 		rc = deny(svc, &a, res);
 	} else {
-		rc = allow_ready(svc);
+		rc = unreachable(svc) ? MID_ERR_IO : allow_ready(svc);
 		if(!rc)
 			rc = mid_store_org_set_disabled(svc->db, mid_org_id(org), 0, &a);
 		if(!rc)
@@ -1119,8 +1118,10 @@ static void on_event(const struct mid_store_event *ev, void *arg)
 	case MID_STORE_EV_LOST:
 		if(!atomic_load(&svc->lost_since_ms))
 			mid_log("database unreachable: %s answers validates from memory for at most"
-				" %lld ms, then denies them with MIDD_STALE; register and admin calls"
-				" answer 503", svc->replica, (long long)svc->max_stale_ms);
+				" %lld ms, then denies them with MIDD_STALE; revoke, remove and org"
+				" disable apply here and wait in the deny journal; register and the"
+				" other admin changes answer 503", svc->replica,
+				(long long)svc->max_stale_ms);
 		/* Never 0, which means reachable. */
 		atomic_store(&svc->lost_since_ms, ev->since_ms ? ev->since_ms : 1);
 		return;
@@ -1128,7 +1129,15 @@ static void on_event(const struct mid_store_event *ev, void *arg)
 		mid_log("database reachable again: %s reloaded its state after %lld ms",
 			svc->replica, (long long)((int64_t)mid_now_ms() -
 						  atomic_load(&svc->lost_since_ms)));
+		/* What waited for the database goes to it now, not at the
+		 * end of a backoff: the other replicas learn of it then. */
+		pthread_mutex_lock(&svc->wmu);
 		atomic_store(&svc->lost_since_ms, 0);
+		if(svc->npend) {
+			svc->backoff_ms = MID_RETRY_MIN_MS;
+			svc->next_try_ms = mid_now_ms();
+		}
+		pthread_mutex_unlock(&svc->wmu);
 		return;
 	default:
 		break;

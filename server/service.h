@@ -101,8 +101,11 @@ enum mid_rc mid_service_open_at(const char *db, const char *local, struct mid_se
 /* Serve as the replica 'replica' of several on one database: apply what
  * the others change to memory and to the push channels. Once the database
  * has been out of reach 'max_stale_ms', validates are denied with
- * MIDD_STALE until it is back and reloaded; meanwhile register and admin
- * calls fail with MID_ERR_IO. MID_ERR_INVAL for a SQLite database. */
+ * MIDD_STALE until it is back and reloaded. Meanwhile a change toward
+ * deny applies here and waits in the deny journal, to be committed (and
+ * so announced to the others) once the database is back and reloaded;
+ * register and the other changes fail with MID_ERR_IO. MID_ERR_INVAL for
+ * a SQLite database. */
 enum mid_rc mid_service_follow(struct mid_service *svc, const char *replica,
 			       int64_t max_stale_ms, char *err, size_t errlen) MID_WUR;
 
