@@ -243,9 +243,9 @@ static enum MHD_Result send_failed(struct call *c, enum mid_rc rc)
 	if(rc == MID_ERR_IO)
 		return send_err(c, MHD_HTTP_SERVICE_UNAVAILABLE, MID_E_STORAGE,
 				"the database cannot take this change now (full, read-only,"
-				" unlinked or locked: see /healthz and the midd log); a change"
-				" toward allow is made only once it is durable: retry when"
-				" storage is back");
+				" unlinked, locked or out of reach: see /healthz and the midd"
+				" log); a change toward allow is made only once it is durable:"
+				" retry when storage is back");
 	return send_err(c, MHD_HTTP_INTERNAL_SERVER_ERROR, MID_E_INTERNAL,
 			"the change failed; see the midd log");
 }
