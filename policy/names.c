@@ -14,6 +14,8 @@ const char *const mid_kind_names[MID_EV_KIND_COUNT] = {
 	[MID_EV_SEND] = "send",
 	[MID_EV_WRITE] = "write",
 	[MID_EV_FS] = "fs",
+	[MID_EV_SIGNAL] = "signal",
+	[MID_EV_TTY_INJECT] = "tty-inject",
 };
 
 static const char *const fsops[MID_FS_OP_COUNT] = {

@@ -57,6 +57,8 @@ static const unsigned valid_matchers[MID_EV_KIND_COUNT] = {
 	[MID_EV_SEND] = BIT(R_PATH) | BIT(R_ADDR) | BIT(R_PORT) | BIT(R_HOST) | BIT(R_FD),
 	[MID_EV_WRITE] = BIT(R_PATH) | BIT(R_FD),
 	[MID_EV_FS] = BIT(R_PATH) | BIT(R_OP),
+	[MID_EV_SIGNAL] = BIT(R_PATH),
+	[MID_EV_TTY_INJECT] = BIT(R_PATH),
 };
 
 #define DEFAULT_SETTINGS \
@@ -856,7 +858,7 @@ out:
  * (a zero index array alone would sit in .bss: one more page for a new
  * process to fault in). Terminal output, pipes and /dev/null carry no
  * side effect worth a round trip to the control plane. */
-_Static_assert(MID_EV_KIND_COUNT == 5, "the built-in policy names every kind's default");
+_Static_assert(MID_EV_KIND_COUNT == 7, "the built-in policy names every kind's default");
 static struct {
 	struct mid_policy pol;
 	struct mid_rule rules[1];
@@ -866,7 +868,8 @@ static struct {
 		.settings = DEFAULT_SETTINGS,
 		.def = {[MID_EV_EXEC] = MID_ACT_VALIDATE, [MID_EV_CONNECT] = MID_ACT_VALIDATE,
 			[MID_EV_SEND] = MID_ACT_VALIDATE, [MID_EV_WRITE] = MID_ACT_VALIDATE,
-			[MID_EV_FS] = MID_ACT_VALIDATE},
+			[MID_EV_FS] = MID_ACT_VALIDATE, [MID_EV_SIGNAL] = MID_ACT_VALIDATE,
+			[MID_EV_TTY_INJECT] = MID_ACT_VALIDATE},
 		.rules = builtin.rules,
 		.nrules = 1,
 		.bykind = {[MID_EV_WRITE] = builtin.writes},

@@ -20,6 +20,8 @@ enum mid_kind {
 	MID_EV_SEND,
 	MID_EV_WRITE,
 	MID_EV_FS,
+	MID_EV_SIGNAL,     /* a signal to another process */
+	MID_EV_TTY_INJECT, /* input pushed into a terminal (TIOCSTI, TIOCLINUX) */
 	MID_EV_KIND_COUNT
 };
 
@@ -89,6 +91,11 @@ enum mid_unfollowable {
  *  send:    as connect, for the peer; fdkind MID_FD_SOCKET
  *  write:   path (may be NULL when unknown), fdkind
  *  fs:      op, path, path2 (rename/link target)
+ *  signal:  pid as kill(2) takes it (> 0 one process, 0 this process's
+ *           group, -1 every process it may signal, < -1 the group -pid),
+ *           sig, path (the target's program from /proc/PID/exe; NULL for
+ *           a group, or when it cannot be read)
+ *  tty-inject: path (the terminal), fdkind MID_FD_TTY
  */
 struct mid_event {
 	enum mid_kind kind;
@@ -101,6 +108,8 @@ struct mid_event {
 	uint8_t addr[16];    /* network byte order; 4 bytes used for AF_INET */
 	uint16_t port;       /* host byte order */
 	const char *host;
+	int pid;             /* signal: the target */
+	int sig;             /* signal: its number */
 };
 
 /* Settings a policy file may carry; 'set' bits say which it named. */

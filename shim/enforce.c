@@ -121,6 +121,29 @@ static void describe_addr(const struct mid_event *ev, char *buf, size_t len)
 	}
 }
 
+/* "SIGTERM to pid 42 /usr/bin/sleep", "SIGHUP to process group 40",
+ * "SIGKILL to every process". */
+static void describe_signal(const struct mid_event *ev, char *buf, size_t len)
+{
+	const char *abbrev = sigabbrev_np(ev->sig);
+	char sig[32];
+
+	if(abbrev)
+		snprintf(sig, sizeof(sig), "SIG%s", abbrev);
+	else
+		snprintf(sig, sizeof(sig), "signal %d", ev->sig);
+	if(ev->pid > 0)
+		snprintf(buf, len, "%s to pid %d %s", sig, ev->pid, ev->path ? ev->path : "?");
+	else if(ev->pid == 0)
+		snprintf(buf, len, "%s to its process group", sig);
+	else if(ev->pid == -1)
+		snprintf(buf, len, "%s to every process", sig);
+	else if(ev->pid == MID_SIGNAL_UNKNOWN)
+		snprintf(buf, len, "%s to an unknown process (pidfd)", sig);
+	else
+		snprintf(buf, len, "%s to process group %d", sig, -ev->pid);
+}
+
 /* "exec /usr/bin/rm", "connect 127.0.0.1:80", "fs delete /etc/x", ... */
 MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
 			 char *target, size_t tlen);
@@ -153,6 +176,12 @@ MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
 			snprintf(raw, sizeof(raw), "%s -> %s", ev->path ? ev->path : "?", ev->path2);
 		else
 			snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");
+		break;
+	case MID_EV_SIGNAL:
+		describe_signal(ev, raw, sizeof(raw));
+		break;
+	case MID_EV_TTY_INJECT:
+		snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");
 		break;
 	default:
 		snprintf(raw, sizeof(raw), "?");

@@ -273,22 +273,163 @@ static int spawnp(spawn_fn *real, pid_t *pid, const char *file,
 	return spawn(real, path, pid, file, fa, attr, argv, envp);
 }
 
-/* A file action opens its file in the child between fork and exec, where
+/*
+ * A file action opens its file in the child between fork and exec, where
  * no hook runs: the open is gated when it is added, as the program's own
  * open would be (the spawn that carries it out is gated again). A
- * relative path is taken from the directory the program is in now; a
- * chdir action added before it is not followed (README: what a preload
- * cannot reach). Returns an error number, as the function does. */
+ * relative path is resolved where the child will open it: in the
+ * directory the chdir actions added before it lead to (kept per
+ * file-actions object in a small table), else the program's working
+ * directory now.
+ */
+#define SPAWN_DIRS 32
+MID_HOT static struct mid_forklock spawn_lock = MID_FORKLOCK_INIT;
+static struct {
+	const posix_spawn_file_actions_t *fa;
+	char *dir; /* absolute and normal, or the fd link it could not be made from */
+} spawn_dirs[SPAWN_DIRS];
+
+void mid_spawn_atfork_child(void)
+{
+	mid_forklock_atfork_child(&spawn_lock);
+}
+
+/* Forget 'fa' (init and destroy: its address may be reused). */
+static void spawn_dir_drop(const posix_spawn_file_actions_t *fa)
+{
+	mid_forklock_lock(&spawn_lock);
+	for(size_t i = 0; i < SPAWN_DIRS; i++) {
+		if(spawn_dirs[i].fa == fa) {
+			free(spawn_dirs[i].dir);
+			spawn_dirs[i].fa = NULL;
+			spawn_dirs[i].dir = NULL;
+		}
+	}
+	mid_forklock_unlock(&spawn_lock);
+}
+
+/* The directory 'fa' leads to, into 'out' ("" when no chdir action). */
+static void spawn_dir_get(const posix_spawn_file_actions_t *fa, char *out, size_t len)
+{
+	out[0] = '\0';
+	mid_forklock_lock(&spawn_lock);
+	for(size_t i = 0; i < SPAWN_DIRS; i++)
+		if(spawn_dirs[i].fa == fa)
+			mid_strlcpy(out, spawn_dirs[i].dir, len);
+	mid_forklock_unlock(&spawn_lock);
+}
+
+/* Remember that 'fa' now leads to 'dir'; ENOMEM when the table is full. */
+static int spawn_dir_set(const posix_spawn_file_actions_t *fa, const char *dir)
+{
+	char *copy = strdup(dir);
+	size_t i, free_slot = SPAWN_DIRS;
+
+	if(!copy)
+		return ENOMEM;
+	mid_forklock_lock(&spawn_lock);
+	for(i = 0; i < SPAWN_DIRS; i++) {
+		if(spawn_dirs[i].fa == fa)
+			break;
+		if(!spawn_dirs[i].fa && free_slot == SPAWN_DIRS)
+			free_slot = i;
+	}
+	if(i == SPAWN_DIRS)
+		i = free_slot;
+	if(i < SPAWN_DIRS) {
+		free(spawn_dirs[i].dir);
+		spawn_dirs[i].fa = fa;
+		spawn_dirs[i].dir = copy;
+		copy = NULL;
+	}
+	mid_forklock_unlock(&spawn_lock);
+	if(!copy)
+		return 0;
+	free(copy);
+	mid_shim_say("posix_spawn: over %d file-action objects with a chdir action at once; "
+		     "refused", SPAWN_DIRS);
+	return ENOMEM;
+}
+
+/* 'path' as the child will see it after the chdir actions of 'fa', into
+ * 'out'; false (errno set) when it cannot be told. */
+static bool spawn_path(const posix_spawn_file_actions_t *fa, const char *path, char *out,
+		       size_t len)
+{
+	char base[PATH_MAX];
+
+	spawn_dir_get(fa, base, sizeof(base));
+	if(!base[0] && mid_path_abs(AT_FDCWD, "", base, sizeof(base)))
+		return false;
+	if(mid_path_join(base, path, out, len)) {
+		/* a chdir to a descriptor that named no directory */
+		errno = ENAMETOOLONG;
+		return false;
+	}
+	return true;
+}
+
 REAL_DECL(posix_spawn_file_actions_addopen);
 MID_EXPORT int posix_spawn_file_actions_addopen(posix_spawn_file_actions_t *fa, int fd,
 						const char *path, int oflag, mode_t mode)
 {
+	char full[PATH_MAX];
+	const char *p = path;
 	int e = errno, r = 0;
 
-	if(mid_fs_gate_open(AT_FDCWD, path, oflag))
+	if(!mid_in_shim && path[0] != '/') {
+		if(spawn_path(fa, path, full, sizeof(full)))
+			p = full;
+		else
+			r = errno ? errno : EPERM;
+	}
+	if(!r && mid_fs_gate_open(AT_FDCWD, p, oflag))
 		r = errno ? errno : EPERM;
 	errno = e;
 	return r ? r : REAL(posix_spawn_file_actions_addopen)(fa, fd, path, oflag, mode);
+}
+
+REAL_DECL(posix_spawn_file_actions_addchdir_np);
+MID_EXPORT int posix_spawn_file_actions_addchdir_np(posix_spawn_file_actions_t *fa,
+						    const char *path)
+{
+	char full[PATH_MAX];
+	int r;
+
+	if(mid_in_shim)
+		return REAL(posix_spawn_file_actions_addchdir_np)(fa, path);
+	if(!spawn_path(fa, path, full, sizeof(full)))
+		return errno;
+	r = REAL(posix_spawn_file_actions_addchdir_np)(fa, path);
+	return r ? r : spawn_dir_set(fa, full);
+}
+
+REAL_DECL(posix_spawn_file_actions_addfchdir_np);
+MID_EXPORT int posix_spawn_file_actions_addfchdir_np(posix_spawn_file_actions_t *fa, int fd)
+{
+	char dir[PATH_MAX];
+	int r = REAL(posix_spawn_file_actions_addfchdir_np)(fa, fd);
+
+	if(r || mid_in_shim)
+		return r;
+	/* The directory 'fd' is now; a link that is no path ("pipe:[..]")
+	 * makes later relative opens fail to resolve, and be refused. */
+	mid_path_fd(fd, dir, sizeof(dir));
+	return spawn_dir_set(fa, dir);
+}
+
+REAL_DECL(posix_spawn_file_actions_init);
+MID_EXPORT int posix_spawn_file_actions_init(posix_spawn_file_actions_t *fa)
+{
+	spawn_dir_drop(fa);
+	return REAL(posix_spawn_file_actions_init)(fa);
+}
+
+REAL_DECL(posix_spawn_file_actions_destroy);
+MID_EXPORT int posix_spawn_file_actions_destroy(posix_spawn_file_actions_t *fa)
+{
+	spawn_dir_drop(fa);
+	return REAL(posix_spawn_file_actions_destroy)(fa);
 }
 
 MID_EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,

@@ -159,6 +159,7 @@ static void atfork_child(void)
 	mid_names_atfork_child();
 	mid_chan_atfork_child();
 	mid_record_atfork_child();
+	mid_spawn_atfork_child();
 }
 
 int mid_shim_release_fd(int fd)

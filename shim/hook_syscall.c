@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 #include <stdio.h>
+#include <signal.h>
+#include <sys/pidfd.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -83,15 +85,19 @@ static long refuse(long nr)
 	return -1;
 }
 
-/* A signal to this process itself: no other process is touched. */
-static long signal_self(long nr, const long a[6])
+/* Signals with no libc function of their own: gated here, then made. */
+static long signal_gated(long nr, const long a[6])
 {
-	pid_t me = getpid();
+	int gated = 0;
 
-	if((nr == SYS_kill && (pid_t)a[0] == me) || (nr == SYS_tgkill && (pid_t)a[0] == me) ||
-	   (nr == SYS_tkill && (pid_t)a[0] == gettid()))
-		return real(nr, a);
-	return refuse(nr);
+	switch(nr) {
+	case SYS_tkill: gated = mid_signal_gate_tkill(I(0), I(1)); break;
+	case SYS_rt_sigqueueinfo: gated = mid_signal_gate(I(0), I(1)); break;
+	/* a tgid of 0 or less is the kernel's to refuse */
+	case SYS_rt_tgsigqueueinfo: gated = I(0) > 0 ? mid_signal_gate(I(0), I(2)) : 0; break;
+	default: break;
+	}
+	return gated ? -1 : real(nr, a);
 }
 
 /* Reads six arguments whatever the number, as glibc's own syscall()
@@ -197,9 +203,13 @@ MID_EXPORT long syscall(long nr, ...)
 	case SYS_accept: return accept(I(0), P(1), P(2));
 	case SYS_accept4: return accept4(I(0), P(1), P(2), I(3));
 	case SYS_bind: return bind(I(0), P(1), (socklen_t)a[2]);
-	case SYS_kill:
+	/* signals */
+	case SYS_kill: return kill(I(0), I(1));
+	case SYS_tgkill: return tgkill(I(0), I(1), I(2));
+	case SYS_pidfd_send_signal: return pidfd_send_signal(I(0), I(1), P(2), U(3));
 	case SYS_tkill:
-	case SYS_tgkill: return signal_self(nr, a);
+	case SYS_rt_sigqueueinfo:
+	case SYS_rt_tgsigqueueinfo: return signal_gated(nr, a);
 	default: return mid_syscall_harmless(nr) ? real(nr, a) : refuse(nr);
 	}
 }

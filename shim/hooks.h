@@ -41,6 +41,15 @@ int mid_fs_gate_open(int dirfd, const char *path, int flags);
  * unix socket path). 0: go on; -1: fail the call, errno set. */
 int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path);
 
+/* In a fork child: reset the lock of the posix_spawn chdir table. */
+void mid_spawn_atfork_child(void);
+
+/* Gate signal 'sig' to 'pid' (as kill takes it), or to the thread 'tid'
+ * (tkill): 0 when it may go on (no other process touched, or allowed),
+ * -1 with errno EPERM (hook_signal.c). */
+int mid_signal_gate(int pid, int sig);
+int mid_signal_gate_tkill(int tid, int sig);
+
 /* Before fclose writes what is pending in 'f': gate it (hook_stdio.c). */
 void mid_stdio_gate_close(FILE *f);
 

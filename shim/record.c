@@ -133,6 +133,16 @@ static void body(const struct mid_config *cfg, const struct mid_record_denial *d
 		if(strcmp(kind, "start") && strcmp(kind, "fork"))
 			add_str(b, &n, "path", ev->path);
 		break;
+	case MID_EV_SIGNAL:
+		if(ev->pid != MID_SIGNAL_UNKNOWN)
+			add(b, &n, ",\"target_pid\":%d", ev->pid);
+		add(b, &n, ",\"sig\":%d", ev->sig);
+		add_str(b, &n, "path", ev->path);
+		break;
+	case MID_EV_TTY_INJECT:
+		add(b, &n, ",\"fd\":\"tty\"");
+		add_str(b, &n, "path", ev->path);
+		break;
 	default:
 		break;
 	}

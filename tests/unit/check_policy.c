@@ -121,6 +121,18 @@ static struct mid_event ev_fs(enum mid_fsop op, const char *path, const char *pa
 	return ev;
 }
 
+static struct mid_event ev_signal(int pid, const char *exe)
+{
+	struct mid_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_SIGNAL;
+	ev.pid = pid;
+	ev.sig = 15;
+	ev.path = exe;
+	return ev;
+}
+
 /* The action for 'ev', asserting which rule (0-based, -1 default) decided. */
 static enum mid_action decide(const struct mid_policy *pol, struct mid_event ev, int want_rule)
 {
@@ -435,6 +447,37 @@ START_TEST(test_policy_describe)
 	mid_policy_rule_describe(pol, 1, small, sizeof(small));
 	ck_assert_str_eq(small, "rule 2 (lin");
 	mid_policy_free(pol);
+}
+END_TEST
+
+/* Signals match by the target's program; a group has none, so only a
+ * rule without "path" decides it. tty-inject matches the terminal. */
+START_TEST(test_policy_signal_and_tty_inject)
+{
+	struct mid_policy *pol = parse(
+		"{\"version\":1,\"default\":{\"signal\":\"deny\",\"tty-inject\":\"validate\"},"
+		"\"rules\":[{\"on\":\"signal\",\"path\":\"/usr/bin/sleep\",\"action\":\"allow\"},"
+		"{\"on\":\"tty-inject\",\"path\":\"/dev/pts/*\",\"action\":\"deny\"}]}");
+	struct mid_event tty;
+
+	ck_assert_int_eq(decide(pol, ev_signal(42, "/usr/bin/sleep"), 0), MID_ACT_ALLOW);
+	ck_assert_int_eq(decide(pol, ev_signal(42, "/usr/bin/bash"), -1), MID_ACT_DENY);
+	ck_assert_int_eq(decide(pol, ev_signal(-42, NULL), -1), MID_ACT_DENY);
+	memset(&tty, 0, sizeof(tty));
+	tty.kind = MID_EV_TTY_INJECT;
+	tty.fdkind = MID_FD_TTY;
+	tty.path = "/dev/pts/3";
+	ck_assert_int_eq(decide(pol, tty, 1), MID_ACT_DENY);
+	tty.path = "/dev/tty1";
+	ck_assert_int_eq(decide(pol, tty, -1), MID_ACT_VALIDATE);
+	ck_assert(mid_policy_needs_target(pol, MID_EV_SIGNAL));
+	ck_assert_str_eq(mid_kind_name(MID_EV_TTY_INJECT), "tty-inject");
+	mid_policy_free(pol);
+	/* only "path" is a signal matcher */
+	expect_err("{\"version\": 1, \"rules\": [{\"on\": \"signal\", \"port\": 1, "
+		   "\"action\": \"deny\"}]}",
+		   "t.json:1: rule 1 (line 1): field \"port\" is not valid for on=\"signal\" "
+		   "(valid: path)");
 }
 END_TEST
 
@@ -971,10 +1014,10 @@ START_TEST(test_policy_err_bad_kind)
 	expect_err("{\"version\": 1, \"rules\": [\n{\"on\":\"write\",\"action\":\"deny\"},\n"
 		   "{\"on\": \"exe\", \"action\": \"deny\"}]}",
 		   "t.json:3: rule 2 (line 3): \"on\" must be one of exec, connect, send, write, fs, "
-		   "not \"exe\"");
+		   "signal, tty-inject, not \"exe\"");
 	expect_err("{\"version\": 1, \"rules\": [{\"on\": [\"exec\"], \"action\": \"deny\"}]}",
 		   "t.json:1: rule 1 (line 1): \"on\" must be one of exec, connect, send, write, fs, "
-		   "not an array");
+		   "signal, tty-inject, not an array");
 }
 END_TEST
 
@@ -989,7 +1032,7 @@ START_TEST(test_policy_err_bad_action)
 		   "t.json:3: \"default.fs\" must be one of allow, deny, validate, not a boolean");
 	expect_err("{\"version\": 1,\n\"default\": {\"exec\": \"deny\",\n\"file\": \"deny\"}}",
 		   "t.json:3: unknown kind \"file\" in \"default\" (valid: exec, connect, send, "
-		   "write, fs)");
+		   "write, fs, signal, tty-inject)");
 	expect_err("{\"version\": 1,\n\"default\": 1}",
 		   "t.json:2: \"default\" must be an action (allow, deny, validate) or an object of "
 		   "kinds to actions, not a number");
@@ -1174,7 +1217,7 @@ START_TEST(test_policy_err_missing_fields)
 		   "t.json:2: rule 1 (line 2): missing \"action\" (one of: allow, deny, validate)");
 	expect_err("{\"version\": 1, \"rules\": [{\"on\":\"exec\",\"action\":\"deny\"},\n\n"
 		   "{\"action\": \"deny\"}]}",
-		   "t.json:3: rule 2 (line 3): missing \"on\" (one of: exec, connect, send, write, fs)");
+		   "t.json:3: rule 2 (line 3): missing \"on\" (one of: exec, connect, send, write, fs, signal, tty-inject)");
 }
 END_TEST
 
@@ -1240,6 +1283,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_policy_connect_addr_port_host);
 	tcase_add_test(core, test_policy_unix_never_matches_port);
 	tcase_add_test(core, test_policy_write_path_and_fd);
+	tcase_add_test(core, test_policy_signal_and_tty_inject);
 	tcase_add_test(core, test_policy_fs_op_and_either_path);
 	tcase_add_test(core, test_policy_first_match_wins);
 	tcase_add_test(core, test_policy_defaults_string_and_object);
