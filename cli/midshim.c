@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -495,7 +496,8 @@ static int cmd_explain(int argc, char **argv)
 		       "at run time. Events:\n"
 		       "  exec PATH [ARGS...]              connect ADDR PORT [HOST]\n"
 		       "  send ADDR PORT [HOST]            write PATH [FDKIND]\n"
-		       "  fs OP PATH [PATH2]\n");
+		       "  fs OP PATH [PATH2]               signal [PROGRAM]  (none: a group)\n"
+		       "  tty-inject TTY\n");
 		return 0;
 	}
 	if(argc > 2 && !strcmp(argv[1], "--policy")) {
@@ -503,10 +505,12 @@ static int cmd_explain(int argc, char **argv)
 		i = 3;
 	}
 	if(i >= argc)
-		return die_usage("explain needs an event: exec, connect, send, write or fs", NULL);
+		return die_usage("explain needs an event: exec, connect, send, write, fs, signal "
+				 "or tty-inject", NULL);
 	memset(&ev, 0, sizeof(ev));
 	if(mid_kind_from_name(argv[i], &ev.kind))
-		return die_usage("unknown event kind (exec, connect, send, write, fs):", argv[i]);
+		return die_usage("unknown event kind (exec, connect, send, write, fs, signal, "
+				 "tty-inject):", argv[i]);
 	i++;
 	switch(ev.kind) {
 	case MID_EV_EXEC:
@@ -543,6 +547,22 @@ static int cmd_explain(int argc, char **argv)
 				return EXIT_USAGE;
 			ev.path2 = abs2;
 		}
+		break;
+	case MID_EV_SIGNAL:
+		/* the target's program; without one, a process group */
+		ev.sig = SIGTERM;
+		ev.pid = i < argc ? 2 : -2;
+		if(i < argc && normal(argv[i], abs1, sizeof(abs1)))
+			return EXIT_USAGE;
+		ev.path = i < argc ? abs1 : NULL;
+		break;
+	case MID_EV_TTY_INJECT:
+		if(i >= argc)
+			return die_usage("explain tty-inject needs a TTY", NULL);
+		if(normal(argv[i], abs1, sizeof(abs1)))
+			return EXIT_USAGE;
+		ev.path = abs1;
+		ev.fdkind = MID_FD_TTY;
 		break;
 	default:
 		break;

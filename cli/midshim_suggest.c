@@ -62,6 +62,10 @@ struct groups {
 	struct set write_path, write_fd, send_fd;
 	struct set fs[MID_FS_OP_COUNT];
 	struct set peers[2]; /* connect, send: "h NAME", "a ADDR", "u PATH" */
+	/* signal, tty-inject: the target's program or the terminal; events
+	 * without one (a process group) are counted for a rule on the kind */
+	struct set signal, tty;
+	unsigned long signal_any, tty_any;
 	unsigned long records, events, skipped;
 	size_t items;
 };
@@ -124,6 +128,8 @@ static void groups_free(struct groups *g)
 		set_free(&g->fs[i]);
 	set_free(&g->peers[0]);
 	set_free(&g->peers[1]);
+	set_free(&g->signal);
+	set_free(&g->tty);
 }
 
 static const char *str(const cJSON *rec, const char *name)
@@ -209,6 +215,15 @@ static int event_of(const cJSON *rec, struct mid_event *ev, const char **why)
 		ev->port = (uint16_t)port->valuedouble;
 		ev->host = str(rec, "host");
 		return 0;
+	case MID_EV_SIGNAL:
+	case MID_EV_TTY_INJECT:
+		/* a program or a terminal, or nothing a path rule can name */
+		if(ev->path && ev->path[0] != '/')
+			ev->path = NULL;
+		ev->pid = ev->path ? 2 : -2;
+		if(ev->kind == MID_EV_TTY_INJECT)
+			ev->fdkind = MID_FD_TTY;
+		return 0;
 	default:
 		*why = "unknown \"kind\"";
 		return -1;
@@ -253,6 +268,16 @@ static int note(struct groups *g, const struct mid_event *ev, const cJSON *rec, 
 			return -1;
 		snprintf(port, sizeof(port), "%u", ev->port);
 		return add(g, it->sub, port, n) ? 0 : -1;
+	case MID_EV_SIGNAL:
+	case MID_EV_TTY_INJECT: {
+		int sig = ev->kind == MID_EV_SIGNAL;
+
+		if(!ev->path) {
+			*(sig ? &g->signal_any : &g->tty_any) += n;
+			return 0;
+		}
+		return add(g, sig ? &g->signal : &g->tty, ev->path, n) ? 0 : -1;
+	}
 	default:
 		return -1;
 	}
@@ -341,6 +366,26 @@ static int emit(cJSON *rules, const char *on, const char *field, const struct se
 	return 0;
 }
 
+/* A rule on kind 'on' as a whole, when 'n' events named no target. */
+static int emit_any(cJSON *rules, const char *on, unsigned long n, const char *action)
+{
+	cJSON *r;
+	char comment[200];
+
+	if(!n)
+		return 0;
+	r = cJSON_CreateObject();
+	if(!r)
+		return -1;
+	snprintf(comment, sizeof(comment), "evidence: %lu event%s with no target a path names", n,
+		 n == 1 ? "" : "s");
+	cJSON_AddStringToObject(r, "comment", comment);
+	cJSON_AddStringToObject(r, "on", on);
+	cJSON_AddStringToObject(r, "action", action);
+	cJSON_AddItemToArray(rules, r);
+	return 0;
+}
+
 /* One rule per peer: its name or address and its ports. */
 static int emit_peers(cJSON *rules, const char *on, const struct set *peers, const char *action)
 {
@@ -415,6 +460,10 @@ static cJSON *build(struct groups *g, int fold, const char *action, char *const 
 	rc |= emit_peers(rules, "connect", &g->peers[0], action);
 	rc |= emit_peers(rules, "send", &g->peers[1], action);
 	rc |= emit(rules, "send", "fd", &g->send_fd, NULL, action, "kinds of descriptor");
+	rc |= emit(rules, "signal", "path", &g->signal, NULL, action, "programs");
+	rc |= emit_any(rules, "signal", g->signal_any, action);
+	rc |= emit(rules, "tty-inject", "path", &g->tty, NULL, action, "terminals");
+	rc |= emit_any(rules, "tty-inject", g->tty_any, action);
 	cJSON_AddItemToObject(pol, "rules", rules);
 	rules = NULL;
 	if(rc || cJSON_GetArraySize(cJSON_GetObjectItem(pol, "rules")) > 4096) {
