@@ -413,6 +413,7 @@ static void closed(struct mid_conns *t, void **ctx)
 	if(c->phase != PH_DOOMED) {
 		leave(t, c);
 		t->live--;
+		c->peer->live--;
 	}
 	t->total--;
 	peer_put(t, c->peer);

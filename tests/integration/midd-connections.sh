@@ -113,6 +113,35 @@ else
 fi
 midd_stop
 
+note "--peer-connections 32: connections that close by themselves give their place back"
+# One connection held throughout keeps the peer's record alive; 200
+# connections then open and close one after another, never more than two
+# at once. Each close must give back its place in the peer's share: none
+# may be closed by midd, refused, or cost the held one.
+midd_start --peer-connections 32
+hold 1 6
+KEEP=$HOLD_PID
+"$PY" - "$MIDD_PORT" "$(cat "$T/keys/org.key")" "$DEV" <<'PY' || fail "sequential connections failed"
+import http.client, json, sys
+port, key, dev = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+for i in range(200):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c.request("POST", "/api/v1/devices/validate", json.dumps({"deviceId": dev}),
+              {"x-org-key": key, "content-type": "application/json", "connection": "close"})
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200 or not json.loads(body).get("allowed"):
+        sys.exit("connection %d: %d %s" % (i, r.status, body[:200]))
+    c.close()
+PY
+metrics=$(curl -fsS "$MIDSHIM_URL/metrics")
+assert_contains "$metrics" 'midd_connections_closed_total{reason="evicted"} 0' "no eviction after 200 closed connections"
+assert_contains "$metrics" 'midd_connections_closed_total{reason="refused"} 0' "no refusal after 200 closed connections"
+HOLD_PID=$KEEP
+held 1
+assert_eq 0 "$CLOSED" "the held connection after 200 others came and went"
+midd_stop
+
 note "--head-timeout-ms 1000: a trickled head is cut at its deadline"
 midd_start --head-timeout-ms 1000
 "$LOAD" trickle "127.0.0.1:$MIDD_PORT" 50 3 100 >"$T/trickle.out" ||
