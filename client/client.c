@@ -317,9 +317,35 @@ const char *mid_client_detail(const struct mid_client *c)
  * bounded (key, host, 6 bytes per device byte), so MID_REQUEST_MAX holds
  * the largest request.
  */
+void mid_client_set_counts(struct mid_client *c, const uint64_t counts[MID_CLIENT_COUNTS])
+{
+	int any = 0;
+
+	if(!c)
+		return;
+	for(int i = 0; counts && i < MID_CLIENT_COUNTS; i++)
+		any |= counts[i] != 0;
+	if(any)
+		memcpy(c->counts, counts, sizeof(c->counts));
+	c->have_counts = any;
+	/* A request with counts is written anew, and so is the plain one
+	 * after it. */
+	if(any || c->req_counts)
+		c->req_ready = 0;
+}
+
+/* The "counts" member of a validate body, into 'out' (room for 160). */
+static size_t counts_member(const struct mid_client *c, char *out)
+{
+	return (size_t)sprintf(out, ",\"counts\":{\"execs\":%llu,\"connects\":%llu,"
+			       "\"bytesOut\":%llu,\"writes\":%llu}",
+			       (unsigned long long)c->counts[0], (unsigned long long)c->counts[1],
+			       (unsigned long long)c->counts[2], (unsigned long long)c->counts[3]);
+}
+
 static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char *device)
 {
-	char body[48 + 6 * MID_DEVICE_MAX];
+	char body[48 + 6 * MID_DEVICE_MAX + 160];
 	size_t n, blen;
 	int h;
 
@@ -337,6 +363,9 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 	blen += 12;
 	if(call == MID_CALL_VALIDATE && c->mode[0])
 		blen += (size_t)sprintf(body + blen, ",\"mode\":\"%s\"", c->mode);
+	c->req_counts = call == MID_CALL_VALIDATE && c->have_counts;
+	if(c->req_counts)
+		blen += counts_member(c, body + blen);
 	memcpy(body + blen, "}", 2);
 	blen += 1;
 	if(c->url.scheme == MID_SCHEME_UNIX)
@@ -1053,7 +1082,13 @@ out:
 enum mid_rc mid_client_validate(struct mid_client *c, const char *device,
                                 struct mid_decision *d)
 {
-	return call(c, MID_CALL_VALIDATE, device, d);
+	enum mid_rc rc = call(c, MID_CALL_VALIDATE, device, d);
+
+	/* Counts go with one validate: sent, or lost with a process that
+	 * is denied for want of an answer. */
+	if(c && c->have_counts)
+		mid_client_set_counts(c, NULL);
+	return rc;
 }
 
 enum mid_rc mid_client_register(struct mid_client *c, const char *device,

@@ -89,6 +89,16 @@ MID_WUR enum mid_rc mid_client_check(const char *url, const char *org_key, long 
  * it; another value is MID_ERR_INVAL. */
 enum mid_rc mid_client_set_mode(struct mid_client *c, const char *mode);
 
+/* Side-effect counts a validate may carry for midd's budgets, in this
+ * order: execs, connects, bytes sent, writes. */
+#define MID_CLIENT_COUNTS 4
+
+/* Send 'counts' with the next validate only, as its optional member
+ * "counts": {"execs", "connects", "bytesOut", "writes"}; all zero (or
+ * NULL) sends none, and the request stays what any MachineID client
+ * sends. */
+void mid_client_set_counts(struct mid_client *c, const uint64_t counts[MID_CLIENT_COUNTS]);
+
 /* Close the connection and free. Accepts NULL. */
 void mid_client_free(struct mid_client *c);
 

@@ -27,6 +27,10 @@ struct mid_client {
 	char key[MID_KEY_MAX + 1];
 	long timeout_ms;
 	char mode[8]; /* sent with validate: "enforce", "audit" or "" */
+	/* Side-effect counts for the next validate (mid_client_set_counts);
+	 * 'req_counts': the ready request carries counts. */
+	uint64_t counts[MID_CLIENT_COUNTS];
+	int have_counts, req_counts;
 
 	/* A numeric host is resolved once, in mid_client_new. */
 	struct sockaddr_storage addr;

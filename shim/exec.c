@@ -534,6 +534,9 @@ int mid_exec_gate(const char *path, char *const argv[])
 	}
 	if(mid_gate_check(&ev))
 		return -1;
+	/* Atomic, into the counters a fork child shares with its parent:
+	 * this image may be gone before its next validate. */
+	mid_side_add_common(MID_SIDE_EXECS, 1);
 	/* Counts of repeated denials die with this image unless written now. */
 	mid_record_flush();
 	return 0;

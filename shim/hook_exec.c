@@ -570,6 +570,8 @@ MID_EXPORT pid_t fork(void)
 		errno = EPERM;
 		return -1;
 	}
+	if(!mid_in_shim)
+		mid_side_share();
 	return REAL(fork)();
 }
 

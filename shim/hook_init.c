@@ -79,6 +79,7 @@ static const char *decider(void)
 
 static enum mid_rc validate(void *ctx, struct mid_decision *d)
 {
+	uint64_t counts[MID_SIDE_KINDS];
 	struct mid_client *c = get_client(d);
 	enum mid_rc rc;
 
@@ -86,6 +87,8 @@ static enum mid_rc validate(void *ctx, struct mid_decision *d)
 	if(!c)
 		return d->local;
 	mid_late_rebind();
+	mid_side_take(counts);
+	mid_client_set_counts(c, counts);
 	rc = mid_client_validate(c, config.device, d);
 	/* A push can only kill: not in audit mode, nor when a denial is
 	 * meant to end otherwise (abort, exit:N, errno). */
@@ -156,6 +159,7 @@ static void atfork_child(void)
 {
 	/* The flight lock is held (by this thread, in atfork_prepare). */
 	mid_gate_atfork_child();
+	mid_side_atfork_child();
 	mid_names_atfork_child();
 	mid_chan_atfork_child();
 	mid_record_atfork_child();

@@ -101,10 +101,18 @@ static int gate_addr(enum mid_kind kind, int fd, const struct sockaddr *sa, sock
 	}
 }
 
+/* The send family always sends on a socket: count the bytes it took. */
+static inline void sent(ssize_t r)
+{
+	if(r > 0)
+		mid_side_add(MID_SIDE_BYTES_OUT, (uint64_t)r);
+}
+
 MID_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	if(gate_addr(MID_EV_CONNECT, fd, sa, len))
 		return -1;
+	mid_side_add(MID_SIDE_CONNECTS, 1);
 	return REAL(connect)(fd, sa, len);
 }
 
@@ -112,8 +120,12 @@ MID_ALIAS(connect, __connect)
 
 MID_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 {
+	ssize_t r;
+
 	GATE_FD_OR_FAIL(fd, -1);
-	return REAL(send)(fd, buf, n, flags);
+	r = REAL(send)(fd, buf, n, flags);
+	sent(r);
+	return r;
 }
 MID_ALIAS(send, __send)
 
@@ -121,24 +133,32 @@ MID_ALIAS(send, __send)
 MID_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 			  const struct sockaddr *sa, socklen_t len)
 {
+	ssize_t r;
+
 	if(sa) {
 		if(gate_addr(MID_EV_SEND, fd, sa, len))
 			return -1;
 	} else {
 		GATE_FD_OR_FAIL(fd, -1);
 	}
-	return REAL(sendto)(fd, buf, n, flags, sa, len);
+	r = REAL(sendto)(fd, buf, n, flags, sa, len);
+	sent(r);
+	return r;
 }
 
 MID_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
+	ssize_t r;
+
 	if(msg && msg->msg_name) {
 		if(gate_addr(MID_EV_SEND, fd, msg->msg_name, msg->msg_namelen))
 			return -1;
 	} else {
 		GATE_FD_OR_FAIL(fd, -1);
 	}
-	return REAL(sendmsg)(fd, msg, flags);
+	r = REAL(sendmsg)(fd, msg, flags);
+	sent(r);
+	return r;
 }
 
 MID_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags)
@@ -156,7 +176,10 @@ MID_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 	}
 	if(!named)
 		GATE_FD_OR_FAIL(fd, -1);
-	return REAL(sendmmsg)(fd, vec, vlen, flags);
+	named = REAL(sendmmsg)(fd, vec, vlen, flags);
+	for(i = 0; vec && named > 0 && i < (unsigned)named; i++)
+		sent(vec[i].msg_len);
+	return named;
 }
 MID_ALIAS(sendmmsg, __sendmmsg)
 

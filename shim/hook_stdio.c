@@ -56,12 +56,15 @@ static int stream_fd(FILE *f)
 	return fd;
 }
 
+/* A call into a stream counts as one write for the budgets (side.c),
+ * whatever the buffer does with it. */
 #define GATE_STREAM_OR_FAIL(f, ret) \
 	do { \
 		if(!mid_in_shim) { \
 			int fd_ = stream_fd(f); \
 			if(fd_ >= 0) \
 				GATE_FD_OR_FAIL(fd_, ret); \
+			mid_side_add(MID_SIDE_WRITES, 1); \
 		} \
 	} while(0)
 
@@ -148,6 +151,7 @@ MID_EXPORT int dprintf(int fd, const char *fmt, ...)
 	int rc;
 
 	GATE_FD_OR_FAIL(fd, -1);
+	mid_side_fd(fd, 1);
 	va_start(ap, fmt);
 	rc = REAL(vdprintf)(fd, fmt, ap);
 	va_end(ap);
@@ -186,6 +190,7 @@ MID_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 	int rc;
 
 	GATE_FD_OR_FAIL(fd, -1);
+	mid_side_fd(fd, 1);
 	va_start(ap, fmt);
 	rc = REAL(__vdprintf_chk)(fd, flag, fmt, ap);
 	va_end(ap);

@@ -92,6 +92,21 @@ static inline int mid_hook_check(const struct mid_event *ev, int e)
 		errno = e_; \
 	} while(0)
 
+/* Count a write or send on 'fd' that returned 'r' for the budgets
+ * (side.c): on a socket the bytes it took, on anything else one write.
+ * The kind comes from the table the gate just read. */
+static inline void mid_side_fd(int fd, long r)
+{
+	unsigned k = (unsigned)fd < MID_FD_TABLE ?
+			     atomic_load_explicit(&mid_fd_table[fd], memory_order_relaxed) & 0x0f :
+			     0;
+
+	if(k != MID_FD_SOCKET + 1)
+		mid_side_add(MID_SIDE_WRITES, 1);
+	else if(r > 0)
+		mid_side_add(MID_SIDE_BYTES_OUT, (uint64_t)r);
+}
+
 /*
  * Hooks by shape. Each shape macro takes the hooked names first, as one
  * parenthesised list (a call and its twins: the *64 variant, the *_unlocked
@@ -147,6 +162,6 @@ static inline int mid_hook_check(const struct mid_event *ev, int e)
 #define FD_HOOK(names, ...) MID_HOOKS(names, MID_FD_HOOK1, __VA_ARGS__)
 #define MID_FD_HOOK1(a, name) MID_CALL(MID_FD_HOOK, name, MID_UNPACK a)
 #define MID_FD_HOOK(name, fd, ret, fail, params, args) \
-	MID_HOOK_BODY(name, GATE_FD_OR_FAIL(fd, fail), (void)0, ret, params, args)
+	MID_HOOK_BODY(name, GATE_FD_OR_FAIL(fd, fail), mid_side_fd(fd, (long)r_), ret, params, args)
 
 #endif

@@ -125,6 +125,53 @@ MID_WUR enum mid_rc mid_config_load(struct mid_config *cfg,
 				    char *const *envp, char *err, size_t errlen);
 void mid_config_cleanup(struct mid_config *cfg);
 
+/* ---- side-effect counts (side.c) ---------------------------------------- */
+
+/* What a budget counts (server/budget.h), sent with the next validate. */
+enum mid_side {
+	MID_SIDE_EXECS = 0, /* exec family, posix_spawn, system, popen */
+	MID_SIDE_CONNECTS,  /* connect */
+	MID_SIDE_BYTES_OUT, /* bytes a send or write on a socket took */
+	MID_SIDE_WRITES,    /* writes to anything but a socket */
+	MID_SIDE_KINDS
+};
+
+/* One thread's counts: only its owner writes 'n'. */
+struct mid_side_slot {
+	_Atomic uint64_t n[MID_SIDE_KINDS];
+	uint64_t sent[MID_SIDE_KINDS]; /* under the flight lock */
+	_Atomic int owned;
+} __attribute__((aligned(64)));
+
+/* This thread's slot; NULL until its first count. */
+extern __thread struct mid_side_slot *mid_side_mine __attribute__((tls_model("initial-exec")));
+struct mid_side_slot *mid_side_claim(void);
+/* An atomic add to the counters fork children share (execs). */
+void mid_side_add_common(enum mid_side k, uint64_t n);
+
+/* Count 'n' of 'k' for this thread: a load and a store in its own slot.
+ * The shim's own traffic is not counted. */
+static inline void mid_side_add(enum mid_side k, uint64_t n)
+{
+	struct mid_side_slot *s = mid_side_mine;
+
+	if(mid_in_shim)
+		return;
+	if(__builtin_expect(!s, 0) && !(s = mid_side_claim())) {
+		mid_side_add_common(k, n);
+		return;
+	}
+	/* One writer: a plain add, without a locked instruction. */
+	atomic_store_explicit(&s->n[k], atomic_load_explicit(&s->n[k], memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* What was counted since the last take, per kind (flight lock held). */
+void mid_side_take(uint64_t out[MID_SIDE_KINDS]);
+/* Before a fork: share the common counters with the child. */
+void mid_side_share(void);
+void mid_side_atfork_child(void);
+
 /* ---- the gate ---------------------------------------------------------- */
 
 /* Asks the control plane; the shim uses the client, tests a stub. Fills
