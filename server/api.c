@@ -459,13 +459,15 @@ char *mid_api_verdict_json_ex(const struct mid_verdict *v, const char *dev,
 static enum MHD_Result r_validate(struct call *c)
 {
 	char dev[MID_DEVICE_MAX + 1], mode[8], extra[256], *json;
+	uint64_t counts[MID_BUDGET_KINDS];
 	struct mid_wire_err e;
 	struct mid_verdict v;
 	struct bind_req b;
 
-	if(mid_wire_body_validate(c->body, c->len, dev, sizeof(dev), mode, &e))
+	if(mid_wire_body_validate(c->body, c->len, dev, sizeof(dev), mode, counts, &e))
 		return send_err(c, MHD_HTTP_BAD_REQUEST, e.code, e.message);
 	c->who.mode = mid_proc_mode_parse(mode);
+	c->who.counts = counts;
 	mid_service_validate(c->api->svc, c->org, dev, &c->who, &v);
 	bind_read(c, dev, &b);
 	bind_members(&b, dev, &v, c->rid, extra, sizeof(extra));
@@ -1406,6 +1408,136 @@ static enum MHD_Result r_alert_remove(struct call *c)
 	return send_obj(c, MHD_HTTP_OK, o);
 }
 
+/* ---- budgets -------------------------------------------------------------- */
+
+/* The limits a budget/set body names: {"connects": {"limit": N,
+ * "windowMs": W}, ...}; a kind left out keeps its limit. 0 with 400
+ * sent when one is malformed. */
+static int body_budget(struct call *c, const cJSON *root, struct mid_budget *b,
+		       enum MHD_Result *ret)
+{
+	char msg[160];
+	int any = 0;
+
+	memset(b, 0, sizeof(*b));
+	for(int k = 0; k < MID_BUDGET_KINDS; k++) {
+		const char *name = mid_budget_kind_name((enum mid_budget_kind)k);
+		const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, name);
+		const cJSON *l = cJSON_GetObjectItemCaseSensitive(o, "limit");
+		const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "windowMs");
+
+		if(!o)
+			continue;
+		if(!cJSON_IsNumber(l) || !cJSON_IsNumber(w) || l->valuedouble < 1 ||
+		   l->valuedouble > 9007199254740992.0 ||
+		   l->valuedouble != (double)(uint64_t)l->valuedouble ||
+		   w->valuedouble < MID_BUDGET_WINDOW_MIN_MS ||
+		   w->valuedouble > MID_BUDGET_WINDOW_MAX_MS ||
+		   w->valuedouble != (double)(int64_t)w->valuedouble) {
+			snprintf(msg, sizeof(msg), "%s must be {\"limit\": a whole number from 1,"
+				 " \"windowMs\": 1000 to %lld}", name,
+				 (long long)MID_BUDGET_WINDOW_MAX_MS);
+			*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST, msg);
+			return 0;
+		}
+		b->k[k].limit = (uint64_t)l->valuedouble;
+		b->k[k].window_ms = (int64_t)w->valuedouble;
+		any = 1;
+	}
+	if(!any) {
+		*ret = send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"name at least one of execs, connects, bytesOut, writes");
+		return 0;
+	}
+	return 1;
+}
+
+/* {"deviceId", "budget": {KIND: {"limit", "windowMs"[, "used"]}}}. */
+static enum MHD_Result send_budget(struct call *c, const char *dev, const struct mid_budget *b,
+				   const uint64_t *used)
+{
+	cJSON *o = cJSON_CreateObject(), *all = NULL;
+
+	if(o && cJSON_AddStringToObject(o, "deviceId", dev))
+		all = cJSON_AddObjectToObject(o, "budget");
+	for(int k = 0; all && k < MID_BUDGET_KINDS; k++) {
+		cJSON *one;
+
+		if(!b->k[k].limit)
+			continue;
+		one = cJSON_AddObjectToObject(all, mid_budget_kind_name((enum mid_budget_kind)k));
+		if(!one || !cJSON_AddNumberToObject(one, "limit", (double)b->k[k].limit) ||
+		   !cJSON_AddNumberToObject(one, "windowMs", (double)b->k[k].window_ms) ||
+		   (used && !cJSON_AddNumberToObject(one, "used", (double)used[k])))
+			all = NULL;
+	}
+	if(!all) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return send_obj(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result budget_change(struct call *c, int clear)
+{
+	char dev[MID_DEVICE_MAX + 1];
+	struct mid_budget b, now;
+	enum MHD_Result ret;
+	enum mid_rc rc;
+	cJSON *root;
+	int ok;
+
+	if(!body_device(c, dev, &ret))
+		return ret;
+	memset(&b, 0, sizeof(b));
+	if(!clear) {
+		root = cJSON_ParseWithLength(c->body, c->len);
+		ok = body_budget(c, root, &b, &ret);
+		cJSON_Delete(root);
+		if(!ok)
+			return ret;
+	}
+	rc = mid_service_budget_set(c->api->svc, c->org, dev, &b, clear, &c->who, &now);
+	if(rc == MID_ERR_NOT_FOUND)
+		return send_err(c, MHD_HTTP_NOT_FOUND, MID_E_DEVICE_NOT_FOUND,
+				"no device with this deviceId in this organisation");
+	if(rc)
+		return send_failed(c, rc);
+	return send_budget(c, dev, &now, NULL);
+}
+
+static enum MHD_Result r_budget_set(struct call *c)
+{
+	return budget_change(c, 0);
+}
+
+static enum MHD_Result r_budget_clear(struct call *c)
+{
+	return budget_change(c, 1);
+}
+
+/* GET ?deviceId=D: the budget and its use in each window now. */
+static enum MHD_Result r_budget(struct call *c)
+{
+	uint64_t used[MID_BUDGET_KINDS] = {0};
+	struct mid_dev_info info;
+	struct mid_budget b;
+	enum MHD_Result ret;
+	const char *dev;
+
+	if(!query_device(c, &dev, &ret))
+		return ret;
+	if(!dev)
+		return send_err(c, MHD_HTTP_BAD_REQUEST, MID_E_BAD_REQUEST,
+				"the budget route needs ?deviceId=");
+	if(mid_state_get(c->org, dev, &info) != MID_OK)
+		return send_err(c, MHD_HTTP_NOT_FOUND, MID_E_DEVICE_NOT_FOUND,
+				"no device with this deviceId in this organisation");
+	memset(&b, 0, sizeof(b));
+	mid_service_budget_get(c->api->svc, c->org, dev, &b, used);
+	return send_budget(c, dev, &b, used);
+}
+
 static const struct route routes[] = {
 	{"/healthz", "GET", NEED_NONE, r_health, NULL, MID_DEV_NONE, INLINE},
 	{"/metrics", "GET", NEED_NONE, r_metrics, NULL, MID_DEV_NONE, SLOW},
@@ -1429,6 +1561,9 @@ static const struct route routes[] = {
 	{"/api/v1/alerts", "GET", NEED_ADMIN, r_alerts, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/alerts/add", "POST", NEED_ADMIN, r_alert_add, NULL, MID_DEV_NONE, SLOW},
 	{"/api/v1/alerts/remove", "POST", NEED_ADMIN, r_alert_remove, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/budget", "GET", NEED_ORG, r_budget, NULL, MID_DEV_NONE, INLINE},
+	{"/api/v1/budget/set", "POST", NEED_ADMIN, r_budget_set, NULL, MID_DEV_NONE, SLOW},
+	{"/api/v1/budget/clear", "POST", NEED_ADMIN, r_budget_clear, NULL, MID_DEV_NONE, SLOW},
 };
 
 /* The route for 'url' and 'method'; '*path' is the route of 'url' under

@@ -46,6 +46,7 @@ struct mid_service {
 	struct mid_flush *flush;
 	struct mid_journal *jr; /* NULL: it could not be opened */
 	struct mid_push *push; /* NULL until mid_service_push_start */
+	struct mid_budgets *budgets;
 	pthread_mutex_t wmu;
 	/* Under wmu. */
 	struct pend *pend;
@@ -88,6 +89,11 @@ static int load_org(const struct mid_store_org *o, void *arg)
 		return 1;
 	mid_state_set_grace(org, o->grace_hash, o->grace_until_ms);
 	return 0;
+}
+
+static int load_budget(int64_t org_id, const char *dev, const struct mid_budget *b, void *arg)
+{
+	return mid_budgets_put(arg, org_id, dev, b) != MID_OK;
 }
 
 static int load_dev(int64_t org_id, const struct mid_dev_info *d, void *arg)
@@ -532,6 +538,11 @@ enum mid_rc mid_service_open_at(const char *db, const char *local, struct mid_se
 	rc = mid_store_each_device(svc->db, load_dev, svc->st, err, errlen);
 	if(rc)
 		goto out;
+	rc = mid_budgets_new(&svc->budgets);
+	if(!rc)
+		rc = mid_store_each_budget(svc->db, load_budget, svc->budgets, err, errlen);
+	if(rc)
+		goto out;
 	rc = mid_audit_new(MID_AUDIT_QUEUE_BYTES, &svc->q);
 	if(rc)
 		goto out;
@@ -572,6 +583,7 @@ void mid_service_close(struct mid_service *svc)
 	mid_store_free(svc->db);
 	mid_signer_free(svc->signer);
 	mid_state_free(svc->st);
+	mid_budgets_free(svc->budgets);
 	pthread_mutex_destroy(&svc->wmu);
 	free(svc->pend);
 	explicit_bzero(svc->secret, sizeof(svc->secret));
@@ -676,6 +688,66 @@ out:
 	return rc;
 }
 
+static void push_fire(struct mid_service *svc, struct mid_org *org, const char *dev,
+		      const char *code, const struct mid_caller *c);
+
+/* "1m", "90s", "1h", "2d": a window for people. */
+static void window_text(int64_t ms, char *out, size_t n)
+{
+	static const struct {
+		int64_t ms;
+		char unit;
+	} units[] = {{86400000, 'd'}, {3600000, 'h'}, {60000, 'm'}, {1000, 's'}};
+
+	for(size_t i = 0; i < MID_ARRAY_LEN(units); i++)
+		if(ms >= units[i].ms && ms % units[i].ms == 0) {
+			snprintf(out, n, "%lld%c", (long long)(ms / units[i].ms), units[i].unit);
+			return;
+		}
+	snprintf(out, n, "%lldms", (long long)ms);
+}
+
+/* The moment a device passes a limit: an audit row with the numbers, a
+ * log line, and its push channels killed. */
+static void budget_exceeded(struct mid_service *svc, struct mid_org *org, const char *dev,
+			    const struct mid_caller *c, const struct mid_budget_over *o)
+{
+	struct mid_audit_row a;
+	char win[32];
+
+	window_text(o->window_ms, win, sizeof(win));
+	audit_fill(&a, org, dev, "budget", "exceeded", "BUDGET_EXCEEDED", c);
+	snprintf(a.detail, sizeof(a.detail),
+		 "{\"kind\":\"%s\",\"used\":%llu,\"limit\":%llu,\"window\":\"%s\"}",
+		 mid_budget_kind_name(o->kind), (unsigned long long)o->used,
+		 (unsigned long long)o->limit, win);
+	mid_audit_push(svc->q, &a);
+	mid_log("budget-exceeded org=%s device=%s kind=%s used=%llu limit=%llu window=%s"
+		" peer=%s request_id=%s", mid_org_name(org), dev, mid_budget_kind_name(o->kind),
+		(unsigned long long)o->used, (unsigned long long)o->limit, win, c->peer,
+		c->request_id);
+	push_fire(svc, org, dev, "BUDGET_EXCEEDED", c);
+}
+
+/* An allowed validate: add the counts it brought, and deny it when the
+ * device is past a limit of its budget. */
+static void budget_check(struct mid_service *svc, struct mid_org *org, const char *dev,
+			 const struct mid_caller *c, struct mid_verdict *v)
+{
+	struct mid_budget_over o;
+
+	if(!mid_budgets_add(svc->budgets, mid_org_id(org), dev, c->counts,
+			    (int64_t)mid_now_ms(), &o))
+		return;
+	v->allowed = 0;
+	v->code = "BUDGET_EXCEEDED";
+	v->status = "budget_exceeded";
+	v->reason = "the device passed a limit of its side-effect budget; it is denied until"
+		    " its use in the window falls back under the limit";
+	if(o.crossed)
+		budget_exceeded(svc, org, dev, c, &o);
+}
+
 void mid_service_validate(struct mid_service *svc, struct mid_org *org, const char *dev,
 			  const struct mid_caller *c, struct mid_verdict *v)
 {
@@ -712,6 +784,8 @@ void mid_service_validate(struct mid_service *svc, struct mid_org *org, const ch
 		v->status = "not_found";
 		v->reason = "device is not registered in this organisation";
 	}
+	if(v->allowed)
+		budget_check(svc, org, dev, c, v);
 	audit_fill(&a, org, dev, "validate", v->allowed ? "allow" : "deny", v->code, c);
 	mid_audit_push(svc->q, &a);
 }
@@ -751,14 +825,18 @@ static void push_fire(struct mid_service *svc, struct mid_org *org, const char *
 }
 
 /* The code a validate of 'dev' would deny with now, or NULL for allow. */
-static const char *deny_code(struct mid_org *org, const char *dev)
+static const char *deny_code(struct mid_service *svc, struct mid_org *org, const char *dev)
 {
+	struct mid_budget_over o;
 	struct mid_dev_info info;
 
 	if(mid_state_disabled(org))
 		return "ORG_DISABLED";
 	if(mid_state_get(org, dev, &info))
 		return "DEVICE_NOT_FOUND";
+	if(info.state == MID_DEV_ACTIVE &&
+	   mid_budgets_add(svc->budgets, mid_org_id(org), dev, NULL, (int64_t)mid_now_ms(), &o))
+		return "BUDGET_EXCEEDED";
 	return info.state == MID_DEV_ACTIVE ? NULL :
 	       info.state == MID_DEV_REVOKED ? "DEVICE_REVOKED" : "DEVICE_REMOVED";
 }
@@ -783,7 +861,7 @@ enum mid_rc mid_service_push_add(struct mid_service *svc, struct mid_org *org, i
 	/* A change that raced with this channel's arrival may have missed
 	 * it: the state is read after the channel is in the table, so one
 	 * of the two sees the other. */
-	k.code = deny_code(org, ch->device);
+	k.code = deny_code(svc, org, ch->device);
 	if(k.code)
 		mid_push_kill_id(svc->push, ch->id, k.code, c->request_id, audit_kill, &k);
 	return MID_OK;
@@ -919,7 +997,7 @@ enum mid_rc mid_service_push_start(struct mid_service *svc, const char *keeper_p
 			mid_push_kill_id(svc->push, s.e[i].id, "DEVICE_NOT_FOUND", rid, NULL, NULL);
 			continue;
 		}
-		k.code = deny_code(org, s.e[i].dev);
+		k.code = deny_code(svc, org, s.e[i].dev);
 		if(k.code)
 			mid_push_kill_id(svc->push, s.e[i].id, k.code, rid, audit_kill, &k);
 	}
@@ -1048,6 +1126,74 @@ out:
 	return rc;
 }
 
+/* ---- budgets -------------------------------------------------------------- */
+
+/* The budget as the audit row's detail: {"connects":"100/1m", ...}. */
+static void budget_detail(const struct mid_budget *b, char *out, size_t n)
+{
+	size_t o = 0;
+	char win[32];
+
+	o += (size_t)snprintf(out, n, "{");
+	for(int k = 0; k < MID_BUDGET_KINDS && o < n; k++) {
+		if(!b->k[k].limit)
+			continue;
+		window_text(b->k[k].window_ms, win, sizeof(win));
+		o += (size_t)snprintf(out + o, n - o, "%s\"%s\":\"%llu/%s\"", o > 1 ? "," : "",
+				      mid_budget_kind_name((enum mid_budget_kind)k),
+				      (unsigned long long)b->k[k].limit, win);
+	}
+	if(o < n)
+		snprintf(out + o, n - o, "}");
+}
+
+enum mid_rc mid_service_budget_set(struct mid_service *svc, struct mid_org *org, const char *dev,
+				   const struct mid_budget *b, int replace,
+				   const struct mid_caller *c, struct mid_budget *now)
+{
+	uint64_t used[MID_BUDGET_KINDS];
+	struct mid_audit_row a;
+	struct mid_dev_info info;
+	struct mid_budget next;
+	enum mid_rc rc;
+
+	pthread_mutex_lock(&svc->wmu);
+	rc = mid_state_get(org, dev, &info);
+	if(rc)
+		goto out;
+	if(unreachable(svc)) {
+		rc = MID_ERR_IO;
+		goto out;
+	}
+	memset(&next, 0, sizeof(next));
+	if(!replace)
+		mid_budgets_get(svc->budgets, mid_org_id(org), dev, 0, &next, used);
+	for(int k = 0; k < MID_BUDGET_KINDS; k++)
+		if(replace || b->k[k].window_ms)
+			next.k[k] = b->k[k];
+	audit_fill(&a, org, dev, mid_budget_any(&next) ? "budget/set" : "budget/clear",
+		   mid_budget_any(&next) ? "set" : "cleared", "OK", c);
+	budget_detail(&next, a.detail, sizeof(a.detail));
+	rc = mid_store_budget_set(svc->db, mid_org_id(org), dev, &next, &a);
+	if(!rc)
+		rc = mid_budgets_put(svc->budgets, mid_org_id(org), dev, &next);
+	if(rc)
+		goto out;
+	*now = next;
+	mid_log("%s org=%s device=%s budget=%s peer=%s request_id=%s", a.route, mid_org_name(org),
+		dev, a.detail, c->peer, c->request_id);
+out:
+	pthread_mutex_unlock(&svc->wmu);
+	return rc;
+}
+
+int mid_service_budget_get(struct mid_service *svc, struct mid_org *org, const char *dev,
+			   struct mid_budget *lim, uint64_t used[MID_BUDGET_KINDS])
+{
+	return mid_budgets_get(svc->budgets, mid_org_id(org), dev, (int64_t)mid_now_ms(), lim,
+			       used);
+}
+
 /* ---- replicas ------------------------------------------------------------ */
 
 /* A device as another replica left it: into memory, unless a deny change
@@ -1066,12 +1212,12 @@ static void follow_dev(struct mid_service *svc, struct mid_org *org,
 		return;
 	if(mid_state_get(org, d->id, &cur) == MID_OK && cur.state == d->state)
 		return;
-	was = deny_code(org, d->id);
+	was = deny_code(svc, org, d->id);
 	if(mid_state_put(org, d->id, d->state, d->created_ms, 0, 0)) {
 		mid_log("replica: out of memory for device %s", d->id);
 		return;
 	}
-	now = deny_code(org, d->id);
+	now = deny_code(svc, org, d->id);
 	if(now && !was)
 		push_fire(svc, org, d->id, now, &c);
 	mid_log("replica-change org=%s device=%s state=%s request_id=%s", mid_org_name(org), d->id,

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "keeper.h"
+#include "budget.h"
 #include "keys.h"
 #include "mid.h"
 #include "state.h"
@@ -31,6 +32,7 @@ struct mid_caller {
 	const char *peer;       /* "127.0.0.1", "::1", "unix" */
 	const char *request_id; /* UUID v4 */
 	enum mid_proc_mode mode; /* what a validating process reported */
+	const uint64_t *counts;  /* a shim's side-effect counts (budget.h); NULL: none */
 };
 
 enum mid_reg_status {
@@ -203,6 +205,20 @@ void mid_service_set_chain_every(struct mid_service *svc, unsigned every);
 /* The key that signs the chain's checkpoints (its public half is served
  * to verifiers). */
 const struct mid_signer *mid_service_signer(const struct mid_service *svc);
+
+/* Set the side-effect budget of 'dev': the limits 'b' gives (those with
+ * a window) replace the device's, the others stay; with 'replace' the
+ * whole budget is 'b' (none: it is cleared). Committed with its audit
+ * row before memory changes; '*now' gets the budget in force.
+ * MID_ERR_NOT_FOUND for an unknown device, MID_ERR_IO when the database
+ * cannot take it. */
+enum mid_rc mid_service_budget_set(struct mid_service *svc, struct mid_org *org, const char *dev,
+				   const struct mid_budget *b, int replace,
+				   const struct mid_caller *c, struct mid_budget *now) MID_WUR;
+
+/* The budget of 'dev' and its use; 0 when it has none. */
+int mid_service_budget_get(struct mid_service *svc, struct mid_org *org, const char *dev,
+			   struct mid_budget *lim, uint64_t used[MID_BUDGET_KINDS]);
 
 /* Read access for the list, usage and audit routes. */
 struct mid_state *mid_service_state(struct mid_service *svc);

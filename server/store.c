@@ -103,6 +103,24 @@ enum mid_rc mid_store_device_set(struct mid_store *s, int64_t org_id, const char
 	return rc;
 }
 
+enum mid_rc mid_store_budget_set(struct mid_store *s, int64_t org_id, const char *dev,
+				 const struct mid_budget *b, const struct mid_audit_row *a)
+{
+	struct mid_audit_row c;
+	enum mid_rc rc;
+
+	mid_chain_lock(s);
+	rc = s->ops->budget_set(s, org_id, dev, b, chained(s, a, &c));
+	mid_chain_unlock(s, rc);
+	return rc;
+}
+
+enum mid_rc mid_store_each_budget(struct mid_store *s, mid_store_budget_fn fn, void *arg,
+				  char *err, size_t errlen)
+{
+	return s->ops->each_budget(s, fn, arg, err, errlen);
+}
+
 enum mid_rc mid_store_org_set_disabled(struct mid_store *s, int64_t org_id, int disabled,
 				       const struct mid_audit_row *a)
 {

@@ -15,6 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "budget.h"
 #include "chain.h"
 #include "mid.h"
 #include "sha256.h"
@@ -102,6 +103,18 @@ enum mid_rc mid_store_org_rotate(struct mid_store *s, int64_t org_id, enum mid_r
 				 const unsigned char hash[MID_SHA256_LEN],
 				 const unsigned char old[MID_SHA256_LEN], int64_t until_ms,
 				 const struct mid_audit_row *a) MID_WUR;
+
+/* Replace the side-effect budget of device 'dev' by 'b' (one without a
+ * limit removes it), in one transaction with the audit row 'a'. */
+enum mid_rc mid_store_budget_set(struct mid_store *s, int64_t org_id, const char *dev,
+				 const struct mid_budget *b, const struct mid_audit_row *a) MID_WUR;
+
+/* Call 'fn' for each device's budget. A non-zero return stops with
+ * MID_ERR_INVAL. */
+typedef int (*mid_store_budget_fn)(int64_t org_id, const char *dev, const struct mid_budget *b,
+				   void *arg);
+enum mid_rc mid_store_each_budget(struct mid_store *s, mid_store_budget_fn fn, void *arg,
+				  char *err, size_t errlen) MID_WUR;
 
 /* Make changes toward deny that memory already holds durable, in one
  * transaction with the audit rows 'audit'. Each change is an audit row:

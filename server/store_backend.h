@@ -40,6 +40,10 @@ struct mid_store_ops {
 				  const struct mid_audit_row *a);
 	enum mid_rc (*apply_denies)(struct mid_store *s, const struct mid_audit_row *changes,
 				    size_t n, const struct mid_audit_row *audit, size_t na);
+	enum mid_rc (*budget_set)(struct mid_store *s, int64_t org_id, const char *dev,
+				  const struct mid_budget *b, const struct mid_audit_row *a);
+	enum mid_rc (*each_budget)(struct mid_store *s, mid_store_budget_fn fn, void *arg,
+				   char *err, size_t errlen);
 	enum mid_store_health (*health)(struct mid_store *s);
 	enum mid_rc (*audit_append)(struct mid_store *s, mid_store_row_fn next, void *arg);
 	enum mid_rc (*counters)(struct mid_store *s, const struct mid_dirty *d, size_t n);

@@ -113,6 +113,14 @@ static const char *const migrations[] = {
 	" state TEXT NOT NULL DEFAULT 'pending',"
 	" last_error TEXT);"
 	"CREATE INDEX alert_queue_due ON alert_queue(state, next_try);",
+	/* 4: side-effect budgets (budget.h), one row per device and kind. */
+	"CREATE TABLE budgets("
+	" org_id BIGINT NOT NULL REFERENCES orgs(id),"
+	" device_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" max_count BIGINT NOT NULL,"
+	" window_ms BIGINT NOT NULL,"
+	" PRIMARY KEY(org_id, device_id, kind));",
 };
 
 /* What this replica last wrote of one counter ("org_id/device"; the
@@ -866,6 +874,88 @@ out:
 	return rc;
 }
 
+/* ---- budgets -------------------------------------------------------------- */
+
+static enum mid_rc pg_budget_set(struct mid_store *base, int64_t org_id, const char *dev,
+				 const struct mid_budget *b, const struct mid_audit_row *a)
+{
+	struct pg *s = (struct pg *)base;
+	char org[24], max[24], win[24];
+	const char *v[5] = {org, dev, NULL, max, win};
+	enum mid_rc rc = MID_ERR_IO;
+	PGconn *c = NULL;
+
+	i64(org, sizeof(org), org_id);
+	pthread_mutex_lock(&s->mu);
+	if(begin(s, &c))
+		goto out;
+	if(cmd(c, "budget", "DELETE FROM budgets WHERE org_id = $1::bigint AND device_id = $2",
+	       2, v) < 0)
+		goto out;
+	for(int k = 0; k < MID_BUDGET_KINDS; k++) {
+		if(!b->k[k].limit)
+			continue;
+		v[2] = mid_budget_kind_name((enum mid_budget_kind)k);
+		i64(max, sizeof(max), (int64_t)b->k[k].limit);
+		i64(win, sizeof(win), b->k[k].window_ms);
+		if(cmd(c, "budget", "INSERT INTO budgets(org_id, device_id, kind, max_count,"
+		       " window_ms) VALUES ($1::bigint, $2, $3, $4::bigint, $5::bigint)", 5, v) < 0)
+			goto out;
+	}
+	if(a && audit_row(c, a))
+		goto out;
+	rc = MID_OK;
+out:
+	rc = finish(s, c, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+static enum mid_rc pg_each_budget(struct mid_store *base, mid_store_budget_fn fn, void *arg,
+				  char *err, size_t errlen)
+{
+	struct pg *s = (struct pg *)base;
+	enum mid_rc rc = MID_ERR_IO;
+	PGresult *r = NULL;
+	PGconn *c;
+	int i, n;
+
+	pthread_mutex_lock(&s->mu);
+	r = run_fresh(s, &c, "read budgets", "SELECT org_id, device_id, kind, max_count,"
+		      " window_ms FROM budgets ORDER BY org_id, device_id", 0, NULL);
+	if(!r) {
+		snprintf(err, errlen, "cannot read budgets: %s",
+			 c ? PQerrorMessage(c) : "no connection");
+		err[strcspn(err, "\n")] = '\0';
+		goto out;
+	}
+	n = PQntuples(r);
+	rc = MID_OK;
+	for(i = 0; i < n && !rc;) {
+		struct mid_budget b;
+		int64_t org = atoll(PQgetvalue(r, i, 0));
+		const char *dev = PQgetvalue(r, i, 1);
+
+		memset(&b, 0, sizeof(b));
+		for(; i < n && atoll(PQgetvalue(r, i, 0)) == org && !strcmp(PQgetvalue(r, i, 1), dev);
+		    i++) {
+			for(int k = 0; k < MID_BUDGET_KINDS; k++) {
+				if(strcmp(PQgetvalue(r, i, 2),
+					  mid_budget_kind_name((enum mid_budget_kind)k)))
+					continue;
+				b.k[k].limit = (uint64_t)atoll(PQgetvalue(r, i, 3));
+				b.k[k].window_ms = atoll(PQgetvalue(r, i, 4));
+			}
+		}
+		if(fn(org, dev, &b, arg))
+			rc = MID_ERR_INVAL;
+	}
+out:
+	PQclear(r);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 /* A device's deny state, adding its row when the database lacks it (a
  * journal replayed over an older copy). */
 static int deny_device(PGconn *c, const struct mid_audit_row *ch)
@@ -1606,6 +1696,8 @@ const struct mid_store_ops mid_store_postgresql = {
 	.org_set_disabled = pg_org_set_disabled,
 	.org_rotate = pg_org_rotate,
 	.apply_denies = pg_apply_denies,
+	.budget_set = pg_budget_set,
+	.each_budget = pg_each_budget,
 	.health = pg_health,
 	.audit_append = pg_audit_append,
 	.counters = pg_counters,

@@ -129,6 +129,14 @@ static const char schema[] =
 	" state TEXT NOT NULL DEFAULT 'pending',"
 	" last_error TEXT);"
 	"CREATE INDEX IF NOT EXISTS alert_queue_due ON alert_queue(state, next_try);"
+	/* Side-effect budgets (budget.h): one row per device and kind. */
+	"CREATE TABLE IF NOT EXISTS budgets("
+	" org_id INTEGER NOT NULL REFERENCES orgs(id),"
+	" device_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL,"
+	" max_count INTEGER NOT NULL,"
+	" window_ms INTEGER NOT NULL,"
+	" PRIMARY KEY(org_id, device_id, kind));"
 	"CREATE INDEX IF NOT EXISTS audit_org_time ON audit(org_id, time);"
 	"CREATE INDEX IF NOT EXISTS audit_org_device_time ON audit(org_id, device_id, time);"
 	"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', '" SCHEMA_VERSION "');";
@@ -1428,6 +1436,123 @@ out:
 	return rc;
 }
 
+/* ---- budgets -------------------------------------------------------------- */
+
+static enum mid_rc budget_rows(struct sq *s, int64_t org_id, const char *dev,
+			       const struct mid_budget *b)
+{
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+
+	if(prepare(s, "DELETE FROM budgets WHERE org_id = ? AND device_id = ?", &st))
+		return rc;
+	sqlite3_bind_int64(st, 1, org_id);
+	sqlite3_bind_text(st, 2, dev, -1, SQLITE_STATIC);
+	if(sqlite3_step(st) != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	st = NULL;
+	if(prepare(s, "INSERT INTO budgets(org_id, device_id, kind, max_count, window_ms)"
+		      " VALUES (?, ?, ?, ?, ?)", &st))
+		return rc;
+	for(int k = 0; k < MID_BUDGET_KINDS; k++) {
+		if(!b->k[k].limit)
+			continue;
+		sqlite3_bind_int64(st, 1, org_id);
+		sqlite3_bind_text(st, 2, dev, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, mid_budget_kind_name((enum mid_budget_kind)k), -1,
+				  SQLITE_STATIC);
+		sqlite3_bind_int64(st, 4, (int64_t)b->k[k].limit);
+		sqlite3_bind_int64(st, 5, b->k[k].window_ms);
+		if(sqlite3_step(st) != SQLITE_DONE)
+			goto fail;
+		sqlite3_reset(st);
+	}
+	rc = MID_OK;
+	goto out;
+fail:
+	fail(s, "budget");
+out:
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static enum mid_rc sq_budget_set(struct mid_store *base, int64_t org_id, const char *dev,
+				 const struct mid_budget *b, const struct mid_audit_row *a)
+{
+	struct sq *s = (struct sq *)base;
+	enum mid_rc rc = MID_ERR_IO;
+
+	pthread_mutex_lock(&s->mu);
+	sqlite3_busy_timeout(s->db, BUSY_CHANGE_MS);
+	if(begin(s))
+		goto out;
+	rc = budget_rows(s, org_id, dev, b);
+	if(!rc && a)
+		rc = audit_row(s, a);
+out:
+	rc = finish(s, rc);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
+/* The kind a budget row names, or -1. */
+static int budget_kind(const char *name)
+{
+	for(int k = 0; name && k < MID_BUDGET_KINDS; k++)
+		if(!strcmp(name, mid_budget_kind_name((enum mid_budget_kind)k)))
+			return k;
+	return -1;
+}
+
+static enum mid_rc sq_each_budget(struct mid_store *base, mid_store_budget_fn fn, void *arg,
+				  char *err, size_t errlen)
+{
+	struct sq *s = (struct sq *)base;
+	struct mid_budget b;
+	char dev[MID_DEVICE_MAX + 1] = "";
+	int64_t org = 0;
+	sqlite3_stmt *st = NULL;
+	enum mid_rc rc = MID_ERR_IO;
+	int r;
+
+	pthread_mutex_lock(&s->mu);
+	if(prepare(s, "SELECT org_id, device_id, kind, max_count, window_ms FROM budgets"
+		      " ORDER BY org_id, device_id", &st))
+		goto out;
+	memset(&b, 0, sizeof(b));
+	while((r = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *d = (const char *)sqlite3_column_text(st, 1);
+		int k = budget_kind((const char *)sqlite3_column_text(st, 2));
+
+		if(!d || k < 0 || strlen(d) > MID_DEVICE_MAX) {
+			snprintf(err, errlen, "a budget row in the database is damaged");
+			rc = MID_ERR_PARSE;
+			goto out;
+		}
+		if(dev[0] && (org != sqlite3_column_int64(st, 0) || strcmp(dev, d))) {
+			if(fn(org, dev, &b, arg)) {
+				rc = MID_ERR_INVAL;
+				goto out;
+			}
+			memset(&b, 0, sizeof(b));
+		}
+		org = sqlite3_column_int64(st, 0);
+		mid_strlcpy(dev, d, sizeof(dev));
+		b.k[k].limit = (uint64_t)sqlite3_column_int64(st, 3);
+		b.k[k].window_ms = sqlite3_column_int64(st, 4);
+	}
+	if(r != SQLITE_DONE) {
+		snprintf(err, errlen, "cannot read budgets: %s", sqlite3_errmsg(s->db));
+		goto out;
+	}
+	rc = dev[0] && fn(org, dev, &b, arg) ? MID_ERR_INVAL : MID_OK;
+out:
+	sqlite3_finalize(st);
+	pthread_mutex_unlock(&s->mu);
+	return rc;
+}
+
 const struct mid_store_ops mid_store_sqlite = {
 	.name = "sqlite",
 	.open = sq_open,
@@ -1441,6 +1566,8 @@ const struct mid_store_ops mid_store_sqlite = {
 	.org_set_disabled = sq_org_set_disabled,
 	.org_rotate = sq_org_rotate,
 	.apply_denies = sq_apply_denies,
+	.budget_set = sq_budget_set,
+	.each_budget = sq_each_budget,
 	.health = sq_health,
 	.audit_append = sq_audit_append,
 	.counters = sq_counters,

@@ -119,8 +119,39 @@ enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name,
 	return rc;
 }
 
+/* The optional "counts" of a validate: {"execs", "connects", "bytesOut",
+ * "writes"}, each a whole number from 0 to 2^53; absent ones are 0. */
+static enum mid_rc member_counts(const cJSON *root, uint64_t counts[4], struct mid_wire_err *e)
+{
+	static const char *const names[4] = {"execs", "connects", "bytesOut", "writes"};
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(root, "counts");
+
+	memset(counts, 0, 4 * sizeof(counts[0]));
+	if(!o)
+		return MID_OK;
+	e->code = MID_E_BAD_REQUEST;
+	if(!cJSON_IsObject(o)) {
+		snprintf(e->message, sizeof(e->message), "member \"counts\" must be an object");
+		return MID_ERR_PARSE;
+	}
+	for(int k = 0; k < 4; k++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, names[k]);
+
+		if(!v)
+			continue;
+		if(!cJSON_IsNumber(v) || v->valuedouble < 0 || v->valuedouble > 9007199254740992.0 ||
+		   v->valuedouble != (double)(uint64_t)v->valuedouble) {
+			snprintf(e->message, sizeof(e->message),
+				 "counts.%s must be a whole number from 0", names[k]);
+			return MID_ERR_PARSE;
+		}
+		counts[k] = (uint64_t)v->valuedouble;
+	}
+	return MID_OK;
+}
+
 enum mid_rc mid_wire_body_validate(const char *body, size_t len, char *dev, size_t devlen,
-				   char mode[8], struct mid_wire_err *e)
+				   char mode[8], uint64_t counts[4], struct mid_wire_err *e)
 {
 	cJSON *root = body_object(body, len, "deviceId", e);
 	enum mid_rc rc;
@@ -138,6 +169,8 @@ enum mid_rc mid_wire_body_validate(const char *body, size_t len, char *dev, size
 	if(rc == MID_ERR_PARSE && !strncmp(e->message, "member \"mode\" is too long", 26))
 		snprintf(e->message, sizeof(e->message),
 			 "member \"mode\" must be \"enforce\" or \"audit\"");
+	if(!rc && counts)
+		rc = member_counts(root, counts, e);
 	cJSON_Delete(root);
 	return rc;
 }

@@ -42,10 +42,12 @@ struct mid_wire_err {
 enum mid_rc mid_wire_body_string(const char *body, size_t len, const char *name, int device,
 				 char *out, size_t outlen, struct mid_wire_err *e) MID_WUR;
 
-/* The validate body: "deviceId" as above into 'dev', and the optional
- * "mode" ("enforce" or "audit"; "" when absent) into 'mode'. */
+/* The validate body: "deviceId" as above into 'dev', the optional
+ * "mode" ("enforce" or "audit"; "" when absent) into 'mode', and the
+ * optional side-effect "counts" of a shim (budget.h; all 0 when absent)
+ * into 'counts' unless it is NULL. */
 enum mid_rc mid_wire_body_validate(const char *body, size_t len, char *dev, size_t devlen,
-				   char mode[8], struct mid_wire_err *e) MID_WUR;
+				   char mode[8], uint64_t counts[4], struct mid_wire_err *e) MID_WUR;
 
 /* 'ms' since the epoch as ISO-8601 UTC with milliseconds, e.g.
  * 2024-05-01T12:00:00.000Z. */

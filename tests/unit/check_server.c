@@ -18,6 +18,7 @@
 #include "alert.h"
 #include "api.h"
 #include "audit.h"
+#include "budget.h"
 #include "journal.h"
 #include "keys.h"
 #include "listen.h"
@@ -104,7 +105,7 @@ static void make_db(const char *path, uint64_t limit, char org_key[MID_KEY_LEN +
 }
 
 static const struct mid_caller who = {"127.0.0.1", "00000000-0000-4000-8000-000000000000",
-				      MID_PROC_UNKNOWN};
+				      MID_PROC_UNKNOWN, NULL};
 
 /* ---- core ----------------------------------------------------------- */
 
@@ -177,6 +178,54 @@ START_TEST(test_server_body_device)
 }
 END_TEST
 
+/* A validate's counts: optional, whole, not negative; a budget's sliding
+ * window lets go of them one window after they came. */
+START_TEST(test_server_budget_window)
+{
+	static const char ok[] = "{\"deviceId\":\"a:b\",\"counts\":{\"connects\":6,\"writes\":2}}";
+	static const char neg[] = "{\"deviceId\":\"a:b\",\"counts\":{\"execs\":-1}}";
+	struct mid_budget lim = {0};
+	struct mid_budget_over o;
+	struct mid_budgets *b;
+	struct mid_wire_err e;
+	uint64_t n[4], five[4] = {0, 5, 0, 0}, used[4];
+	char dev[MID_DEVICE_MAX + 1], mode[8];
+
+	ck_assert_int_eq(mid_wire_body_validate(ok, sizeof(ok) - 1, dev, sizeof(dev), mode, n, &e),
+			 MID_OK);
+	ck_assert_uint_eq(n[MID_BUDGET_CONNECTS], 6);
+	ck_assert_uint_eq(n[MID_BUDGET_WRITES], 2);
+	ck_assert_uint_eq(n[MID_BUDGET_EXECS], 0);
+	ck_assert_int_eq(mid_wire_body_validate(neg, sizeof(neg) - 1, dev, sizeof(dev), mode, n,
+						&e), MID_ERR_PARSE);
+
+	ck_assert_int_eq(mid_budgets_new(&b), MID_OK);
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:b", n, 0, &o), 0); /* none set: nothing */
+	lim.k[MID_BUDGET_CONNECTS].limit = 10;
+	lim.k[MID_BUDGET_CONNECTS].window_ms = 60000;
+	ck_assert_int_eq(mid_budgets_put(b, 1, "a:b", &lim), MID_OK);
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:b", five, 0, &o), 0);
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:c", five, 0, &o), 0); /* another device */
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:b", five, 30000, &o), 0); /* 10: at the limit */
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:b", five, 31000, &o), 1);
+	ck_assert_int_eq(o.kind, MID_BUDGET_CONNECTS);
+	ck_assert_uint_eq(o.used, 15);
+	ck_assert_int_eq(o.crossed, 1);
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:b", NULL, 40000, &o), 1);
+	ck_assert_int_eq(o.crossed, 0);
+	/* The first five leave the window a minute after they came. */
+	ck_assert_int_eq(mid_budgets_add(b, 1, "a:b", NULL, 61000, &o), 0);
+	ck_assert_int_eq(mid_budgets_get(b, 1, "a:b", 61000, &lim, used), 1);
+	ck_assert_uint_eq(used[MID_BUDGET_CONNECTS], 10);
+	ck_assert_int_eq(mid_budgets_get(b, 1, "a:b", 92000, &lim, used), 1);
+	ck_assert_uint_eq(used[MID_BUDGET_CONNECTS], 0);
+	memset(&lim, 0, sizeof(lim));
+	ck_assert_int_eq(mid_budgets_put(b, 1, "a:b", &lim), MID_OK);
+	ck_assert_int_eq(mid_budgets_get(b, 1, "a:b", 0, &lim, used), 0);
+	mid_budgets_free(b);
+}
+END_TEST
+
 START_TEST(test_server_body_validate_mode)
 {
 	char dev[MID_DEVICE_MAX + 1], mode[8];
@@ -189,17 +238,17 @@ START_TEST(test_server_body_validate_mode)
 	unsigned char h[MID_SHA256_LEN] = {0}, h2[MID_SHA256_LEN] = {1};
 
 	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\"}", 19, dev, sizeof(dev),
-						mode, &e), MID_OK);
+						mode, NULL, &e), MID_OK);
 	ck_assert_str_eq(dev, "a:b");
 	ck_assert_str_eq(mode, "");
 	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\",\"mode\":\"audit\"}", 34, dev,
-						sizeof(dev), mode, &e), MID_OK);
+						sizeof(dev), mode, NULL, &e), MID_OK);
 	ck_assert_str_eq(mode, "audit");
 	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\",\"mode\":\"auditing\"}", 37,
-						dev, sizeof(dev), mode, &e), MID_ERR_PARSE);
+						dev, sizeof(dev), mode, NULL, &e), MID_ERR_PARSE);
 	ck_assert_str_eq(e.code, MID_E_BAD_REQUEST);
 	ck_assert_int_eq(mid_wire_body_validate("{\"deviceId\":\"a:b\",\"mode\":1}", 28, dev,
-						sizeof(dev), mode, &e), MID_ERR_PARSE);
+						sizeof(dev), mode, NULL, &e), MID_ERR_PARSE);
 
 	/* The table keeps the latest mode; two within a minute are mixed. */
 	ck_assert_int_eq(mid_state_new(&st), MID_OK);
@@ -1248,6 +1297,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_server_key_format);
 	tcase_add_test(core, test_server_body_device);
 	tcase_add_test(core, test_server_body_validate_mode);
+	tcase_add_test(core, test_server_budget_window);
 	tcase_add_test(core, test_server_verdict_json);
 	tcase_add_test(core, test_server_error_json);
 	tcase_add_test(core, test_server_request_id_uuid4);
