@@ -142,6 +142,22 @@ static const struct command commands[] = {
 	 "failed events and the last error; alert remove ID removes one, with its\n"
 	 "queued events. Needs the admin key.\n",
 	 1, 2},
+	{"budget", "set|show|clear DEVICE [--execs|--connects|--bytes-out|--writes N/W]",
+	 "cap a device's side effects per window",
+	 "budget set DEVICE gives DEVICE a budget of side effects: at most N execs\n"
+	 "(exec family, posix_spawn, system, popen), connects, bytes sent on sockets\n"
+	 "(SIZE with K, M or G: KiB, MiB, GiB) or writes (calls that write to\n"
+	 "anything but a socket) per window W (a number with s, m, h or d: 1m,\n"
+	 "24h), e.g. --connects 100/1m --bytes-out 10M/1h. Any subset; limits not\n"
+	 "named stay as they were. Windows slide: an event counts for one window\n"
+	 "after it was reported. Past a limit, validate answers BUDGET_EXCEEDED, so\n"
+	 "the device's programs stop at their next boundary (at once with a push\n"
+	 "channel), until the use in the window is back under the limit. The shim\n"
+	 "reports its counts with each validate, so a program may go up to one TTL\n"
+	 "of side effects past a limit. budget show DEVICE prints each limit with\n"
+	 "the use in its window now; budget clear DEVICE removes the budget. set and\n"
+	 "clear need the admin key.\n",
+	 2, 2},
 	{"console", "[--device D]", "interactive prompt: revoke, restore, status, list, ...",
 	 "Reads commands from stdin, one per line (on a terminal with line editing\n"
 	 "and a history in ~/.midctl_history): revoke [DEVICE], restore\n"
@@ -295,6 +311,7 @@ struct opts {
 	const char *url, *admin_file, *org_file, *device, *before, *state, *match;
 	const char *from, *public_key; /* audit verify */
 	const char *events, *format;   /* alert add */
+	const char *budget[MID_CTL_BUDGET_KINDS]; /* budget set */
 	long timeout_ms, limit, grace_s;
 	long long since_ms;
 	bool json, help, grace_set, yes, since_set, follow;
@@ -352,6 +369,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		{"yes", no_argument, NULL, 'y'},
 		{"events", required_argument, NULL, 'E'},
 		{"format", required_argument, NULL, 'm'},
+		{"execs", required_argument, NULL, 'X'},
+		{"connects", required_argument, NULL, 'C'},
+		{"bytes-out", required_argument, NULL, 'B'},
+		{"writes", required_argument, NULL, 'W'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
@@ -393,6 +414,10 @@ static int parse_opts(int argc, char **argv, struct opts *o)
 		case 'y': o->yes = true; break;
 		case 'E': o->events = optarg; break;
 		case 'm': o->format = optarg; break;
+		case 'X': o->budget[0] = optarg; break;
+		case 'C': o->budget[1] = optarg; break;
+		case 'B': o->budget[2] = optarg; break;
+		case 'W': o->budget[3] = optarg; break;
 		case 'f': o->follow = true; break;
 		case 'F': o->from = optarg; break;
 		case 'P': o->public_key = optarg; break;
@@ -460,12 +485,41 @@ static int check_alert(const struct opts *o, int nargs, char **args)
 	return MID_CTL_EXIT_OK;
 }
 
+/* budget's action and limits; the others take none of its options. */
+static int check_budget(const char *n, const struct opts *o, int nargs, char **args)
+{
+	unsigned long long lim, win;
+	int any = 0;
+
+	for(int k = 0; k < MID_CTL_BUDGET_KINDS; k++) {
+		if(!o->budget[k])
+			continue;
+		any = 1;
+		if(strcmp(n, "budget") || strcmp(args[0], "set"))
+			return die_usage("%s is for budget set", mid_ctl_budget_flag(k));
+		if(mid_ctl_budget_parse(o->budget[k], k == 2, &lim, &win))
+			return die_usage("%s wants N/WINDOW like %s, with a window of 1s to 366d"
+					 " in s, m, h or d, not '%.64s'", mid_ctl_budget_flag(k),
+					 k == 2 ? "10M/1h (K, M, G for KiB, MiB, GiB)" : "100/1m",
+					 o->budget[k]);
+	}
+	if(strcmp(n, "budget") || nargs < 2)
+		return MID_CTL_EXIT_OK;
+	if(strcmp(args[0], "set") && strcmp(args[0], "show") && strcmp(args[0], "clear"))
+		return die_usage("budget takes set, show or clear, not '%.64s'", args[0]);
+	if(!strcmp(args[0], "set") && !any)
+		return die_usage("budget set needs at least one of --execs, --connects, "
+				 "--bytes-out, --writes");
+	return mid_ctl_check_device(args[1]);
+}
+
 /* Check the command's words before any key or network is touched, so a
  * typo is a usage error (2) whatever else is configured. */
 static int check_args(const struct command *cmd, const struct opts *o, int nargs,
 		      char **args)
 {
 	const char *n = cmd->name;
+	int ex;
 
 	if((o->match || o->yes) && strcmp(n, "revoke"))
 		return die_usage("--match and --yes are for revoke, not %s", n);
@@ -512,8 +566,7 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 	if((o->events || o->format) && (strcmp(n, "alert") || strcmp(args[0], "add")))
 		return die_usage("--events and --format are for alert add");
 	if(!strcmp(n, "alert")) {
-		int ex = check_alert(o, nargs, args);
-
+		ex = check_alert(o, nargs, args);
 		if(ex)
 			return ex;
 	}
@@ -524,6 +577,9 @@ static int check_args(const struct command *cmd, const struct opts *o, int nargs
 	if(o->grace_set && (strcmp(n, "rotate-key") || strcmp(args[0], "org")))
 		return die_usage("--grace is for rotate-key org: the old admin key always stops "
 				 "at once");
+	ex = check_budget(n, o, nargs, args);
+	if(ex || !strcmp(n, "budget"))
+		return ex;
 	if(!strcmp(cmd->args, "DEVICE") || (cmd->args[0] != '[' && !strcmp(n, "revoke")) ||
 	   (!strcmp(cmd->args, "[DEVICE]") && nargs == 1))
 		return mid_ctl_check_device(args[0]);
@@ -571,6 +627,8 @@ static int run(struct mid_ctl *c, const struct command *cmd, const struct opts *
 		return mid_ctl_alert_remove(c, args[1]);
 	if(!strcmp(n, "alert"))
 		return mid_ctl_alert_list(c, !strcmp(args[0], "status"));
+	if(!strcmp(n, "budget"))
+		return mid_ctl_budget(c, args[0], args[1], o->budget);
 	return mid_ctl_console(c, o->device, stdin);
 }
 
@@ -629,7 +687,7 @@ int main(int argc, char **argv)
 			return MID_CTL_EXIT_OK;
 		}
 		return die_usage("which command? register, revoke, restore, remove, status, "
-				 "list, usage, org, audit, rotate-key, keys, alert or console");
+				 "list, usage, org, audit, rotate-key, keys, alert, budget or console");
 	}
 	cmd = find_command(argv[optind]);
 	if(!cmd)

@@ -92,6 +92,28 @@ struct mid_ctl {
  * 'action' is "register", "revoke", "restore" or "remove".
  */
 int mid_ctl_device(struct mid_ctl *c, const char *action, const char *device);
+
+/* One call to midd: MID_CTL_EXIT_OK with a 2xx JSON object in 'r' (the
+ * caller cleans it up in every case), else the reason printed, prefixed
+ * by 'what', and the exit status. */
+int mid_ctl_call(struct mid_ctl *c, const char *what, const char *method, const char *path,
+		 const char *body, struct mid_ctl_reply *r);
+/* midd's answer as it came, with a newline. */
+void mid_ctl_print_raw(const struct mid_ctl_reply *r);
+
+/* Side-effect budgets (midctl_budget.c): execs, connects, bytes out,
+ * writes, in this order. */
+#define MID_CTL_BUDGET_KINDS 4
+/* "N/W" (N with K, M or G for bytes; W a number with s, m, h or d):
+ * 0 with the limit and the window in ms, -1 when malformed. */
+int mid_ctl_budget_parse(const char *spec, int bytes, unsigned long long *limit,
+			 unsigned long long *window_ms);
+/* The option that sets kind 'k' ("--execs", ...). */
+const char *mid_ctl_budget_flag(int k);
+/* 'action' set (the limits 'spec' gives, NULL for those not given),
+ * show (limits and use now) or clear. */
+int mid_ctl_budget(struct mid_ctl *c, const char *action, const char *device,
+		   const char *const spec[MID_CTL_BUDGET_KINDS]);
 /* Revoke every active device matching the pattern 'glob', after showing
  * them and, unless 'yes', asking for their count on the terminal. */
 int mid_ctl_revoke_match(struct mid_ctl *c, const char *glob, bool yes);

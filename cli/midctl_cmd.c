@@ -254,6 +254,17 @@ static int call(struct mid_ctl *c, const char *what, const char *method, const c
 	return MID_CTL_EXIT_OK;
 }
 
+int mid_ctl_call(struct mid_ctl *c, const char *what, const char *method, const char *path,
+		 const char *body, struct mid_ctl_reply *r)
+{
+	return call(c, what, method, path, body, r);
+}
+
+void mid_ctl_print_raw(const struct mid_ctl_reply *r)
+{
+	print_raw(r);
+}
+
 /* A JSON body {"NAME": "VALUE"}. Caller frees the result. */
 static char *body_with(const char *name, const char *value)
 {
