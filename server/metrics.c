@@ -24,7 +24,8 @@
 
 /* The validate answers by code; a code not listed counts as OTHER. */
 static const char *const codes[] = {
-	"ALLOW", "DEVICE_REVOKED", "DEVICE_REMOVED", "DEVICE_NOT_FOUND", "ORG_DISABLED", "OTHER",
+	"ALLOW", "DEVICE_REVOKED", "DEVICE_REMOVED", "DEVICE_NOT_FOUND", "ORG_DISABLED",
+	"BUDGET_EXCEEDED", "OTHER",
 };
 #define NCODES MID_ARRAY_LEN(codes)
 
