@@ -101,13 +101,6 @@ static int gate_addr(enum mid_kind kind, int fd, const struct sockaddr *sa, sock
 	}
 }
 
-/* The send family always sends on a socket: count the bytes it took. */
-static inline void sent(ssize_t r)
-{
-	if(r > 0)
-		mid_side_add(MID_SIDE_BYTES_OUT, (uint64_t)r);
-}
-
 MID_EXPORT int connect(int fd, const struct sockaddr *sa, socklen_t len)
 {
 	if(gate_addr(MID_EV_CONNECT, fd, sa, len))
@@ -124,7 +117,7 @@ MID_EXPORT ssize_t send(int fd, const void *buf, size_t n, int flags)
 
 	GATE_FD_OR_FAIL(fd, -1);
 	r = REAL(send)(fd, buf, n, flags);
-	sent(r);
+	mid_side_sent(r);
 	return r;
 }
 MID_ALIAS(send, __send)
@@ -142,7 +135,7 @@ MID_EXPORT ssize_t sendto(int fd, const void *buf, size_t n, int flags,
 		GATE_FD_OR_FAIL(fd, -1);
 	}
 	r = REAL(sendto)(fd, buf, n, flags, sa, len);
-	sent(r);
+	mid_side_sent(r);
 	return r;
 }
 
@@ -157,7 +150,7 @@ MID_EXPORT ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 		GATE_FD_OR_FAIL(fd, -1);
 	}
 	r = REAL(sendmsg)(fd, msg, flags);
-	sent(r);
+	mid_side_sent(r);
 	return r;
 }
 
@@ -178,7 +171,7 @@ MID_EXPORT int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flag
 		GATE_FD_OR_FAIL(fd, -1);
 	named = REAL(sendmmsg)(fd, vec, vlen, flags);
 	for(i = 0; vec && named > 0 && i < (unsigned)named; i++)
-		sent(vec[i].msg_len);
+		mid_side_sent(vec[i].msg_len);
 	return named;
 }
 MID_ALIAS(sendmmsg, __sendmmsg)

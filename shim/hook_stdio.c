@@ -148,13 +148,15 @@ MID_EXPORT int fprintf(FILE *f, const char *fmt, ...)
 MID_EXPORT int dprintf(int fd, const char *fmt, ...)
 {
 	va_list ap;
-	int rc;
+	int rc, sock;
 
 	GATE_FD_OR_FAIL(fd, -1);
-	mid_side_fd(fd, 1);
+	sock = !mid_side_write(fd);
 	va_start(ap, fmt);
 	rc = REAL(vdprintf)(fd, fmt, ap);
 	va_end(ap);
+	if(sock)
+		mid_side_sent(rc);
 	return rc;
 }
 
@@ -190,7 +192,8 @@ MID_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
 	int rc;
 
 	GATE_FD_OR_FAIL(fd, -1);
-	mid_side_fd(fd, 1);
+	if(!mid_side_write(fd))
+		mid_side_sent(1);
 	va_start(ap, fmt);
 	rc = REAL(__vdprintf_chk)(fd, flag, fmt, ap);
 	va_end(ap);

@@ -92,18 +92,26 @@ static inline int mid_hook_check(const struct mid_event *ev, int e)
 		errno = e_; \
 	} while(0)
 
-/* Count a write or send on 'fd' that returned 'r' for the budgets
- * (side.c): on a socket the bytes it took, on anything else one write.
- * The kind comes from the table the gate just read. */
-static inline void mid_side_fd(int fd, long r)
+/* Count a write on 'fd' for the budgets (side.c), before the call so
+ * the hook can still end in a jump to libc: 1 when it was one (anything
+ * but a socket); 0 for a socket, whose bytes mid_side_sent counts from
+ * the result. The kind comes from the table the gate just read. */
+static inline int mid_side_write(int fd)
 {
 	unsigned k = (unsigned)fd < MID_FD_TABLE ?
 			     atomic_load_explicit(&mid_fd_table[fd], memory_order_relaxed) & 0x0f :
 			     0;
 
-	if(k != MID_FD_SOCKET + 1)
-		mid_side_add(MID_SIDE_WRITES, 1);
-	else if(r > 0)
+	if(k == MID_FD_SOCKET + 1)
+		return 0;
+	mid_side_add(MID_SIDE_WRITES, 1);
+	return 1;
+}
+
+/* The bytes a send took. */
+static inline void mid_side_sent(long r)
+{
+	if(r > 0)
 		mid_side_add(MID_SIDE_BYTES_OUT, (uint64_t)r);
 }
 
@@ -162,6 +170,15 @@ static inline void mid_side_fd(int fd, long r)
 #define FD_HOOK(names, ...) MID_HOOKS(names, MID_FD_HOOK1, __VA_ARGS__)
 #define MID_FD_HOOK1(a, name) MID_CALL(MID_FD_HOOK, name, MID_UNPACK a)
 #define MID_FD_HOOK(name, fd, ret, fail, params, args) \
-	MID_HOOK_BODY(name, GATE_FD_OR_FAIL(fd, fail), mid_side_fd(fd, (long)r_), ret, params, args)
+	REAL_DECL(name); \
+	MID_EXPORT ret name params \
+	{ \
+		GATE_FD_OR_FAIL(fd, fail); \
+		if(__builtin_expect(mid_side_write(fd), 1)) \
+			return REAL(name) args; \
+		ret r_ = REAL(name) args; \
+		mid_side_sent((long)r_); \
+		return r_; \
+	}
 
 #endif
