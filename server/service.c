@@ -18,6 +18,7 @@
 
 #include <stdatomic.h>
 
+#include "alert.h"
 #include "audit.h"
 #include "bind.h"
 #include "flush.h"
@@ -707,21 +708,21 @@ static void window_text(int64_t ms, char *out, size_t n)
 	snprintf(out, n, "%lldms", (long long)ms);
 }
 
-/* The moment a device passes a limit: an audit row with the numbers, a
- * log line, and its push channels killed. */
+/* The moment a device passes a limit: the budget alert (alert.h), whose
+ * audit row (route budget, decision alert) carries the numbers and the
+ * validate's request ID; a log line; and its push channels killed. */
 static void budget_exceeded(struct mid_service *svc, struct mid_org *org, const char *dev,
 			    const struct mid_caller *c, const struct mid_budget_over *o)
 {
-	struct mid_audit_row a;
-	char win[32];
+	char win[32], detail[256];
 
 	window_text(o->window_ms, win, sizeof(win));
-	audit_fill(&a, org, dev, "budget", "exceeded", "BUDGET_EXCEEDED", c);
-	snprintf(a.detail, sizeof(a.detail),
-		 "{\"kind\":\"%s\",\"used\":%llu,\"limit\":%llu,\"window\":\"%s\"}",
-		 mid_budget_kind_name(o->kind), (unsigned long long)o->used,
-		 (unsigned long long)o->limit, win);
-	mid_audit_push(svc->q, &a);
+	snprintf(detail, sizeof(detail),
+		 "{\"kind\":\"%s\",\"used\":%llu,\"limit\":%llu,\"window\":\"%s\","
+		 "\"request_id\":\"%s\"}", mid_budget_kind_name(o->kind),
+		 (unsigned long long)o->used, (unsigned long long)o->limit, win, c->request_id);
+	if(mid_alert_event(svc->q, mid_org_id(org), "budget", dev, "BUDGET_EXCEEDED", detail))
+		mid_log("budget-exceeded: the audit queue is full: no alert for device %s", dev);
 	mid_log("budget-exceeded org=%s device=%s kind=%s used=%llu limit=%llu window=%s"
 		" peer=%s request_id=%s", mid_org_name(org), dev, mid_budget_kind_name(o->kind),
 		(unsigned long long)o->used, (unsigned long long)o->limit, win, c->peer,

@@ -48,6 +48,37 @@ mkfifo "$T/never"
 # shellcheck disable=SC2016 # expanded by the gated shell
 LOOP='exec 4<>'$T/never'; i=0; while [ $i -lt '$MAX' ]; do echo "$EPOCHREALTIME"; exec 3<>/dev/tcp/127.0.0.1/'$PORT'; exec 3>&-; read -r -t 0.002 -u 4; i=$((i + 1)); done'
 
+# A webhook receiver for the budget alert: one line per post, with its
+# HMAC-SHA256 signature checked against the secret alert add printed.
+cat >"$T/recv.py" <<'PY'
+import hashlib, hmac, json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class H(BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        key = open(sys.argv[2] + "/secret").read().strip().encode()
+        ok = hmac.compare_digest("sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest(),
+                                 self.headers.get("X-Midd-Signature", ""))
+        with open(sys.argv[2] + "/recv.log", "a") as f:
+            f.write(json.dumps({"sig_ok": ok, "body": json.loads(body)}) + "\n")
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *a):
+        pass
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+RECV_PORT=$(free_port)
+"$PY" "$T/recv.py" "$RECV_PORT" "$T" &
+on_exit "kill $! 2>/dev/null"
+wait_listening 127.0.0.1 "$RECV_PORT"
+ctl alert add "http://127.0.0.1:$RECV_PORT/hook" --events budget
+[ "$RC" -eq 0 ] || fail "alert add: $ERR"
+printf '%s\n' "$OUT" >"$T/secret"
+
 # Register both devices (the shim's first start does it) before the budget.
 expect_allowed "register $DEV" /bin/true
 MIDSHIM_DEVICE_ID=$FREE expect_allowed "register $FREE" /bin/true
@@ -97,9 +128,18 @@ note "the loop started $N connects; at most $PER_TTL in one TTL"
 for _ in $(seq 1 40); do kill -0 "$IDLE" 2>/dev/null || break; sleep 0.05; done
 ! kill -0 "$IDLE" 2>/dev/null || fail "the idle process of the device still lives"
 ctl --json audit --device "$DEV" --limit 50
-assert_contains "$OUT" '"route":"budget","decision":"exceeded","code":"BUDGET_EXCEEDED"' "the audit row of the crossing"
+assert_contains "$OUT" '"route":"budget","decision":"alert","code":"BUDGET_EXCEEDED"' "the budget alert's audit row"
 assert_contains "$OUT" '"kind":"connects"' "the crossing's detail names the kind"
 assert_contains "$OUT" '"route":"push","decision":"kill","code":"BUDGET_EXCEEDED"' "the push kill is audited"
+# The budget alert reaches the webhook, signed, with the numbers.
+for _ in $(seq 1 100); do grep -qs '"kind": "budget"' "$T/recv.log" && break; sleep 0.1; done
+"$PY" - "$T/recv.log" "$DEV" <<'PY' || fail "the budget alert: $(cat "$T/recv.log" 2>/dev/null)"
+import json, sys
+posts = [json.loads(l) for l in open(sys.argv[1])]
+b = [p for p in posts if p["body"].get("kind") == "budget" and p["body"].get("device") == sys.argv[2]]
+assert b and b[0]["sig_ok"], posts
+assert '"connects"' in json.dumps(b[0]["body"]), b[0]
+PY
 note "ok: the loop and the idle process stopped, audited"
 
 ctl budget show "$DEV"
