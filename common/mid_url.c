@@ -11,7 +11,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #define FORMS "accepted forms: http://HOST[:PORT], https://HOST[:PORT], unix:/PATH"
 
@@ -20,6 +19,34 @@ static enum mid_rc url_err(char *err, size_t errlen, const char *url, const char
 	if(err && errlen)
 		snprintf(err, errlen, "'%.200s': %s; " FORMS, url, why);
 	return MID_ERR_INVAL;
+}
+
+/*
+ * The shim parses MIDSHIM_URL in every gated process before main, so the
+ * success path here calls no libc function a small program does not use
+ * itself (strcspn, strncasecmp and snprintf each lie on a page of libc's
+ * text that would cost the start a page fault): byte loops instead.
+ */
+
+/* Bytes of 's' before its first byte from 'stop' (or its end). */
+static size_t span_to(const char *s, const char *stop)
+{
+	size_t n = 0;
+
+	for(; s[n]; n++)
+		for(const char *t = stop; *t; t++)
+			if(s[n] == *t)
+				return n;
+	return n;
+}
+
+/* Does 's' start with the lower-case ASCII 'lit', in any case? */
+static int prefix_ci(const char *s, const char *lit)
+{
+	for(; *lit; s++, lit++)
+		if((*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *lit)
+			return 0;
+	return 1;
 }
 
 static int host_char(char ch)
@@ -50,7 +77,18 @@ static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *ur
 	}
 	if(v < 1 || v > 65535)
 		return url_err(err, errlen, url, "the port is not in 1-65535");
-	snprintf(out, 6, "%ld", v);
+	/* 1..65535: at most five digits, into 'out' (6 bytes) */
+	{
+		char d[5];
+		int k = 0;
+
+		do
+			d[k++] = (char)('0' + v % 10);
+		while((v /= 10) > 0);
+		while(k > 0)
+			*out++ = d[--k];
+		*out = '\0';
+	}
 	return MID_OK;
 }
 
@@ -58,7 +96,7 @@ static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *ur
 static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
                                    char *err, size_t errlen)
 {
-	size_t n = strcspn(a, "/?#"), hl;
+	size_t n = span_to(a, "/?#"), hl;
 	const char *host = a, *colon;
 
 	if(a[n] == '?' || a[n] == '#' || (a[n] == '/' && a[n + 1]))
@@ -116,17 +154,17 @@ enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err, size_t 
 	memset(u, 0, sizeof(*u));
 	if(!url || !*url)
 		return url_err(err, errlen, "", "the URL is empty");
-	if(MID_HAS_PREFIX_CI(url, "http://")) {
+	if(prefix_ci(url, "http://")) {
 		u->scheme = MID_SCHEME_HTTP;
 		mid_strlcpy(u->port, "80", sizeof(u->port));
 		return parse_authority(url, url + 7, u, err, errlen);
 	}
-	if(MID_HAS_PREFIX_CI(url, "https://")) {
+	if(prefix_ci(url, "https://")) {
 		u->scheme = MID_SCHEME_HTTPS;
 		mid_strlcpy(u->port, "443", sizeof(u->port));
 		return parse_authority(url, url + 8, u, err, errlen);
 	}
-	if(MID_HAS_PREFIX_CI(url, "unix:")) {
+	if(prefix_ci(url, "unix:")) {
 		u->scheme = MID_SCHEME_UNIX;
 		if(url[5] != '/')
 			return url_err(err, errlen, url,
@@ -150,7 +188,7 @@ enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, c
 	if(!list || !*list)
 		return url_err(err, errlen, "", "the URL is empty");
 	for(;;) {
-		size_t len = strcspn(p, ",");
+		size_t len = span_to(p, ",");
 		enum mid_rc rc;
 
 		while(len && (*p == ' ' || *p == '\t')) {
@@ -178,7 +216,7 @@ enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, c
 			return rc;
 		https += u[*n].scheme == MID_SCHEME_HTTPS;
 		(*n)++;
-		p += strcspn(p, ",");
+		p += span_to(p, ",");
 		if(!*p)
 			break;
 		p++;

@@ -854,12 +854,14 @@ out:
 
 /* The built-in policy lives in static storage, ready before main: a
  * gated program that never names a policy file allocates nothing for it.
- * Its rule and index live in the same object, so all of it is in .data
- * (a zero index array alone would sit in .bss: one more page for a new
- * process to fault in). Terminal output, pipes and /dev/null carry no
- * side effect worth a round trip to the control plane. */
+ * Its rule and index live in the same const object, which the linker puts
+ * in .data.rel.ro beside the other relocated read-only data: the page the
+ * loader has written anyway, not one more page of .data for a new process
+ * to copy. Nothing writes to it (mid_policy_free leaves it alone).
+ * Terminal output, pipes and /dev/null carry no side effect worth a round
+ * trip to the control plane. */
 _Static_assert(MID_EV_KIND_COUNT == 7, "the built-in policy names every kind's default");
-static struct {
+static const struct {
 	struct mid_policy pol;
 	struct mid_rule rules[1];
 	size_t writes[1]; /* bykind[MID_EV_WRITE]: rule 0 */
@@ -870,9 +872,9 @@ static struct {
 			[MID_EV_SEND] = MID_ACT_VALIDATE, [MID_EV_WRITE] = MID_ACT_VALIDATE,
 			[MID_EV_FS] = MID_ACT_VALIDATE, [MID_EV_SIGNAL] = MID_ACT_VALIDATE,
 			[MID_EV_TTY_INJECT] = MID_ACT_VALIDATE},
-		.rules = builtin.rules,
+		.rules = (struct mid_rule *)(uintptr_t)builtin.rules,
 		.nrules = 1,
-		.bykind = {[MID_EV_WRITE] = builtin.writes},
+		.bykind = {[MID_EV_WRITE] = (size_t *)(uintptr_t)builtin.writes},
 		.nbykind = {[MID_EV_WRITE] = 1},
 		.builtin = true,
 	},
@@ -889,7 +891,7 @@ enum mid_rc mid_policy_builtin(struct mid_policy **out)
 {
 	if(!out)
 		return MID_ERR_INVAL;
-	*out = &builtin.pol;
+	*out = (struct mid_policy *)(uintptr_t)&builtin.pol;
 	return MID_OK;
 }
 

@@ -112,8 +112,9 @@ static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
 	return MID_OK;
 }
 
-enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(const char *),
-			    char *const *envp, char *err, size_t errlen)
+enum mid_rc mid_config_load_settings(struct mid_config *cfg,
+				     const char *(*getenv_fn)(const char *), char *const *envp,
+				     char *err, size_t errlen)
 {
 	const struct mid_policy_settings *ps;
 	struct mid_url url[MID_URLS_MAX];
@@ -251,32 +252,52 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 			goto out;
 		}
 	}
+	rc = MID_OK;
+out:
+	if(rc)
+		mid_config_cleanup(cfg);
+	return rc;
+}
+
+enum mid_rc mid_config_load_key(struct mid_config *cfg, const char *(*getenv_fn)(const char *),
+				char *err, size_t errlen)
+{
+	char why[384];
+	const char *v;
+
+	memset(cfg->org_key, 0, sizeof(cfg->org_key));
 	if((v = getenv_fn(MID_ENV_ORG_KEY)) && *v) {
 		if(!mid_key_ok(v)) {
 			snprintf(err, errlen, "MIDSHIM_ORG_KEY must be 1 to %d bytes without a space "
 				 "or control character", MID_KEY_MAX);
-			goto out;
+			return MID_ERR_INVAL;
 		}
 		mid_strlcpy(cfg->org_key, v, sizeof(cfg->org_key));
 		if(mid_org_key_check(cfg->org_key, NULL, err, errlen))
-			goto out;
+			return MID_ERR_INVAL;
 	} else if((v = getenv_fn(MID_ENV_ORG_KEY_FILE)) && *v) {
 		if(mid_key_read_file(v, cfg->org_key, sizeof(cfg->org_key), NULL, why,
 				     sizeof(why))) {
 			snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s: %s; point it at the file "
 				 "holding the org key (see `midd init --write-keys`)", v, why);
-			goto out;
+			return MID_ERR_INVAL;
 		}
 		if(mid_org_key_check(cfg->org_key, v, err, errlen))
-			goto out;
+			return MID_ERR_INVAL;
 	} else {
 		snprintf(err, errlen, "no org key: set MIDSHIM_ORG_KEY_FILE to the file holding it "
 			 "(or MIDSHIM_ORG_KEY)");
-		goto out;
+		return MID_ERR_INVAL;
 	}
-	rc = MID_OK;
-out:
-	if(rc)
+	return MID_OK;
+}
+
+enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(const char *),
+			    char *const *envp, char *err, size_t errlen)
+{
+	enum mid_rc rc = mid_config_load_settings(cfg, getenv_fn, envp, err, errlen);
+
+	if(rc == MID_OK && (rc = mid_config_load_key(cfg, getenv_fn, err, errlen)))
 		mid_config_cleanup(cfg);
 	return rc;
 }

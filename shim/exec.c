@@ -39,6 +39,7 @@ MID_HOT static char *saved[SAVED_MAX];
 MID_HOT static size_t nsaved;
 MID_HOT static char saved_text[SAVED_TEXT];
 MID_HOT static size_t saved_used;
+MID_HOT static int saved_lost; /* some setting did not fit, nor on the heap */
 
 /* A setting a child gets only from what was captured at start. */
 static int is_ours(const char *e)
@@ -70,14 +71,17 @@ static void save(const char *a, const char *b, const char *c, const char *d)
 	char *p;
 	int i;
 
-	if(nsaved >= SAVED_MAX)
+	if(nsaved >= SAVED_MAX) {
+		saved_lost = 1;
 		return;
+	}
 	for(i = 0; i < 4; i++)
 		n += len[i] = part[i] ? strlen(part[i]) : 0;
 	if(n <= SAVED_TEXT - saved_used) {
 		p = saved_text + saved_used;
 		saved_used += n;
 	} else if(!(p = malloc(n))) {
+		saved_lost = 1;
 		return;
 	}
 	saved[nsaved++] = p;
@@ -250,6 +254,16 @@ static int saved_name(const char *e)
 		if(!strncmp(saved[i], e, n) && saved[i][n] == '=')
 			return 1;
 	return 0;
+}
+
+const char *mid_exec_setting(const char *name)
+{
+	size_t n = strlen(name);
+
+	for(size_t i = 0; i < nsaved; i++)
+		if(!strncmp(saved[i], name, n) && saved[i][n] == '=')
+			return saved[i] + n + 1;
+	return saved_lost ? getenv(name) : NULL;
 }
 
 void mid_exec_fix_environ(void)

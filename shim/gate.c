@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
@@ -37,6 +38,25 @@ MID_HOT _Atomic uint64_t mid_allow_coarse;
 MID_HOT static uint64_t coarse_lag; /* 0: no coarse clock, hooks always ask this one */
 MID_HOT static struct mid_forklock flight = MID_FORKLOCK_INIT;
 static _Atomic uint64_t n_validates, n_denies;
+
+/* clock_getres without libc's wrapper: every gated process asks once,
+ * before main, and libc's function lies on a page of its text that a
+ * small program never touches (a page fault, here dearer than the
+ * system call). */
+static int coarse_res(struct timespec *res)
+{
+#if defined(__x86_64__)
+	long rc;
+
+	__asm__ volatile("syscall"
+			 : "=a"(rc)
+			 : "0"((long)SYS_clock_getres), "D"((long)CLOCK_MONOTONIC_COARSE), "S"(res)
+			 : "rcx", "r11", "memory");
+	return rc == 0 ? 0 : -1;
+#else
+	return clock_getres(CLOCK_MONOTONIC_COARSE, res);
+#endif
+}
 
 void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 {
@@ -75,7 +95,7 @@ void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 	 * (4 ms at HZ=250): twice the tick, rounded up to whole ms, plus one
 	 * (11 ms there) keeps the fast path from ever honouring an allow past
 	 * its expiry. */
-	if(clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0)
+	if(coarse_res(&res) == 0 && res.tv_sec == 0)
 		coarse_lag = 2 * ((uint64_t)res.tv_nsec / 1000000u + 1) + 1;
 }
 

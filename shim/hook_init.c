@@ -28,6 +28,9 @@ MID_HOT static struct mid_client *client;
  * connection and drops it at its own first call, not at the fork. */
 MID_HOT static pid_t client_pid;
 MID_HOT static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* The org key is still to be read: this process started on a parent's
+ * fresh allow, and reads it at its first call to the control plane. */
+MID_HOT static int key_deferred;
 
 void *mid_real(const char *name)
 {
@@ -40,12 +43,38 @@ void *mid_real(const char *name)
 	return p;
 }
 
+static void die(const char *what, const char *err)
+{
+	mid_shim_say("%s: %s", what, err);
+	_exit(126);
+}
+
+/* Read and check the org key, and the client's settings with it; a bad
+ * one stops the process with exit 126 and one line saying why.
+ * 'getenv_fn' reads the settings. */
+static void load_key(const char *(*getenv_fn)(const char *))
+{
+	char err[1024];
+
+	if(mid_config_load_key(&config, getenv_fn, err, sizeof(err)))
+		die("configuration error", err);
+	if(mid_client_check(config.url, config.org_key, config.timeout_ms, err, sizeof(err)))
+		die("MIDSHIM_URL", err);
+}
+
 /* The client, made now if need be; NULL with 'd' filled on failure. The
- * settings were checked at start, so only memory can be short here.
- * Callers hold the flight lock or run in the constructor. */
+ * settings were checked at start (the org key of a start on an inherited
+ * allow is checked here, at the first call, from the settings the process
+ * started with), so only memory can be short here. Callers hold the
+ * flight lock or run in the constructor. */
 static struct mid_client *get_client(struct mid_decision *d)
 {
 	char err[256];
+
+	if(key_deferred) {
+		key_deferred = 0;
+		load_key(mid_exec_setting);
+	}
 
 	if(client && client_pid != getpid()) {
 		/* Only the child's copy goes: the parent keeps its connection. */
@@ -201,26 +230,19 @@ void mid_shim_release_range(unsigned lo, unsigned hi)
 		mid_shim_release_fd(fd);
 }
 
-static void die(const char *what, const char *err)
-{
-	mid_shim_say("%s: %s", what, err);
-	_exit(126);
-}
-
 static void setup(void)
 {
 	sigset_t mask;
 	char err[1024];
 	const char *v;
 	uint64_t until;
-	enum mid_rc rc;
 
 	mid_shim_enter(&mask);
-	if(mid_config_load(&config, env, environ, err, sizeof(err)))
+	/* The settings as captured for children: a walk of a few strings
+	 * per lookup instead of the whole environment. */
+	mid_exec_init();
+	if(mid_config_load_settings(&config, mid_exec_setting, environ, err, sizeof(err)))
 		die("configuration error", err);
-	rc = mid_client_check(config.url, config.org_key, config.timeout_ms, err, sizeof(err));
-	if(rc)
-		die("MIDSHIM_URL", err);
 	if(config.audit_log) {
 		/* Denials logged to nowhere would pass unnoticed. */
 		int fd = open(config.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -233,7 +255,6 @@ static void setup(void)
 		}
 		close(fd);
 	}
-	mid_exec_init();
 	mid_gate_setup(&config, validate, NULL);
 	mid_enforce_set_report(report);
 	mid_enforce_origin(decider);
@@ -242,6 +263,15 @@ static void setup(void)
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))
 		mid_gate_inherit(until);
+	/* A start on a fresh inherited allow is most often a short-lived
+	 * child of a shell or a build: the key file, the admin-key checks
+	 * beside it and the system calls and libc pages they take wait for
+	 * the first call to the control plane, which such a child may never
+	 * make. Its parent checked the same settings. */
+	if(mid_gate_allow_until())
+		key_deferred = 1;
+	else
+		load_key(mid_exec_setting);
 	if(!env("MIDSHIM_REGISTERED") && !mid_gate_allow_until()) {
 		struct mid_decision d;
 		/* Registration is idempotent and never restores a revoked

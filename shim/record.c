@@ -42,10 +42,12 @@ struct slot {
 
 static struct slot slots[MID_RECORD_SLOTS];
 static atomic_flag busy = ATOMIC_FLAG_INIT;
-/* Slots with pending counts: lets mid_record_flush return at once. */
-static _Atomic unsigned npending;
-static _Atomic bool used; /* some slot was ever claimed */
-static const struct mid_config *flush_cfg;
+/* Slots with pending counts: lets mid_record_flush return at once. With
+ * the hot data, not in .bss: every gated process reads them at exit, and
+ * a first read of a .bss page is a page fault. */
+MID_HOT static _Atomic unsigned npending;
+MID_HOT static _Atomic bool used; /* some slot was ever claimed */
+MID_HOT static const struct mid_config *flush_cfg;
 
 /* Append to 'b' (of BODY_MAX, length '*n'); a field that does not fit is
  * left out whole. */

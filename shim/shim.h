@@ -125,6 +125,17 @@ MID_WUR enum mid_rc mid_config_load(struct mid_config *cfg,
 				    char *const *envp, char *err, size_t errlen);
 void mid_config_cleanup(struct mid_config *cfg);
 
+/* mid_config_load in two steps: every setting but the org key, and the
+ * org key (MIDSHIM_ORG_KEY or the file MIDSHIM_ORG_KEY_FILE names, with
+ * the admin-key checks). A start that inherits a fresh allow needs the
+ * key only at its first call to the control plane, and reads it then. */
+MID_WUR enum mid_rc mid_config_load_settings(struct mid_config *cfg,
+					     const char *(*getenv_fn)(const char *),
+					     char *const *envp, char *err, size_t errlen);
+MID_WUR enum mid_rc mid_config_load_key(struct mid_config *cfg,
+					const char *(*getenv_fn)(const char *), char *err,
+					size_t errlen);
+
 /* ---- side-effect counts (side.c) ---------------------------------------- */
 
 /* What a budget counts (server/budget.h), sent with the next validate. */
@@ -442,6 +453,10 @@ bool mid_syscall_harmless(long nr);
 /* Capture LD_PRELOAD and MIDSHIM_* at start (the library's own path is
  * added to LD_PRELOAD when it is not named there). */
 void mid_exec_init(void);
+
+/* The value of the MIDSHIM_* setting 'name' as captured at start, or
+ * NULL: what this process started with, whatever it did to environ since. */
+const char *mid_exec_setting(const char *name);
 
 /* Room for a child's environment on the caller's stack (4 KiB). */
 struct mid_envbuf {
