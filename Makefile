@@ -133,7 +133,8 @@ $(B)/libmidshim.map: scripts/symver.sh $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIM
 $(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) \
 		$(B)/libmidshim.map
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,--version-script=$(B)/libmidshim.map -o $@ \
+	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,-fini=mid_fini \
+		-Wl,--version-script=$(B)/libmidshim.map -o $@ \
 		$(call obj,$(SHIM_PRELOAD_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
 		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
 

@@ -29,7 +29,7 @@ static enum mid_rc url_err(char *err, size_t errlen, const char *url, const char
  */
 
 /* Bytes of 's' before its first byte from 'stop' (or its end). */
-static size_t span_to(const char *s, const char *stop)
+MID_STARTUP static size_t span_to(const char *s, const char *stop)
 {
 	size_t n = 0;
 
@@ -41,7 +41,7 @@ static size_t span_to(const char *s, const char *stop)
 }
 
 /* Does 's' start with the lower-case ASCII 'lit', in any case? */
-static int prefix_ci(const char *s, const char *lit)
+MID_STARTUP static int prefix_ci(const char *s, const char *lit)
 {
 	for(; *lit; s++, lit++)
 		if((*s >= 'A' && *s <= 'Z' ? *s - 'A' + 'a' : *s) != *lit)
@@ -61,7 +61,7 @@ static int ip6_char(char ch)
 	       (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
 }
 
-static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url,
+MID_STARTUP static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url,
                               char *err, size_t errlen)
 {
 	long v = 0;
@@ -93,7 +93,7 @@ static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *ur
 }
 
 /* host[:port] or [v6]:port, up to the end of the URL or a lone "/". */
-static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
+MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
                                    char *err, size_t errlen)
 {
 	size_t n = span_to(a, "/?#"), hl;
@@ -149,7 +149,7 @@ static enum mid_rc parse_authority(const char *url, const char *a, struct mid_ur
 	return MID_OK;
 }
 
-enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err, size_t errlen)
+MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err, size_t errlen)
 {
 	memset(u, 0, sizeof(*u));
 	if(!url || !*url)
@@ -177,7 +177,7 @@ enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err, size_t 
 	return url_err(err, errlen, url, "unsupported scheme");
 }
 
-enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, char *err,
+MID_STARTUP enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, char *err,
                                size_t errlen)
 {
 	char one[MID_URL_MAX];

@@ -58,7 +58,7 @@ uint64_t mid_now_ms(void)
 	return mid_now_ns() / 1000000u;
 }
 
-bool mid_parse_u64(const char *s, uint64_t *out)
+MID_STARTUP bool mid_parse_u64(const char *s, uint64_t *out)
 {
 	uint64_t x = 0;
 
@@ -159,7 +159,7 @@ void mid_uuid4(char out[37])
 	mid_uuid4_format(b, out);
 }
 
-bool mid_device_ok(const char *id, size_t len)
+MID_STARTUP bool mid_device_ok(const char *id, size_t len)
 {
 	size_t i;
 
@@ -182,7 +182,7 @@ int mid_ct_equal(const void *a, const void *b, size_t n)
 	return d == 0;
 }
 
-size_t mid_strlcpy(char *dst, const char *src, size_t dstlen)
+MID_STARTUP size_t mid_strlcpy(char *dst, const char *src, size_t dstlen)
 {
 	size_t n = strlen(src);
 

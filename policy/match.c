@@ -103,7 +103,7 @@ static bool rule_matches(const struct mid_rule *r, const struct mid_event *ev)
 	return true;
 }
 
-enum mid_action mid_policy_match(const struct mid_policy *pol, const struct mid_event *ev,
+MID_STARTUP enum mid_action mid_policy_match(const struct mid_policy *pol, const struct mid_event *ev,
 				 int *rule)
 {
 	size_t i, k;
@@ -125,7 +125,7 @@ enum mid_action mid_policy_match(const struct mid_policy *pol, const struct mid_
 	return pol->def[k];
 }
 
-bool mid_policy_needs_target(const struct mid_policy *pol, enum mid_kind k)
+MID_STARTUP bool mid_policy_needs_target(const struct mid_policy *pol, enum mid_kind k)
 {
 	if(!pol || (unsigned)k >= MID_EV_KIND_COUNT)
 		return true;

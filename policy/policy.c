@@ -887,7 +887,7 @@ static const struct {
 	.writes = {0},
 };
 
-enum mid_rc mid_policy_builtin(struct mid_policy **out)
+MID_STARTUP enum mid_rc mid_policy_builtin(struct mid_policy **out)
 {
 	if(!out)
 		return MID_ERR_INVAL;
@@ -924,7 +924,7 @@ void mid_policy_free(struct mid_policy *pol)
 	free(pol);
 }
 
-const struct mid_policy_settings *mid_policy_settings(const struct mid_policy *pol)
+MID_STARTUP const struct mid_policy_settings *mid_policy_settings(const struct mid_policy *pol)
 {
 	return pol ? &pol->settings : &default_settings;
 }

@@ -34,12 +34,12 @@ static const char *const known_vars[] = {
 };
 
 /* Is the 'n'-byte name at 'e' (of "NAME=value") exactly 'name'? */
-static bool name_is(const char *e, size_t n, const char *name)
+MID_STARTUP static bool name_is(const char *e, size_t n, const char *name)
 {
 	return strlen(name) == n && !strncmp(e, name, n);
 }
 
-static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
+MID_STARTUP static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 {
 	size_t i, k;
 
@@ -78,7 +78,7 @@ static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
 }
 
 /* A 0/1 setting 'name' into '*out' (unset: left as it is). */
-static enum mid_rc parse_flag(const char *(*getenv_fn)(const char *), const char *name, int *out,
+MID_STARTUP static enum mid_rc parse_flag(const char *(*getenv_fn)(const char *), const char *name, int *out,
 			      char *err, size_t errlen)
 {
 	const char *v = getenv_fn(name);
@@ -93,7 +93,7 @@ static enum mid_rc parse_flag(const char *(*getenv_fn)(const char *), const char
 	return MID_OK;
 }
 
-static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
+MID_STARTUP static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
 			      long *out, char *err, size_t errlen)
 {
 	uint64_t x;
@@ -112,7 +112,7 @@ static enum mid_rc parse_long(const char *name, const char *v, long lo, long hi,
 	return MID_OK;
 }
 
-enum mid_rc mid_config_load_settings(struct mid_config *cfg,
+MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 				     const char *(*getenv_fn)(const char *), char *const *envp,
 				     char *err, size_t errlen)
 {

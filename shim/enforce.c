@@ -30,19 +30,19 @@ static mid_report_fn report_fn;
 /* Reports sent in the current second, and which second (coarse ms/1000). */
 static _Atomic uint64_t report_window, report_count;
 
-void mid_enforce_set_report(mid_report_fn fn)
+MID_STARTUP void mid_enforce_set_report(mid_report_fn fn)
 {
 	report_fn = fn;
 }
 
 static const char *(*origin)(void);
 
-void mid_enforce_origin(const char *(*fn)(void))
+MID_STARTUP void mid_enforce_origin(const char *(*fn)(void))
 {
 	origin = fn;
 }
 
-void mid_enforce_setup(const struct mid_config *cfg)
+MID_STARTUP void mid_enforce_setup(const struct mid_config *cfg)
 {
 	enforce_cfg = cfg;
 }

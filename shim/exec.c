@@ -64,7 +64,7 @@ static int is_computed(const char *e)
 
 /* Keep the concatenation of 'a' to 'd' (all but 'a' may be NULL) for
  * children; on the heap only when the static block is full. */
-static void save(const char *a, const char *b, const char *c, const char *d)
+MID_STARTUP static void save(const char *a, const char *b, const char *c, const char *d)
 {
 	const char *part[4] = {a, b, c, d};
 	size_t len[4], n = 1;
@@ -94,7 +94,7 @@ static void save(const char *a, const char *b, const char *c, const char *d)
 
 /* The path this library was loaded from, when LD_PRELOAD does not name
  * it as libmidshim.so (loaded by another name, or from /etc/ld.so.preload). */
-static const char *self_path(void)
+MID_STARTUP static const char *self_path(void)
 {
 	static char self[4096];
 	struct dl_find_object o;
@@ -109,7 +109,7 @@ static const char *self_path(void)
 
 /* Is the LD_PRELOAD entry 'p' ('n' bytes) this library, by its own
  * path or a bare name the loader looked up in the library path? */
-static int names_self(const char *p, size_t n, const char *self)
+MID_STARTUP static int names_self(const char *p, size_t n, const char *self)
 {
 	size_t b;
 
@@ -124,7 +124,7 @@ static int names_self(const char *p, size_t n, const char *self)
  * its entries in their order (a sanitizer's runtime must stay first),
  * with the shim's own entry as its absolute path, and that path first
  * when the list did not name the shim (/etc/ld.so.preload, say). */
-static void save_preload(const char *list)
+MID_STARTUP static void save_preload(const char *list)
 {
 	char buf[SAVED_TEXT];
 	const char *self = self_path(), *p = list;
@@ -167,7 +167,7 @@ static void save_preload(const char *list)
 		save("LD_PRELOAD=", self, o ? ":" : NULL, o ? buf : NULL);
 }
 
-void mid_exec_init(void)
+MID_STARTUP void mid_exec_init(void)
 {
 	const char *self;
 	char **e;
@@ -256,7 +256,7 @@ static int saved_name(const char *e)
 	return 0;
 }
 
-const char *mid_exec_setting(const char *name)
+MID_STARTUP const char *mid_exec_setting(const char *name)
 {
 	size_t n = strlen(name);
 

@@ -23,7 +23,7 @@
 _Atomic unsigned char mid_fd_table[MID_FD_TABLE];
 MID_HOT static unsigned char fast_bits[MID_FD_KIND_COUNT];
 
-void mid_fd_setup(const enum mid_fast fast[MID_FD_KIND_COUNT])
+MID_STARTUP void mid_fd_setup(const enum mid_fast fast[MID_FD_KIND_COUNT])
 {
 	for(int k = 0; k < MID_FD_KIND_COUNT; k++)
 		fast_bits[k] = (unsigned char)(fast[k] << 4);

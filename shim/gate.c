@@ -43,7 +43,7 @@ static _Atomic uint64_t n_validates, n_denies;
  * before main, and libc's function lies on a page of its text that a
  * small program never touches (a page fault, here dearer than the
  * system call). */
-static int coarse_res(struct timespec *res)
+MID_STARTUP static int coarse_res(struct timespec *res)
 {
 #if defined(__x86_64__)
 	long rc;
@@ -58,7 +58,7 @@ static int coarse_res(struct timespec *res)
 #endif
 }
 
-void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
+MID_STARTUP void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 {
 	enum mid_fast fast[MID_FD_KIND_COUNT];
 	struct timespec res;
@@ -101,7 +101,7 @@ void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, void *ctx)
 
 /* Cache an allow until 'until' (0: drop it). The fast copy goes first
  * when dropping and last when granting, so it never outlives the other. */
-static void set_allow(uint64_t until)
+MID_STARTUP static void set_allow(uint64_t until)
 {
 	if(!until || !coarse_lag || until <= coarse_lag) {
 		atomic_store_explicit(&mid_allow_coarse, 0, memory_order_release);
@@ -113,18 +113,18 @@ static void set_allow(uint64_t until)
 }
 
 /* Fresh by either clock: the coarse one first, it costs a few ns. */
-static bool fresh(void)
+MID_STARTUP static bool fresh(void)
 {
 	return mid_gate_fresh() ||
 	       mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire);
 }
 
-uint64_t mid_gate_allow_until(void)
+MID_STARTUP uint64_t mid_gate_allow_until(void)
 {
 	return atomic_load_explicit(&allow_until, memory_order_acquire);
 }
 
-void mid_gate_inherit(uint64_t until_ms)
+MID_STARTUP void mid_gate_inherit(uint64_t until_ms)
 {
 	uint64_t ttl, c, now;
 
@@ -267,7 +267,7 @@ int mid_gate_fork(void)
 	return ask(&ev, -1, 0);
 }
 
-int mid_gate_startup(void)
+MID_STARTUP int mid_gate_startup(void)
 {
 	struct mid_event ev;
 

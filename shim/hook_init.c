@@ -43,6 +43,21 @@ void *mid_real(const char *name)
 	return p;
 }
 
+/* What pthread_atfork does: glibc links that small function into the
+ * library from libc_nonshared.a, at the end of the text, away from the
+ * start-up code. */
+extern void *__dso_handle;
+int __register_atfork(void (*prepare)(void), void (*parent)(void), void (*child)(void),
+		      void *dso);
+
+/* DT_FINI (the Makefile links with -fini=mid_fini): crtn's _fini does
+ * nothing, but sits at the far end of the text, and calling it at exit
+ * faulted in a window of text no other exit code uses. */
+void mid_fini(void);
+MID_STARTUP void mid_fini(void)
+{
+}
+
 static void die(const char *what, const char *err)
 {
 	mid_shim_say("%s: %s", what, err);
@@ -52,7 +67,7 @@ static void die(const char *what, const char *err)
 /* Read and check the org key, and the client's settings with it; a bad
  * one stops the process with exit 126 and one line saying why.
  * 'getenv_fn' reads the settings. */
-static void load_key(const char *(*getenv_fn)(const char *))
+MID_STARTUP static void load_key(const char *(*getenv_fn)(const char *))
 {
 	char err[1024];
 
@@ -147,7 +162,7 @@ static void report(const char *body, size_t len)
 /* getenv, but without libc's: every gated process runs this before
  * main, and each libc page it touches that the program itself does not
  * costs the start a page fault. */
-static const char *env(const char *name)
+MID_STARTUP static const char *env(const char *name)
 {
 	size_t n = strlen(name);
 
@@ -230,7 +245,7 @@ void mid_shim_release_range(unsigned lo, unsigned hi)
 		mid_shim_release_fd(fd);
 }
 
-static void setup(void)
+MID_STARTUP static void setup(void)
 {
 	sigset_t mask;
 	char err[1024];
@@ -258,7 +273,7 @@ static void setup(void)
 	mid_gate_setup(&config, validate, NULL);
 	mid_enforce_set_report(report);
 	mid_enforce_origin(decider);
-	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
+	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
 
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))
@@ -287,7 +302,7 @@ static void setup(void)
 	mid_gate_startup();
 }
 
-int mid_shim_init_now(void)
+MID_STARTUP int mid_shim_init_now(void)
 {
 	pthread_once(&once, setup);
 	return 1;

@@ -151,7 +151,7 @@ static int count(struct dl_phdr_info *i, size_t n, void *arg)
 	return 1;
 }
 
-int mid_late_bind(void)
+MID_STARTUP int mid_late_bind(void)
 {
 	struct dl_find_object o;
 
@@ -184,7 +184,7 @@ void mid_late_rebind(void)
 
 #else
 
-int mid_late_bind(void)
+MID_STARTUP int mid_late_bind(void)
 {
 	return 0;
 }

@@ -286,7 +286,7 @@ static int gate_stream(FILE *f)
  * ended the process). With 'linebuf', only line-buffered streams (what
  * _flushlbf flushes); with 'f', that one stream.
  */
-static void gate_pending(FILE *f, int linebuf)
+MID_STARTUP static void gate_pending(FILE *f, int linebuf)
 {
 	mid_io_iter it;
 

@@ -336,7 +336,7 @@ void mid_record_denial(const struct mid_config *cfg, const struct mid_record_den
 	mid_shim_leave(&mask);
 }
 
-void mid_record_flush(void)
+MID_STARTUP void mid_record_flush(void)
 {
 	sigset_t mask;
 
