@@ -61,8 +61,8 @@ static int ip6_char(char ch)
 	       (ch >= 'A' && ch <= 'F') || ch == ':' || ch == '.';
 }
 
-MID_STARTUP static enum mid_rc parse_port(const char *p, size_t n, char *out, const char *url,
-                              char *err, size_t errlen)
+MID_STARTUP static enum mid_rc parse_port(const char *p, size_t n, char *out,
+                                          const char *url, char *err, size_t errlen)
 {
 	long v = 0;
 	size_t i;
@@ -93,8 +93,9 @@ MID_STARTUP static enum mid_rc parse_port(const char *p, size_t n, char *out, co
 }
 
 /* host[:port] or [v6]:port, up to the end of the URL or a lone "/". */
-MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a, struct mid_url *u,
-                                   char *err, size_t errlen)
+MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a,
+                                               struct mid_url *u, char *err,
+                                               size_t errlen)
 {
 	size_t n = span_to(a, "/?#"), hl;
 	const char *host = a, *colon;
@@ -149,7 +150,8 @@ MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a, s
 	return MID_OK;
 }
 
-MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err, size_t errlen)
+MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *err,
+                                      size_t errlen)
 {
 	memset(u, 0, sizeof(*u));
 	if(!url || !*url)
@@ -177,8 +179,8 @@ MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *
 	return url_err(err, errlen, url, "unsupported scheme");
 }
 
-MID_STARTUP enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n, char *err,
-                               size_t errlen)
+MID_STARTUP enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, size_t *n,
+                                           char *err, size_t errlen)
 {
 	char one[MID_URL_MAX];
 	const char *p = list;
