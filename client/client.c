@@ -728,6 +728,26 @@ static void drain(struct mid_client *c, uint64_t deadline)
 	drop(c);
 }
 
+/*
+ * Makes the kept connection fit for the next request, or forgets it. A
+ * number that no longer holds our socket is the program's now: forgotten,
+ * never written to, and a fresh connection made. One answer is outstanding
+ * at a time: an earlier report's is read first. An idle connection the
+ * server has closed is replaced before use.
+ */
+static void conn_check(struct mid_client *c, uint64_t deadline)
+{
+	if(c->fd >= 0 && !own_fd(c)) {
+		c->fd = -1;
+		c->served = 0;
+		c->unread = 0;
+	}
+	if(c->fd >= 0 && c->unread)
+		drain(c, deadline);
+	if(c->fd >= 0 && stale(c->fd))
+		drop(c);
+}
+
 enum mid_rc mid_client_report(struct mid_client *c, const char *body, size_t len)
 {
 	char req[MID_REQUEST_MAX];
@@ -748,16 +768,7 @@ enum mid_rc mid_client_report(struct mid_client *c, const char *body, size_t len
 	             (int)len, body);
 	if(h < 0 || (size_t)h >= sizeof(req))
 		return MID_ERR_TOO_BIG;
-	if(c->fd >= 0 && !own_fd(c)) {
-		c->fd = -1;
-		c->served = 0;
-		c->unread = 0;
-	}
-	/* One answer outstanding at a time: an earlier report's goes first. */
-	if(c->fd >= 0 && c->unread)
-		drain(c, deadline);
-	if(c->fd >= 0 && stale(c->fd))
-		drop(c);
+	conn_check(c, deadline);
 	if(c->fd < 0)
 		rc = open_conn(c, deadline, &d, &e);
 	while(!rc && off < (size_t)h) {
@@ -855,19 +866,8 @@ static enum mid_rc attempt(struct mid_client *c, enum mid_call kind, const char 
 	}
 	if(c->url.scheme == MID_SCHEME_HTTPS)
 		return mid_https_call(c, deadline, d);
-	/* A number that no longer holds our socket is the program's now:
-	 * forgotten, never written to, and a fresh connection made. An idle
-	 * connection the server has closed is replaced before use; the retry
-	 * below covers a close that races with our request. */
-	if(c->fd >= 0 && !own_fd(c)) {
-		c->fd = -1;
-		c->served = 0;
-		c->unread = 0;
-	}
-	if(c->fd >= 0 && c->unread)
-		drain(c, deadline);
-	if(c->fd >= 0 && stale(c->fd))
-		drop(c);
+	/* The retry below covers a close that races with our request. */
+	conn_check(c, deadline);
 	for(;;) {
 		reused = c->fd >= 0;
 		if(!reused) {

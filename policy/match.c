@@ -13,16 +13,23 @@
 #include <string.h>
 #include <sys/socket.h>
 
-static bool any_path(char *const *globs, size_t n, const char *s)
+/* Whether 's' (no value: never) matches any of the 'n' 'globs' by 'match'. */
+static bool any_glob(char *const *globs, size_t n, const char *s,
+		     bool (*match)(const char *, const char *))
 {
 	size_t i;
 
 	if(!s)
 		return false;
 	for(i = 0; i < n; i++)
-		if(mid_glob_path(globs[i], s))
+		if(match(globs[i], s))
 			return true;
 	return false;
+}
+
+static bool any_path(char *const *globs, size_t n, const char *s)
+{
+	return any_glob(globs, n, s, mid_glob_path);
 }
 
 static bool any_argv(char *const *globs, size_t n, char *const *argv)
@@ -35,17 +42,6 @@ static bool any_argv(char *const *globs, size_t n, char *const *argv)
 	return false;
 }
 
-static bool any_host(char *const *globs, size_t n, const char *host)
-{
-	size_t i;
-
-	if(!host)
-		return false;
-	for(i = 0; i < n; i++)
-		if(mid_glob_host(globs[i], host))
-			return true;
-	return false;
-}
 
 static bool inet(const struct mid_event *ev)
 {
@@ -94,7 +90,7 @@ static bool rule_matches(const struct mid_rule *r, const struct mid_event *ev)
 		if(!hit)
 			return false;
 	}
-	if((r->have & MID_M_HOST) && !any_host(r->host, r->nhost, ev->host))
+	if((r->have & MID_M_HOST) && !any_glob(r->host, r->nhost, ev->host, mid_glob_host))
 		return false;
 	if((r->have & MID_M_PATH) && !path_matches(r, ev))
 		return false;

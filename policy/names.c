@@ -92,45 +92,23 @@ const char *mid_action_name(enum mid_action a)
 	return name(mid_action_names, MID_ARRAY_LEN(mid_action_names), (unsigned)a);
 }
 
-enum mid_rc mid_kind_from_name(const char *s, enum mid_kind *out)
-{
-	unsigned i;
-	enum mid_rc rc = lookup(mid_kind_names, MID_ARRAY_LEN(mid_kind_names), 0, s, &i);
+/* FROM_NAME: defines 'fn', which sets '*out' to the value of 'type' whose
+ * name in 'table' (from index 'first' on) is 's'. */
+#define FROM_NAME(fn, type, table, first)                                    \
+	enum mid_rc fn(const char *s, type *out)                              \
+	{                                                                     \
+		unsigned i;                                                   \
+		enum mid_rc rc = lookup(table, MID_ARRAY_LEN(table), first, s, &i); \
+		                                                              \
+		if(!rc)                                                       \
+			*out = (type)i;                                       \
+		return rc;                                                    \
+	}
 
-	if(!rc)
-		*out = (enum mid_kind)i;
-	return rc;
-}
-
-enum mid_rc mid_action_from_name(const char *s, enum mid_action *out)
-{
-	unsigned i;
-	enum mid_rc rc = lookup(mid_action_names, MID_ARRAY_LEN(mid_action_names), 0, s, &i);
-
-	if(!rc)
-		*out = (enum mid_action)i;
-	return rc;
-}
-
-enum mid_rc mid_fsop_from_name(const char *s, enum mid_fsop *out)
-{
-	unsigned i;
-	enum mid_rc rc = lookup(fsops, MID_ARRAY_LEN(fsops), 1, s, &i);
-
-	if(!rc)
-		*out = (enum mid_fsop)i;
-	return rc;
-}
-
-enum mid_rc mid_fdkind_from_name(const char *s, enum mid_fdkind *out)
-{
-	unsigned i;
-	enum mid_rc rc = lookup(fdkinds, MID_ARRAY_LEN(fdkinds), 0, s, &i);
-
-	if(!rc)
-		*out = (enum mid_fdkind)i;
-	return rc;
-}
+FROM_NAME(mid_kind_from_name, enum mid_kind, mid_kind_names, 0)
+FROM_NAME(mid_action_from_name, enum mid_action, mid_action_names, 0)
+FROM_NAME(mid_fsop_from_name, enum mid_fsop, fsops, 1)
+FROM_NAME(mid_fdkind_from_name, enum mid_fdkind, fdkinds, 0)
 
 enum mid_rc mid_on_deny_parse(const char *s, enum mid_on_deny *out, int *exit_code)
 {

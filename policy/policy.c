@@ -483,6 +483,18 @@ static enum mid_rc one_port(struct ctx *c, const cJSON *v, struct mid_rule *r, s
 	return MID_OK;
 }
 
+/*
+ * Appends 'name' to the ", "-separated list of valid names in 'buf' (of
+ * 'size' bytes, 'used' of them taken) for an error message; returns the
+ * new length. A full buffer keeps what it has.
+ */
+static size_t add_name(char *buf, size_t size, size_t used, const char *name)
+{
+	if(used >= size)
+		return used;
+	return used + (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
+}
+
 static const char expect_op[] = "an op name or an array of them";
 
 static enum mid_rc one_op(struct ctx *c, const cJSON *v, struct mid_rule *r, size_t i)
@@ -495,9 +507,8 @@ static enum mid_rc one_op(struct ctx *c, const cJSON *v, struct mid_rule *r, siz
 	if(!cJSON_IsString(v))
 		return fail(c, MID_ERR_INVAL, v, "\"op\" must be %s, not %s", expect_op, type_name(v));
 	if(mid_fsop_from_name(v->valuestring, &op)) {
-		for(k = 1; k < MID_FS_OP_COUNT && used < sizeof(valid); k++)
-			used += (size_t)snprintf(valid + used, sizeof(valid) - used, "%s%s",
-						 k > 1 ? ", " : "", mid_fsop_name((enum mid_fsop)k));
+		for(k = 1; k < MID_FS_OP_COUNT; k++)
+			used = add_name(valid, sizeof(valid), used, mid_fsop_name((enum mid_fsop)k));
 		return fail(c, MID_ERR_INVAL, v, "unknown op \"" SHOW "\" (valid: %s)",
 			    v->valuestring, valid);
 	}
@@ -522,9 +533,8 @@ static enum mid_rc one_fd(struct ctx *c, const cJSON *v, struct mid_rule *r, siz
 			MID_FD_FILE, MID_FD_DIR, MID_FD_TTY, MID_FD_PIPE, MID_FD_CHR,
 			MID_FD_BLK, MID_FD_SOCKET, MID_FD_OTHER, MID_FD_UNKNOWN,
 		};
-		for(k = 0; k < MID_ARRAY_LEN(order) && used < sizeof(valid); k++)
-			used += (size_t)snprintf(valid + used, sizeof(valid) - used, "%s%s",
-						 k ? ", " : "", mid_fdkind_name(order[k]));
+		for(k = 0; k < MID_ARRAY_LEN(order); k++)
+			used = add_name(valid, sizeof(valid), used, mid_fdkind_name(order[k]));
 		return fail(c, MID_ERR_INVAL, v, "unknown fd kind \"" SHOW "\" (valid: %s)",
 			    v->valuestring, valid);
 	}
