@@ -316,18 +316,21 @@ demo-adopt: deps
 format:
 	$(Q)clang-format -i $(wildcard */*.c */*.h tests/*/*.c)
 
-# Static checks: cppcheck on the C sources, shellcheck on every shell
-# script (errors for now; its warnings are not yet fixed everywhere), and
-# a clang-format check of the files already in the format of .clang-format
-# (FORMAT_CLEAN; `make format` rewrites the rest).
-SHELL_SRC = $(wildcard scripts/*.sh bench/*.sh examples/*/*.sh tests/*.sh tests/*/*.sh \
-	tests/*/*.lib) contrib/bash-completion/midshim
+# Static checks: cppcheck on the C sources, shellcheck (warnings and up)
+# on every shell script, and a clang-format check of the files already in
+# the format of .clang-format (FORMAT_CLEAN; `make format` rewrites the
+# rest). SHELL_SRC is every file with a sh/bash first line, the sourced
+# libraries (*.lib, which have none) and the bash completion; a new script
+# is checked without being listed here.
+SHELL_SRC = $(sort $(shell git ls-files 2>/dev/null | xargs -r awk \
+	'FNR == 1 && /^\#!\/(bin\/|usr\/bin\/env )(ba)?sh( |$$)/ { print FILENAME } { nextfile }') \
+	$(wildcard tests/*.lib tests/*/*.lib) contrib/bash-completion/midshim)
 FORMAT_CLEAN = $(wildcard common/*.c common/*.h)
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \
 		--suppress=missingIncludeSystem -Icommon -Ipolicy -Iclient -Ishim \
 		common policy client shim server cli
-	$(Q)shellcheck -S error $(SHELL_SRC)
+	$(Q)shellcheck -S warning $(SHELL_SRC)
 	$(Q)clang-format --dry-run -Werror $(FORMAT_CLEAN)
 
 install: all

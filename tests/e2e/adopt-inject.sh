@@ -51,9 +51,8 @@ start() {
 
 # round DIR: make the program do one round, wait for it.
 round() {
-	local i
 	touch "$1/go"
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		[ -e "$1/go" ] || return 0
 		kill -0 "$P" 2>/dev/null || return 0
 		sleep 0.025
@@ -87,7 +86,7 @@ note "ok: after a revoke the injected gate stops the write, push off, keeper gon
 
 # ---- an injected, allowed program writes what an ungated one writes -----
 start "$T/plain" 3
-for r in 1 2 3; do round "$T/plain"; done
+for _ in 1 2 3; do round "$T/plain"; done
 wait "$P" || fail "the ungated run failed"
 start "$T/injected" 3
 round "$T/injected"
@@ -105,7 +104,7 @@ assert_eq "" "$(cat "$T/injected/err")" "nothing on stderr"
 v=$(api GET "/api/v1/devices/list?deviceId=$DEV" "$ORG_KEY")
 validates=$(echo "$v" | sed -n 's/.*"validates":\([0-9]*\).*/\1/p')
 [ "${validates:-0}" -ge 3 ] || fail "the injected program asked midd too seldom: $v"
-for i in $(seq 1 100); do kill -0 "$keeper" 2>/dev/null || break; sleep 0.05; done
+for _ in $(seq 1 100); do kill -0 "$keeper" 2>/dev/null || break; sleep 0.05; done
 note "ok: output identical to an ungated run ($(wc -l <"$T/plain/out") lines), $validates validates"
 
 # ---- refusals: one line, the target runs on untouched ----------------------
@@ -133,7 +132,7 @@ refused "static" "$S" "statically linked"
 env -u LD_PRELOAD "$PY" -c 'import select; select.epoll().poll()' &
 E=$!
 on_exit "kill -KILL $E 2>/dev/null"
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	[ "$(cut -d' ' -f1 "/proc/$E/syscall" 2>/dev/null)" = 232 ] && break
 	sleep 0.05
 done

@@ -37,14 +37,14 @@ ungated() {
 # trees TAG: the http.server (PYPID, PORT) and the bash loop with its
 # setsid child (BPID, writing $T/loop.TAG), both serving.
 trees() {
-	local tag=$1 i
+	local tag=$1
 	PORT=$(free_port)
 	ungated "$tag" "$PY" -m http.server --bind 127.0.0.1 --directory "$T/www" "$PORT"
 	PYPID=$UPID
 	ungated "$tag" bash -c 'setsid sleep 600 & while :; do echo x >>"$1"; sleep 0.02; done' \
 		_ "$T/loop.$tag"
 	BPID=$UPID
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		curl -fsS --max-time 1 "http://127.0.0.1:$PORT/" >/dev/null 2>&1 && break
 		sleep 0.05
 	done
@@ -73,8 +73,7 @@ for e in json.loads(body).get("entries", []):
 }
 
 keeper_gone() { # KEEPER
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		kill -0 "$1" 2>/dev/null || return 0
 		sleep 0.05
 	done
@@ -100,7 +99,7 @@ for r in $(seq 1 "$ROUNDS"); do
 		assert_contains "$OUT" "adopted     PIDs $PYPID,$BPID" "midctl status shows the tree"
 		audit_has ADOPT "by $(id -un): adopted"
 		audit_has ADOPT "$PYPID,$BPID"
-		[ "$(echo $(tag_pids "$tag") | wc -w)" -ge 3 ] || fail "expected python, bash and its setsid child"
+		[ "$(tag_pids "$tag" | wc -w)" -ge 3 ] || fail "expected python, bash and its setsid child"
 	fi
 	# Each round is only printed here; their median is held to the bound.
 	out=$(PUSH_BOUND_MS=5000 push_halt "$tag" 3 /api/v1/devices/revoke "$(body)" 2>&1) ||
@@ -162,7 +161,7 @@ note "ok: tracked tree"
 # ---- --pgid, and --systemd-unit (a unit's cgroup, killed in place) --------
 tag=pgid.$$
 ungated "$tag" setsid bash -c 'sleep 600 & sleep 600 & wait'
-for i in $(seq 1 100); do [ "$(echo $(tag_pids "$tag") | wc -w)" -ge 3 ] && break; sleep 0.02; done
+for _ in $(seq 1 100); do [ "$(tag_pids "$tag" | wc -w)" -ge 3 ] && break; sleep 0.02; done
 pg=$(awk '{ print $5 }' "/proc/$UPID/stat")
 "${AD[@]}" --pgid "$pg" >"$T/adopt.out" 2>"$T/adopt.err" || fail "adopt --pgid: $(cat "$T/adopt.err")"
 keeper=$(sed -n 's/.*keeper \([0-9]*\) .*/\1/p' "$T/adopt.out")
@@ -179,7 +178,7 @@ if [ -n "$MNT" ] && mkdir "$MNT/midshim-test-$$.slice" 2>/dev/null; then
 	on_exit "rmdir '$cg' '$MNT/midshim-test-$$.slice' 2>/dev/null"
 	tag=unit.$$
 	ungated "$tag" bash -c 'echo $$ >"$1/cgroup.procs" && exec bash -c "setsid sleep 600 & sleep 600"' _ "$cg"
-	for i in $(seq 1 100); do [ "$(wc -l <"$cg/cgroup.procs")" -ge 3 ] && break; sleep 0.02; done
+	for _ in $(seq 1 100); do [ "$(wc -l <"$cg/cgroup.procs")" -ge 3 ] && break; sleep 0.02; done
 	"${AD[@]}" --systemd-unit "$unit" >"$T/adopt.out" 2>"$T/adopt.err" ||
 		fail "adopt --systemd-unit: $(cat "$T/adopt.err")"
 	assert_contains "$(cat "$T/adopt.out")" "(unit-cgroup $cg)" "the unit's own cgroup is kept"
@@ -224,7 +223,7 @@ set -e
 assert_eq 3 "$rc" "adopting a revoked device"
 grep -Eq "device $DEV is denied \(DEVICE_REVOKED, request_id $UUID_RE\): killed" "$T/adopt.err" ||
 	fail "no denial line: $(cat "$T/adopt.err")"
-for i in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.01; done
+for _ in $(seq 1 100); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.01; done
 kill -0 "$SPID" 2>/dev/null && fail "the process of a revoked device still runs"
 audit_has KILLED "killed 1 at adoption ($SPID)"
 device_restore "$DEV"

@@ -21,7 +21,7 @@ CTL=(env MIDSHIM_ADMIN_KEY_FILE="$T/admin/admin.key" "${OURS[@]}" "$BIN/midctl" 
 LOOP='for i in $(seq 1 3000); do : >"$1/victim"; rm -f "$1/victim"; echo "$i" >>"$1/out"; sleep 0.02; done'
 
 run_until_stopped() { # what: start the loop, wait for it to pass the deny, stop it with "$@"
-	local what=$1 pid n0 t0 t1 ms
+	local what=$1 pid t0 t1 ms
 	shift
 	rm -f "$T/out" "$T/err"
 	rm -rf "$T/w"

@@ -52,7 +52,7 @@ exec("touch", $ENV{M}) or exit 1;'
 rm -f "$T/loop.log"
 LD_PRELOAD=$PRELOAD bash -c "while :; do date >> $T/loop.log; sleep 0.05; done" 2>"$T/err" &
 pid=$!
-for i in $(seq 1 100); do [ -s "$T/loop.log" ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do [ -s "$T/loop.log" ] && break; sleep 0.05; done
 n=$(wc -l <"$T/loop.log")
 sleep 0.6
 n=$(($(wc -l <"$T/loop.log") - n))

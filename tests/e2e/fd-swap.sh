@@ -50,7 +50,7 @@ done
 grep -q ready "$T/out" || fail "restart: the program never got ready: $(cat "$T/err")"
 midd_stop
 midd_start
-sleep $(((MIDSHIM_TTL_MS + 150) / 1000)).$(printf '%03d' $(((MIDSHIM_TTL_MS + 150) % 1000)))
+sleep "$(((MIDSHIM_TTL_MS + 150) / 1000)).$(printf '%03d' "$(((MIDSHIM_TTL_MS + 150) % 1000))")"
 timeout 5 sh -c 'echo go > "$1"' _ "$GO" || true
 set +e
 wait "$pid"

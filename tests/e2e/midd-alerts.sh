@@ -95,8 +95,8 @@ PY
 # wait_got KIND DEVICE [PATH] [SECONDS]: wait for that post (30 s unless
 # told: a first try that failed waits 1 s, then 2 s, ...); print it.
 wait_got() {
-	local i r
-	for i in $(seq 1 $((${4:-30} * 20))); do
+	local r
+	for _ in $(seq 1 $((${4:-30} * 20))); do
 		r=$(got "$1" "$2" "${3:-/hook}")
 		[ -z "$r" ] || { echo "$r"; return 0; }
 		sleep 0.05
@@ -192,7 +192,7 @@ assert_eq True "${row%%|*}" "org alert: the signature verifies"
 recv_stop
 r=$(api POST /api/v1/devices/register "$ORG_KEY" '{"deviceId":"test:e2e:alerts:03"}')
 device_revoke "test:e2e:alerts:03"
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	ctl 0 "alert status" --json alert status
 	[[ $OUT == *'"last_error":"'* && $OUT != *'"pending":0,'*'"pending":0,'* ]] && break
 	sleep 0.1
@@ -228,7 +228,7 @@ PY
 note "ok: $(wc -l <"$T/recv.log") posts, all signed; the revoke queued before kill -9 arrived after the restart"
 
 # 7. Status after delivery, then remove.
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	ctl 0 "alert status" --json alert status
 	[[ $OUT == *'"pending":0,'*'"pending":0,'* ]] && break
 	sleep 0.1

@@ -28,9 +28,8 @@ tree() {
 	LPID=$!
 	on_exit "kill -KILL $LPID 2>/dev/null"
 	# launcher, bash, daemon, static child, sleep
-	local i
-	for i in $(seq 1 200); do
-		[ "$(echo $(tag_pids "$1") | wc -w)" -ge 5 ] && break
+	for _ in $(seq 1 200); do
+		[ "$(tag_pids "$1" | wc -w)" -ge 5 ] && break
 		sleep 0.05
 	done
 	push_wait "$DEV" 2 # the launcher's channel and bash's own
@@ -72,7 +71,7 @@ assert_eq 3 "$rc" "exit status passed through"
 "$MS" run --device "$DEV" --org-key-file "$T/keys/org.key" -- \
 	bash -c 'trap "exit 42" USR1; touch "$1"; while :; do sleep 0.05; done' _ "$T/ready" &
 LPID=$!
-for i in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.05; done
+for _ in $(seq 1 100); do [ -e "$T/ready" ] && break; sleep 0.05; done
 kill -USR1 "$LPID"
 set +e
 wait "$LPID"

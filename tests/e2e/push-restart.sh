@@ -12,8 +12,8 @@ shim_env "test:e2e:push:restart"
 DEV=$MIDSHIM_DEVICE_ID
 export MIDSHIM_TTL_MS=30000 MIDSHIM_PUSH=on
 
-for i in 1 2; do
-	MIDTEST_TAG=restart.$$ LD_PRELOAD=$PRELOAD sleep 600 >>"$T/out" 2>>"$T/err" </dev/null &
+for _ in 1 2; do
+	MIDTEST_TAG=restart.$$ LD_PRELOAD=$PRELOAD sleep 600 >>"$T/out" 2>>"$T/err" &
 	on_exit "kill -KILL $! 2>/dev/null"
 done
 push_wait "$DEV" 2

@@ -19,8 +19,8 @@ EOF2
 export MIDSHIM_POLICY=$T/policy.json MIDSHIM_AUDIT_LOG=$T/shim-audit.log
 mkdir -p "$T/keep"
 
-# audit_json [midctl audit options]: the audit trail as JSON in $T/audit.json.
-audit_json() { "${CTL[@]}" --json audit --device "$MIDSHIM_DEVICE_ID" "$@" >"$T/audit.json"; }
+# audit_json: the audit trail as JSON in $T/audit.json.
+audit_json() { "${CTL[@]}" --json audit --device "$MIDSHIM_DEVICE_ID" >"$T/audit.json"; }
 # report_row EVENT PID [FILE]: the report row of EVENT from PID (any PID
 # when it is "any") in FILE (default $T/audit.json, a midctl --json audit
 # or the API's answer), as "rule|program|detail", or "".

@@ -14,11 +14,13 @@ mkdir -p "$M"
 mount -t tmpfs -o size=4m,mode=0700 midshim-test "$M" ||
 	skip "cannot mount a tmpfs on $M (this test needs root and mount namespaces)"
 on_exit "umount -l '$M'"
+# shellcheck disable=SC2034 # midd_start in tests/lib.sh reads it
 DB_FILE=$M/midd.db
 
 storage_break() {
 	dd if=/dev/zero of="$M/fill" bs=4k 2>/dev/null || true
 	assert_eq 0 "$(df --output=avail -k "$M" | tail -n 1 | tr -d ' ')" "free space on $M"
+	# shellcheck disable=SC2034 # storage_run in storage.lib reads it
 	STORAGE_FAULT="the file system of the database is full"
 }
 

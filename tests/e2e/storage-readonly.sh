@@ -27,6 +27,7 @@ DB_FILE=$M/midd.db
 storage_break() {
 	chattr +i "$DB_FILE" "$DB_FILE-wal"
 	if echo x 2>/dev/null >>"$DB_FILE-wal"; then fail "chattr +i did not make $DB_FILE-wal read-only"; fi
+	# shellcheck disable=SC2034 # storage_run in storage.lib reads it
 	STORAGE_FAULT="the database file and its log are immutable (chattr +i)"
 }
 

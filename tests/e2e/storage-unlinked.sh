@@ -17,6 +17,7 @@ DB_FILE=$T/db/midd.db
 storage_break() {
 	sqlite3 "$DB_FILE" ".backup '$T/saved.db'"
 	rm "$DB_FILE" "$DB_FILE-wal" "$DB_FILE-shm"
+	# shellcheck disable=SC2034 # storage_run in storage.lib reads it
 	STORAGE_FAULT="the database file is unlinked (a copy taken before is kept)"
 }
 

@@ -8,7 +8,6 @@
 . "$(dirname "$0")/../lib.sh"
 midd_start
 shim_env "test:e2e:stress:01"
-LOG=$T/listener.log
 # A listener that accepts and closes at once, as fast as it can.
 LPORT=$(free_port)
 python3 - "$LPORT" <<'PY' &
@@ -28,7 +27,7 @@ while time.time() < end:
 PY
 LPID=$!
 on_exit "kill $LPID 2>/dev/null"
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	python3 -c "import socket; socket.create_connection(('127.0.0.1', $LPORT), 1).close()" 2>/dev/null && break
 	sleep 0.05
 done
@@ -61,7 +60,7 @@ TTL=100 MARGIN_MS=300
 mkdir -p "$T/sr"
 MIDSHIM_TTL_MS=$TTL LD_PRELOAD=$PRELOAD "$BIN/helpers/stress" "$T/sr" "$LPORT" 30 >"$T/out" 2>"$T/err" &
 pid=$!
-for i in $(seq 1 100); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 100); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
 sleep 1
 device_revoke
 t0=${EPOCHREALTIME/./}

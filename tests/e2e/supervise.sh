@@ -37,7 +37,7 @@ src=$MID_TOP/tests/helpers/sidefx.go
 if [ ! -x "$GOPROG" ] || [ "$src" -nt "$GOPROG" ]; then
 	mkdir -p "$BIN/go-cache" "$BIN/go-path"
 	(cd "$T" && GOCACHE=$BIN/go-cache GOPATH=$BIN/go-path GO111MODULE=off GOPROXY=off \
-		GOFLAGS= CGO_ENABLED=0 go build -o "$GOPROG.tmp" "$src") || fail "go build of $src"
+		GOFLAGS="" CGO_ENABLED=0 go build -o "$GOPROG.tmp" "$src") || fail "go build of $src"
 	mv "$GOPROG.tmp" "$GOPROG"
 fi
 
@@ -54,8 +54,7 @@ print(d[0].get("validates", 0) if d else 0)'
 sink_lines() { wc -l <"$T/sink"; }
 # The sink writes what it received a moment after the connection closes.
 sink_wait() { # N
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		[ "$(sink_lines)" -ge "$1" ] && return 0
 		sleep 0.05
 	done
@@ -124,10 +123,10 @@ check() {
 	rm -f "$T/go.$n"
 	MIDTEST_TAG=sup.$n.$$ MIDSHIM_PUSH=off MIDSHIM_TTL_MS=100 "$MS" run --device "$DEV" -- \
 		"$@" "$T/go.$n" "$T/revoked.$n" "$PORT" "${CHILD[@]}" >"$T/rv.$n.out" 2>"$T/rv.$n.err" &
-	local lpid=$! i c
+	local lpid=$! c
 	on_exit "kill -KILL $lpid 2>/dev/null"
 	# Until the launcher's child runs the program (its exec allowed).
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		c=$(cat "/proc/$lpid/task/$lpid/children" 2>/dev/null || true)
 		[ -n "$c" ] && [ "$(readlink "/proc/${c%% *}/exe" 2>/dev/null)" = "$1" ] && break
 		sleep 0.025

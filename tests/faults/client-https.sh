@@ -56,7 +56,7 @@ srv.serve_forever()
 PY
 SRV=$!
 on_exit "kill $SRV 2>/dev/null"
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && break
 	sleep 0.05
 done

@@ -10,6 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 midd_init
 shim_env "test:faults:failclosed:01"
+# shellcheck disable=SC2034 # expect_fault in tests/lib.sh reads it
 M=$T/marker
 export MIDSHIM_TIMEOUT_MS=400
 # The startup gate makes at most two calls (register, validate), each with

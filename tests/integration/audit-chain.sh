@@ -17,7 +17,7 @@ DEV=test:int:chain:01
 
 # Some rows: register, validates, a revoke and a restore, a report.
 api POST /api/v1/devices/register "$ORG_KEY" "{\"deviceId\":\"$DEV\"}" >/dev/null
-for i in 1 2 3 4 5 6 7 8; do
+for _ in 1 2 3 4 5 6 7 8; do
 	api POST /api/v1/devices/validate "$ORG_KEY" "{\"deviceId\":\"$DEV\"}" >/dev/null
 done
 "${CTL[@]}" revoke "$DEV" >/dev/null

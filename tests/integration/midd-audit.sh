@@ -25,8 +25,7 @@ req POST /api/v1/org/enable "$ADMIN_KEY"
 # audit_has QUERY JQ-CONDITION WHAT: poll the audit route (bounded) until
 # an entry satisfies the condition.
 audit_has() {
-	local i
-	for i in $(seq 1 40); do
+	for _ in $(seq 1 40); do
 		req GET "/api/v1/audit$1" "$ADMIN_KEY"
 		expect_status 200 "audit$1"
 		printf '%s' "$BODY" | jq -e "any(.entries[]; $2)" >/dev/null && return 0
@@ -77,7 +76,7 @@ req GET "/api/v1/audit?limit=100000" "$ADMIN_KEY"
 expect_status 200 "a limit over 1000 is capped"
 
 note "queued validate rows are flushed at a clean stop"
-for i in $(seq 1 30); do expect_code "$D" DEVICE_REVOKED; done
+for _ in $(seq 1 30); do expect_code "$D" DEVICE_REVOKED; done
 last=$(jf request_id)
 midd_stop
 assert_eq 1 "$(sqlite3 "$T/midd.db" "SELECT count(*) FROM audit WHERE request_id = '$last'")" "last validate in the db"

@@ -106,9 +106,11 @@ done
 note "missing key"
 code=$(curl -sS -o "$T/b" -w '%{http_code}' --data-binary '{"deviceId":"bad:prod:a:01"}' \
 	"$MIDSHIM_URL/api/v1/devices/register")
+# shellcheck disable=SC2034 # expect_status in midd.lib reads CODE
 BODY=$(cat "$T/b") CODE=$code
 check_error "register without a key" 401 UNAUTHORIZED
 code=$(curl -sS -o "$T/b" -w '%{http_code}' "$MIDSHIM_URL/api/v1/devices/list")
+# shellcheck disable=SC2034 # expect_status in midd.lib reads CODE
 BODY=$(cat "$T/b") CODE=$code
 check_error "list without a key" 401 UNAUTHORIZED
 
@@ -120,7 +122,7 @@ check_error "audit with a bad limit" 400 BAD_REQUEST
 
 note "keep-alive: many requests over one connection"
 urls=()
-for i in $(seq 1 20); do urls+=(-H "x-org-key: $ORG_KEY" --data-binary '{"deviceId":"bad:prod:a:01"}' "$MIDSHIM_URL/api/v1/devices/validate"); done
+for _ in $(seq 1 20); do urls+=(-H "x-org-key: $ORG_KEY" --data-binary '{"deviceId":"bad:prod:a:01"}' "$MIDSHIM_URL/api/v1/devices/validate"); done
 n=$(curl -sS -v "${urls[@]}" 2>"$T/v" | grep -o '"code":"ALLOW"' | wc -l)
 assert_eq 20 "$n" "keep-alive answers"
 grep -q 'Re-using existing connection' "$T/v" || fail "curl did not reuse the connection"

@@ -19,12 +19,12 @@ ulimit -Sn 1024
 # hold N SECONDS [connload prefix...]: connload idle in the background,
 # its output in $T/hold.N.out; waits until all N answered. Sets HOLD_PID.
 hold() {
-	local n=$1 secs=$2 i
+	local n=$1 secs=$2
 	shift 2
 	"$@" "$LOAD" idle "127.0.0.1:$MIDD_PORT" "$T/keys/org.key" "$DEV" "$n" "$secs" \
 		>"$T/hold.$n.out" 2>&1 &
 	HOLD_PID=$!
-	for i in $(seq 1 300); do
+	for _ in $(seq 1 300); do
 		grep -q '^ready' "$T/hold.$n.out" && return 0
 		kill -0 "$HOLD_PID" 2>/dev/null || fail "connload idle $n: $(cat "$T/hold.$n.out")"
 		sleep 0.05

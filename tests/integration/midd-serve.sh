@@ -26,7 +26,7 @@ note "a second midd on a live socket is refused"
 set +e
 "${OURS[@]}" "$BIN/midd" --db "$T/other.db" --listen none --socket "$S" 2>"$T/e" &
 p=$!
-for i in $(seq 1 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 50); do kill -0 $p 2>/dev/null || break; sleep 0.1; done
 kill -0 $p 2>/dev/null && { kill $p; fail "second midd kept running on a live socket"; }
 wait $p
 rc=$?
@@ -63,7 +63,7 @@ python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.ar
 "${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
 pid=$!
 ok=
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	curl -fsS --max-time 1 --unix-socket "$S" http://midd/healthz >/dev/null 2>&1 && { ok=1; break; }
 	sleep 0.05
 done
@@ -121,7 +121,7 @@ for l in "localhost:$port" "[::1]:$port"; do
 	host=${l%:*}
 	[ "$host" = localhost ] && host=127.0.0.1
 	ok=
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		curl -fsS --max-time 1 "http://$host:$port/healthz" >/dev/null 2>&1 && { ok=1; break; }
 		sleep 0.05
 	done
@@ -141,7 +141,7 @@ assert_file_contains "$T/e" "run \`midd init --db $T/empty.db\` first" "no-org m
 MIDD_DB=$T/midd.db "${OURS[@]}" "$BIN/midd" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
 pid=$!
 ok=
-for i in $(seq 1 100); do
+for _ in $(seq 1 100); do
 	curl -fsS --max-time 1 --unix-socket "$S" http://midd/healthz >/dev/null 2>&1 && { ok=1; break; }
 	sleep 0.05
 done

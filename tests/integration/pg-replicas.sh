@@ -44,13 +44,13 @@ export ORG_KEY ADMIN_KEY
 declare -A PID PORT
 # replica NAME [options]: start replica NAME and wait for its /healthz.
 replica() {
-	local name=$1 i
+	local name=$1
 	shift
 	PORT[$name]=${PORT[$name]:-$(free_port)}
 	"${OURS[@]}" "$BIN/midd" --db "$URL" --listen "127.0.0.1:${PORT[$name]}" --state-dir "$T" \
 		--replica-name "$name" --register-rate 0 "$@" >>"$T/midd-$name.log" 2>&1 &
 	PID[$name]=$!
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		curl -fsS --max-time 1 "http://127.0.0.1:${PORT[$name]}/healthz" >/dev/null 2>&1 && return 0
 		kill -0 "${PID[$name]}" 2>/dev/null || fail "replica $name exited: $(tail -n 5 "$T/midd-$name.log")"
 		sleep 0.05
@@ -59,9 +59,9 @@ replica() {
 }
 # stop NAME: SIGTERM; it must exit 0 within 10 s.
 stop() {
-	local pid=${PID[$1]} i rc=0
+	local pid=${PID[$1]} rc=0
 	kill -TERM "$pid"
-	for i in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	for _ in $(seq 1 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
 	kill -0 "$pid" 2>/dev/null && fail "replica $1 did not stop within 10 s"
 	wait "$pid" || rc=$?
 	assert_eq 0 "$rc" "replica $1 exit status at SIGTERM"
@@ -110,7 +110,7 @@ expect_code kill-299 ALLOW
 python3 "$PROBE" revokes "${PORT[A]}" "$ADMIN_KEY" kill 300 "$T/acked" &
 probe=$!
 # Kill once a few revokes are in, while more are in flight.
-for i in $(seq 1 200); do
+for _ in $(seq 1 200); do
 	[ "$(wc -l <"$T/acked")" -ge 20 ] && break
 	sleep 0.01
 done
