@@ -15,7 +15,10 @@
 # Prints one row per level in the form of bench/results.md on stdout, a
 # line per level on stderr; raw figures go to $BIN/bench-logs/devices.*.
 set -Eeuo pipefail
-[ -d "${BIN:-}" ] || { echo "devices: set BIN to the build directory (absolute)" >&2; exit 1; }
+ME=devices
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+[ -d "${BIN:-}" ] || die "set BIN to the build directory (absolute)"
 BB=$BIN/bench
 LOG=$BIN/bench-logs
 LEVELS=("$@")
@@ -24,19 +27,17 @@ N_VALIDATE=5000
 START_MAX_MS=5000 # for a million devices
 BYTES_MAX=200     # RSS per device
 for f in "$BIN/midd" "$BIN/midctl" "$BB/validate"; do
-	[ -x "$f" ] || { echo "devices: $f is missing; run 'make bench'" >&2; exit 1; }
+	[ -x "$f" ] || die "$f is missing; run 'make bench'"
 done
-command -v sqlite3 >/dev/null || { echo "devices: sqlite3 is needed (scripts/install-deps.sh)" >&2; exit 1; }
+command -v sqlite3 >/dev/null || die "sqlite3 is needed (scripts/install-deps.sh)"
 mkdir -p "$LOG"
 T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-devices.XXXXXX")
 MIDD_PID=
 cleanup() {
-	[ -z "$MIDD_PID" ] || { kill -TERM "$MIDD_PID" 2>/dev/null; wait "$MIDD_PID" 2>/dev/null; } || true
+	midd_kill
 	rm -rf "$T"
 }
 trap cleanup EXIT
-say() { echo "devices: $*" >&2; }
-die() { echo "devices: $*" >&2; exit 1; }
 
 # start N: a fresh database with N devices; midd started on it. Sets
 # PORT, MIDD_PID, START_MS and START_CPU_MS (from midd's start line).
@@ -65,18 +66,16 @@ start() {
 }
 
 stop() {
-	kill -TERM "$MIDD_PID" 2>/dev/null || true
-	wait "$MIDD_PID" 2>/dev/null || true
+	midd_kill
 	MIDD_PID=
 }
 
-rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$MIDD_PID/status"; }
 
 # measure N: sets RSS_KIB, P50, P99 and LIST_S for a midd on N devices.
 measure() {
 	local n=$1 t0
 	start "$n"
-	RSS_KIB=$(rss_kib)
+	RSS_KIB=$(midd_rss_kib)
 	"$BB/validate" "http://127.0.0.1:$PORT" "$T/db/keys/org.key" bench:devices:fresh:01 "$N_VALIDATE" \
 		>"$LOG/devices.validate.$n" || die "validate on $n devices failed: $(cat "$LOG/devices.validate.$n")"
 	read -r _ _ _ P50 _ _ _ P99 _ <"$LOG/devices.validate.$n"

@@ -19,7 +19,10 @@
 # machine lacks the memory (2 MiB per process plus 2 GiB) or the
 # processes and descriptors for it.
 set -Eeuo pipefail
-[ -d "${BIN:-}" ] || { echo "live: set BIN to the build directory (absolute)" >&2; exit 1; }
+ME=live
+# shellcheck source=bench/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+[ -d "${BIN:-}" ] || die "set BIN to the build directory (absolute)"
 SHIM=$BIN/libmidshim.so
 BB=$BIN/bench
 LOG=$BIN/bench-logs
@@ -31,9 +34,7 @@ N_FRESH=5000      # timed validates of the fresh client
 P99_MAX_US=5000
 DEV=bench:live:proc:01
 
-for f in "$SHIM" "$BB/live" "$BB/validate"; do
-	[ -x "$f" ] || [ -f "$f" ] || { echo "live: $f is missing; run 'make bench'" >&2; exit 1; }
-done
+need_built "$SHIM" "$BB/live" "$BB/validate"
 mkdir -p "$LOG"
 # The processes' files go to memory when it can: no disk in the figures.
 TD=/dev/shm
@@ -47,10 +48,7 @@ cleanup() {
 	rm -rf "$T"
 }
 trap cleanup EXIT
-say() { echo "live: $*" >&2; }
-die() { echo "live: $*" >&2; exit 1; }
 fds() { find "/proc/$MIDD_PID/fd" -mindepth 1 -maxdepth 1 2>/dev/null | wc -l; }
-rss() { awk '/^VmRSS/ { print $2 }' "/proc/$MIDD_PID/status"; }
 mem_avail_mib() { awk '/^MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; }
 
 [[ ${MIDD_PORT:-} =~ ^[0-9]+$ ]] && [ -n "${MIDD_PID:-}" ] && [ -f "${KEYS:-}/org.key" ] ||
@@ -65,7 +63,7 @@ export MIDSHIM_URL=$URL MIDSHIM_DEVICE_ID=$DEV MIDSHIM_ORG_KEY_FILE=$KEYS/org.ke
 "$BB/validate" "$URL" "$KEYS/org.key" bench:live:fresh:01 "$N_FRESH" >"$LOG/live.fresh.0" ||
 	die "fresh validate failed: $(cat "$LOG/live.fresh.0")"
 FDS0=$(fds)
-RSS0=$(rss)
+RSS0=$(midd_rss_kib)
 say "midd before: $RSS0 KiB, $FDS0 descriptors, $MAXC for connections and channels; $(cat "$LOG/live.fresh.0")"
 
 for n in "${LEVELS[@]}"; do
@@ -110,7 +108,7 @@ for n in "${LEVELS[@]}"; do
 	alive=0
 	for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
 	fdsn=$(fds)
-	rssn=$(rss)
+	rssn=$(midd_rss_kib)
 	read -r _ _ _ p50 _ _ _ p99 _ <"$LOG/live.fresh.$n"
 	rss_per=$(awk -v a="$rssn" -v b="$RSS0" -v n="$n" 'BEGIN { printf "%.1f", (a - b) / n }')
 	fds_per=$(awk -v a="$fdsn" -v b="$FDS0" -v n="$n" 'BEGIN { printf "%.2f", (a - b) / n }')

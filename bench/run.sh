@@ -20,6 +20,9 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
+ME=bench
+# shellcheck source=bench/common.sh
+. "$TOP/bench/common.sh"
 B=${B:-build}
 case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
 SHIM=$BIN/libmidshim.so
@@ -58,12 +61,10 @@ SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
 PTRACE_SET=write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,sendmmsg,connect,execve,execveat,open,openat,creat,truncate,ftruncate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat,chmod,fchmodat,chown,fchownat
 PTRACE="strace -f -qq --seccomp-bpf -o /dev/null -e trace=$PTRACE_SET"
 
-for f in "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live" \
-	"$BB/static_supcost"; do
-	[ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is missing; run 'make bench'" >&2; exit 1; }
-done
+need_built "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live" \
+	"$BB/static_supcost"
 for t in strace curl awk; do
-	command -v "$t" >/dev/null || { echo "bench: $t is needed (scripts/install-deps.sh)" >&2; exit 1; }
+	command -v "$t" >/dev/null || die "$t is needed (scripts/install-deps.sh)"
 done
 
 rm -rf "$LOG"
@@ -71,14 +72,11 @@ mkdir -p "$LOG" "$OUT"
 T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-bench.XXXXXX")
 MIDD_PID=
 cleanup() {
-	[ -z "$MIDD_PID" ] || { kill -TERM "$MIDD_PID" 2>/dev/null; wait "$MIDD_PID" 2>/dev/null; } || true
+	midd_kill
 	rm -rf "$T"
 }
 trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND (logs in $LOG)" >&2' ERR
-
-say() { echo "bench: $*" >&2; }
-die() { echo "bench: $*" >&2; exit 1; }
 
 # ---- numbers -----------------------------------------------------------
 median() { sort -g | awk '{ v[NR] = $1 } END { if(!NR) exit 1
