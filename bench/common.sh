@@ -2,8 +2,10 @@
 # shellcheck shell=bash
 # Helpers the benchmark scripts share (sourced by bench/run.sh,
 # bench/devices.sh and bench/live.sh; not run on its own). The script
-# sets ME, the word its messages start with, before it calls them.
+# names itself first with msg_prefix.
 
+# msg_prefix WORD: say and die start their lines with "WORD: ".
+msg_prefix() { ME=$1; }
 say() { echo "$ME: $*" >&2; }
 die() { echo "$ME: $*" >&2; exit 1; }
 

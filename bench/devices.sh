@@ -15,9 +15,9 @@
 # Prints one row per level in the form of bench/results.md on stdout, a
 # line per level on stderr; raw figures go to $BIN/bench-logs/devices.*.
 set -Eeuo pipefail
-ME=devices
 # shellcheck source=bench/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+msg_prefix devices
 [ -d "${BIN:-}" ] || die "set BIN to the build directory (absolute)"
 BB=$BIN/bench
 LOG=$BIN/bench-logs

@@ -19,9 +19,9 @@
 # machine lacks the memory (2 MiB per process plus 2 GiB) or the
 # processes and descriptors for it.
 set -Eeuo pipefail
-ME=live
 # shellcheck source=bench/common.sh
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+msg_prefix live
 [ -d "${BIN:-}" ] || die "set BIN to the build directory (absolute)"
 SHIM=$BIN/libmidshim.so
 BB=$BIN/bench

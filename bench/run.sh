@@ -20,9 +20,9 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
-ME=bench
 # shellcheck source=bench/common.sh
 . "$TOP/bench/common.sh"
+msg_prefix bench
 B=${B:-build}
 case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
 SHIM=$BIN/libmidshim.so
