@@ -55,10 +55,9 @@ RECV_PID=
 # On a loaded machine python3 takes seconds to import http.server: wait
 # up to 60 s for the port (bash's /dev/tcp costs no process).
 recv_start() {
-	local i
 	"$PY" "$T/recv.py" "$RECV_PORT" "$T" &
 	RECV_PID=$!
-	for i in $(seq 1 600); do
+	for _ in $(seq 1 600); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$RECV_PORT") 2>/dev/null && return 0
 		kill -0 "$RECV_PID" 2>/dev/null || fail "the receiver exited at start"
 		sleep 0.1
@@ -242,7 +241,7 @@ assert_contains "$ERR" "NOT_FOUND" "alert remove of a removed hook"
 ctl 0 "alert list" alert list
 assert_not_contains "$OUT" "/slack" "alert list after remove"
 # Both changes are in the audit trail, without the secret or the path.
-for i in $(seq 1 50); do
+for _ in $(seq 1 50); do
 	r=$(api GET "/api/v1/audit?limit=1000" "$ADMIN_KEY")
 	[[ $r == *'"route":"alert/remove"'* ]] && break
 	sleep 0.1

@@ -22,8 +22,7 @@ target() {
 	TPID=$!
 	on_exit "kill $TPID 2>/dev/null"
 	# setsid has run once sleep runs
-	local i
-	for i in $(seq 1 250); do
+	for _ in $(seq 1 250); do
 		[ "$(readlink "/proc/$TPID/exe" 2>/dev/null)" != "$SLEEP" ] || return 0
 		sleep 0.02
 	done
@@ -31,8 +30,7 @@ target() {
 }
 alive() { kill -0 "$1" 2>/dev/null; }
 reap() { # pid: wait for it to go (it was signalled)
-	local i
-	for i in $(seq 1 100); do alive "$1" || return 0; sleep 0.02; done
+	for _ in $(seq 1 100); do alive "$1" || return 0; sleep 0.02; done
 	return 1
 }
 
@@ -60,7 +58,7 @@ rm -f "$GO"
 mkfifo "$GO"
 LD_PRELOAD=$PRELOAD GO=$GO "$SIG" self "$TPID" >"$T/out" 2>"$T/err" </dev/null &
 pid=$!
-for i in $(seq 1 200); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 1 200); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
 device_revoke
 sleep 0.3
 timeout 5 sh -c 'echo go >"$1"' _ "$GO" || true
