@@ -94,7 +94,7 @@ ctl budget set "$DEV"
 
 # An idle process of the device with a push channel.
 MIDTEST_TAG=idle.$$ MIDSHIM_PUSH=on MIDSHIM_TTL_MS=30000 LD_PRELOAD=$PRELOAD \
-	sleep 60 >"$T/idle.out" 2>"$T/idle.err" </dev/null &
+	sleep 60 >"$T/idle.out" 2>"$T/idle.err" &
 IDLE=$!
 on_exit "kill -KILL $IDLE 2>/dev/null"
 push_wait "$DEV" 1
