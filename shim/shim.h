@@ -147,33 +147,34 @@ enum mid_side {
 	MID_SIDE_KINDS
 };
 
-/* One thread's counts: only its owner writes 'n'. */
-struct mid_side_slot {
+/* One thread's counts, in its TLS block: the page a hook already
+ * touches for mid_in_shim, so counting adds no page to what a system
+ * call's return may have left out of the TLB. Only the thread writes
+ * them; 'reg' says whether a validating thread can find them. */
+struct mid_side_tls {
 	_Atomic uint64_t n[MID_SIDE_KINDS];
-	uint64_t sent[MID_SIDE_KINDS]; /* under the flight lock */
-	_Atomic int owned;
-} __attribute__((aligned(64)));
+	int reg; /* 0 not yet, 1 registered, 2 no room: counts go to the common ones */
+};
+extern __thread struct mid_side_tls mid_side_tls __attribute__((tls_model("initial-exec")));
 
-/* This thread's slot; NULL until its first count. */
-extern __thread struct mid_side_slot *mid_side_mine __attribute__((tls_model("initial-exec")));
-struct mid_side_slot *mid_side_claim(void);
+/* The first count of a thread, or any when it found no room. */
+void mid_side_slow(enum mid_side k, uint64_t n);
 /* An atomic add to the counters fork children share (execs). */
 void mid_side_add_common(enum mid_side k, uint64_t n);
 
-/* Count 'n' of 'k' for this thread: a load and a store in its own slot.
+/* Count 'n' of 'k' for this thread: a load and a store in its own TLS.
  * The shim's own traffic is not counted. */
 static inline void mid_side_add(enum mid_side k, uint64_t n)
 {
-	struct mid_side_slot *s = mid_side_mine;
-
 	if(mid_in_shim)
 		return;
-	if(__builtin_expect(!s, 0) && !(s = mid_side_claim())) {
-		mid_side_add_common(k, n);
+	if(__builtin_expect(mid_side_tls.reg != 1, 0)) {
+		mid_side_slow(k, n);
 		return;
 	}
 	/* One writer: a plain add, without a locked instruction. */
-	atomic_store_explicit(&s->n[k], atomic_load_explicit(&s->n[k], memory_order_relaxed) + n,
+	atomic_store_explicit(&mid_side_tls.n[k],
+			      atomic_load_explicit(&mid_side_tls.n[k], memory_order_relaxed) + n,
 			      memory_order_relaxed);
 }
 

@@ -164,6 +164,23 @@ assert_eq 150 "$(wc -l <"$T/out")" "the device without a budget made every conne
 ctl budget show "$FREE"
 assert_eq "no budget" "$OUT" "budget show of a device without one"
 
+# Threads count each in their own TLS; what an ended thread had not sent
+# is kept for the next validate: 4 threads x 25 connects, joined, then a
+# write after the TTL carries them.
+ctl budget set "$FREE" --connects 1000/1h
+MIDSHIM_DEVICE_ID=$FREE expect_allowed "threads" "$PY" -c '
+import os, socket, sys, threading, time
+def run():
+    for _ in range(25):
+        socket.create_connection(("127.0.0.1", int(sys.argv[1])), 5).close()
+ts = [threading.Thread(target=run) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+time.sleep(float(sys.argv[2]) / 1000 + 0.1)
+print("done", flush=True)' "$PORT" "$TTL"
+ctl budget show "$FREE"
+assert_eq "connects  100 of 1000/1h" "$OUT" "the connects of ended threads"
+
 # An old-style validate: no counts, no mode, no binding.
 R=$(api POST /api/v1/devices/validate "$ORG_KEY" "{\"deviceId\":\"$FREE\"}")
 assert_contains "$R" '200 {"allowed":true,"code":"ALLOW"' "a validate without counts"
