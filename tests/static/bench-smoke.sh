@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: MIT
 # The benchmark harness still works: the hot-path program builds, runs
 # 1000 writes of each kind with and without the shim against a real midd
-# and prints a time per write, and the harness scripts parse. No timing
-# is asserted; `make bench` measures.
+# and prints a time per write, the harness scripts parse, and the
+# live-process and real-work rows come out of one tiny run each. No
+# timing is asserted; `make bench` measures.
 . "$(dirname "$0")/../lib.sh"
-for s in bench/run.sh bench/halt.sh bench/readme-table.sh bench/live.sh; do
+for s in bench/run.sh bench/halt.sh bench/readme-table.sh bench/live.sh bench/realwork.sh; do
 	bash -n "$TOP/$s" 2>"$T/err" || fail "$s: $(cat "$T/err")"
 	[ -x "$TOP/$s" ] || fail "$s: not executable"
 done
@@ -40,3 +41,25 @@ BIN=$BIN MIDD_PORT=$MIDD_PORT MIDD_PID=$MIDD_PID KEYS=$T/keys bash "$TOP/bench/l
 grep -q '^| 2 live gated processes, .* | \*\*-\?[0-9.]* KiB / -\?[0-9.]* fds; [0-9.]* / [0-9.]* µs\*\* (2 of 2 connections held, 2 alive;' \
 	"$T/live.out" || fail "bench/live.sh printed: $(cat "$T/live.out")"
 note "ok: bench/live.sh with 2 processes"
+
+# The real-work rows, in their quick form (a small piece of each
+# workload, one round): each row's setup proves that a revoked device
+# stops the gated workload, every run produces the ungated run's result,
+# and a row comes out for each.
+make -s -C "$TOP" --no-print-directory B="$B" "$B/bench/spawn" >"$T/make.out" 2>&1 ||
+	fail "building bench/spawn: $(tail -n 20 "$T/make.out")"
+/usr/bin/python3 -c 'import test.test_shutil' 2>/dev/null ||
+	fail "python3's test suite is missing (Debian package libpython3.11-testsuite; scripts/install-deps.sh)"
+BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key LOG=$T/realwork \
+	BENCH_QUICK=1 bash "$TOP/bench/realwork.sh" >"$T/work.out" 2>"$T/work.err" ||
+	fail "bench/realwork.sh: $(tail -n 5 "$T/work.err")"
+for name in make git python; do
+	assert_file_contains "$T/work.err" "$name: bench:work:$name:01 revoked, the probe died with DEVICE_REVOKED" \
+		"the $name row's setup"
+	[ "$(wc -l <"$T/realwork/realwork-$name.rounds")" = 1 ] || fail "$name: not one round: $(cat "$T/realwork/realwork-$name.rounds")"
+done
+row_re='^\| real work: .*, shim / none \| ≤ 1\.05x \| \*\*[0-9.]+x\*\* \([0-9.]+ → [0-9.]+ CPU ms; empty preload [0-9.]+x; page faults [0-9]+ → [0-9]+; wall [0-9.]+x\) \| (met|missed) \|$'
+[ "$(grep -cE "$row_re" "$T/work.out")" = 3 ] || fail "bench/realwork.sh printed: $(cat "$T/work.out")"
+grep -q '`make -j2`' "$T/work.out" && grep -q '`git` session' "$T/work.out" &&
+	grep -q 'test.test_shutil' "$T/work.out" || fail "a real-work row is missing: $(cat "$T/work.out")"
+note "ok: bench/realwork.sh, one quick round of each row"
