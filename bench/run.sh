@@ -12,7 +12,8 @@
 #   B=build bench/run.sh
 #
 # Knobs (environment): BENCH_ROUNDS (hot path rounds, default 21),
-# BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_QUIET_WAIT
+# BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_WORK_ROUNDS (real
+# work rows, 3; see bench/realwork.sh), BENCH_QUIET_WAIT
 # (seconds to wait for a quiet machine first, 60), BENCH_OUT (where
 # results.md and latency.png go, default bench/), BENCH_LIVE_LEVELS
 # (numbers of live gated processes, default "1000 5000 10000"),
@@ -32,6 +33,7 @@ LOG=$BIN/bench-logs
 ROUNDS=${BENCH_ROUNDS:-21}
 SPAWN_ROUNDS=${BENCH_SPAWN_ROUNDS:-5}
 PTRACE_ROUNDS=${BENCH_PTRACE_ROUNDS:-3}
+WORK_ROUNDS=${BENCH_WORK_ROUNDS:-3}
 
 # Many short rounds rather than a few long ones: on a shared machine the
 # median of many ratios is what survives other tenants' bursts.
@@ -50,7 +52,7 @@ LIVE_LEVELS=${BENCH_LIVE_LEVELS:-1000 5000 10000}
 DEVICE_LEVELS=${BENCH_DEVICE_LEVELS:-10000 100000 1000000}
 # A quick pass that checks the harness itself, not the numbers.
 if [ -n "${BENCH_QUICK:-}" ]; then
-	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1
+	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1 WORK_ROUNDS=1
 	N_NULL=10000 N_FILE=10000 N_PTRACE_NULL=1000 N_PTRACE_FILE=1000 N_SPAWN=20
 	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20 N_IDLE=3 DEVICE_LEVELS=2000
 	: "${BENCH_QUIET_WAIT:=0}"
@@ -213,6 +215,20 @@ row "exec storm: $N_SPAWN × \`posix_spawn\` /bin/true, shim / none" '≤ 1.15x'
 ab sh-loop "$SPAWN_ROUNDS" shim w_sh
 row 'exec storm: `sh -c` loop of 1000 commands, shim / none' '≤ 1.15x' \
 	"**${R}x** ($A → $M CPU ms; wall ${R2}x)" "$(verdict "$R" 1.15)" sh-loop
+
+# ---- 2b. real work -----------------------------------------------------------
+# bench/realwork.sh: a clean `make -j2` of this repository, a git session
+# and a python3 test suite, each ungated, under an empty preload and gated
+# by this midd (a device of its own per row, the default TTL), rounds
+# interleaved. Quick mode runs a small piece of each.
+BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key LOG=$LOG timeout 1800 \
+	bash bench/realwork.sh "$WORK_ROUNDS" >"$LOG/realwork.rows" 2>>"$LOG/realwork.err" ||
+	die "realwork.sh failed: $(tail -n 3 "$LOG/realwork.err")"
+while IFS= read -r line; do
+	ROWS+=("$line")
+	[[ $line == *"| met |" ]] || MISSED+=("realwork")
+done <"$LOG/realwork.rows"
+say "real work: $(grep -c . "$LOG/realwork.rows") rows"
 
 # ---- 3. cold validate round trip --------------------------------------------
 # Three runs per transport, alternating; the figure is the median run's
@@ -590,6 +606,8 @@ for m in "${profile_list[@]}"; do
 	throughput) profile_midd ;;
 	esac
 done
+# bench/realwork.sh profiled its own missed rows as it ran.
+[ ! -s "$LOG/realwork.profiles.md" ] || cat "$LOG/realwork.profiles.md" >>"$PROFILES"
 
 # ---- supervise mode (bench/supervise.sh) ------------------------------------------
 while IFS= read -r l; do
@@ -691,6 +709,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | hot path, file | \`$B/bench/hotpath file $N_FILE DIR\` | $ROUNDS |
 | exec storm, spawn | \`$B/bench/spawn $N_SPAWN\` | $SPAWN_ROUNDS |
 | exec storm, shell | \`$B/bench/spawn 1 /bin/sh -c '$SH_LOOP'\` | $SPAWN_ROUNDS |
+| real work | \`bench/realwork.sh $WORK_ROUNDS\`: each of \`make -s -j2 B=DIR NO_DEPS=1 build-all\` (a clean build), a \`git\` session on a few hundred generated files, \`/usr/bin/python3 -m unittest -q test.test_shutil\`, as \`$B/bench/spawn 1 CMD\` ungated, with an empty preload and gated | $WORK_ROUNDS each |
 | cold validate | \`$B/bench/validate unix:DIR/midd.sock KEYFILE $VDEV $N_VALIDATE\` and \`... http://127.0.0.1:PORT ...\`, alternating | 3 each |
 | throughput | \`$B/bench/loadgen http://127.0.0.1:PORT KEYFILE $VDEV $LOAD_CONNS $LOAD_SECS $LOAD_THREADS\` | 3 |
 | replicas | \`bench/replicas.sh\`: a throwaway PostgreSQL cluster, two replicas, \`loadgen\` against each at once (16 connections, 5 s), then \`tests/integration/replica_probe.py latency\` (200 trials) | 1 |
@@ -702,6 +721,21 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 
 Notes on the figures:
 
+- *real work*: three rows, each run three ways per round (ungated, an
+  empty \`LD_PRELOAD\`, the shim), the order turned around every round;
+  CPU time of the whole tree as for the exec storm, the figure the median
+  of the rounds' shim / none ratios, the empty preload's ratio and the
+  page faults beside it. Gated runs use the default TTL (1 s), a device of
+  their own per row and the built-in policy, so every exec and write is
+  validated and a job's children that outlive the parent's allow ask
+  \`midd\` themselves. Each row's setup revokes its device and checks that
+  a cheap step of the workload (one compile, a \`git init\`, a python3 file
+  write) dies with \`DEVICE_REVOKED\` and leaves nothing, then restores
+  it; every run must produce the result of the first (the build's files
+  byte for byte, the same commits and diff, the suite's counts). A missed
+  row gets the split of CPU time, page faults and callgrind's user-space
+  instructions (every process of a small piece of the workload) under
+  *Missed targets*.
 - *cold validate* calls \`mid_client_validate\` (the shim's own client) in a
   loop on one kept-alive connection: 1000 warm-up calls, then
   $N_VALIDATE timed ones, each timed with \`clock_gettime\`. It is the
