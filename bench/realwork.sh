@@ -15,6 +15,8 @@
 #
 #   BIN=$PWD/build MIDD_PORT=P KEYS=DIR [ADMIN_KEY_FILE=F] bench/realwork.sh [ROUNDS]
 #
+# ROUNDS (or BENCH_WORK_ROUNDS, default 3) for the git and python3 rows,
+# BENCH_WORK_MAKE_ROUNDS (default 2) for the build.
 # against the midd serving 127.0.0.1:P with DIR/org.key (bench/run.sh
 # passes its own). Before a row is timed its setup proves the gated run is
 # gated: with the row's device revoked, a cheap step of the workload must
@@ -40,13 +42,16 @@ ADMIN_KEY=$(cat "${ADMIN_KEY_FILE:-$KEYS/../admin/admin.key}")
 ORG_KEY=$(cat "$KEYS/org.key")
 URL=http://127.0.0.1:$MIDD_PORT
 ROUNDS=${1:-${BENCH_WORK_ROUNDS:-3}}
+# A clean build takes some 30 s of CPU: two rounds of it keep the three
+# rows within about four minutes on two cores.
+MAKE_ROUNDS=${BENCH_WORK_MAKE_ROUNDS:-2}
 TARGET=1.05
 PY=/usr/bin/python3     # Debian's, with its test suite; not a pyenv shim
 N_GIT_FILES=300
 MAKE_GOAL=build-all
 PY_ARGS=(-m unittest -q test.test_shutil)
 if [ -n "${BENCH_QUICK:-}" ]; then
-	ROUNDS=1 N_GIT_FILES=20
+	ROUNDS=1 MAKE_ROUNDS=1 N_GIT_FILES=20
 	MAKE_GOAL=libmidcommon.a
 	PY_ARGS=(-m unittest -q -k test_make_tarball test.test_shutil)
 fi
@@ -217,12 +222,12 @@ once() {
 	[ -n "$DIGEST" ] || die "$name ($w): no result to compare"
 }
 
-# series NAME DEVICE: ROUNDS rounds of the three ways, the order turned
+# series NAME DEVICE ROUNDS: ROUNDS rounds of the three ways, the order turned
 # around every round; every run must produce what the warm-up run did.
 # Leaves the rounds in $LOG/realwork-NAME.rounds: round, CPU ms, page
 # faults and wall ms, each for none, empty and shim.
 series() {
-	local name=$1 dev=$2 r w ways ref
+	local name=$1 dev=$2 rounds=$3 r w ways ref
 	local -A c f wl
 	if [ "$name" = make ]; then
 		ref=
@@ -231,7 +236,7 @@ series() {
 		ref=$DIGEST
 	fi
 	: >"$LOG/realwork-$name.rounds"
-	for r in $(seq 1 "$ROUNDS"); do
+	for r in $(seq 1 "$rounds"); do
 		ways="none empty shim"
 		[ $((r % 2)) -eq 1 ] || ways="shim empty none"
 		for w in $ways; do
@@ -266,7 +271,7 @@ profile() {
 	{
 		echo "#### real work, $title: CPU time, page faults and instructions, three ways"
 		echo
-		echo "Medians of the row's $ROUNDS rounds:"
+		echo "Medians of the row's $(grep -c . "$rf") rounds:"
 		echo
 		echo "| way | CPU ms | vs none | page faults | vs none |"
 		echo "| --- | --- | --- | --- | --- |"
@@ -297,15 +302,17 @@ profile() {
 # row NAME DEVICE FIGURE TITLE PIECE: setup, rounds, one summary row.
 row() {
 	local name=$1 dev=$2 figure=$3 title=$4 piece=$5 rf=$LOG/realwork-$1.rounds r re rw v
+	local rounds=$ROUNDS
+	[ "$name" != make ] || rounds=$MAKE_ROUNDS
 	prove_gated "$name" "$dev"
-	series "$name" "$dev"
+	series "$name" "$dev" "$rounds"
 	r=$(ratio "$rf" 2 4)
 	re=$(ratio "$rf" 2 3)
 	rw=$(ratio "$rf" 8 10)
 	v=$(awk -v r="$r" -v t="$TARGET" 'BEGIN { print r <= t ? "met" : "missed" }')
 	echo "| $figure, shim / none | ≤ ${TARGET}x | **${r}x** ($(col "$rf" 2) → $(col "$rf" 4) CPU ms;" \
 		"empty preload ${re}x; page faults $(col "$rf" 5) → $(col "$rf" 7); wall ${rw}x) | $v |"
-	say "$name: shim / none ${r}x, empty / none ${re}x, wall ${rw}x ($ROUNDS rounds)"
+	say "$name: shim / none ${r}x, empty / none ${re}x, wall ${rw}x ($rounds rounds)"
 	# BENCH_PROFILE_ALL (as for bench/run.sh) profiles every row.
 	if [ -n "${BENCH_PROFILE_ALL:-}" ] || { [ "$v" = missed ] && [ -z "${BENCH_QUICK:-}" ]; }; then
 		profile "$name" "$dev" "$title" "$piece"
@@ -313,10 +320,9 @@ row() {
 }
 
 git_files
-nfiles=$(cd "$TOP" && find common policy client shim server cli -name '*.c' | wc -l)
-goal='all C sources'
+goal="$(cd "$TOP" && find common policy client shim server cli -name '*.c' | wc -l) C files"
 [ "$MAKE_GOAL" = build-all ] || goal=$MAKE_GOAL
-row make bench:work:make:01 "real work: clean \`make -j2\` of this repository ($goal, $nfiles files)" \
+row make bench:work:make:01 "real work: clean \`make -j2\` of this repository ($goal)" \
 	'clean `make -j2`' 'one `make` of `common/bind.o` (make, sh, gcc, cc1, as)'
 row git bench:work:git:01 "real work: a \`git\` session (init, add, 4 commits, status, diff, log; $N_GIT_FILES files)" \
 	'`git` session' "the same session"

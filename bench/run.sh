@@ -12,8 +12,9 @@
 #   B=build bench/run.sh
 #
 # Knobs (environment): BENCH_ROUNDS (hot path rounds, default 21),
-# BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_WORK_ROUNDS (real
-# work rows, 3; see bench/realwork.sh), BENCH_QUIET_WAIT
+# BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_WORK_ROUNDS (the git
+# and python3 rows of real work, 3; BENCH_WORK_MAKE_ROUNDS for the build, 2;
+# see bench/realwork.sh), BENCH_QUIET_WAIT
 # (seconds to wait for a quiet machine first, 60), BENCH_OUT (where
 # results.md and latency.png go, default bench/), BENCH_LIVE_LEVELS
 # (numbers of live gated processes, default "1000 5000 10000"),
@@ -34,6 +35,7 @@ ROUNDS=${BENCH_ROUNDS:-21}
 SPAWN_ROUNDS=${BENCH_SPAWN_ROUNDS:-5}
 PTRACE_ROUNDS=${BENCH_PTRACE_ROUNDS:-3}
 WORK_ROUNDS=${BENCH_WORK_ROUNDS:-3}
+WORK_MAKE_ROUNDS=${BENCH_WORK_MAKE_ROUNDS:-2}
 
 # Many short rounds rather than a few long ones: on a shared machine the
 # median of many ratios is what survives other tenants' bursts.
@@ -52,7 +54,7 @@ LIVE_LEVELS=${BENCH_LIVE_LEVELS:-1000 5000 10000}
 DEVICE_LEVELS=${BENCH_DEVICE_LEVELS:-10000 100000 1000000}
 # A quick pass that checks the harness itself, not the numbers.
 if [ -n "${BENCH_QUICK:-}" ]; then
-	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1 WORK_ROUNDS=1
+	ROUNDS=1 SPAWN_ROUNDS=1 PTRACE_ROUNDS=1 WORK_ROUNDS=1 WORK_MAKE_ROUNDS=1
 	N_NULL=10000 N_FILE=10000 N_PTRACE_NULL=1000 N_PTRACE_FILE=1000 N_SPAWN=20
 	N_VALIDATE=2000 LOAD_SECS=1 LIVE_LEVELS=20 N_IDLE=3 DEVICE_LEVELS=2000
 	: "${BENCH_QUIET_WAIT:=0}"
@@ -221,8 +223,9 @@ row 'exec storm: `sh -c` loop of 1000 commands, shim / none' '≤ 1.15x' \
 # and a python3 test suite, each ungated, under an empty preload and gated
 # by this midd (a device of its own per row, the default TTL), rounds
 # interleaved. Quick mode runs a small piece of each.
-BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key LOG=$LOG timeout 1800 \
-	bash bench/realwork.sh "$WORK_ROUNDS" >"$LOG/realwork.rows" 2>>"$LOG/realwork.err" ||
+BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key LOG=$LOG \
+	BENCH_WORK_MAKE_ROUNDS=$WORK_MAKE_ROUNDS timeout 1800 bash bench/realwork.sh "$WORK_ROUNDS" \
+	>"$LOG/realwork.rows" 2>>"$LOG/realwork.err" ||
 	die "realwork.sh failed: $(tail -n 3 "$LOG/realwork.err")"
 while IFS= read -r line; do
 	ROWS+=("$line")
@@ -709,7 +712,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | hot path, file | \`$B/bench/hotpath file $N_FILE DIR\` | $ROUNDS |
 | exec storm, spawn | \`$B/bench/spawn $N_SPAWN\` | $SPAWN_ROUNDS |
 | exec storm, shell | \`$B/bench/spawn 1 /bin/sh -c '$SH_LOOP'\` | $SPAWN_ROUNDS |
-| real work | \`bench/realwork.sh $WORK_ROUNDS\`: each of \`make -s -j2 B=DIR NO_DEPS=1 build-all\` (a clean build), a \`git\` session on a few hundred generated files, \`/usr/bin/python3 -m unittest -q test.test_shutil\`, as \`$B/bench/spawn 1 CMD\` ungated, with an empty preload and gated | $WORK_ROUNDS each |
+| real work | \`bench/realwork.sh $WORK_ROUNDS\`: each of \`make -s -j2 B=DIR NO_DEPS=1 build-all\` (a clean build), a \`git\` session on a few hundred generated files, \`/usr/bin/python3 -m unittest -q test.test_shutil\`, as \`$B/bench/spawn 1 CMD\` ungated, with an empty preload and gated | $WORK_MAKE_ROUNDS (build), $WORK_ROUNDS (others) |
 | cold validate | \`$B/bench/validate unix:DIR/midd.sock KEYFILE $VDEV $N_VALIDATE\` and \`... http://127.0.0.1:PORT ...\`, alternating | 3 each |
 | throughput | \`$B/bench/loadgen http://127.0.0.1:PORT KEYFILE $VDEV $LOAD_CONNS $LOAD_SECS $LOAD_THREADS\` | 3 |
 | replicas | \`bench/replicas.sh\`: a throwaway PostgreSQL cluster, two replicas, \`loadgen\` against each at once (16 connections, 5 s), then \`tests/integration/replica_probe.py latency\` (200 trials) | 1 |
