@@ -57,7 +57,8 @@ kill -0 "$MIDD_PID" 2>/dev/null || die "midd $MIDD_PID does not run"
 URL=http://127.0.0.1:$MIDD_PORT
 # Connections and push channels share midd's descriptors.
 MAXC=$(awk '/^Max open files/ { print $4 - 64 }' "/proc/$MIDD_PID/limits")
-export MIDSHIM_URL=$URL MIDSHIM_DEVICE_ID=$DEV MIDSHIM_ORG_KEY_FILE=$KEYS/org.key
+# Push on, as by default: a caller (the test suite) may have turned it off.
+export MIDSHIM_URL=$URL MIDSHIM_DEVICE_ID=$DEV MIDSHIM_ORG_KEY_FILE=$KEYS/org.key MIDSHIM_PUSH=on
 
 # The fresh client once before any load: the baseline, and it warms midd.
 "$BB/validate" "$URL" "$KEYS/org.key" bench:live:fresh:01 "$N_FRESH" >"$LOG/live.fresh.0" ||

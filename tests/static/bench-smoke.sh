@@ -33,12 +33,13 @@ done
 r=$(api GET /api/v1/devices/list "$ORG_KEY")
 assert_contains "$r" "bench:smoke:hotpath:01" "the gated run registered its device"
 
-# The live-process rows: two gated processes hold their connections.
+# The live-process rows: two gated processes hold their connections and
+# push channels.
 make -s -C "$TOP" --no-print-directory B="$B" "$B/bench/live" "$B/bench/validate" >"$T/make.out" 2>&1 ||
 	fail "building bench/live: $(tail -n 20 "$T/make.out")"
 BIN=$BIN MIDD_PORT=$MIDD_PORT MIDD_PID=$MIDD_PID KEYS=$T/keys bash "$TOP/bench/live.sh" 2 \
 	>"$T/live.out" 2>"$T/live.err" || fail "bench/live.sh: $(tail -n 5 "$T/live.err")"
-grep -q '^| 2 live gated processes, .* | \*\*-\?[0-9.]* KiB / -\?[0-9.]* fds; [0-9.]* / [0-9.]* µs\*\* (2 of 2 connections held, 2 alive;' \
+grep -q '^| 2 live gated processes, .* | \*\*-\?[0-9.]* KiB / -\?[0-9.]* fds; [0-9.]* / [0-9.]* µs\*\* (4 connections and channels for 2 processes, 2 alive;' \
 	"$T/live.out" || fail "bench/live.sh printed: $(cat "$T/live.out")"
 note "ok: bench/live.sh with 2 processes"
 
