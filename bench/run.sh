@@ -719,7 +719,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | revoke → halt | \`bench/halt.sh TTL 5\` for TTL 100 and 1000 | 5 each |
 | revoke → halt, idle | \`bench/halt_idle.py preload $N_IDLE\` and \`... launcher $N_IDLE\` | $N_IDLE each |
 | RSS | VmRSS of \`$B/bench/hotpath pause DIR\` and of \`sleep 30\`, gated minus ungated | 5 |
-| live processes | \`bench/live.sh $LIVE_LEVELS\`: LEVEL × \`$B/bench/live 600 DIR\` at once, then \`$B/bench/validate ... 5000\` | 1 per level |
+| live processes | \`bench/live.sh $LIVE_LEVELS\`: LEVEL × \`$B/bench/live 900 DIR\` at once, then \`$B/bench/validate ... 5000\` | 1 per level |
 | registered devices | \`bench/devices.sh $DEVICE_LEVELS\`: a database of LEVEL devices, \`midd\`'s start line, \`$B/bench/validate ... 5000\`, \`midctl list --json\` | 1 per level |
 
 Notes on the figures:
