@@ -613,11 +613,14 @@ done
 [ ! -s "$LOG/realwork.profiles.md" ] || cat "$LOG/realwork.profiles.md" >>"$PROFILES"
 
 # ---- supervise mode (bench/supervise.sh) ------------------------------------------
+# The rows to a file first: the script's own status says whether it
+# failed (a loop's status would be its last test's).
+B=$B BENCH_SUP_ROWS_ONLY=1 bench/supervise.sh >"$LOG/supervise.rows" 2>>"$LOG/supervise.log" ||
+	say "supervise rows failed; see $LOG/supervise.log"
 while IFS= read -r l; do
 	ROWS+=("$l")
-	[[ $l == *"| missed |" ]] && MISSED+=("supervise")
-done < <(B=$B BENCH_SUP_ROWS_ONLY=1 bench/supervise.sh 2>>"$LOG/supervise.log") ||
-	say "supervise rows failed; see $LOG/supervise.log"
+	if [[ $l == *"| missed |" ]]; then MISSED+=("supervise"); fi
+done <"$LOG/supervise.rows"
 
 # ---- 10. the plot --------------------------------------------------------------
 PLOT=
