@@ -56,7 +56,6 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 	PY_ARGS=(-m unittest -q -k test_make_tarball test.test_shutil)
 fi
 PROFILES=$LOG/realwork.profiles.md
-MAKE=$(command -v make)      # bench/spawn takes a path, not a name
 
 for f in "$SHIM" "$SPAWN"; do
 	[ -f "$f" ] || { echo "realwork: $f is missing; run 'make bench'" >&2; exit 1; }
@@ -75,6 +74,9 @@ mkdir -p "$LOG"
 : >"$PROFILES"
 W=$(mktemp -d "${TMPDIR:-/tmp}/midshim-realwork.XXXXXX")
 trap 'rm -rf "$W"' EXIT
+# After the scrub above, and named so that it cannot match it: bench/spawn
+# takes a path, not a name.
+MAKE_BIN=$(command -v make)
 
 say() { echo "realwork: $*" >&2; }
 die() { echo "realwork: $*" >&2; exit 1; }
@@ -146,7 +148,7 @@ w_make() {
 	local goal=$MAKE_GOAL
 	[ "$goal" = build-all ] || goal=$W/make/$goal
 	rm -rf "$W/make"
-	"$@" "$MAKE" -j2 "${MAKE_ARGS[@]}" "$goal"
+	"$@" "$MAKE_BIN" -j2 "${MAKE_ARGS[@]}" "$goal"
 }
 r_make() { (cd "$W/make" && find . -type f ! -name '*.d' | LC_ALL=C sort | xargs sha256sum | sha256sum); }
 P_make=$W/probe-make/common/bind.o

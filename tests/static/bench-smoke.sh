@@ -51,8 +51,10 @@ make -s -C "$TOP" --no-print-directory B="$B" "$B/bench/spawn" >"$T/make.out" 2>
 	fail "building bench/spawn: $(tail -n 20 "$T/make.out")"
 /usr/bin/python3 -c 'import test.test_shutil' 2>/dev/null ||
 	fail "python3's test suite is missing (Debian package libpython3.11-testsuite; scripts/install-deps.sh)"
-BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key LOG=$T/realwork \
-	BENCH_QUICK=1 bash "$TOP/bench/realwork.sh" >"$T/work.out" 2>"$T/work.err" ||
+# MAKE and MAKEFLAGS as an outer `make bench` or `make check` exports them:
+# the script drops them, and must not drop its own make with them.
+MAKE=make MAKEFLAGS=s BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key \
+	LOG=$T/realwork BENCH_QUICK=1 bash "$TOP/bench/realwork.sh" >"$T/work.out" 2>"$T/work.err" ||
 	fail "bench/realwork.sh: $(tail -n 5 "$T/work.err")"
 for name in make git python; do
 	assert_file_contains "$T/work.err" "$name: bench:work:$name:01 revoked, the probe died with DEVICE_REVOKED" \
