@@ -97,7 +97,7 @@ struct mid_conns {
 	struct peer **buckets;
 	size_t nbuckets;
 	struct peer *all;
-	unsigned long accepted, refused, evicted, expired;
+	unsigned long accepted, refused, evicted, expired_head, expired_idle;
 	unsigned long reported;  /* closed and refused, as last logged */
 	uint64_t reported_at;
 };
@@ -468,13 +468,14 @@ void mid_conn_pin(struct MHD_Connection *conn)
 /* Shut down the connections at the head of 'l' that have waited 'ms',
  * letting go of the mutex every EXPIRE_BATCH so that a burst of them
  * never holds up the requests' own use of the table. */
-static void expire(struct mid_conns *t, struct list *l, unsigned ms, uint64_t now)
+static void expire(struct mid_conns *t, struct list *l, unsigned ms, uint64_t now,
+		   unsigned long *count)
 {
 	unsigned n = 0;
 
 	while(t->running && l->head && l->head->c->since + ms <= now) {
 		doom(t, l->head->c);
-		t->expired++;
+		(*count)++;
 		if(++n % EXPIRE_BATCH == 0) {
 			pthread_mutex_unlock(&t->mu);
 			pthread_mutex_lock(&t->mu);
@@ -485,14 +486,15 @@ static void expire(struct mid_conns *t, struct list *l, unsigned ms, uint64_t no
 /* One line when connections were closed or refused, at most each second. */
 static void report(struct mid_conns *t, uint64_t now)
 {
-	unsigned long sum = t->evicted + t->expired + t->refused;
+	unsigned long sum = t->evicted + t->expired_head + t->expired_idle + t->refused;
 
 	if(sum == t->reported || now < t->reported_at + 1000)
 		return;
 	t->reported = sum;
 	t->reported_at = now;
-	mid_log("connections live=%u peers=%u evicted=%lu expired=%lu refused=%lu", t->live,
-		t->peers, t->evicted, t->expired, t->refused);
+	mid_log("connections live=%u peers=%u evicted=%lu expired_head=%lu expired_idle=%lu "
+		"refused=%lu", t->live, t->peers, t->evicted, t->expired_head, t->expired_idle,
+		t->refused);
 }
 
 static void *sweep(void *arg)
@@ -504,8 +506,8 @@ static void *sweep(void *arg)
 	while(t->running) {
 		uint64_t now = now_ms();
 
-		expire(t, &t->fresh, t->o.head_ms, now);
-		expire(t, &t->wait, t->o.idle_ms, now);
+		expire(t, &t->fresh, t->o.head_ms, now, &t->expired_head);
+		expire(t, &t->wait, t->o.idle_ms, now, &t->expired_idle);
 		report(t, now);
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		ts.tv_nsec += SWEEP_MS * 1000000L;
@@ -669,6 +671,7 @@ void mid_conns_stats(struct mid_conns *t, struct mid_conn_stats *s)
 	s->accepted = t->accepted;
 	s->refused = t->refused;
 	s->evicted = t->evicted;
-	s->expired = t->expired;
+	s->expired_head = t->expired_head;
+	s->expired_idle = t->expired_idle;
 	pthread_mutex_unlock(&t->mu);
 }

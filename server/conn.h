@@ -68,7 +68,9 @@ void mid_conn_pin(struct MHD_Connection *conn);
 /* Counters for the log and the tests. */
 struct mid_conn_stats {
 	unsigned live, peers;
-	unsigned long accepted, refused, evicted, expired;
+	unsigned long accepted, refused, evicted;
+	/* Closed at a deadline: no whole head in time, or idle too long. */
+	unsigned long expired_head, expired_idle;
 };
 void mid_conns_stats(struct mid_conns *t, struct mid_conn_stats *s);
 

@@ -247,7 +247,8 @@ char *mid_metrics_text(struct mid_service *svc, struct mid_conns *conns)
 		     "Connections midd refused or closed, by why.");
 		put(&o, "midd_connections_closed_total{reason=\"refused\"} %lu\n", s.refused);
 		put(&o, "midd_connections_closed_total{reason=\"evicted\"} %lu\n", s.evicted);
-		put(&o, "midd_connections_closed_total{reason=\"expired\"} %lu\n", s.expired);
+		put(&o, "midd_connections_closed_total{reason=\"head_timeout\"} %lu\n", s.expired_head);
+		put(&o, "midd_connections_closed_total{reason=\"idle_timeout\"} %lu\n", s.expired_idle);
 		one(&o, "midd_connections_accepted_total", "counter", "Connections accepted.",
 		    (double)s.accepted);
 	}

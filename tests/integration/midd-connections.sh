@@ -153,4 +153,10 @@ note "trickle: $(grep '^trickle conns' "$T/trickle.out")"
 [ "$closed" -ge 50 ] || fail "only $closed trickling connections were cut in 3 s"
 [ "$life" -le 2100 ] || fail "a trickling connection lived $life ms past a 1000 ms head deadline"
 fresh_validate "after the trickle"
+# Counted under their own reason, apart from the idle deadline.
+metrics=$(curl -sS --max-time 10 "http://127.0.0.1:$MIDD_PORT/metrics")
+n=$(sed -n 's/^midd_connections_closed_total{reason="head_timeout"} //p' <<<"$metrics")
+[ "${n:-0}" -ge 50 ] || fail "head_timeout closes counted: '${n:-}', not 50 or more"
+assert_contains "$metrics" 'midd_connections_closed_total{reason="idle_timeout"} 0' \
+	"no idle-deadline close in a 3 s run"
 midd_alive
