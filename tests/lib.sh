@@ -15,6 +15,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-test.XXXXXX")
 MIDD_PID=
 _cleanup_hooks=()
 _skipped=
+# The helpers wait on the FIFO GO names (tests/helpers/go.h); only
+# expect_revoked hands one to the program it runs.
+unset GO
 
 on_exit() { _cleanup_hooks+=("$1"); }
 
@@ -278,7 +281,6 @@ gated() {
 expect_allowed() {
 	local what=$1
 	shift
-	unset GO
 	gated "$@"
 	[ "$RC" -eq 0 ] || fail "$what: allowed run exited $RC; stderr: $(head -c 2000 "$T/err")"
 	if grep -q 'midshim: denied' "$T/err"; then
@@ -287,25 +289,25 @@ expect_allowed() {
 }
 
 # expect_revoked WHAT KIND CMD...: CMD starts under the shim (passing its
-# startup gate), prints "ready", then blocks reading the FIFO $GO before
-# its side effect. The device is revoked, TTL runs out, CMD is released:
-# it must die by SIGKILL at that side effect with a DEVICE_REVOKED line
-# naming KIND ("exec", "connect", "send", "write", "fs delete", ...).
-# The device is restored afterwards.
+# startup gate), prints "ready", then blocks reading the FIFO its
+# environment's GO names, before its side effect. The device is revoked,
+# TTL runs out, CMD is released: it must die by SIGKILL at that side
+# effect with a DEVICE_REVOKED line naming KIND ("exec", "connect", "send",
+# "write", "fs delete", ...). The device is restored afterwards. GO
+# reaches CMD alone: a later program that found it would wait on a FIFO
+# nobody writes.
 expect_revoked() {
-	local what=$1 kind=$2 pid i
+	local what=$1 kind=$2 pid i go=$T/go
 	shift 2
-	GO=$T/go
-	rm -f "$GO" "$T/out" "$T/err"
-	mkfifo "$GO"
-	export GO
+	rm -f "$go" "$T/out" "$T/err"
+	mkfifo "$go"
 	if [ -n "${STDIN_GO:-}" ]; then
 		# The program reads its answer (e.g. to rm -i) from stdin:
 		# a read-write open of the FIFO does not block here.
-		exec 7<>"$GO"
-		LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" <&7 &
+		exec 7<>"$go"
+		GO=$go LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" <&7 &
 	else
-		LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" </dev/null &
+		GO=$go LD_PRELOAD=$PRELOAD "$@" >"$T/out" 2>"$T/err" </dev/null &
 	fi
 	pid=$!
 	# Ready: it said so, or it sits in open() of the FIFO.
@@ -330,7 +332,7 @@ expect_revoked() {
 	if [ -n "${STDIN_GO:-}" ]; then
 		printf '%s\n' "${GO_LINE:-y}" >&7
 	else
-		timeout 5 sh -c 'printf "%s\n" "$2" > "$1"' _ "$GO" "${GO_LINE:-go}" || true
+		timeout 5 sh -c 'printf "%s\n" "$2" > "$1"' _ "$go" "${GO_LINE:-go}" || true
 	fi
 	set +e
 	wait "$pid"

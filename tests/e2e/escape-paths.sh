@@ -61,7 +61,6 @@ note "ok: bind-unix"
 # fchmodat2 by number: refused even while allowed; the mode stays.
 echo x >"$F"
 chmod 0644 "$F"
-unset GO
 gated "$ESC" syscall-fchmodat2 "$F"
 [ "$RC" -eq 1 ] || fail "syscall(452): expected refusal (exit 1), got $RC"
 assert_contains "$(cat "$T/err")" "syscall(452) refused" "syscall(452): the line says why"

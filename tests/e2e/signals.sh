@@ -53,15 +53,15 @@ done
 # another process and signals to itself by every road. (The start gate
 # needs an allow: revoke once it runs.)
 target
-GO=$T/go
-rm -f "$GO"
-mkfifo "$GO"
-LD_PRELOAD=$PRELOAD GO=$GO "$SIG" self "$TPID" >"$T/out" 2>"$T/err" </dev/null &
+go=$T/go
+rm -f "$go"
+mkfifo "$go"
+LD_PRELOAD=$PRELOAD GO=$go "$SIG" self "$TPID" >"$T/out" 2>"$T/err" </dev/null &
 pid=$!
 for _ in $(seq 1 200); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
 device_revoke
 sleep 0.3
-timeout 5 sh -c 'echo go >"$1"' _ "$GO" || true
+timeout 5 sh -c 'echo go >"$1"' _ "$go" || true
 set +e
 wait "$pid"
 RC=$?
@@ -70,7 +70,6 @@ device_restore
 [ "$RC" -eq 0 ] || fail "self: a probe or a signal to itself was stopped ($RC): $(cat "$T/err")"
 alive "$TPID" || fail "self: the probe killed the target"
 note "ok: signal 0 and signals to itself pass after a revoke"
-unset GO
 
 # A deny rule, errno mode: each road fails with EPERM, the target lives,
 # the audit log has the decision.
@@ -124,7 +123,6 @@ if [ "$RC" -ne 0 ]; then
 fi
 expect_revoked tiocsti tty-inject "$SIG" tiocsti
 note "ok: TIOCSTI after a revoke"
-unset GO
 
 # posix_spawn: an open added after a chdir action is judged where the
 # child makes it.
