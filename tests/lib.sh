@@ -79,15 +79,17 @@ assert_file_contains() { # file needle what
 assert_exists() { [ -e "$1" ] || fail "${2:-$1}: expected $1 to exist"; }
 assert_absent() { [ ! -e "$1" ] || fail "${2:-$1}: expected $1 to be absent"; }
 
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+# free_port and midd_wait_ready.
+# shellcheck source=scripts/lib.sh
+. "$TOP/scripts/lib.sh"
 
 # `make valgrind` runs midd and midctl under memcheck: any error or leak
-# makes the program exit 99, which the tests see as a failure.
+# makes the program exit 99, which the tests see as a failure. midd starts
+# several times slower under it, hence the longer wait for /healthz.
 VG=()
 if [ -n "${MIDSHIM_TEST_VALGRIND:-}" ]; then
 	VG=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite)
+	MIDD_READY_S=30
 fi
 # Under ASan, midd and midctl run with leak checking ("${OURS[@]}" in
 # front of them), unlike gated programs (see PRELOAD below); a leak makes
@@ -125,15 +127,19 @@ midd_start() {
 		>>"$T/midd.log" 2>&1 &
 	MIDD_PID=$!
 	export MIDSHIM_URL=http://127.0.0.1:$MIDD_PORT
-	local i
-	for i in $(seq 1 $((${#VG[@]} ? 600 : 100))); do
-		if curl -fsS --max-time 1 "$MIDSHIM_URL/healthz" >/dev/null 2>&1; then
-			return 0
-		fi
-		kill -0 "$MIDD_PID" 2>/dev/null || fail "midd exited at start: $(tail -n 5 "$T/midd.log")"
-		sleep 0.05
-	done
-	fail "midd did not answer /healthz in time"
+	midd_ready "$MIDSHIM_URL" "$MIDD_PID" "$T/midd.log"
+}
+
+# midd_ready WHERE PID LOG: fail unless the midd PID, logging to LOG,
+# answers /healthz at WHERE (see midd_wait_ready) within MIDD_READY_S.
+midd_ready() {
+	local rc=0
+	midd_wait_ready "$1" "$2" || rc=$?
+	case $rc in
+	0) ;;
+	1) fail "midd exited at start: $(tail -n 5 "$3")" ;;
+	*) fail "midd did not answer /healthz at $1 within $MIDD_READY_S s" ;;
+	esac
 }
 
 # midd_stop: stop midd with SIGTERM. The test fails unless it exits 0

@@ -62,12 +62,7 @@ python3 -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.ar
 [ -S "$S" ] || fail "could not make a stale socket"
 "${OURS[@]}" "$BIN/midd" --db "$T/midd.db" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
 pid=$!
-ok=
-for _ in $(seq 1 100); do
-	curl -fsS --max-time 1 --unix-socket "$S" http://midd/healthz >/dev/null 2>&1 && { ok=1; break; }
-	sleep 0.05
-done
-[ -n "$ok" ] || fail "midd on a unix socket only did not answer"
+midd_wait_ready "unix:$S" "$pid" || fail "midd on a unix socket only did not answer"
 out=$(curl -sS --max-time 5 --unix-socket "$S" -H "x-admin-key: $ADMIN_KEY" \
 	--data-binary '{"deviceId":"sock:prod:a:01"}' http://midd/api/v1/devices/unrevoke)
 assert_eq active "$(jf state "$out")" "unrevoke over the unix socket"
@@ -121,10 +116,7 @@ for l in "localhost:$port" "[::1]:$port"; do
 	host=${l%:*}
 	[ "$host" = localhost ] && host=127.0.0.1
 	ok=
-	for _ in $(seq 1 100); do
-		curl -fsS --max-time 1 "http://$host:$port/healthz" >/dev/null 2>&1 && { ok=1; break; }
-		sleep 0.05
-	done
+	midd_wait_ready "http://$host:$port" "$pid" && ok=1
 	kill -TERM "$pid"
 	wait "$pid" || fail "midd on $l did not exit 0"
 	[ -n "$ok" ] || fail "midd on $l did not answer"
@@ -141,10 +133,7 @@ assert_file_contains "$T/e" "run \`midd init --db $T/empty.db\` first" "no-org m
 MIDD_DB=$T/midd.db "${OURS[@]}" "$BIN/midd" --listen none --socket "$S" >>"$T/midd.log" 2>&1 &
 pid=$!
 ok=
-for _ in $(seq 1 100); do
-	curl -fsS --max-time 1 --unix-socket "$S" http://midd/healthz >/dev/null 2>&1 && { ok=1; break; }
-	sleep 0.05
-done
+midd_wait_ready "unix:$S" "$pid" && ok=1
 kill -TERM "$pid"
 wait "$pid" || fail "midd with MIDD_DB did not exit 0 at SIGTERM"
 [ -n "$ok" ] || fail "MIDD_DB was not used as the default database"

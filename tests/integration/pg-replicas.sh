@@ -50,12 +50,7 @@ replica() {
 	"${OURS[@]}" "$BIN/midd" --db "$URL" --listen "127.0.0.1:${PORT[$name]}" --state-dir "$T" \
 		--replica-name "$name" --register-rate 0 "$@" >>"$T/midd-$name.log" 2>&1 &
 	PID[$name]=$!
-	for _ in $(seq 1 200); do
-		curl -fsS --max-time 1 "http://127.0.0.1:${PORT[$name]}/healthz" >/dev/null 2>&1 && return 0
-		kill -0 "${PID[$name]}" 2>/dev/null || fail "replica $name exited: $(tail -n 5 "$T/midd-$name.log")"
-		sleep 0.05
-	done
-	fail "replica $name did not answer /healthz within 10 s"
+	midd_ready "http://127.0.0.1:${PORT[$name]}" "${PID[$name]}" "$T/midd-$name.log"
 }
 # stop NAME: SIGTERM; it must exit 0 within 10 s.
 stop() {
@@ -222,11 +217,9 @@ kill -0 "${PID[A]}" 2>/dev/null || fail "A gave up waiting: $(tail -n 5 "$T/midd
 pg_down
 pg_up
 t0=${EPOCHREALTIME/./}
-for _ in $(seq 1 200); do
-	curl -fsS --max-time 1 "http://127.0.0.1:${PORT[A]}/healthz" >/dev/null 2>&1 && break
-	kill -0 "${PID[A]}" 2>/dev/null || fail "A exited: $(tail -n 5 "$T/midd-A.log")"
-	sleep 0.05
-done
+rc=0
+midd_wait_ready "http://127.0.0.1:${PORT[A]}" "${PID[A]}" || rc=$?
+[ "$rc" -ne 1 ] || fail "A exited: $(tail -n 5 "$T/midd-A.log")"
 note "A serves $(( (${EPOCHREALTIME/./} - t0) / 1000 )) ms after PostgreSQL is back"
 assert_file_contains "$T/midd-A.log" "deny journal: replayed revoke" "A replays its journal"
 at A
