@@ -10,6 +10,9 @@
 set -Eeuo pipefail
 cd "$(dirname "$0")/.."
 TOP=$PWD
+# shellcheck source=bench/common.sh
+. "$TOP/bench/common.sh"
+msg_prefix bench/console.sh
 B=${B:-build}
 case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
 RESULTS=${1:-$TOP/bench/results.md}
@@ -18,23 +21,20 @@ PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/midshim-bench-console.XXXXXX")
 MIDD_PID=
 cleanup() {
-	[ -z "$MIDD_PID" ] || { kill "$MIDD_PID" 2>/dev/null; wait "$MIDD_PID" 2>/dev/null || true; }
+	midd_kill
 	rm -rf "$T"
 }
 trap cleanup EXIT
 for p in /usr/bin/chromium /usr/bin/chromedriver; do
-	[ -x "$p" ] || { echo "bench/console.sh: $p is missing (scripts/install-deps.sh)" >&2; exit 1; }
+	[ -x "$p" ] || die "$p is missing (scripts/install-deps.sh)"
 done
 
 "$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" >/dev/null
-port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 "$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$port" 2>"$T/midd.log" &
 MIDD_PID=$!
 URL=http://127.0.0.1:$port
-for _ in $(seq 1 100); do
-	curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1 && break
-	sleep 0.05
-done
+midd_wait_ready "$URL" "$MIDD_PID" || die "midd did not answer at $URL: $(tail -n 5 "$T/midd.log")"
 # A few devices, so the page renders rows as it would in use.
 for i in $(seq 1 20); do
 	curl -fsS -H "x-org-key: $(cat "$T/keys/org.key")" -d "{\"deviceId\":\"svc:prod:$i\"}" \

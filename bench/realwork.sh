@@ -33,7 +33,10 @@
 # BENCH_PROFILE_ALL=1 asks for them).
 set -Eeuo pipefail
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-[ -d "${BIN:-}" ] || { echo "realwork: set BIN to the build directory (absolute)" >&2; exit 1; }
+# shellcheck source=bench/common.sh
+. "$TOP/bench/common.sh"
+msg_prefix realwork
+[ -d "${BIN:-}" ] || die "set BIN to the build directory (absolute)"
 : "${MIDD_PORT:?}" "${KEYS:?}"
 SHIM=$BIN/libmidshim.so
 SPAWN=$BIN/bench/spawn
@@ -57,14 +60,9 @@ if [ -n "${BENCH_QUICK:-}" ]; then
 fi
 PROFILES=$LOG/realwork.profiles.md
 
-for f in "$SHIM" "$SPAWN"; do
-	[ -f "$f" ] || { echo "realwork: $f is missing; run 'make bench'" >&2; exit 1; }
-done
-for t in make gcc git curl jq "$PY"; do
-	command -v "$t" >/dev/null || { echo "realwork: $t is needed (scripts/install-deps.sh)" >&2; exit 1; }
-done
-"$PY" -c 'import test.test_shutil' 2>/dev/null ||
-	{ echo "realwork: $PY has no test suite (scripts/install-deps.sh)" >&2; exit 1; }
+need_built "$SHIM" "$SPAWN"
+need_tools make gcc git curl jq "$PY"
+"$PY" -c 'import test.test_shutil' 2>/dev/null || die "$PY has no test suite (scripts/install-deps.sh)"
 
 # Nothing of the caller's gate or make leaks into the workloads: the shim
 # way gets its settings below, and an outer `make bench`'s job server
@@ -77,12 +75,6 @@ trap 'rm -rf "$W"' EXIT
 # After the scrub above, and named so that it cannot match it: bench/spawn
 # takes a path, not a name.
 MAKE_BIN=$(command -v make)
-
-say() { echo "realwork: $*" >&2; }
-die() { echo "realwork: $*" >&2; exit 1; }
-median() { sort -g | awk '{ v[NR] = $1 } END { if(!NR) exit 1
-	printf "%.6g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }
 
 echo 'int midshim_bench_empty;' >"$W/empty.c"
 cc -shared -fPIC -o "$W/empty.so" "$W/empty.c"
@@ -311,7 +303,7 @@ row() {
 	r=$(ratio "$rf" 2 4)
 	re=$(ratio "$rf" 2 3)
 	rw=$(ratio "$rf" 8 10)
-	v=$(awk -v r="$r" -v t="$TARGET" 'BEGIN { print r <= t ? "met" : "missed" }')
+	v=$(verdict "$r" "$TARGET")
 	echo "| $figure, shim / none | ≤ ${TARGET}x | **${r}x** ($(col "$rf" 2) → $(col "$rf" 4) CPU ms;" \
 		"empty preload ${re}x; page faults $(col "$rf" 5) → $(col "$rf" 7); wall ${rw}x) | $v |"
 	say "$name: shim / none ${r}x, empty / none ${re}x, wall ${rw}x ($rounds rounds)"

@@ -38,10 +38,7 @@ stop_replicas() {
 }
 on_exit stop_replicas
 for r in A B; do
-	for _ in $(seq 1 200); do
-		curl -fsS --max-time 1 "http://127.0.0.1:${PORT[$r]}/healthz" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	midd_ready "http://127.0.0.1:${PORT[$r]}" "${PID[$r]}" "$T/midd-$r.log"
 done
 python3 "$MID_TOP/tests/integration/replica_probe.py" register "${PORT[A]}" "$(cat "$T/keys/org.key")" \
 	bench 1 || fail "register"

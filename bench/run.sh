@@ -67,9 +67,7 @@ PTRACE="strace -f -qq --seccomp-bpf -o /dev/null -e trace=$PTRACE_SET"
 
 need_built "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live" \
 	"$BB/static_supcost"
-for t in strace curl awk; do
-	command -v "$t" >/dev/null || die "$t is needed (scripts/install-deps.sh)"
-done
+need_tools strace curl awk
 
 rm -rf "$LOG"
 mkdir -p "$LOG" "$OUT"
@@ -83,30 +81,22 @@ trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND (logs in $LOG)" >&2' ERR
 
 # ---- numbers -----------------------------------------------------------
-median() { sort -g | awk '{ v[NR] = $1 } END { if(!NR) exit 1
-	printf "%.6g\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# median, calc and verdict are in bench/common.sh.
 thousands() { printf '%.0f' "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
-calc() { awk "BEGIN { printf \"$1\", $2 }"; }    # FORMAT EXPRESSION
-verdict() { awk -v v="$1" -v l="$2" -v d="${3:-le}" 'BEGIN {
-	ok = (d == "le") ? v <= l : v >= l; print ok ? "met" : "missed" }'; }
 is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: '$1' (see $LOG)"; }
 
 # ---- the control plane --------------------------------------------------
 # Start midd as the tests do: a temp database, a free loopback port, a
-# unix socket beside it; wait until /healthz answers.
+# unix socket beside it; wait until /healthz answers. Another program
+# may take the port first: up to five ports are tried.
 midd_start() {
 	"$BIN/midd" init --db "$T/midd.db" --write-keys "$T/keys" --admin-key-dir "$T/admin" >"$LOG/midd-init.out"
-	local _i
 	for _ in 1 2 3 4 5; do
-		MIDD_PORT=$((20000 + RANDOM % 30000))
+		MIDD_PORT=$(free_port)
 		"$BIN/midd" --db "$T/midd.db" --listen "127.0.0.1:$MIDD_PORT" --socket "$T/midd.sock" \
 			--quiet >>"$LOG/midd.log" 2>&1 &
 		MIDD_PID=$!
-		for _i in $(seq 1 100); do
-			curl -fsS --max-time 1 "http://127.0.0.1:$MIDD_PORT/healthz" >/dev/null 2>&1 && return 0
-			kill -0 "$MIDD_PID" 2>/dev/null || break
-			sleep 0.05
-		done
+		midd_wait_ready "http://127.0.0.1:$MIDD_PORT" "$MIDD_PID" && return 0
 		kill -TERM "$MIDD_PID" 2>/dev/null || true
 		wait "$MIDD_PID" 2>/dev/null || true
 		MIDD_PID=
