@@ -27,7 +27,9 @@
 #include "midshim_sup.h"
 #include "midshim_tree.h"
 #include "policy.h"
-#include "shim.h"
+#include "config.h"
+#include "exec.h"
+#include "fspath.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CANNOT 126

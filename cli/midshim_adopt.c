@@ -54,7 +54,7 @@
 #include "midshim_conf.h"
 #include "midshim_report.h"
 #include "midshim_tree.h"
-#include "shim.h"
+#include "config.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CANNOT 126

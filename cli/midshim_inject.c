@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #include "mid.h"
-#include "shim.h"
+#include "exec.h"
 
 #if defined(__x86_64__)
 #include <sys/ptrace.h>

@@ -46,9 +46,16 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "enforce.h"
+#include "exec.h"
+#include "fdtab.h"
+#include "fspath.h"
+#include "gate.h"
 #include "midshim_filter.h"
 #include "midshim_tree.h"
 #include "mid_url.h"
+#include "net.h"
+#include "record.h"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
@@ -459,9 +466,9 @@ static int decide(struct mid_sup *s, const struct mid_event *ev, enum mid_sup_ve
 {
 	int r;
 
-	mid_enforce_subject = (pid_t)s->req->pid;
+	mid_record_subject = (pid_t)s->req->pid;
 	r = mid_gate_check(ev);
-	mid_enforce_subject = 0;
+	mid_record_subject = 0;
 	if(r == 0)
 		return 0;
 	if(s->cfg->on_deny != MID_DENY_ERRNO) {
@@ -746,12 +753,12 @@ static int decide_addr(struct mid_sup *s, int sock, const struct sockaddr_storag
 		break;
 	case MID_ADDR_REFUSE:
 	case MID_ADDR_ASK:
-		mid_enforce_subject = (pid_t)s->req->pid;
+		mid_record_subject = (pid_t)s->req->pid;
 		if(mid_enforce(&ev, MID_CODE_BAD_ADDRESS, "-", -1) == 0) {
-			mid_enforce_subject = 0;
+			mid_record_subject = 0;
 			return 0;
 		}
-		mid_enforce_subject = 0;
+		mid_record_subject = 0;
 		if(s->cfg->on_deny != MID_DENY_ERRNO)
 			*v = MID_SUP_KILL;
 		return -1;

@@ -11,7 +11,7 @@
 
 #include <sys/types.h>
 
-#include "shim.h"
+#include "config.h"
 
 struct mid_sup;
 

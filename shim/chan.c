@@ -11,7 +11,8 @@
  * drops its parent's copy and opens its own at its own first validate.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "base.h"
+#include "chan.h"
 
 #include <errno.h>
 #include <fcntl.h>

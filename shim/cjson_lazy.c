@@ -13,7 +13,8 @@
 #include <dlfcn.h>
 #include <pthread.h>
 
-#include "shim.h"
+#include "base.h"
+#include "mid.h"
 
 static const char soname[] = "libcjson.so.1";
 

@@ -6,9 +6,9 @@
  * gated program with a bad configuration never starts.
  */
 #define _GNU_SOURCE
+#include "config.h"
 #include "mid_key.h"
 #include "mid_url.h"
-#include "shim.h"
 #include "orgkey.h"
 
 #include <errno.h>

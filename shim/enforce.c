@@ -6,8 +6,12 @@
  * stack buffers: it may run in a vfork child or a signal handler.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "enforce.h"
+#include "base.h"
+#include "client.h"
+#include "config.h"
 #include "record.h"
+#include "sigevent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,7 +26,6 @@
 
 /* The configuration the gate was set up with. */
 MID_HOT static const struct mid_config *enforce_cfg;
-pid_t mid_enforce_subject;
 const char *(*mid_enforce_subject_name)(pid_t pid);
 /* Sends a report to midd (hook_init.c, or the launcher's supervisor in
  * midshim_sup.c); NULL in tests. */
@@ -45,42 +48,6 @@ MID_STARTUP void mid_enforce_origin(const char *(*fn)(void))
 MID_STARTUP void mid_enforce_setup(const struct mid_config *cfg)
 {
 	enforce_cfg = cfg;
-}
-
-static void put(int fd, const char *s, size_t n)
-{
-	while(n > 0) {
-		ssize_t w = write(fd, s, n);
-		if(w < 0 && errno == EINTR)
-			continue;
-		if(w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-void mid_shim_say(const char *fmt, ...)
-{
-	char line[1024];
-	sigset_t mask;
-	va_list ap;
-	int n, e = errno;
-
-	memcpy(line, "midshim: ", 9);
-	va_start(ap, fmt);
-	n = vsnprintf(line + 9, sizeof(line) - 10, fmt, ap);
-	va_end(ap);
-	if(n < 0)
-		n = 0;
-	n += 9;
-	if(n > (int)sizeof(line) - 2)
-		n = (int)sizeof(line) - 2;
-	line[n++] = '\n';
-	mid_shim_enter(&mask);
-	put(2, line, (size_t)n);
-	mid_shim_leave(&mask);
-	errno = e;
 }
 
 /* Copy 's' into 'out' for a log line: control characters, quotes and
@@ -249,8 +216,8 @@ static void report(const struct mid_config *cfg, const char *kind, const char *t
 
 	if(!report_fn || !local_code(code) || !report_allowed())
 		return;
-	if(mid_enforce_subject) {
-		pid = mid_enforce_subject;
+	if(mid_record_subject) {
+		pid = mid_record_subject;
 		if(mid_enforce_subject_name)
 			name = mid_enforce_subject_name(pid);
 	}

@@ -11,8 +11,12 @@
  * parent's heap.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "exec.h"
+#include "base.h"
+#include "enforce.h"
+#include "gate.h"
 #include "record.h"
+#include "side.h"
 
 #include <dlfcn.h>
 #include <elf.h>

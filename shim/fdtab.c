@@ -9,7 +9,9 @@
  * pipe, so every hooked path that can reuse a number forgets it.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "fdtab.h"
+#include "base.h"
+#include "net.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

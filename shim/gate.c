@@ -7,7 +7,11 @@
  * the cache fresh). Anything but a well-formed allow is a deny.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "gate.h"
+#include "base.h"
+#include "config.h"
+#include "enforce.h"
+#include "fdtab.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -15,8 +19,6 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
-
-__thread int mid_in_shim __attribute__((tls_model("initial-exec")));
 
 MID_HOT static const struct mid_config *cfg;
 MID_HOT const struct mid_config *mid_shim_config;

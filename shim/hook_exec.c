@@ -7,6 +7,8 @@
  */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "exec.h"
+#include "fspath.h"
 
 #include <fcntl.h>
 #include <limits.h>

@@ -10,6 +10,7 @@
 #undef _FORTIFY_SOURCE /* the fortified inline open would clash with ours */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "fspath.h"
 
 #include <fcntl.h>
 #include <limits.h>

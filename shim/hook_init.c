@@ -8,6 +8,11 @@
  */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "chan.h"
+#include "config.h"
+#include "enforce.h"
+#include "exec.h"
+#include "net.h"
 #include "record.h"
 
 #include <errno.h>

@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 
 #include "hooks.h"
+#include "enforce.h"
+#include "net.h"
 
 #include <fcntl.h>
 #include <netdb.h>

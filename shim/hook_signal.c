@@ -8,6 +8,8 @@
  */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "fspath.h"
+#include "sigevent.h"
 
 #include <signal.h>
 #include <stdarg.h>

@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "hooks.h"
+#include "syscalls.h"
 
 #include <fcntl.h>
 #include <linux/openat2.h>

@@ -10,7 +10,10 @@
 #include <errno.h>
 #include <stdio.h>
 
-#include "shim.h"
+#include "base.h"
+#include "fdtab.h"
+#include "gate.h"
+#include "side.h"
 
 /* Set once the constructor finished. */
 extern int mid_shim_ready;

@@ -7,7 +7,8 @@
  * connects, neither of which is a hot loop's cost worth a lock-free table.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "net.h"
+#include "base.h"
 
 #include <netinet/in.h>
 #include <pthread.h>

@@ -11,6 +11,8 @@
  */
 #define _GNU_SOURCE
 #include "record.h"
+#include "base.h"
+#include "sigevent.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -40,6 +42,7 @@ struct slot {
 	char slog[SAY_MAX];  /* the syslog message */
 };
 
+pid_t mid_record_subject;
 static struct slot slots[MID_RECORD_SLOTS];
 static atomic_flag busy = ATOMIC_FLAG_INIT;
 /* Slots with pending counts: lets mid_record_flush return at once. With
@@ -177,7 +180,7 @@ static void write_line(const struct mid_config *cfg, const char *b, uint32_t cou
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	h = snprintf(head, sizeof(head), "{\"time\":\"%.24s.%03ldZ\",\"pid\":%d,", ts,
 		     now.tv_nsec / 1000000,
-		     (int)(mid_enforce_subject ? mid_enforce_subject : getpid()));
+		     (int)(mid_record_subject ? mid_record_subject : getpid()));
 	t = snprintf(tail, sizeof(tail), ",\"count\":%u%s}\n", count,
 		     repeat ? ",\"repeat\":true" : "");
 	if(h < 0 || h >= (int)sizeof(head) || t < 0 || t >= (int)sizeof(tail))
@@ -208,7 +211,7 @@ static void send_syslog(const struct mid_config *cfg, const char *msg, uint32_t 
 	if(!cfg->syslog)
 		return;
 	n = snprintf(dg, sizeof(dg), "<%d>midshim[%d]: %s count=%u", 1 << 3 | 4,
-		     (int)(mid_enforce_subject ? mid_enforce_subject : getpid()),
+		     (int)(mid_record_subject ? mid_record_subject : getpid()),
 		     msg, count);
 	if(n < 0)
 		return;

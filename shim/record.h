@@ -9,8 +9,14 @@
 #define MID_SHIM_RECORD_H
 
 #include <stdbool.h>
+#include <sys/types.h>
 
-#include "shim.h"
+#include "config.h"
+#include "policy.h"
+
+/* The process a denial is about, for its lines and its report (0: this
+ * one). The launcher's supervisor sets it before each decision. */
+extern pid_t mid_record_subject;
 
 /* Slots of the repeat table, and how long repeats of one event are only
  * counted before their count is written (ms). */

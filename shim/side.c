@@ -17,7 +17,9 @@
  * reports a child's exec.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "side.h"
+#include "base.h"
+#include "gate.h"
 
 #include <sys/mman.h>
 

@@ -8,7 +8,7 @@
  * 6.6) is refused until someone has looked at it.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "syscalls.h"
 
 #include <sys/syscall.h>
 

@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "fspath.h"
 #include "mid_check.h"
 
 static char out[PATH_MAX];

@@ -20,7 +20,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "shim.h"
+#include "base.h"
+#include "config.h"
+#include "exec.h"
+#include "fdtab.h"
+#include "gate.h"
+#include "net.h"
+#include "syscalls.h"
 #include "mid_check.h"
 
 /* ---- a programmable validator ----------------------------------------- */

@@ -8,7 +8,7 @@
  * system calls. Everything works in the caller's buffer, no allocation.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "fspath.h"
 
 #include <errno.h>
 #include <fcntl.h>

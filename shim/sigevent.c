@@ -8,7 +8,7 @@
  * "path" rules; a group or every process has no one program.
  */
 #define _GNU_SOURCE
-#include "shim.h"
+#include "sigevent.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every module of the shim stands on: the re-entrancy guard that
+ * lets the shim's own libc calls through the hooks, a mutex safe across
+ * fork, the section the hot state lives in, the coarse clock and the one
+ * stderr line. Owns mid_in_shim and mid_shim_say (base.c); calls libc
+ * only.
+ */
+#ifndef MID_SHIM_BASE_H
+#define MID_SHIM_BASE_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#define MID_EXPORT __attribute__((visibility("default")))
+
+/* For the little state every gated process writes before main or in its
+ * hot path (configuration, gate, real functions): kept together in .data,
+ * next to the page relocation has already copied, instead of spread over
+ * .bss between large tables. Every fresh page written costs a new process
+ * a page fault, and a start is mostly page faults. */
+#define MID_HOT __attribute__((section(".data.mid_hot")))
+
+/* A mutex that a fork child resets only when some thread held it, or
+ * waited for it, at the fork: the child of a quiet parent then writes
+ * nothing to it, and a page written after fork is a page copied. */
+struct mid_forklock {
+	pthread_mutex_t m;
+	_Atomic int users; /* threads inside lock()..unlock() */
+};
+#define MID_FORKLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
+
+static inline void mid_forklock_lock(struct mid_forklock *l)
+{
+	atomic_fetch_add_explicit(&l->users, 1, memory_order_acq_rel);
+	pthread_mutex_lock(&l->m);
+}
+
+static inline void mid_forklock_unlock(struct mid_forklock *l)
+{
+	pthread_mutex_unlock(&l->m);
+	atomic_fetch_sub_explicit(&l->users, 1, memory_order_acq_rel);
+}
+
+/* In a fork child: no other thread exists any more. */
+static inline void mid_forklock_atfork_child(struct mid_forklock *l)
+{
+	pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+
+	if(!atomic_load_explicit(&l->users, memory_order_relaxed))
+		return;
+	memcpy(&l->m, &fresh, sizeof(fresh));
+	atomic_store_explicit(&l->users, 0, memory_order_relaxed);
+}
+
+/* Set while this thread runs the shim's own code (the client's socket I/O,
+ * log writes): hooks then call the real function at once. Initial-exec TLS
+ * so reading it is one instruction, with no lazy TLS allocation. */
+extern __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
+
+/* Raise and lower the guard. Every signal is blocked while it is up: a
+ * handler that ran then (during a blocking open or a network wait) would
+ * have its own calls go through ungated. The only way the guard is
+ * raised (tests/static/guard.sh checks). */
+static inline void mid_shim_enter(sigset_t *old)
+{
+	sigset_t all;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+	mid_in_shim++;
+}
+
+static inline void mid_shim_leave(const sigset_t *old)
+{
+	mid_in_shim--;
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* CLOCK_MONOTONIC_COARSE in ms (a few ns, no rdtsc), or 0. */
+static inline uint64_t mid_coarse_ms(void)
+{
+	struct timespec ts;
+
+	if(clock_gettime(CLOCK_MONOTONIC_COARSE, &ts))
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* Write one line to stderr, prefixed "midshim: ", with the real write. */
+void mid_shim_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif
