@@ -51,13 +51,14 @@ LIBS_CRYPTO = -lcrypto
 LIBS_PQ = -lpq
 LIBS_CHECK = $(shell pkg-config --libs check 2>/dev/null || echo -lcheck -lsubunit -lm -lrt -lpthread)
 
-# Sources by part (see doc/design.md). Hook files go only into the preload.
+# Sources by part (see doc/design.md). shim/preload/ (the hooks) goes only
+# into the preload; the rest of shim/ is its core, which the launcher and
+# the unit tests link too.
 COMMON_SRC = $(wildcard common/*.c)
 POLICY_SRC = $(wildcard policy/*.c)
 CLIENT_SRC = $(wildcard client/*.c)
-SHIM_HOOK_SRC = $(wildcard shim/hook_*.c)
-SHIM_PRELOAD_SRC = $(SHIM_HOOK_SRC) shim/cjson_lazy.c
-SHIM_CORE_SRC = $(filter-out $(SHIM_PRELOAD_SRC),$(wildcard shim/*.c))
+SHIM_PRELOAD_SRC = $(wildcard shim/preload/*.c)
+SHIM_CORE_SRC = $(wildcard shim/*.c)
 SERVER_MAIN = server/main.c
 SERVER_SRC = $(filter-out $(SERVER_MAIN),$(wildcard server/*.c))
 MIDCTL_SRC = $(wildcard cli/midctl*.c)
@@ -122,7 +123,7 @@ $(B)/%.a:
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 # The preload: its only load-time dependency is libc; libcjson is loaded
-# at its first use (shim/cjson_lazy.c). -z defs: nothing left unresolved.
+# at its first use (shim/preload/cjson_lazy.c). -z defs: nothing left unresolved.
 # Its exports carry libc's version tags (scripts/symver.sh), so a lookup
 # that names a version finds the hook.
 LIBC_SO ?= $(shell $(CC) -print-file-name=libc.so.6)

@@ -9,7 +9,7 @@
  * shim finds its settings where it always reads them, and the program's
  * children start gated), and dlopen with the shim's path: the shim's
  * constructor reads the settings, registers, validates, and binds the
- * program's calls to its hooks (shim/hook_late.c). Each call returns to
+ * program's calls to its hooks (shim/preload/hook_late.c). Each call returns to
  * address 0, which stops the thread with SIGSEGV before any handler
  * runs; its registers are then put back as they were, and every thread
  * is let go. A call that has not returned after CALL_ALONE_MS lets the

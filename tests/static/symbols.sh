@@ -51,10 +51,10 @@ nm -D --defined-only "$LIBC" | awk '$2 ~ /^[TWi]$/ { n = $3; sub(/@.*/, "", n); 
 # The names the hook files declare: REAL_DECL(fn), the shape macros'
 # name lists (OPEN_HOOK((open, open64), ...)) and MID_ALIAS(fn, other).
 {
-	grep -ho 'REAL_DECL([A-Za-z0-9_]*)' shim/hook_*.c | sed 's/REAL_DECL(\(.*\))/\1/' | grep -vxE 'name|fn'
-	grep -hoE '^[A-Z_]+_HOOK\(\([A-Za-z0-9_, ]+\)' shim/hook_*.c |
+	grep -ho 'REAL_DECL([A-Za-z0-9_]*)' shim/preload/hook_*.c | sed 's/REAL_DECL(\(.*\))/\1/' | grep -vxE 'name|fn'
+	grep -hoE '^[A-Z_]+_HOOK\(\([A-Za-z0-9_, ]+\)' shim/preload/hook_*.c |
 		sed -E 's/^[A-Z_]+_HOOK\(\(//; s/\)$//' | tr ',' '\n' | tr -d ' '
-	grep -hoE '^MID_ALIAS\([A-Za-z0-9_]+, *[A-Za-z0-9_]+\)' shim/hook_*.c |
+	grep -hoE '^MID_ALIAS\([A-Za-z0-9_]+, *[A-Za-z0-9_]+\)' shim/preload/hook_*.c |
 		sed -E 's/.*, *([A-Za-z0-9_]+)\)/\1/'
 } | sort -u >"$T/hooks"
 
