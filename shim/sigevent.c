@@ -5,7 +5,9 @@
  * signal to this process itself or one of its threads, and signal 0,
  * which only asks whether the target exists, are not, and pass without
  * the gate. The target's program is read from /proc for the policy's
- * "path" rules; a group or every process has no one program.
+ * "path" rules; a group or every process has no one program. The
+ * launcher's supervisor (cli/midshim_sup.c) asks the same questions of
+ * a process it supervises, naming it by its PID.
  */
 #define _GNU_SOURCE
 #include "sigevent.h"
@@ -17,14 +19,12 @@
 #include <string.h>
 #include <unistd.h>
 
-bool mid_signal_event(int pid, int sig, struct mid_event *ev, char *buf, size_t buflen)
+void mid_signal_describe(int pid, int sig, struct mid_event *ev, char *buf, size_t buflen)
 {
 	char link[64];
 	ssize_t n;
 	int e = errno;
 
-	if(sig == 0 || pid == (int)getpid())
-		return false;
 	memset(ev, 0, sizeof(*ev));
 	ev->kind = MID_EV_SIGNAL;
 	ev->pid = pid;
@@ -38,33 +38,53 @@ bool mid_signal_event(int pid, int sig, struct mid_event *ev, char *buf, size_t 
 		}
 	}
 	errno = e;
+}
+
+bool mid_signal_event(int pid, int sig, struct mid_event *ev, char *buf, size_t buflen)
+{
+	if(sig == 0 || pid == (int)getpid())
+		return false;
+	mid_signal_describe(pid, sig, ev, buf, buflen);
 	return true;
 }
 
-bool mid_signal_own_thread(int tid)
+bool mid_signal_thread_of(int proc, int tid)
 {
 	char task[64];
 	int e = errno;
 	bool own;
 
-	if(tid == (int)gettid() || tid == (int)getpid())
-		return true;
-	if(tid <= 0)
+	if(tid <= 0 || proc < 0)
 		return false;
-	snprintf(task, sizeof(task), "/proc/self/task/%d", tid);
+	/* /proc/TID/task lists every thread of TID's process, so 'proc'
+	 * may be any of its threads, as a seccomp notification names it. */
+	if(proc)
+		snprintf(task, sizeof(task), "/proc/%d/task/%d", proc, tid);
+	else
+		snprintf(task, sizeof(task), "/proc/self/task/%d", tid);
 	own = access(task, F_OK) == 0;
 	errno = e;
 	return own;
 }
 
-int mid_signal_pidfd_pid(int pidfd)
+bool mid_signal_own_thread(int tid)
+{
+	if(tid == (int)gettid() || tid == (int)getpid())
+		return true;
+	return mid_signal_thread_of(0, tid);
+}
+
+int mid_signal_pidfd_pid(int proc, int pidfd)
 {
 	char path[64], info[4096];
 	const char *p;
 	int fd, pid = MID_SIGNAL_UNKNOWN, e = errno;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
+	if(proc)
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", proc, pidfd);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", pidfd);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if(fd < 0)
 		goto out;

@@ -75,7 +75,7 @@ MID_EXPORT int tgkill(pid_t tgid, pid_t tid, int sig)
 
 MID_EXPORT int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)
 {
-	int pid = sig ? mid_signal_pidfd_pid(pidfd) : 0;
+	int pid = sig ? mid_signal_pidfd_pid(0, pidfd) : 0;
 
 	/* -1: the process has exited; the kernel answers ESRCH. */
 	if(sig && pid != -1 && mid_signal_gate(pid, sig))
