@@ -166,6 +166,9 @@ $(B)/helpers/static_%: tests/helpers/static_%.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) -O2 -static -o $@ $<
 
+# The static signals helper is signals.c, included.
+$(B)/helpers/static_signals: tests/helpers/signals.c tests/helpers/go.h
+
 # check_shim asks whether the static helper is followable, so it needs it
 # in every build directory, the TSan one included.
 $(B)/tests/check_shim: $(B)/helpers/static_true

@@ -9,6 +9,8 @@
  *     notify / ENOSYS ──────────────────────── return it
  *     open flags block: O_PATH ─ allow; write intent ─ notify; else allow
  *     pointer block: argument not NULL ─ notify; else allow
+ *     signal block: signal 0 ─ allow (tgkill: tgid <= 0 too); else notify
+ *     ioctl block: TIOCSTI or TIOCLINUX ─ notify; else allow
  *   anything else ──────────────────────────── allow
  *
  * Classic BPF jumps only forward: the chain of comparisons comes first,
@@ -29,6 +31,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/syscall.h>
 
 /* Calls newer than the system's headers (the numbers are shared by every
@@ -57,6 +60,8 @@
 #define OPEN(nr, arg) {N(nr), MID_ROUTE_NOTIFY, MID_WHEN_WRITE_INTENT, arg}
 #define IFARG(nr, arg) {N(nr), MID_ROUTE_NOTIFY, MID_WHEN_ARG_SET, arg}
 #define NOSYS(nr) {N(nr), MID_ROUTE_ENOSYS, MID_WHEN_ALWAYS, 0}
+#define SIG(nr, arg) {N(nr), MID_ROUTE_NOTIFY, MID_WHEN_SIGNAL, arg}
+#define TGSIG(nr, arg) {N(nr), MID_ROUTE_NOTIFY, MID_WHEN_TG_SIGNAL, arg}
 
 const struct mid_filter_call mid_filter_calls[] = {
 	/* exec */
@@ -115,6 +120,15 @@ const struct mid_filter_call mid_filter_calls[] = {
 	NOTIFY(setuid), NOTIFY(setgid), NOTIFY(setreuid), NOTIFY(setregid),
 	NOTIFY(setresuid), NOTIFY(setresgid), NOTIFY(setfsuid), NOTIFY(setfsgid),
 	NOTIFY(setgroups), NOTIFY(capset), NOTIFY(umask),
+	/* signals and terminal input, the preload's "signal" and
+	 * "tty-inject": signal 0 only asks whether the target exists, and a
+	 * tgid of 0 or less is the kernel's to refuse, so neither leaves
+	 * the kernel; nor does any other ioctl request. A signal to the
+	 * sender itself is told apart by the supervisor (the filter does
+	 * not know the caller's PID). */
+	SIG(kill, 1), SIG(tkill, 1), TGSIG(tgkill, 2), SIG(rt_sigqueueinfo, 1),
+	TGSIG(rt_tgsigqueueinfo, 2), SIG(pidfd_send_signal, 1),
+	{N(ioctl), MID_ROUTE_NOTIFY, MID_WHEN_TTY_INJECT, 1},
 };
 const size_t mid_filter_ncalls = sizeof(mid_filter_calls) / sizeof(mid_filter_calls[0]);
 
@@ -231,6 +245,22 @@ int mid_filter_build(struct sock_filter *prog, size_t cap)
 			jump(&a, BPF_JEQ, 0, T_NEXT, T_NOTIFY);
 			ld(&a, ARG_HI(c->arg));
 			jump(&a, BPF_JEQ, 0, T_ALLOW, T_NOTIFY);
+		} else if(c->when == MID_WHEN_TG_SIGNAL || c->when == MID_WHEN_SIGNAL) {
+			/* The kernel reads pids and signals as ints: the low
+			 * halves, the sign bit for "<= 0". */
+			if(c->when == MID_WHEN_TG_SIGNAL) {
+				ld(&a, ARG_LO(0));
+				jump(&a, BPF_JEQ, 0, T_ALLOW, T_NEXT);
+				jump(&a, BPF_JSET, 0x80000000u, T_ALLOW, T_NEXT);
+			}
+			ld(&a, ARG_LO(c->arg));
+			jump(&a, BPF_JEQ, 0, T_ALLOW, T_NOTIFY);
+		} else if(c->when == MID_WHEN_TTY_INJECT) {
+			/* The kernel's request is an unsigned int: high bits
+			 * in the register make no other request. */
+			ld(&a, ARG_LO(c->arg));
+			jump(&a, BPF_JEQ, TIOCSTI, T_NOTIFY, T_NEXT);
+			jump(&a, BPF_JEQ, TIOCLINUX, T_NOTIFY, T_ALLOW);
 		}
 	}
 	where[mid_filter_ncalls + (size_t)-T_ALLOW] = (int)a.n;

@@ -5,7 +5,9 @@
  * decides to the launcher (SECCOMP_RET_USER_NOTIF), fails io_uring_setup
  * and openat2 with ENOSYS, kills a process that calls through another
  * architecture or the x32 ABI, and lets everything else through inside
- * the kernel. Opens are sent only with write intent, tested in the filter.
+ * the kernel. Opens are sent only with write intent, signals only when
+ * they are not signal 0, ioctl only for TIOCSTI and TIOCLINUX, each
+ * tested in the filter.
  */
 #ifndef MID_MIDSHIM_FILTER_H
 #define MID_MIDSHIM_FILTER_H
@@ -27,6 +29,9 @@ enum mid_when {
 	MID_WHEN_ALWAYS = 0,
 	MID_WHEN_WRITE_INTENT, /* open flags in argument 'arg' have write intent */
 	MID_WHEN_ARG_SET,      /* argument 'arg' (a pointer) is not NULL */
+	MID_WHEN_SIGNAL,       /* argument 'arg' (a signal, an int) is not 0 */
+	MID_WHEN_TG_SIGNAL,    /* the same, and argument 0 (a tgid, an int) is > 0 */
+	MID_WHEN_TTY_INJECT,   /* argument 'arg' (32 bits) is TIOCSTI or TIOCLINUX */
 };
 
 /* Open flags with write intent, as the preload reads them; with O_PATH

@@ -56,6 +56,7 @@
 #include "mid_url.h"
 #include "net.h"
 #include "record.h"
+#include "sigevent.h"
 
 #ifndef SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
 #define SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV (1UL << 5)
@@ -947,6 +948,66 @@ static enum mid_sup_verdict on_creds(struct mid_sup *s, int nr)
 	return MID_SUP_GO_ON;
 }
 
+/* ---- signals and terminal input ------------------------------------------------ */
+
+/*
+ * A signal decided as the preload decides it (shim/hook_signal.c): one
+ * to the caller's own process or thread is no side effect; tgkill and
+ * rt_tgsigqueueinfo are judged by their process. The filter kept signal
+ * 0 and a tgid <= 0 in the kernel. The target is a number in a register,
+ * which the kernel does not read again from memory: continued after the
+ * check, nothing to race but a pidfd's descriptor number.
+ */
+static enum mid_sup_verdict on_signal(struct mid_sup *s, int nr)
+{
+	enum mid_sup_verdict v = MID_SUP_GO_ON;
+	const __u64 *a = s->req->data.args;
+	int caller = (int)s->req->pid, pid = (int)a[0], sig = (int)a[1];
+	struct mid_event ev;
+	char exe[PATH_MAX];
+	int self;
+
+	if(nr == __NR_tgkill || nr == __NR_rt_tgsigqueueinfo)
+		sig = (int)a[2];
+	if(nr == __NR_pidfd_send_signal)
+		pid = mid_signal_pidfd_pid(caller, (int)a[0]);
+	if(nr == __NR_tkill)
+		self = mid_signal_thread_of(caller, pid);
+	else
+		self = pid > 0 && mid_signal_thread_of(pid, caller);
+	/* -1: a pidfd whose process has exited; the kernel answers ESRCH. */
+	if(sig == 0 || self || (nr == __NR_pidfd_send_signal && pid == -1)) {
+		answer(s, 0, 0, 1);
+		return v;
+	}
+	mid_signal_describe(pid, sig, &ev, exe, sizeof(exe));
+	if(decide(s, &ev, &v))
+		refuse(s, v);
+	else
+		answer(s, 0, 0, 1);
+	return v;
+}
+
+/* TIOCSTI or TIOCLINUX (the filter sent no other request): a tty-inject
+ * on the terminal the descriptor names. */
+static enum mid_sup_verdict on_tty_inject(struct mid_sup *s)
+{
+	enum mid_sup_verdict v = MID_SUP_GO_ON;
+	char path[PATH_MAX];
+	struct mid_event ev;
+
+	target_fd_path((pid_t)s->req->pid, (int)s->req->data.args[0], path, sizeof(path));
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_TTY_INJECT;
+	ev.fdkind = MID_FD_TTY;
+	ev.path = path;
+	if(decide(s, &ev, &v))
+		refuse(s, v);
+	else
+		answer(s, 0, 0, 1);
+	return v;
+}
+
 /* ---- every other fs change: checked, then continued --------------------------- */
 
 /* How an fs call names its file(s). */
@@ -1099,6 +1160,13 @@ enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 	case __NR_setgroups:
 	case __NR_capset:
 	case __NR_umask: return on_creds(s, nr);
+	case __NR_kill:
+	case __NR_tkill:
+	case __NR_tgkill:
+	case __NR_rt_sigqueueinfo:
+	case __NR_rt_tgsigqueueinfo:
+	case __NR_pidfd_send_signal: return on_signal(s, nr);
+	case __NR_ioctl: return on_tty_inject(s);
 	case __NR_openat:
 		return on_open(s, (int)d->args[0], d->args[1], (int)d->args[2], (mode_t)d->args[3]);
 #ifdef __NR_open

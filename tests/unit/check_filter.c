@@ -20,10 +20,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "mid.h"
@@ -37,7 +39,10 @@
 
 /* The documented routes (x86_64 numbers): 'how' is 'n' always notify,
  * 'o' notify on write-intent open flags in argument 'arg', 'p' notify
- * when pointer argument 'arg' is set, 'e' ENOSYS. */
+ * when pointer argument 'arg' is set, 'e' ENOSYS, 's' notify when the
+ * signal in argument 'arg' is not 0 (as an int), 't' the same and the
+ * tgid in argument 0 is > 0 (as an int), 'i' notify for the ioctl
+ * requests TIOCSTI and TIOCLINUX in argument 'arg' (as an unsigned int). */
 static const struct {
 	const char *name;
 	int nr;
@@ -67,6 +72,9 @@ static const struct {
 	{"setregid", 114, 'n', 0},    {"setresuid", 117, 'n', 0},  {"setresgid", 119, 'n', 0},
 	{"setfsuid", 122, 'n', 0},    {"setfsgid", 123, 'n', 0},   {"setgroups", 116, 'n', 0},
 	{"capset", 126, 'n', 0},      {"umask", 95, 'n', 0},
+	{"kill", 62, 's', 1},         {"tkill", 200, 's', 1},      {"tgkill", 234, 't', 2},
+	{"rt_sigqueueinfo", 129, 's', 1}, {"rt_tgsigqueueinfo", 297, 't', 2},
+	{"pidfd_send_signal", 424, 's', 1}, {"ioctl", 16, 'i', 1},
 };
 
 /* The open flags whose every combination is tried. */
@@ -118,6 +126,16 @@ static uint32_t expect(const struct seccomp_data *d)
 		case 'n': return NOTIFY;
 		case 'e': return ENOSYS_RET;
 		case 'p': return d->args[doc[i].arg] ? NOTIFY : ALLOW;
+		case 't':
+			if((int)(uint32_t)d->args[0] <= 0)
+				return ALLOW;
+			/* fall through */
+		case 's': return (int)(uint32_t)d->args[doc[i].arg] ? NOTIFY : ALLOW;
+		case 'i': {
+			unsigned req = (unsigned)d->args[doc[i].arg];
+
+			return req == TIOCSTI || req == TIOCLINUX ? NOTIFY : ALLOW;
+		}
 		case 'o':
 			flags = (int)(uint32_t)d->args[doc[i].arg];
 			if(flags & O_PATH)
@@ -265,6 +283,87 @@ START_TEST(test_filter_sendto_only_with_a_destination)
 }
 END_TEST
 
+/* Every signal call with signals and targets around the edges the
+ * kernel reads (ints in 64-bit registers): signal 0 and a tgid <= 0 stay
+ * in the kernel, every other signal is sent whatever the target. */
+START_TEST(test_filter_signals_every_edge)
+{
+	static const uint64_t sigs[] = {0, 1, 9, 15, 64, 0xffffffffull, 0x100000000ull,
+					0xffffffff00000000ull, 0x7fffffff0000000full};
+	static const uint64_t pids[] = {0, 1, 12345, 0xffffffffull /* -1 */, 0x80000000ull,
+					0x7fffffffull, 0x100000000ull, 0xffffffff00000001ull};
+	static const int nrs[] = {__NR_kill, __NR_tkill, __NR_tgkill, __NR_rt_sigqueueinfo,
+				  __NR_rt_tgsigqueueinfo, __NR_pidfd_send_signal};
+	struct seccomp_data d;
+	size_t notified = 0, allowed = 0;
+
+	for(size_t n = 0; n < MID_ARRAY_LEN(nrs); n++)
+		for(size_t si = 0; si < MID_ARRAY_LEN(sigs); si++)
+			for(size_t p = 0; p < MID_ARRAY_LEN(pids); p++) {
+				int tg = nrs[n] == __NR_tgkill || nrs[n] == __NR_rt_tgsigqueueinfo;
+
+				fill(&d, nrs[n]);
+				d.args[0] = pids[p];
+				d.args[tg ? 2 : 1] = sigs[si];
+				if(agree(&d, "signal") == NOTIFY)
+					notified++;
+				else
+					allowed++;
+			}
+	ASSERT_AGREED();
+	ck_assert_uint_gt(notified, 0);
+	ck_assert_uint_gt(allowed, 0);
+	fill(&d, __NR_kill);
+	d.args[0] = 4242;
+	d.args[1] = 0;
+	ck_assert_uint_eq(run(&d), ALLOW);
+	d.args[1] = SIGTERM;
+	ck_assert_uint_eq(run(&d), NOTIFY);
+	d.args[0] = (uint32_t)-1; /* every process */
+	ck_assert_uint_eq(run(&d), NOTIFY);
+	fill(&d, __NR_tgkill);
+	d.args[0] = (uint32_t)-5;
+	d.args[2] = SIGTERM;
+	ck_assert_uint_eq(run(&d), ALLOW); /* EINVAL from the kernel */
+	d.args[0] = 77;
+	ck_assert_uint_eq(run(&d), NOTIFY);
+	d.args[1] = SIGTERM; /* tgkill's signal is its third argument */
+	d.args[2] = 0;
+	ck_assert_uint_eq(run(&d), ALLOW);
+}
+END_TEST
+
+/* ioctl: only TIOCSTI and TIOCLINUX leave the kernel, compared as the
+ * kernel's unsigned int, whatever the upper half of the register. */
+START_TEST(test_filter_ioctl_only_tty_inject)
+{
+	static const uint64_t high[] = {0, 0xffffffff00000000ull, 0x100000000ull};
+	static const unsigned reqs[] = {TIOCSTI, TIOCLINUX, TCGETS, TCSETS, TIOCGWINSZ, FIONREAD,
+					FIONBIO, TIOCSCTTY, TIOCSTI + 1, TIOCLINUX - 1, 0, 0xffffffffu};
+	struct seccomp_data d;
+
+	for(size_t r = 0; r < MID_ARRAY_LEN(reqs); r++)
+		for(size_t h = 0; h < MID_ARRAY_LEN(high); h++) {
+			uint32_t want = reqs[r] == TIOCSTI || reqs[r] == TIOCLINUX ? NOTIFY : ALLOW;
+
+			fill(&d, __NR_ioctl);
+			d.args[1] = high[h] | reqs[r];
+			ck_assert_uint_eq(agree(&d, "ioctl"), want);
+		}
+	for(int i = 0; i < 100000; i++) {
+		fill(&d, __NR_ioctl);
+		if(i % 3 == 0)
+			d.args[1] = (d.args[1] & 0xffffffff00000000ull) | TIOCSTI;
+		agree(&d, "ioctl random");
+	}
+	fill(&d, __NR_ioctl);
+	d.args[0] = TIOCSTI; /* the descriptor says nothing */
+	d.args[1] = TCGETS;
+	ck_assert_uint_eq(run(&d), ALLOW);
+	ASSERT_AGREED();
+}
+END_TEST
+
 START_TEST(test_filter_every_other_call_stays_in_the_kernel)
 {
 	struct seccomp_data d;
@@ -369,6 +468,23 @@ static int kernel_child(const char *dir)
 	close(fd);
 	if(getpid() <= 0 || write(1, "", 0) != 0)
 		return 19;
+	/* Signal 0 and a tgid <= 0 stay in the kernel; a signal does not
+	 * (no supervisor here: ENOSYS). */
+	if(kill(getppid(), 0) || syscall(__NR_tgkill, -1, 1, SIGTERM) >= 0 || errno != EINVAL)
+		return 20;
+	if(kill(getppid(), SIGWINCH) >= 0 || errno != ENOSYS)
+		return 21;
+	if(syscall(__NR_tgkill, getpid(), gettid(), SIGWINCH) >= 0 || errno != ENOSYS)
+		return 22;
+	/* Every ioctl request but the two reaches the driver. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if(fd < 0 || ioctl(fd, TCGETS, &(struct termios){0}) >= 0 || errno != ENOTTY)
+		return 23;
+	if(ioctl(fd, TIOCSTI, "x") >= 0 || errno != ENOSYS)
+		return 24;
+	if(syscall(__NR_ioctl, fd, TIOCSTI | 0x500000000ul, "x") >= 0 || errno != ENOSYS)
+		return 25;
+	close(fd);
 	return 0;
 }
 
@@ -439,6 +555,8 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(t->core, test_filter_every_listed_call);
 	tcase_add_test(t->core, test_filter_open_flags_every_combination);
 	tcase_add_test(t->core, test_filter_sendto_only_with_a_destination);
+	tcase_add_test(t->core, test_filter_signals_every_edge);
+	tcase_add_test(t->core, test_filter_ioctl_only_tty_inject);
 	tcase_add_test(t->core, test_filter_every_other_call_stays_in_the_kernel);
 	tcase_add_test(t->core, test_filter_random_inputs_match_the_model);
 	tcase_add_test(t->limits, test_filter_foreign_arch_and_x32_are_killed);
