@@ -18,24 +18,13 @@
 #   DEMO_DIR  working directory, wiped at start (default: var/demo-adopt)
 set -uo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$TOP" || exit 1
-B=${B:-build}
-case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
-D=${DEMO_DIR:-$TOP/var/demo-adopt}
-case $D in /*) ;; *) D=$TOP/$D ;; esac
+# shellcheck disable=SC2034 # read by demo.lib
+DEMO_NAME=demo-adopt
+# shellcheck source=scripts/demo.lib
+. "$(dirname "${BASH_SOURCE[0]}")/demo.lib"
 DEVICE=demo:local:legacy:01
 LIMIT_MS=1000
-for v in ${!MIDSHIM_@}; do unset "$v"; done
 
-heading() { printf '\n==> %s\n' "$1"; }
-say() { printf '    %s\n' "$*"; }
-cmdline() { printf '    $ %s\n' "$*"; }
-die() {
-	printf 'demo-adopt: FAILED: %s\n' "$1" >&2
-	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 5 "$2" | sed 's/^/      /' >&2
-	exit 1
-}
 # any_alive PID...: one of them lives (a zombie does not count).
 any_alive() {
 	local p s
@@ -49,7 +38,7 @@ any_alive() {
 }
 tree_pids() { grep -lsz "^MIDSHIM_DEMO_TAG=$$\$" /proc/[0-9]*/environ 2>/dev/null | sed 's|/proc/\([0-9]*\)/environ|\1|' | tr '\n' ' '; }
 
-MIDD_PID='' PROG_PID=''
+PROG_PID=''
 cleanup() {
 	# shellcheck disable=SC2046 # one PID a word
 	[ -z "$(tree_pids)" ] || kill -KILL $(tree_pids) 2>/dev/null
@@ -57,26 +46,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if [ -d "$D" ] && [ -n "$(ls -A "$D" 2>/dev/null)" ] && [ ! -e "$D/.midshim-demo" ]; then
-	die "$D exists and was not made by the demo; remove it or set DEMO_DIR"
-fi
-rm -rf "$D" && mkdir -p "$D" && : >"$D/.midshim-demo" || die "cannot create $D"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') ||
-	die "no free port"
-URL=http://127.0.0.1:$PORT
+demo_preflight midd midctl midshim
+demo_dir
 LOG=$D/out.log
 
 heading "control plane"
-"$BIN/midd" init --db "$D/midd.db" --write-keys "$D/keys" --admin-key-dir "$D/admin" >"$D/init.log" 2>&1 ||
-	die "midd init failed" "$D/init.log"
-setsid "$BIN/midd" --db "$D/midd.db" --listen "127.0.0.1:$PORT" </dev/null >>"$D/midd.log" 2>&1 &
-MIDD_PID=$!
-for _ in $(seq 1 100); do
-	curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1 && break
-	sleep 0.05
-done
-curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1 || die "midd did not start" "$D/midd.log"
-MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$D/admin/admin.key" --timeout-ms 3000)
+demo_midd
+MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$ADMIN_KEY" --timeout-ms 3000)
 "${MIDCTL[@]}" register "$DEVICE" >/dev/null || die "midctl register failed"
 say "midd listens on $URL; device $DEVICE registered"
 
@@ -91,14 +67,14 @@ say "bash loop PID $PROG_PID (and its setsid child), $(wc -l <"$LOG") lines so f
 heading "adopt it"
 cmdline "midshim adopt --device $DEVICE --url $URL --org-key-file keys/org.key $PROG_PID"
 "$BIN/midshim" adopt --state-dir "$D/adopt" --device "$DEVICE" --url "$URL" \
-	--org-key-file "$D/keys/org.key" "$PROG_PID" 2>"$D/adopt.err" | sed 's/^/    /'
+	--org-key-file "$ORG_KEY" "$PROG_PID" 2>"$D/adopt.err" | sed 's/^/    /'
 [ "${PIPESTATUS[0]}" -eq 0 ] || die "midshim adopt failed" "$D/adopt.err"
 n=$(wc -l <"$LOG")
 sleep 1
 [ "$(wc -l <"$LOG")" -gt "$n" ] || die "the adopted program stopped working"
 say "still working: $(wc -l <"$LOG") lines"
 cmdline "midctl status $DEVICE"
-"${MIDCTL[@]}" status "$DEVICE" | grep -E '^(device|state|adopted)' | sed 's/^/      /'
+"${MIDCTL[@]}" status "$DEVICE" | grep -E '^(device|state|adopted)' | shown
 
 heading "revoke"
 pids=$(tree_pids)
@@ -120,8 +96,8 @@ sleep 0.5
 [ "$(wc -l <"$LOG")" -eq "$n" ] || die "the file grew after the kill"
 say "the file stopped at $n lines"
 say "the keeper's log:"
-grep -h "killed every process" "$D"/adopt/*.log | cut -c1-220 | sed 's/^/      /'
+grep -h "killed every process" "$D"/adopt/*.log | cut -c1-220 | shown
 cmdline "midctl audit --device $DEVICE"
 "${MIDCTL[@]}" audit --device "$DEVICE" 2>/dev/null | grep -E 'report|revoke|push' | cut -c1-160 |
-	sed 's/^/      /'
+	shown
 printf '\ndemo-adopt: ok\n'

@@ -27,12 +27,10 @@
 #   DEMO_PRELOAD       libraries to preload before the shim (sanitizer builds)
 set -uo pipefail
 
-TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$TOP" || exit 1
-B=${B:-build}
-case $B in /*) BIN=$B ;; *) BIN=$TOP/$B ;; esac
-D=${DEMO_DIR:-$TOP/var/demo}
-case $D in /*) ;; *) D=$TOP/$D ;; esac
+# shellcheck disable=SC2034 # read by demo.lib
+DEMO_NAME=demo
+# shellcheck source=scripts/demo.lib
+. "$(dirname "${BASH_SOURCE[0]}")/demo.lib"
 INTERACTIVE=${DEMO_INTERACTIVE:-0}
 [ "$INTERACTIVE" = 0 ] && INTERACTIVE=
 DEVICE=demo:local:runaway:01
@@ -42,40 +40,14 @@ DEATH_LIMIT_MS=$((TTL_MS + 1000))
 INTERACTIVE_LIMIT_S=600
 UUID_RE='[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}'
 
-# Settings from the caller's shell must not leak into the demo: the shim
-# reads every MIDSHIM_* variable and rejects names it does not know.
-for v in ${!MIDSHIM_@}; do unset "$v"; done
-
-# ---- output -----------------------------------------------------------------
-if [ -t 1 ] && [ -z "${NO_COLOR:-}" ] && [ "${TERM:-dumb}" != dumb ]; then
-	C_H=$'\e[1;36m' C_OK=$'\e[1;32m' C_BAD=$'\e[1;31m' C_DIM=$'\e[2m' C_B=$'\e[1m' C_0=$'\e[0m'
-else
-	C_H='' C_OK='' C_BAD='' C_DIM='' C_B='' C_0=''
-fi
-heading() { printf '\n%s==> %s%s\n' "$C_H" "$1" "$C_0"; }
-say() { printf '    %s\n' "$*"; }
-shown() { # show lines of stdin, indented
-	sed 's/^/      /'
-}
-cmdline() { printf '    %s$ %s%s\n' "$C_DIM" "$*" "$C_0"; }
-die() { # reason [file whose last lines explain it]
-	printf '\n%sdemo failed:%s %s\n' "$C_BAD" "$C_0" "$1"
-	if [ -n "${2:-}" ] && [ -s "$2" ]; then
-		printf '    last lines of %s:\n' "$(rel "$2")"
-		tail -n 3 "$2" | cut -c1-300 | shown
-	fi
-	exit 1
-}
-# A path as the reader would type it: relative to where make runs.
-rel() { case $1 in "$TOP"/*) printf '%s' "${1#"$TOP"/}" ;; *) printf '%s' "$1" ;; esac; }
+lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
 now_ns() { date +%s%N; }
 clock() { # ns since the epoch -> HH:MM:SS.mmm
 	printf '%(%H:%M:%S)T.%03d' "$(($1 / 1000000000))" "$((($1 / 1000000) % 1000))"
 }
-lines() { if [ -f "$LOG" ]; then wc -l <"$LOG"; else echo 0; fi; }
 
 # ---- processes: each in its own process group, all stopped on exit ---------
-MIDD_PID='' PROG_PID='' TIMER_PID='' PAUSE_PID=''
+PROG_PID='' TIMER_PID='' PAUSE_PID=''
 # A sleep the shell waits for with `wait`, so a signal's trap runs at once
 # rather than when the sleep ends.
 pause() {
@@ -116,71 +88,22 @@ trap 'interrupted 143' TERM
 trap 'interrupted 129' HUP
 
 # ---- preflight --------------------------------------------------------------
-for f in midd midctl midshim libmidshim.so; do
-	[ -e "$BIN/$f" ] || die "$(rel "$BIN/$f") is missing: build first (make demo builds it)"
-done
-for t in curl python3; do
-	command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh installs it)"
-done
-
-# The working directory is wiped, so only one the demo made itself.
-if [ -d "$D" ] && [ -n "$(ls -A "$D" 2>/dev/null)" ] && [ ! -e "$D/.midshim-demo" ]; then
-	die "$D exists and was not made by the demo; remove it or set DEMO_DIR"
-fi
-rm -rf "$D" || die "cannot wipe $D"
-{ mkdir -p "$D" && : >"$D/.midshim-demo"; } || die "cannot create $D"
+demo_preflight midd midctl midshim libmidshim.so
+demo_dir
 LOG=$D/out.log
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' ||
-		die "cannot find a free port on 127.0.0.1"
-}
-if [ -n "${DEMO_PORT:-}" ]; then
-	PORT=$DEMO_PORT
-elif ! port_in_use 7070; then
-	PORT=7070
-else
-	PORT=$(free_port)
-fi
-ORG_KEY=$D/keys/org.key
-ADMIN_KEY=$D/admin/admin.key
 
 printf '%smidshim demo%s: a runaway program, a revoke, and the program stops at its next side effect\n' \
 	"$C_B" "$C_0"
 
 # ---- 1. control plane -------------------------------------------------------
 heading "control plane"
-"$BIN/midd" init --db "$D/midd.db" --write-keys "$D/keys" --admin-key-dir "$D/admin" >"$D/init.log" 2>&1 ||
-	die "midd init failed" "$D/init.log"
-{ [ -s "$ORG_KEY" ] && [ -s "$ADMIN_KEY" ]; } || die "midd init wrote no keys to $(rel "$D/keys")"
-start_midd() { # 0 once /healthz answers, 1 when midd exited, 2 after 5 s
-	URL=http://127.0.0.1:$PORT
-	setsid "$BIN/midd" --db "$D/midd.db" --listen "127.0.0.1:$PORT" </dev/null >>"$D/midd.log" 2>&1 &
-	MIDD_PID=$!
-	for _ in $(seq 1 100); do
-		curl -fsS --max-time 1 "$URL/healthz" >/dev/null 2>&1 && return 0
-		if ! kill -0 "$MIDD_PID" 2>/dev/null; then
-			wait "$MIDD_PID" 2>/dev/null
-			MIDD_PID=''
-			return 1
-		fi
-		sleep 0.05
-	done
-	return 2
-}
-start_midd
-up=$?
-if [ "$up" -eq 1 ] && [ -z "${DEMO_PORT:-}" ]; then
-	# Someone took the port between the check and the bind: once more.
-	PORT=$(free_port)
-	start_midd
-	up=$?
+if [ -n "${DEMO_PORT:-}" ]; then
+	demo_midd "$DEMO_PORT" fixed
+elif ! (exec 3<>/dev/tcp/127.0.0.1/7070) 2>/dev/null; then
+	demo_midd 7070
+else
+	demo_midd
 fi
-case $up in
-1) die "midd exited at start" "$D/midd.log" ;;
-2) die "midd did not answer on $URL/healthz within 5 s" "$D/midd.log" ;;
-esac
 MIDCTL=("$BIN/midctl" --url "$URL" --admin-key-file "$ADMIN_KEY" --timeout-ms 3000)
 say "midd listens on $URL (database $(rel "$D/midd.db"))"
 say "org key   $(rel "$ORG_KEY")   for gated programs: register, validate"
