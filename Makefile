@@ -324,11 +324,12 @@ format:
 # on every shell script, and a clang-format check of the files already in
 # the format of .clang-format (FORMAT_CLEAN; `make format` rewrites the
 # rest). SHELL_SRC is every file with a sh/bash first line, the sourced
-# libraries (*.lib, which have none) and the bash completion; a new script
-# is checked without being listed here.
+# libraries (*.lib and the three lib.sh/common.sh, which have none) and
+# the bash completion; a new script is checked without being listed here.
 SHELL_SRC = $(sort $(shell git ls-files 2>/dev/null | xargs -r awk \
 	'FNR == 1 && /^\#!\/(bin\/|usr\/bin\/env )(ba)?sh( |$$)/ { print FILENAME } { nextfile }') \
-	$(wildcard tests/*.lib tests/*/*.lib) contrib/bash-completion/midshim)
+	$(wildcard tests/*.lib tests/*/*.lib scripts/*.lib) tests/lib.sh scripts/lib.sh bench/common.sh \
+	contrib/bash-completion/midshim)
 FORMAT_CLEAN = $(wildcard common/*.c common/*.h)
 lint:
 	$(Q)cppcheck --quiet --error-exitcode=1 --enable=warning,portability \

@@ -107,6 +107,7 @@ DB_FILE=${MIDSHIM_TEST_DB_URL:-$T/midd.db}
 
 # midd_init: create the database $DB_FILE and an org; keys land in
 # $T/keys/org.key and $T/admin/admin.key and in ORG_KEY / ADMIN_KEY.
+# shellcheck disable=SC2120 # tests call it with arguments
 midd_init() {
 	[ -f "$DB_FILE" ] || [ -f "$T/keys/org.key" ] && return 0
 	"${OURS[@]}" "$BIN/midd" init --db "$DB_FILE" --write-keys "$T/keys" --admin-key-dir "$T/admin" "$@" >"$T/init.out"
@@ -149,11 +150,11 @@ midd_stop() { _midd_stop || fail "$_midd_err"; }
 
 _midd_err=
 _midd_stop() {
-	local rc=0 i pid=$MIDD_PID
+	local rc=0 pid=$MIDD_PID
 	if [ -n "$pid" ]; then
 		MIDD_PID=
 		kill -TERM "$pid" 2>/dev/null || true
-		for i in $(seq 1 $((${#VG[@]} ? 1200 : 200))); do
+		for _ in $(seq 1 $((${#VG[@]} ? 1200 : 200))); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done
@@ -262,12 +263,14 @@ launcher_run() {
 	set -e
 }
 
+# shellcheck disable=SC2120 # tests call it with arguments
 device_revoke() { # [device]
 	local r
 	r=$(api POST /api/v1/devices/revoke "$ADMIN_KEY" "{\"deviceId\":\"${1:-$MIDSHIM_DEVICE_ID}\"}")
 	assert_contains "$r" '"revoked"' "revoke ${1:-$MIDSHIM_DEVICE_ID}"
 }
 
+# shellcheck disable=SC2120 # tests call it with arguments
 device_restore() { # [device]
 	local r
 	r=$(api POST /api/v1/devices/unrevoke "$ADMIN_KEY" "{\"deviceId\":\"${1:-$MIDSHIM_DEVICE_ID}\"}")
@@ -303,7 +306,7 @@ expect_allowed() {
 # reaches CMD alone: a later program that found it would wait on a FIFO
 # nobody writes.
 expect_revoked() {
-	local what=$1 kind=$2 pid i go=$T/go
+	local what=$1 kind=$2 pid go=$T/go
 	shift 2
 	rm -f "$go" "$T/out" "$T/err"
 	mkfifo "$go"
@@ -318,7 +321,7 @@ expect_revoked() {
 	pid=$!
 	# Ready: it said so, or it sits in open() of the FIFO.
 	local ready=
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		case $(cat "/proc/$pid/wchan" 2>/dev/null) in
 		wait_for_partner) ready=1 ;;
 		*pipe_read | pipe_wait*) [ -z "${STDIN_GO:-}" ] || ready=1 ;;
@@ -332,7 +335,7 @@ expect_revoked() {
 	done
 	[ -n "$ready" ] || fail "$what: program never got ready; stderr: $(head -c 2000 "$T/err")"
 	device_revoke
-	sleep $(((MIDSHIM_TTL_MS + 150) / 1000)).$(printf '%03d' $(((MIDSHIM_TTL_MS + 150) % 1000)))
+	sleep "$(((MIDSHIM_TTL_MS + 150) / 1000)).$(printf '%03d' $(((MIDSHIM_TTL_MS + 150) % 1000)))"
 	# Release it; a timeout keeps a program that died early from
 	# blocking the writer forever.
 	if [ -n "${STDIN_GO:-}" ]; then
@@ -367,8 +370,7 @@ expect_fault() {
 # bytes (or "connected") to $1. Sets LISTEN_PORT and LISTEN_PID.
 # wait_listening HOST PORT: until a TCP connect succeeds (at most 5 s).
 wait_listening() {
-	local i
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		python3 -c "import socket; socket.create_connection(('$1', $2), 1).close()" 2>/dev/null && return
 		sleep 0.05
 	done
