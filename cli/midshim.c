@@ -264,6 +264,14 @@ static int run_supervised(const char *prog, char *const argv[], int preload)
 	return st;
 }
 
+/* What would let 'cmd_run' run a program it refuses as 'why'. */
+static const char *refusal_hint(const char *why, int supervise)
+{
+	if((!strcmp(why, "setuid") || !strcmp(why, "setgid")) && !mid_sup_privileged_ok())
+		return "a launcher holding CAP_SYS_ADMIN and CAP_SYS_PTRACE supervises it; ";
+	return supervise == 0 ? "without --no-supervise it is supervised; " : "";
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -346,8 +354,7 @@ static int cmd_run(int argc, char **argv)
 		if(!allow_static) {
 			fprintf(stderr, "midshim: %s is %s: a preloaded library cannot see what it "
 				"does, so it cannot be gated; refusing to run it (%s--allow-static "
-				"runs it ungated)\n", prog, why,
-				supervise == 0 ? "without --no-supervise it is supervised; " : "");
+				"runs it ungated)\n", prog, why, refusal_hint(why, supervise));
 			return EXIT_CANNOT;
 		}
 		fprintf(stderr, "midshim: warning: %s is %s and runs ungated\n", prog, why);

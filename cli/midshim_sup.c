@@ -100,16 +100,16 @@ static _Atomic int connectors;
 /* The supervisor whose client carries reports (one per launcher). */
 static struct mid_sup *reporter;
 
-/* Does this process hold CAP_SYS_ADMIN (effective)? seccomp then lets
- * its child install a filter without no-new-privs. */
-static int cap_sys_admin(void)
+/* Does this process hold capability 'cap' (effective)? With CAP_SYS_ADMIN
+ * seccomp lets its child install a filter without no-new-privs. */
+static int has_cap(int cap)
 {
 	struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
 	struct __user_cap_data_struct d[2];
 
 	if(syscall(SYS_capget, &h, d))
 		return 0;
-	return !!(d[CAP_SYS_ADMIN / 32].effective & (1u << (CAP_SYS_ADMIN % 32)));
+	return !!(d[cap / 32].effective & (1u << (cap % 32)));
 }
 
 /* ---- the validate the gate asks, the reports it sends --------------------- */
@@ -162,7 +162,7 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 	s->gid = getegid();
 	s->umask = umask(022);
 	umask(s->umask);
-	s->nnp = !cap_sys_admin();
+	s->nnp = !has_cap(CAP_SYS_ADMIN);
 	if(syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes)) {
 		snprintf(err, errlen, "this kernel has no seccomp user notification (%s); supervise "
 			 "mode needs Linux 5.9 or later with seccomp", strerror(errno));
@@ -1220,13 +1220,29 @@ static int has_go_section(int fd)
 	return 0;
 }
 
+/*
+ * A setuid or setgid program is supervised only by a launcher that holds
+ * CAP_SYS_ADMIN and CAP_SYS_PTRACE. The first lets the child install the
+ * filter without no-new-privs, which would make the program run without
+ * its privileges; the filter is inherited through the exec all the same,
+ * and the listener stays with the launcher (the child closes its own
+ * before the exec; pidfd_getfd and ptrace fail in the filter). The
+ * second lets the launcher read the program's memory and /proc files
+ * once the kernel has made it undumpable (another user's process);
+ * without it every gated call would fail. Without both it is refused.
+ */
+int mid_sup_privileged_ok(void)
+{
+	return has_cap(CAP_SYS_ADMIN) && has_cap(CAP_SYS_PTRACE);
+}
+
 int mid_sup_needed(const char *path, const char **why)
 {
 	int fd, go;
 
 	if(!mid_exec_followable(path, why)) {
-		/* setuid and setgid programs are refused, not supervised: no
-		 * new privileges would make them run without theirs. */
+		if(*why && (!strcmp(*why, "setuid") || !strcmp(*why, "setgid")))
+			return mid_sup_privileged_ok();
 		return *why && !strcmp(*why, "statically linked");
 	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);

@@ -55,7 +55,12 @@ int mid_sup_push(const struct mid_sup *s);
 void mid_sup_free(struct mid_sup *s);
 
 /* Does 'path' need supervising to be gated: a Go program (its runtime
- * makes its system calls itself) or a statically linked one? Sets '*why'. */
+ * makes its system calls itself) or a statically linked one, or a setuid
+ * or setgid one when mid_sup_privileged_ok? Sets '*why'. */
 int mid_sup_needed(const char *path, const char **why);
+
+/* May this launcher supervise a setuid or setgid program (it holds
+ * CAP_SYS_ADMIN and CAP_SYS_PTRACE)? */
+int mid_sup_privileged_ok(void);
 
 #endif

@@ -14,7 +14,10 @@
 #    target lives); a path rule names the target's program;
 #  - after a revoke (push off: the launcher asks midd at the call) the
 #    tree dies at the call and the target lives;
-#  - signal 0 and signals to the process itself pass after a revoke.
+#  - signal 0 and signals to the process itself pass after a revoke;
+#  - a setuid program is supervised by a launcher with CAP_SYS_ADMIN and
+#    CAP_SYS_PTRACE (root here), with its privileges, and refused by one
+#    without.
 . "$(dirname "$0")/../lib.sh"
 midd_start
 shim_env "test:e2e:supervise-signals:01"
@@ -164,5 +167,66 @@ assert_eq 137 "$RC" "tiocsti revoked: launcher status"
 grep -Eq "denied tty-inject /dev/pts/[0-9]+ \(device $DEV, code DEVICE_REVOKED" "$T/err" ||
 	fail "tiocsti revoked: no denial line: $(cat "$T/err")"
 note "ok: TIOCSTI allowed, denied in both modes, and after a revoke"
+
+# A setuid main program (the helper's copy, setuid nobody): a launcher
+# holding CAP_SYS_ADMIN and CAP_SYS_PTRACE supervises it with its
+# privileges (no no-new-privs), gates its calls (the launcher reads its
+# /proc files although it is undumpable: the denial line names the
+# pidfd's process) and kills it at a revoke; a launcher without them
+# refuses it.
+capeff=$(awk '/^CapEff:/ { print $2 }' /proc/self/status)
+if [ "$(id -u)" != 0 ] || [ $((0x$capeff >> 21 & 1)) != 1 ] || [ $((0x$capeff >> 19 & 1)) != 1 ]; then
+	note "skipped the setuid program: not root with CAP_SYS_ADMIN and CAP_SYS_PTRACE"
+	kill "$TPID"
+	midd_stop
+	exit 0
+fi
+SUID=$T/suid_signals
+cp "$SIG" "$SUID"
+chown 65534:65534 "$SUID"
+chmod 4755 "$SUID"
+chmod 755 "$T" # the program, nobody now, opens the FIFO GO names
+rm -f "$T/go"
+mkfifo -m 644 "$T/go"
+GO=$T/go "$MS" run --device "$DEV" -- "$SUID" kill "$TPID" >"$T/out" 2>"$T/err" </dev/null &
+LPID=$!
+on_exit "kill -KILL $LPID 2>/dev/null"
+for _ in $(seq 1 200); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.025; done
+grep -q ready "$T/out" || fail "setuid: the program never got ready: $(cat "$T/err")"
+c=$(cat "/proc/$LPID/task/$LPID/children")
+assert_eq "$SUID" "$(readlink "/proc/${c%% *}/exe")" "setuid: the launcher's child"
+assert_eq "0 65534 65534 65534" "$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/${c%% *}/status")" \
+	"setuid: the program runs with its owner's user"
+assert_eq 0 "$(awk '/^NoNewPrivs:/ { print $2 }' "/proc/${c%% *}/status")" "setuid: no no-new-privs"
+assert_eq 2 "$(awk '/^Seccomp:/ { print $2 }' "/proc/${c%% *}/status")" "setuid: under the filter"
+timeout 5 sh -c 'echo go >"$1"' _ "$T/go"
+set +e
+wait "$LPID"
+RC=$?
+set -e
+[ "$RC" -eq 0 ] || fail "setuid allowed: exit $RC: $(cat "$T/err")"
+reap "$TPID" || fail "setuid allowed: the target still lives"
+target
+for op in kill pidfd; do
+	sup --policy "$T/deny.errno.json" -- "$SUID" "$op" "$TPID"
+	[ "$RC" -eq 1 ] || fail "setuid $op denied: expected exit 1, got $RC; $(cat "$T/err")"
+	assert_file_contains "$T/err" "signals: $op: Operation not permitted" "setuid $op denied: EPERM"
+	grep -Eq "denied signal SIGTERM to pid $TPID $SLEEP \(device $DEV, code POLICY_DENY" \
+		"$T/err" || fail "setuid $op denied: no denial line naming the target: $(cat "$T/err")"
+done
+alive "$TPID" || fail "setuid denied: the target died"
+sup_revoked "sig.suid.$$" "$SUID" kill "$TPID"
+assert_eq 137 "$RC" "setuid revoked: launcher status"
+alive "$TPID" || fail "setuid revoked: the signal was sent"
+set +e
+setpriv --inh-caps=-all --bounding-set=-all "$MS" run --device "$DEV" -- "$SUID" kill "$TPID" \
+	>"$T/out" 2>"$T/err" </dev/null
+RC=$?
+set -e
+assert_eq 126 "$RC" "setuid, launcher without capabilities: refused"
+assert_file_contains "$T/err" "is setuid" "setuid refused: why"
+assert_file_contains "$T/err" "CAP_SYS_ADMIN and CAP_SYS_PTRACE" "setuid refused: what would run it"
+alive "$TPID" || fail "setuid refused: the program ran"
+note "ok: a setuid program supervised with its privileges, gated, killed at a revoke; refused without the capabilities"
 kill "$TPID"
 midd_stop
