@@ -770,6 +770,22 @@ static int decide_addr(struct mid_sup *s, int sock, const struct sockaddr_storag
 	return decide(s, &ev, v);
 }
 
+/* May this process connect for the target? A unix socket path is
+ * checked by the kernel as a file, with the connecting process's
+ * file-system credentials: as for opens, only while the target has this
+ * process's (a process that became another user, a setuid program, must
+ * not reach a socket of the launcher's user through it). */
+static int connect_as_target(struct mid_sup *s, const struct sockaddr_storage *sa, socklen_t len)
+{
+	const struct sockaddr_un *un = (const struct sockaddr_un *)sa;
+	mode_t tmask;
+
+	if(sa->ss_family != AF_UNIX || len <= offsetof(struct sockaddr_un, sun_path) ||
+	   !un->sun_path[0])
+		return 1;
+	return open_as_target(s, 0, &tmask);
+}
+
 static enum mid_sup_verdict on_connect(struct mid_sup *s)
 {
 	enum mid_sup_verdict v = MID_SUP_GO_ON;
@@ -793,6 +809,11 @@ static enum mid_sup_verdict on_connect(struct mid_sup *s)
 	if(decide_addr(s, sock, &sa, len, MID_EV_CONNECT, &v)) {
 		close(sock);
 		refuse(s, v);
+		return v;
+	}
+	if(!connect_as_target(s, &sa, len)) {
+		close(sock);
+		answer(s, EACCES, 0, 0);
 		return v;
 	}
 	emulate_connect(s, sock, &sa, len);

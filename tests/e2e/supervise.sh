@@ -268,7 +268,30 @@ if [ "$(id -u)" = 0 ]; then
 	set -e
 	[ "$rc" != 0 ] || fail "setuid: a process that became nobody wrote a file of root's"
 	assert_eq 0 "$(stat -c %s "$T/rootonly")" "setuid: the file is untouched"
-	note "ok: the program's umask; no write for a process that left the launcher's user"
+	# Nor a connect to a unix socket only root may reach, which the
+	# launcher would make as root: the kernel's answer to nobody.
+	mkdir -m 700 "$T/priv"
+	"$PY" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.bind(sys.argv[1])
+s.listen(8)
+time.sleep(120)' "$T/priv/sock" &
+	on_exit "kill $! 2>/dev/null"
+	for _ in $(seq 1 100); do [ -S "$T/priv/sock" ] && break; sleep 0.05; done
+	conn='import socket, sys
+try:
+    socket.socket(socket.AF_UNIX).connect(sys.argv[1])
+    print("connected")
+except OSError as e:
+    print(e.strerror)'
+	assert_eq connected "$("$MS" run --supervise --device "$DEV" -- "$PY" -c "$conn" "$T/priv/sock")" \
+		"unix connect: the launcher's user"
+	assert_eq "Permission denied" "$(setpriv --reuid=65534 --regid=65534 --clear-groups -- \
+		"$PY" -c "$conn" "$T/priv/sock")" "unix connect: nobody, without midshim"
+	assert_eq "Permission denied" "$("$MS" run --supervise --device "$DEV" -- setpriv --reuid=65534 \
+		--regid=65534 --clear-groups -- "$PY" -c "$conn" "$T/priv/sock")" \
+		"unix connect: a process that became nobody"
+	note "ok: the program's umask; no write or unix connect for a process that left the launcher's user"
 else
 	note "ok: the program's umask"
 fi
