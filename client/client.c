@@ -992,9 +992,14 @@ enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const c
 	struct mid_decision d;
 	uint64_t deadline;
 	size_t off = 0, hl = 0;
+	struct {
+		int fd;
+		dev_t dev;
+		ino_t ino;
+		unsigned long served, connects;
+	} keep;
 	enum mid_rc rc;
-	int saved, fd, h, e;
-	unsigned long connects;
+	int fd, h, e;
 
 	*fdout = -1;
 	if(!c || c->url.scheme == MID_SCHEME_HTTPS || !device ||
@@ -1013,14 +1018,23 @@ enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const c
 	if(h < 0 || (size_t)h >= sizeof(req))
 		return MID_ERR_TOO_BIG;
 	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
-	/* A connection of its own: the kept-alive one carries validates. */
-	saved = c->fd;
-	connects = c->connects;
+	/* A connection of its own: the kept-alive one carries validates,
+	 * and keeps its identity and its count of replies, or the next
+	 * validate would take it for the program's, leave it open and dial
+	 * again. */
+	keep.fd = c->fd;
+	keep.dev = c->fd_dev;
+	keep.ino = c->fd_ino;
+	keep.served = c->served;
+	keep.connects = c->connects;
 	c->fd = -1;
 	rc = open_conn(c, deadline, &d, &e);
 	fd = c->fd;
-	c->fd = saved;
-	c->connects = connects;
+	c->fd = keep.fd;
+	c->fd_dev = keep.dev;
+	c->fd_ino = keep.ino;
+	c->served = keep.served;
+	c->connects = keep.connects;
 	if(rc)
 		goto out;
 	while(off < (size_t)h) {

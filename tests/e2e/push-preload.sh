@@ -47,6 +47,24 @@ kill -KILL "$(tag_pids "status.$$" | tr -d ' ')"
 push_wait "$DEV" 0
 note "ok: midctl status lists the live process"
 
+# One kept-alive connection and one channel: a validate after the
+# channel opened reuses the connection it had, neither leaving it open
+# in the process nor dialling midd again.
+MIDSHIM_TTL_MS=100 start reuse "$PY" -c 'import time
+for i in range(3):
+    time.sleep(0.3)
+    open("/dev/null", "w").write("x")
+time.sleep(600)'
+push_wait "$DEV" 1
+sleep 1.5
+p=$(tag_pids "reuse.$$" | tr -d ' ')
+[ -n "$p" ] || fail "the reuse program died: $(tail -n 3 "$T/err")"
+socks=$(find "/proc/$p/fd" -lname 'socket:*' 2>/dev/null | wc -l)
+assert_eq 2 "$socks" "sockets of a process that validated after its channel opened"
+kill -KILL "$p"
+push_wait "$DEV" 0
+note "ok: the kept-alive connection outlives the channel's opening"
+
 run_case "sleep, revoke" /api/v1/devices/revoke "$(body)" sleep 600
 reset
 run_case "pipe read, revoke" /api/v1/devices/revoke "$(body)" \
