@@ -755,7 +755,7 @@ static int decide_addr(struct mid_sup *s, int sock, const struct sockaddr_storag
 	case MID_ADDR_REFUSE:
 	case MID_ADDR_ASK:
 		mid_record_subject = (pid_t)s->req->pid;
-		if(mid_enforce(&ev, MID_CODE_BAD_ADDRESS, "-", -1) == 0) {
+		if(mid_gate_unreadable(&ev) == 0) {
 			mid_record_subject = 0;
 			return 0;
 		}

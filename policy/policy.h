@@ -22,7 +22,12 @@ enum mid_kind {
 	MID_EV_FS,
 	MID_EV_SIGNAL,     /* a signal to another process */
 	MID_EV_TTY_INJECT, /* input pushed into a terminal (TIOCSTI, TIOCLINUX) */
-	MID_EV_KIND_COUNT
+	MID_EV_KIND_COUNT,
+	/* The shim's own questions to the control plane, no side effect a
+	 * rule can name (the policy never sees them): a process's start,
+	 * and a fork while the cached allow is stale. */
+	MID_EV_START = MID_EV_KIND_COUNT,
+	MID_EV_FORK,
 };
 
 /* The file-system operation of an MID_EV_FS event. */

@@ -121,13 +121,13 @@ MID_STATIC void describe(const struct mid_event *ev, char *kind, size_t kindlen,
 
 	snprintf(kind, kindlen, "%s", mid_kind_name(ev->kind));
 	switch(ev->kind) {
+	case MID_EV_START:
+	case MID_EV_FORK:
+		snprintf(kind, kindlen, "%s", ev->kind == MID_EV_START ? "start" : "fork");
+		snprintf(raw, sizeof(raw), "%s", program_invocation_name);
+		break;
 	case MID_EV_EXEC:
-		if(ev->path && (!strcmp(ev->path, "(start)") || !strcmp(ev->path, "(fork)"))) {
-			snprintf(kind, kindlen, "%s", ev->path[1] == 's' ? "start" : "fork");
-			snprintf(raw, sizeof(raw), "%s", program_invocation_name);
-		} else {
-			snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");
-		}
+		snprintf(raw, sizeof(raw), "%s", ev->path ? ev->path : "?");
 		break;
 	case MID_EV_CONNECT:
 	case MID_EV_SEND:

@@ -13,7 +13,6 @@
 #define _GNU_SOURCE
 #include "exec.h"
 #include "base.h"
-#include "enforce.h"
 #include "gate.h"
 #include "record.h"
 #include "side.h"
@@ -544,13 +543,9 @@ int mid_exec_gate(const char *path, char *const argv[])
 	ev.argv = argv;
 	if(mid_in_shim)
 		return 0;
-	if(!mid_exec_followable(path, &why)) {
-		if(mid_shim_config && mid_shim_config->unfollowable == MID_UNFOLLOW_DENY)
-			return mid_enforce(&ev, "UNFOLLOWABLE", "-", -1);
-		mid_shim_say("warning: %s is %s: the shim cannot gate what it does "
-			     "(policy \"unfollowable\": \"deny\" refuses such programs)", path, why);
-	}
-	if(mid_gate_check(&ev))
+	if(mid_exec_followable(path, &why))
+		why = NULL;
+	if(mid_gate_exec(&ev, why))
 		return -1;
 	/* Atomic, into the counters a fork child shares with its parent:
 	 * this image may be gone before its next validate. */

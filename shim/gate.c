@@ -21,7 +21,6 @@
 #include <time.h>
 
 MID_HOT static const struct mid_config *cfg;
-MID_HOT const struct mid_config *mid_shim_config;
 /* Per kind: does the policy look at targets? If not, hooks skip the
  * system call that would find one. */
 MID_HOT static bool need_target[MID_EV_KIND_COUNT];
@@ -66,7 +65,6 @@ MID_STARTUP void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, 
 	struct timespec res;
 
 	cfg = c;
-	mid_shim_config = c;
 	validate_fn = fn;
 	validate_ctx = ctx;
 	mid_enforce_setup(c);
@@ -232,6 +230,23 @@ int mid_gate_check(const struct mid_event *ev)
 	return decide(ev, -1);
 }
 
+int mid_gate_exec(const struct mid_event *ev, const char *why)
+{
+	if(why) {
+		if(cfg && cfg->unfollowable == MID_UNFOLLOW_DENY)
+			return deny(ev, -1, "UNFOLLOWABLE", "-", -1);
+		mid_shim_say("warning: %s is %s: the shim cannot gate what it does "
+			     "(policy \"unfollowable\": \"deny\" refuses such programs)", ev->path,
+			     why);
+	}
+	return mid_gate_check(ev);
+}
+
+int mid_gate_unreadable(const struct mid_event *ev)
+{
+	return deny(ev, -1, MID_CODE_BAD_ADDRESS, "-", -1);
+}
+
 int mid_gate_fd(int fd)
 {
 	struct mid_event ev;
@@ -264,8 +279,7 @@ int mid_gate_fork(void)
 	if(fresh())
 		return 0;
 	memset(&ev, 0, sizeof(ev));
-	ev.kind = MID_EV_EXEC;
-	ev.path = "(fork)";
+	ev.kind = MID_EV_FORK;
 	return ask(&ev, -1, 0);
 }
 
@@ -274,8 +288,7 @@ MID_STARTUP int mid_gate_startup(void)
 	struct mid_event ev;
 
 	memset(&ev, 0, sizeof(ev));
-	ev.kind = MID_EV_EXEC;
-	ev.path = "(start)";
+	ev.kind = MID_EV_START;
 	if(!cfg)
 		return 0;
 	if(fresh())

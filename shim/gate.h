@@ -2,8 +2,8 @@
 /*
  * The gate (gate.c): the one decision path of every hook. Policy first,
  * then the cached allow, then exactly one thread asks the control plane.
- * Owns the cached allow, the flight lock and the re-entrancy guard's
- * meaning; calls config, fdtab, enforce and the validator it is given
+ * Owns the cached allow, the flight lock, and every decision: only the
+ * gate calls mid_enforce. Calls config, fdtab, enforce and the validator it is given
  * (the client in the preload, the supervisor in the launcher, a stub in
  * tests). Nothing below it calls it but side (the flight lock).
  */
@@ -35,8 +35,20 @@ void mid_gate_setup(const struct mid_config *cfg, mid_validate_fn fn, void *ctx)
  */
 int mid_gate_check(const struct mid_event *ev);
 
+/* Decide an exec 'ev' (its path and argv). 'why' says why the shim
+ * cannot follow the program (statically linked, setuid...), NULL when it
+ * can: such an exec is refused with UNFOLLOWABLE when the policy says
+ * "unfollowable": "deny", whatever else decides it, else let through
+ * with a warning to what the policy says. Returns like mid_gate_check. */
+int mid_gate_exec(const struct mid_event *ev, const char *why);
+
+/* A connect or send to an address the gate cannot read, on a socket with
+ * no peer to decide it on: refused with UNREADABLE_ADDRESS, in every
+ * policy (fail closed). Returns like mid_gate_check. */
+int mid_gate_unreadable(const struct mid_event *ev);
+
 /* Ask the control plane now, ignoring the cache (startup gate). Same
- * return as mid_gate_check for an event of kind 'what' ("start"). */
+ * return as mid_gate_check, for an event of kind MID_EV_START. */
 int mid_gate_startup(void);
 
 /* Before fork: a process that only starts children (a shell loop whose
@@ -49,9 +61,6 @@ int mid_gate_fork(void);
  * may inherit it across exec; it is never extended. */
 uint64_t mid_gate_allow_until(void);
 void mid_gate_inherit(uint64_t until_ms);
-
-/* The configuration in force (NULL before the constructor ran). */
-extern const struct mid_config *mid_shim_config;
 
 /* Hold off validation while the shim's own connection is replaced. */
 void mid_gate_lock(void);

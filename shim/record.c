@@ -83,9 +83,9 @@ static void add_str(char *b, size_t *n, const char *name, const char *v)
 /* The rule that decided 'ev': 'rule' when the caller knows it, else the
  * policy's answer again (a validate that midd refused). */
 static void add_rule(char *b, size_t *n, const struct mid_config *cfg, const struct mid_event *ev,
-		     const char *kind, int rule)
+		     int rule)
 {
-	if(rule < 0 && (!strcmp(kind, "start") || !strcmp(kind, "fork"))) {
+	if(rule < 0 && (ev->kind == MID_EV_START || ev->kind == MID_EV_FORK)) {
 		add(b, n, ",\"rule\":null");
 		return;
 	}
@@ -135,8 +135,7 @@ static void body(const struct mid_config *cfg, const struct mid_record_denial *d
 		}
 		break;
 	case MID_EV_EXEC:
-		if(strcmp(kind, "start") && strcmp(kind, "fork"))
-			add_str(b, &n, "path", ev->path);
+		add_str(b, &n, "path", ev->path);
 		break;
 	case MID_EV_SIGNAL:
 		if(ev->pid != MID_SIGNAL_UNKNOWN)
@@ -153,7 +152,7 @@ static void body(const struct mid_config *cfg, const struct mid_record_denial *d
 	}
 	add(b, &n, ",\"target\":\"%s\",\"code\":\"%s\",\"request_id\":\"%s\"", d->target, d->code,
 	    d->request_id);
-	add_rule(b, &n, cfg, ev, kind, d->rule);
+	add_rule(b, &n, cfg, ev, d->rule);
 	add(b, &n, ",\"action\":\"%s\"", d->action);
 	k = readlink("/proc/self/exe", exe, sizeof(exe));
 	if(k > 0 && (size_t)k < sizeof(exe)) {

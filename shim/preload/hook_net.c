@@ -93,7 +93,7 @@ static int gate_addr(enum mid_kind kind, int fd, const struct sockaddr *sa, sock
 		return 0;
 	case MID_ADDR_REFUSE:
 		ev.fdkind = MID_FD_SOCKET;
-		if(mid_enforce(&ev, MID_CODE_BAD_ADDRESS, "-", -1))
+		if(mid_gate_unreadable(&ev))
 			return -1;
 		errno = e;
 		return 0;

@@ -282,6 +282,33 @@ START_TEST(test_shim_fork_asks_only_when_stale)
 }
 END_TEST
 
+/* An unfollowable exec is decided in the gate: refused with UNFOLLOWABLE
+ * before the control plane is asked when the policy says deny, else let
+ * through with a warning to the usual decision. */
+START_TEST(test_shim_gate_decides_unfollowable)
+{
+	struct mid_event ev;
+	char *const argv[] = {"static_true", NULL};
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_EXEC;
+	ev.path = "/opt/static_true";
+	ev.argv = argv;
+	setup_gate(10000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_exec(&ev, "statically linked"), 0);
+	ck_assert_msg(strstr(captured(), "warning: /opt/static_true is statically linked"),
+		      "an allowed unfollowable exec is warned about");
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	cfg.unfollowable = MID_UNFOLLOW_DENY;
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_exec(&ev, "statically linked"), -1);
+	ck_assert_msg(strstr(captured(), "code UNFOLLOWABLE"), "refused as UNFOLLOWABLE");
+	ck_assert_int_eq(atomic_load(&calls), 1);
+	ck_assert_int_eq(mid_gate_exec(&ev, NULL), 0); /* followable: the cached allow */
+}
+END_TEST
+
 /* A write's fast path: the descriptor's byte says what the policy wants,
  * the coarse clock says whether the cached allow is fresh. */
 START_TEST(test_shim_fast_path_follows_cache)
@@ -756,6 +783,29 @@ START_TEST(test_shim_denial_names_peer_once)
 }
 END_TEST
 
+/* Start and fork are kinds of their own, named by the word and the
+ * program, never by a path. */
+START_TEST(test_shim_denial_names_start_and_fork)
+{
+	struct mid_event ev;
+	char kind[32], target[256];
+
+	memset(&ev, 0, sizeof(ev));
+	ev.kind = MID_EV_START;
+	describe(&ev, kind, sizeof(kind), target, sizeof(target));
+	ck_assert_str_eq(kind, "start");
+	ck_assert_str_eq(target, program_invocation_name);
+	ev.kind = MID_EV_FORK;
+	describe(&ev, kind, sizeof(kind), target, sizeof(target));
+	ck_assert_str_eq(kind, "fork");
+	ev.kind = MID_EV_EXEC;
+	ev.path = "(start)"; /* a program may be called that */
+	describe(&ev, kind, sizeof(kind), target, sizeof(target));
+	ck_assert_str_eq(kind, "exec");
+	ck_assert_str_eq(target, "(start)");
+}
+END_TEST
+
 START_TEST(test_shim_exec_resolve)
 {
 	char out[4096];
@@ -923,6 +973,8 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_shim_exec_followable);
 	tcase_add_test(core, test_shim_exec_resolve);
 	tcase_add_test(core, test_shim_denial_names_peer_once);
+	tcase_add_test(core, test_shim_denial_names_start_and_fork);
+	tcase_add_test(core, test_shim_gate_decides_unfollowable);
 	tcase_add_test(core, test_shim_sockaddr_families_and_lengths);
 	tcase_add_test(core, test_shim_guard_blocks_signals);
 	tcase_add_test(core, test_shim_syscall_numbers);
