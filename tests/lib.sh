@@ -277,6 +277,23 @@ device_restore() { # [device]
 	assert_contains "$r" '"active"' "restore ${1:-$MIDSHIM_DEVICE_ID}"
 }
 
+# revoke_reap PID SECS: revoke the device while PID, a gated child of this
+# shell, runs; wait at most SECS for it to end, then restore the device.
+# Its status in RC; the ms from the revoke's answer to its end in REAP_MS.
+revoke_reap() {
+	local t0
+	device_revoke
+	t0=${EPOCHREALTIME/./}
+	set +e
+	timeout "$2" tail -s 0.02 --pid="$1" -f /dev/null
+	wait "$1"
+	RC=$?
+	set -e
+	# shellcheck disable=SC2034 # for the caller
+	REAP_MS=$(((${EPOCHREALTIME/./} - t0) / 1000))
+	device_restore
+}
+
 # gated CMD...: run CMD under the shim; output in $T/out and $T/err,
 # status in RC. Never fails by itself.
 gated() {

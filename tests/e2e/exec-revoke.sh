@@ -59,15 +59,8 @@ n=$(($(wc -l <"$T/loop.log") - n))
 [ "$n" -gt 0 ] || fail "the shell loop did not run: $(cat "$T/err")"
 turn=$((600 / n))
 LIMIT_MS=$((MIDSHIM_TTL_MS + turn + 300))
-device_revoke
-t0=${EPOCHREALTIME/./}
-set +e
-timeout 5 tail -s 0.02 --pid="$pid" -f /dev/null
-wait "$pid"
-RC=$?
-set -e
-ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
-device_restore
+revoke_reap "$pid" 5
+ms=$REAP_MS
 assert_eq 137 "$RC" "shell loop killed"
 grep -Eq "midshim: denied (fork|exec|start|fs [a-z]+) .*code DEVICE_REVOKED" "$T/err" || fail "loop denial: $(cat "$T/err")"
 note "shell loop stopped $ms ms after the revoke (limit $LIMIT_MS ms: TTL $MIDSHIM_TTL_MS + a turn of $turn + 300 ms)"

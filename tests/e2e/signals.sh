@@ -13,26 +13,8 @@
 midd_start
 shim_env "test:e2e:signals:01"
 SIG=$BIN/helpers/signals
-SLEEP=$(readlink -f "$(command -v sleep)") TAIL=$(readlink -f "$(command -v tail)")
-
-# target: a process of its own group ("setsid" execs at once: a
-# background job of this shell leads no group), not gated. TPID.
-target() {
-	setsid sleep 300 &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	# setsid has run once sleep runs
-	for _ in $(seq 1 250); do
-		[ "$(readlink "/proc/$TPID/exe" 2>/dev/null)" != "$SLEEP" ] || return 0
-		sleep 0.02
-	done
-	fail "the target never started"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
-reap() { # pid: wait for it to go (it was signalled)
-	for _ in $(seq 1 100); do alive "$1" || return 0; sleep 0.02; done
-	return 1
-}
+# shellcheck source=tests/e2e/signals.lib
+. "$(dirname "$0")/signals.lib"
 
 ROADS="kill killpg sigqueue tgkill pidfd syscall-kill syscall-tkill syscall-tgkill
 	syscall-sigqueueinfo syscall-tgsigqueueinfo syscall-pidfd"

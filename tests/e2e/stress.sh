@@ -27,10 +27,7 @@ while time.time() < end:
 PY
 LPID=$!
 on_exit "kill $LPID 2>/dev/null"
-for _ in $(seq 1 100); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $LPORT), 1).close()" 2>/dev/null && break
-	sleep 0.05
-done
+wait_listening 127.0.0.1 "$LPORT"
 SECS=${MIDSHIM_TEST_STRESS_SECONDS:-8}
 
 for ttl in 0 1; do
@@ -62,15 +59,8 @@ MIDSHIM_TTL_MS=$TTL LD_PRELOAD=$PRELOAD "$BIN/helpers/stress" "$T/sr" "$LPORT" 3
 pid=$!
 for _ in $(seq 1 100); do grep -q ready "$T/out" 2>/dev/null && break; sleep 0.05; done
 sleep 1
-device_revoke
-t0=${EPOCHREALTIME/./}
-set +e
-timeout 10 tail -s 0.02 --pid="$pid" -f /dev/null
-wait "$pid"
-RC=$?
-set -e
-ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
-device_restore
+revoke_reap "$pid" 10
+ms=$REAP_MS
 assert_eq 137 "$RC" "stress process killed by the revoke"
 note "revoke -> death: $ms ms (limit TTL $TTL + $MARGIN_MS ms)"
 [ "$ms" -le $((TTL + MARGIN_MS)) ] || fail "revoke to death took $ms ms, over TTL $TTL + $MARGIN_MS ms"

@@ -23,28 +23,12 @@ midd_start
 shim_env "test:e2e:supervise-signals:01"
 DEV=$MIDSHIM_DEVICE_ID
 . "$(dirname "$0")/push.lib"
+. "$(dirname "$0")/signals.lib"
 MS=$BIN/midshim
 SIG=$BIN/helpers/static_signals
 [ -x "$SIG" ] || fail "$SIG is not built"
-SLEEP=$(readlink -f "$(command -v sleep)") TAIL=$(readlink -f "$(command -v tail)")
 export MIDSHIM_PUSH=off
 
-# target: a process of its own group, not gated. TPID.
-target() {
-	setsid sleep 300 &
-	TPID=$!
-	on_exit "kill $TPID 2>/dev/null"
-	for _ in $(seq 1 250); do
-		[ "$(readlink "/proc/$TPID/exe" 2>/dev/null)" != "$SLEEP" ] || return 0
-		sleep 0.02
-	done
-	fail "the target never started"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
-reap() { # pid: wait for it to go (it was signalled)
-	for _ in $(seq 1 100); do alive "$1" || return 0; sleep 0.02; done
-	return 1
-}
 # sup [run options] -- CMD...: CMD under `midshim run` (supervised: it is
 # static); output in $T/out and $T/err, status in RC.
 sup() {

@@ -56,10 +56,7 @@ srv.serve_forever()
 PY
 SRV=$!
 on_exit "kill $SRV 2>/dev/null"
-for _ in $(seq 1 100); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && break
-	sleep 0.05
-done
+wait_listening 127.0.0.1 "$PORT"
 URL=https://127.0.0.1:$PORT
 export MIDCLIENT_CA_FILE=$T/cert.pem
 

@@ -159,10 +159,7 @@ while time.time() < end:
 PY
 FAKE_PID=$!
 on_exit "kill $FAKE_PID 2>/dev/null"
-for _ in $(seq 1 100); do
-	python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && break
-	sleep 0.05
-done
+wait_listening 127.0.0.1 "$PORT"
 # The time a refused call takes is midctl's own start and exit; a silent
 # server may add the 300 ms deadline and a margin of 300 ms, no more.
 t0=$(date +%s%N)
