@@ -28,7 +28,7 @@
 #include "midshim_tree.h"
 #include "policy.h"
 #include "config.h"
-#include "exec.h"
+#include "execfile.h"
 #include "fspath.h"
 
 #define EXIT_USAGE 2

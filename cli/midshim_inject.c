@@ -46,7 +46,7 @@
 #include <unistd.h>
 
 #include "mid.h"
-#include "exec.h"
+#include "execfile.h"
 
 #if defined(__x86_64__)
 #include <sys/ptrace.h>

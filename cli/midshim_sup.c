@@ -47,7 +47,7 @@
 
 #include "client.h"
 #include "enforce.h"
-#include "exec.h"
+#include "execfile.h"
 #include "fdtab.h"
 #include "fspath.h"
 #include "gate.h"

@@ -2,7 +2,7 @@
 /*
  * Keeping children gated (exec.c): the environment every exec path hands
  * down, and the gate of an exec. Owns the settings captured at start;
- * calls base, side, record and the gate.
+ * calls base, execfile, side, record and the gate.
  */
 #ifndef MID_SHIM_EXEC_H
 #define MID_SHIM_EXEC_H
@@ -40,14 +40,6 @@ void mid_exec_env_free(char **env);
  * system and popen, which pass environ to the child themselves): every
  * other MIDSHIM_* and LD_AUDIT removed, the captured ones set again. */
 void mid_exec_fix_environ(void);
-
-/* Resolve 'file' the way execvp does (PATH search when it has no '/').
- * Returns false when not found. */
-bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t outlen);
-
-/* Can the shim follow an exec of 'path'? Sets '*why' to a reason when not
- * ("statically linked", "setuid"). Reads the ELF header. */
-bool mid_exec_followable(const char *path, const char **why);
 
 /* Gate an exec of 'path' with 'argv'; handles unfollowable binaries. */
 int mid_exec_gate(const char *path, char *const argv[]);

@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include "hooks.h"
 #include "exec.h"
+#include "execfile.h"
 #include "fspath.h"
 
 #include <fcntl.h>

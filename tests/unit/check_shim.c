@@ -23,6 +23,7 @@
 #include "base.h"
 #include "config.h"
 #include "exec.h"
+#include "execfile.h"
 #include "fdtab.h"
 #include "gate.h"
 #include "net.h"
