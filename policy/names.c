@@ -18,7 +18,7 @@ const char *const mid_kind_names[MID_EV_KIND_COUNT] = {
 	[MID_EV_TTY_INJECT] = "tty-inject",
 };
 
-static const char *const fsops[MID_FS_OP_COUNT] = {
+const char *const mid_fsop_names[MID_FS_OP_COUNT] = {
 	[MID_FS_NONE] = "none",
 	[MID_FS_OPEN] = "open",
 	[MID_FS_CREATE] = "create",
@@ -34,7 +34,7 @@ static const char *const fsops[MID_FS_OP_COUNT] = {
 	[MID_FS_XATTR] = "xattr",
 };
 
-static const char *const fdkinds[MID_FD_KIND_COUNT] = {
+const char *const mid_fdkind_names[MID_FD_KIND_COUNT] = {
 	[MID_FD_UNKNOWN] = "unknown",
 	[MID_FD_FILE] = "file",
 	[MID_FD_DIR] = "dir",
@@ -57,9 +57,8 @@ static const char *name(const char *const *t, size_t n, unsigned i)
 	return i < n ? t[i] : "?";
 }
 
-/* 'first' skips entries a policy may not name (the op "none"). */
-static enum mid_rc lookup(const char *const *t, size_t n, size_t first, const char *s,
-			  unsigned *out)
+enum mid_rc mid_name_lookup(const char *const *t, size_t n, size_t first, const char *s,
+			    unsigned *out)
 {
 	size_t i;
 
@@ -79,12 +78,12 @@ const char *mid_kind_name(enum mid_kind k)
 
 const char *mid_fsop_name(enum mid_fsop op)
 {
-	return name(fsops, MID_ARRAY_LEN(fsops), (unsigned)op);
+	return name(mid_fsop_names, MID_ARRAY_LEN(mid_fsop_names), (unsigned)op);
 }
 
 const char *mid_fdkind_name(enum mid_fdkind k)
 {
-	return name(fdkinds, MID_ARRAY_LEN(fdkinds), (unsigned)k);
+	return name(mid_fdkind_names, MID_ARRAY_LEN(mid_fdkind_names), (unsigned)k);
 }
 
 const char *mid_action_name(enum mid_action a)
@@ -98,7 +97,7 @@ const char *mid_action_name(enum mid_action a)
 	enum mid_rc fn(const char *s, type *out)                              \
 	{                                                                     \
 		unsigned i;                                                   \
-		enum mid_rc rc = lookup(table, MID_ARRAY_LEN(table), first, s, &i); \
+		enum mid_rc rc = mid_name_lookup(table, MID_ARRAY_LEN(table), first, s, &i); \
 		                                                              \
 		if(!rc)                                                       \
 			*out = (type)i;                                       \
@@ -107,8 +106,8 @@ const char *mid_action_name(enum mid_action a)
 
 FROM_NAME(mid_kind_from_name, enum mid_kind, mid_kind_names, 0)
 FROM_NAME(mid_action_from_name, enum mid_action, mid_action_names, 0)
-FROM_NAME(mid_fsop_from_name, enum mid_fsop, fsops, 1)
-FROM_NAME(mid_fdkind_from_name, enum mid_fdkind, fdkinds, 0)
+FROM_NAME(mid_fsop_from_name, enum mid_fsop, mid_fsop_names, 1)
+FROM_NAME(mid_fdkind_from_name, enum mid_fdkind, mid_fdkind_names, 0)
 
 enum mid_rc mid_on_deny_parse(const char *s, enum mid_on_deny *out, int *exit_code)
 {

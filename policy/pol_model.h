@@ -65,10 +65,17 @@ struct mid_policy {
 	bool builtin;
 };
 
-/* The spellings of kinds and actions (names.c), indexed by the enum, for
- * the parser's lists of valid values. */
+/* The spellings of kinds, actions, fs ops and fd kinds (names.c),
+ * indexed by the enum, for the parser's lists of valid values. */
 extern const char *const mid_kind_names[MID_EV_KIND_COUNT];
 extern const char *const mid_action_names[MID_ACT_COUNT];
+extern const char *const mid_fsop_names[MID_FS_OP_COUNT];
+extern const char *const mid_fdkind_names[MID_FD_KIND_COUNT];
+
+/* Sets '*out' to the index of 's' among the 'n' names of 't', looking from
+ * index 'first' on (the op "none" is no name a policy may give). */
+MID_WUR enum mid_rc mid_name_lookup(const char *const *t, size_t n, size_t first, const char *s,
+				    unsigned *out);
 
 /* Index the rules by kind and note which kinds look at targets; the
  * parser and the built-in policy call it once the rules are final. */

@@ -113,6 +113,18 @@ static const char *type_name(const cJSON *v)
 	return "not a JSON value";
 }
 
+/*
+ * Appends 'name' to the ", "-separated list of valid names in 'buf' (of
+ * 'size' bytes, 'used' of them taken) for an error message; returns the
+ * new length. A full buffer keeps what it has.
+ */
+static size_t add_name(char *buf, size_t size, size_t used, const char *name)
+{
+	if(used >= size)
+		return used;
+	return used + (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
+}
+
 /* "a, b, c" of the names whose bit is set in 'mask'. */
 static const char *join(char *buf, size_t len, const char *const *names, size_t n,
 			unsigned mask)
@@ -120,13 +132,9 @@ static const char *join(char *buf, size_t len, const char *const *names, size_t 
 	size_t i, used = 0;
 
 	buf[0] = '\0';
-	for(i = 0; i < n; i++) {
-		if(!(mask & BIT(i)))
-			continue;
-		used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? ", " : "", names[i]);
-		if(used >= len)
-			break;
-	}
+	for(i = 0; i < n; i++)
+		if(mask & BIT(i))
+			used = add_name(buf, len, used, names[i]);
 	return buf;
 }
 
@@ -185,18 +193,13 @@ static enum mid_rc choice(struct ctx *c, const cJSON *v, const char *field,
 			  const char *const *names, size_t n, unsigned *out)
 {
 	char valid[256];
-	size_t i;
 
 	join(valid, sizeof(valid), names, n, ALL(n));
 	if(!cJSON_IsString(v))
 		return fail(c, MID_ERR_INVAL, v, "\"%s\" must be one of %s, not %s", field, valid,
 			    type_name(v));
-	for(i = 0; i < n; i++) {
-		if(!strcmp(v->valuestring, names[i])) {
-			*out = (unsigned)i;
-			return MID_OK;
-		}
-	}
+	if(!mid_name_lookup(names, n, 0, v->valuestring, out))
+		return MID_OK;
 	return fail(c, MID_ERR_INVAL, v, "\"%s\" must be one of %s, not \"" SHOW "\"", field, valid,
 		    v->valuestring);
 }
@@ -484,62 +487,64 @@ static enum mid_rc one_port(struct ctx *c, const cJSON *v, struct mid_rule *r, s
 }
 
 /*
- * Appends 'name' to the ", "-separated list of valid names in 'buf' (of
- * 'size' bytes, 'used' of them taken) for an error message; returns the
- * new length. A full buffer keeps what it has.
+ * A matcher whose entries are names from one of names.c's tables ("op",
+ * "fd"), kept as bits. An unknown name is answered with the valid ones:
+ * those from index 'first' on, or, with 'order', as a reader thinks of
+ * them.
  */
-static size_t add_name(char *buf, size_t size, size_t used, const char *name)
-{
-	if(used >= size)
-		return used;
-	return used + (size_t)snprintf(buf + used, size - used, "%s%s", used ? ", " : "", name);
-}
+struct named {
+	const char *field;
+	const char *what;	/* in "unknown <what>" */
+	const char *expect;
+	const char *const *names;
+	const unsigned *order;
+	unsigned first, n;
+};
 
 static const char expect_op[] = "an op name or an array of them";
+static const struct named ops = {
+	"op", "op", expect_op, mid_fsop_names, NULL, 1, MID_FS_OP_COUNT,
+};
+
+static const char expect_fd[] = "an fd kind or an array of them";
+static const unsigned fd_order[] = {
+	MID_FD_FILE, MID_FD_DIR, MID_FD_TTY, MID_FD_PIPE, MID_FD_CHR,
+	MID_FD_BLK, MID_FD_SOCKET, MID_FD_OTHER, MID_FD_UNKNOWN,
+};
+_Static_assert(MID_ARRAY_LEN(fd_order) == MID_FD_KIND_COUNT, "every fd kind is listed");
+static const struct named fds = {
+	"fd", "fd kind", expect_fd, mid_fdkind_names, fd_order, 0, MID_FD_KIND_COUNT,
+};
+
+static enum mid_rc one_named(struct ctx *c, const cJSON *v, const struct named *t, uint32_t *bits)
+{
+	char valid[256];
+	size_t used = 0;
+	unsigned k, i;
+
+	if(!cJSON_IsString(v))
+		return fail(c, MID_ERR_INVAL, v, "\"%s\" must be %s, not %s", t->field, t->expect,
+			    type_name(v));
+	if(!mid_name_lookup(t->names, t->n, t->first, v->valuestring, &i)) {
+		*bits |= BIT(i);
+		return MID_OK;
+	}
+	for(k = t->first; k < t->n; k++)
+		used = add_name(valid, sizeof(valid), used, t->names[t->order ? t->order[k] : k]);
+	return fail(c, MID_ERR_INVAL, v, "unknown %s \"" SHOW "\" (valid: %s)", t->what,
+		    v->valuestring, valid);
+}
 
 static enum mid_rc one_op(struct ctx *c, const cJSON *v, struct mid_rule *r, size_t i)
 {
-	char valid[256];
-	size_t k, used = 0;
-	enum mid_fsop op;
-
 	(void)i;
-	if(!cJSON_IsString(v))
-		return fail(c, MID_ERR_INVAL, v, "\"op\" must be %s, not %s", expect_op, type_name(v));
-	if(mid_fsop_from_name(v->valuestring, &op)) {
-		for(k = 1; k < MID_FS_OP_COUNT; k++)
-			used = add_name(valid, sizeof(valid), used, mid_fsop_name((enum mid_fsop)k));
-		return fail(c, MID_ERR_INVAL, v, "unknown op \"" SHOW "\" (valid: %s)",
-			    v->valuestring, valid);
-	}
-	r->ops |= BIT(op);
-	return MID_OK;
+	return one_named(c, v, &ops, &r->ops);
 }
-
-static const char expect_fd[] = "an fd kind or an array of them";
 
 static enum mid_rc one_fd(struct ctx *c, const cJSON *v, struct mid_rule *r, size_t i)
 {
-	char valid[256];
-	size_t k, used = 0;
-	enum mid_fdkind fd;
-
 	(void)i;
-	if(!cJSON_IsString(v))
-		return fail(c, MID_ERR_INVAL, v, "\"fd\" must be %s, not %s", expect_fd, type_name(v));
-	if(mid_fdkind_from_name(v->valuestring, &fd)) {
-		/* list them in the order a reader thinks of them */
-		static const enum mid_fdkind order[] = {
-			MID_FD_FILE, MID_FD_DIR, MID_FD_TTY, MID_FD_PIPE, MID_FD_CHR,
-			MID_FD_BLK, MID_FD_SOCKET, MID_FD_OTHER, MID_FD_UNKNOWN,
-		};
-		for(k = 0; k < MID_ARRAY_LEN(order); k++)
-			used = add_name(valid, sizeof(valid), used, mid_fdkind_name(order[k]));
-		return fail(c, MID_ERR_INVAL, v, "unknown fd kind \"" SHOW "\" (valid: %s)",
-			    v->valuestring, valid);
-	}
-	r->fds |= BIT(fd);
-	return MID_OK;
+	return one_named(c, v, &fds, &r->fds);
 }
 
 static const struct {
