@@ -415,7 +415,7 @@ static enum mid_rc prepare(struct mid_client *c, enum mid_call call, const char 
 }
 
 /* Wait for 'events' on 'fd' until 'deadline' (ms, CLOCK_MONOTONIC). */
-static enum mid_rc wait_fd(int fd, short events, uint64_t deadline)
+enum mid_rc mid_client_wait_fd(int fd, short events, uint64_t deadline)
 {
 	for(;;) {
 		uint64_t now = mid_now_ms(), left;
@@ -454,7 +454,7 @@ static enum mid_rc dial(const struct sockaddr *sa, socklen_t salen, uint64_t dea
 		if(connect(fd, sa, salen) == 0)
 			break;
 		if(errno == EINPROGRESS || errno == EINTR) {
-			rc = wait_fd(fd, POLLOUT, deadline);
+			rc = mid_client_wait_fd(fd, POLLOUT, deadline);
 			if(rc == MID_OK &&
 			   getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl))
 				soerr = errno;
@@ -631,7 +631,7 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline,
 		if(n > 0) {
 			off += (size_t)n;
 		} else if(n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			rc = wait_fd(c->fd, POLLOUT, deadline);
+			rc = mid_client_wait_fd(c->fd, POLLOUT, deadline);
 			if(rc)
 				goto fault;
 		} else if(n < 0 && errno == EINTR) {
@@ -645,7 +645,7 @@ static enum mid_rc exchange(struct mid_client *c, uint64_t deadline,
 		}
 	}
 	for(;;) {
-		rc = wait_fd(c->fd, POLLIN, deadline);
+		rc = mid_client_wait_fd(c->fd, POLLIN, deadline);
 		if(rc)
 			goto fault;
 		n = recv(c->fd, c->rbuf + c->rlen, MID_REPLY_MAX + 1 - c->rlen,
@@ -708,7 +708,7 @@ static void drain(struct mid_client *c, uint64_t deadline)
 	c->unread = 0;
 	c->rlen = 0;
 	for(;;) {
-		if(wait_fd(c->fd, POLLIN, deadline))
+		if(mid_client_wait_fd(c->fd, POLLIN, deadline))
 			break;
 		n = recv(c->fd, c->rbuf + c->rlen, MID_REPLY_MAX + 1 - c->rlen, MSG_DONTWAIT);
 		if(n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -777,7 +777,7 @@ enum mid_rc mid_client_report(struct mid_client *c, const char *body, size_t len
 		if(n > 0)
 			off += (size_t)n;
 		else if(n < 0 && (errno == EAGAIN || errno == EINTR))
-			rc = wait_fd(c->fd, POLLOUT, deadline);
+			rc = mid_client_wait_fd(c->fd, POLLOUT, deadline);
 		else
 			rc = MID_ERR_IO;
 	}
@@ -985,6 +985,28 @@ done:
 	return rc;
 }
 
+enum mid_rc mid_client_chan_request(const struct mid_client *c, const char *device,
+                                    const char *hello, char *req, size_t n, int *len)
+{
+	if(!device || strnlen(device, MID_DEVICE_MAX + 1) > MID_DEVICE_MAX)
+		return MID_ERR_INVAL;
+	/* deviceId is printable ASCII without spaces; only '&', '#', '%'
+	 * and '+' would change the query's meaning. */
+	if(strpbrk(device, "&#%+"))
+		return MID_ERR_INVAL;
+	*len = snprintf(req, n,
+	                "GET " MID_PUSH_PATH "?deviceId=%s HTTP/1.1\r\nHost: %s\r\n"
+	                "x-org-key: %s\r\nConnection: Upgrade\r\nUpgrade: " MID_PUSH_PROTOCOL
+	                "\r\n%s\r\n",
+	                device, c->url.scheme == MID_SCHEME_UNIX ? "localhost" : c->url.host,
+	                c->key, hello ? hello : "");
+	if(*len < 0 || (size_t)*len >= n) {
+		explicit_bzero(req, n);
+		return MID_ERR_TOO_BIG;
+	}
+	return MID_OK;
+}
+
 enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const char *hello,
                                int *fdout)
 {
@@ -1002,21 +1024,11 @@ enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const c
 	int fd, h, e;
 
 	*fdout = -1;
-	if(!c || c->url.scheme == MID_SCHEME_HTTPS || !device ||
-	   strnlen(device, MID_DEVICE_MAX + 1) > MID_DEVICE_MAX)
+	if(!c || c->url.scheme == MID_SCHEME_HTTPS)
 		return MID_ERR_INVAL;
-	/* deviceId is printable ASCII without spaces; only '&', '#', '%'
-	 * and '+' would change the query's meaning. */
-	if(strpbrk(device, "&#%+"))
-		return MID_ERR_INVAL;
-	h = snprintf(req, sizeof(req),
-	             "GET " MID_PUSH_PATH "?deviceId=%s HTTP/1.1\r\nHost: %s\r\n"
-	             "x-org-key: %s\r\nConnection: Upgrade\r\nUpgrade: " MID_PUSH_PROTOCOL
-	             "\r\n%s\r\n",
-	             device, c->url.scheme == MID_SCHEME_UNIX ? "localhost" : c->url.host,
-	             c->key, hello ? hello : "");
-	if(h < 0 || (size_t)h >= sizeof(req))
-		return MID_ERR_TOO_BIG;
+	rc = mid_client_chan_request(c, device, hello, req, sizeof(req), &h);
+	if(rc)
+		return rc;
 	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
 	/* A connection of its own: the kept-alive one carries validates,
 	 * and keeps its identity and its count of replies, or the next
@@ -1043,7 +1055,7 @@ enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const c
 		if(n > 0)
 			off += (size_t)n;
 		else if(n < 0 && (errno == EAGAIN || errno == EINTR))
-			rc = wait_fd(fd, POLLOUT, deadline);
+			rc = mid_client_wait_fd(fd, POLLOUT, deadline);
 		else
 			rc = MID_ERR_IO;
 		if(rc)
@@ -1075,14 +1087,14 @@ enum mid_rc mid_client_channel(struct mid_client *c, const char *device, const c
 		/* Part of the head, or none yet: wait for more. A peek
 		 * leaves the bytes readable, so wait a little instead. */
 		rc = n > 0 ? (poll(NULL, 0, 1), mid_now_ms() >= deadline ? MID_ERR_TIMEOUT : MID_OK)
-			   : wait_fd(fd, POLLIN, deadline);
+			   : mid_client_wait_fd(fd, POLLIN, deadline);
 		if(rc)
 			goto out;
 	}
 	if(rc)
 		goto out;
 	head[hl] = '\0';
-	if(strncmp(head, "HTTP/1.1 101 ", 13))
+	if(strncmp(head, MID_CHAN_SWITCHED, strlen(MID_CHAN_SWITCHED)))
 		rc = MID_ERR_HTTP;
 out:
 	explicit_bzero(req, sizeof(req));

@@ -159,11 +159,39 @@ MID_WUR enum mid_rc mid_client_validate(struct mid_client *c, const char *device
  * MID_PUSH_PATH with 'Upgrade: MID_PUSH_PROTOCOL', plus the header lines
  * in 'hello' (each ending in CRLF; may be NULL). On a 101 answer '*fd' is
  * the socket (non-blocking, close-on-exec), with nothing after the
- * answer's head read from it. Not for https:// (MID_ERR_INVAL): the
- * channel is a raw socket after the upgrade. Bounded by the timeout.
+ * answer's head read from it. Not for https:// (MID_ERR_INVAL): there
+ * the channel is a TLS session (mid_client_channel_tls). Bounded by the
+ * timeout.
  */
 MID_WUR enum mid_rc mid_client_channel(struct mid_client *c, const char *device,
 				       const char *hello, int *fd);
+
+/*
+ * The push channel over https:// (MID_ERR_INVAL for another scheme): a
+ * TLS session of its own to the control plane the client uses, verified
+ * as its validates are (the system store, or mid_client_set_ca_file),
+ * carrying the same upgrade request as mid_client_channel. On a 101
+ * answer '*out' holds it; the caller frees it with mid_tls_chan_free. On
+ * a fault mid_client_detail says what failed (libcurl's words for a
+ * certificate it could not verify). Bounded by the timeout.
+ */
+struct mid_tls_chan; /* opaque */
+MID_WUR enum mid_rc mid_client_channel_tls(struct mid_client *c, const char *device,
+					   const char *hello, struct mid_tls_chan **out);
+
+/* The socket under 'ch', to poll for POLLIN. Readable does not mean a
+ * line came: a TLS record may carry none (a session ticket). */
+int mid_tls_chan_fd(const struct mid_tls_chan *ch);
+
+/* What the channel holds, read without blocking: 1 with a kill line
+ * ("kill CODE REQUEST_ID") in 'line', 0 for nothing yet (no line, or
+ * records that carried no channel data), -1 when the session closed or
+ * failed. Call it once after the channel opens too: bytes that came with
+ * midd's answer are held already, and the socket will not say so. */
+int mid_tls_chan_recv(struct mid_tls_chan *ch, char *line, size_t n);
+
+/* Close the session (no close_notify is awaited). Accepts NULL. */
+void mid_tls_chan_free(struct mid_tls_chan *ch);
 
 /*
  * POST MID_REPORT_PATH with the JSON object 'body' ('len' bytes, at most

@@ -109,6 +109,19 @@ MID_WUR enum mid_rc mid_reply_decide(enum mid_call call, int status, const char 
 /* Fill 'd' for a local fault: not allowed, 'code', request_id "-". */
 enum mid_rc mid_reply_fault(struct mid_decision *d, enum mid_rc rc, const char *code);
 
+/* Wait until 'fd' is ready for 'events' (POLLIN, POLLOUT), at most until
+ * 'deadline' (mid_now_ms): MID_OK, MID_ERR_TIMEOUT or MID_ERR_IO. */
+MID_WUR enum mid_rc mid_client_wait_fd(int fd, short events, uint64_t deadline);
+
+/* The upgrade request of a push channel for 'device' with the header
+ * lines 'hello', into 'req' ('n' bytes), '*len' its length. One owner for
+ * both transports: the plain socket and TLS send the same bytes. */
+MID_WUR enum mid_rc mid_client_chan_request(const struct mid_client *c, const char *device,
+                                            const char *hello, char *req, size_t n, int *len);
+
+/* The start of midd's answer to the upgrade. */
+#define MID_CHAN_SWITCHED "HTTP/1.1 101 "
+
 /* libcurl for https:// (https.c). Load it once per process. */
 MID_WUR enum mid_rc mid_https_load(char *err, size_t errlen);
 

@@ -11,7 +11,9 @@
 #include "client_int.h"
 
 #include <dlfcn.h>
+#include <poll.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -34,6 +36,8 @@ struct curl_api {
 	void (*easy_cleanup)(CURL *);
 	struct curl_slist *(*slist_append)(struct curl_slist *, const char *);
 	void (*slist_free_all)(struct curl_slist *);
+	CURLcode (*easy_send)(CURL *, const void *, size_t, size_t *);
+	CURLcode (*easy_recv)(CURL *, void *, size_t, size_t *);
 };
 
 static struct curl_api api;
@@ -45,14 +49,15 @@ enum mid_rc mid_https_load(char *err, size_t errlen)
 	static const char *const names[] = {
 	    "curl_easy_init",      "curl_easy_setopt",  "curl_easy_perform",
 	    "curl_easy_getinfo",   "curl_easy_cleanup", "curl_slist_append",
-	    "curl_slist_free_all",
+	    "curl_slist_free_all", "curl_easy_send",    "curl_easy_recv",
 	};
 	struct curl_api a;
 	void **slots[] = {
 	    (void **)&a.easy_init,      (void **)&a.easy_setopt,
 	    (void **)&a.easy_perform,   (void **)&a.easy_getinfo,
 	    (void **)&a.easy_cleanup,   (void **)&a.slist_append,
-	    (void **)&a.slist_free_all,
+	    (void **)&a.slist_free_all, (void **)&a.easy_send,
+	    (void **)&a.easy_recv,
 	};
 	enum mid_rc rc = MID_OK;
 	void *h;
@@ -128,7 +133,7 @@ static curl_socket_t on_open(void *ud, curlsocktype purpose, struct curl_sockadd
 
 	(void)purpose;
 	fd = socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
-	if(fd >= 0) {
+	if(fd >= 0 && c) {
 		c->curl_fd = fd;
 		c->connects++;
 	}
@@ -165,6 +170,15 @@ void mid_https_close(struct mid_client *c, int forget)
 	c->curl_hdrs = NULL;
 	c->curl_fd = -1;
 	c->curl_call = -1;
+}
+
+#define URL_MAX (sizeof(((struct mid_client *)0)->url.host) + 48)
+
+/* The URL of 'path' on the control plane 'c' uses; 'out' holds URL_MAX. */
+static void base_url(const struct mid_client *c, char *out, const char *path)
+{
+	snprintf(out, URL_MAX, "https://%s%s%s:%s%s", c->url.bracket ? "[" : "", c->url.host,
+	         c->url.bracket ? "]" : "", c->url.port, path);
 }
 
 /* A handle with everything that does not change between calls. */
@@ -267,13 +281,10 @@ enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline,
 	if(now >= deadline)
 		return mid_reply_fault(d, MID_ERR_TIMEOUT, MID_CODE_TIMEOUT);
 	if(c->curl_call != (int)c->req_call) {
-		char url[sizeof(c->url.host) + 48];
+		char url[URL_MAX];
 
-		snprintf(url, sizeof(url), "https://%s%s%s:%s%s",
-		         c->url.bracket ? "[" : "", c->url.host,
-		         c->url.bracket ? "]" : "", c->url.port,
-		         c->req_call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
-		                                          : "/api/v1/devices/register");
+		base_url(c, url, c->req_call == MID_CALL_VALIDATE ? "/api/v1/devices/validate"
+		                                                  : "/api/v1/devices/register");
 		if(api.easy_setopt(c->curl, CURLOPT_URL, url) != CURLE_OK)
 			return mid_reply_fault(d, MID_ERR_NOMEM, MID_CODE_IO);
 		c->curl_call = (int)c->req_call;
@@ -295,4 +306,243 @@ enum mid_rc mid_https_call(struct mid_client *c, uint64_t deadline,
 		return mid_reply_decide(c->req_call, (int)status, c->rbuf, c->rlen, d);
 	}
 	return fault_for(res, c, d);
+}
+
+/*
+ * The push channel over TLS. midd speaks plain HTTP; a TLS terminator in
+ * front of it passes the upgraded channel through as it passes a reply.
+ * The session is libcurl's (CURLOPT_CONNECT_ONLY), opened and verified
+ * as a validate's is, then driven with curl_easy_send and curl_easy_recv
+ * on the socket the launcher polls. A TLS record need not carry channel
+ * data (a TLS 1.3 session ticket comes after the handshake, at a time of
+ * the server's choosing): the socket turns readable and curl_easy_recv
+ * answers CURLE_AGAIN, which is nothing, never a kill. Only a whole line
+ * "kill ..." is one, or the start of one cut short by the close.
+ */
+
+/* A record carries at most 16 KiB of data. The buffer always has room
+ * for a whole one, so a read leaves nothing inside OpenSSL that poll on
+ * the socket would not announce. */
+#define TLS_RECORD_MAX 16384
+#define CHAN_HEAD_MAX 1024 /* midd's 101 answer is a few lines */
+
+struct mid_tls_chan {
+	CURL *curl;
+	int fd;
+	int eof;    /* the session ended after what 'buf' holds */
+	size_t len; /* bytes in 'buf' not yet taken */
+	char buf[2 * TLS_RECORD_MAX];
+};
+
+int mid_tls_chan_fd(const struct mid_tls_chan *ch)
+{
+	return ch ? ch->fd : -1;
+}
+
+void mid_tls_chan_free(struct mid_tls_chan *ch)
+{
+	if(!ch)
+		return;
+	if(ch->curl)
+		api.easy_cleanup(ch->curl);
+	free(ch);
+}
+
+/* Take what the session holds into 'buf' without blocking: 1 when bytes
+ * came, else 0. A close or a failure sets 'eof'. */
+static int fill(struct mid_tls_chan *ch)
+{
+	int got = 0;
+
+	while(!ch->eof && ch->len <= TLS_RECORD_MAX) {
+		size_t n = 0;
+		CURLcode res = api.easy_recv(ch->curl, ch->buf + ch->len,
+		                             sizeof(ch->buf) - ch->len, &n);
+
+		if(res == CURLE_AGAIN)
+			break;
+		if(res != CURLE_OK || n == 0) {
+			ch->eof = 1; /* close_notify, or a cut without one */
+		} else {
+			ch->len += n;
+			got = 1;
+		}
+	}
+	return got;
+}
+
+/* Drop the first 'n' bytes of 'buf'. */
+static void take(struct mid_tls_chan *ch, size_t n)
+{
+	memmove(ch->buf, ch->buf + n, ch->len - n);
+	ch->len -= n;
+}
+
+static int kill_line(const char *p, size_t len, char *line, size_t n)
+{
+	if(len < 5 || strncmp(p, "kill ", 5))
+		return 0;
+	if(len > n - 1)
+		len = n - 1;
+	memcpy(line, p, len);
+	line[len] = '\0';
+	return 1;
+}
+
+int mid_tls_chan_recv(struct mid_tls_chan *ch, char *line, size_t n)
+{
+	char *nl;
+
+	fill(ch);
+	while((nl = memchr(ch->buf, '\n', ch->len))) {
+		size_t ll = (size_t)(nl - ch->buf);
+		int k = kill_line(ch->buf, ll, line, n);
+
+		take(ch, ll + 1);
+		if(k)
+			return 1;
+	}
+	if(ch->eof) {
+		/* As on the plain socket, where a kill is the bytes "kill "
+		 * whether or not the line ends before the close. */
+		if(kill_line(ch->buf, ch->len, line, n))
+			return 1;
+		return -1;
+	}
+	if(ch->len > TLS_RECORD_MAX)
+		ch->len = 0; /* no line in a record's worth: not midd's */
+	return 0;
+}
+
+/* Read midd's answer to the upgrade; what follows its head stays in
+ * 'buf' as channel data. */
+static enum mid_rc read_head(struct mid_client *c, struct mid_tls_chan *ch, uint64_t deadline)
+{
+	for(;;) {
+		int got = fill(ch);
+		char *end = memmem(ch->buf, ch->len, "\r\n\r\n", 4);
+
+		if(end) {
+			size_t hl = (size_t)(end + 4 - ch->buf);
+
+			if(strncmp(ch->buf, MID_CHAN_SWITCHED, strlen(MID_CHAN_SWITCHED))) {
+				size_t sl = strcspn(ch->buf, "\r\n");
+
+				snprintf(c->detail, sizeof(c->detail), "push channel refused: %.*s",
+				         (int)(sl > 80 ? 80 : sl), ch->buf);
+				return MID_ERR_HTTP;
+			}
+			take(ch, hl);
+			return MID_OK;
+		}
+		if(ch->len > CHAN_HEAD_MAX)
+			return MID_ERR_TOO_BIG;
+		if(ch->eof)
+			return MID_ERR_IO;
+		if(!got) {
+			enum mid_rc rc = mid_client_wait_fd(ch->fd, POLLIN, deadline);
+
+			if(rc)
+				return rc;
+		}
+	}
+}
+
+/* Send all of 'req' on the session, by 'deadline'. */
+static enum mid_rc send_all(struct mid_tls_chan *ch, const char *req, size_t len,
+                            uint64_t deadline)
+{
+	size_t off = 0;
+
+	while(off < len) {
+		size_t n = 0;
+		CURLcode res = api.easy_send(ch->curl, req + off, len - off, &n);
+		enum mid_rc rc = MID_OK;
+
+		if(res == CURLE_OK)
+			off += n;
+		else if(res == CURLE_AGAIN)
+			rc = mid_client_wait_fd(ch->fd, POLLOUT, deadline);
+		else
+			rc = MID_ERR_IO;
+		if(rc)
+			return rc;
+	}
+	return MID_OK;
+}
+
+/* The TLS session: connected and verified, its socket in 'fd'. */
+static enum mid_rc tls_connect(struct mid_client *c, struct mid_tls_chan *ch)
+{
+	curl_socket_t sock = CURL_SOCKET_BAD;
+	struct mid_decision d;
+	char url[URL_MAX];
+	CURLcode res;
+
+	ch->curl = api.easy_init();
+	if(!ch->curl)
+		return MID_ERR_NOMEM;
+	base_url(c, url, "/");
+	api.easy_setopt(ch->curl, CURLOPT_URL, url);
+	api.easy_setopt(ch->curl, CURLOPT_CONNECT_ONLY, 1L);
+	/* ALPN offers http/1.1 only: a terminator that also serves h2
+	 * must not pick it for bytes that are HTTP/1.1. */
+	api.easy_setopt(ch->curl, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	api.easy_setopt(ch->curl, CURLOPT_NOSIGNAL, 1L);
+	api.easy_setopt(ch->curl, CURLOPT_PROXY, "");
+	api.easy_setopt(ch->curl, CURLOPT_TIMEOUT_MS, c->timeout_ms);
+	api.easy_setopt(ch->curl, CURLOPT_ERRORBUFFER, c->detail);
+	api.easy_setopt(ch->curl, CURLOPT_OPENSOCKETFUNCTION, on_open);
+	api.easy_setopt(ch->curl, CURLOPT_OPENSOCKETDATA, NULL);
+	if(c->ca_file[0])
+		api.easy_setopt(ch->curl, CURLOPT_CAINFO, c->ca_file);
+	c->detail[0] = '\0';
+	res = api.easy_perform(ch->curl);
+	/* The client's buffer must not be written by this handle later. */
+	api.easy_setopt(ch->curl, CURLOPT_ERRORBUFFER, NULL);
+	if(res != CURLE_OK)
+		return fault_for(res, c, &d);
+	if(api.easy_getinfo(ch->curl, CURLINFO_ACTIVESOCKET, &sock) != CURLE_OK ||
+	   sock == CURL_SOCKET_BAD)
+		return MID_ERR_IO;
+	ch->fd = (int)sock;
+	return MID_OK;
+}
+
+enum mid_rc mid_client_channel_tls(struct mid_client *c, const char *device, const char *hello,
+                                   struct mid_tls_chan **out)
+{
+	char req[MID_REQUEST_MAX];
+	struct mid_tls_chan *ch = NULL;
+	uint64_t deadline;
+	enum mid_rc rc;
+	int len = 0;
+
+	*out = NULL;
+	if(!c || c->url.scheme != MID_SCHEME_HTTPS)
+		return MID_ERR_INVAL;
+	if(!loaded)
+		return MID_ERR_UNREACHABLE;
+	rc = mid_client_chan_request(c, device, hello, req, sizeof(req), &len);
+	if(rc)
+		return rc;
+	deadline = mid_now_ms() + (uint64_t)c->timeout_ms;
+	ch = calloc(1, sizeof(*ch));
+	if(!ch) {
+		rc = MID_ERR_NOMEM;
+		goto out;
+	}
+	ch->fd = -1;
+	rc = tls_connect(c, ch);
+	if(!rc)
+		rc = send_all(ch, req, (size_t)len, deadline);
+	if(!rc)
+		rc = read_head(c, ch, deadline);
+out:
+	explicit_bzero(req, sizeof(req));
+	if(rc)
+		mid_tls_chan_free(ch);
+	else
+		*out = ch;
+	return rc;
 }
