@@ -90,6 +90,13 @@
  * "kill CODE REQUEST_ID", when the device is denied. */
 #define MID_PUSH_PATH "/api/v1/devices/push"
 #define MID_PUSH_PROTOCOL "midshim-push"
+/* Who holds a channel (its x-midshim-kind header): a preloaded process,
+ * a launcher (its channel a plain socket, or a TLS session for https://)
+ * or an adopt keeper. A launcher or a keeper holds a whole tree. */
+#define MID_KIND_PRELOAD "preload"
+#define MID_KIND_LAUNCHER "launcher"
+#define MID_KIND_LAUNCHER_TLS "launcher-tls"
+#define MID_KIND_ADOPT "adopt"
 
 enum mid_rc {
 	MID_OK = 0,

@@ -38,6 +38,7 @@
 #include "bind.h"
 #include "log.h"
 #include "metrics.h"
+#include "push.h"
 #include "report.h"
 #include "wire.h"
 
@@ -1171,8 +1172,8 @@ static enum MHD_Result r_push(struct call *c)
 		up->ch.since_ms = mid_wire_now_ms();
 	header_copy(c, "x-midshim-program", up->ch.program, sizeof(up->ch.program));
 	header_copy(c, "x-midshim-kind", up->ch.kind, sizeof(up->ch.kind));
-	if(strcmp(up->ch.kind, "launcher") && strcmp(up->ch.kind, "adopt"))
-		mid_strlcpy(up->ch.kind, "preload", sizeof(up->ch.kind));
+	if(!mid_push_kind_tree(up->ch.kind))
+		mid_strlcpy(up->ch.kind, MID_KIND_PRELOAD, sizeof(up->ch.kind));
 	mid_strlcpy(up->ch.peer, c->peer, sizeof(up->ch.peer));
 	mid_strlcpy(up->rid, c->rid, sizeof(up->rid));
 	mid_strlcpy(up->peer, c->peer, sizeof(up->peer));

@@ -32,7 +32,7 @@ struct mid_push_chan {
 	int64_t since_ms; /* wall clock, ms since the epoch */
 	char device[MID_DEVICE_MAX + 1];
 	char program[MID_PUSH_PROGRAM_MAX];
-	char kind[MID_PUSH_KIND_MAX]; /* "preload", "launcher" or "adopt" */
+	char kind[MID_PUSH_KIND_MAX]; /* MID_KIND_*: "preload", "launcher", ... */
 	char peer[MID_PEER_MAX];
 };
 

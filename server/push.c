@@ -354,6 +354,12 @@ static void kill_slot(struct mid_push *p, size_t i, const char *line, size_t len
 	drop(p, i);
 }
 
+int mid_push_kind_tree(const char *kind)
+{
+	return !strcmp(kind, MID_KIND_LAUNCHER) || !strcmp(kind, MID_KIND_LAUNCHER_TLS) ||
+	       !strcmp(kind, MID_KIND_ADOPT);
+}
+
 static size_t kill_line(char *buf, size_t n, const char *code, const char *rid)
 {
 	int w = snprintf(buf, n, "kill %s %s\n", code, rid);
@@ -381,7 +387,7 @@ static unsigned kill_matching(struct mid_push *p, uint64_t id, int64_t org_id,
 		for(size_t i = p->n; i-- > 0;) {
 			const struct mid_push_chan *ch = &p->s[i].ch;
 
-			if((pass == 0) != (!strcmp(ch->kind, "launcher") || !strcmp(ch->kind, "adopt")))
+			if((pass == 0) != mid_push_kind_tree(ch->kind))
 				continue;
 			if(id ? ch->id != id :
 			   ch->org_id != org_id || (device && strcmp(ch->device, device)))

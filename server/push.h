@@ -24,6 +24,11 @@
 
 struct mid_push;
 
+/* Does a channel of 'kind' hold a whole tree (a launcher over either
+ * transport, an adopt keeper)? Those are killed first; any kind not
+ * known is taken for a preloaded process. */
+int mid_push_kind_tree(const char *kind);
+
 /* Called for each channel a kill reaches, or a sweep finds doomed. */
 typedef void (*mid_push_fn)(void *arg, const struct mid_push_chan *ch);
 
