@@ -56,6 +56,8 @@ static const char usage_text[] =
 	"run options (each sets the MIDSHIM_* variable of the same meaning):\n"
 	"  --device ID          device identity, service:env:role:instance\n"
 	"  --url URL            control plane: http://HOST:PORT, unix:/PATH, https://...\n"
+	"  --ca-file FILE       https:// only: verify the control plane with the CA\n"
+	"                       certificates in FILE (PEM) instead of the system store\n"
 	"  --org-key-file FILE  file holding the org key (keys are never taken from argv);\n"
 	"                       an admin key, or an admin.key readable in FILE's\n"
 	"                       directory or its admin/, is refused (exit 126)\n"
@@ -158,7 +160,7 @@ static int set(const char *name, const char *value)
 static int settle_config(const char *config)
 {
 	static const char *const paths[] = {MID_ENV_POLICY, MID_ENV_ORG_KEY_FILE,
-					    MID_ENV_AUDIT_LOG};
+					    MID_ENV_AUDIT_LOG, MID_ENV_CA_FILE};
 	const char *env = getenv(MID_ENV_CONFIG), *log;
 	char err[PATH_MAX + 256];
 	size_t i;
@@ -258,7 +260,7 @@ static int run_supervised(const char *prog, char *const argv[], int preload)
 	}
 	if(!preload)
 		drop_settings();
-	st = mid_tree_run(prog, argv, cfg.device, cfg.url, cfg.org_key, cfg.timeout_ms, sup);
+	st = mid_tree_run(prog, argv, &cfg, sup);
 	mid_sup_free(sup);
 	mid_config_cleanup(&cfg);
 	return st;
@@ -277,6 +279,7 @@ static int cmd_run(int argc, char **argv)
 	static const struct option opts[] = {
 		{"device", required_argument, NULL, 'd'},
 		{"url", required_argument, NULL, 'u'},
+		{"ca-file", required_argument, NULL, 'C'},
 		{"org-key-file", required_argument, NULL, 'k'},
 		{"policy", required_argument, NULL, 'p'},
 		{"ttl-ms", required_argument, NULL, 't'},
@@ -305,6 +308,7 @@ static int cmd_run(int argc, char **argv)
 		switch(c) {
 		case 'd': rc = set(MID_ENV_DEVICE_ID, optarg); break;
 		case 'u': rc = set(MID_ENV_URL, optarg); break;
+		case 'C': rc = set(MID_ENV_CA_FILE, optarg); break;
 		case 'k': rc = set(MID_ENV_ORG_KEY_FILE, optarg); unsetenv(MID_ENV_ORG_KEY); break;
 		case 'p': rc = set(MID_ENV_POLICY, optarg); break;
 		case 't': rc = set(MID_ENV_TTL_MS, optarg); break;
@@ -391,8 +395,7 @@ static int cmd_run(int argc, char **argv)
 			fprintf(stderr, "midshim: configuration error: %s\n", err);
 			return EXIT_CANNOT;
 		}
-		st = mid_tree_run(prog, argv + optind, cfg.device, cfg.url, cfg.org_key,
-				  cfg.timeout_ms, NULL);
+		st = mid_tree_run(prog, argv + optind, &cfg, NULL);
 		mid_config_cleanup(&cfg);
 		return st;
 	}

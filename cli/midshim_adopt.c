@@ -1196,8 +1196,8 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 	}
 	unsetenv(MID_ENV_CONFIG);
 	if(MID_HAS_PREFIX(a.cfg.url, "https:")) {
-		fprintf(stderr, "midshim: adopt needs a push channel, which https:// cannot carry;"
-			" use an http:// or unix: URL\n");
+		fprintf(stderr, "midshim: adopt's keeper holds its push channel over http:// or"
+			" unix: only (run's does over https://); use an http:// or unix: URL\n");
 		return EXIT_CANNOT;
 	}
 	if(mid_client_new(a.cfg.url, a.cfg.org_key, a.cfg.timeout_ms, &a.client, err,

@@ -25,6 +25,7 @@ static const struct {
 	int path; /* relative values are taken from the file's directory */
 } keys[] = {
 	{"url", MID_ENV_URL, 0},
+	{"ca_file", MID_ENV_CA_FILE, 1},
 	{"org_key_file", MID_ENV_ORG_KEY_FILE, 1},
 	{"policy", MID_ENV_POLICY, 1},
 	{"ttl_ms", MID_ENV_TTL_MS, 0},
@@ -67,8 +68,8 @@ static int set_from(const char *path, int line, const char *dir, char *key, char
 		if(!strcmp(key, keys[i].key))
 			break;
 	if(i == MID_ARRAY_LEN(keys)) {
-		snprintf(err, errlen, "%s:%d: unknown key '%.64s'; use url, org_key_file, policy, "
-			 "ttl_ms, timeout_ms, on_deny, mode, audit_log, quiet or syslog", path, line, key);
+		snprintf(err, errlen, "%s:%d: unknown key '%.64s'; use url, ca_file, org_key_file, "
+			 "policy, ttl_ms, timeout_ms, on_deny, mode, audit_log, quiet or syslog", path, line, key);
 		return -1;
 	}
 	if(!*value) {

@@ -178,7 +178,7 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 		goto fail;
 	}
 	if(mid_url_parse(cfg->url, &s->url, why, sizeof(why)) ||
-	   mid_client_new(cfg->url, cfg->org_key, cfg->timeout_ms, &s->client, why, sizeof(why))) {
+	   mid_config_client(cfg, &s->client, why, sizeof(why))) {
 		snprintf(err, errlen, "%s", why);
 		goto fail;
 	}

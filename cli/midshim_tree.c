@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "config.h"
 #include "midshim_sup.h"
 
 #define RECONNECT_MIN_MS 100
@@ -48,7 +49,11 @@ struct tree {
 	const char *device;
 	char program[64];
 	struct mid_client *client;
-	int chan;
+	int chan;                 /* the channel's socket, -1 without one */
+	struct mid_tls_chan *tls; /* over https://: the TLS session on 'chan' */
+	int https;
+	int pending; /* a TLS channel just opened: it may hold bytes already */
+	int say;     /* the program was allowed: a channel that fails is news */
 	uint64_t retry_ms; /* when to reopen the channel */
 	unsigned backoff_ms;
 };
@@ -272,22 +277,36 @@ static void chan_open(struct tree *t)
 	enum mid_rc rc;
 
 	snprintf(hello, sizeof(hello),
-		 "x-midshim-pid: %ld\r\nx-midshim-program: %s\r\nx-midshim-kind: launcher\r\n"
+		 "x-midshim-pid: %ld\r\nx-midshim-program: %s\r\nx-midshim-kind: %s\r\n"
 		 "x-midshim-since: %lld\r\n", (long)t->child, t->program,
-		 (long long)time(NULL) * 1000);
-	rc = mid_client_channel(t->client, t->device, hello, &t->chan);
+		 t->https ? MID_KIND_LAUNCHER_TLS : MID_KIND_LAUNCHER, (long long)time(NULL) * 1000);
+	if(t->https) {
+		rc = mid_client_channel_tls(t->client, t->device, hello, &t->tls);
+		t->chan = rc == MID_OK ? mid_tls_chan_fd(t->tls) : -1;
+		t->pending = rc == MID_OK;
+	} else {
+		rc = mid_client_channel(t->client, t->device, hello, &t->chan);
+	}
 	if(rc == MID_OK) {
 		t->backoff_ms = RECONNECT_MIN_MS;
 		return;
 	}
 	t->chan = -1;
 	if(rc == MID_ERR_INVAL) {
-		/* https:// (a TLS terminator cannot pass a raw channel): the
+		/* A device ID the channel's query cannot carry: the
 		 * program's own gate is all there is. */
-		fprintf(stderr, "midshim: warning: no push channel over %s; a revoke stops the"
-			" program at its next side effect\n", "this URL");
+		fprintf(stderr, "midshim: warning: no push channel for device %s; a revoke stops"
+			" the program at its next side effect\n", t->device);
 		t->retry_ms = UINT64_MAX;
 		return;
+	}
+	/* Once: an unverifiable certificate fails the same way each time.
+	 * A program never allowed has said why at its own start. */
+	if(t->say && mid_client_detail(t->client)[0]) {
+		fprintf(stderr, "midshim: warning: no push channel yet (%s: %s); retrying, a revoke"
+			" stops the program at its next side effect meanwhile\n",
+			mid_client_url(t->client), mid_client_detail(t->client));
+		t->say = 0;
 	}
 	t->retry_ms = now_ms() + t->backoff_ms;
 	t->backoff_ms = t->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : t->backoff_ms * 2;
@@ -307,19 +326,52 @@ int mid_tree_chan_recv(int fd, char *line, size_t n)
 	return -1;
 }
 
+/* As mid_tree_chan_recv, on either kind of channel. */
+static int chan_recv(struct tree *t, char *line, size_t n)
+{
+	return t->tls ? mid_tls_chan_recv(t->tls, line, n) : mid_tree_chan_recv(t->chan, line, n);
+}
+
+static void chan_close(struct tree *t)
+{
+	if(t->tls)
+		mid_tls_chan_free(t->tls);
+	else if(t->chan >= 0)
+		close(t->chan);
+	t->tls = NULL;
+	t->chan = -1;
+}
+
 /* Bytes on the channel: a kill line, or its close. 1: kill the tree. */
 static int chan_read(struct tree *t, char *line, size_t n)
 {
-	int k = mid_tree_chan_recv(t->chan, line, n);
+	int k = chan_recv(t, line, n);
 
 	if(k >= 0)
 		return k;
-	/* Closed: midd went away without its keeper, or dropped us. The
-	 * program's own gate still holds; reopen when midd answers. */
-	close(t->chan);
-	t->chan = -1;
+	/* Closed: midd went away without its keeper, or dropped us, or the
+	 * TLS terminator in front of it restarted. The program's own gate
+	 * still holds; reopen when midd answers. */
+	chan_close(t);
 	t->retry_ms = now_ms() + RECONNECT_MIN_MS;
 	return 0;
+}
+
+/* A kill line within 'ms': 1 when one came. */
+static int late_kill(struct tree *t, char *line, size_t n, int ms)
+{
+	uint64_t end = now_ms() + (uint64_t)ms;
+
+	for(;;) {
+		struct pollfd p = {.fd = t->chan, .events = POLLIN};
+		uint64_t now = now_ms();
+		int k = chan_recv(t, line, n);
+
+		if(k)
+			return k > 0;
+		if(now >= end || poll(&p, 1, (int)(end - now)) <= 0)
+			return 0;
+	}
 }
 
 /* The push: kill the tree, then say so with the control plane's code
@@ -367,19 +419,21 @@ static void sup_kill(struct tree *t, int *st)
 		;
 }
 
-int mid_tree_run(const char *prog, char *const argv[], const char *device, const char *url,
-		 const char *org_key, long timeout_ms, struct mid_sup *sup)
+int mid_tree_run(const char *prog, char *const argv[], const struct mid_config *cfg,
+		 struct mid_sup *sup)
 {
-	struct tree t = {.chan = -1, .device = device, .backoff_ms = RECONNECT_MIN_MS};
+	struct tree t = {.chan = -1, .device = cfg->device, .backoff_ms = RECONNECT_MIN_MS};
+	const char *device = cfg->device;
 	struct mid_decision d;
 	sigset_t set, old;
 	char err[256], line[256];
 	int sfd, st = 0, tty, pushed = 0, denied = 0;
 
-	if(mid_client_new(url, org_key, timeout_ms, &t.client, err, sizeof(err))) {
+	if(mid_config_client(cfg, &t.client, err, sizeof(err))) {
 		fprintf(stderr, "midshim: %s\n", err);
 		return 126;
 	}
+	t.https = MID_HAS_PREFIX(cfg->url, "https://");
 	sigemptyset(&set);
 	for(size_t i = 0; i < MID_ARRAY_LEN(forwarded); i++)
 		sigaddset(&set, forwarded[i]);
@@ -402,6 +456,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 	 * with its denial line; the launcher has nothing to push. */
 	if(mid_client_validate(t.client, device, &d) == MID_OK && !d.allowed)
 		t.retry_ms = UINT64_MAX;
+	t.say = d.allowed;
 	/* A supervised tree with MIDSHIM_PUSH=off: its gate alone. */
 	if(sup && !mid_sup_push(sup))
 		t.retry_ms = UINT64_MAX;
@@ -461,6 +516,8 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 				wait_ms = (int)(t.retry_ms > now ? t.retry_ms - now : 1);
 			p[1].fd = t.chan;
 		}
+		if(t.pending)
+			wait_ms = 0;
 		n = poll(p, 3, wait_ms);
 		if(n < 0 && errno != EINTR)
 			break;
@@ -471,8 +528,8 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 		}
 		if(n > 0 && !(p[2].revents & POLLIN) && (p[2].revents & (POLLHUP | POLLERR)))
 			mid_sup_done(sup);
-		if(n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
-		   chan_read(&t, line, sizeof(line))) {
+		if(n >= 0 && (t.pending || (p[1].revents & (POLLIN | POLLHUP | POLLERR))) &&
+		   (t.pending = 0, chan_read(&t, line, sizeof(line)))) {
 			push_kill(&t, prog, line);
 			pushed = 1;
 			while(!reap(t.child, &st) && waitpid(t.child, &st, 0) != t.child)
@@ -493,7 +550,7 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 			 * on its own channel: the launcher's kill line follows
 			 * within moments, and the rest of the tree must go too. */
 			if(done && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL && t.chan >= 0 &&
-			   poll(&p[1], 1, LATE_KILL_MS) > 0 && chan_read(&t, line, sizeof(line)))
+			   late_kill(&t, line, sizeof(line), LATE_KILL_MS))
 				push_kill(&t, prog, line), pushed = 1;
 			if(done)
 				break;
@@ -509,8 +566,15 @@ int mid_tree_run(const char *prog, char *const argv[], const char *device, const
 	} else {
 		drop_cgroup(&t);
 	}
-	if(t.chan >= 0)
-		close(t.chan);
+	if(pushed) {
+		/* The tree is gone; the launcher goes at once too. Exit
+		 * handlers have nothing left to do, and OpenSSL's (loaded
+		 * with libcurl for https://) took 15 to 30 ms on a busy
+		 * machine, a push's whole budget. */
+		fflush(NULL);
+		_exit(status_of(st));
+	}
+	chan_close(&t);
 	mid_client_free(t.client);
 	if(denied && mid_sup_exit_status(sup) >= 0)
 		return mid_sup_exit_status(sup);

@@ -2,9 +2,11 @@
 /*
  * `midshim run`'s tree keeper (see midshim_tree.c): run 'prog' with
  * 'argv' (its environment already set for the shim) as a child in a unit
- * that can be killed as a whole, hold the push channel of 'device' on
- * 'url' with 'org_key', kill the tree on a push, forward signals, and
- * return the program's exit status (128+N for a signal N).
+ * that can be killed as a whole, hold the push channel of the device
+ * 'cfg' names on its control plane (over https://, a TLS session),
+ * forward signals, and return the program's exit status (128+N for a
+ * signal N). On a push it kills the tree and ends the process itself
+ * with _exit(137): nothing is left for exit handlers to do.
  */
 #ifndef MID_MIDSHIM_TREE_H
 #define MID_MIDSHIM_TREE_H
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+struct mid_config;
 struct mid_sup;
 
 /* Read /proc/PID/NAME into 'buf' (NUL-terminated); its length, or -1. */
@@ -19,8 +22,8 @@ ssize_t mid_proc_read(pid_t pid, const char *name, char *buf, size_t n);
 
 /* 'sup', when not NULL, supervises the tree (midshim_sup.h): its filter
  * goes into the child before exec, and the launcher answers its calls. */
-int mid_tree_run(const char *prog, char *const argv[], const char *device, const char *url,
-		 const char *org_key, long timeout_ms, struct mid_sup *sup);
+int mid_tree_run(const char *prog, char *const argv[], const struct mid_config *cfg,
+		 struct mid_sup *sup);
 
 /* The cgroup v2 mount and this process's cgroup in it, joined: 0, or -1
  * without cgroup v2. */

@@ -80,6 +80,7 @@
 #define MID_ENV_QUIET "MIDSHIM_QUIET"
 #define MID_ENV_SYSLOG "MIDSHIM_SYSLOG"
 #define MID_ENV_SYSLOG_SOCKET "MIDSHIM_SYSLOG_SOCKET"
+#define MID_ENV_CA_FILE "MIDSHIM_CA_FILE"
 /* read by the launcher only: its configuration file */
 #define MID_ENV_CONFIG "MIDSHIM_CONFIG"
 /* set by the shim for the programs a gated program starts */

@@ -21,7 +21,7 @@ fi
 PKGS="build-essential pkg-config libcjson-dev libcurl4-openssl-dev
 libmicrohttpd-dev libsqlite3-dev sqlite3 libpq-dev postgresql check uuid-dev libedit-dev libssl-dev
 curl python3 libpython3.11-testsuite perl bash coreutils procps iproute2 man-db groff-base
-psmisc file binutils jq e2fsprogs util-linux mount
+psmisc file binutils jq e2fsprogs util-linux mount socat
 git rsync make gcc tar gzip
 gnuplot-nox
 nodejs default-jdk-headless shellcheck clang-format cppcheck openssl systemd

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "client.h"
 #include "mid_key.h"
 #include "mid_url.h"
 #include "orgkey.h"
@@ -26,7 +27,7 @@ static const char *const known_vars[] = {
 	MID_ENV_DEVICE_ID, MID_ENV_POLICY, MID_ENV_TTL_MS,
 	MID_ENV_TIMEOUT_MS, MID_ENV_ON_DENY, MID_ENV_MODE,
 	MID_ENV_AUDIT_LOG, MID_ENV_PUSH, MID_ENV_QUIET, MID_ENV_SYSLOG,
-	MID_ENV_SYSLOG_SOCKET,
+	MID_ENV_SYSLOG_SOCKET, MID_ENV_CA_FILE,
 	/* read by the launcher only */
 	MID_ENV_CONFIG,
 	/* set by the shim for its children */
@@ -69,7 +70,7 @@ MID_STARTUP static enum mid_rc check_names(char *const *envp, char *err, size_t 
 				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "
 				 "MIDSHIM_DEVICE_ID, MIDSHIM_POLICY, MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, "
 				 "MIDSHIM_ON_DENY, MIDSHIM_MODE, MIDSHIM_AUDIT_LOG, MIDSHIM_PUSH, "
-				 "MIDSHIM_QUIET, MIDSHIM_SYSLOG(_SOCKET)",
+				 "MIDSHIM_QUIET, MIDSHIM_SYSLOG(_SOCKET), MIDSHIM_CA_FILE",
 				 (int)(n > 64 ? 64 : n), e);
 			return MID_ERR_INVAL;
 		}
@@ -109,6 +110,26 @@ MID_STARTUP static enum mid_rc parse_long(const char *name, const char *v, long 
 		return MID_ERR_INVAL;
 	}
 	*out = (long)x;
+	return MID_OK;
+}
+
+/* An absolute file path 'name' into '*out', allocated only when set. */
+MID_STARTUP static enum mid_rc file_setting(const char *(*getenv_fn)(const char *),
+					    const char *name, char **out, char *err, size_t errlen)
+{
+	const char *v = getenv_fn(name);
+
+	if(!v || !*v)
+		return MID_OK;
+	if(v[0] != '/' || strlen(v) >= PATH_MAX) {
+		snprintf(err, errlen, "%s=%.128s: use an absolute file path", name, v);
+		return MID_ERR_INVAL;
+	}
+	*out = strdup(v);
+	if(!*out) {
+		snprintf(err, errlen, "%s: out of memory", name);
+		return MID_ERR_NOMEM;
+	}
 	return MID_OK;
 }
 
@@ -241,17 +262,9 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 			goto out;
 		}
 	}
-	if((v = getenv_fn(MID_ENV_AUDIT_LOG)) && *v) {
-		if(v[0] != '/' || strlen(v) >= PATH_MAX) {
-			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG=%.128s: use an absolute file path", v);
-			goto out;
-		}
-		cfg->audit_log = strdup(v);
-		if(!cfg->audit_log) {
-			snprintf(err, errlen, "MIDSHIM_AUDIT_LOG: out of memory");
-			goto out;
-		}
-	}
+	if(file_setting(getenv_fn, MID_ENV_AUDIT_LOG, &cfg->audit_log, err, errlen) ||
+	   file_setting(getenv_fn, MID_ENV_CA_FILE, &cfg->ca_file, err, errlen))
+		goto out;
 	rc = MID_OK;
 out:
 	if(rc)
@@ -302,6 +315,19 @@ enum mid_rc mid_config_load(struct mid_config *cfg, const char *(*getenv_fn)(con
 	return rc;
 }
 
+enum mid_rc mid_config_client(const struct mid_config *cfg, struct mid_client **out, char *err,
+			      size_t errlen)
+{
+	enum mid_rc rc = mid_client_new(cfg->url, cfg->org_key, cfg->timeout_ms, out, err, errlen);
+
+	if(rc == MID_OK && cfg->ca_file && (rc = mid_client_set_ca_file(*out, cfg->ca_file))) {
+		snprintf(err, errlen, "MIDSHIM_CA_FILE=%.128s: cannot be used", cfg->ca_file);
+		mid_client_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 void mid_config_cleanup(struct mid_config *cfg)
 {
 	if(!cfg)
@@ -312,5 +338,7 @@ void mid_config_cleanup(struct mid_config *cfg)
 	cfg->audit_log = NULL;
 	free(cfg->syslog_socket);
 	cfg->syslog_socket = NULL;
+	free(cfg->ca_file);
+	cfg->ca_file = NULL;
 	memset(cfg->org_key, 0, sizeof(cfg->org_key));
 }

@@ -13,6 +13,8 @@
 #include "mid.h"
 #include "policy.h"
 
+struct mid_client;
+
 /* The shim's configuration, read once from the environment and the
  * policy file. Strings are owned by the configuration. */
 struct mid_config {
@@ -30,6 +32,7 @@ struct mid_config {
 	int quiet;   /* MIDSHIM_QUIET=1: no stderr line for what audit mode lets through */
 	int syslog;  /* MIDSHIM_SYSLOG=1: each denial to syslog as well */
 	char *syslog_socket; /* MIDSHIM_SYSLOG_SOCKET; NULL: /dev/log */
+	char *ca_file;       /* MIDSHIM_CA_FILE (https://); NULL: the system store */
 	/* Set by the launcher's supervisor (not from the environment): a
 	 * denial is logged, then returned (-1) whatever on_deny says, and the
 	 * supervisor carries the action out on the process tree. */
@@ -49,6 +52,11 @@ MID_WUR enum mid_rc mid_config_load(struct mid_config *cfg,
 				    const char *(*getenv_fn)(const char *),
 				    char *const *envp, char *err, size_t errlen);
 void mid_config_cleanup(struct mid_config *cfg);
+
+/* The control-plane client 'cfg' describes: its URL, key, timeout and,
+ * for https://, its CA file. As mid_client_new; caller frees '*out'. */
+MID_WUR enum mid_rc mid_config_client(const struct mid_config *cfg, struct mid_client **out,
+				      char *err, size_t errlen);
 
 /* mid_config_load in two steps: every setting but the org key, and the
  * org key (MIDSHIM_ORG_KEY or the file MIDSHIM_ORG_KEY_FILE names, with

@@ -102,7 +102,7 @@ static struct mid_client *get_client(struct mid_decision *d)
 		client_pid = getpid();
 	}
 	if(!client &&
-	   mid_client_new(config.url, config.org_key, config.timeout_ms, &client, err, sizeof(err))) {
+	   mid_config_client(&config, &client, err, sizeof(err))) {
 		memset(d, 0, sizeof(*d));
 		d->local = MID_ERR_NOMEM;
 		mid_strlcpy(d->code, MID_CODE_IO, sizeof(d->code));
@@ -120,9 +120,22 @@ static struct mid_client *get_client(struct mid_decision *d)
 	return client;
 }
 
-/* With several control planes, the one the last call reached. */
+/* With several control planes, the one the last call reached. Over
+ * https:// a call that got no answer also says why, in libcurl's words
+ * (a certificate it could not verify): its code alone cannot tell that
+ * from a control plane that is down. */
 static const char *decider(void)
 {
+	static char why[MID_URL_MAX + 260]; /* the last byte stays NUL */
+	const char *detail = client ? mid_client_detail(client) : "";
+
+	if(detail[0] && MID_HAS_PREFIX(config.url, "https://")) {
+		snprintf(why, sizeof(why) - 1, "%s: %s", mid_client_url(client), detail);
+		for(char *p = why; *p; p++)
+			if(*p < ' ' || *p > '~')
+				*p = '?';
+		return why;
+	}
 	return client && mid_client_url_count(client) > 1 ? mid_client_url(client) : NULL;
 }
 

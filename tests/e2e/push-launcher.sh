@@ -27,11 +27,7 @@ tree() {
 		>>"$T/out" 2>"$T/err.$1" </dev/null &
 	LPID=$!
 	on_exit "kill -KILL $LPID 2>/dev/null"
-	# launcher, bash, daemon, static child, sleep
-	for _ in $(seq 1 200); do
-		[ "$(tag_pids "$1" | wc -w)" -ge 5 ] && break
-		sleep 0.05
-	done
+	tag_wait "$1" 5 # launcher, bash, daemon, static child, sleep
 	push_wait "$DEV" 2 # the launcher's channel and bash's own
 }
 
