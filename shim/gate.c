@@ -208,6 +208,19 @@ static int ask(const struct mid_event *ev, int fd, int force)
 		    d.request_id[0] ? d.request_id : "-", -1);
 }
 
+/* A denial the shim decides itself (policy, unfollowable, unreadable).
+ * Audit mode lets it through (0), but never past the operator's
+ * decision: the event still needs the control plane's allow, so a
+ * revoked device is stopped there as everywhere else. */
+static int deny_local(const struct mid_event *ev, int fd, const char *code, int rule)
+{
+	int r = deny(ev, fd, code, "-", rule);
+
+	if(r || !cfg || fresh())
+		return r;
+	return ask(ev, fd, 0);
+}
+
 static int decide(const struct mid_event *ev, int fd)
 {
 	enum mid_action a;
@@ -217,7 +230,7 @@ static int decide(const struct mid_event *ev, int fd)
 	if(a == MID_ACT_ALLOW)
 		return 0;
 	if(a == MID_ACT_DENY)
-		return deny(ev, fd, "POLICY_DENY", "-", rule);
+		return deny_local(ev, fd, "POLICY_DENY", rule);
 	if(fresh())
 		return 0;
 	return ask(ev, fd, 0);
@@ -234,7 +247,7 @@ int mid_gate_exec(const struct mid_event *ev, const char *why)
 {
 	if(why) {
 		if(cfg && cfg->unfollowable == MID_UNFOLLOW_DENY)
-			return deny(ev, -1, "UNFOLLOWABLE", "-", -1);
+			return deny_local(ev, -1, "UNFOLLOWABLE", -1);
 		mid_shim_say("warning: %s is %s: the shim cannot gate what it does "
 			     "(policy \"unfollowable\": \"deny\" refuses such programs)", ev->path,
 			     why);
@@ -244,7 +257,7 @@ int mid_gate_exec(const struct mid_event *ev, const char *why)
 
 int mid_gate_unreadable(const struct mid_event *ev)
 {
-	return deny(ev, -1, MID_CODE_BAD_ADDRESS, "-", -1);
+	return deny_local(ev, -1, MID_CODE_BAD_ADDRESS, -1);
 }
 
 int mid_gate_fd(int fd)

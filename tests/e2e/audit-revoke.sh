@@ -73,6 +73,42 @@ CODE=DEVICE_REVOKED run_until_stopped "revoke" "${CTL[@]}" revoke "$MIDSHIM_DEVI
 "${CTL[@]}" restore "$MIDSHIM_DEVICE_ID" >/dev/null
 CODE=ORG_DISABLED run_until_stopped "org disable" "${CTL[@]}" org disable
 "${CTL[@]}" org enable >/dev/null
+
+# A program whose only side effects are ones the policy denies: audit
+# mode lets each through, but still asks midd, so a revoke stops it too.
+"${CTL[@]}" restore "$MIDSHIM_DEVICE_ID" >/dev/null
+rm -rf "$T/w" && mkdir -p "$T/w"
+for i in $(seq 1 3000); do : >"$T/w/v.$i"; done
+rm -f "$T/err"
+LD_PRELOAD=$PRELOAD /usr/bin/python3 -I -B -c 'import os, sys, time
+for i in range(1, 3001):
+    os.unlink("%s/v.%d" % (sys.argv[1], i))
+    time.sleep(0.02)' "$T/w" >/dev/null 2>"$T/err" </dev/null &
+pid=$!
+for _ in $(seq 1 200); do
+	[ "$(find "$T/w" -name 'v.*' | wc -l)" -le 2995 ] && break
+	sleep 0.05
+done
+grep -q "midshim: would deny fs delete $T/w/v.1 .*code POLICY_DENY.*: audit mode, allowed" "$T/err" ||
+	fail "deletes only: no 'would deny' line: $(cat "$T/err")"
+"${CTL[@]}" revoke "$MIDSHIM_DEVICE_ID" >/dev/null || fail "deletes only: revoke failed"
+t0=${EPOCHREALTIME/./}
+limit=$((MIDSHIM_TTL_MS + 20 + 300))
+while kill -0 "$pid" 2>/dev/null && [ $(((${EPOCHREALTIME/./} - t0) / 1000)) -le "$limit" ]; do
+	sleep 0.02
+done
+ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
+if kill -0 "$pid" 2>/dev/null; then
+	kill -KILL "$pid"
+	fail "deletes only: the audit-mode program still ran ${ms} ms after the revoke"
+fi
+wait "$pid" && RC=0 || RC=$?
+assert_eq 137 "$RC" "deletes only: exit status"
+grep -Eq "midshim: denied fs delete .*code DEVICE_REVOKED, request_id $UUID_RE\): killed" "$T/err" ||
+	fail "deletes only: no 'DEVICE_REVOKED ... killed' line: $(cat "$T/err")"
+note "ok: a revoke stops an audit-mode program whose every act the policy denies (${ms} ms)"
+"${CTL[@]}" restore "$MIDSHIM_DEVICE_ID" >/dev/null
+
 CODE=DEVICE_REMOVED run_until_stopped "remove" "${CTL[@]}" remove "$MIDSHIM_DEVICE_ID"
 
 # A mixed fleet: an enforce-mode process of the same device is seen too.
