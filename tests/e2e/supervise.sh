@@ -33,7 +33,7 @@ GOPROG=$BIN/helpers/sidefx_go
 
 # The Go program, built once per build directory (the standard library
 # only: no module is downloaded).
-src=$MID_TOP/tests/helpers/sidefx.go
+src=$TOP/tests/helpers/sidefx.go
 if [ ! -x "$GOPROG" ] || [ "$src" -nt "$GOPROG" ]; then
 	mkdir -p "$BIN/go-cache" "$BIN/go-path"
 	(cd "$T" && GOCACHE=$BIN/go-cache GOPATH=$BIN/go-path GO111MODULE=off GOPROXY=off \
