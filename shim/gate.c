@@ -38,7 +38,6 @@ MID_HOT static _Atomic uint64_t allow_until;
 MID_HOT _Atomic uint64_t mid_allow_coarse;
 MID_HOT static uint64_t coarse_lag; /* 0: no coarse clock, hooks always ask this one */
 MID_HOT static struct mid_forklock flight = MID_FORKLOCK_INIT;
-static _Atomic uint64_t n_validates, n_denies;
 
 /* clock_getres without libc's wrapper: every gated process asks once,
  * before main, and libc's function lies on a page of its text that a
@@ -151,11 +150,17 @@ void mid_gate_atfork_child(void)
 	mid_forklock_atfork_child(&flight);
 }
 
-void mid_gate_stats(struct mid_gate_stats *out)
+/* Enforce a denial; a write/send event gets its target now, for the log. */
+static int deny(const struct mid_event *ev, int fd, const char *code, const char *rid, int rule)
 {
-	out->validates = atomic_load(&n_validates);
-	out->cache_hits = 0;
-	out->denies = atomic_load(&n_denies);
+	struct mid_event full;
+	char buf[1024];
+
+	if(fd >= 0 && !ev->path && !ev->family) {
+		mid_fd_event(fd, ev->fdkind, &full, buf, sizeof(buf), true);
+		ev = &full;
+	}
+	return mid_enforce(ev, code, rid, rule);
 }
 
 /*
@@ -164,20 +169,6 @@ void mid_gate_stats(struct mid_gate_stats *out)
  * holds the flight lock (it would wait for itself) nor slip through the
  * re-entrancy guard.
  */
-/* Enforce a denial; a write/send event gets its target now, for the log. */
-static int deny(const struct mid_event *ev, int fd, const char *code, const char *rid, int rule)
-{
-	struct mid_event full;
-	char buf[1024];
-
-	atomic_fetch_add_explicit(&n_denies, 1, memory_order_relaxed);
-	if(fd >= 0 && !ev->path && !ev->family) {
-		mid_fd_event(fd, ev->fdkind, &full, buf, sizeof(buf), true);
-		ev = &full;
-	}
-	return mid_enforce(ev, code, rid, rule);
-}
-
 static int ask(const struct mid_event *ev, int fd, int force)
 {
 	struct mid_decision d;
@@ -194,7 +185,6 @@ static int ask(const struct mid_event *ev, int fd, int force)
 	} else {
 		enum mid_rc rc = validate_fn(validate_ctx, &d);
 
-		atomic_fetch_add_explicit(&n_validates, 1, memory_order_relaxed);
 		allowed = rc == MID_OK && d.allowed;
 		/* The allow is timed from before the request went out, so
 		 * the cache never outlives the answer by more than TTL. */

@@ -71,14 +71,6 @@ void mid_gate_unlock(void);
 /* After fork in the child: reset the flight lock if it was in use. */
 void mid_gate_atfork_child(void);
 
-/* Counters for tests and `midshim` diagnostics. */
-struct mid_gate_stats {
-	uint64_t validates;  /* calls to the control plane */
-	uint64_t cache_hits;
-	uint64_t denies;
-};
-void mid_gate_stats(struct mid_gate_stats *out);
-
 /* The cached allow's expiry on CLOCK_MONOTONIC_COARSE, in ms, already
  * moved earlier by the most that clock lags behind CLOCK_MONOTONIC; 0 when
  * there is none. */
