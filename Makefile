@@ -167,7 +167,7 @@ $(B)/helpers/static_%: tests/helpers/static_%.c
 	$(Q)$(CC) -O2 -static -o $@ $<
 
 # The static signals helper is signals.c, included.
-$(B)/helpers/static_signals: tests/helpers/signals.c tests/helpers/go.h
+$(B)/helpers/static_signals: tests/helpers/signals.c tests/helpers/go.h tests/helpers/ops.h
 
 # check_shim asks whether the static helper is followable, so it needs it
 # in every build directory, the TSan one included.

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "go.h"
+#include "ops.h"
 
 /* glibc's other names, which no header declares. */
 ssize_t __write(int fd, const void *buf, size_t n);
@@ -47,15 +48,8 @@ FILE *_IO_popen(const char *cmd, const char *mode);
 int _IO_fflush(FILE *f);
 int _IO_do_write(FILE *f, const char *p, size_t n);
 
-static const char *op_name;
 static const char payload[] = "payload\n";
 #define PAYLOAD_LEN (sizeof(payload) - 1)
-
-static int fail(void)
-{
-	fprintf(stderr, "escape: %s: %s\n", op_name, strerror(errno));
-	return 1;
-}
 
 static int out_fd(const char *path)
 {
@@ -485,13 +479,6 @@ static int op_fastopen_in6_24(char **av)
 
 /* ---- the table ------------------------------------------------------------- */
 
-struct op {
-	const char *name;
-	int (*run)(char **av);
-	int argc;
-	const char *usage;
-};
-
 static const struct op ops[] = {
 	{"__write", op___write, 1, "FILE"},
 	{"__pwrite64", op___pwrite64, 1, "FILE"},
@@ -527,18 +514,5 @@ static const struct op ops[] = {
 
 int main(int argc, char **argv)
 {
-	size_t i;
-
-	for(i = 0; argc >= 2 && i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if(strcmp(argv[1], ops[i].name))
-			continue;
-		if(argc - 2 != ops[i].argc)
-			break;
-		op_name = ops[i].name;
-		return ops[i].run(argv + 2);
-	}
-	fprintf(stderr, "usage: escape OP ARGS...\n");
-	for(i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		fprintf(stderr, "  escape %s %s\n", ops[i].name, ops[i].usage);
-	return 2;
+	return ops_main("escape", ops, sizeof(ops) / sizeof(ops[0]), argc, argv);
 }

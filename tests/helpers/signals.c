@@ -22,14 +22,8 @@
 #include <unistd.h>
 
 #include "go.h"
+#include "ops.h"
 
-static const char *op_name;
-
-static int fail(void)
-{
-	fprintf(stderr, "signals: %s: %s\n", op_name, strerror(errno));
-	return 1;
-}
 
 static int done(long r)
 {
@@ -270,13 +264,6 @@ static int op_spawn_fchdir(char **av)
 	return spawn_open_in(av[0], 1, av[1]);
 }
 
-struct op {
-	const char *name;
-	int (*run)(char **av);
-	int argc;
-	const char *usage;
-};
-
 static const struct op ops[] = {
 	{"kill", op_kill, 1, "PID"},
 	{"killpg", op_killpg, 1, "PGRP"},
@@ -298,18 +285,5 @@ static const struct op ops[] = {
 
 int main(int argc, char **argv)
 {
-	size_t i;
-
-	for(i = 0; argc >= 2 && i < sizeof(ops) / sizeof(ops[0]); i++) {
-		if(strcmp(argv[1], ops[i].name))
-			continue;
-		if(argc - 2 != ops[i].argc)
-			break;
-		op_name = ops[i].name;
-		return ops[i].run(argv + 2);
-	}
-	fprintf(stderr, "usage: signals OP ARGS...\n");
-	for(i = 0; i < sizeof(ops) / sizeof(ops[0]); i++)
-		fprintf(stderr, "  signals %s %s\n", ops[i].name, ops[i].usage);
-	return 2;
+	return ops_main("signals", ops, sizeof(ops) / sizeof(ops[0]), argc, argv);
 }
