@@ -179,6 +179,21 @@ static void table_print(const struct table *t)
 	}
 }
 
+/* Prints 't', or 'none' when it has no row under its head; a row it
+ * could not keep makes it "WHAT: out of memory" and a refusal instead. */
+static int table_show(const struct table *t, const char *what, const char *none)
+{
+	if(t->nomem) {
+		mid_ctl_err("%s: out of memory", what);
+		return MID_CTL_EXIT_REFUSED;
+	}
+	if(t->nrow > 1)
+		table_print(t);
+	else
+		puts(none);
+	return MID_CTL_EXIT_OK;
+}
+
 static void table_free(struct table *t)
 {
 	size_t i;
@@ -861,15 +876,9 @@ int mid_ctl_list(struct mid_ctl *c, const char *state)
 				 CELL_MAX);
 		table_add(&t, row);
 	}
-	if(t.nomem) {
-		mid_ctl_err("list: out of memory");
-		ex = MID_CTL_EXIT_REFUSED;
+	ex = table_show(&t, "list", "no devices");
+	if(ex)
 		goto out;
-	}
-	if(t.nrow > 1)
-		table_print(&t);
-	else
-		puts("no devices");
 	if(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r.json, "org_disabled")))
 		puts("org disabled: every validate answers ORG_DISABLED");
 out:
@@ -1043,15 +1052,9 @@ int mid_ctl_audit(struct mid_ctl *c, const char *device, long limit, const char 
 		row[i] = fmt_report(cJSON_GetObjectItemCaseSensitive(e, keys[i]), b[i], CELL_MAX);
 		table_add(&t, row);
 	}
-	if(t.nomem) {
-		mid_ctl_err("audit: out of memory");
-		ex = MID_CTL_EXIT_REFUSED;
+	ex = table_show(&t, "audit", "no audit entries");
+	if(ex)
 		goto out;
-	}
-	if(t.nrow > 1)
-		table_print(&t);
-	else
-		puts("no audit entries");
 	if(cursor)
 		fprintf(stderr, "midctl: older entries follow: midctl audit --before %s\n", cursor);
 out:
@@ -1262,14 +1265,8 @@ int mid_ctl_alert_list(struct mid_ctl *c, bool status)
 		}
 		table_add(&t, row);
 	}
-	if(t.nomem) {
-		mid_ctl_err("out of memory");
-		ex = MID_CTL_EXIT_REFUSED;
-	} else if(t.nrow == 1) {
-		printf("no webhooks: add one with 'midctl alert add URL --events LIST'\n");
-	} else {
-		table_print(&t);
-	}
+	ex = table_show(&t, status ? "alert status" : "alert list",
+			"no webhooks: add one with 'midctl alert add URL --events LIST'");
 	table_free(&t);
 out:
 	mid_ctl_reply_cleanup(&r);
