@@ -82,7 +82,8 @@ MIDCTL = $(B)/midctl
 MIDSHIM = $(B)/midshim
 UNIT_BIN = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
 FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
-BENCH_BIN = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/dyn_supcost
+BENCH_BIN = $(patsubst bench/%.c,$(B)/bench/%,$(BENCH_SRC)) $(B)/bench/dyn_supcost \
+	$(B)/bench/libmidshim-nocount.so
 HELPER_BIN = $(patsubst tests/helpers/%.c,$(B)/helpers/%,$(HELPER_SRC))
 
 PROGRAMS = $(SHIM) $(MIDD) $(MIDCTL) $(MIDSHIM)
@@ -131,13 +132,29 @@ $(B)/libmidshim.map: scripts/symver.sh $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIM
 	@$(if $(Q),echo "  SYMVER  $@")
 	$(Q)scripts/symver.sh $(LIBC_SO) $(filter-out scripts/symver.sh,$^) >$@.tmp && mv $@.tmp $@
 
-$(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) \
-		$(B)/libmidshim.map
+SHIM_LIBS = $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) $(B)/libmidshim.map
+# link_shim OBJECTS: the preload from its hook objects and the libraries.
+link_shim = $(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,-fini=mid_fini \
+	-Wl,--version-script=$(B)/libmidshim.map -o $@ \
+	$(1) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
+	$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
+
+$(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(SHIM_LIBS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,-fini=mid_fini \
-		-Wl,--version-script=$(B)/libmidshim.map -o $@ \
-		$(call obj,$(SHIM_PRELOAD_SRC)) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
-		$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread
+	$(Q)$(call link_shim,$(call obj,$(SHIM_PRELOAD_SRC)))
+
+# The benchmark's second preload (bench/counts.sh): the same shim with
+# the hooks' side-effect counting compiled out (MIDSHIM_NO_COUNTS, see
+# shim/hooks.h), to measure what counting costs the hot path. Only the
+# hook objects differ; it is never installed.
+SHIM_NOCOUNT_OBJ = $(patsubst %.c,$(B)/nocount/%.o,$(SHIM_PRELOAD_SRC))
+$(B)/nocount/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC(nc)  $<")
+	$(Q)$(CC) $(CPPFLAGS) -DMIDSHIM_NO_COUNTS $(CFLAGS) -c -o $@ $<
+$(B)/bench/libmidshim-nocount.so: $(SHIM_NOCOUNT_OBJ) $(SHIM_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(call link_shim,$(SHIM_NOCOUNT_OBJ))
 
 # The browser console's files, compiled into midd (scripts/embed.sh).
 CONSOLE_ASSETS = $(sort $(wildcard server/console/*))
