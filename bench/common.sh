@@ -1,9 +1,10 @@
 # SPDX-License-Identifier: MIT
 # shellcheck shell=bash
 # Helpers the benchmark scripts share (sourced by bench/run.sh,
-# bench/devices.sh, bench/live.sh, bench/realwork.sh and bench/console.sh;
-# not run on its own). The script names itself first with msg_prefix.
-# free_port and midd_wait_ready come from scripts/lib.sh, as for the tests.
+# bench/devices.sh, bench/live.sh, bench/realwork.sh, bench/console.sh and
+# bench/counts.sh; not run on its own). The script names itself first with
+# msg_prefix. free_port and midd_wait_ready come from scripts/lib.sh, as
+# for the tests.
 
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/../scripts/lib.sh"
@@ -47,4 +48,26 @@ midd_rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$MIDD_PID/status"; }
 # reap it.
 midd_kill() {
 	[ -z "${MIDD_PID:-}" ] || { kill -TERM "$MIDD_PID" 2>/dev/null; wait "$MIDD_PID" 2>/dev/null; } || true
+}
+
+# is_num VALUE: stop unless VALUE is a plain number (see $LOG).
+is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: '$1' (see $LOG)"; }
+
+# ir_per_write OUT PRELOAD HOTPATH KIND N [DIR]: user-space instructions
+# per write of bench/hotpath KIND under PRELOAD ("": none), by callgrind:
+# the difference of a run of N writes and one of 2N, so start-up cancels
+# out (a run also makes N/10 + 1 warm-up writes; N a multiple of 10).
+# OUT is a scratch file; valgrind's messages go to $LOG/valgrind.log.
+ir_per_write() {
+	local out=$1 pre=$2 hp=$3 kind=$4 n=$5 m total=()
+	shift 5
+	local env=(env -u LD_PRELOAD)
+	[ -z "$pre" ] || env=(env LD_PRELOAD="$pre")
+	for m in 1 2; do
+		rm -f "$out"
+		"${env[@]}" timeout 300 valgrind --tool=callgrind --callgrind-out-file="$out" \
+			"$hp" "$kind" $((m * n)) "$@" >/dev/null 2>>"$LOG/valgrind.log" || return 1
+		total+=("$(awk '/^(summary|totals):/ { print $2; exit }' "$out")")
+	done
+	calc '%.1f' "(${total[1]} - ${total[0]}) / ($n + $n / 10)"
 }

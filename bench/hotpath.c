@@ -7,6 +7,10 @@
  *   hotpath file N DIR    N 4 KiB writes to a file in DIR
  *   hotpath busy SECS DIR 4 KiB writes to a file in DIR for SECS seconds
  *   hotpath pause DIR     one write of each kind, "ready", then sleep
+ *   hotpath turns KIND N CHUNK [DIR]
+ *                         N writes of KIND (null, or file in DIR) in
+ *                         chunks of CHUNK, taking turns with another
+ *                         hotpath (see turns())
  *
  * null and file print "<mode> <N> <wall ns per op> ns/op <CPU ns per op>
  * cpu-ns/op" after a warm-up of N/10 operations. The CPU time (this
@@ -15,8 +19,9 @@
  * another program holds. busy is the victim of the revoke-to-halt benchmark:
  * it prints "ready" after its first write and exits 0 when its time is
  * up, so a kill shows. pause holds still for
- * the RSS benchmark (at most 60 s). The file never grows past 1 MiB: the
- * writer seeks back to its start every 256 blocks.
+ * the RSS benchmark (at most 60 s). turns prints the CPU ns per write of
+ * each chunk, one a line. The file never grows past 1 MiB: the writer
+ * seeks back to its start every 256 blocks (and before each chunk).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,12 +40,16 @@
 #define N_MAX 100000000L /* a run is bounded even with a typo in N */
 #define BUSY_MAX_S 120L
 #define PAUSE_S 60
+#define CHUNKS_MAX 1000000L
+#define TURN_IN 3  /* a byte here: our turn */
+#define TURN_OUT 4 /* a byte there: the other's turn */
 
 static char block[BLOCK];
 
 static int usage(void)
 {
-	fputs("usage: hotpath null N | file N DIR | busy SECONDS DIR | pause DIR\n",
+	fputs("usage: hotpath null N | file N DIR | busy SECONDS DIR | pause DIR\n"
+	      "       hotpath turns null|file N CHUNK [DIR]\n",
 	      stderr);
 	return 2;
 }
@@ -100,13 +109,18 @@ static int write_loop(int fd, size_t len, long n, int wrap)
 	return 0;
 }
 
-static uint64_t cpu_ns(void)
+static uint64_t clock_ns(clockid_t c)
 {
 	struct timespec ts;
 
-	if(clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) < 0)
+	if(clock_gettime(c, &ts) < 0)
 		return 0;
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t cpu_ns(void)
+{
+	return clock_ns(CLOCK_PROCESS_CPUTIME_ID);
 }
 
 static int timed(const char *mode, int fd, size_t len, long n, int wrap)
@@ -124,6 +138,75 @@ static int timed(const char *mode, int fd, size_t len, long n, int wrap)
 	printf("%s %ld %.2f ns/op %.2f cpu-ns/op\n", mode, n,
 	       (double)(t1 - t0) / (double)n, (double)(c1 - c0) / (double)n);
 	return 0;
+}
+
+/*
+ * Two hotpaths, each under another preload, taking turns chunk by chunk:
+ * the one whose turn it is finds a byte on TURN_IN, writes its chunk and
+ * passes the turn with a byte on TURN_OUT (bench/counts.sh gives one the
+ * first byte). Neighbouring chunks of the two meet the same disturbances
+ * of a shared machine, which whole runs one after the other do not. Each
+ * chunk is timed on this thread's CPU clock, so time spent waiting for a
+ * core, or for the turn, is left out.
+ */
+static int turns(int fd, size_t len, long n, long chunk, int wrap)
+{
+	long k, nk = n / chunk;
+	double *ns = calloc((size_t)nk, sizeof(*ns));
+	uint64_t c0;
+	int rc = 1;
+	char t;
+
+	if(!ns || write_loop(fd, len, n / 10 + 1, wrap) < 0)
+		goto out;
+	for(k = 0; k < nk; k++) {
+		if(wrap && lseek(fd, 0, SEEK_SET) < 0)
+			goto out;
+		if(read(TURN_IN, &t, 1) != 1) {
+			fprintf(stderr, "hotpath: no turn on descriptor %d\n", TURN_IN);
+			goto out;
+		}
+		c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+		if(write_loop(fd, len, chunk, wrap) < 0)
+			goto out;
+		ns[k] = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)chunk;
+		if(write(TURN_OUT, "t", 1) != 1) {
+			fprintf(stderr, "hotpath: passing the turn: %s\n", strerror(errno));
+			goto out;
+		}
+	}
+	for(k = 0; k < nk; k++)
+		printf("%.2f\n", ns[k]);
+	rc = 0;
+out:
+	free(ns);
+	return rc;
+}
+
+/* hotpath turns KIND N CHUNK [DIR] */
+static int turns_main(int argc, char **argv)
+{
+	long n, chunk;
+	int fd, rc, file;
+
+	if(argc < 5 || argc > 6)
+		return usage();
+	file = !strcmp(argv[2], "file");
+	if((!file && strcmp(argv[2], "null")) || argc != 5 + file)
+		return usage();
+	n = arg_long(argv[3], N_MAX);
+	chunk = arg_long(argv[4], n < 0 ? 1 : n);
+	if(n < 0 || chunk < 0 || n / chunk > CHUNKS_MAX)
+		return usage();
+	fd = file ? open_scratch(argv[5]) : open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if(fd < 0) {
+		if(!file)
+			fprintf(stderr, "hotpath: /dev/null: %s\n", strerror(errno));
+		return 1;
+	}
+	rc = turns(fd, file ? BLOCK : 1, n, chunk, file);
+	close(fd);
+	return rc;
 }
 
 static int busy(long secs, const char *dir)
@@ -197,6 +280,8 @@ int main(int argc, char **argv)
 			return usage();
 		return busy(n, argv[3]);
 	}
+	if(argc >= 2 && !strcmp(argv[1], "turns"))
+		return turns_main(argc, argv);
 	if(argc == 3 && !strcmp(argv[1], "pause"))
 		return pause_ready(argv[2]);
 	return usage();

@@ -12,6 +12,7 @@
 #   B=build bench/run.sh
 #
 # Knobs (environment): BENCH_ROUNDS (hot path rounds, default 21),
+# BENCH_COUNTS_ROUNDS (counting's cost, 101; see bench/counts.sh),
 # BENCH_SPAWN_ROUNDS (5), BENCH_PTRACE_ROUNDS (3), BENCH_WORK_ROUNDS (the git
 # and python3 rows of real work, 3; BENCH_WORK_MAKE_ROUNDS for the build, 2;
 # see bench/realwork.sh), BENCH_QUIET_WAIT
@@ -32,6 +33,7 @@ BB=$BIN/bench
 OUT=${BENCH_OUT:-$TOP/bench}
 LOG=$BIN/bench-logs
 ROUNDS=${BENCH_ROUNDS:-21}
+COUNT_ROUNDS=${BENCH_COUNTS_ROUNDS:-101}
 SPAWN_ROUNDS=${BENCH_SPAWN_ROUNDS:-5}
 PTRACE_ROUNDS=${BENCH_PTRACE_ROUNDS:-3}
 WORK_ROUNDS=${BENCH_WORK_ROUNDS:-3}
@@ -65,7 +67,7 @@ SH_LOOP='i=0; while [ $i -lt 1000 ]; do /bin/true; i=$((i + 1)); done'
 PTRACE_SET=write,writev,pwrite64,pwritev,pwritev2,sendto,sendmsg,sendmmsg,connect,execve,execveat,open,openat,creat,truncate,ftruncate,unlink,unlinkat,rename,renameat,renameat2,mkdir,mkdirat,rmdir,link,linkat,symlink,symlinkat,chmod,fchmodat,chown,fchownat
 PTRACE="strace -f -qq --seccomp-bpf -o /dev/null -e trace=$PTRACE_SET"
 
-need_built "$SHIM" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live" \
+need_built "$SHIM" "$BB/libmidshim-nocount.so" "$BIN/midd" "$BB/hotpath" "$BB/spawn" "$BB/validate" "$BB/loadgen" "$BB/live" \
 	"$BB/static_supcost"
 need_tools strace curl awk
 
@@ -81,9 +83,8 @@ trap cleanup EXIT
 trap 'echo "bench: failed at line $LINENO: $BASH_COMMAND (logs in $LOG)" >&2' ERR
 
 # ---- numbers -----------------------------------------------------------
-# median, calc and verdict are in bench/common.sh.
+# median, calc, verdict and is_num are in bench/common.sh.
 thousands() { printf '%.0f' "$1" | sed -e ':a' -e 's/\B[0-9]\{3\}\>/,&/' -e 'ta'; }
-is_num() { [[ $1 =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "not a number: '$1' (see $LOG)"; }
 
 # ---- the control plane --------------------------------------------------
 # Start midd as the tests do: a temp database, a free loopback port, a
@@ -199,6 +200,18 @@ row 'hot path: `write(/dev/null)`, shim / none' '≤ 1.02x' \
 ab hot-file "$ROUNDS" shim w_file
 row 'hot path: 4 KiB file `write`, shim / none' '≤ 1.02x' \
 	"**${R}x** ($A → $M CPU ns/op; wall ${R2}x)" "$(verdict "$R" 1.02)" hot-file
+
+# ---- 1b. counting's cost on the hot path ------------------------------------
+# bench/counts.sh: the hot-path program under this shim and under the same
+# shim built without the budgets' counting (libmidshim-nocount.so), taking
+# turns chunk by chunk, with this midd and device.
+B=$B LOG=$LOG timeout 1800 bash bench/counts.sh "$COUNT_ROUNDS" >"$LOG/counts.rows" 2>>"$LOG/counts.err" ||
+	die "counts.sh failed: $(tail -n 3 "$LOG/counts.err")"
+while IFS= read -r line; do
+	ROWS+=("$line")
+	[[ $line == *"| met |" ]] || MISSED+=(counts)
+done <"$LOG/counts.rows"
+say "counting's cost: $(grep -c . "$LOG/counts.rows") rows"
 
 # ---- 2. exec storm ----------------------------------------------------------
 ab spawn "$SPAWN_ROUNDS" shim w_spawn
@@ -387,25 +400,16 @@ PTRACE_ROWS+=("| exec storm: \`sh -c\` loop | $A ms | $M ms | **${R}x** |")
 # length (the difference cancels start-up): what the hook adds, free of
 # timing noise. Only when valgrind is there.
 IR_ROWS=()
-ir_total() { # MODE ARGS...: total Ir of a callgrind run of hotpath
-	local mode=$1 f=$T/cg.out
-	shift
-	rm -f "$f"
-	local pre=()
-	[ "$mode" = shim ] && pre=(env LD_PRELOAD="$SHIM")
-	"${pre[@]}" timeout 300 valgrind --tool=callgrind --callgrind-out-file="$f" \
-		"$BB/hotpath" "$@" >/dev/null 2>>"$LOG/valgrind.log" || return 1
-	awk '/^(summary|totals):/ { print $2; exit }' "$f"
-}
 if command -v valgrind >/dev/null; then
 	for kind in null file; do
 		extra=()
 		[ "$kind" = file ] && extra=("$T")
 		for mode in none shim; do
-			i1=$(ir_total "$mode" "$kind" 20000 "${extra[@]}") || { say "callgrind failed"; break 2; }
-			i2=$(ir_total "$mode" "$kind" 40000 "${extra[@]}") || { say "callgrind failed"; break 2; }
-			# The run times N + N/10 + 1 writes (warm-up included).
-			eval "IR_${kind}_$mode=$(calc '%.1f' "($i2 - $i1) / 22000")"
+			pre=
+			[ "$mode" = shim ] && pre=$SHIM
+			ir=$(ir_per_write "$T/cg.out" "$pre" "$BB/hotpath" "$kind" 20000 "${extra[@]}") ||
+				{ say "callgrind failed"; break 2; }
+			eval "IR_${kind}_$mode=$ir"
 		done
 		n=IR_${kind}_none
 		s=IR_${kind}_shim
@@ -703,6 +707,7 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 | --- | --- | --- |
 | hot path, /dev/null | \`$B/bench/hotpath null $N_NULL\` | $ROUNDS |
 | hot path, file | \`$B/bench/hotpath file $N_FILE DIR\` | $ROUNDS |
+| counting's cost | \`bench/counts.sh $COUNT_ROUNDS\`: in each round \`$B/bench/hotpath turns null 20000 200\` (then \`turns file 10000 100 DIR\`) under \`$B/libmidshim.so\` and under \`$B/bench/libmidshim-nocount.so\` at once, taking turns chunk by chunk | $COUNT_ROUNDS |
 | exec storm, spawn | \`$B/bench/spawn $N_SPAWN\` | $SPAWN_ROUNDS |
 | exec storm, shell | \`$B/bench/spawn 1 /bin/sh -c '$SH_LOOP'\` | $SPAWN_ROUNDS |
 | real work | \`bench/realwork.sh $WORK_ROUNDS\`: each of \`make -s -j2 B=DIR NO_DEPS=1 build-all\` (a clean build), a \`git\` session on a few hundred generated files, \`/usr/bin/python3 -m unittest -q test.test_shutil\`, as \`$B/bench/spawn 1 CMD\` ungated, with an empty preload and gated | $WORK_MAKE_ROUNDS (build), $WORK_ROUNDS (others) |
@@ -717,6 +722,19 @@ An ungated run is the same command with \`LD_PRELOAD\` unset.
 
 Notes on the figures:
 
+- *counting's cost on the hot path*: what the budgets' counting
+  (\`midctl budget\`) adds to a write the gate lets through at once. The
+  other preload is this shim built with the hooks' counting compiled out
+  (\`MIDSHIM_NO_COUNTS\`; never installed). Whole runs one after the other
+  differ by several percent on a shared machine, much more than counting
+  costs, so the two programs run at once and take turns: one writes a
+  chunk (200 writes to /dev/null, or 100 to the file, some 0.3 ms), hands
+  the turn over a FIFO, and so on. Each chunk is timed on its thread's CPU
+  clock; a round's ratio is the median of the ratios of neighbouring
+  chunks, the figure the median over the rounds (who goes first flips
+  every round), and the times in brackets are the medians of each build's
+  chunks. The instructions per write (callgrind, the difference of a
+  20,000- and a 40,000-write run) are each build's, libc included.
 - *real work*: three rows, each run three ways per round (ungated, an
   empty \`LD_PRELOAD\`, the shim), the order turned around every round;
   CPU time of the whole tree as for the exec storm, the figure the median
