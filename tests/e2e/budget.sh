@@ -4,7 +4,8 @@
 # sink under --connects 100/1m dies with BUDGET_EXCEEDED after more than
 # 100 and at most 100 + one TTL's worth of connects; an idle process of
 # the same device with a push channel dies with it; midctl budget show
-# reports the use; a device without a budget is unaffected; a validate
+# reports the use, writes and bytes sent from threads included; a device
+# without a budget is unaffected; a validate
 # without counts (any MachineID client) still works; clear lifts it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/push.lib"
@@ -180,6 +181,30 @@ time.sleep(float(sys.argv[2]) / 1000 + 0.1)
 print("done", flush=True)' "$PORT" "$TTL"
 ctl budget show "$FREE"
 assert_eq "connects  100 of 1000/1h" "$OUT" "the connects of ended threads"
+
+# Writes and bytes sent are counted on the hot path, in each thread's
+# TLS reached from offsets the first count learns: 4 threads x 25 writes
+# to a file and 25 sends of 10 bytes on a socket pair, joined, then a
+# write after the TTL carries them. Nothing else in the program writes
+# before that validate.
+ctl budget set "$FREE" --writes 1000/1h --bytes-out 1M/1h
+MIDSHIM_DEVICE_ID=$FREE expect_allowed "threads that write" "$PY" -c '
+import os, socket, sys, threading, time
+fd = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT, 0o600)
+a, b = socket.socketpair()
+def run():
+    for _ in range(25):
+        os.write(fd, b"x")
+        a.send(b"0123456789")
+ts = [threading.Thread(target=run) for _ in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+time.sleep(float(sys.argv[1]) / 1000 + 0.1)
+print("done", flush=True)' "$TTL" "$T/written"
+assert_eq 100 "$(wc -c <"$T/written")" "the threads wrote"
+ctl budget show "$FREE"
+assert_contains "$OUT" "writes    100 of 1000/1h" "the writes of ended threads"
+assert_contains "$OUT" "bytesOut  1000 of 1048576 bytes/1h" "the bytes they sent"
 
 # An old-style validate: no counts, no mode, no binding.
 R=$(api POST /api/v1/devices/validate "$ORG_KEY" "{\"deviceId\":\"$FREE\"}")
