@@ -145,8 +145,8 @@ $(SHIM): $(call obj,$(SHIM_PRELOAD_SRC)) $(SHIM_LIBS)
 
 # The benchmark's second preload (bench/counts.sh): the same shim with
 # the hooks' side-effect counting compiled out (MIDSHIM_NO_COUNTS, see
-# shim/hooks.h), to measure what counting costs the hot path. Only the
-# hook objects differ; it is never installed.
+# shim/preload/hooks.h), to measure what counting costs the hot path.
+# Only the hook objects differ; it is never installed.
 SHIM_NOCOUNT_OBJ = $(patsubst %.c,$(B)/nocount/%.o,$(SHIM_PRELOAD_SRC))
 $(B)/nocount/%.o: %.c
 	@mkdir -p $(dir $@)

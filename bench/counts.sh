@@ -3,7 +3,7 @@
 # What counting side effects for the budgets costs the hot path. The
 # hot-path program (bench/hotpath, null and file) runs under the shipped
 # shim and under $B/bench/libmidshim-nocount.so, the same shim built with
-# the hooks' counting compiled out (MIDSHIM_NO_COUNTS, shim/hooks.h),
+# the hooks' counting compiled out (MIDSHIM_NO_COUNTS, shim/preload/hooks.h),
 # against the same midd and device with a fresh cached allow. A round
 # starts one of each, and the two take turns chunk by chunk (hotpath
 # turns; who goes first flips every round), so neighbouring chunks meet
