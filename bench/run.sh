@@ -160,6 +160,15 @@ ROWS=()
 PTRACE_ROWS=()
 MISSED=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 |"); [ "$4" = met ] || MISSED+=("$5"); }
+# add_rows NAME: the summary rows a script left in $LOG/NAME.rows, each
+# into ROWS, and NAME into MISSED for each one not met.
+add_rows() {
+	local line
+	while IFS= read -r line; do
+		ROWS+=("$line")
+		[[ $line == *"| met |" ]] || MISSED+=("$1")
+	done <"$LOG/$1.rows"
+}
 
 # ---- the machine ----------------------------------------------------------
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
@@ -207,10 +216,7 @@ row 'hot path: 4 KiB file `write`, shim / none' '≤ 1.02x' \
 # turns chunk by chunk, with this midd and device.
 B=$B LOG=$LOG timeout 1800 bash bench/counts.sh "$COUNT_ROUNDS" >"$LOG/counts.rows" 2>>"$LOG/counts.err" ||
 	die "counts.sh failed: $(tail -n 3 "$LOG/counts.err")"
-while IFS= read -r line; do
-	ROWS+=("$line")
-	[[ $line == *"| met |" ]] || MISSED+=(counts)
-done <"$LOG/counts.rows"
+add_rows counts
 say "counting's cost: $(grep -c . "$LOG/counts.rows") rows"
 
 # ---- 2. exec storm ----------------------------------------------------------
@@ -230,10 +236,7 @@ BIN=$BIN MIDD_PORT=$MIDD_PORT KEYS=$T/keys ADMIN_KEY_FILE=$T/admin/admin.key LOG
 	BENCH_WORK_MAKE_ROUNDS=$WORK_MAKE_ROUNDS timeout 1800 bash bench/realwork.sh "$WORK_ROUNDS" \
 	>"$LOG/realwork.rows" 2>>"$LOG/realwork.err" ||
 	die "realwork.sh failed: $(tail -n 3 "$LOG/realwork.err")"
-while IFS= read -r line; do
-	ROWS+=("$line")
-	[[ $line == *"| met |" ]] || MISSED+=("realwork")
-done <"$LOG/realwork.rows"
+add_rows realwork
 say "real work: $(grep -c . "$LOG/realwork.rows") rows"
 
 # ---- 3. cold validate round trip --------------------------------------------
@@ -367,10 +370,7 @@ say "rss: hotpath +$RSS_HOT KiB, sleep +$RSS_SLEEP KiB"
 BIN=$BIN MIDD_PORT=$MIDD_PORT MIDD_PID=$MIDD_PID KEYS=$T/keys timeout 3600 \
 	bash bench/live.sh $LIVE_LEVELS >"$LOG/live.rows" 2>>"$LOG/live.err" ||
 	die "live.sh failed: $(tail -n 3 "$LOG/live.err")"
-while IFS= read -r line; do
-	ROWS+=("$line")
-	[[ $line == *"| met |" ]] || MISSED+=(live)
-done <"$LOG/live.rows"
+add_rows live
 say "live processes: $(grep -c . "$LOG/live.rows") levels"
 
 # ---- 6c. many registered devices --------------------------------------------
@@ -378,10 +378,7 @@ say "live processes: $(grep -c . "$LOG/live.rows") levels"
 # and prints one summary row per level.
 BIN=$BIN timeout 3600 bash bench/devices.sh $DEVICE_LEVELS >"$LOG/devices.rows" 2>>"$LOG/devices.err" ||
 	die "devices.sh failed: $(tail -n 3 "$LOG/devices.err")"
-while IFS= read -r line; do
-	ROWS+=("$line")
-	[[ $line == *"| met |" ]] || MISSED+=(devices)
-done <"$LOG/devices.rows"
+add_rows devices
 say "registered devices: $(grep -c . "$LOG/devices.rows") levels"
 
 # ---- 7. the ptrace comparison ----------------------------------------------
