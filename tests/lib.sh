@@ -458,6 +458,17 @@ midctl_expect() {
 		fail "$what: midctl $* exited $RC, expected $want; stdout: $OUT; stderr: $ERR"
 }
 
+# out_field KEY: the value of the "KEY   value" line of the last
+# midctl_run's output (status, usage, keys).
+out_field() { printf '%s\n' "$OUT" | awk -v k="$1" '$0 ~ "^"k"  " { sub("^"k" +", ""); print }'; }
+
+# validate_code DEVICE: the code midd's validate gives DEVICE now (with the
+# org key; it counts as the device's traffic).
+validate_code() {
+	api POST /api/v1/devices/validate "$ORG_KEY" "{\"deviceId\":\"$1\"}" |
+		python3 -c 'import json, sys; print(json.loads(sys.stdin.read().partition(" ")[2])["code"])'
+}
+
 # device_state DEVICE: the state midd itself reports ("none" if unknown).
 device_state() {
 	api GET "/api/v1/devices/list?deviceId=$1" "$ADMIN_KEY" | python3 -c '

@@ -11,12 +11,6 @@ unset MIDSHIM_ADMIN_KEY MIDSHIM_ORG_KEY MIDSHIM_ORG_KEY_FILE
 D=tool:test:admin:01
 R=tool:test:admin-revoked:02
 
-validate_code() {
-	api POST /api/v1/devices/validate "$ORG_KEY" "{\"deviceId\":\"$1\"}" |
-		python3 -c 'import json, sys; print(json.loads(sys.stdin.read().partition(" ")[2])["code"])'
-}
-field() { printf '%s\n' "$OUT" | awk -v k="$1" '$0 ~ "^"k"  " { sub("^"k" +", ""); print }'; }
-
 ORIG_ADMIN=$ADMIN_KEY ORIG_ORG=$ORG_KEY
 midctl_expect 0 "register" register "$D"
 midctl_expect 0 "register" register "$R"
@@ -27,14 +21,14 @@ midctl_expect 0 "org disable" org disable
 grep -Eq "^org disabled: every validate now answers ORG_DISABLED \(request_id $UUID_RE\)$" <<<"$OUT" ||
 	fail "org disable printed: $OUT"
 midctl_expect 0 "status while disabled" status "$D"
-assert_eq disabled "$(field org)" "status org line while disabled"
-assert_eq active "$(field state)" "the device state is kept"
-assert_eq "$(validate_code "$D")" "$(field validate)" "status agrees with midd's validate (active, org off)"
-assert_eq ORG_DISABLED "$(field validate)" "an active device of a disabled org"
+assert_eq disabled "$(out_field org)" "status org line while disabled"
+assert_eq active "$(out_field state)" "the device state is kept"
+assert_eq "$(validate_code "$D")" "$(out_field validate)" "status agrees with midd's validate (active, org off)"
+assert_eq ORG_DISABLED "$(out_field validate)" "an active device of a disabled org"
 midctl_expect 0 "status revoked while disabled" status "$R"
-assert_eq "$(validate_code "$R")" "$(field validate)" "status agrees with midd's validate (revoked, org off)"
+assert_eq "$(validate_code "$R")" "$(out_field validate)" "status agrees with midd's validate (revoked, org off)"
 midctl_expect 0 "usage while disabled" usage
-assert_eq disabled "$(field org)" "usage org line"
+assert_eq disabled "$(out_field org)" "usage org line"
 midctl_expect 0 "list while disabled" list
 assert_contains "$OUT" "org disabled: every validate answers ORG_DISABLED" "list footer"
 midctl_expect 0 "--json org disable" --json org disable
@@ -43,7 +37,7 @@ assert_json "--json org disable" "$OUT"
 midctl_expect 0 "org enable" org enable
 grep -Eq "^org enabled \(request_id $UUID_RE\)$" <<<"$OUT" || fail "org enable printed: $OUT"
 midctl_expect 0 "status after enable" status "$D"
-assert_eq allowed "$(field validate)" "allowed again after org enable"
+assert_eq allowed "$(out_field validate)" "allowed again after org enable"
 assert_eq ALLOW "$(validate_code "$D")" "midd allows again"
 midctl_expect 2 "org without a verb" org
 midctl_expect 2 "org with a bad verb" org pause

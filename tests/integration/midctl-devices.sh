@@ -11,14 +11,6 @@ unset MIDSHIM_ADMIN_KEY MIDSHIM_ORG_KEY MIDSHIM_ORG_KEY_FILE
 D=tool:test:midctl:01
 E=tool:test:midctl-other:02
 
-# The validate code midd gives for a device right now (counts as traffic).
-validate_code() {
-	api POST /api/v1/devices/validate "$ORG_KEY" "{\"deviceId\":\"$1\"}" |
-		python3 -c 'import json, sys; print(json.loads(sys.stdin.read().partition(" ")[2])["code"])'
-}
-# A "key   value" line of status or usage output.
-field() { printf '%s\n' "$OUT" | awk -v k="$1" '$0 ~ "^"k"  " { sub("^"k" +", ""); print }'; }
-
 # ---- register ---------------------------------------------------------------
 midctl_expect 0 "register" register "$D"
 grep -Eq "^registered $D \(request_id $UUID_RE\)$" <<<"$OUT" || fail "register printed: $OUT"
@@ -29,31 +21,31 @@ assert_contains "$OUT" "$D is already registered (request_id " "register is idem
 
 # ---- status: active -----------------------------------------------------------
 midctl_expect 0 "status active" status "$D"
-assert_eq "$D" "$(field device)" "status device line"
-assert_eq active "$(field state)" "status state line"
-assert_eq enabled "$(field org)" "status org line"
-assert_eq allowed "$(field validate)" "status validate line"
+assert_eq "$D" "$(out_field device)" "status device line"
+assert_eq active "$(out_field state)" "status state line"
+assert_eq enabled "$(out_field org)" "status org line"
+assert_eq allowed "$(out_field validate)" "status validate line"
 assert_eq ALLOW "$(validate_code "$D")" "midd agrees the device is allowed"
 note "ok: register, status"
 
 # status reads the list: the device's validate count does not move.
 midctl_run status "$D"
-before=$(field validates)
+before=$(out_field validates)
 midctl_run status "$D"
 midctl_run status "$D"
-assert_eq "$before" "$(field validates)" "status must not count as a validate"
+assert_eq "$before" "$(out_field validates)" "status must not count as a validate"
 validate_code "$D" >/dev/null
 midctl_run status "$D"
-assert_eq "$((before + 1))" "$(field validates)" "a real validate is counted"
-assert_ne never "$(field 'last seen')" "last seen after a validate"
+assert_eq "$((before + 1))" "$(out_field validates)" "a real validate is counted"
+assert_ne never "$(out_field 'last seen')" "last seen after a validate"
 
 # ---- revoke / restore -----------------------------------------------------------
 midctl_expect 0 "revoke" revoke "$D"
 grep -Eq "^revoked $D \(request_id $UUID_RE\)$" <<<"$OUT" || fail "revoke printed: $OUT"
 assert_eq revoked "$(device_state "$D")" "midd's state after revoke"
 midctl_expect 0 "status revoked" status "$D"
-assert_eq revoked "$(field state)" "status state after revoke"
-assert_eq DEVICE_REVOKED "$(field validate)" "status validate after revoke"
+assert_eq revoked "$(out_field state)" "status state after revoke"
+assert_eq DEVICE_REVOKED "$(out_field validate)" "status validate after revoke"
 assert_eq DEVICE_REVOKED "$(validate_code "$D")" "midd's validate after revoke"
 midctl_expect 0 "register keeps a revoke" register "$D"
 assert_eq revoked "$(device_state "$D")" "register must not restore"
@@ -72,7 +64,7 @@ midctl_expect 0 "remove" remove "$D"
 grep -Eq "^removed $D \(request_id $UUID_RE\)$" <<<"$OUT" || fail "remove printed: $OUT"
 assert_eq removed "$(device_state "$D")" "midd's state after remove"
 midctl_expect 0 "status removed" status "$D"
-assert_eq DEVICE_REMOVED "$(field validate)" "status validate after remove"
+assert_eq DEVICE_REMOVED "$(out_field validate)" "status validate after remove"
 assert_eq DEVICE_REMOVED "$(validate_code "$D")" "midd's validate after remove"
 midctl_expect 1 "register a removed device" register "$D"
 assert_contains "$ERR" "midctl: register $D: removed" "register of a removed device"
@@ -123,11 +115,11 @@ midctl_expect 2 "list --state bogus" list --state bogus
 midctl_expect 2 "--state on usage" usage --state active
 
 midctl_expect 0 "usage" usage
-assert_eq 2 "$(field devices)" "usage devices"
-assert_eq 1 "$(field active)" "usage active"
-assert_eq 1 "$(field revoked)" "usage revoked"
-assert_eq 0 "$(field removed)" "usage removed"
-assert_eq enabled "$(field org)" "usage org"
+assert_eq 2 "$(out_field devices)" "usage devices"
+assert_eq 1 "$(out_field active)" "usage active"
+assert_eq 1 "$(out_field revoked)" "usage revoked"
+assert_eq 0 "$(out_field removed)" "usage removed"
+assert_eq enabled "$(out_field org)" "usage org"
 note "ok: list, usage"
 
 # ---- --json ---------------------------------------------------------------------------
@@ -167,7 +159,7 @@ midctl_expect 0 "revoke a 256-byte device" revoke "$L"
 grep -Eq "^revoked $L \(request_id $UUID_RE\)$" <<<"$OUT" || fail "revoke of the long ID printed: $OUT"
 assert_eq revoked "$(device_state "$L")" "midd's state after revoking the long ID"
 midctl_expect 0 "status of a 256-byte device" status "$L"
-assert_eq "$L" "$(field device)" "status shows the whole long ID"
+assert_eq "$L" "$(out_field device)" "status shows the whole long ID"
 midctl_expect 0 "restore a 256-byte device" restore "$L"
 assert_eq active "$(device_state "$L")" "midd's state after restoring the long ID"
 midctl_expect 2 "a 257-byte device" revoke "${L}x"
