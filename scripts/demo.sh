@@ -205,6 +205,15 @@ setsid sleep "$limit_s" </dev/null >/dev/null 2>&1 &
 TIMER_PID=$!
 # A one-second tick keeps a waiting terminal informed.
 while :; do
+	# A death between two turns (during a fork of our own) is reaped
+	# before the next wait -n, which then would not see it.
+	if ! kill -0 "$PROG_PID" 2>/dev/null; then
+		DEATH_NS=$(now_ns)
+		wait "$PROG_PID" 2>/dev/null
+		rc=$?
+		who=$PROG_PID
+		break
+	fi
 	sleep 1 &
 	PAUSE_PID=$!
 	wait -n -p who "$PROG_PID" "$TIMER_PID" "$PAUSE_PID" 2>/dev/null
