@@ -698,7 +698,14 @@ static void emulate_connect(struct mid_sup *s, int sock, const struct sockaddr_s
 static int take_fd(pid_t pid, int fd)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0), r;
+	char status[4096], *p;
+	long tgid;
 
+	/* A notification names the calling thread, which for any thread
+	 * but the first is no process pidfd_open takes: its process is. */
+	if(pidfd < 0 && errno == EINVAL && mid_proc_read(pid, "status", status, sizeof(status)) > 0 &&
+	   (p = strstr(status, "\nTgid:")) && sscanf(p, "\nTgid: %ld", &tgid) == 1 && tgid != pid)
+		pidfd = (int)syscall(SYS_pidfd_open, (pid_t)tgid, 0);
 	if(pidfd < 0)
 		return -1;
 	r = (int)syscall(SYS_pidfd_getfd, pidfd, fd, 0);
