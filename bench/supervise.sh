@@ -69,11 +69,11 @@ one() {
 	fi | awk '{ print $3 }'
 }
 # notifs N: the notifications the launcher received for one open and N
-# libc writes of $DYN under --supervise.
+# libc writes of $DYN under --supervise (-f: its thread receives them).
 notifs() {
 	rm -f "$T/w"
-	strace -o "$T/strace" -e trace=ioctl -e signal=none "$MS" run --supervise -- "$DYN" writes "$1" "$T/w" >/dev/null
-	grep -c 'SECCOMP_IOCTL_NOTIF_RECV' "$T/strace"
+	strace -f -o "$T/strace" -e trace=ioctl -e signal=none "$MS" run --supervise -- "$DYN" writes "$1" "$T/w" >/dev/null
+	grep -c 'data={nr=' "$T/strace" # each received call, on its line or its resumed one
 }
 # ab NAME ARGS...: ROUNDS alternating pairs; lines "plain supervised".
 ab() {

@@ -30,6 +30,7 @@
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/xattr.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -88,6 +90,12 @@ struct mid_sup {
 	mode_t umask;	 /* the launcher's, which the tree starts with */
 	int nnp;	 /* the child sets PR_SET_NO_NEW_PRIVS */
 	unsigned execs;	 /* exec notifications so far */
+	/* The handler thread (see mid_sup_attach), and the pipe it says a
+	 * kill verdict on. */
+	pthread_t thread;
+	int running;
+	int verdict[2];
+	atomic_int stop;
 	/* A process of the tree may have other credentials, or another
 	 * umask, than the launcher: it made a call that changes them (the
 	 * filter sends those), or, without no-new-privs, ran a program
@@ -110,6 +118,105 @@ static int has_cap(int cap)
 	if(syscall(SYS_capget, &h, d))
 		return 0;
 	return !!(d[cap / 32].effective & (1u << (cap % 32)));
+}
+
+/* ---- the handler thread ---------------------------------------------------- */
+
+/* Interrupts the handler thread's wait for a notification. */
+#define STOP_SIGNAL SIGURG
+#define STOP_TRIES 100 /* of 10 ms each */
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * The notifications are received by a thread of their own, blocked in
+ * SECCOMP_IOCTL_NOTIF_RECV rather than in the launcher's poll: the
+ * kernel wakes a RECV waiter on the target's CPU
+ * (SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP), a poll waiter only through the
+ * scheduler, which cost about 2 us a gated call here. A kill verdict is
+ * one byte on 'verdict', after which the thread answers nothing more:
+ * the target waits until the tree keeper kills it.
+ */
+static int hung_up(const struct mid_sup *s)
+{
+	struct pollfd p = {.fd = s->listener, .events = 0};
+
+	return poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR));
+}
+
+static void *handler_thread(void *arg)
+{
+	struct mid_sup *s = arg;
+	sigset_t m;
+
+	sigemptyset(&m);
+	sigaddset(&m, STOP_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &m, NULL);
+	while(!atomic_load(&s->stop)) {
+		enum mid_sup_verdict v = mid_sup_handle(s);
+
+		if(v == MID_SUP_KILL) {
+			(void)!write(s->verdict[1], "k", 1);
+			break;
+		}
+		if(v == MID_SUP_IDLE && errno != ENOENT && errno != EINTR)
+			break; /* the listener is unusable: nothing more arrives */
+		/* RECV answers ENOENT at once, again and again, when no
+		 * process is left under the filter (the main loop sees the
+		 * hang-up); else it is a target that died meanwhile. */
+		if(v == MID_SUP_IDLE && errno == ENOENT && hung_up(s))
+			break;
+	}
+	return NULL;
+}
+
+/* Stop the handler thread; -1 when it would not stop (it is left
+ * running, and its buffers must stay). */
+static int stop_thread(struct mid_sup *s)
+{
+	if(!s->running)
+		return 0;
+	atomic_store(&s->stop, 1);
+	/* A signal sent just before the thread enters the kernel is lost:
+	 * send it again until the thread is gone, bounded. */
+	for(int i = 0; i < STOP_TRIES; i++) {
+		struct timespec ts;
+
+		pthread_kill(s->thread, STOP_SIGNAL);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if(ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if(pthread_timedjoin_np(s->thread, NULL, &ts) == 0) {
+			s->running = 0;
+			return 0;
+		}
+	}
+	pthread_detach(s->thread);
+	return -1;
+}
+
+static int start_thread(struct mid_sup *s)
+{
+	struct sigaction sa;
+	sigset_t m;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal; /* no SA_RESTART: RECV returns EINTR */
+	sigemptyset(&sa.sa_mask);
+	/* Only the thread takes the signal (it unblocks it itself). */
+	sigemptyset(&m);
+	sigaddset(&m, STOP_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &m, NULL);
+	if(sigaction(STOP_SIGNAL, &sa, NULL) || pthread_create(&s->thread, NULL, handler_thread, s))
+		return -1;
+	s->running = 1;
+	return 0;
 }
 
 /* ---- the validate the gate asks, the reports it sends --------------------- */
@@ -157,6 +264,7 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 	s->both = both;
 	s->listener = -1;
 	s->up[0] = s->up[1] = s->down[0] = s->down[1] = -1;
+	s->verdict[0] = s->verdict[1] = -1;
 	s->exit_status = -1;
 	s->uid = geteuid();
 	s->gid = getegid();
@@ -173,7 +281,8 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 								   : sizeof(*s->resp);
 	s->req = calloc(1, s->req_size);
 	s->resp = calloc(1, s->resp_size);
-	if(!s->req || !s->resp || pipe2(s->up, O_CLOEXEC) || pipe2(s->down, O_CLOEXEC)) {
+	if(!s->req || !s->resp || pipe2(s->up, O_CLOEXEC) || pipe2(s->down, O_CLOEXEC) ||
+	   pipe2(s->verdict, O_CLOEXEC)) {
 		snprintf(err, errlen, "cannot set up the supervisor: %s", strerror(errno));
 		goto fail;
 	}
@@ -198,6 +307,10 @@ void mid_sup_free(struct mid_sup *s)
 {
 	if(!s)
 		return;
+	if(stop_thread(s)) {
+		/* Still in the kernel: it may yet write into its buffers. */
+		return;
+	}
 	if(reporter == s) {
 		mid_enforce_set_report(NULL);
 		reporter = NULL;
@@ -207,6 +320,8 @@ void mid_sup_free(struct mid_sup *s)
 			close(s->up[i]);
 		if(s->down[i] >= 0)
 			close(s->down[i]);
+		if(s->verdict[i] >= 0)
+			close(s->verdict[i]);
 	}
 	if(s->listener >= 0)
 		close(s->listener);
@@ -314,6 +429,10 @@ int mid_sup_attach(struct mid_sup *s, pid_t child)
 	 * target's CPU and the target on ours, rather than through the
 	 * scheduler's queues (Linux 6.6; older kernels wake as usual). */
 	ioctl(s->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP);
+	if(start_thread(s)) {
+		fprintf(stderr, "midshim: cannot start the supervisor's thread: %s\n", strerror(errno));
+		return -1;
+	}
 	if(write(s->down[1], "k", 1) != 1)
 		return -1;
 	close(s->up[0]);
@@ -327,8 +446,16 @@ int mid_sup_fd(const struct mid_sup *s)
 	return s->listener;
 }
 
+int mid_sup_verdict_fd(const struct mid_sup *s)
+{
+	return s->verdict[0];
+}
+
 void mid_sup_done(struct mid_sup *s)
 {
+	/* The thread may be using the descriptor's number. */
+	if(stop_thread(s))
+		return;
 	if(s->listener >= 0)
 		close(s->listener);
 	s->listener = -1;
@@ -1166,7 +1293,7 @@ enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 
 	memset(s->req, 0, s->req_size);
 	if(ioctl(s->listener, SECCOMP_IOCTL_NOTIF_RECV, s->req) < 0)
-		return MID_SUP_GO_ON; /* ENOENT: the target died before we took it */
+		return MID_SUP_IDLE; /* ENOENT: the target died before we took it */
 	d = &s->req->data;
 	nr = d->nr;
 	switch(nr) {

@@ -19,6 +19,7 @@ struct mid_sup;
 enum mid_sup_verdict {
 	MID_SUP_GO_ON = 0,
 	MID_SUP_KILL, /* a denial in kill, abort or exit:N mode: kill the whole tree */
+	MID_SUP_IDLE, /* nothing received (errno says why) */
 };
 
 /* A supervisor deciding with 'cfg' (kept; it must outlive the
@@ -32,17 +33,25 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
  * listener handed over. -1 (a line on stderr said why) on failure. */
 int mid_sup_child(struct mid_sup *s);
 
-/* In the launcher after the fork: take the child's listener. -1 with a
- * line on stderr on failure (the child then exits by itself). */
+/* In the launcher after the fork: take the child's listener and start
+ * the thread that receives and answers its notifications. -1 with a line
+ * on stderr on failure (the child then exits by itself). */
 int mid_sup_attach(struct mid_sup *s, pid_t child);
 
-/* The listener to poll; -1 once no process of the tree is left under it. */
+/* The listener, to poll for its hang-up only (events 0): the thread
+ * receives its notifications; -1 once no process of the tree is left
+ * under it. */
 int mid_sup_fd(const struct mid_sup *s);
 
-/* Receive and answer one notification. */
+/* Readable when a denial in kill mode asks for the whole tree's kill
+ * (the thread then answers nothing more). */
+int mid_sup_verdict_fd(const struct mid_sup *s);
+
+/* Receive and answer one notification (the thread's loop). */
 enum mid_sup_verdict mid_sup_handle(struct mid_sup *s);
 
-/* The listener hung up: every process under the filter is gone. */
+/* The listener hung up: every process under the filter is gone. Stops
+ * the thread. */
 void mid_sup_done(struct mid_sup *s);
 
 /* The exit status the launcher ends with after a MID_SUP_KILL: N for

@@ -503,8 +503,11 @@ int mid_tree_run(const char *prog, char *const argv[], const struct mid_config *
 	if(t.retry_ms != UINT64_MAX)
 		chan_open(&t);
 	for(;;) {
-		struct pollfd p[3] = {{.fd = sfd, .events = POLLIN}, {.fd = t.chan, .events = POLLIN},
-				      {.fd = sup ? mid_sup_fd(sup) : -1, .events = POLLIN}};
+		/* The supervisor's thread takes the notifications: the
+		 * listener is watched for its hang-up alone. */
+		struct pollfd p[4] = {{.fd = sfd, .events = POLLIN}, {.fd = t.chan, .events = POLLIN},
+				      {.fd = sup ? mid_sup_fd(sup) : -1, .events = 0},
+				      {.fd = sup ? mid_sup_verdict_fd(sup) : -1, .events = POLLIN}};
 		int wait_ms = -1, n;
 
 		if(t.chan < 0) {
@@ -518,15 +521,15 @@ int mid_tree_run(const char *prog, char *const argv[], const struct mid_config *
 		}
 		if(t.pending)
 			wait_ms = 0;
-		n = poll(p, 3, wait_ms);
+		n = poll(p, 4, wait_ms);
 		if(n < 0 && errno != EINTR)
 			break;
-		if(n > 0 && (p[2].revents & POLLIN) && mid_sup_handle(sup) == MID_SUP_KILL) {
+		if(n > 0 && (p[3].revents & POLLIN)) {
 			sup_kill(&t, &st);
 			denied = 1;
 			break;
 		}
-		if(n > 0 && !(p[2].revents & POLLIN) && (p[2].revents & (POLLHUP | POLLERR)))
+		if(n > 0 && (p[2].revents & (POLLHUP | POLLERR)))
 			mid_sup_done(sup);
 		if(n >= 0 && (t.pending || (p[1].revents & (POLLIN | POLLHUP | POLLERR))) &&
 		   (t.pending = 0, chan_read(&t, line, sizeof(line)))) {
