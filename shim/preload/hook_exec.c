@@ -191,56 +191,31 @@ static void release(char **argv, size_t bytes)
 		munmap(argv, bytes);
 }
 
-MID_EXPORT int execl(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	size_t bytes;
-	char **argv, *small[ARGS_SMALL];
-	int rc;
+/* execl, execle, execlp: the list made an argv (and, with 'withenv', the
+ * environment taken from after it), then the hooked execve or execvpe,
+ * which gate the program as usual. */
+#define EXECL_HOOK(names, ...) MID_HOOKS(names, EXECL_HOOK1, __VA_ARGS__)
+#define EXECL_HOOK1(a, name) MID_CALL(EXECL_HOOK_, name, MID_UNPACK a)
+#define EXECL_HOOK_(name, withenv, call) \
+	MID_EXPORT int name(const char *path, const char *arg, ...) \
+	{ \
+		va_list ap; \
+		size_t bytes; \
+		char **argv, **envp = environ, *small[ARGS_SMALL]; \
+		int rc; \
+		va_start(ap, arg); \
+		argv = collect(arg, ap, (withenv) ? &envp : NULL, small, &bytes); \
+		va_end(ap); \
+		if(!argv) \
+			return -1; \
+		rc = call(path, argv, envp); \
+		release(argv, bytes); \
+		return rc; \
+	}
 
-	va_start(ap, arg);
-	argv = collect(arg, ap, NULL, small, &bytes);
-	va_end(ap);
-	if(!argv)
-		return -1;
-	rc = execve(path, argv, environ);
-	release(argv, bytes);
-	return rc;
-}
-
-MID_EXPORT int execle(const char *path, const char *arg, ...)
-{
-	va_list ap;
-	size_t bytes;
-	char **argv, **envp = NULL, *small[ARGS_SMALL];
-	int rc;
-
-	va_start(ap, arg);
-	argv = collect(arg, ap, &envp, small, &bytes);
-	va_end(ap);
-	if(!argv)
-		return -1;
-	rc = execve(path, argv, envp);
-	release(argv, bytes);
-	return rc;
-}
-
-MID_EXPORT int execlp(const char *file, const char *arg, ...)
-{
-	va_list ap;
-	size_t bytes;
-	char **argv, *small[ARGS_SMALL];
-	int rc;
-
-	va_start(ap, arg);
-	argv = collect(arg, ap, NULL, small, &bytes);
-	va_end(ap);
-	if(!argv)
-		return -1;
-	rc = execvpe(file, argv, environ);
-	release(argv, bytes);
-	return rc;
-}
+EXECL_HOOK((execl), 0, execve)
+EXECL_HOOK((execle), 1, execve)
+EXECL_HOOK((execlp), 0, execvpe)
 
 typedef int spawn_fn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *fa,
 		     const posix_spawnattr_t *attr, char *const argv[], char *const envp[]);

@@ -121,132 +121,57 @@ STREAM_HOOK((__vwprintf_chk), stdout, int, -1, (int flag, const wchar_t *fmt, va
 STREAM_HOOK((__vfwprintf_chk), f, int, -1, (FILE *f, int flag, const wchar_t *fmt, va_list ap),
 	    (f, flag, fmt, ap))
 
-MID_EXPORT int printf(const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
+/* The printf family with '...': gated by its stream (or descriptor) as
+ * its va_list twin above, then handed to the real 'vreal' with the
+ * leading arguments 'pre' before the format. The last named parameter
+ * is always 'fmt'. */
+#define VA_STREAM_HOOK(names, ...) MID_HOOKS(names, VA_STREAM_HOOK1, __VA_ARGS__)
+#define VA_STREAM_HOOK1(a, name) MID_CALL(VA_STREAM_HOOK_, name, MID_UNPACK a)
+#define VA_STREAM_HOOK_(name, vreal, f, params, pre) \
+	MID_EXPORT int name params \
+	{ \
+		va_list ap; \
+		int rc; \
+		GATE_STREAM_OR_FAIL(f, -1); \
+		va_start(ap, fmt); \
+		rc = REAL(vreal)(MID_UNPACK pre, fmt, ap); \
+		va_end(ap); \
+		return rc; \
+	}
+/* The same for a descriptor: a socket's bytes are counted from the result. */
+#define VA_FD_HOOK(names, ...) MID_HOOKS(names, VA_FD_HOOK1, __VA_ARGS__)
+#define VA_FD_HOOK1(a, name) MID_CALL(VA_FD_HOOK_, name, MID_UNPACK a)
+#define VA_FD_HOOK_(name, vreal, params, pre) \
+	MID_EXPORT int name params \
+	{ \
+		va_list ap; \
+		int rc, sock; \
+		GATE_FD_OR_FAIL(fd, -1); \
+		sock = !mid_side_write(fd); \
+		va_start(ap, fmt); \
+		rc = REAL(vreal)(MID_UNPACK pre, fmt, ap); \
+		va_end(ap); \
+		if(sock) \
+			mid_side_sent(rc); \
+		return rc; \
+	}
 
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	va_start(ap, fmt);
-	rc = REAL(vfprintf)(stdout, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int fprintf(FILE *f, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(f, -1);
-	va_start(ap, fmt);
-	rc = REAL(vfprintf)(f, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int dprintf(int fd, const char *fmt, ...)
-{
-	va_list ap;
-	int rc, sock;
-
-	GATE_FD_OR_FAIL(fd, -1);
-	sock = !mid_side_write(fd);
-	va_start(ap, fmt);
-	rc = REAL(vdprintf)(fd, fmt, ap);
-	va_end(ap);
-	if(sock)
-		mid_side_sent(rc);
-	return rc;
-}
-
-/* The fortified printf family (-D_FORTIFY_SOURCE=2): 'flag' asks for
- * the %n and positional-argument checks. */
-MID_EXPORT int __printf_chk(int flag, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	va_start(ap, fmt);
-	rc = REAL(__vfprintf_chk)(stdout, flag, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int __fprintf_chk(FILE *f, int flag, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(f, -1);
-	va_start(ap, fmt);
-	rc = REAL(__vfprintf_chk)(f, flag, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int __dprintf_chk(int fd, int flag, const char *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_FD_OR_FAIL(fd, -1);
-	if(!mid_side_write(fd))
-		mid_side_sent(1);
-	va_start(ap, fmt);
-	rc = REAL(__vdprintf_chk)(fd, flag, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int wprintf(const wchar_t *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	va_start(ap, fmt);
-	rc = REAL(vfwprintf)(stdout, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int fwprintf(FILE *f, const wchar_t *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(f, -1);
-	va_start(ap, fmt);
-	rc = REAL(vfwprintf)(f, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int __wprintf_chk(int flag, const wchar_t *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(stdout, -1);
-	va_start(ap, fmt);
-	rc = REAL(__vfwprintf_chk)(stdout, flag, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-MID_EXPORT int __fwprintf_chk(FILE *f, int flag, const wchar_t *fmt, ...)
-{
-	va_list ap;
-	int rc;
-
-	GATE_STREAM_OR_FAIL(f, -1);
-	va_start(ap, fmt);
-	rc = REAL(__vfwprintf_chk)(f, flag, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+VA_STREAM_HOOK((printf), vfprintf, stdout, (const char *fmt, ...), (stdout))
+VA_STREAM_HOOK((fprintf), vfprintf, f, (FILE *f, const char *fmt, ...), (f))
+VA_FD_HOOK((dprintf), vdprintf, (int fd, const char *fmt, ...), (fd))
+/* The fortified ones (-D_FORTIFY_SOURCE=2): 'flag' asks for the %n and
+ * positional-argument checks. */
+VA_STREAM_HOOK((__printf_chk), __vfprintf_chk, stdout, (int flag, const char *fmt, ...),
+	       (stdout, flag))
+VA_STREAM_HOOK((__fprintf_chk), __vfprintf_chk, f, (FILE *f, int flag, const char *fmt, ...),
+	       (f, flag))
+VA_FD_HOOK((__dprintf_chk), __vdprintf_chk, (int fd, int flag, const char *fmt, ...), (fd, flag))
+VA_STREAM_HOOK((wprintf), vfwprintf, stdout, (const wchar_t *fmt, ...), (stdout))
+VA_STREAM_HOOK((fwprintf), vfwprintf, f, (FILE *f, const wchar_t *fmt, ...), (f))
+VA_STREAM_HOOK((__wprintf_chk), __vfwprintf_chk, stdout, (int flag, const wchar_t *fmt, ...),
+	       (stdout, flag))
+VA_STREAM_HOOK((__fwprintf_chk), __vfwprintf_chk, f,
+	       (FILE *f, int flag, const wchar_t *fmt, ...), (f, flag))
 
 MID_ALIAS(printf, _IO_printf)
 MID_ALIAS(fprintf, _IO_fprintf)
@@ -309,30 +234,20 @@ MID_STARTUP static void gate_pending(FILE *f, int linebuf)
 }
 
 /* fflush(NULL) flushes every stream. */
-MID_EXPORT int fflush(FILE *f)
-{
-	int e = errno;
-
-	if(f && pending(f))
-		GATE_STREAM_OR_FAIL(f, EOF);
-	else if(!f)
-		gate_pending(NULL, 0);
-	errno = e;
-	return REAL(fflush)(f);
-}
+#define FLUSH_HOOK(names) MID_HOOKS(names, FLUSH_HOOK1, 0)
+#define FLUSH_HOOK1(a, name) \
+	MID_EXPORT int name(FILE *f) \
+	{ \
+		int e = errno; \
+		if(f && pending(f)) \
+			GATE_STREAM_OR_FAIL(f, EOF); \
+		else if(!f) \
+			gate_pending(NULL, 0); \
+		errno = e; \
+		return REAL(name)(f); \
+	}
+FLUSH_HOOK((fflush, fflush_unlocked))
 MID_ALIAS(fflush, _IO_fflush)
-
-MID_EXPORT int fflush_unlocked(FILE *f)
-{
-	int e = errno;
-
-	if(f && pending(f))
-		GATE_STREAM_OR_FAIL(f, EOF);
-	else if(!f)
-		gate_pending(NULL, 0);
-	errno = e;
-	return REAL(fflush_unlocked)(f);
-}
 
 /* Every stream at once: fcloseall, glibc's _IO_flush_all, and exit
  * (below); the line-buffered ones: _flushlbf. 'ret_kw' is return, or

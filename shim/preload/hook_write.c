@@ -31,7 +31,6 @@ REAL_DECL(closefrom);
 REAL_DECL(pipe);
 REAL_DECL(pipe2);
 REAL_DECL(fcntl);
-REAL_DECL(fcntl64);
 
 FD_HOOK((write), fd, ssize_t, -1, (int fd, const void *buf, size_t n), (fd, buf, n))
 FD_HOOK((writev), fd, ssize_t, -1, (int fd, const struct iovec *iov, int cnt), (fd, iov, cnt))
@@ -150,26 +149,13 @@ MID_EXPORT int fcntl(int fd, int cmd, ...)
 	return rc;
 }
 
-MID_EXPORT int fcntl64(int fd, int cmd, ...)
-{
-	va_list ap;
-	long arg;
-	int rc;
-
-	va_start(ap, cmd);
-	arg = va_arg(ap, long);
-	va_end(ap);
-	rc = REAL(fcntl64)(fd, cmd, arg);
-	if(rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC))
-		mid_fd_forget(rc);
-	return rc;
-}
-
 MID_ALIAS(close, __close)
 MID_ALIAS(dup2, __dup2)
 MID_ALIAS(pipe, __pipe)
+/* fcntl64 is fcntl under its 2.28 name (one address in libc). */
 MID_ALIAS(fcntl, __fcntl)
-MID_ALIAS(fcntl64, __libc_fcntl64)
+MID_ALIAS(fcntl, fcntl64)
+MID_ALIAS(fcntl, __libc_fcntl64)
 
 /* ---- other writers ---------------------------------------------------------- */
 

@@ -25,6 +25,9 @@ check() { # name kind cmd... (the side effect is running `touch $M`)
 # The C helper prints "ready" and waits on $GO when GO is set.
 check "C execve" exec "$SFX" execve /usr/bin/touch "$M"
 check "C execvp" exec "$SFX" execvp touch "$M"
+check "C execl" exec "$SFX" execl /usr/bin/touch "$M"
+check "C execle" exec "$SFX" execle /usr/bin/touch "$M"
+check "C execlp" exec "$SFX" execlp touch "$M"
 check "C posix_spawn" exec "$SFX" posix_spawn /usr/bin/touch "$M"
 check "C system" exec "$SFX" system "touch $M"
 check "C popen" exec "$SFX" popen "touch $M"

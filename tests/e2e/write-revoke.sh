@@ -26,6 +26,7 @@ check() { # name cmd... (writes "payload" to $F, opened before the wait)
 
 check "C write" "$SFX" write "$F" payload
 check "C stdio fprintf" "$SFX" fprintf "$F" payload
+check "C dprintf" "$SFX" dprintf "$F" payload
 check "C pwrite" "$SFX" pwrite "$F" payload
 check "C writev" "$SFX" writev "$F" payload
 check "C syscall(SYS_write)" "$SFX" syscall-write "$F" payload

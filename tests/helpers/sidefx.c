@@ -126,6 +126,18 @@ static int op_fprintf(char **av)
 	return fclose(f) ? fail() : 0;
 }
 
+static int op_dprintf(char **av)
+{
+	int fd = open_out(av[0], 0);
+
+	if(fd < 0)
+		return fail();
+	wait_go();
+	if(dprintf(fd, "%s\n", av[1]) < 0)
+		return fail();
+	return close(fd) ? fail() : 0;
+}
+
 static int op_pwrite(char **av)
 {
 	char line[4096];
@@ -472,6 +484,28 @@ static int op_execvp(char **av)
 	return fail();
 }
 
+/* The list forms, with one argument after the program. */
+static int op_execl(char **av)
+{
+	wait_go();
+	execl(av[0], av[0], av[1], (char *)NULL);
+	return fail();
+}
+
+static int op_execle(char **av)
+{
+	wait_go();
+	execle(av[0], av[0], av[1], (char *)NULL, environ);
+	return fail();
+}
+
+static int op_execlp(char **av)
+{
+	wait_go();
+	execlp(av[0], av[0], av[1], (char *)NULL);
+	return fail();
+}
+
 /* A caller that hands the child a clean environment: the shim must put
  * itself back into it. */
 static int op_execve_clean_env(char **av)
@@ -558,6 +592,7 @@ static const struct op ops[] = {
 	{"write", op_write, 2, 2, "FILE TEXT"},
 	{"fwrite", op_fwrite, 2, 2, "FILE TEXT"},
 	{"fprintf", op_fprintf, 2, 2, "FILE TEXT"},
+	{"dprintf", op_dprintf, 2, 2, "FILE TEXT"},
 	{"pwrite", op_pwrite, 1, 2, "FILE [TEXT]"},
 	{"writev", op_writev, 1, 2, "FILE [TEXT]"},
 	{"syscall-write", op_syscall_write, 2, 2, "FILE TEXT"},
@@ -585,6 +620,9 @@ static const struct op ops[] = {
 	{"sendto-udp", op_sendto_udp, 3, 3, "HOST PORT TEXT"},
 	{"execve", op_execve, 1, -1, "PATH [ARGS]"},
 	{"execvp", op_execvp, 1, -1, "FILE [ARGS]"},
+	{"execl", op_execl, 2, 2, "PATH ARG"},
+	{"execle", op_execle, 2, 2, "PATH ARG"},
+	{"execlp", op_execlp, 2, 2, "FILE ARG"},
 	{"execve-clean-env", op_execve_clean_env, 1, -1, "PATH [ARGS]"},
 	{"posix_spawn", op_posix_spawn, 1, -1, "PATH [ARGS]"},
 	{"system", op_system, 1, 1, "CMD"},
