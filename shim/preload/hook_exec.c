@@ -52,39 +52,42 @@ static char **prepare(const char *path, char *const argv[], char *const envp[],
 	return env;
 }
 
-MID_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+typedef int exec_fn(const char *file, char *const argv[], char *const envp[]);
+
+/* Gate the program at 'path', then let 'real' start 'file' with the
+ * environment the children get. */
+static int exec_gated(exec_fn *real, const char *file, const char *path, char *const argv[],
+		      char *const envp[])
 {
 	struct mid_envbuf eb;
 	char **env;
 	int rc;
 
-	if(mid_in_shim)
-		return REAL(execve)(path, argv, envp);
 	env = prepare(path, argv, envp, &eb);
 	if(!env)
 		return -1;
-	rc = REAL(execve)(path, argv, env);
+	rc = real(file, argv, env);
 	mid_exec_env_free(env);
 	return rc;
+}
+
+MID_EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+	if(mid_in_shim)
+		return REAL(execve)(path, argv, envp);
+	return exec_gated(REAL(execve), path, path, argv, envp);
 }
 
 /* execvp and friends: gate the program PATH search finds, then let the
  * real execvpe search again (it also handles ENOEXEC scripts). */
 MID_EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
-	struct mid_envbuf eb;
-	char path[PATH_MAX], **env;
-	int rc;
+	char path[PATH_MAX];
 
 	if(mid_in_shim)
 		return REAL(execvpe)(file, argv, envp);
 	mid_exec_resolve(file, getenv("PATH"), path, sizeof(path));
-	env = prepare(path, argv, envp, &eb);
-	if(!env)
-		return -1;
-	rc = REAL(execvpe)(file, argv, env);
-	mid_exec_env_free(env);
-	return rc;
+	return exec_gated(REAL(execvpe), file, path, argv, envp);
 }
 
 MID_EXPORT int execvp(const char *file, char *const argv[])
