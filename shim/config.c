@@ -147,7 +147,7 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->ttl_ms = MID_TTL_DEFAULT_MS;
 	cfg->timeout_ms = MID_TIMEOUT_DEFAULT_MS;
-	mid_strlcpy(cfg->url, "http://127.0.0.1:7070", sizeof(cfg->url));
+	cfg->url = "http://127.0.0.1:7070";
 
 	rc = check_names(envp, err, errlen);
 	if(rc)
@@ -169,9 +169,9 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 	/* Settings the policy file named come first; the environment wins. */
 	ps = mid_policy_settings(cfg->policy);
 	if(ps->set & MID_SET_DEVICE)
-		mid_strlcpy(cfg->device, ps->device, sizeof(cfg->device));
+		cfg->device = ps->device;
 	if(ps->set & MID_SET_URL)
-		mid_strlcpy(cfg->url, ps->url, sizeof(cfg->url));
+		cfg->url = ps->url;
 	if(ps->set & MID_SET_TTL)
 		cfg->ttl_ms = ps->ttl_ms;
 	if(ps->set & MID_SET_TIMEOUT)
@@ -193,19 +193,19 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 				 MID_DEVICE_MAX);
 			goto out;
 		}
-		mid_strlcpy(cfg->device, v, sizeof(cfg->device));
+		cfg->device = v;
 	}
-	if(!cfg->device[0]) {
+	if(!cfg->device || !cfg->device[0]) {
 		snprintf(err, errlen, "no device: set MIDSHIM_DEVICE_ID (e.g. tool:prod:report:01) "
 			 "or \"device\" in the policy file");
 		goto out;
 	}
 	if((v = getenv_fn(MID_ENV_URL)) && *v) {
-		if(strlen(v) >= sizeof(cfg->url)) {
-			snprintf(err, errlen, "MIDSHIM_URL is longer than %zu bytes", sizeof(cfg->url) - 1);
+		if(strlen(v) >= MID_URL_MAX) {
+			snprintf(err, errlen, "MIDSHIM_URL is longer than %d bytes", MID_URL_MAX - 1);
 			goto out;
 		}
-		mid_strlcpy(cfg->url, v, sizeof(cfg->url));
+		cfg->url = v;
 	}
 	if(mid_url_parse_list(cfg->url, url, &nurl, why, sizeof(why))) {
 		snprintf(err, errlen, "MIDSHIM_URL %s", why);
@@ -278,18 +278,22 @@ enum mid_rc mid_config_load_key(struct mid_config *cfg, const char *(*getenv_fn)
 	char why[384];
 	const char *v;
 
-	memset(cfg->org_key, 0, sizeof(cfg->org_key));
+	if(!cfg->org_key && !(cfg->org_key = malloc(MID_KEY_MAX + 1))) {
+		snprintf(err, errlen, "org key: out of memory");
+		return MID_ERR_NOMEM;
+	}
+	memset(cfg->org_key, 0, MID_KEY_MAX + 1);
 	if((v = getenv_fn(MID_ENV_ORG_KEY)) && *v) {
 		if(!mid_key_ok(v)) {
 			snprintf(err, errlen, "MIDSHIM_ORG_KEY must be 1 to %d bytes without a space "
 				 "or control character", MID_KEY_MAX);
 			return MID_ERR_INVAL;
 		}
-		mid_strlcpy(cfg->org_key, v, sizeof(cfg->org_key));
+		mid_strlcpy(cfg->org_key, v, MID_KEY_MAX + 1);
 		if(mid_org_key_check(cfg->org_key, NULL, err, errlen))
 			return MID_ERR_INVAL;
 	} else if((v = getenv_fn(MID_ENV_ORG_KEY_FILE)) && *v) {
-		if(mid_key_read_file(v, cfg->org_key, sizeof(cfg->org_key), NULL, why,
+		if(mid_key_read_file(v, cfg->org_key, MID_KEY_MAX + 1, NULL, why,
 				     sizeof(why))) {
 			snprintf(err, errlen, "MIDSHIM_ORG_KEY_FILE=%.256s: %s; point it at the file "
 				 "holding the org key (see `midd init --write-keys`)", v, why);
@@ -340,5 +344,11 @@ void mid_config_cleanup(struct mid_config *cfg)
 	cfg->syslog_socket = NULL;
 	free(cfg->ca_file);
 	cfg->ca_file = NULL;
-	memset(cfg->org_key, 0, sizeof(cfg->org_key));
+	if(cfg->org_key)
+		explicit_bzero(cfg->org_key, MID_KEY_MAX + 1);
+	free(cfg->org_key);
+	cfg->org_key = NULL;
+	/* 'device' and 'url' may point into the policy just freed. */
+	cfg->device = NULL;
+	cfg->url = NULL;
 }

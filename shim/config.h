@@ -16,11 +16,16 @@
 struct mid_client;
 
 /* The shim's configuration, read once from the environment and the
- * policy file. Strings are owned by the configuration. */
+ * policy file. 'device' and 'url' point at the strings they came from:
+ * what 'getenv_fn' returned (in the preload, its captured settings), the
+ * policy's settings or a built-in default; held by pointer, not copied
+ * into buffers, because a gated process's writable data is a page fault
+ * at every start and 1 KiB of buffers made it one page more. The other
+ * strings are allocated, and owned by the configuration. */
 struct mid_config {
-	char device[MID_DEVICE_MAX + 1];
-	char url[MID_URL_MAX];
-	char org_key[MID_KEY_MAX + 1];
+	const char *device; /* NULL until loaded */
+	const char *url;
+	char *org_key; /* NULL until mid_config_load_key; MID_KEY_MAX + 1 bytes */
 	char *audit_log; /* NULL: none; allocated only when set */
 	long ttl_ms;
 	long timeout_ms;
@@ -46,7 +51,8 @@ struct mid_config {
  * a table in tests); 'envp', when not NULL, is checked for misspelt
  * MIDSHIM_* names. Environment wins over the policy file, which wins
  * over built-in defaults. On error 'err' names the variable or file:line
- * and what to do. The caller frees cfg->policy with mid_config_cleanup().
+ * and what to do. The strings 'getenv_fn' returns must outlive 'cfg'
+ * (the process environment does: glibc never frees a replaced value). The caller frees cfg->policy with mid_config_cleanup().
  */
 MID_WUR enum mid_rc mid_config_load(struct mid_config *cfg,
 				    const char *(*getenv_fn)(const char *),

@@ -59,7 +59,7 @@ static int saved_stderr = -1;
 static void setup_gate(long ttl, enum mid_on_deny on_deny, enum mid_mode mode)
 {
 	memset(&cfg, 0, sizeof(cfg));
-	mid_strlcpy(cfg.device, "test:unit:gate:01", sizeof(cfg.device));
+	cfg.device = "test:unit:gate:01";
 	cfg.ttl_ms = ttl;
 	cfg.on_deny = on_deny;
 	cfg.mode = mode;
