@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -138,6 +139,30 @@ MID_STARTUP static enum mid_rc file_setting(const char *(*getenv_fn)(const char 
 		return MID_ERR_NOMEM;
 	}
 	return MID_OK;
+}
+
+/* A CA file that is missing or unreadable would only show at the first
+ * https:// answer, as libcurl's reason for a denial: say it at start. */
+MID_STARTUP static enum mid_rc ca_file_setting(const char *(*getenv_fn)(const char *),
+					       char **out, char *err, size_t errlen)
+{
+	enum mid_rc rc = file_setting(getenv_fn, MID_ENV_CA_FILE, out, err, errlen);
+	struct stat st;
+	const char *why = NULL;
+
+	if(rc || !*out)
+		return rc;
+	if(stat(*out, &st))
+		why = strerror(errno);
+	else if(!S_ISREG(st.st_mode))
+		why = "not a regular file";
+	else if(access(*out, R_OK))
+		why = strerror(errno);
+	if(!why)
+		return MID_OK;
+	snprintf(err, errlen, "%s=%.256s: %s; point it at a readable PEM file of CA certificates",
+		 MID_ENV_CA_FILE, *out, why);
+	return MID_ERR_INVAL;
 }
 
 MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
@@ -270,7 +295,7 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 		}
 	}
 	if(file_setting(getenv_fn, MID_ENV_AUDIT_LOG, &cfg->audit_log, err, errlen) ||
-	   file_setting(getenv_fn, MID_ENV_CA_FILE, &cfg->ca_file, err, errlen))
+	   ca_file_setting(getenv_fn, &cfg->ca_file, err, errlen))
 		goto out;
 	rc = MID_OK;
 out:

@@ -4,8 +4,9 @@
 # policy, TTL and audit log, `midshim run --device D -- CMD` is enough;
 # the environment and flags win over it; relative paths (in the file, or
 # given as flags) still work after the program changes directory; an
-# audit log that cannot be written, a missing --config file or an
-# unknown key is a configuration error (126) before the program starts.
+# audit log that cannot be written, a CA file that is missing or not a
+# regular file, a missing --config file or an unknown key is a
+# configuration error (126) before the program starts.
 . "$(dirname "$0")/../lib.sh"
 midd_start
 midd_init
@@ -84,6 +85,16 @@ run 126 "unwritable audit log, plain preload" env LD_PRELOAD="$PRELOAD" MIDSHIM_
 	MIDSHIM_DEVICE_ID="$D" MIDSHIM_ORG_KEY_FILE="$T/keys/org.key" \
 	MIDSHIM_AUDIT_LOG="$T/nodir/x.jsonl" touch "$T/work/never"
 assert_contains "$(cat "$T/err")" "MIDSHIM_AUDIT_LOG=$T/nodir/x.jsonl" "plain preload names the variable"
+assert_absent "$T/work/never" "nothing ran"
+run 126 "missing --ca-file" "$MS" run --config "$T/etc/midshim.conf" --device "$D" \
+	--ca-file "$T/none.pem" -- touch "$T/work/never"
+assert_eq "midshim: configuration error: MIDSHIM_CA_FILE=$T/none.pem: No such file or directory; point it at a readable PEM file of CA certificates" \
+	"$(cat "$T/err")" "missing --ca-file: one line naming the variable and the cause"
+run 126 "a directory as MIDSHIM_CA_FILE, plain preload" env LD_PRELOAD="$PRELOAD" \
+	MIDSHIM_URL="$URL" MIDSHIM_DEVICE_ID="$D" MIDSHIM_ORG_KEY_FILE="$T/keys/org.key" \
+	MIDSHIM_CA_FILE="$T/etc" touch "$T/work/never"
+assert_contains "$(cat "$T/err")" "MIDSHIM_CA_FILE=$T/etc: not a regular file" "directory CA file message"
+assert_eq 1 "$(wc -l <"$T/err")" "directory CA file: one line"
 assert_absent "$T/work/never" "nothing ran"
 run 126 "missing --config" "$MS" run --config "$T/none.conf" --device "$D" -- /bin/true
 assert_contains "$(cat "$T/err")" "configuration $T/none.conf: No such file" "missing file message"
