@@ -604,6 +604,12 @@ out:
 	return s ? MID_CTL_EXIT_OK : MID_CTL_EXIT_REFUSED;
 }
 
+/* A keeper of `midshim adopt`, over http/unix or over TLS. */
+static int adopt_kind(const char *kind)
+{
+	return kind && (!strcmp(kind, MID_KIND_ADOPT) || !strcmp(kind, MID_KIND_ADOPT_TLS));
+}
+
 /* The trees `midshim adopt` keeps for the device: their keepers' channels. */
 static void adopted_lines(const cJSON *dev)
 {
@@ -613,12 +619,13 @@ static void adopted_lines(const cJSON *dev)
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(dev, "processes")) {
 		const char *kind = jstr(p, "channel"), *prog = jstr(p, "program");
 
-		if(!kind || strcmp(kind, "adopt") || !prog)
+		if(!adopt_kind(kind) || !prog)
 			continue;
-		printf("adopted     PIDs %s, keeper %s, since %s\n",
+		printf("adopted     PIDs %s, keeper %s, since %s%s\n",
 		       clean(MID_HAS_PREFIX(prog, "adopt:") ? prog + 6 : prog, b1, sizeof(b1)),
 		       fmt_val(cJSON_GetObjectItemCaseSensitive(p, "pid"), "?", b2, sizeof(b2)),
-		       fmt_time(cJSON_GetObjectItemCaseSensitive(p, "since"), b3, sizeof(b3)));
+		       fmt_time(cJSON_GetObjectItemCaseSensitive(p, "since"), b3, sizeof(b3)),
+		       strcmp(kind, MID_KIND_ADOPT) ? ", over TLS" : "");
 	}
 }
 
@@ -635,14 +642,14 @@ static void process_lines(const cJSON *dev)
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(dev, "processes")) {
 		const char *kind = jstr(p, "channel");
 
-		n += !kind || strcmp(kind, "adopt");
+		n += !adopt_kind(kind);
 	}
 	printf("processes   %d live, each killed at once by a revoke%s\n", n,
 	       n ? " (PID, program, push channel, since):" : "");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(dev, "processes")) {
 		const char *kind = jstr(p, "channel");
 
-		if((kind && !strcmp(kind, "adopt")) || shown == STATUS_PROCS)
+		if(adopt_kind(kind) || shown == STATUS_PROCS)
 			continue;
 		shown++;
 		printf("            %s %s %s %s\n",

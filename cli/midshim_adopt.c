@@ -96,7 +96,10 @@ struct adopt {
 	char user[96];
 	char dir[PATH_MAX];   /* state directory */
 	char state[PATH_MAX + 32]; /* our state file */
-	int chan;
+	int chan;                 /* the channel's socket, -1 without one */
+	struct mid_tls_chan *tls; /* over https://: the TLS session on 'chan' */
+	int https;
+	int pending; /* a TLS channel just opened: it may hold bytes already */
 	uint64_t retry_ms;
 	unsigned backoff_ms;
 };
@@ -567,9 +570,16 @@ static void chan_open(struct adopt *a)
 
 	pid_list(a, pids, sizeof(pids));
 	snprintf(hello, sizeof(hello),
-		 "x-midshim-pid: %ld\r\nx-midshim-program: adopt:%s\r\nx-midshim-kind: adopt\r\n"
-		 "x-midshim-since: %lld\r\n", (long)getpid(), pids, (long long)time(NULL) * 1000);
-	rc = mid_client_channel(a->client, a->cfg.device, hello, &a->chan);
+		 "x-midshim-pid: %ld\r\nx-midshim-program: adopt:%s\r\nx-midshim-kind: %s\r\n"
+		 "x-midshim-since: %lld\r\n", (long)getpid(), pids,
+		 a->https ? MID_KIND_ADOPT_TLS : MID_KIND_ADOPT, (long long)time(NULL) * 1000);
+	if(a->https) {
+		rc = mid_client_channel_tls(a->client, a->cfg.device, hello, &a->tls);
+		a->chan = rc == MID_OK ? mid_tls_chan_fd(a->tls) : -1;
+		a->pending = rc == MID_OK;
+	} else {
+		rc = mid_client_channel(a->client, a->cfg.device, hello, &a->chan);
+	}
 	if(rc == MID_OK) {
 		a->backoff_ms = RECONNECT_MIN_MS;
 		return;
@@ -579,16 +589,27 @@ static void chan_open(struct adopt *a)
 	a->backoff_ms = a->backoff_ms * 2 > RECONNECT_MAX_MS ? RECONNECT_MAX_MS : a->backoff_ms * 2;
 }
 
-/* The channel said something: 1 for a kill line (in 'line'). */
+static void chan_close(struct adopt *a)
+{
+	if(a->tls)
+		mid_tls_chan_free(a->tls);
+	else if(a->chan >= 0)
+		close(a->chan);
+	a->tls = NULL;
+	a->chan = -1;
+}
+
+/* The channel said something: 1 for a kill line (in 'line'). A TLS
+ * record with no channel data in it (a session ticket) says nothing. */
 static int chan_read(struct adopt *a, char *line, size_t n)
 {
-	int k = mid_tree_chan_recv(a->chan, line, n);
+	int k = a->tls ? mid_tls_chan_recv(a->tls, line, n) : mid_tree_chan_recv(a->chan, line, n);
 
+	a->pending = 0;
 	if(k >= 0)
 		return k;
 	say("push channel closed; reopening (the tree stays adopted)");
-	close(a->chan);
-	a->chan = -1;
+	chan_close(a);
 	a->retry_ms = mid_now_ms() + RECONNECT_MIN_MS;
 	return 0;
 }
@@ -651,8 +672,10 @@ static int keep(struct adopt *a)
 				chan_open(a);
 			p[1].fd = a->chan;
 		}
-		n = poll(p, 2, wait_ms);
-		if(n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)) &&
+		/* Bytes that came with a TLS channel's 101 are in OpenSSL,
+		 * where poll cannot see them. */
+		n = a->pending ? 0 : poll(p, 2, wait_ms);
+		if((a->pending || (n > 0 && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))) &&
 		   chan_read(a, line, sizeof(line))) {
 			killed(a, line);
 			return 0;
@@ -774,8 +797,10 @@ static const char adopt_usage[] =
 	"\n"
 	"options:\n"
 	"  --device ID, --url URL, --org-key-file FILE, --config FILE, --ttl-ms N,\n"
-	"  --timeout-ms N, --policy FILE, --on-deny ACTION, --audit-log FILE\n"
-	"                       as for run (the gate settings matter with --inject)\n"
+	"  --timeout-ms N, --policy FILE, --on-deny ACTION, --audit-log FILE,\n"
+	"  --ca-file FILE       as for run (the gate settings matter with --inject);\n"
+	"                       over https:// the keeper's channel is a TLS session\n"
+	"                       verified with the CA file (midd lists it as adopt-tls)\n"
 	"  --pgid PGID          every process of a process group\n"
 	"  --cgroup PATH        every process of a cgroup v2 (a path below the mount,\n"
 	"                       or absolute); the cgroup itself is killed\n"
@@ -947,7 +972,7 @@ static const char *setting(int c)
 	} map[] = {
 		{'d', MID_ENV_DEVICE_ID}, {'u', MID_ENV_URL},        {'k', MID_ENV_ORG_KEY_FILE},
 		{'p', MID_ENV_POLICY},    {'t', MID_ENV_TTL_MS},     {'T', MID_ENV_TIMEOUT_MS},
-		{'o', MID_ENV_ON_DENY},   {'l', MID_ENV_AUDIT_LOG},
+		{'o', MID_ENV_ON_DENY},   {'l', MID_ENV_AUDIT_LOG},  {'A', MID_ENV_CA_FILE},
 	};
 
 	for(size_t i = 0; i < MID_ARRAY_LEN(map); i++)
@@ -1035,8 +1060,7 @@ static int keeper_main(struct adopt *a, int ready)
 	close(ready);
 	keep(a);
 	unlink(a->state);
-	if(a->chan >= 0)
-		close(a->chan);
+	chan_close(a);
 	return 0;
 }
 
@@ -1103,6 +1127,7 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 		{"on-deny", required_argument, NULL, 'o'},
 		{"audit-log", required_argument, NULL, 'l'},
 		{"config", required_argument, NULL, 'c'},
+		{"ca-file", required_argument, NULL, 'A'},
 		{"pgid", required_argument, NULL, 'g'},
 		{"cgroup", required_argument, NULL, 'C'},
 		{"systemd-unit", required_argument, NULL, 'U'},
@@ -1190,18 +1215,14 @@ int mid_adopt_main(int argc, char **argv, const char *found_lib)
 	   mid_conf_absolute(MID_ENV_POLICY, err, sizeof(err)) ||
 	   mid_conf_absolute(MID_ENV_ORG_KEY_FILE, err, sizeof(err)) ||
 	   mid_conf_absolute(MID_ENV_AUDIT_LOG, err, sizeof(err)) ||
+	   mid_conf_absolute(MID_ENV_CA_FILE, err, sizeof(err)) ||
 	   mid_config_load(&a.cfg, env, environ, err, sizeof(err))) {
 		fprintf(stderr, "midshim: configuration error: %s\n", err);
 		return EXIT_CANNOT;
 	}
 	unsetenv(MID_ENV_CONFIG);
-	if(MID_HAS_PREFIX(a.cfg.url, "https:")) {
-		fprintf(stderr, "midshim: adopt's keeper holds its push channel over http:// or"
-			" unix: only (run's does over https://); use an http:// or unix: URL\n");
-		return EXIT_CANNOT;
-	}
-	if(mid_client_new(a.cfg.url, a.cfg.org_key, a.cfg.timeout_ms, &a.client, err,
-			  sizeof(err))) {
+	a.https = MID_HAS_PREFIX(a.cfg.url, "https:");
+	if(mid_config_client(&a.cfg, &a.client, err, sizeof(err))) {
 		fprintf(stderr, "midshim: %s\n", err);
 		return EXIT_CANNOT;
 	}

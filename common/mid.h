@@ -98,6 +98,7 @@
 #define MID_KIND_LAUNCHER "launcher"
 #define MID_KIND_LAUNCHER_TLS "launcher-tls"
 #define MID_KIND_ADOPT "adopt"
+#define MID_KIND_ADOPT_TLS "adopt-tls"
 
 enum mid_rc {
 	MID_OK = 0,

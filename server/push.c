@@ -357,7 +357,7 @@ static void kill_slot(struct mid_push *p, size_t i, const char *line, size_t len
 int mid_push_kind_tree(const char *kind)
 {
 	return !strcmp(kind, MID_KIND_LAUNCHER) || !strcmp(kind, MID_KIND_LAUNCHER_TLS) ||
-	       !strcmp(kind, MID_KIND_ADOPT);
+	       !strcmp(kind, MID_KIND_ADOPT) || !strcmp(kind, MID_KIND_ADOPT_TLS);
 }
 
 static size_t kill_line(char *buf, size_t n, const char *code, const char *rid)

@@ -72,14 +72,6 @@ for e in json.loads(body).get("entries", []):
 	grep -qF "$2" <<<"$rows" || fail "audit: no $1 report row holding '$2' in: $rows"
 }
 
-keeper_gone() { # KEEPER
-	for _ in $(seq 1 100); do
-		kill -0 "$1" 2>/dev/null || return 0
-		sleep 0.05
-	done
-	fail "keeper $1 still runs"
-}
-
 # ---- adopt, keep serving, revoke: ROUNDS rounds --------------------------
 times=()
 for r in $(seq 1 "$ROUNDS"); do

@@ -9,6 +9,11 @@
 # a kill -9 and restart of midd kill nothing, and a revoke afterwards
 # still halts the tree. A terminator whose certificate is not trusted is
 # refused with libcurl's one-line reason, and the program never runs.
+# `midshim adopt` over https: the keeper's channel is listed as adopt-tls
+# (midctl status: "over TLS"), a revoke kills an adopted `sleep 600` (the
+# median of three rounds held to PUSH_BOUND_MS), restarts of the
+# terminator and midd kill nothing, and an untrusted certificate adopts
+# nothing, in one line.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/push.lib"
 need socat socat
@@ -118,6 +123,100 @@ sleep 0.3
 assert_eq "$before" "$(tag_pids restart.$$)" "the tree lives through the restarts"
 halt restart.$$
 note "ok: terminator and midd restarts kill nothing; a revoke afterwards halts the tree"
+
+# ---- midshim adopt over https: the keeper's channel is a TLS session ----
+AD=("$MS" adopt --state-dir "$T/adopt" --url "$HTTPS" --ca-file "$T/good.pem" --device "$DEV"
+	--org-key-file "$T/keys/org.key")
+
+# adopted TAG: an ungated `sleep 600` (APID) adopted over https, its
+# keeper (KEEPER) holding the channel.
+adopted() {
+	env -u LD_PRELOAD MIDTEST_TAG="$1" sleep 600 </dev/null >/dev/null 2>&1 &
+	APID=$!
+	on_exit "kill -KILL \$(tag_pids $1) 2>/dev/null"
+	tag_wait "$1" 1
+	env -u LD_PRELOAD "${AD[@]}" "$APID" >"$T/adopt.out" 2>"$T/adopt.err" ||
+		fail "adopt over https: $(cat "$T/adopt.err")"
+	KEEPER=$(sed -n 's/.*keeper \([0-9]*\) .*/\1/p' "$T/adopt.out")
+	[ -n "$KEEPER" ] || fail "no keeper PID in: $(cat "$T/adopt.out")"
+	on_exit "kill -KILL $KEEPER 2>/dev/null"
+	push_wait "$DEV" 1
+}
+
+# adopt_halt TAG: a revoke kills the adopted sleep; the keeper exits.
+# Each round is bounded loosely and printed; the median is held below.
+adopt_halt() {
+	local out
+	out=$(PUSH_BOUND_MS=5000 push_halt "$1" 1 /api/v1/devices/revoke "$(body)" 2>&1) ||
+		fail "$1: $out"
+	echo "$out"
+	ADOPT_MS+=("$(echo "$out" | sed -n 's/.*halted \([0-9.]*\) ms after.*/\1/p')")
+	keeper_gone "$KEEPER"
+	assert_eq "" "$(tag_pids "$1")" "$1: the adopted sleep is gone"
+	grep -Eq "killed every process of the adopted tree .*code DEVICE_REVOKED, request_id $UUID_RE\): pushed" \
+		"$T/adopt/$KEEPER.log" || fail "$1: no keeper line: $(cat "$T/adopt/$KEEPER.log")"
+	api POST /api/v1/devices/unrevoke "$ADMIN_KEY" "$(body)" >/dev/null
+	push_wait "$DEV" 0
+}
+
+ADOPT_MS=()
+adopted akind.$$
+kinds=$(api GET "/api/v1/devices/list?deviceId=$DEV" "$ORG_KEY" | python3 -c '
+import json, sys
+_, _, body = sys.stdin.read().partition(" ")
+print(" ".join(p.get("channel", "?") for p in json.loads(body)["devices"][0]["processes"]))')
+assert_eq "adopt-tls" "$kinds" "adopt: channel kinds midd lists"
+MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key midctl_run status "$DEV"
+assert_eq 0 "$RC" "midctl status: $ERR"
+assert_contains "$OUT" "adopted     PIDs $APID, keeper $KEEPER, since " "midctl status shows the tree"
+assert_contains "$OUT" ", over TLS" "midctl status says the keeper's channel is TLS"
+sleep 0.5
+assert_eq "$APID " "$(tag_pids akind.$$)" "the adopted sleep lives on an idle TLS channel"
+adopt_halt akind.$$
+for i in 1 2; do
+	adopted around$i.$$
+	adopt_halt around$i.$$
+done
+median=$(printf '%s\n' "${ADOPT_MS[@]}" | sort -n | sed -n 2p)
+note "adopt over https, revoke -> halt (ms after midd's reply): ${ADOPT_MS[*]}; median $median (bound $PUSH_BOUND_MS)"
+awk -v m="$median" -v b="$PUSH_BOUND_MS" 'BEGIN { exit !(m <= b) }' ||
+	fail "adopt over https: median $median ms over the bound of $PUSH_BOUND_MS ms"
+
+# The terminator, then midd, restarted under an adopted tree.
+adopted arestart.$$
+tls_stop
+sleep 0.3
+assert_eq "$APID " "$(tag_pids arestart.$$)" "adopt: the sleep lives through the terminator's stop"
+kill -0 "$KEEPER" || fail "adopt: the keeper died with the terminator"
+tls_start good
+push_wait "$DEV" 1
+midd_kill9
+sleep 0.3
+assert_eq "$APID " "$(tag_pids arestart.$$)" "adopt: the sleep lives through midd's kill -9"
+midd_start
+push_wait "$DEV" 1
+assert_eq "$APID " "$(tag_pids arestart.$$)" "adopt: the sleep lives through the restarts"
+adopt_halt arestart.$$
+note "ok: adopt over https; terminator and midd restarts kill nothing, a revoke afterwards halts the tree"
+
+# A certificate --ca-file does not trust: nothing adopted, one line
+# with libcurl's reason, the process runs on unchanged.
+env -u LD_PRELOAD MIDTEST_TAG=auntrusted.$$ sleep 600 </dev/null >/dev/null 2>&1 &
+APID=$!
+on_exit "kill -KILL $APID 2>/dev/null"
+set +e
+env -u LD_PRELOAD "$MS" adopt --state-dir "$T/adopt" --url "$HTTPS" --ca-file "$T/other.pem" \
+	--device "$DEV" --org-key-file "$T/keys/org.key" "$APID" >"$T/out.auntrusted" 2>"$T/err.auntrusted"
+rc=$?
+set -e
+assert_eq 126 "$rc" "adopt untrusted: status"
+assert_eq 1 "$(wc -l <"$T/err.auntrusted")" "adopt untrusted: one line: $(cat "$T/err.auntrusted")"
+assert_file_contains "$T/err.auntrusted" "nothing adopted" "adopt untrusted: nothing adopted"
+assert_file_contains "$T/err.auntrusted" "certificate" "adopt untrusted: libcurl's reason"
+kill -0 "$APID" || fail "adopt untrusted: the process died"
+assert_eq "" "$(ls "$T/adopt"/*.state 2>/dev/null)" "adopt untrusted: no keeper state"
+note "adopt untrusted: $(cat "$T/err.auntrusted")"
+kill -KILL "$APID"
 
 # A terminator whose certificate is not the one --ca-file trusts: the
 # program is stopped at its start gate, its one line giving libcurl's
