@@ -82,15 +82,20 @@ halt() {
 	push_wait "$DEV" 0
 }
 
+# chan_kinds: the kinds of the device's channels, as midd lists them.
+chan_kinds() {
+	api GET "/api/v1/devices/list?deviceId=$DEV" "$ORG_KEY" | python3 -c '
+import json, sys
+_, _, body = sys.stdin.read().partition(" ")
+print(" ".join(p.get("channel", "?") for p in json.loads(body)["devices"][0]["processes"]))'
+}
+
 tls_start good
 
 # The channel is listed with its kind; a while on it (the server's
 # session tickets came and went) kills nothing.
 tree kind.$$
-kinds=$(api GET "/api/v1/devices/list?deviceId=$DEV" "$ORG_KEY" | python3 -c '
-import json, sys
-_, _, body = sys.stdin.read().partition(" ")
-print(" ".join(p.get("channel", "?") for p in json.loads(body)["devices"][0]["processes"]))')
+kinds=$(chan_kinds)
 assert_eq "launcher-tls" "$kinds" "channel kinds midd lists"
 MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key midctl_run status "$DEV"
 assert_eq 0 "$RC" "midctl status: $ERR"
@@ -161,10 +166,7 @@ adopt_halt() {
 
 ADOPT_MS=()
 adopted akind.$$
-kinds=$(api GET "/api/v1/devices/list?deviceId=$DEV" "$ORG_KEY" | python3 -c '
-import json, sys
-_, _, body = sys.stdin.read().partition(" ")
-print(" ".join(p.get("channel", "?") for p in json.loads(body)["devices"][0]["processes"]))')
+kinds=$(chan_kinds)
 assert_eq "adopt-tls" "$kinds" "adopt: channel kinds midd lists"
 MIDSHIM_ADMIN_KEY_FILE=$T/admin/admin.key midctl_run status "$DEV"
 assert_eq 0 "$RC" "midctl status: $ERR"
