@@ -61,15 +61,22 @@ serves() {
 	[ "$(wc -l <"$T/loop.$1")" -gt "$n" ] || fail "$2: the bash loop stopped writing"
 }
 
-audit_has() { # EVENT TEXT: a report row of EVENT whose peer column holds TEXT
+# audit_has EVENT TEXT: a report row of EVENT whose peer column holds
+# TEXT. midd queues audit rows and writes them about every 100 ms, so a
+# row may land a little after the report's 202: look for up to 2 s.
+audit_has() {
 	local rows
-	rows=$(api GET "/api/v1/audit?deviceId=$DEV&limit=100" "$ADMIN_KEY" | python3 -c '
+	for _ in $(seq 1 20); do
+		rows=$(api GET "/api/v1/audit?deviceId=$DEV&limit=100" "$ADMIN_KEY" | python3 -c '
 import json, sys
 body = sys.stdin.read().partition(" ")[2]
 for e in json.loads(body).get("entries", []):
     if e.get("route") == "report" and e.get("decision") == sys.argv[1]:
         print(json.dumps(e))' "$1" || true)
-	grep -qF "$2" <<<"$rows" || fail "audit: no $1 report row holding '$2' in: $rows"
+		grep -qF "$2" <<<"$rows" && return 0
+		sleep 0.1
+	done
+	fail "audit: no $1 report row holding '$2' in: $rows"
 }
 
 # ---- adopt, keep serving, revoke: ROUNDS rounds --------------------------
