@@ -98,19 +98,25 @@ __attribute__((format(printf, 4, 5))) static enum mid_rc fail(struct ctx *c, enu
 
 static const char *type_name(const cJSON *v)
 {
-	if(cJSON_IsString(v))
-		return "a string";
-	if(cJSON_IsNumber(v))
-		return "a number";
-	if(cJSON_IsBool(v))
-		return "a boolean";
-	if(cJSON_IsNull(v))
-		return "null";
-	if(cJSON_IsArray(v))
-		return "an array";
-	if(cJSON_IsObject(v))
-		return "an object";
+	static const struct {
+		cJSON_bool (*is)(const cJSON *);
+		const char *name;
+	} types[] = {
+		{ cJSON_IsString, "a string" }, { cJSON_IsNumber, "a number" },
+		{ cJSON_IsBool, "a boolean" },  { cJSON_IsNull, "null" },
+		{ cJSON_IsArray, "an array" },  { cJSON_IsObject, "an object" },
+	};
+
+	for(size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if(types[i].is(v))
+			return types[i].name;
 	return "not a JSON value";
+}
+
+/* "FIELD" must be EXPECT, not what 'v' is. */
+static enum mid_rc wrong_type(struct ctx *c, const cJSON *v, const char *field, const char *expect)
+{
+	return fail(c, MID_ERR_INVAL, v, "\"%s\" must be %s, not %s", field, expect, type_name(v));
 }
 
 /*
@@ -229,7 +235,6 @@ static enum mid_rc set_device(struct ctx *c, const cJSON *v, struct mid_policy_s
 			    "characters without spaces (it has %zu bytes%s)", MID_DEVICE_MAX, n,
 			    n >= 1 && n <= MID_DEVICE_MAX ? ", one of them not allowed" : "");
 	mid_strlcpy(s->device, v->valuestring, sizeof(s->device));
-	s->set |= MID_SET_DEVICE;
 	return MID_OK;
 }
 
@@ -252,7 +257,6 @@ static enum mid_rc set_url(struct ctx *c, const cJSON *v, struct mid_policy_sett
 	if(mid_url_parse_list(u, parsed, &count, why, sizeof(why)))
 		return fail(c, MID_ERR_INVAL, v, "\"url\" %s", why);
 	mid_strlcpy(s->url, u, sizeof(s->url));
-	s->set |= MID_SET_URL;
 	return MID_OK;
 }
 
@@ -266,7 +270,6 @@ static enum mid_rc set_on_deny(struct ctx *c, const cJSON *v, struct mid_policy_
 	if(mid_on_deny_parse(v->valuestring, &s->on_deny, &s->exit_code))
 		return fail(c, MID_ERR_INVAL, v, "\"on_deny\" must be one of %s, not \"" SHOW "\"",
 			    expect, v->valuestring);
-	s->set |= MID_SET_ON_DENY;
 	return MID_OK;
 }
 
@@ -274,42 +277,37 @@ static enum mid_rc settings(struct ctx *c, const cJSON **f, struct mid_policy_se
 {
 	static const char *const modes[] = {"enforce", "audit"};
 	static const char *const unfollow[] = {"warn", "deny"};
-	enum mid_rc rc = MID_OK;
-	unsigned i;
+	/* The 'set' bit of each setting the file names. */
+	static const struct {
+		unsigned char token, bit;
+	} named[] = {
+		{ T_DEVICE, MID_SET_DEVICE },	{ T_URL, MID_SET_URL },
+		{ T_TTL, MID_SET_TTL },		{ T_TIMEOUT, MID_SET_TIMEOUT },
+		{ T_ON_DENY, MID_SET_ON_DENY }, { T_MODE, MID_SET_MODE },
+		{ T_UNFOLLOWABLE, MID_SET_UNFOLLOWABLE },
+	};
+	unsigned mode = 0, unfollowable = 0;
+	enum mid_rc rc;
 
-	if(f[T_DEVICE] && (rc = set_device(c, f[T_DEVICE], s)))
+	/* The first setting that is wrong is the one the error names. */
+	if((f[T_DEVICE] && (rc = set_device(c, f[T_DEVICE], s))) ||
+	   (f[T_URL] && (rc = set_url(c, f[T_URL], s))) ||
+	   (f[T_TTL] && (rc = integer(c, f[T_TTL], "ttl_ms", 0, MID_TTL_MAX_MS, &s->ttl_ms))) ||
+	   (f[T_TIMEOUT] && (rc = integer(c, f[T_TIMEOUT], "timeout_ms", 1, MID_TIMEOUT_MAX_MS,
+					  &s->timeout_ms))) ||
+	   (f[T_ON_DENY] && (rc = set_on_deny(c, f[T_ON_DENY], s))) ||
+	   (f[T_MODE] && (rc = choice(c, f[T_MODE], "mode", modes, MID_ARRAY_LEN(modes), &mode))) ||
+	   (f[T_UNFOLLOWABLE] && (rc = choice(c, f[T_UNFOLLOWABLE], "unfollowable", unfollow,
+					      MID_ARRAY_LEN(unfollow), &unfollowable))))
 		return rc;
-	if(f[T_URL] && (rc = set_url(c, f[T_URL], s)))
-		return rc;
-	if(f[T_TTL]) {
-		rc = integer(c, f[T_TTL], "ttl_ms", 0, MID_TTL_MAX_MS, &s->ttl_ms);
-		if(rc)
-			return rc;
-		s->set |= MID_SET_TTL;
-	}
-	if(f[T_TIMEOUT]) {
-		rc = integer(c, f[T_TIMEOUT], "timeout_ms", 1, MID_TIMEOUT_MAX_MS, &s->timeout_ms);
-		if(rc)
-			return rc;
-		s->set |= MID_SET_TIMEOUT;
-	}
-	if(f[T_ON_DENY] && (rc = set_on_deny(c, f[T_ON_DENY], s)))
-		return rc;
-	if(f[T_MODE]) {
-		rc = choice(c, f[T_MODE], "mode", modes, MID_ARRAY_LEN(modes), &i);
-		if(rc)
-			return rc;
-		s->mode = i ? MID_MODE_AUDIT : MID_MODE_ENFORCE;
-		s->set |= MID_SET_MODE;
-	}
-	if(f[T_UNFOLLOWABLE]) {
-		rc = choice(c, f[T_UNFOLLOWABLE], "unfollowable", unfollow, MID_ARRAY_LEN(unfollow), &i);
-		if(rc)
-			return rc;
-		s->unfollowable = i ? MID_UNFOLLOW_DENY : MID_UNFOLLOW_WARN;
-		s->set |= MID_SET_UNFOLLOWABLE;
-	}
-	return rc;
+	if(f[T_MODE])
+		s->mode = mode ? MID_MODE_AUDIT : MID_MODE_ENFORCE;
+	if(f[T_UNFOLLOWABLE])
+		s->unfollowable = unfollowable ? MID_UNFOLLOW_DENY : MID_UNFOLLOW_WARN;
+	for(size_t i = 0; i < MID_ARRAY_LEN(named); i++)
+		if(f[named[i].token])
+			s->set |= named[i].bit;
+	return MID_OK;
 }
 
 static enum mid_rc parse_default(struct ctx *c, const cJSON *v, struct mid_policy *pol)
@@ -407,8 +405,7 @@ static enum mid_rc glob(struct ctx *c, const cJSON *v, const char *field, const 
 	size_t i;
 
 	if(!cJSON_IsString(v))
-		return fail(c, MID_ERR_INVAL, v, "\"%s\" must be %s, not %s", field, expect,
-			    type_name(v));
+		return wrong_type(c, v, field, expect);
 	rc = mid_glob_check(v->valuestring, why, sizeof(why));
 	if(rc)
 		return fail(c, rc, v, "%s \"" SHOW "\" %s", field, v->valuestring, why);
@@ -456,8 +453,7 @@ static enum mid_rc one_addr(struct ctx *c, const cJSON *v, struct mid_rule *r, s
 	char why[160];
 
 	if(!cJSON_IsString(v))
-		return fail(c, MID_ERR_INVAL, v, "\"addr\" must be %s, not %s", expect_addr,
-			    type_name(v));
+		return wrong_type(c, v, "addr", expect_addr);
 	if(mid_cidr_parse(v->valuestring, &r->addr[i], why, sizeof(why)))
 		return fail(c, MID_ERR_INVAL, v, "addr " SHOW " %s", v->valuestring, why);
 	return MID_OK;
@@ -479,8 +475,7 @@ static enum mid_rc one_port(struct ctx *c, const cJSON *v, struct mid_rule *r, s
 		return rc;
 	}
 	if(!cJSON_IsString(v))
-		return fail(c, MID_ERR_INVAL, v, "\"port\" must be %s, not %s", expect_port,
-			    type_name(v));
+		return wrong_type(c, v, "port", expect_port);
 	if(mid_portrange_parse(v->valuestring, &r->port[i], why, sizeof(why)))
 		return fail(c, MID_ERR_INVAL, v, "port \"" SHOW "\" %s", v->valuestring, why);
 	return MID_OK;
@@ -523,8 +518,7 @@ static enum mid_rc one_named(struct ctx *c, const cJSON *v, const struct named *
 	unsigned k, i;
 
 	if(!cJSON_IsString(v))
-		return fail(c, MID_ERR_INVAL, v, "\"%s\" must be %s, not %s", t->field, t->expect,
-			    type_name(v));
+		return wrong_type(c, v, t->field, t->expect);
 	if(!mid_name_lookup(t->names, t->n, t->first, v->valuestring, &i)) {
 		*bits |= BIT(i);
 		return MID_OK;

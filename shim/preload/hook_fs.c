@@ -47,25 +47,46 @@ static int check(struct mid_event *ev, int e)
 }
 
 /*
- * Gate 'op' on 'path' seen from 'dirfd'. A path the shim cannot place
- * (a bad dirfd, longer than PATH_MAX with the working directory) fails
- * the call with the reason: gating it as written would let a relative
- * path slip past a rule on an absolute one.
+ * The fs event 'op' on 'path', taken as it is, and on 'path2' seen from
+ * 'dirfd2' when there is one (the new name of a rename or link). 'e' is
+ * the caller's errno.
  */
-static int gate_path(enum mid_fsop op, int dirfd, const char *path)
+static int gate_names(enum mid_fsop op, const char *path, int dirfd2, const char *path2, int e)
+{
+	char abs2[PATH_MAX];
+	struct mid_event ev;
+
+	if(path2 && mid_path_abs(dirfd2, path2, abs2, sizeof(abs2)))
+		return -1;
+	memset(&ev, 0, sizeof(ev));
+	ev.op = op;
+	ev.path = path;
+	ev.path2 = path2 ? abs2 : NULL;
+	return check(&ev, e);
+}
+
+/*
+ * Gate 'op' on 'path' seen from 'dirfd' and, for a rename or link, on
+ * 'path2' seen from 'dirfd2' (NULL otherwise). A path the shim cannot
+ * place (a bad dirfd, longer than PATH_MAX with the working directory)
+ * fails the call with the reason: gating it as written would let a
+ * relative path slip past a rule on an absolute one.
+ */
+static int gate_pair(enum mid_fsop op, int dirfd, const char *path, int dirfd2, const char *path2)
 {
 	char abs[PATH_MAX];
-	struct mid_event ev;
 	int e = errno;
 
 	if(mid_in_shim || !READY())
 		return 0;
 	if(mid_path_abs(dirfd, path, abs, sizeof(abs)))
 		return -1;
-	memset(&ev, 0, sizeof(ev));
-	ev.op = op;
-	ev.path = abs;
-	return check(&ev, e);
+	return gate_names(op, abs, dirfd2, path2, e);
+}
+
+static int gate_path(enum mid_fsop op, int dirfd, const char *path)
+{
+	return gate_pair(op, dirfd, path, AT_FDCWD, NULL);
 }
 
 int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path)
@@ -73,42 +94,15 @@ int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path)
 	return gate_path(op, dirfd, path);
 }
 
-/* A rename or link: 'path' is the existing name, 'path2' the new one. */
-static int gate_pair(enum mid_fsop op, int dirfd, const char *path, int dirfd2, const char *path2)
-{
-	char abs[PATH_MAX], abs2[PATH_MAX];
-	struct mid_event ev;
-	int e = errno;
-
-	if(mid_in_shim || !READY())
-		return 0;
-	if(mid_path_abs(dirfd, path, abs, sizeof(abs)) ||
-	   mid_path_abs(dirfd2, path2, abs2, sizeof(abs2)))
-		return -1;
-	memset(&ev, 0, sizeof(ev));
-	ev.op = op;
-	ev.path = abs;
-	ev.path2 = abs2;
-	return check(&ev, e);
-}
-
 /* A symlink's target is text the kernel stores, not a path it resolves
- * now: it goes into the event as written; 'path2' is the new link. */
+ * now: it goes into the event as written; the new link is 'path2'. */
 static int gate_symlink(const char *target, int dirfd, const char *linkpath)
 {
-	char abs2[PATH_MAX];
-	struct mid_event ev;
 	int e = errno;
 
 	if(mid_in_shim || !READY())
 		return 0;
-	if(mid_path_abs(dirfd, linkpath, abs2, sizeof(abs2)))
-		return -1;
-	memset(&ev, 0, sizeof(ev));
-	ev.op = MID_FS_LINK;
-	ev.path = target;
-	ev.path2 = abs2;
-	return check(&ev, e);
+	return gate_names(MID_FS_LINK, target, dirfd, linkpath, e);
 }
 
 /* 'op' on the file open as 'fd' (ftruncate, fchmod, fdopen...). */
