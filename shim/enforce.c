@@ -24,8 +24,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* The configuration the gate was set up with. */
-MID_HOT static const struct mid_config *enforce_cfg;
 const char *(*mid_enforce_subject_name)(pid_t pid);
 /* Sends a report to midd (hook_init.c, or the launcher's supervisor in
  * midshim_sup.c); NULL in tests. */
@@ -43,11 +41,6 @@ static const char *(*origin)(void);
 MID_STARTUP void mid_enforce_origin(const char *(*fn)(void))
 {
 	origin = fn;
-}
-
-MID_STARTUP void mid_enforce_setup(const struct mid_config *cfg)
-{
-	enforce_cfg = cfg;
 }
 
 /* Copy 's' into 'out' for a log line: control characters, quotes and
@@ -245,11 +238,12 @@ static void report(const struct mid_config *cfg, const char *kind, const char *t
 	mid_shim_leave(&mask);
 }
 
-/* 'returns': the denied call fails or goes on, so it may come again. */
-static void log_denial(const struct mid_event *ev, const char *code, const char *request_id,
-		       int rule, const char *action, const char *verb, bool returns)
+/* 'soft': audit mode lets the call go on. 'returns': the denied call
+ * fails or goes on, so it may come again. */
+static void log_denial(const struct mid_config *cfg, const struct mid_event *ev, const char *code,
+		       const char *request_id, int rule, const char *action, bool soft,
+		       bool returns)
 {
-	const struct mid_config *cfg = enforce_cfg;
 	char kind[32], target[1100], c[MID_CODE_MAX], r[MID_REQUEST_ID_MAX];
 	char ruletxt[32] = "", say[1400 + MID_URL_MAX], from[MID_URL_MAX + 8] = "";
 	const char *o = origin ? origin() : NULL;
@@ -262,36 +256,24 @@ static void log_denial(const struct mid_event *ev, const char *code, const char 
 	clean(r, sizeof(r), request_id ? request_id : "-");
 	if(rule >= 0)
 		snprintf(ruletxt, sizeof(ruletxt), ", rule %d", rule + 1);
-	snprintf(say, sizeof(say), "%s %s %.700s (device %s, code %s, request_id %s%s%s): %s", verb,
-		 kind, target, cfg ? cfg->device : "?", c, r, ruletxt, from, action);
-	if(!cfg) {
-		mid_shim_say("%s", say);
-		return;
-	}
+	snprintf(say, sizeof(say), "%s %s %.700s (device %s, code %s, request_id %s%s%s): %s",
+		 soft ? "would deny" : "denied", kind, target, cfg->device, c, r, ruletxt, from,
+		 action);
 	d = (struct mid_record_denial){
 		.ev = ev, .kind = kind, .target = target, .code = c, .request_id = r,
 		.action = action, .say = say, .rule = rule,
-		.decision = !strcmp(verb, "would deny") ? "would_deny" :
-			    !strcmp(verb, "denied") ? "deny" : "warning",
+		.decision = soft ? "would_deny" : "deny",
 		/* --quiet silences what audit mode lets through; a denial
 		 * keeps its one line. */
-		.quiet = cfg->quiet && !strcmp(verb, "would deny"),
+		.quiet = cfg->quiet && soft,
 	};
 	mid_record_denial(cfg, &d, returns);
-	if(strcmp(verb, "warning:"))
-		report(cfg, kind, target, c, rule >= 0 ? rule + 1 : 0,
-		       cfg->mode == MID_MODE_AUDIT && !mid_enforce_hard(c));
+	report(cfg, kind, target, c, rule >= 0 ? rule + 1 : 0, soft);
 }
 
-void mid_enforce_log(const struct mid_event *ev, const char *code, const char *request_id,
-		     const char *action)
+int mid_enforce(const struct mid_config *cfg, const struct mid_event *ev, const char *code,
+		const char *request_id, int rule)
 {
-	log_denial(ev, code, request_id, -1, action, "warning:", true);
-}
-
-int mid_enforce(const struct mid_event *ev, const char *code, const char *request_id, int rule)
-{
-	const struct mid_config *cfg = enforce_cfg;
 	struct sigaction dfl;
 	char buf[32];
 	int e = errno;
@@ -305,8 +287,7 @@ int mid_enforce(const struct mid_event *ev, const char *code, const char *reques
 		_exit(126);
 	}
 	soft = cfg->mode == MID_MODE_AUDIT && !mid_enforce_hard(code);
-	log_denial(ev, code, request_id, rule, action_text(cfg, soft, buf, sizeof(buf)),
-		   soft ? "would deny" : "denied",
+	log_denial(cfg, ev, code, request_id, rule, action_text(cfg, soft, buf, sizeof(buf)), soft,
 		   soft || cfg->on_deny == MID_DENY_ERRNO || cfg->deny_returns);
 	if(soft) {
 		errno = e;

@@ -17,19 +17,19 @@
  * no peer to decide it on. */
 #define MID_CODE_BAD_ADDRESS "UNREADABLE_ADDRESS"
 
-/* Give the logger the configuration (the gate does this too). */
-void mid_enforce_setup(const struct mid_config *cfg);
 /* With several control planes, 'fn' names the one that decided, for the
  * denial line; NULL (or 'fn' returning NULL) names none. */
 void mid_enforce_origin(const char *(*fn)(void));
 
-/* Log one denial (stderr + audit log) and carry out the configured action.
- * 'code' and 'request_id' may be NULL. Returns like mid_gate_check. */
-int mid_enforce(const struct mid_event *ev, const char *code,
+/* Log one denial (stderr + audit log) and carry out the action 'cfg' (the
+ * gate's configuration; NULL kills the process) sets. 'code' and
+ * 'request_id' may be NULL. Returns like mid_gate_check. */
+int mid_enforce(const struct mid_config *cfg, const struct mid_event *ev, const char *code,
 		const char *request_id, int rule);
 
-/* The program of the process a denial is about (mid_record_subject), (argv[0]) for a report to midd, when set: the supervisor
- * reads it only when a denial is reported. */
+/* When set, names the program of the process a denial is about, for the
+ * report to midd (the supervisor's subject; the preload reports its own
+ * argv[0]). Read only when a denial is reported. */
 extern const char *(*mid_enforce_subject_name)(pid_t pid);
 /* Send the JSON report 'body' ('len' bytes) of a denial to midd without
  * waiting; called with the re-entrancy guard up. */
@@ -40,9 +40,5 @@ typedef void (*mid_report_fn)(const char *body, size_t len);
  * UNFOLLOWABLE, UNREADABLE_ADDRESS, and their would-deny in audit mode)
  * through 'fn' after its log lines and before it acts. */
 void mid_enforce_set_report(mid_report_fn fn);
-
-/* Log a would-be denial in audit mode, or a warning, without acting. */
-void mid_enforce_log(const struct mid_event *ev, const char *code,
-		     const char *request_id, const char *action);
 
 #endif

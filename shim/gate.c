@@ -66,7 +66,6 @@ MID_STARTUP void mid_gate_setup(const struct mid_config *c, mid_validate_fn fn, 
 	cfg = c;
 	validate_fn = fn;
 	validate_ctx = ctx;
-	mid_enforce_setup(c);
 	for(int k = 0; k < MID_EV_KIND_COUNT; k++)
 		need_target[k] = mid_policy_needs_target(c->policy, (enum mid_kind)k);
 	for(int s = 0; s < 2; s++) {
@@ -160,7 +159,7 @@ static int deny(const struct mid_event *ev, int fd, const char *code, const char
 		mid_fd_event(fd, ev->fdkind, &full, buf, sizeof(buf), true);
 		ev = &full;
 	}
-	return mid_enforce(ev, code, rid, rule);
+	return mid_enforce(cfg, ev, code, rid, rule);
 }
 
 /*
