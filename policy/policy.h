@@ -119,13 +119,13 @@ struct mid_event {
 
 /* Settings a policy file may carry; 'set' bits say which it named. */
 enum {
-	MID_SET_DEVICE = 1 << 0,
-	MID_SET_TTL = 1 << 1,
-	MID_SET_ON_DENY = 1 << 2,
-	MID_SET_MODE = 1 << 3,
-	MID_SET_UNFOLLOWABLE = 1 << 4,
-	MID_SET_URL = 1 << 5,
-	MID_SET_TIMEOUT = 1 << 6
+	MID_SET_DEVICE = 1 << 0,       /* "device" */
+	MID_SET_TTL = 1 << 1,          /* "ttl_ms" */
+	MID_SET_ON_DENY = 1 << 2,      /* "on_deny" */
+	MID_SET_MODE = 1 << 3,         /* "mode" */
+	MID_SET_UNFOLLOWABLE = 1 << 4, /* "unfollowable" */
+	MID_SET_URL = 1 << 5,          /* "url" */
+	MID_SET_TIMEOUT = 1 << 6       /* "timeout_ms" */
 };
 
 
