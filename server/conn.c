@@ -164,6 +164,24 @@ static void enter(struct mid_conns *t, struct conn *c, enum phase ph)
 		list_push(&c->peer->evictable_head, &c->peer->evictable_tail, &c->p);
 }
 
+/*
+ * Shut 'fd' down for good: libmicrohttpd's close then resets it instead
+ * of leaving it in TIME_WAIT. A connection midd closes first would
+ * otherwise wait out TIME_WAIT on midd's side, and under churn (every
+ * kept-alive connection of a peer past its share is closed in turn)
+ * a client's next connection from the same port meets that socket, its
+ * SYN is answered with an ACK and it tries again a second later: past
+ * a 2 s deadline, a kill. What comes here is a connection with no
+ * request in it, or one past its deadline: no answer is cut short.
+ */
+static void shut(int fd)
+{
+	static const struct linger now = {.l_onoff = 1, .l_linger = 0};
+
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &now, sizeof(now));
+	shutdown(fd, SHUT_RDWR);
+}
+
 /* Shut 'c' down; libmicrohttpd closes it and tells us. */
 static void doom(struct mid_conns *t, struct conn *c)
 {
@@ -171,7 +189,7 @@ static void doom(struct mid_conns *t, struct conn *c)
 	c->phase = PH_DOOMED;
 	t->live--;
 	c->peer->live--;
-	shutdown(c->fd, SHUT_RDWR);
+	shut(c->fd);
 }
 
 /* ---- peers ----------------------------------------------------------- */
@@ -366,7 +384,7 @@ static void opened(struct mid_conns *t, struct MHD_Connection *mc, void **ctx)
 		c->peer = peer_get(t, &k);
 	if(!c || !c->peer) {
 		free(c);
-		shutdown(fd, SHUT_RDWR);
+		shut(fd);
 		t->refused++;
 		goto out;
 	}

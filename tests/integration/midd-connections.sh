@@ -74,13 +74,19 @@ done
 hold 100 2
 fresh_validate "at the limit"
 # The gated process's kept-alive connection was the oldest idle one:
-# midd closed it (it now waits in CLOSE-WAIT at the process's end).
-ss -tnpH state close-wait "( dport = :$MIDD_PORT )" >"$T/ss" 2>&1 || true
-grep -q "pid=$GATED," "$T/ss" ||
+# midd closed it, so the process holds no established connection to it.
+ss -tnpH state established "( dport = :$MIDD_PORT )" >"$T/ss" 2>&1
+! grep -q "pid=$GATED," "$T/ss" ||
 	fail "the gated process's idle connection was not the one closed: $(cat "$T/ss")"
 held 100
 [ "$HELD" -le 64 ] || fail "midd kept $HELD connections open over --max-connections 64"
 [ "$CLOSED" -ge 36 ] || fail "midd closed only $CLOSED of 100 idle connections at a limit of 64"
+# Closed by a reset, not left in TIME-WAIT on midd's side: there, a
+# client's next connection from the same port would be answered with an
+# ACK and would have to try again a second later (under churn, past the
+# shim's deadline).
+tw=$(ss -tnH state time-wait "( sport = :$MIDD_PORT )" | wc -l)
+assert_eq 0 "$tw" "connections midd closed left in TIME-WAIT at its end"
 echo go >"$GO"
 set +e
 wait "$GATED"
