@@ -12,8 +12,8 @@
  * Waiting connections sit on two lists in the order they began to wait,
  * so the deadlines are checked at the lists' heads only: 'fresh' (never
  * sent a whole head; deadline head_ms) and 'wait' (kept alive after an
- * answer, or in a request; deadline idle_ms). Each peer keeps its own
- * list of evictable connections, oldest first.
+ * answer, or in a request; deadline idle_ms). Each peer keeps its fresh
+ * and its idle connections on lists of its own, for eviction.
  */
 #define _GNU_SOURCE
 #include "conn.h"
@@ -54,33 +54,33 @@ struct peer_key {
 	uint32_t uid;
 };
 
+/* A doubly linked list membership, and a list. */
+struct link {
+	struct link *prev, *next;
+	struct conn *c;
+};
+
+struct list {
+	struct link *head, *tail;
+};
+
 struct peer {
 	struct peer *next; /* hash chain */
 	struct peer *prev_all, *next_all; /* every peer, for eviction */
 	struct peer_key key;
 	unsigned n;        /* connections, doomed ones included */
 	unsigned live;     /* not doomed: what its share counts */
-	struct link *evictable_head, *evictable_tail;
-};
-
-/* A doubly linked list membership. */
-struct link {
-	struct link *prev, *next;
-	struct conn *c;
+	struct list fresh, idle; /* its FRESH and IDLE connections, oldest first */
 };
 
 struct conn {
 	struct mid_conns *t;
 	struct link g;     /* on t->fresh or t->wait by phase */
-	struct link p;     /* on its peer's evictable list when FRESH or IDLE */
+	struct link p;     /* on its peer's fresh or idle list by phase */
 	struct peer *peer;
 	int fd;
 	enum phase phase;
 	uint64_t since;    /* ms, monotonic: when the phase began */
-};
-
-struct list {
-	struct link *head, *tail;
 };
 
 struct mid_conns {
@@ -140,6 +140,11 @@ static struct list *phase_list(struct mid_conns *t, enum phase ph)
 	return ph == PH_FRESH ? &t->fresh : ph == PH_IDLE || ph == PH_BUSY ? &t->wait : NULL;
 }
 
+static struct list *peer_list(struct peer *p, enum phase ph)
+{
+	return ph == PH_FRESH ? &p->fresh : ph == PH_IDLE ? &p->idle : NULL;
+}
+
 /* Take 'c' off the lists of its phase. */
 static void leave(struct mid_conns *t, struct conn *c)
 {
@@ -147,8 +152,9 @@ static void leave(struct mid_conns *t, struct conn *c)
 
 	if(l)
 		list_drop(&l->head, &l->tail, &c->g);
-	if(c->phase == PH_FRESH || c->phase == PH_IDLE)
-		list_drop(&c->peer->evictable_head, &c->peer->evictable_tail, &c->p);
+	l = peer_list(c->peer, c->phase);
+	if(l)
+		list_drop(&l->head, &l->tail, &c->p);
 }
 
 /* Put 'c' in phase 'ph', starting now. */
@@ -160,8 +166,9 @@ static void enter(struct mid_conns *t, struct conn *c, enum phase ph)
 	c->since = now_ms();
 	if(l)
 		list_push(&l->head, &l->tail, &c->g);
-	if(ph == PH_FRESH || ph == PH_IDLE)
-		list_push(&c->peer->evictable_head, &c->peer->evictable_tail, &c->p);
+	l = peer_list(c->peer, ph);
+	if(l)
+		list_push(&l->head, &l->tail, &c->p);
 }
 
 /*
@@ -348,20 +355,36 @@ static void peer_of(int fd, struct peer_key *k)
 
 /* ---- eviction -------------------------------------------------------- */
 
-/* Close the longest-waiting evictable connection of the peer that holds
- * the most; 0 when no connection may be closed. */
+/*
+ * The connection of 'p' to close to make room: the idle one answered
+ * last. Programs that ask again every few seconds (a fleet of cron jobs,
+ * loops under a TTL) come back in the order they were answered, so the
+ * one idle longest is the one due next: closing it made every call of
+ * such a round connect anew, and each new connection closed the next one
+ * due. The one just answered is due last. A fresh connection (no whole
+ * head yet, maybe a request on its way) goes only when no idle one is
+ * left, the oldest first. Idle connections nobody uses again end at the
+ * idle deadline. NULL when 'p' has nothing to close.
+ */
+static struct conn *victim(const struct peer *p)
+{
+	if(p->idle.tail)
+		return p->idle.tail->c;
+	return p->fresh.head ? p->fresh.head->c : NULL;
+}
+
+/* Close a connection of the peer that holds the most; 0 when no
+ * connection may be closed. */
 static int evict_one(struct mid_conns *t)
 {
 	struct peer *p, *best = NULL;
 
 	for(p = t->all; p; p = p->next_all)
-		if(p->evictable_head && (!best || p->live > best->live ||
-		   (p->live == best->live && p->evictable_head->c->since <
-		    best->evictable_head->c->since)))
+		if(victim(p) && (!best || p->live > best->live))
 			best = p;
 	if(!best)
 		return 0;
-	doom(t, best->evictable_head->c);
+	doom(t, victim(best));
 	t->evicted++;
 	return 1;
 }
@@ -400,12 +423,14 @@ static void opened(struct mid_conns *t, struct MHD_Connection *mc, void **ctx)
 	/* A peer at its share makes room among its own waiting connections
 	 * or is refused; near the limit the largest peer makes room. */
 	if(c->peer->live > t->o.per_peer) {
-		if(!c->peer->evictable_head) {
+		struct conn *v = victim(c->peer);
+
+		if(!v) {
 			doom(t, c);
 			t->refused++;
 			goto out;
 		}
-		doom(t, c->peer->evictable_head->c);
+		doom(t, v);
 		t->evicted++;
 	}
 	while(t->live > t->high && evict_one(t))

@@ -6,7 +6,9 @@
  *   connload idle HOST:PORT KEYFILE DEVICE N SECONDS
  *     N connections, each makes one validate and is kept alive, idle;
  *     prints "ready N" once all answered, then after SECONDS
- *     "idle held H closed C" (C: closed by midd meanwhile).
+ *     "idle held H closed C first F" (C: closed by midd meanwhile; F: the
+ *     number, from 1 in the order they opened, of the first one closed, 0
+ *     for none).
  *   connload trickle HOST:PORT N SECONDS INTERVAL_MS
  *     N connections that send a request head one byte at a time, each
  *     one byte every INTERVAL_MS, never finishing it; one closed by midd
@@ -166,7 +168,7 @@ static int gone(int fd)
 
 static int cmd_idle(char **argv)
 {
-	long n, secs, i, closed = 0;
+	long n, secs, i, closed = 0, first = 0;
 	int *fds;
 
 	parse_addr(argv[0]);
@@ -189,9 +191,14 @@ static int cmd_idle(char **argv)
 	printf("ready %ld\n", n);
 	fflush(stdout);
 	sleep((unsigned)secs);
-	for(i = 0; i < n; i++)
-		closed += gone(fds[i]);
-	printf("idle held %ld closed %ld\n", n - closed, closed);
+	for(i = 0; i < n; i++) {
+		if(gone(fds[i])) {
+			closed++;
+			if(!first)
+				first = i + 1;
+		}
+	}
+	printf("idle held %ld closed %ld first %ld\n", n - closed, closed, first);
 	return 0;
 }
 

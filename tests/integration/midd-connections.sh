@@ -3,9 +3,10 @@
 # midd under many connections. With a soft RLIMIT_NOFILE of 1024, midd
 # raises its own limit and holds 1,100 idle kept-alive connections while a
 # fresh client still validates. With a small --max-connections it closes
-# the longest-idle connection of the largest peer instead of refusing new
-# ones, and a gated process whose connection was closed re-opens it by
-# itself. One peer never holds more than --peer-connections, and a peer
+# the idle connection of the largest peer that was answered last (the one
+# due last, for programs that ask every few seconds) instead of refusing
+# new ones, and a gated process whose connection was closed re-opens it
+# by itself. One peer never holds more than --peer-connections, and a peer
 # (a uid, on loopback) over its share never costs another uid its
 # connections. A connection that trickles a request head is closed at
 # --head-timeout-ms however often a byte arrives.
@@ -32,11 +33,13 @@ hold() {
 	fail "connload idle $n never got all its answers: $(cat "$T/hold.$n.out")"
 }
 
-# held N: wait for the hold of N to end; sets HELD and CLOSED.
+# held N: wait for the hold of N to end; sets HELD, CLOSED and FIRST (the
+# number, from 1 in the order they opened, of the first connection midd
+# closed; 0 for none).
 held() {
 	wait "$HOLD_PID" || fail "connload idle $1 failed: $(cat "$T/hold.$1.out")"
-	read -r _ _ HELD _ CLOSED < <(grep '^idle held' "$T/hold.$1.out")
-	note "idle $1: held $HELD, closed by midd $CLOSED"
+	read -r _ _ HELD _ CLOSED _ FIRST < <(grep '^idle held' "$T/hold.$1.out")
+	note "idle $1: held $HELD, closed by midd $CLOSED, the first closed $FIRST"
 }
 
 fresh_validate() { # what
@@ -58,9 +61,13 @@ held 1100
 assert_eq 0 "$CLOSED" "none of the 1,100 idle connections was closed"
 midd_stop
 
-note "at --max-connections 64: the longest-idle connection makes room"
+note "at --max-connections 64: the connection answered last makes room"
 midd_start --max-connections 64
 shim_env "$DEV"
+# 100 connections of one peer, each answered before the next opens: past
+# the share (56) each new one closes the one answered just before it, so
+# the first 55 stay.
+hold 100 3
 GO=$T/go
 mkfifo "$GO"
 MIDSHIM_TTL_MS=0 LD_PRELOAD=$PRELOAD bash -c 'echo a >"$1/a"; read -r x <"$2"; echo b >"$1/b"' \
@@ -71,16 +78,19 @@ for _ in $(seq 1 200); do
 	sleep 0.05
 done
 [ -s "$T/a" ] || fail "gated program did not write its first file: $(cat "$T/err")"
-hold 100 2
+# The gated process was answered last; the fresh client's connection
+# closes its kept-alive one, so the process holds no established
+# connection to midd.
 fresh_validate "at the limit"
-# The gated process's kept-alive connection was the oldest idle one:
-# midd closed it, so the process holds no established connection to it.
 ss -tnpH state established "( dport = :$MIDD_PORT )" >"$T/ss" 2>&1
 ! grep -q "pid=$GATED," "$T/ss" ||
-	fail "the gated process's idle connection was not the one closed: $(cat "$T/ss")"
+	fail "the gated process's connection, answered last, was not the one closed: $(cat "$T/ss")"
 held 100
 [ "$HELD" -le 64 ] || fail "midd kept $HELD connections open over --max-connections 64"
 [ "$CLOSED" -ge 36 ] || fail "midd closed only $CLOSED of 100 idle connections at a limit of 64"
+# The first ones, idle longest, were kept.
+[ "$FIRST" -ge 50 ] ||
+	fail "midd closed connection $FIRST of 100 first; those answered last should go"
 # Closed by a reset, not left in TIME-WAIT on midd's side: there, a
 # client's next connection from the same port would be answered with an
 # ACK and would have to try again a second later (under churn, past the
