@@ -129,9 +129,9 @@ refused() { # WHAT PID NEEDLE
 S=$!
 on_exit "kill -KILL $S 2>/dev/null"
 # Asleep, past its start-up (which still maps its heap and protects its
-# RELRO): nanosleep or clock_nanosleep.
+# RELRO): in pause, nanosleep or clock_nanosleep.
 for _ in $(seq 1 100); do
-	case $(cut -d' ' -f1 "/proc/$S/syscall" 2>/dev/null) in 35 | 230) break ;; esac
+	case $(cut -d' ' -f1 "/proc/$S/syscall" 2>/dev/null) in 34 | 35 | 230) break ;; esac
 	sleep 0.05
 done
 refused "static" "$S" "statically linked"
