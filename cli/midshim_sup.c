@@ -14,7 +14,9 @@
  * with SEND); a connect is made here, on the target's own socket
  * (pidfd_getfd), to the address that was checked. Other calls are
  * checked, then continued (README, "Supervise mode", says what that
- * leaves open). Every read of the target's memory is followed by
+ * leaves open). An allow that cannot matter is continued unread: a
+ * file-system call when no policy rule names that kind and the cached
+ * allow is fresh (any path would get the same answer). Every read of the target's memory is followed by
  * SECCOMP_IOCTL_NOTIF_ID_VALID: the target may have died and its PID be
  * reused.
  */
@@ -36,10 +38,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/un.h>
@@ -102,6 +107,10 @@ struct mid_sup {
 	 * after the first. Until then an open is made for the target
 	 * without reading its /proc/PID/status. Never cleared. */
 	int creds_moved, umask_moved;
+	/* No policy rule names file-system events: every one gets the same
+	 * answer, whatever it names, so an allowed one is made by the kernel
+	 * as the target asked (nothing to race), never here. */
+	int fs_uniform;
 };
 
 static _Atomic int connectors;
@@ -271,6 +280,7 @@ int mid_sup_new(struct mid_sup **out, struct mid_config *cfg, int both, char *er
 	s->umask = umask(022);
 	umask(s->umask);
 	s->nnp = !has_cap(CAP_SYS_ADMIN);
+	s->fs_uniform = mid_policy_uniform(cfg->policy, MID_EV_FS, &(enum mid_action){0});
 	if(syscall(__NR_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes)) {
 		snprintf(err, errlen, "this kernel has no seccomp user notification (%s); supervise "
 			 "mode needs Linux 5.9 or later with seccomp", strerror(errno));
@@ -645,9 +655,166 @@ static int open_as_target(struct mid_sup *s, int creating, mode_t *tmask)
 	return same_creds(s, (pid_t)s->req->pid, tmask) && still_valid(s);
 }
 
+static int take_fd(pid_t pid, int fd);
+
+/* The flags openat2 accepts (it refuses others where openat ignores
+ * them). O_LARGEFILE is the kernel's 0100000 (glibc's is 0 here). */
+#define OPEN_FLAGS                                                                              \
+	(O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND | O_NONBLOCK | O_SYNC |   \
+	 O_DSYNC | O_ASYNC | O_DIRECT | 0100000 | O_DIRECTORY | O_NOFOLLOW | O_NOATIME |       \
+	 O_CLOEXEC | O_PATH | O_TMPFILE)
+
+static int open_here(int dfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof(how));
+	how.flags = (uint64_t)(unsigned)(flags & OPEN_FLAGS);
+	if((flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE)
+		how.mode = mode & 07777;
+	/* A descriptor link would be this process's, not the target's. */
+	how.resolve = RESOLVE_NO_MAGICLINKS;
+	return (int)syscall(SYS_openat2, dfd, path, &how, sizeof(how));
+}
+
+/* If 'path' lies in the /proc directory of a thread of this process,
+ * the PID it names there; else 0. */
+static pid_t launcher_proc(const char *path)
+{
+	char task[64];
+	long n;
+	int off = 0;
+
+	if(sscanf(path, "/proc/%ld%n", &n, &off) != 1 || n <= 0 || (path[off] && path[off] != '/'))
+		return 0;
+	snprintf(task, sizeof(task), "/proc/self/task/%ld", n);
+	return access(task, F_OK) == 0 ? (pid_t)n : 0;
+}
+
+/* 'abs' with the names that mean "the process that opens" made the
+ * target's: /dev/stdin, /dev/stdout, /dev/stderr and /dev/fd (when they
+ * are the usual links into /proc/self), /proc/self, /proc/thread-self.
+ * 0 and the target's form in 'out'; 1 when 'abs' has none of them. */
+static int target_alias(pid_t pid, const char *abs, char *out, size_t n)
+{
+	static const char *const std[] = {"/dev/stdin", "/dev/stdout", "/dev/stderr"};
+	char link[64], via[PATH_MAX];
+	const char *rest = NULL;
+	int thread = 0;
+	ssize_t r;
+
+	via[0] = '\0';
+	for(size_t i = 0; i < MID_ARRAY_LEN(std); i++)
+		if(!strcmp(abs, std[i])) {
+			snprintf(link, sizeof(link), "/proc/self/fd/%zu", i);
+			r = readlink(abs, via, sizeof(via) - 1);
+			if(r <= 0 || (size_t)r != strlen(link) || memcmp(via, link, (size_t)r))
+				return 1;
+			via[r] = '\0';
+		}
+	if(!strncmp(abs, "/dev/fd", 7) && (!abs[7] || abs[7] == '/')) {
+		r = readlink("/dev/fd", link, sizeof(link) - 1);
+		if(r != 13 || memcmp(link, "/proc/self/fd", 13))
+			return 1;
+		snprintf(via, sizeof(via), "/proc/self/fd%s", abs + 7);
+	}
+	if(!via[0])
+		snprintf(via, sizeof(via), "%s", abs);
+	if(!strncmp(via, "/proc/self", 10) && (!via[10] || via[10] == '/'))
+		rest = via + 10;
+	else if(!strncmp(via, "/proc/thread-self", 17) && (!via[17] || via[17] == '/'))
+		rest = via + 17, thread = 1;
+	if(!rest)
+		return strcmp(via, abs) ? (snprintf(out, n, "%s", via) >= (int)n ? -1 : 0) : 1;
+	/* The calling thread's own directory: its descriptors, working
+	 * directory and memory, as /proc/self shows them to it. */
+	if(thread)
+		return snprintf(out, n, "/proc/%d/task/%d%s", (int)pid, (int)pid, rest) >= (int)n ? -1 : 0;
+	return snprintf(out, n, "/proc/%d%s", (int)pid, rest) >= (int)n ? -1 : 0;
+}
+
+/* Open for the target what it named, never this process's own objects:
+ * the open is made here, where /proc/self, /dev/stdout and descriptor
+ * links name the launcher. Those names are made the target's first
+ * (target_alias); "/proc/PID/fd/N" itself opens the file behind the
+ * target's descriptor anew (from a copy of it); other descriptor links
+ * fail with ELOOP; a path that still lands in this process's /proc
+ * directory (a symbolic link to /proc/self/mem) is opened again in the
+ * target's, and one that names it outright is refused (EACCES). */
+static int target_open(struct mid_sup *s, int dfd, const char *path, const char *abs, int flags,
+		       mode_t mode)
+{
+	pid_t pid = (pid_t)s->req->pid, owner;
+	char alias[PATH_MAX], got[PATH_MAX], link[64];
+	struct statfs fs;
+	long owner_pid, num;
+	int fd, off = 0, r;
+	ssize_t len;
+
+	r = target_alias(pid, abs, alias, sizeof(alias));
+	if(r < 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if(r == 0) {
+		dfd = AT_FDCWD;
+		path = abs = alias;
+	}
+	if(launcher_proc(abs)) {
+		errno = EACCES;
+		return -1;
+	}
+	if(path[0] == '/' && sscanf(path, "/proc/%ld/fd/%ld%n", &owner_pid, &num, &off) == 2 &&
+	   !path[off] && num >= 0 && num <= INT_MAX) {
+		int copy = take_fd((pid_t)owner_pid, (int)num);
+
+		if(copy < 0) {
+			errno = errno == EBADF ? ENOENT : errno;
+			return -1;
+		}
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", copy);
+		fd = open(link, (flags & OPEN_FLAGS) | O_CLOEXEC, mode & 07777);
+		r = errno;
+		close(copy);
+		errno = r;
+		return fd;
+	}
+	fd = open_here(dfd, path, flags, mode);
+	if(fd < 0 || fstatfs(fd, &fs) || fs.f_type != PROC_SUPER_MAGIC)
+		return fd;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, got, sizeof(got) - 1);
+	got[len > 0 ? len : 0] = '\0';
+	owner = launcher_proc(got);
+	if(!owner)
+		return fd;
+	close(fd);
+	snprintf(alias, sizeof(alias), "/proc/%d", (int)pid);
+	off = snprintf(link, sizeof(link), "/proc/%d", (int)owner);
+	if(strlen(alias) + strlen(got + off) >= sizeof(alias)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcat(alias, got + off);
+	fd = open_here(AT_FDCWD, alias, flags, mode);
+	if(fd >= 0 && !fstatfs(fd, &fs) && fs.f_type == PROC_SUPER_MAGIC) {
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		len = readlink(link, got, sizeof(got) - 1);
+		got[len > 0 ? len : 0] = '\0';
+		if(launcher_proc(got)) {
+			close(fd);
+			errno = EACCES;
+			return -1;
+		}
+	}
+	return fd;
+}
+
 /* Open 'path' from 'dfd' (AT_FDCWD or the target's directory, opened
- * here) for the target and put the descriptor into it. */
-static void emulate_open(struct mid_sup *s, int dfd, const char *path, int flags, mode_t mode)
+ * here; 'abs' is the same path made absolute) for the target and put the
+ * descriptor into it. */
+static void emulate_open(struct mid_sup *s, int dfd, const char *path, const char *abs, int flags,
+			 mode_t mode)
 {
 	struct seccomp_notif_addfd add;
 	int creating = (flags & O_CREAT) || (flags & O_TMPFILE) == O_TMPFILE;
@@ -664,7 +831,7 @@ static void emulate_open(struct mid_sup *s, int dfd, const char *path, int flags
 	 * call of the tree. O_NONBLOCK is taken off again afterwards. */
 	if(tmask != s->umask)
 		umask(tmask);
-	fd = openat(dfd, path, (flags & ~O_CLOEXEC) | O_CLOEXEC | O_NONBLOCK, mode);
+	fd = target_open(s, dfd, path, abs, flags | O_CLOEXEC | O_NONBLOCK, mode);
 	e = errno;
 	if(tmask != s->umask)
 		umask(s->umask);
@@ -737,7 +904,7 @@ static enum mid_sup_verdict on_open(struct mid_sup *s, int dirfd, uint64_t path_
 	}
 	/* The preload's own audit log (both layers) passes unasked. */
 	if(s->both && s->cfg->audit_log && !strcmp(abs, s->cfg->audit_log)) {
-		emulate_open(s, dfd, path, flags, mode);
+		emulate_open(s, dfd, path, abs, flags, mode);
 		goto out;
 	}
 	memset(&ev, 0, sizeof(ev));
@@ -746,8 +913,10 @@ static enum mid_sup_verdict on_open(struct mid_sup *s, int dirfd, uint64_t path_
 	ev.op = mid_open_op(dfd, path, flags);
 	if(decide(s, &ev, &v))
 		refuse(s, v);
+	else if(s->fs_uniform)
+		answer(s, 0, 0, 1);
 	else
-		emulate_open(s, dfd, path, flags, mode);
+		emulate_open(s, dfd, path, abs, flags, mode);
 out:
 	if(dfd >= 0)
 		close(dfd);
@@ -1286,6 +1455,22 @@ static enum mid_sup_verdict on_fs(struct mid_sup *s, int k)
 	return v;
 }
 
+/* Is 'nr' a call of kind fs: an open with write intent (the filter sends
+ * no other) or one of fs_calls? */
+static bool fs_call(int nr)
+{
+	if(nr == __NR_openat)
+		return true;
+#ifdef __NR_open
+	if(nr == __NR_open || nr == __NR_creat)
+		return true;
+#endif
+	for(size_t k = 0; k < MID_ARRAY_LEN(fs_calls); k++)
+		if(fs_calls[k].nr == nr)
+			return true;
+	return false;
+}
+
 enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 {
 	const struct seccomp_data *d;
@@ -1296,6 +1481,15 @@ enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 		return MID_SUP_IDLE; /* ENOENT: the target died before we took it */
 	d = &s->req->data;
 	nr = d->nr;
+	/* A file-system call whose answer cannot depend on what it names
+	 * (fs_uniform), allowed now: the kernel makes it as the target
+	 * asked. Nothing is read from the target, so the call costs one
+	 * round trip. When the allow is stale, the handlers below read it,
+	 * for the denial's log line. */
+	if(s->fs_uniform && fs_call(nr) && mid_gate_allows_any(MID_EV_FS)) {
+		answer(s, 0, 0, 1);
+		return MID_SUP_GO_ON;
+	}
 	switch(nr) {
 	case __NR_execve: return on_exec(s, AT_FDCWD, d->args[0], d->args[1], 0);
 	case __NR_execveat:

@@ -128,6 +128,14 @@ MID_STARTUP bool mid_policy_needs_target(const struct mid_policy *pol, enum mid_
 	return pol->needs_target[k];
 }
 
+bool mid_policy_uniform(const struct mid_policy *pol, enum mid_kind k, enum mid_action *act)
+{
+	if(!pol || (unsigned)k >= MID_EV_KIND_COUNT || pol->nbykind[k])
+		return false;
+	*act = pol->def[k];
+	return true;
+}
+
 size_t mid_policy_rule_count(const struct mid_policy *pol)
 {
 	return pol ? pol->nrules : 0;

@@ -180,6 +180,10 @@ enum mid_action mid_policy_match(const struct mid_policy *pol,
  * only on the fd kind and op, and a hook may skip finding the target. */
 bool mid_policy_needs_target(const struct mid_policy *pol, enum mid_kind k);
 
+/* True when no rule names kind 'k': every event of that kind, whatever
+ * its target and op, gets the kind's default, put into '*act'. */
+bool mid_policy_uniform(const struct mid_policy *pol, enum mid_kind k, enum mid_action *act);
+
 /* Number of rules, and a one-line description of rule 'i' for
  * `midshim explain` (e.g. "rule 3 (line 14): write path /srv/out/x -> allow"). */
 size_t mid_policy_rule_count(const struct mid_policy *pol);

@@ -232,6 +232,15 @@ int mid_gate_check(const struct mid_event *ev)
 	return decide(ev, -1);
 }
 
+bool mid_gate_allows_any(enum mid_kind k)
+{
+	enum mid_action a;
+
+	if(mid_in_shim || !cfg || !mid_policy_uniform(cfg->policy, k, &a))
+		return false;
+	return a == MID_ACT_ALLOW || (a == MID_ACT_VALIDATE && fresh());
+}
+
 int mid_gate_exec(const struct mid_event *ev, const char *why)
 {
 	if(why) {

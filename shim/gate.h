@@ -42,6 +42,12 @@ int mid_gate_check(const struct mid_event *ev);
  * with a warning to what the policy says. Returns like mid_gate_check. */
 int mid_gate_exec(const struct mid_event *ev, const char *why);
 
+/* Would every event of kind 'k' be allowed now, whatever it names, without
+ * asking the control plane? True when no policy rule names the kind and
+ * its default allows, or validates while the cached allow is fresh. Such
+ * an event's arguments cannot change its answer. */
+bool mid_gate_allows_any(enum mid_kind k);
+
 /* A connect or send to an address the gate cannot read, on a socket with
  * no peer to decide it on: refused with UNREADABLE_ADDRESS, in every
  * policy (fail closed). Returns like mid_gate_check. */

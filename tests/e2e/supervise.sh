@@ -250,11 +250,15 @@ audit_rows | grep "^validate|deny|.*|${rid#request_id }\$" >/dev/null ||
 	fail "report: no denied validate $rid in the trail: $(cat "$T/audit.json")"
 note "ok: the supervised revokes are midd's denied validates in midctl audit"
 
-# Opens the launcher makes for the program: with the launcher's umask
-# and credentials until a process of the tree changes its own (the
-# filter sends those calls too): then with the program's umask, and
-# refused to a process that became another user.
-"$MS" run --supervise --device "$DEV" -- /bin/bash -c 'umask 077; echo x >"$1/umask.f"' _ "$T" ||
+# Opens the launcher makes for the program (a policy with a file rule;
+# without one the kernel makes them): with the launcher's umask and
+# credentials until a process of the tree changes its own (the filter
+# sends those calls too): then with the program's umask, and refused to
+# a process that became another user.
+cat >"$T/filerule.json" <<JSON
+{"version": 1, "rules": [{"on": "fs", "path": "$T/nothing-here/*", "action": "deny"}]}
+JSON
+"$MS" run --supervise --device "$DEV" --policy "$T/filerule.json" -- /bin/bash -c 'umask 077; echo x >"$1/umask.f"' _ "$T" ||
 	fail "umask: run failed"
 assert_eq 600 "$(stat -c %a "$T/umask.f")" "umask: the program's umask, not the launcher's"
 if [ "$(id -u)" = 0 ]; then
@@ -262,8 +266,8 @@ if [ "$(id -u)" = 0 ]; then
 	chmod 644 "$T/rootonly"
 	chmod 755 "$T"
 	set +e
-	"$MS" run --supervise --device "$DEV" -- setpriv --reuid=65534 --regid=65534 --clear-groups -- \
-		/bin/sh -c 'echo x >"$1/rootonly"' _ "$T" 2>"$T/setuid.err"
+	"$MS" run --supervise --device "$DEV" --policy "$T/filerule.json" -- setpriv --reuid=65534 \
+		--regid=65534 --clear-groups -- /bin/sh -c 'echo x >"$1/rootonly"' _ "$T" 2>"$T/setuid.err"
 	rc=$?
 	set -e
 	[ "$rc" != 0 ] || fail "setuid: a process that became nobody wrote a file of root's"

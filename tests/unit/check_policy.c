@@ -536,6 +536,31 @@ START_TEST(test_policy_needs_target)
 }
 END_TEST
 
+/* Uniform: no rule names the kind, whatever the rule looks at (an
+ * op-only rule makes fs events differ by op). */
+START_TEST(test_policy_uniform)
+{
+	struct mid_policy *pol = parse(
+		"{\"version\":1,\"default\":{\"send\":\"deny\"},\"rules\":[\n"
+		"{\"on\":\"fs\",\"op\":\"delete\",\"action\":\"deny\"}]}");
+	struct mid_policy *builtin = NULL;
+	enum mid_action a = MID_ACT_ALLOW;
+
+	ck_assert(!mid_policy_uniform(pol, MID_EV_FS, &a));
+	ck_assert(mid_policy_uniform(pol, MID_EV_CONNECT, &a));
+	ck_assert_int_eq(a, MID_ACT_VALIDATE);
+	ck_assert(mid_policy_uniform(pol, MID_EV_SEND, &a));
+	ck_assert_int_eq(a, MID_ACT_DENY);
+	ck_assert(!mid_policy_uniform(NULL, MID_EV_FS, &a));
+	ck_assert(!mid_policy_uniform(pol, MID_EV_KIND_COUNT, &a));
+	mid_policy_free(pol);
+	ck_assert_int_eq(mid_policy_builtin(&builtin), MID_OK);
+	ck_assert(mid_policy_uniform(builtin, MID_EV_FS, &a));
+	ck_assert_int_eq(a, MID_ACT_VALIDATE);
+	ck_assert(!mid_policy_uniform(builtin, MID_EV_WRITE, &a));
+}
+END_TEST
+
 START_TEST(test_policy_glob_path)
 {
 	ck_assert(mid_glob_path("/tmp/**", "/tmp/a"));
@@ -1293,6 +1318,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_policy_describe);
 	tcase_add_test(core, test_policy_names);
 	tcase_add_test(core, test_policy_needs_target);
+	tcase_add_test(core, test_policy_uniform);
 	tcase_add_test(core, test_policy_glob_path);
 	tcase_add_test(core, test_policy_glob_text);
 	tcase_add_test(core, test_policy_comment_anywhere);
