@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 #include <time.h>
@@ -34,8 +35,25 @@ struct mid_forklock {
 };
 #define MID_FORKLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
 
+/* The fork handlers (the preload sets 'mid_fork_register' to what
+ * registers them) are registered at their first need, not at start:
+ * before the shim first takes a lock, counts a side effect, records a
+ * denial, or forks. Until then a fork child has nothing to reset, and a
+ * start that needs none leaves alone libc's page of __register_atfork
+ * and the page of its list (two page faults of every short-lived gated
+ * process). */
+extern _Atomic bool mid_fork_armed;
+extern void (*mid_fork_register)(void);
+void mid_fork_arm_slow(void);
+static inline void mid_fork_arm(void)
+{
+	if(!atomic_load_explicit(&mid_fork_armed, memory_order_acquire))
+		mid_fork_arm_slow();
+}
+
 static inline void mid_forklock_lock(struct mid_forklock *l)
 {
+	mid_fork_arm();
 	atomic_fetch_add_explicit(&l->users, 1, memory_order_acq_rel);
 	pthread_mutex_lock(&l->m);
 }
@@ -79,6 +97,20 @@ static inline void mid_shim_leave(const sigset_t *old)
 {
 	mid_in_shim--;
 	pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+/* memcmp(a, b, n) == 0 without libc's: start-up code compares names, and
+ * libc's memcmp lies on a page a small program never touches (a page
+ * fault per start). Volatile: the compiler must not make the loop a call
+ * to memcmp again. */
+static inline bool mid_mem_eq(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+
+	for(size_t i = 0; i < n; i++)
+		if(x[i] != y[i])
+			return false;
+	return true;
 }
 
 /* CLOCK_MONOTONIC_COARSE in ms (a few ns, no rdtsc), or 0. */

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "config.h"
+#include "base.h"
 #include "client.h"
 #include "mid_key.h"
 #include "mid_url.h"
@@ -72,7 +73,7 @@ MID_STARTUP static enum mid_rc check_names(char *const *envp, char *err, size_t 
 			return MID_ERR_INVAL;
 		}
 		for(k = 0; k < MID_ARRAY_LEN(known_vars) && !known; k++)
-			known = known_vars[k].len == n && !memcmp(e, known_vars[k].name, n);
+			known = known_vars[k].len == n && mid_mem_eq(e, known_vars[k].name, n);
 		if(!known && !MID_HAS_PREFIX(e, MID_ENV_TEST_PREFIX)) {
 			snprintf(err, errlen,
 				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "

@@ -111,11 +111,11 @@ MID_STARTUP static int names_self(const char *p, size_t n, const char *self)
 {
 	size_t b;
 
-	if(self && strlen(self) == n && !memcmp(p, self, n))
+	if(self && strlen(self) == n && mid_mem_eq(p, self, n))
 		return 1;
 	for(b = n; b > 0 && p[b - 1] != '/'; b--)
 		;
-	return b == 0 && n >= 13 && !memcmp(p, "libmidshim.so", 13);
+	return b == 0 && n >= 13 && mid_mem_eq(p, "libmidshim.so", 13);
 }
 
 /* Save LD_PRELOAD for children from the list 'list' this process got:

@@ -38,6 +38,10 @@ MID_HOT static _Atomic uint64_t allow_until;
 MID_HOT _Atomic uint64_t mid_allow_coarse;
 MID_HOT static uint64_t coarse_lag; /* 0: no coarse clock, hooks always ask this one */
 MID_HOT static struct mid_forklock flight = MID_FORKLOCK_INIT;
+/* An allow inherited across exec (MIDSHIM_ALLOW_UNTIL), not judged yet:
+ * a start reads no clock (the clock's libc page and the vvar page, two
+ * page faults), and the first check that needs the cache judges it. */
+MID_HOT static _Atomic uint64_t inherited;
 
 /* clock_getres without libc's wrapper: every gated process asks once,
  * before main, and libc's function lies on a page of its text that a
@@ -110,27 +114,46 @@ MID_STARTUP static void set_allow(uint64_t until)
 	atomic_store_explicit(&mid_allow_coarse, until - coarse_lag, memory_order_release);
 }
 
+static void judge_inherited(void);
+
 /* Fresh by either clock: the coarse one first, it costs a few ns. */
 MID_STARTUP static bool fresh(void)
 {
+	if(atomic_load_explicit(&inherited, memory_order_relaxed))
+		judge_inherited();
 	return mid_gate_fresh() ||
 	       mid_now_ms() < atomic_load_explicit(&allow_until, memory_order_acquire);
 }
 
 MID_STARTUP uint64_t mid_gate_allow_until(void)
 {
+	if(atomic_load_explicit(&inherited, memory_order_relaxed))
+		judge_inherited();
 	return atomic_load_explicit(&allow_until, memory_order_acquire);
+}
+
+MID_STARTUP bool mid_gate_has_allow(void)
+{
+	return atomic_load_explicit(&inherited, memory_order_relaxed) ||
+	       atomic_load_explicit(&allow_until, memory_order_relaxed);
 }
 
 MID_STARTUP void mid_gate_inherit(uint64_t until_ms)
 {
+	if(cfg)
+		atomic_store_explicit(&inherited, until_ms, memory_order_relaxed);
+}
+
+/* Take the inherited allow (one thread does) and keep it if it lies
+ * within one TTL from now: a parent's allow may be reused, never
+ * lengthened. The coarse clock decides unless the expiry is within its
+ * lag of either bound. */
+static void judge_inherited(void)
+{
+	uint64_t until_ms = atomic_exchange_explicit(&inherited, 0, memory_order_relaxed);
 	uint64_t ttl, c, now;
 
-	/* A parent's allow may be reused, never lengthened: accept it only
-	 * when it lies within one TTL from now. The coarse clock decides
-	 * unless the expiry is within its lag of either bound; a process
-	 * start that reads the precise clock faults in one more page. */
-	if(!cfg)
+	if(!until_ms || !cfg)
 		return;
 	ttl = (uint64_t)cfg->ttl_ms;
 	c = coarse_lag ? mid_coarse_ms() : 0;
@@ -302,7 +325,9 @@ MID_STARTUP int mid_gate_startup(void)
 	ev.kind = MID_EV_START;
 	if(!cfg)
 		return 0;
-	if(fresh())
+	/* An inherited allow waits for the first gated call to be judged:
+	 * the parent's gate let this program start. */
+	if(atomic_load_explicit(&inherited, memory_order_relaxed) || fresh())
 		return 0;
 	return ask(&ev, -1, 1);
 }
@@ -314,6 +339,7 @@ void mid_gate_lock(void)
 
 int mid_gate_trylock(void)
 {
+	mid_fork_arm();
 	atomic_fetch_add_explicit(&flight.users, 1, memory_order_acq_rel);
 	if(pthread_mutex_trylock(&flight.m) == 0)
 		return 1;

@@ -67,6 +67,8 @@ int mid_gate_fork(void);
  * may inherit it across exec; it is never extended. */
 uint64_t mid_gate_allow_until(void);
 void mid_gate_inherit(uint64_t until_ms);
+/* An allow is cached or inherited (not judged yet): reads no clock. */
+bool mid_gate_has_allow(void);
 
 /* Hold off validation while the shim's own connection is replaced. */
 void mid_gate_lock(void);

@@ -228,6 +228,11 @@ static void atfork_child(void)
 	mid_spawn_atfork_child();
 }
 
+static void register_fork_handlers(void)
+{
+	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
+}
+
 int mid_shim_release_fd(int fd)
 {
 	sigset_t mask;
@@ -291,7 +296,7 @@ MID_STARTUP static void setup(void)
 	mid_gate_setup(&config, validate, NULL);
 	mid_enforce_set_report(report);
 	mid_enforce_origin(decider);
-	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
+	mid_fork_register = register_fork_handlers;
 
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))
@@ -301,11 +306,11 @@ MID_STARTUP static void setup(void)
 	 * beside it and the system calls and libc pages they take wait for
 	 * the first call to the control plane, which such a child may never
 	 * make. Its parent checked the same settings. */
-	if(mid_gate_allow_until())
+	if(mid_gate_has_allow())
 		key_deferred = 1;
 	else
 		load_key(mid_exec_setting);
-	if(!env("MIDSHIM_REGISTERED") && !mid_gate_allow_until()) {
+	if(!env("MIDSHIM_REGISTERED") && !mid_gate_has_allow()) {
 		struct mid_decision d;
 		/* Registration is idempotent and never restores a revoked
 		 * device; its outcome is judged by the validate below. */

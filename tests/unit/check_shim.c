@@ -267,6 +267,53 @@ START_TEST(test_shim_inherit_never_extends)
 }
 END_TEST
 
+/* An inherited allow is judged at the first check that needs the cache,
+ * not at start: the startup gate leaves it alone, a forged or expired
+ * one makes that check ask, a true one lets it pass unasked. (Each test
+ * runs in a process of its own: a fresh cache.) */
+START_TEST(test_shim_inherit_forged_asks_at_first_check)
+{
+	struct mid_event ev = file_write_event();
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	mid_gate_inherit(mid_now_ms() + 5000); /* more than one TTL ahead */
+	ck_assert_int_eq(mid_gate_startup(), 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 1);
+}
+END_TEST
+
+START_TEST(test_shim_inherit_expired_denied_at_first_check)
+{
+	struct mid_event ev = file_write_event();
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	stub_allowed = false;
+	stub_code = "DEVICE_REVOKED";
+	mid_gate_inherit(mid_now_ms() - 1);
+	ck_assert_int_eq(mid_gate_startup(), 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+	capture_stderr();
+	ck_assert_int_eq(mid_gate_check(&ev), -1);
+	(void)captured();
+	ck_assert_int_eq(atomic_load(&calls), 1);
+}
+END_TEST
+
+START_TEST(test_shim_inherit_true_passes_unasked)
+{
+	struct mid_event ev = file_write_event();
+
+	setup_gate(1000, MID_DENY_ERRNO, MID_MODE_ENFORCE);
+	stub_allowed = false;
+	mid_gate_inherit(mid_now_ms() + 500);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(mid_gate_check(&ev), 0);
+	ck_assert_int_eq(atomic_load(&calls), 0);
+}
+END_TEST
+
 START_TEST(test_shim_fork_asks_only_when_stale)
 {
 	setup_gate(100, MID_DENY_ERRNO, MID_MODE_ENFORCE);
@@ -981,6 +1028,9 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_shim_syscall_numbers);
 
 	tcase_add_test(limits, test_shim_inherit_never_extends);
+	tcase_add_test(limits, test_shim_inherit_forged_asks_at_first_check);
+	tcase_add_test(limits, test_shim_inherit_expired_denied_at_first_check);
+	tcase_add_test(limits, test_shim_inherit_true_passes_unasked);
 	tcase_add_test(limits, test_shim_short_ttl_skips_fast_path);
 	tcase_add_test(limits, test_shim_exec_followable_wild_header);
 
