@@ -27,7 +27,7 @@
 const char *(*mid_enforce_subject_name)(pid_t pid);
 /* Sends a report to midd (hook_init.c, or the launcher's supervisor in
  * midshim_sup.c); NULL in tests. */
-static mid_report_fn report_fn;
+MID_HOT static mid_report_fn report_fn; /* set before main: beside what a start writes */
 /* Reports sent in the current second, and which second (coarse ms/1000). */
 static _Atomic uint64_t report_window, report_count;
 
@@ -36,7 +36,7 @@ MID_STARTUP void mid_enforce_set_report(mid_report_fn fn)
 	report_fn = fn;
 }
 
-static const char *(*origin)(void);
+MID_HOT static const char *(*origin)(void);
 
 MID_STARTUP void mid_enforce_origin(const char *(*fn)(void))
 {

@@ -91,18 +91,20 @@ MID_STARTUP static void save(const char *a, const char *b, const char *c, const 
 }
 
 /* The path this library was loaded from, when LD_PRELOAD does not name
- * it as libmidshim.so (loaded by another name, or from /etc/ld.so.preload). */
+ * it as libmidshim.so (loaded by another name, or from /etc/ld.so.preload):
+ * the loader's own string, which lives as long as the library (a
+ * preloaded object is never unloaded), so a start copies nothing. */
 MID_STARTUP static const char *self_path(void)
 {
-	static char self[4096];
+	MID_HOT static const char *self;
 	struct dl_find_object o;
 
 	/* _dl_find_object, not dladdr: dladdr also looks for the nearest
 	 * symbol, a walk of the shim's whole symbol table at every start. */
-	if(!self[0] && _dl_find_object((void *)&saved_used, &o) == 0 && o.dlfo_link_map &&
-	   o.dlfo_link_map->l_name)
-		mid_strlcpy(self, o.dlfo_link_map->l_name, sizeof(self));
-	return self[0] ? self : NULL;
+	if(!self && _dl_find_object((void *)&saved_used, &o) == 0 && o.dlfo_link_map &&
+	   o.dlfo_link_map->l_name && o.dlfo_link_map->l_name[0])
+		self = o.dlfo_link_map->l_name;
+	return self;
 }
 
 /* Is the LD_PRELOAD entry 'p' ('n' bytes) this library, by its own

@@ -31,8 +31,9 @@ typedef void *dlsym_fn(void *, const char *);
 typedef void *dlvsym_fn(void *, const char *, const char *);
 
 /* Read by the assembly below. */
-__attribute__((visibility("hidden"))) dlsym_fn *mid_libc_dlsym;
-__attribute__((visibility("hidden"))) dlvsym_fn *mid_libc_dlvsym;
+/* Found before main: beside the other state a start writes. */
+__attribute__((visibility("hidden"))) MID_HOT dlsym_fn *mid_libc_dlsym;
+__attribute__((visibility("hidden"))) MID_HOT dlvsym_fn *mid_libc_dlvsym;
 
 /* strcmp(a, b) == 0, without libc. */
 MID_NO_SANITIZE static int same(const char *a, const char *b)

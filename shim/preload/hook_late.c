@@ -28,7 +28,7 @@
 
 MID_HOT static int late;             /* loaded after libc */
 MID_HOT static unsigned long long adds; /* dlpi_adds at the last binding */
-static Elf64_Addr self_base;
+MID_HOT static Elf64_Addr self_base; /* set before main */
 
 static int is_libc(const char *name)
 {

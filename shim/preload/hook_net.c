@@ -27,10 +27,10 @@ int sendmmsg(int fd, struct mmsghdr *vec, unsigned int vlen, int flags);
 int accept4(int fd, struct sockaddr *sa, socklen_t *len, int flags);
 
 REAL_DECL(connect);
-REAL_DECL(send);
-REAL_DECL(sendto);
-REAL_DECL(sendmsg);
-REAL_DECL(sendmmsg);
+REAL_DECL_HOT(send);
+REAL_DECL_HOT(sendto);
+REAL_DECL_HOT(sendmsg);
+REAL_DECL_HOT(sendmmsg);
 REAL_DECL(getaddrinfo);
 REAL_DECL(gethostbyname);
 REAL_DECL(gethostbyname2);

@@ -64,8 +64,15 @@ void mid_late_rebind(void);
 
 #define READY() (__builtin_expect(mid_shim_ready, 1) || mid_shim_init_now())
 
-/* Declare and fetch the real 'fn' with the hook's own prototype. */
-#define REAL_DECL(fn) MID_HOT static __typeof__(fn) *real_##fn
+/* Declare and fetch the real 'fn' with the hook's own prototype. The
+ * address is fetched at the hook's first call: zero until then, so it
+ * lives in .bss, apart from the state every start writes (MID_HOT), which
+ * then fits on the one page of .data beside .got.plt. The hot path's own
+ * (writes and sends on descriptors, REAL_DECL_HOT) stay in MID_HOT,
+ * beside the rest of what that path reads. */
+#define MID_COLD __attribute__((section(".bss.mid_real")))
+#define REAL_DECL(fn) MID_COLD static __typeof__(fn) *real_##fn
+#define REAL_DECL_HOT(fn) MID_HOT static __typeof__(fn) *real_##fn
 #define REAL(fn) \
 	(real_##fn ? real_##fn : (*(void **)&real_##fn = mid_real(#fn), real_##fn))
 
@@ -234,7 +241,7 @@ static inline void mid_side_sent(long r)
 #define FD_HOOK(names, ...) MID_HOOKS(names, MID_FD_HOOK1, __VA_ARGS__)
 #define MID_FD_HOOK1(a, name) MID_CALL(MID_FD_HOOK, name, MID_UNPACK a)
 #define MID_FD_HOOK(name, fd, ret, fail, params, args) \
-	REAL_DECL(name); \
+	REAL_DECL_HOT(name); \
 	MID_EXPORT ret name params \
 	{ \
 		GATE_FD_OR_FAIL(fd, fail); \
