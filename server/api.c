@@ -1189,6 +1189,11 @@ static enum MHD_Result queue_upgrade(struct req *rq)
 
 	if(!r)
 		return MHD_NO;
+	/* From the answer on, the socket is the channel's: the connection
+	 * table must never evict it or close it at the idle deadline (its
+	 * shutdown would reach the channel through midd's own descriptor,
+	 * and an armed channel that closes kills its process). */
+	mid_conn_pin(rq->call.conn);
 	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, MID_PUSH_PROTOCOL);
 	MHD_add_response_header(r, "x-request-id", rq->call.rid);
 	ret = MHD_queue_response(rq->call.conn, MHD_HTTP_SWITCHING_PROTOCOLS, r);
