@@ -14,23 +14,6 @@
 
 __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
 
-MID_HOT _Atomic bool mid_fork_armed;
-MID_HOT void (*mid_fork_register)(void);
-static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-
-static void fork_register(void)
-{
-	if(mid_fork_register)
-		mid_fork_register();
-	atomic_store_explicit(&mid_fork_armed, true, memory_order_release);
-}
-
-/* Every thread that finds them unarmed waits here until they are. */
-void mid_fork_arm_slow(void)
-{
-	pthread_once(&fork_once, fork_register);
-}
-
 static void put(int fd, const char *s, size_t n)
 {
 	while(n > 0) {

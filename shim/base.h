@@ -35,25 +35,8 @@ struct mid_forklock {
 };
 #define MID_FORKLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
 
-/* The fork handlers (the preload sets 'mid_fork_register' to what
- * registers them) are registered at their first need, not at start:
- * before the shim first takes a lock, counts a side effect, records a
- * denial, or forks. Until then a fork child has nothing to reset, and a
- * start that needs none leaves alone libc's page of __register_atfork
- * and the page of its list (two page faults of every short-lived gated
- * process). */
-extern _Atomic bool mid_fork_armed;
-extern void (*mid_fork_register)(void);
-void mid_fork_arm_slow(void);
-static inline void mid_fork_arm(void)
-{
-	if(!atomic_load_explicit(&mid_fork_armed, memory_order_acquire))
-		mid_fork_arm_slow();
-}
-
 static inline void mid_forklock_lock(struct mid_forklock *l)
 {
-	mid_fork_arm();
 	atomic_fetch_add_explicit(&l->users, 1, memory_order_acq_rel);
 	pthread_mutex_lock(&l->m);
 }

@@ -339,7 +339,6 @@ void mid_gate_lock(void)
 
 int mid_gate_trylock(void)
 {
-	mid_fork_arm();
 	atomic_fetch_add_explicit(&flight.users, 1, memory_order_acq_rel);
 	if(pthread_mutex_trylock(&flight.m) == 0)
 		return 1;

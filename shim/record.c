@@ -306,7 +306,6 @@ void mid_record_denial(const struct mid_config *cfg, const struct mid_record_den
 	sigset_t mask;
 	uint64_t key;
 
-	mid_fork_arm(); /* the slots and 'busy' are reset in a fork child */
 	mid_shim_enter(&mask);
 	flush_cfg = cfg;
 	if(repeatable && !atomic_flag_test_and_set(&busy)) {

@@ -51,7 +51,6 @@ __thread struct mid_side_tls mid_side_tls __attribute__((tls_model("initial-exec
 
 void mid_side_add_common(enum mid_side k, uint64_t n)
 {
-	mid_fork_arm();
 	atomic_fetch_add_explicit(&atomic_load_explicit(&common, memory_order_relaxed)->n[k], n,
 				  memory_order_relaxed);
 }
@@ -120,7 +119,6 @@ static int take(void)
 
 void mid_side_slow(enum mid_side k, uint64_t n)
 {
-	mid_fork_arm();
 	if(mid_side_tls.reg == 0)
 		mid_side_tls.reg = take() ? 2 : 1;
 	if(mid_side_tls.reg != 1) {

@@ -547,7 +547,6 @@ MID_EXPORT FILE *_IO_proc_open(FILE *f, const char *cmd, const char *type)
  * hook cannot return into a vfork child safely; its exec is gated. */
 MID_EXPORT pid_t fork(void)
 {
-	mid_fork_arm();
 	if(!mid_in_shim && READY() && mid_gate_fork()) {
 		errno = EPERM;
 		return -1;

@@ -228,11 +228,6 @@ static void atfork_child(void)
 	mid_spawn_atfork_child();
 }
 
-static void register_fork_handlers(void)
-{
-	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
-}
-
 int mid_shim_release_fd(int fd)
 {
 	sigset_t mask;
@@ -296,7 +291,10 @@ MID_STARTUP static void setup(void)
 	mid_gate_setup(&config, validate, NULL);
 	mid_enforce_set_report(report);
 	mid_enforce_origin(decider);
-	mid_fork_register = register_fork_handlers;
+	/* Now, before main: a fork child runs the handlers in the order they
+	 * were registered, and another library's (libuv's closes descriptors
+	 * through the close hook) must find the shim's locks reset. */
+	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
 
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))
