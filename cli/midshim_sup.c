@@ -16,9 +16,9 @@
  * checked, then continued (README, "Supervise mode", says what that
  * leaves open). An allow that cannot matter is continued unread: a
  * file-system call when no policy rule names that kind and the cached
- * allow is fresh (any path would get the same answer). Every read of the target's memory is followed by
- * SECCOMP_IOCTL_NOTIF_ID_VALID: the target may have died and its PID be
- * reused.
+ * allow is fresh (any path would get the same answer). Every read of
+ * the target's memory is followed by SECCOMP_IOCTL_NOTIF_ID_VALID: the
+ * target may have died and its PID be reused.
  */
 #define _GNU_SOURCE
 #include "midshim_sup.h"
@@ -724,13 +724,29 @@ static int target_alias(pid_t pid, const char *abs, char *out, size_t n)
 		rest = via + 10;
 	else if(!strncmp(via, "/proc/thread-self", 17) && (!via[17] || via[17] == '/'))
 		rest = via + 17, thread = 1;
-	if(!rest)
-		return strcmp(via, abs) ? (snprintf(out, n, "%s", via) >= (int)n ? -1 : 0) : 1;
+	if(!rest) /* the /dev names above all lead into /proc/self */
+		return 1;
 	/* The calling thread's own directory: its descriptors, working
 	 * directory and memory, as /proc/self shows them to it. */
 	if(thread)
 		return snprintf(out, n, "/proc/%d/task/%d%s", (int)pid, (int)pid, rest) >= (int)n ? -1 : 0;
 	return snprintf(out, n, "/proc/%d%s", (int)pid, rest) >= (int)n ? -1 : 0;
+}
+
+/* When 'fd' is a procfs file in the /proc directory of a thread of this
+ * process, the PID named there, with the file's path in 'got'; else 0. */
+static pid_t launcher_file(int fd, char *got, size_t n)
+{
+	struct statfs fs;
+	char link[64];
+	ssize_t len;
+
+	if(fstatfs(fd, &fs) || fs.f_type != PROC_SUPER_MAGIC)
+		return 0;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	len = readlink(link, got, n - 1);
+	got[len > 0 ? len : 0] = '\0';
+	return launcher_proc(got);
 }
 
 /* Open for the target what it named, never this process's own objects:
@@ -746,10 +762,8 @@ static int target_open(struct mid_sup *s, int dfd, const char *path, const char 
 {
 	pid_t pid = (pid_t)s->req->pid, owner;
 	char alias[PATH_MAX], got[PATH_MAX], link[64];
-	struct statfs fs;
 	long owner_pid, num;
 	int fd, off = 0, r;
-	ssize_t len;
 
 	r = target_alias(pid, abs, alias, sizeof(alias));
 	if(r < 0) {
@@ -780,13 +794,7 @@ static int target_open(struct mid_sup *s, int dfd, const char *path, const char 
 		return fd;
 	}
 	fd = open_here(dfd, path, flags, mode);
-	if(fd < 0 || fstatfs(fd, &fs) || fs.f_type != PROC_SUPER_MAGIC)
-		return fd;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	len = readlink(link, got, sizeof(got) - 1);
-	got[len > 0 ? len : 0] = '\0';
-	owner = launcher_proc(got);
-	if(!owner)
+	if(fd < 0 || !(owner = launcher_file(fd, got, sizeof(got))))
 		return fd;
 	close(fd);
 	snprintf(alias, sizeof(alias), "/proc/%d", (int)pid);
@@ -797,15 +805,10 @@ static int target_open(struct mid_sup *s, int dfd, const char *path, const char 
 	}
 	strcat(alias, got + off);
 	fd = open_here(AT_FDCWD, alias, flags, mode);
-	if(fd >= 0 && !fstatfs(fd, &fs) && fs.f_type == PROC_SUPER_MAGIC) {
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-		len = readlink(link, got, sizeof(got) - 1);
-		got[len > 0 ? len : 0] = '\0';
-		if(launcher_proc(got)) {
-			close(fd);
-			errno = EACCES;
-			return -1;
-		}
+	if(fd >= 0 && launcher_file(fd, got, sizeof(got))) {
+		close(fd);
+		errno = EACCES;
+		return -1;
 	}
 	return fd;
 }
@@ -884,6 +887,19 @@ static int target_at(pid_t pid, int dirfd, const char *path, int *dfd, char *abs
 	return mid_path_join(base, path, abs, n) ? -1 : 0;
 }
 
+/* A file-system call whose answer cannot depend on what it names
+ * (fs_uniform), allowed now: the kernel makes it as the target asked.
+ * Nothing is read from the target, so the call costs one round trip.
+ * When the allow is stale the handlers read the call, for the denial's
+ * log line. */
+static int continued_unread(struct mid_sup *s)
+{
+	if(!s->fs_uniform || !mid_gate_allows_any(MID_EV_FS))
+		return 0;
+	answer(s, 0, 0, 1);
+	return 1;
+}
+
 static enum mid_sup_verdict on_open(struct mid_sup *s, int dirfd, uint64_t path_addr, int flags,
 				    mode_t mode)
 {
@@ -893,6 +909,8 @@ static enum mid_sup_verdict on_open(struct mid_sup *s, int dirfd, uint64_t path_
 	pid_t pid = (pid_t)s->req->pid;
 	int dfd = AT_FDCWD;
 
+	if(continued_unread(s))
+		return v;
 	if(mem_string(pid, path_addr, path, sizeof(path))) {
 		answer(s, errno, 0, 0);
 		return v;
@@ -1395,6 +1413,8 @@ static enum mid_sup_verdict on_fs(struct mid_sup *s, int k)
 	pid_t pid = (pid_t)s->req->pid;
 	int r = 0;
 
+	if(continued_unread(s))
+		return v;
 	memset(&ev, 0, sizeof(ev));
 	ev.kind = MID_EV_FS;
 	ev.op = fs_calls[k].op;
@@ -1455,22 +1475,6 @@ static enum mid_sup_verdict on_fs(struct mid_sup *s, int k)
 	return v;
 }
 
-/* Is 'nr' a call of kind fs: an open with write intent (the filter sends
- * no other) or one of fs_calls? */
-static bool fs_call(int nr)
-{
-	if(nr == __NR_openat)
-		return true;
-#ifdef __NR_open
-	if(nr == __NR_open || nr == __NR_creat)
-		return true;
-#endif
-	for(size_t k = 0; k < MID_ARRAY_LEN(fs_calls); k++)
-		if(fs_calls[k].nr == nr)
-			return true;
-	return false;
-}
-
 enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 {
 	const struct seccomp_data *d;
@@ -1481,15 +1485,6 @@ enum mid_sup_verdict mid_sup_handle(struct mid_sup *s)
 		return MID_SUP_IDLE; /* ENOENT: the target died before we took it */
 	d = &s->req->data;
 	nr = d->nr;
-	/* A file-system call whose answer cannot depend on what it names
-	 * (fs_uniform), allowed now: the kernel makes it as the target
-	 * asked. Nothing is read from the target, so the call costs one
-	 * round trip. When the allow is stale, the handlers below read it,
-	 * for the denial's log line. */
-	if(s->fs_uniform && fs_call(nr) && mid_gate_allows_any(MID_EV_FS)) {
-		answer(s, 0, 0, 1);
-		return MID_SUP_GO_ON;
-	}
 	switch(nr) {
 	case __NR_execve: return on_exec(s, AT_FDCWD, d->args[0], d->args[1], 0);
 	case __NR_execveat:
