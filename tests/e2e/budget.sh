@@ -128,7 +128,12 @@ note "the loop started $N connects; at most $PER_TTL in one TTL"
 # The idle process died by push, at once: midd audits the kill.
 for _ in $(seq 1 40); do kill -0 "$IDLE" 2>/dev/null || break; sleep 0.05; done
 ! kill -0 "$IDLE" 2>/dev/null || fail "the idle process of the device still lives"
-ctl --json audit --device "$DEV" --limit 50
+# midd writes its audit rows in batches (every ~100 ms): wait for them.
+for _ in $(seq 1 50); do
+	ctl --json audit --device "$DEV" --limit 50
+	case $OUT in *'"route":"push","decision":"kill"'*) break ;; esac
+	sleep 0.1
+done
 assert_contains "$OUT" '"route":"budget","decision":"alert","code":"BUDGET_EXCEEDED"' "the budget alert's audit row"
 assert_contains "$OUT" '"kind":"connects"' "the crossing's detail names the kind"
 assert_contains "$OUT" '"route":"push","decision":"kill","code":"BUDGET_EXCEEDED"' "the push kill is audited"
