@@ -45,7 +45,7 @@ n=$(sqlite3 "$DB_FILE" "SELECT count(*) FROM audit WHERE chain_seq IS NOT NULL")
 [ "$n" -ge 12 ] || fail "only $n chained rows"
 # A checkpoint is signed after the rows it covers are committed: on a
 # loaded machine it may land a moment after them.
-for _ in $(seq 1 50); do
+for _ in $(seq 1 200); do
 	c=$(sqlite3 "$DB_FILE" "SELECT count(*) FROM audit_checkpoints")
 	[ "$c" -ge 2 ] && break
 	sleep 0.1
