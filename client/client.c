@@ -195,13 +195,9 @@ static void let_go(struct mid_client *c)
 	c->unread = 0;
 }
 
-/* Move a fresh connection to a high number, out of the way of the low
- * numbers a program reuses (a dup() lands on the lowest free one), and
- * remember what it is. 0, or -1 when it cannot be told apart. */
-static int settle(struct mid_client *c, int fd)
+int mid_client_fd_raise(int fd)
 {
 	struct rlimit rl;
-	struct stat st;
 	long base = 1024;
 	int hi;
 
@@ -212,6 +208,16 @@ static int settle(struct mid_client *c, int fd)
 		close(fd);
 		fd = hi;
 	}
+	return fd;
+}
+
+/* Move a fresh connection out of the program's way and remember what it
+ * is. 0, or -1 when it cannot be told apart. */
+static int settle(struct mid_client *c, int fd)
+{
+	struct stat st;
+
+	fd = mid_client_fd_raise(fd);
 	if(fstat(fd, &st)) {
 		close(fd);
 		return -1;

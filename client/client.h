@@ -155,6 +155,18 @@ MID_WUR enum mid_rc mid_client_validate(struct mid_client *c, const char *device
 					struct mid_decision *d);
 
 /*
+ * Move 'fd' out of the way of the low numbers a program reuses (a dup()
+ * lands on the lowest free one): to the first free number at or above
+ * 992, or 32 below the soft limit on open files when that is lower,
+ * close-on-exec. Never higher: the kernel sizes a process's descriptor
+ * table by its highest descriptor and copies it at every fork, so one
+ * descriptor near a limit of 65,536 costs each fork and spawn of the
+ * program half a megabyte. Returns the new descriptor (the old one is
+ * closed), or 'fd' when it cannot be moved.
+ */
+int mid_client_fd_raise(int fd);
+
+/*
  * Open a push channel for 'device' on a connection of its own: GET
  * MID_PUSH_PATH with 'Upgrade: MID_PUSH_PROTOCOL', plus the header lines
  * in 'hello' (each ending in CRLF; may be NULL). On a 101 answer '*fd' is

@@ -19,13 +19,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-/* The channel's descriptor goes at least this far below the soft limit
- * on open files, out of the way of programs that count from 3. */
-#define CHAN_FD_MARGIN 16
 
 /* After a failed open the next try waits: 1 s, doubling to a minute.
  * Without it every uncached validate of a process whose control plane
@@ -38,24 +33,11 @@ MID_HOT static pid_t chan_pid;
 static uint64_t chan_retry_at_ms;
 static unsigned chan_retry_ms;
 
-/* The lowest descriptor the channel may take. */
-static int high_fd(void)
-{
-	struct rlimit r;
-	rlim_t top = 1024;
-
-	if(getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur != RLIM_INFINITY)
-		top = r.rlim_cur;
-	if(top > 65536)
-		top = 65536;
-	return top > 64 + CHAN_FD_MARGIN ? (int)(top - CHAN_FD_MARGIN) : 3;
-}
-
 void mid_chan_open(struct mid_client *c, const char *device)
 {
 	char hello[256];
 	pid_t me = getpid();
-	int fd, hi;
+	int fd;
 
 	if(chan_pid != me) {
 		chan_fd = -1;
@@ -78,11 +60,7 @@ void mid_chan_open(struct mid_client *c, const char *device)
 		return;
 	}
 	chan_retry_ms = 0;
-	hi = fcntl(fd, F_DUPFD_CLOEXEC, high_fd());
-	if(hi >= 0) {
-		close(fd);
-		fd = hi;
-	}
+	fd = mid_client_fd_raise(fd);
 	if(fcntl(fd, F_SETOWN, me) || fcntl(fd, F_SETSIG, SIGKILL) ||
 	   fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC)) {
 		close(fd);

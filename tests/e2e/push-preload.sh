@@ -50,7 +50,10 @@ note "ok: midctl status lists the live process"
 # One kept-alive connection and one channel: a validate after the
 # channel opened reuses the connection it had, neither leaving it open
 # in the process nor dialling midd again.
-MIDSHIM_TTL_MS=100 start reuse "$PY" -c 'import time
+# Under the highest soft limit on descriptors this host allows, so that
+# the shim's two sit where they would in a service started with a high
+# one (next check).
+MIDSHIM_TTL_MS=100 start reuse bash -c 'ulimit -n "$(ulimit -Hn)" && exec "$@"' - "$PY" -c 'import time
 for i in range(3):
     time.sleep(0.3)
     open("/dev/null", "w").write("x")
@@ -61,6 +64,16 @@ p=$(tag_pids "reuse.$$" | tr -d ' ')
 [ -n "$p" ] || fail "the reuse program died: $(tail -n 3 "$T/err")"
 socks=$(find "/proc/$p/fd" -lname 'socket:*' 2>/dev/null | wc -l)
 assert_eq 2 "$socks" "sockets of a process that validated after its channel opened"
+# Both below 1,024: the kernel sizes the descriptor table by the highest
+# descriptor and copies it at every fork, so a channel near a soft limit
+# of 20,000 cost each fork of the program a 256 KiB table.
+hard=$(ulimit -Hn)
+[ "$hard" = unlimited ] || [ "$hard" -gt 1024 ] ||
+	note "hard limit on descriptors $hard: the table check below proves less here"
+high=$(find "/proc/$p/fd" -lname 'socket:*' -printf '%f\n' | awk '$1 >= 1024' | head -n 1)
+[ -z "$high" ] || fail "the shim's socket is descriptor $high, past 1023"
+assert_eq 1024 "$(awk '$1 == "FDSize:" {print $2}' "/proc/$p/status")" \
+	"descriptor table size of a gated process with its connection and channel"
 kill -KILL "$p"
 push_wait "$DEV" 0
 note "ok: the kept-alive connection outlives the channel's opening"
