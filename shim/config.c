@@ -46,7 +46,7 @@ static const struct {
 /* Is the 'n'-byte name at 'e' (of "NAME=value") exactly 'name'? */
 MID_STARTUP static bool name_is(const char *e, size_t n, const char *name)
 {
-	return strlen(name) == n && !strncmp(e, name, n);
+	return strlen(name) == n && mid_mem_eq(e, name, n);
 }
 
 MID_STARTUP static enum mid_rc check_names(char *const *envp, char *err, size_t errlen)
@@ -59,7 +59,7 @@ MID_STARTUP static enum mid_rc check_names(char *const *envp, char *err, size_t 
 		int known = 0;
 
 		/* The first byte first: most of an environment is not ours. */
-		if(e[0] != MID_ENV_PREFIX[0] || !MID_HAS_PREFIX(e, MID_ENV_PREFIX))
+		if(e[0] != MID_ENV_PREFIX[0] || !MID_STARTS(e, MID_ENV_PREFIX))
 			continue;
 		for(n = 0; e[n] && e[n] != '='; n++)
 			;
@@ -74,7 +74,7 @@ MID_STARTUP static enum mid_rc check_names(char *const *envp, char *err, size_t 
 		}
 		for(k = 0; k < MID_ARRAY_LEN(known_vars) && !known; k++)
 			known = known_vars[k].len == n && mid_mem_eq(e, known_vars[k].name, n);
-		if(!known && !MID_HAS_PREFIX(e, MID_ENV_TEST_PREFIX)) {
+		if(!known && !MID_STARTS(e, MID_ENV_TEST_PREFIX)) {
 			snprintf(err, errlen,
 				 "unknown variable %.*s; the shim reads MIDSHIM_URL, MIDSHIM_ORG_KEY(_FILE), "
 				 "MIDSHIM_DEVICE_ID, MIDSHIM_POLICY, MIDSHIM_TTL_MS, MIDSHIM_TIMEOUT_MS, "

@@ -39,10 +39,12 @@ MID_HOT static char saved_text[SAVED_TEXT];
 MID_HOT static size_t saved_used;
 MID_HOT static int saved_lost; /* some setting did not fit, nor on the heap */
 
-/* A setting a child gets only from what was captured at start. */
-static int is_ours(const char *e)
+/* A setting a child gets only from what was captured at start. These
+ * three are inline: the start-up code calls them, and a call into the
+ * rest of the text is a page fault at every start. */
+static inline __attribute__((always_inline)) int is_ours(const char *e)
 {
-	return MID_HAS_PREFIX(e, "LD_PRELOAD=") || MID_HAS_PREFIX(e, MID_ENV_PREFIX);
+	return MID_STARTS(e, "LD_PRELOAD=") || MID_STARTS(e, MID_ENV_PREFIX);
 }
 
 /* Loader variables no child gets. LD_AUDIT loads a library whose
@@ -50,14 +52,14 @@ static int is_ours(const char *e)
  * ungated. (LD_PRELOAD is rebuilt from what was captured; the shim's own
  * entry there is an absolute path, so LD_LIBRARY_PATH cannot put another
  * library in its place.) */
-static int is_dropped(const char *e)
+static inline __attribute__((always_inline)) int is_dropped(const char *e)
 {
-	return MID_HAS_PREFIX(e, "LD_AUDIT=");
+	return MID_STARTS(e, "LD_AUDIT=");
 }
 
-static int is_computed(const char *e)
+static inline __attribute__((always_inline)) int is_computed(const char *e)
 {
-	return MID_HAS_PREFIX(e, MID_ENV_ALLOW_UNTIL "=") || MID_HAS_PREFIX(e, MID_ENV_REGISTERED "=");
+	return MID_STARTS(e, MID_ENV_ALLOW_UNTIL "=") || MID_STARTS(e, MID_ENV_REGISTERED "=");
 }
 
 /* Keep the concatenation of 'a' to 'd' (all but 'a' may be NULL) for
@@ -136,8 +138,11 @@ MID_STARTUP static void save_preload(const char *list)
 		return;
 	}
 	while(*p) {
-		size_t n = strcspn(p, ": ");
 		const char *ent = p;
+		size_t n = 0;
+
+		while(p[n] && p[n] != ':' && p[n] != ' ')
+			n++;
 
 		if(n && names_self(p, n, self)) {
 			if(found)
@@ -176,7 +181,7 @@ MID_STARTUP void mid_exec_init(void)
 	for(e = environ; e && *e; e++) {
 		if(!is_ours(*e) || is_computed(*e))
 			continue;
-		if(MID_HAS_PREFIX(*e, "LD_PRELOAD=")) {
+		if(MID_STARTS(*e, "LD_PRELOAD=")) {
 			if(!have_preload)
 				save_preload(*e + 11);
 			have_preload = 1;
@@ -248,21 +253,29 @@ void mid_exec_env_free(char **env)
 /* Is 'e' ("NAME=...") one of the captured settings, by name? */
 static int saved_name(const char *e)
 {
-	size_t n = strcspn(e, "="), i;
+	for(size_t i = 0; i < nsaved; i++) {
+		const char *s = saved[i];
+		size_t j = 0;
 
-	for(i = 0; i < nsaved; i++)
-		if(!strncmp(saved[i], e, n) && saved[i][n] == '=')
+		while(e[j] && e[j] != '=' && s[j] == e[j])
+			j++;
+		if((!e[j] || e[j] == '=') && s[j] == '=')
 			return 1;
+	}
 	return 0;
 }
 
 MID_STARTUP const char *mid_exec_setting(const char *name)
 {
-	size_t n = strlen(name);
+	for(size_t i = 0; i < nsaved; i++) {
+		const char *e = saved[i];
+		size_t j = 0;
 
-	for(size_t i = 0; i < nsaved; i++)
-		if(!strncmp(saved[i], name, n) && saved[i][n] == '=')
-			return saved[i] + n + 1;
+		while(name[j] && e[j] == name[j])
+			j++;
+		if(!name[j] && e[j] == '=')
+			return e + j + 1;
+	}
 	return saved_lost ? getenv(name) : NULL;
 }
 
