@@ -16,11 +16,13 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <link.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t outlen)
@@ -135,10 +137,11 @@ static bool read_interp(int fd, const unsigned char *head, size_t n, uint64_t of
 }
 
 /* Why the ELF file on 'fd' will not load the shim, or NULL when it will
- * (or is not ELF at all: a script, or a format of binfmt_misc). */
-static const char *elf_unfollowable(int fd, const unsigned char *b, size_t got)
+ * (or is not ELF at all: a script, or a format of binfmt_misc). The
+ * program interpreter it names, when that decided, into 'interp'
+ * (PATH_MAX bytes; left as it is otherwise). */
+static const char *elf_unfollowable(int fd, const unsigned char *b, size_t got, char *interp)
 {
-	char interp[PATH_MAX];
 	Elf64_Ehdr e;
 	uint64_t i;
 	uint32_t type;
@@ -159,8 +162,10 @@ static const char *elf_unfollowable(int fd, const unsigned char *b, size_t got)
 			return NULL;
 		if(type != PT_INTERP)
 			continue;
-		if(!read_interp(fd, b, got, off, interp, sizeof(interp)))
+		if(!read_interp(fd, b, got, off, interp, PATH_MAX)) {
+			interp[0] = '\0';
 			return NULL;
+		}
 		return our_loader(interp) ? NULL : "loaded by another program interpreter";
 	}
 	return "statically linked";
@@ -190,12 +195,123 @@ static bool script_interp(const unsigned char *b, size_t got, char *out, size_t 
  * level fails with ELOOP), as binfmt_script's BINPRM_MAX_RECURSION. */
 #define SCRIPT_DEPTH 4
 
+/*
+ * What the files last exec'd were found to be. A shell loop or a build
+ * execs the same few programs over and over, and reading one's headers
+ * takes six system calls (and two more for the guard) where a stat
+ * tells that the file has not changed. A verdict is kept only for a file
+ * whose status last changed over a second before it was read: a later
+ * change to its content, mode or owner sets a later st_ctime, so the
+ * entry stops matching (the coarse clock that stamps st_ctime cannot
+ * hide it within one tick). The interpreter an ELF program names is
+ * looked at again at each use. One flag, taken or skipped, never waited
+ * for: a vfork child, a signal handler and another thread may all get
+ * here.
+ */
+#define SEEN_MAX 8
+#define SEEN_INTERP 128
+
+static struct seen {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	const char *why; /* the verdict, a string literal, or NULL */
+	char interp[SEEN_INTERP]; /* to compare with the loader at each use; "" none */
+	bool used;
+} seen[SEEN_MAX];
+static unsigned seen_next;
+static atomic_bool seen_busy;
+
+static bool seen_same(const struct seen *e, const struct stat *st)
+{
+	return e->used && e->dev == st->st_dev && e->ino == st->st_ino && e->size == st->st_size &&
+	       e->mtime.tv_sec == st->st_mtim.tv_sec && e->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       e->ctime.tv_sec == st->st_ctim.tv_sec && e->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* The kept verdict for the file 'st' describes into '*why', with its
+ * interpreter into 'interp' (SEEN_INTERP bytes); false when none. */
+static bool seen_get(const struct stat *st, const char **why, char *interp)
+{
+	bool hit = false;
+
+	if(atomic_exchange_explicit(&seen_busy, true, memory_order_acquire))
+		return false;
+	for(size_t i = 0; i < SEEN_MAX && !hit; i++) {
+		if(seen_same(&seen[i], st)) {
+			*why = seen[i].why;
+			memcpy(interp, seen[i].interp, SEEN_INTERP);
+			hit = true;
+		}
+	}
+	atomic_store_explicit(&seen_busy, false, memory_order_release);
+	return hit;
+}
+
+static void seen_put(const struct stat *st, const char *why, const char *interp)
+{
+	struct timespec now;
+	struct seen *e;
+
+	if(strlen(interp) >= SEEN_INTERP || clock_gettime(CLOCK_REALTIME_COARSE, &now) ||
+	   st->st_ctim.tv_sec >= now.tv_sec - 1)
+		return;
+	if(atomic_exchange_explicit(&seen_busy, true, memory_order_acquire))
+		return;
+	e = &seen[seen_next++ % SEEN_MAX];
+	e->dev = st->st_dev;
+	e->ino = st->st_ino;
+	e->size = st->st_size;
+	e->mtime = st->st_mtim;
+	e->ctime = st->st_ctim;
+	e->why = why;
+	mid_strlcpy(e->interp, interp, SEEN_INTERP);
+	e->used = true;
+	atomic_store_explicit(&seen_busy, false, memory_order_release);
+}
+
+void mid_exec_seen_atfork_child(void)
+{
+	/* Read first: a page the child writes is a page the kernel copies. */
+	if(atomic_load_explicit(&seen_busy, memory_order_relaxed)) {
+		memset(seen, 0, sizeof(seen));
+		atomic_store_explicit(&seen_busy, false, memory_order_relaxed);
+	}
+}
+
+/* A setuid or setgid file, which the loader runs without LD_PRELOAD. */
+static const char *privileged(const struct stat *st)
+{
+	if((st->st_mode & S_ISUID) && st->st_uid != geteuid())
+		return "setuid";
+	if((st->st_mode & S_ISGID) && st->st_gid != getegid())
+		return "setgid";
+	return NULL;
+}
+
+/* The verdict for 'path' from what was kept, with one stat (and one of
+ * its interpreter); false when nothing was kept for the file there. */
+static bool unfollowable_seen(const char *path, const char **why)
+{
+	char interp[SEEN_INTERP];
+	struct stat st;
+
+	if(stat(path, &st) || !S_ISREG(st.st_mode) || !seen_get(&st, why, interp))
+		return false;
+	if(privileged(&st))
+		*why = privileged(&st);
+	else if(interp[0])
+		*why = our_loader(interp) ? NULL : "loaded by another program interpreter";
+	return true;
+}
+
 /* Why the program at 'path' will not load the shim, or NULL. A script
  * is judged by its interpreter, which the kernel starts directly. */
 static const char *unfollowable(const char *path, int depth)
 {
 	unsigned char b[1024];
-	char interp[256];
+	char interp[PATH_MAX];
 	const char *why = NULL;
 	struct stat st;
 	ssize_t got;
@@ -205,21 +321,19 @@ static const char *unfollowable(const char *path, int depth)
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if(fd < 0)
 		return NULL; /* the exec fails as well */
-	if(fstat(fd, &st) == 0) {
-		if((st.st_mode & S_ISUID) && st.st_uid != geteuid())
-			why = "setuid";
-		else if((st.st_mode & S_ISGID) && st.st_gid != getegid())
-			why = "setgid";
-		else if((got = pread(fd, b, sizeof(b), 0)) > 0) {
-			why = elf_unfollowable(fd, b, (size_t)got);
-			if(!why && script_interp(b, (size_t)got, interp, sizeof(interp))) {
-				close(fd);
-				if(depth >= SCRIPT_DEPTH)
-					return NULL; /* the kernel refuses it: ELOOP */
-				why = unfollowable(interp, depth + 1);
-				return why ? "a script whose interpreter is unfollowable" : NULL;
-			}
+	if(fstat(fd, &st) == 0 && !(why = privileged(&st)) &&
+	   (got = pread(fd, b, sizeof(b), 0)) > 0) {
+		interp[0] = '\0';
+		why = elf_unfollowable(fd, b, (size_t)got, interp);
+		if(!why && script_interp(b, (size_t)got, interp, sizeof(interp))) {
+			close(fd);
+			if(depth >= SCRIPT_DEPTH)
+				return NULL; /* the kernel refuses it: ELOOP */
+			why = unfollowable(interp, depth + 1);
+			return why ? "a script whose interpreter is unfollowable" : NULL;
 		}
+		if(S_ISREG(st.st_mode))
+			seen_put(&st, why, interp);
 	}
 	close(fd);
 	return why;
@@ -229,6 +343,9 @@ bool mid_exec_followable(const char *path, const char **why)
 {
 	sigset_t mask;
 
+	/* No guard: stat is no hook, and nothing here waits. */
+	if(unfollowable_seen(path, why))
+		return *why == NULL;
 	mid_shim_enter(&mask);
 	*why = unfollowable(path, 0);
 	mid_shim_leave(&mask);

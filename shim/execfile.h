@@ -18,4 +18,8 @@ bool mid_exec_resolve(const char *file, const char *path_env, char *out, size_t 
  * ("statically linked", "setuid"). Reads the ELF header. */
 bool mid_exec_followable(const char *path, const char **why);
 
+/* In a fork child: the verdicts kept for the files exec'd are dropped
+ * when the fork caught another thread writing one. */
+void mid_exec_seen_atfork_child(void);
+
 #endif

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "enforce.h"
 #include "exec.h"
+#include "execfile.h"
 #include "net.h"
 #include "record.h"
 
@@ -226,6 +227,7 @@ static void atfork_child(void)
 	mid_chan_atfork_child();
 	mid_record_atfork_child();
 	mid_spawn_atfork_child();
+	mid_exec_seen_atfork_child();
 }
 
 int mid_shim_release_fd(int fd)

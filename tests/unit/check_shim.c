@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -779,6 +780,55 @@ START_TEST(test_shim_exec_followable)
 }
 END_TEST
 
+/* Write the first 'n' bytes of the file 'from' over 'fd' in place (the
+ * same inode), padded with zeros to 'n'. */
+static void overwrite(int fd, const char *from, size_t n)
+{
+	char *b = calloc(1, n);
+	int in = open(from, O_RDONLY);
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_ge(in, 0);
+	ck_assert_int_gt(read(in, b, n), 0);
+	close(in);
+	ck_assert_int_eq(pwrite(fd, b, n, 0), (ssize_t)n);
+	free(b);
+}
+
+/* A verdict kept for a file does not outlive a change to it, even one
+ * that keeps its size and puts its modification time back: the change
+ * time moves on. */
+START_TEST(test_shim_exec_followable_kept_verdict)
+{
+	char path[] = "/tmp/check_shim_prog.XXXXXX", helper[4096];
+	const char *b = getenv("B"), *why = NULL;
+	struct timespec times[2];
+	struct stat st;
+	int fd = mkstemp(path);
+
+	snprintf(helper, sizeof(helper), "%s/helpers/static_true", b ? b : "build");
+	ck_assert_int_ge(fd, 0);
+	overwrite(fd, "/bin/true", 8192);
+	ck_assert_int_eq(fchmod(fd, 0755), 0);
+	/* Kept only for a file whose status changed over a second ago. */
+	sleep(2);
+	ck_assert(mid_exec_followable(path, &why));
+	ck_assert(mid_exec_followable(path, &why));
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	overwrite(fd, helper, 8192);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	ck_assert_int_eq(futimens(fd, times), 0);
+	ck_assert(!mid_exec_followable(path, &why));
+	ck_assert_str_eq(why, "statically linked");
+	/* And back: the new file is judged, not the kept entry. */
+	overwrite(fd, "/bin/true", 8192);
+	ck_assert(mid_exec_followable(path, &why));
+	close(fd);
+	unlink(path);
+}
+END_TEST
+
 /* Program header offsets come from the file: a wild one must neither
  * read out of bounds nor pass for a static binary. */
 START_TEST(test_shim_exec_followable_wild_header)
@@ -1019,6 +1069,7 @@ static void mid_check_tests(struct mid_check *t)
 	tcase_add_test(core, test_shim_exec_env_stack_or_mmap);
 	tcase_add_test(core, test_shim_fast_path_follows_cache);
 	tcase_add_test(core, test_shim_exec_followable);
+	tcase_add_test(core, test_shim_exec_followable_kept_verdict);
 	tcase_add_test(core, test_shim_exec_resolve);
 	tcase_add_test(core, test_shim_denial_names_peer_once);
 	tcase_add_test(core, test_shim_denial_names_start_and_fork);
