@@ -19,9 +19,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 MID_HOT int mid_shim_ready;
@@ -33,7 +35,11 @@ MID_HOT static struct mid_client *client;
 /* The process 'client' belongs to: a fork child inherits the parent's
  * connection and drops it at its own first call, not at the fork. */
 MID_HOT static pid_t client_pid;
-MID_HOT static pthread_once_t once = PTHREAD_ONCE_INIT;
+/* Set-up's state, as pthread_once keeps it: 0 not begun, 1 under way,
+ * 2 done. Not pthread_once itself: glibc's wakes waiters with a futex
+ * call at every start, waiter or none, from a page of libc a small
+ * program never touches. */
+MID_HOT static _Atomic int setup_state;
 /* The org key is still to be read: this process started on a parent's
  * fresh allow, and reads it at its first call to the control plane. */
 MID_HOT static int key_deferred;
@@ -327,7 +333,23 @@ MID_STARTUP static void setup(void)
 
 MID_STARTUP int mid_shim_init_now(void)
 {
-	pthread_once(&once, setup);
+	int expect = 0;
+
+	if(atomic_load_explicit(&setup_state, memory_order_acquire) == 2)
+		return 1;
+	if(atomic_compare_exchange_strong_explicit(&setup_state, &expect, 1, memory_order_acquire,
+						   memory_order_acquire)) {
+		setup();
+		atomic_store_explicit(&setup_state, 2, memory_order_release);
+		return 1;
+	}
+	/* Another thread (one an earlier constructor started) is setting
+	 * up, perhaps waiting on the control plane: wait without spinning. */
+	while(atomic_load_explicit(&setup_state, memory_order_acquire) != 2) {
+		struct timespec ms = {0, 1000000};
+
+		nanosleep(&ms, NULL);
+	}
 	return 1;
 }
 
