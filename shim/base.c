@@ -13,6 +13,22 @@
 #include <unistd.h>
 
 __thread int mid_in_shim __attribute__((tls_model("initial-exec")));
+__thread int mid_forking __attribute__((tls_model("initial-exec")));
+
+/* The process that forked, and the child's reset (both set by the
+ * preload's fork handlers; the launcher never forks in that window). */
+pid_t mid_fork_parent;
+void (*mid_fork_child_reset)(void);
+
+bool mid_fork_window_child(void)
+{
+	if(getpid() == mid_fork_parent)
+		return false;
+	mid_forking = 0;
+	if(mid_fork_child_reset)
+		mid_fork_child_reset();
+	return true;
+}
 
 static void put(int fd, const char *s, size_t n)
 {

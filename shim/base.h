@@ -3,8 +3,8 @@
  * What every module of the shim stands on: the re-entrancy guard that
  * lets the shim's own libc calls through the hooks, a mutex safe across
  * fork, the section the hot state lives in, the coarse clock and the one
- * stderr line. Owns mid_in_shim and mid_shim_say (base.c); calls libc
- * only.
+ * stderr line. Owns mid_in_shim, the fork's window (mid_forking) and
+ * mid_shim_say (base.c); calls libc only.
  */
 #ifndef MID_SHIM_BASE_H
 #define MID_SHIM_BASE_H
@@ -35,8 +35,23 @@ struct mid_forklock {
 };
 #define MID_FORKLOCK_INIT {PTHREAD_MUTEX_INITIALIZER, 0}
 
+/* Set on the thread that forks, from the shim's prepare handler to its
+ * parent or child handler (hook_init.c). The handlers are registered at
+ * the process's first fork, after other libraries' own, so theirs run
+ * inside that window and may reach a hook. */
+extern __thread int mid_forking __attribute__((tls_model("initial-exec")));
+
+/* In the fork's window on this thread: in the child, reset what the
+ * fork left (the shim's child handler has not run yet) and return true;
+ * in the parent, false (this thread holds the flight lock). */
+bool mid_fork_window_child(void);
+extern pid_t mid_fork_parent;             /* set in the prepare handler */
+extern void (*mid_fork_child_reset)(void); /* the child's reset */
+
 static inline void mid_forklock_lock(struct mid_forklock *l)
 {
+	if(__builtin_expect(mid_forking, 0))
+		(void)mid_fork_window_child();
 	atomic_fetch_add_explicit(&l->users, 1, memory_order_acq_rel);
 	pthread_mutex_lock(&l->m);
 }

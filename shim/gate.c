@@ -38,6 +38,27 @@ MID_HOT static _Atomic uint64_t allow_until;
 MID_HOT _Atomic uint64_t mid_allow_coarse;
 MID_HOT static uint64_t coarse_lag; /* 0: no coarse clock, hooks always ask this one */
 MID_HOT static struct mid_forklock flight = MID_FORKLOCK_INIT;
+
+/* The flight lock, except on the forking thread between the shim's
+ * prepare handler and its parent handler, which holds it already: a hook
+ * another library's fork handler reaches there passes. (In the child the
+ * reset runs first, and the lock is taken as usual.) */
+static bool flight_held_for_fork(void)
+{
+	return __builtin_expect(mid_forking, 0) && !mid_fork_window_child();
+}
+
+static void flight_lock(void)
+{
+	if(!flight_held_for_fork())
+		mid_forklock_lock(&flight);
+}
+
+static void flight_unlock(void)
+{
+	if(!__builtin_expect(mid_forking, 0))
+		mid_forklock_unlock(&flight);
+}
 /* An allow inherited across exec (MIDSHIM_ALLOW_UNTIL), not judged yet:
  * a start reads no clock (the clock's libc page and the vvar page, two
  * page faults), and the first check that needs the cache judges it. */
@@ -200,7 +221,7 @@ static int ask(const struct mid_event *ev, int fd, int force)
 
 	memset(&d, 0, sizeof(d));
 	mid_shim_enter(&old);
-	mid_forklock_lock(&flight);
+	flight_lock();
 	t0 = mid_now_ms();
 	if(!force && t0 < atomic_load_explicit(&allow_until, memory_order_acquire)) {
 		allowed = 1;
@@ -212,7 +233,7 @@ static int ask(const struct mid_event *ev, int fd, int force)
 		 * the cache never outlives the answer by more than TTL. */
 		set_allow(allowed && cfg->ttl_ms > 0 ? t0 + (uint64_t)cfg->ttl_ms : 0);
 	}
-	mid_forklock_unlock(&flight);
+	flight_unlock();
 	mid_shim_leave(&old);
 	if(allowed)
 		return 0;
@@ -334,11 +355,13 @@ MID_STARTUP int mid_gate_startup(void)
 
 void mid_gate_lock(void)
 {
-	mid_forklock_lock(&flight);
+	flight_lock();
 }
 
 int mid_gate_trylock(void)
 {
+	if(flight_held_for_fork())
+		return 1;
 	atomic_fetch_add_explicit(&flight.users, 1, memory_order_acq_rel);
 	if(pthread_mutex_trylock(&flight.m) == 0)
 		return 1;
@@ -348,5 +371,5 @@ int mid_gate_trylock(void)
 
 void mid_gate_unlock(void)
 {
-	mid_forklock_unlock(&flight);
+	flight_unlock();
 }

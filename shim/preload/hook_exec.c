@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <pty.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -547,6 +548,7 @@ MID_EXPORT FILE *_IO_proc_open(FILE *f, const char *cmd, const char *type)
  * hook cannot return into a vfork child safely; its exec is gated. */
 MID_EXPORT pid_t fork(void)
 {
+	mid_fork_handlers_register();
 	if(!mid_in_shim && READY() && mid_gate_fork()) {
 		errno = EPERM;
 		return -1;
@@ -558,3 +560,40 @@ MID_EXPORT pid_t fork(void)
 
 MID_ALIAS(fork, __fork)
 MID_ALIAS(fork, __libc_fork)
+
+/* libc forks inside these two without its fork symbol: the handlers are
+ * registered first, as by the fork hook. */
+REAL_DECL(daemon);
+MID_EXPORT int daemon(int nochdir, int noclose)
+{
+	mid_fork_handlers_register();
+	return REAL(daemon)(nochdir, noclose);
+}
+
+REAL_DECL(forkpty);
+MID_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp,
+			 const struct winsize *winp)
+{
+	mid_fork_handlers_register();
+	return REAL(forkpty)(amaster, name, termp, winp);
+}
+
+/* forkpty as libutil had it, which programs linked before glibc 2.34 call. */
+typedef pid_t forkpty_fn(int *, char *, const struct termios *, const struct winsize *);
+MID_HOT static forkpty_fn *real_forkpty_old;
+pid_t mid_forkpty_old(int *amaster, char *name, const struct termios *termp,
+		      const struct winsize *winp);
+__asm__(".symver mid_forkpty_old, forkpty@GLIBC_2.2.5");
+
+MID_EXPORT pid_t mid_forkpty_old(int *amaster, char *name, const struct termios *termp,
+				 const struct winsize *winp)
+{
+	if(!real_forkpty_old)
+		*(void **)&real_forkpty_old = dlvsym(RTLD_NEXT, "forkpty", "GLIBC_2.2.5");
+	if(!real_forkpty_old) {
+		mid_shim_say("libc has no forkpty@GLIBC_2.2.5; this libmidshim.so was built for another libc");
+		_exit(127);
+	}
+	mid_fork_handlers_register();
+	return real_forkpty_old(amaster, name, termp, winp);
+}

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -207,6 +208,17 @@ MID_STARTUP static const char *env(const char *name)
  * connection at its own first call (get_client). Before the first fork
  * the parent resolves what the exec hooks need, which every child would
  * otherwise look up again.
+ *
+ * The handlers are registered at the process's first fork (the fork
+ * hooks call mid_fork_handlers_register), not before main: registering
+ * costs every start libc's __register_atfork pages, and most starts
+ * never fork. Other libraries' handlers are then registered before the
+ * shim's, so theirs run inside the shim's window: prepare handlers run
+ * last-registered first, parent and child handlers first-registered
+ * first. A hook one of them reaches there finds mid_forking set on this
+ * thread: in the parent it passes the flight lock this thread holds; in
+ * the child it runs the child's reset before going on (libuv's child
+ * handler closes descriptors through the close hook).
  */
 static void atfork_prepare(void)
 {
@@ -217,16 +229,19 @@ static void atfork_prepare(void)
 		mid_hook_exec_warm();
 	}
 	mid_gate_lock();
+	mid_fork_parent = getpid();
+	mid_forking = 1;
 }
 
 static void atfork_parent(void)
 {
+	mid_forking = 0;
 	mid_gate_unlock();
 }
 
-static void atfork_child(void)
+/* The flight lock is held (by this thread, in atfork_prepare). */
+static void child_reset(void)
 {
-	/* The flight lock is held (by this thread, in atfork_prepare). */
 	mid_gate_atfork_child();
 	mid_side_atfork_child();
 	mid_names_atfork_child();
@@ -234,6 +249,34 @@ static void atfork_child(void)
 	mid_record_atfork_child();
 	mid_spawn_atfork_child();
 	mid_exec_seen_atfork_child();
+}
+
+static void atfork_child(void)
+{
+	/* Done already when a hook ran it in the window. */
+	if(!mid_forking)
+		return;
+	mid_forking = 0;
+	child_reset();
+}
+
+void mid_fork_handlers_register(void)
+{
+	MID_HOT static _Atomic int state; /* 0 not yet, 1 under way, 2 done */
+	int expect = 0;
+
+	if(atomic_load_explicit(&state, memory_order_acquire) == 2)
+		return;
+	if(!atomic_compare_exchange_strong_explicit(&state, &expect, 1, memory_order_acq_rel,
+						    memory_order_acquire)) {
+		/* Another thread registers; its fork waits in libc's lock. */
+		while(atomic_load_explicit(&state, memory_order_acquire) != 2)
+			sched_yield();
+		return;
+	}
+	mid_fork_child_reset = child_reset;
+	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
+	atomic_store_explicit(&state, 2, memory_order_release);
 }
 
 int mid_shim_release_fd(int fd)
@@ -299,11 +342,6 @@ MID_STARTUP static void setup(void)
 	mid_gate_setup(&config, validate, NULL);
 	mid_enforce_set_report(report);
 	mid_enforce_origin(decider);
-	/* Now, before main: a fork child runs the handlers in the order they
-	 * were registered, and another library's (libuv's closes descriptors
-	 * through the close hook) must find the shim's locks reset. */
-	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
-
 	v = env("MIDSHIM_ALLOW_UNTIL");
 	if(v && mid_parse_u64(v, &until))
 		mid_gate_inherit(until);

@@ -47,6 +47,10 @@ int mid_fs_gate_path(enum mid_fsop op, int dirfd, const char *path);
 /* In a fork child: reset the lock of the posix_spawn chdir table. */
 void mid_spawn_atfork_child(void);
 
+/* Register the shim's fork handlers, once; the fork hooks call it
+ * before the real fork, with no lock of the shim held (hook_init.c). */
+void mid_fork_handlers_register(void);
+
 /* Gate signal 'sig' to 'pid' (as kill takes it), or to the thread 'tid'
  * (tkill): 0 when it may go on (no other process touched, or allowed),
  * -1 with errno EPERM (hook_signal.c). */

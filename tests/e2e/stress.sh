@@ -44,7 +44,7 @@ for ttl in 0 1; do
 	grep -q 'midshim: denied' "$T/err" && fail "TTL $ttl: a denial while allowed: $(grep denied "$T/err" | head -3)"
 	summary=$(grep '^stress:' "$T/err")
 	note "TTL $ttl: $summary ($ms ms)"
-	for k in writes connects forks execs signals; do
+	for k in writes connects forks execs signals atforks; do
 		n=$(echo "$summary" | sed -E "s/.* $k ([0-9]+).*/\1/")
 		[ "$n" -gt 0 ] || fail "TTL $ttl: no $k completed: $summary"
 	done

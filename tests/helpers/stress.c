@@ -2,7 +2,10 @@
 /*
  * A gated program under load, for the concurrency tests: 64 threads doing
  * gated writes and connects while others fork, exec and take signals
- * whose handlers call write(2). It runs for a bounded time and reports
+ * whose handlers call write(2), and fork handlers of the program's own
+ * (registered before the shim's, which come at the first fork) write
+ * through the gate in the parent and in the child, inside the shim's
+ * fork window. It runs for a bounded time and reports
  * how many operations each kind completed; any failed operation, a crash
  * or a hang (caught by the test's timeout) is a failure.
  *
@@ -39,7 +42,7 @@ extern char **environ;
 static const char *dir;
 static int port;
 static _Atomic int stop;
-static _Atomic long n_write, n_connect, n_fork, n_exec, n_signal, n_fail;
+static _Atomic long n_write, n_connect, n_fork, n_exec, n_signal, n_atfork, n_fail;
 static pthread_t victims[WRITERS];
 
 /* Count a failed operation; the first few are described on stderr. */
@@ -118,6 +121,45 @@ static void *connector(void *arg)
 		usleep(2000);
 	}
 	return NULL;
+}
+
+/* A gated write from a fork handler: 0, or the errno. */
+static int atfork_write(const char *what)
+{
+	char path[4096];
+	int fd, e = 0;
+
+	snprintf(path, sizeof(path), "%s/atfork.txt", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	if(fd < 0 || write(fd, what, 2) != 2)
+		e = errno ? errno : EIO;
+	if(fd >= 0)
+		close(fd);
+	return e;
+}
+
+static void atfork_prepare(void)
+{
+	int e = atfork_write("p\n");
+
+	if(e)
+		failed("write in a prepare handler", e);
+}
+
+static void atfork_parent(void)
+{
+	int e = atfork_write("a\n");
+
+	if(e)
+		failed("write in a parent handler", e);
+	else
+		atomic_fetch_add(&n_atfork, 1);
+}
+
+static void atfork_child(void)
+{
+	if(atfork_write("c\n"))
+		_exit(3);
 }
 
 static void *forker(void *arg)
@@ -209,6 +251,7 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGUSR1, &sa, NULL);
+	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
 
 	for(i = 0; i < WRITERS; i++)
 		pthread_create(&victims[i], NULL, writer, (void *)(long)i);
@@ -228,8 +271,11 @@ int main(int argc, char **argv)
 		pthread_join(t[i], NULL);
 	for(i = 0; i < WRITERS; i++)
 		pthread_join(victims[i], NULL);
-	fprintf(stderr, "stress: writes %ld connects %ld forks %ld execs %ld signals %ld failures %ld\n",
+	fprintf(stderr,
+		"stress: writes %ld connects %ld forks %ld execs %ld signals %ld atforks %ld "
+		"failures %ld\n",
 		atomic_load(&n_write), atomic_load(&n_connect), atomic_load(&n_fork),
-		atomic_load(&n_exec), atomic_load(&n_signal), atomic_load(&n_fail));
+		atomic_load(&n_exec), atomic_load(&n_signal), atomic_load(&n_atfork),
+		atomic_load(&n_fail));
 	return atomic_load(&n_fail) ? 1 : 0;
 }
