@@ -129,6 +129,17 @@ static inline bool mid_has_prefix(const char *s, const char *p, size_t n)
 
 #define MID_STARTS(s, lit) mid_has_prefix((s), "" lit, sizeof(lit) - 1)
 
+/* The value in 'e' ("NAME=value") when NAME is 'name', else NULL; the
+ * same, without libc's string functions. */
+static inline const char *mid_env_value(const char *e, const char *name)
+{
+	size_t j = 0;
+
+	while(name[j] && e[j] == name[j])
+		j++;
+	return !name[j] && e[j] == '=' ? e + j + 1 : NULL;
+}
+
 /* CLOCK_MONOTONIC_COARSE in ms (a few ns, no rdtsc), or 0. */
 static inline uint64_t mid_coarse_ms(void)
 {

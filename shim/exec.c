@@ -268,13 +268,10 @@ static int saved_name(const char *e)
 MID_STARTUP const char *mid_exec_setting(const char *name)
 {
 	for(size_t i = 0; i < nsaved; i++) {
-		const char *e = saved[i];
-		size_t j = 0;
+		const char *v = mid_env_value(saved[i], name);
 
-		while(name[j] && e[j] == name[j])
-			j++;
-		if(!name[j] && e[j] == '=')
-			return e + j + 1;
+		if(v)
+			return v;
 	}
 	return saved_lost ? getenv(name) : NULL;
 }

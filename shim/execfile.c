@@ -295,12 +295,13 @@ static const char *privileged(const struct stat *st)
 static bool unfollowable_seen(const char *path, const char **why)
 {
 	char interp[SEEN_INTERP];
+	const char *priv;
 	struct stat st;
 
 	if(stat(path, &st) || !S_ISREG(st.st_mode) || !seen_get(&st, why, interp))
 		return false;
-	if(privileged(&st))
-		*why = privileged(&st);
+	if((priv = privileged(&st)))
+		*why = priv;
 	else if(interp[0])
 		*why = our_loader(interp) ? NULL : "loaded by another program interpreter";
 	return true;

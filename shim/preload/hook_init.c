@@ -19,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,11 +35,32 @@ MID_HOT static struct mid_client *client;
 /* The process 'client' belongs to: a fork child inherits the parent's
  * connection and drops it at its own first call, not at the fork. */
 MID_HOT static pid_t client_pid;
-/* Set-up's state, as pthread_once keeps it: 0 not begun, 1 under way,
- * 2 done. Not pthread_once itself: glibc's wakes waiters with a futex
- * call at every start, waiter or none, from a page of libc a small
- * program never touches. */
-MID_HOT static _Atomic int setup_state;
+/* pthread_once's work, with its state as pthread_once keeps it: 0 not
+ * begun, 1 under way, 2 done. Not pthread_once itself: glibc's wakes
+ * waiters with a futex call every time, waiter or none, from a page of
+ * libc a small program never touches. A thread that finds 'fn' under
+ * way sleeps a millisecond at a time until it is done: set-up may wait
+ * on the control plane. */
+MID_STARTUP static void once(_Atomic int *state, void (*fn)(void))
+{
+	int expect = 0;
+
+	if(atomic_load_explicit(state, memory_order_acquire) == 2)
+		return;
+	if(atomic_compare_exchange_strong_explicit(state, &expect, 1, memory_order_acq_rel,
+						   memory_order_acquire)) {
+		fn();
+		atomic_store_explicit(state, 2, memory_order_release);
+		return;
+	}
+	while(atomic_load_explicit(state, memory_order_acquire) != 2) {
+		struct timespec ms = {0, 1000000};
+
+		nanosleep(&ms, NULL);
+	}
+}
+
+MID_HOT static _Atomic int setup_state; /* once()'s, for setup() */
 /* The org key is still to be read: this process started on a parent's
  * fresh allow, and reads it at its first call to the control plane. */
 MID_HOT static int key_deferred;
@@ -190,12 +210,11 @@ static void report(const char *body, size_t len)
  * costs the start a page fault. */
 MID_STARTUP static const char *env(const char *name)
 {
-	size_t n = strlen(name);
+	const char *v = NULL;
 
-	for(char **e = environ; e && *e; e++)
-		if((*e)[0] == name[0] && !strncmp(*e, name, n) && (*e)[n] == '=')
-			return *e + n + 1;
-	return NULL;
+	for(char **e = environ; e && *e && !v; e++)
+		v = mid_env_value(*e, name);
+	return v;
 }
 
 /*
@@ -260,23 +279,17 @@ static void atfork_child(void)
 	child_reset();
 }
 
-void mid_fork_handlers_register(void)
+static void register_fork_handlers(void)
 {
-	MID_HOT static _Atomic int state; /* 0 not yet, 1 under way, 2 done */
-	int expect = 0;
-
-	if(atomic_load_explicit(&state, memory_order_acquire) == 2)
-		return;
-	if(!atomic_compare_exchange_strong_explicit(&state, &expect, 1, memory_order_acq_rel,
-						    memory_order_acquire)) {
-		/* Another thread registers; its fork waits in libc's lock. */
-		while(atomic_load_explicit(&state, memory_order_acquire) != 2)
-			sched_yield();
-		return;
-	}
 	mid_fork_child_reset = child_reset;
 	__register_atfork(atfork_prepare, atfork_parent, atfork_child, &__dso_handle);
-	atomic_store_explicit(&state, 2, memory_order_release);
+}
+
+void mid_fork_handlers_register(void)
+{
+	MID_HOT static _Atomic int registered;
+
+	once(&registered, register_fork_handlers);
 }
 
 int mid_shim_release_fd(int fd)
@@ -371,23 +384,7 @@ MID_STARTUP static void setup(void)
 
 MID_STARTUP int mid_shim_init_now(void)
 {
-	int expect = 0;
-
-	if(atomic_load_explicit(&setup_state, memory_order_acquire) == 2)
-		return 1;
-	if(atomic_compare_exchange_strong_explicit(&setup_state, &expect, 1, memory_order_acquire,
-						   memory_order_acquire)) {
-		setup();
-		atomic_store_explicit(&setup_state, 2, memory_order_release);
-		return 1;
-	}
-	/* Another thread (one an earlier constructor started) is setting
-	 * up, perhaps waiting on the control plane: wait without spinning. */
-	while(atomic_load_explicit(&setup_state, memory_order_acquire) != 2) {
-		struct timespec ms = {0, 1000000};
-
-		nanosleep(&ms, NULL);
-	}
+	once(&setup_state, setup);
 	return 1;
 }
 
