@@ -150,17 +150,22 @@ ab() {
 		for v in "$a" "$m" "$a2" "$m2"; do is_num "$v"; done
 		echo "$r $a $m $(calc '%.3f' "$m / $a") $a2 $m2 $(calc '%.3f' "$m2 / $a2")" >>"$LOG/$name.rounds"
 	done
-	A=$(awk '{ print $2 }' "$LOG/$name.rounds" | median)
-	M=$(awk '{ print $3 }' "$LOG/$name.rounds" | median)
-	R=$(awk '{ print $4 }' "$LOG/$name.rounds" | median)
-	R2=$(awk '{ print $7 }' "$LOG/$name.rounds" | median)
+	medians "$name"
 	say "$name: none $A, $mode $M, ratio $R ($METRIC; other measure $R2; $rounds rounds)"
+}
+
+# medians NAME: A, M, R and R2 from the columns ab writes to NAME.rounds.
+medians() {
+	A=$(awk '{ print $2 }' "$LOG/$1.rounds" | median)
+	M=$(awk '{ print $3 }' "$LOG/$1.rounds" | median)
+	R=$(awk '{ print $4 }' "$LOG/$1.rounds" | median)
+	R2=$(awk '{ print $7 }' "$LOG/$1.rounds" | median)
 }
 
 # abe NAME ROUNDS WORKLOAD: ab's rounds with a third run under an empty
 # preload (what any preload costs), the order turned each round; sets
-# A, M, R and R2 as ab does, E (the empty preload's median) and RE (its
-# median ratio to none).
+# A, M, R and R2 as ab does (its columns first), E (the empty preload's
+# median) and RE (its median ratio to none).
 abe() {
 	local name=$1 rounds=$2 w=$3 r way ways
 	local -A c o
@@ -177,10 +182,7 @@ abe() {
 			"${o[none]} ${o[shim]} $(calc '%.3f' "${o[shim]} / ${o[none]}")" \
 			"${c[empty]} $(calc '%.3f' "${c[empty]} / ${c[none]}")" >>"$LOG/$name.rounds"
 	done
-	A=$(awk '{ print $2 }' "$LOG/$name.rounds" | median)
-	M=$(awk '{ print $3 }' "$LOG/$name.rounds" | median)
-	R=$(awk '{ print $4 }' "$LOG/$name.rounds" | median)
-	R2=$(awk '{ print $7 }' "$LOG/$name.rounds" | median)
+	medians "$name"
 	E=$(awk '{ print $8 }' "$LOG/$name.rounds" | median)
 	RE=$(awk '{ print $9 }' "$LOG/$name.rounds" | median)
 	say "$name: none $A, empty preload $E (${RE}x), shim $M, ratio $R ($METRIC; other measure $R2; $rounds rounds)"
