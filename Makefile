@@ -132,9 +132,17 @@ $(B)/libmidshim.map: scripts/symver.sh $(call obj,$(SHIM_PRELOAD_SRC)) $(LIBSHIM
 	@$(if $(Q),echo "  SYMVER  $@")
 	$(Q)scripts/symver.sh $(LIBC_SO) $(filter-out scripts/symver.sh,$^) >$@.tmp && mv $@.tmp $@
 
-SHIM_LIBS = $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) $(B)/libmidshim.map
+SHIM_LIBS = $(LIBSHIMCORE) $(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) $(B)/libmidshim.map shim/startup.ld
 # link_shim OBJECTS: the preload from its hook objects and the libraries.
-link_shim = $(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,-fini=mid_fini \
+# -z noseparate-code: headers, text and read-only data in one mapping, not
+# three; the loader maps each segment at every process start and every
+# fork copies each mapping (bench/analysis.md has the figures). The cost:
+# the preload's headers and read-only data are executable, as every
+# library's were before binutils 2.31; a gated program runs code of its
+# own anyway, and libc's text is in every process. shim/startup.ld puts
+# the start-up code's constants beside the tables the loader reads.
+link_shim = $(CC) -shared $(LDFLAGS) -Wl,--as-needed -Wl,-z,defs -Wl,-z,noseparate-code \
+	-Wl,-T,shim/startup.ld -Wl,-fini=mid_fini \
 	-Wl,--version-script=$(B)/libmidshim.map -o $@ \
 	$(1) -Wl,--whole-archive $(LIBSHIMCORE) -Wl,--no-whole-archive \
 	$(LIBCLIENT) $(LIBPOLICY) $(LIBCOMMON) -ldl -pthread

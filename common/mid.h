@@ -24,6 +24,11 @@
  * effect on midd or midctl beyond where their copy lies. */
 #define MID_STARTUP __attribute__((section(".text.startup")))
 
+/* A constant the start-up code reads, in a file whose other read-only
+ * data stays in .rodata: shim/startup.ld puts it beside the start-up
+ * code's other data, for the same reason. */
+#define MID_STARTUP_RODATA __attribute__((section(".rodata.startup")))
+
 /* A static helper that a unit test may call: static in the product,
  * external in the test build (curl's UNITTEST). */
 #ifdef MID_UNIT_TEST
@@ -33,6 +38,29 @@
 #endif
 
 #define MID_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* strlen(s) and memcpy(d, s, n) for code that runs before main in every
+ * gated process (MID_STARTUP). Each libc string function it calls is a
+ * lazy binding and, in one start of five, a page of libc the program
+ * itself never touches. Volatile: the compiler must not turn the loops
+ * back into those calls. */
+static inline size_t mid_len(const char *s)
+{
+	const volatile char *x = s;
+	size_t n = 0;
+
+	while(x[n])
+		n++;
+	return n;
+}
+
+static inline void mid_copy(char *d, const char *s, size_t n)
+{
+	volatile char *x = d;
+
+	for(size_t i = 0; i < n; i++)
+		x[i] = s[i];
+}
 
 /* Does 's' start with the string literal 'lit'? The length comes from the
  * literal, so nobody counts it by hand. _CI ignores ASCII case. */

@@ -171,7 +171,7 @@ MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *
 		if(url[5] != '/')
 			return url_err(err, errlen, url,
 			               "the socket path must be absolute");
-		if(strlen(url + 5) >= sizeof(u->path))
+		if(mid_len(url + 5) >= sizeof(u->path))
 			return url_err(err, errlen, url, "the socket path is too long");
 		mid_strlcpy(u->path, url + 5, sizeof(u->path));
 		return MID_OK;
@@ -211,7 +211,7 @@ MID_STARTUP enum mid_rc mid_url_parse_list(const char *list, struct mid_url *u, 
 				         MID_URLS_MAX);
 			return MID_ERR_INVAL;
 		}
-		memcpy(one, p, len);
+		mid_copy(one, p, len);
 		one[len] = '\0';
 		rc = mid_url_parse(one, &u[*n], err, errlen);
 		if(rc)

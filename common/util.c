@@ -184,11 +184,11 @@ int mid_ct_equal(const void *a, const void *b, size_t n)
 
 MID_STARTUP size_t mid_strlcpy(char *dst, const char *src, size_t dstlen)
 {
-	size_t n = strlen(src);
+	size_t n = mid_len(src);
 
 	if(dstlen) {
 		size_t c = n < dstlen - 1 ? n : dstlen - 1;
-		memcpy(dst, src, c);
+		mid_copy(dst, src, c);
 		dst[c] = '\0';
 	}
 	return n;

@@ -67,7 +67,7 @@ static const unsigned valid_matchers[MID_EV_KIND_COUNT] = {
 		.on_deny = MID_DENY_KILL, .mode = MID_MODE_ENFORCE, \
 		.unfollowable = MID_UNFOLLOW_WARN, \
 	}
-static const struct mid_policy_settings default_settings = DEFAULT_SETTINGS;
+MID_STARTUP_RODATA static const struct mid_policy_settings default_settings = DEFAULT_SETTINGS;
 
 /*
  * Write "NAME:LINE: [rule N (line L): ]message" into the caller's buffer,

@@ -220,7 +220,7 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 
 	rc = MID_ERR_INVAL;
 	if((v = getenv_fn(MID_ENV_DEVICE_ID)) && *v) {
-		if(!mid_device_ok(v, strlen(v))) {
+		if(!mid_device_ok(v, mid_len(v))) {
 			snprintf(err, errlen, "MIDSHIM_DEVICE_ID must be 1..%d bytes of printable "
 				 "ASCII without spaces, like service:env:role:instance",
 				 MID_DEVICE_MAX);
@@ -234,7 +234,7 @@ MID_STARTUP enum mid_rc mid_config_load_settings(struct mid_config *cfg,
 		goto out;
 	}
 	if((v = getenv_fn(MID_ENV_URL)) && *v) {
-		if(strlen(v) >= MID_URL_MAX) {
+		if(mid_len(v) >= MID_URL_MAX) {
 			snprintf(err, errlen, "MIDSHIM_URL is longer than %d bytes", MID_URL_MAX - 1);
 			goto out;
 		}

@@ -76,7 +76,7 @@ MID_STARTUP static void save(const char *a, const char *b, const char *c, const 
 		return;
 	}
 	for(i = 0; i < 4; i++)
-		n += len[i] = part[i] ? strlen(part[i]) : 0;
+		n += len[i] = part[i] ? mid_len(part[i]) : 0;
 	if(n <= SAVED_TEXT - saved_used) {
 		p = saved_text + saved_used;
 		saved_used += n;
@@ -86,7 +86,8 @@ MID_STARTUP static void save(const char *a, const char *b, const char *c, const 
 	}
 	saved[nsaved++] = p;
 	for(i = 0; i < 4; i++) {
-		memcpy(p, part[i] ? part[i] : "", len[i]);
+		if(part[i])
+			mid_copy(p, part[i], len[i]);
 		p += len[i];
 	}
 	*p = '\0';
@@ -115,7 +116,7 @@ MID_STARTUP static int names_self(const char *p, size_t n, const char *self)
 {
 	size_t b;
 
-	if(self && strlen(self) == n && mid_mem_eq(p, self, n))
+	if(self && mid_len(self) == n && mid_mem_eq(p, self, n))
 		return 1;
 	for(b = n; b > 0 && p[b - 1] != '/'; b--)
 		;
@@ -151,7 +152,7 @@ MID_STARTUP static void save_preload(const char *list)
 			found = 1;
 		}
 		if(n) {
-			size_t len = ent == self ? strlen(self) : n;
+			size_t len = ent == self ? mid_len(self) : n;
 
 			if(o + len + 2 >= sizeof(buf)) {
 				save("LD_PRELOAD=", self, ":", list);
@@ -159,7 +160,7 @@ MID_STARTUP static void save_preload(const char *list)
 			}
 			if(o)
 				buf[o++] = ':';
-			memcpy(buf + o, ent, len);
+			mid_copy(buf + o, ent, len);
 			o += len;
 		}
 		p += n;

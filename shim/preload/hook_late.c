@@ -30,12 +30,15 @@ MID_HOT static int late;             /* loaded after libc */
 MID_HOT static unsigned long long adds; /* dlpi_adds at the last binding */
 MID_HOT static Elf64_Addr self_base; /* set before main */
 
-static int is_libc(const char *name)
+/* Start-up code: no libc string function (base.h). */
+static inline __attribute__((always_inline)) int is_libc(const char *name)
 {
-	const char *b = strrchr(name, '/');
+	const char *b = name;
 
-	b = b ? b + 1 : name;
-	return !strncmp(b, "libc.so", 7) || !strncmp(b, "libc-", 5);
+	for(const char *p = name; *p; p++)
+		if(*p == '/')
+			b = p + 1;
+	return MID_STARTS(b, "libc.so") || MID_STARTS(b, "libc-");
 }
 
 /* The hook the shim exports as 'name', or NULL when it has none: only
