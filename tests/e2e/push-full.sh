@@ -17,6 +17,11 @@ if [ "$(id -u)" = 0 ]; then
 	OURS=(setpriv --bounding-set=-sys_resource --inh-caps=-sys_resource "${OURS[@]}")
 fi
 midd_start
+# midd answers before it logs its start line; give the line a moment.
+for _ in $(seq 100); do
+	grep -q "midd: start " "$T/midd.log" && break
+	sleep 0.05
+done
 grep -q "max_connections=68 push_channels=68 " "$T/midd.log" ||
 	fail "midd did not split 200 descriptors 68/68: $(grep 'start version' "$T/midd.log")"
 shim_env "test:e2e:push-full:01"
