@@ -592,6 +592,19 @@ profile_validate() {
 				done
 			done
 			taskset -a -p -c "0-$(($(nproc) - 1))" "$MIDD_PID" >/dev/null
+			echo
+			echo "The floor: the same exchange with no work on either side, a 400-byte"
+			echo "request and a 200-byte answer between two processes over a unix socket"
+			echo "pair, waited for with poll (\`$B/bench/roundtrip $N_VALIDATE\`):"
+			echo
+			echo "| processes on | p50 µs | p99 µs |"
+			echo "| --- | --- | --- |"
+			# shellcheck disable=SC2046 # the answer's words are wanted
+			set -- $(timeout 120 "$BB/roundtrip" "$N_VALIDATE" 2>/dev/null || echo x)
+			echo "| two CPUs (unpinned) | ${3:-?} | ${5:-?} |"
+			# shellcheck disable=SC2046
+			set -- $(timeout 120 taskset -c 0 "$BB/roundtrip" "$N_VALIDATE" 2>/dev/null || echo x)
+			echo "| one CPU | ${3:-?} | ${5:-?} |"
 		fi
 		echo
 	} >>"$PROFILES"
