@@ -40,6 +40,25 @@ MID_STARTUP static size_t span_to(const char *s, const char *stop)
 	return n;
 }
 
+/* memchr, for the same reason. */
+MID_STARTUP static const char *find(const char *s, char c, size_t n)
+{
+	for(size_t i = 0; i < n; i++)
+		if(s[i] == c)
+			return s + i;
+	return NULL;
+}
+
+/* mid_strlcpy for a string known to fit, without libc's string
+ * functions: a URL is parsed before main in every gated process. */
+MID_STARTUP static void put(char *dst, const char *src)
+{
+	size_t n = mid_len(src);
+
+	mid_copy(dst, src, n);
+	dst[n] = '\0';
+}
+
 /* Does 's' start with the lower-case ASCII 'lit', in any case? */
 MID_STARTUP static int prefix_ci(const char *s, const char *lit)
 {
@@ -103,13 +122,13 @@ MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a,
 	if(a[n] == '?' || a[n] == '#' || (a[n] == '/' && a[n + 1]))
 		return url_err(err, errlen, url,
 		               "a path, query or fragment is not supported");
-	if(memchr(a, '@', n))
+	if(find(a, '@', n))
 		return url_err(err, errlen, url,
 		               "user info is not supported (the key goes in x-org-key)");
 	if(n == 0)
 		return url_err(err, errlen, url, "the host is missing");
 	if(a[0] == '[') {
-		const char *close = memchr(a, ']', n);
+		const char *close = find(a, ']', n);
 		size_t i;
 
 		if(!close || close == a + 1)
@@ -128,8 +147,8 @@ MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a,
 	} else {
 		size_t i;
 
-		colon = memchr(a, ':', n);
-		if(colon && memchr(colon + 1, ':', (size_t)(a + n - colon - 1)))
+		colon = find(a, ':', n);
+		if(colon && find(colon + 1, ':', (size_t)(a + n - colon - 1)))
 			return url_err(err, errlen, url,
 			               "an IPv6 address needs [brackets]");
 		hl = colon ? (size_t)(colon - a) : n;
@@ -142,7 +161,7 @@ MID_STARTUP static enum mid_rc parse_authority(const char *url, const char *a,
 	}
 	if(hl >= sizeof(u->host))
 		return url_err(err, errlen, url, "the host name is too long");
-	memcpy(u->host, host, hl);
+	mid_copy(u->host, host, hl);
 	u->host[hl] = '\0';
 	if(colon && colon < a + n)
 		return parse_port(colon + 1, (size_t)(a + n - colon - 1), u->port, url,
@@ -158,12 +177,12 @@ MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *
 		return url_err(err, errlen, "", "the URL is empty");
 	if(prefix_ci(url, "http://")) {
 		u->scheme = MID_SCHEME_HTTP;
-		mid_strlcpy(u->port, "80", sizeof(u->port));
+		put(u->port, "80");
 		return parse_authority(url, url + 7, u, err, errlen);
 	}
 	if(prefix_ci(url, "https://")) {
 		u->scheme = MID_SCHEME_HTTPS;
-		mid_strlcpy(u->port, "443", sizeof(u->port));
+		put(u->port, "443");
 		return parse_authority(url, url + 8, u, err, errlen);
 	}
 	if(prefix_ci(url, "unix:")) {
@@ -173,7 +192,7 @@ MID_STARTUP enum mid_rc mid_url_parse(const char *url, struct mid_url *u, char *
 			               "the socket path must be absolute");
 		if(mid_len(url + 5) >= sizeof(u->path))
 			return url_err(err, errlen, url, "the socket path is too long");
-		mid_strlcpy(u->path, url + 5, sizeof(u->path));
+		put(u->path, url + 5);
 		return MID_OK;
 	}
 	return url_err(err, errlen, url, "unsupported scheme");

@@ -184,11 +184,11 @@ int mid_ct_equal(const void *a, const void *b, size_t n)
 
 MID_STARTUP size_t mid_strlcpy(char *dst, const char *src, size_t dstlen)
 {
-	size_t n = mid_len(src);
+	size_t n = strlen(src);
 
 	if(dstlen) {
 		size_t c = n < dstlen - 1 ? n : dstlen - 1;
-		mid_copy(dst, src, c);
+		memcpy(dst, src, c);
 		dst[c] = '\0';
 	}
 	return n;
