@@ -601,10 +601,10 @@ profile_validate() {
 			echo "| --- | --- | --- |"
 			# shellcheck disable=SC2046 # the answer's words are wanted
 			set -- $(timeout 120 "$BB/roundtrip" "$N_VALIDATE" 2>/dev/null || echo x)
-			echo "| two CPUs (unpinned) | ${3:-?} | ${5:-?} |"
+			echo "| two CPUs (unpinned) | ${4:-?} | ${6:-?} |"
 			# shellcheck disable=SC2046
 			set -- $(timeout 120 taskset -c 0 "$BB/roundtrip" "$N_VALIDATE" 2>/dev/null || echo x)
-			echo "| one CPU | ${3:-?} | ${5:-?} |"
+			echo "| one CPU | ${4:-?} | ${6:-?} |"
 		fi
 		echo
 	} >>"$PROFILES"
