@@ -570,30 +570,13 @@ MID_EXPORT int daemon(int nochdir, int noclose)
 	return REAL(daemon)(nochdir, noclose);
 }
 
+/* forkpty@GLIBC_2.2.5, libutil's name for it, which programs linked
+ * before glibc 2.34 ask for, is the same function in libc. */
 REAL_DECL(forkpty);
+MID_VERSIONS(forkpty, "GLIBC_2.34", "GLIBC_2.2.5")
 MID_EXPORT pid_t forkpty(int *amaster, char *name, const struct termios *termp,
 			 const struct winsize *winp)
 {
 	mid_fork_handlers_register();
 	return REAL(forkpty)(amaster, name, termp, winp);
-}
-
-/* forkpty as libutil had it, which programs linked before glibc 2.34 call. */
-typedef pid_t forkpty_fn(int *, char *, const struct termios *, const struct winsize *);
-MID_HOT static forkpty_fn *real_forkpty_old;
-pid_t mid_forkpty_old(int *amaster, char *name, const struct termios *termp,
-		      const struct winsize *winp);
-__asm__(".symver mid_forkpty_old, forkpty@GLIBC_2.2.5");
-
-MID_EXPORT pid_t mid_forkpty_old(int *amaster, char *name, const struct termios *termp,
-				 const struct winsize *winp)
-{
-	if(!real_forkpty_old)
-		*(void **)&real_forkpty_old = dlvsym(RTLD_NEXT, "forkpty", "GLIBC_2.2.5");
-	if(!real_forkpty_old) {
-		mid_shim_say("libc has no forkpty@GLIBC_2.2.5; this libmidshim.so was built for another libc");
-		_exit(127);
-	}
-	mid_fork_handlers_register();
-	return real_forkpty_old(amaster, name, termp, winp);
 }
