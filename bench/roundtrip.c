@@ -22,17 +22,11 @@
 #include <unistd.h>
 
 #include "mid.h"
+#include "stats.h"
 
 #define N_MAX 1000000L
 #define REQ 400
 #define ANS 200
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return x < y ? -1 : x > y;
-}
 
 /* Answer every request read from 'fd' until the other end closes. */
 static void echo_loop(int fd)
@@ -105,9 +99,8 @@ int main(int argc, char **argv)
 	}
 	close(sv[0]);
 	waitpid(pid, &st, 0);
-	qsort(t, (size_t)n, sizeof(*t), cmp_u64);
-	printf("roundtrip %ld p50 %.1f p99 %.1f\n", n, (double)t[n / 2] / 1e3,
-	       (double)t[(n * 99) / 100] / 1e3);
+	sort_ns(t, n);
+	printf("roundtrip %ld p50 %.1f p99 %.1f\n", n, pct(t, n, 0.50), pct(t, n, 0.99));
 	free(t);
 	return 0;
 }

@@ -22,26 +22,11 @@
 #include "client.h"
 #include "mid.h"
 #include "mid_key.h"
+#include "stats.h"
 
 #define N_MAX 1000000L
 #define WARMUP 1000
 #define TIMEOUT_MS 2000
-
-static int cmp_u64(const void *a, const void *b)
-{
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double pct(const uint64_t *v, long n, double p)
-{
-	long i = (long)(p * (double)n);
-
-	if(i >= n)
-		i = n - 1;
-	return (double)v[i] / 1e3;
-}
 
 static enum mid_rc one(struct mid_client *c, const char *device, uint64_t *ns)
 {
@@ -107,7 +92,7 @@ int main(int argc, char **argv)
 	for(i = 0; i < n; i++)
 		if(one(c, argv[3], &lat[i]))
 			goto out;
-	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
+	sort_ns(lat, n);
 	printf("validate %ld p50 %.1f p90 %.1f p99 %.1f max %.1f\n", n, pct(lat, n, 0.50),
 	       pct(lat, n, 0.90), pct(lat, n, 0.99), (double)lat[n - 1] / 1e3);
 	if(argc == 6) {
